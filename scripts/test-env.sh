@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Provision and start, bound to 127.0.0.1, every real service hale's test suite talks to:
+# Docker Engine, etcd, Consul, Prometheus (+ promtool), a container registry, and the browser
+# and load tools the tests and benchmarks drive. Run as root on a fresh Debian machine of this
+# project's kind; re-running it is harmless (installed packages and running services are kept).
+#
+# Prints, last, the environment the tests read (HALE_TEST_*), also written to
+# $HALE_TEST_STATE/env so that a later shell can `source` it.
+set -euo pipefail
+
+STATE=${HALE_TEST_STATE:-/tmp/hale-test-env}
+mkdir -p "$STATE"
+log() { printf 'test-env: %s\n' "$*" >&2; }
+die() { printf 'test-env: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (it installs Debian packages and starts daemons)"
+command -v apt-get >/dev/null || die "apt-get not found: this script provisions a Debian machine"
+
+# --- Debian sources ---------------------------------------------------------------------------
+# consul is packaged only in bullseye. Derive a bullseye entry from the machine's own Debian entry
+# (same mirror, same key) with only the Suites line changed, and pin it low so nothing else comes
+# from it.
+add_bullseye() {
+  local out=/etc/apt/sources.list.d/hale-bullseye.sources
+  [ -f "$out" ] && return 0
+  local src
+  src=$(grep -l '^Suites:.*bookworm' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 || true)
+  [ -n "$src" ] || die "no Debian bookworm entry under /etc/apt/sources.list.d/ to derive bullseye from"
+  # First stanza whose suites are not the security suites: the main archive.
+  awk 'BEGIN{RS=""; ORS="\n\n"} /Suites:/ && !/-security/ {print; exit}' "$src" \
+    | grep -v '^#' | sed 's/^Suites:.*/Suites: bullseye/' >"$out.tmp"
+  grep -q '^Suites: bullseye' "$out.tmp" || die "could not derive a bullseye entry from $src"
+  mv "$out.tmp" "$out"
+  cat >/etc/apt/preferences.d/hale-bullseye <<'PIN'
+Package: *
+Pin: release n=bullseye
+Pin-Priority: 100
+PIN
+  APT_UPDATED=
+}
+
+APT_UPDATED=${APT_UPDATED:-}
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ -z "$APT_UPDATED" ]; then
+    log "apt-get update"
+    apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+add_bullseye
+export DEBIAN_FRONTEND=noninteractive
+apt_install docker.io etcd-server etcd-client prometheus docker-registry \
+  chromium nginx-light wrk hyperfine jq curl procps iproute2 ca-certificates
+if ! command -v consul >/dev/null; then
+  apt_install consul || true
+  command -v consul >/dev/null || {
+    log "consul: installing from bullseye"
+    [ -n "$APT_UPDATED" ] || { apt-get update -qq >/dev/null; APT_UPDATED=1; }
+    apt-get install -y -qq --no-install-recommends -t bullseye consul >/dev/null
+  }
+fi
+
+# Debian's packages start their own daemons under systemd; there is none here, so each service
+# is started by hand, bound to loopback, with its data under $STATE.
+running() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+start() { # name, then the command
+  local name=$1; shift
+  if running "$name"; then return 0; fi
+  log "starting $name"
+  nohup setsid "$@" >"$STATE/$name.log" 2>&1 &
+  echo $! >"$STATE/$name.pid"
+}
+wait_for() { # name, seconds, then the probe command
+  local name=$1 secs=$2; shift 2
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $end ]; then
+      tail -n 30 "$STATE/$name.log" >&2 || true
+      die "$name did not become healthy within ${secs}s (log above: $STATE/$name.log)"
+    fi
+    sleep 0.5
+  done
+  log "$name healthy"
+}
+
+ETCD_PORT=${HALE_ETCD_PORT:-2379}
+CONSUL_PORT=${HALE_CONSUL_PORT:-8500}
+REGISTRY_PORT=${HALE_REGISTRY_PORT:-5000}
+PROM_PORT=${HALE_PROM_PORT:-9090}
+
+# Docker Engine. No bridge networking is needed (tests use --network host), and nothing may be
+# pulled: images come from `docker import`.
+mkdir -p "$STATE/docker"
+start dockerd dockerd --host "unix://$STATE/docker.sock" --data-root "$STATE/docker" \
+  --exec-root "$STATE/docker-exec" --pidfile "$STATE/docker/dockerd.pid" --bridge none --iptables=false \
+  --ip6tables=false
+wait_for dockerd 60 env DOCKER_HOST="unix://$STATE/docker.sock" docker version
+
+start etcd etcd --name hale-test --data-dir "$STATE/etcd" \
+  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
+  --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
+  --initial-cluster "hale-test=http://127.0.0.1:$((ETCD_PORT + 1))"
+wait_for etcd 60 env ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$ETCD_PORT" endpoint health
+
+start consul consul agent -dev -bind 127.0.0.1 -client 127.0.0.1 -http-port "$CONSUL_PORT" \
+  -dns-port -1 -grpc-port -1 -serf-lan-port 8311 -serf-wan-port 8312 -server-port 8310 \
+  -data-dir "$STATE/consul"
+consul_leader() { [ -n "$(curl -fsS "http://127.0.0.1:$CONSUL_PORT/v1/status/leader" | tr -d '"')" ]; }
+wait_for consul 60 consul_leader
+
+mkdir -p "$STATE/registry"
+cat >"$STATE/registry.yml" <<REG
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry
+http:
+  addr: 127.0.0.1:$REGISTRY_PORT
+REG
+start registry docker-registry serve "$STATE/registry.yml"
+wait_for registry 60 curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/"
+
+cat >"$STATE/prometheus.yml" <<PROM
+global:
+  scrape_interval: 15s
+scrape_configs: []
+PROM
+start prometheus prometheus --config.file "$STATE/prometheus.yml" --storage.tsdb.path "$STATE/prometheus" \
+  --web.listen-address "127.0.0.1:$PROM_PORT"
+wait_for prometheus 60 curl -fsS "http://127.0.0.1:$PROM_PORT/-/ready"
+command -v promtool >/dev/null || die "promtool missing after installing prometheus"
+
+cat >"$STATE/env" <<ENV
+export HALE_TEST_DOCKER_HOST=unix://$STATE/docker.sock
+export HALE_TEST_ETCD=127.0.0.1:$ETCD_PORT
+export HALE_TEST_CONSUL=127.0.0.1:$CONSUL_PORT
+export HALE_TEST_OCI_REGISTRY=127.0.0.1:$REGISTRY_PORT
+export HALE_TEST_PROMETHEUS=127.0.0.1:$PROM_PORT
+export HALE_TEST_STATE=$STATE
+ENV
+log "ready; environment in $STATE/env"
+cat "$STATE/env"

@@ -1,0 +1,115 @@
+//! `hale new NAME`: scaffold a Go service (see docs/commands/new.md).
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::output::Printer;
+use crate::scaffold::{self, NewOptions, Tidy};
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The service name: a DNS-1123 label (lowercase letters, digits, '-'; starts with a letter).
+    pub name: String,
+    /// Go module path [default: example.com/<NAME>].
+    #[arg(long, value_name = "PATH")]
+    pub module: Option<String>,
+    /// Folder to create [default: ./<NAME>].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Write into a non-empty folder, replacing the generated files there.
+    #[arg(long)]
+    pub force: bool,
+    /// List the files that would be written, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Use the templates in this folder instead of the built-in set.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Do not run `go mod tidy` after writing.
+    #[arg(long)]
+    pub no_tidy: bool,
+}
+
+/// `--output json` document (docs/json.md#new).
+#[derive(Debug, Serialize)]
+struct NewReport<'a> {
+    schema: &'static str,
+    name: &'a str,
+    module: &'a str,
+    dir: String,
+    dry_run: bool,
+    tidy: Tidy,
+    files: Vec<String>,
+}
+
+pub async fn run(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
+    let opts = NewOptions {
+        name: args.name,
+        module: args.module,
+        dir: args.dir,
+        force: args.force,
+        templates: args.templates,
+    };
+    let plan = scaffold::plan(&opts)?;
+    let root = plan.root.clone();
+    let tidy = if args.dry_run {
+        Tidy::Skipped
+    } else {
+        scaffold::write_tree(&root, &plan.files, opts.force)?;
+        printer.status(
+            "Created",
+            format!(
+                "{} ({} files) in {}",
+                plan.context.name,
+                plan.files.len(),
+                root.display()
+            ),
+        );
+        if args.no_tidy {
+            Tidy::Skipped
+        } else {
+            printer.status("Running", "go mod tidy");
+            let root = root.clone();
+            let outcome = tokio::task::spawn_blocking(move || scaffold::tidy(&root)).await??;
+            if outcome == Tidy::NoGo {
+                printer.warn("go was not found on PATH: skipped `go mod tidy`");
+            }
+            outcome
+        }
+    };
+    let mut files: Vec<String> = plan
+        .files
+        .iter()
+        .map(|f| f.path.to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let report = NewReport {
+        schema: "hale.new/v1",
+        name: &plan.context.name,
+        module: &plan.context.module,
+        dir: root.display().to_string(),
+        dry_run: args.dry_run,
+        tidy,
+        files,
+    };
+    printer.emit(&report, |out| {
+        if args.dry_run {
+            writeln!(out, "Would write {} files into {}:", report.files.len(), report.dir)?;
+            for f in &report.files {
+                writeln!(out, "  {f}")?;
+            }
+            return Ok(());
+        }
+        if printer.is_quiet() {
+            return Ok(());
+        }
+        writeln!(out, "Next steps:")?;
+        writeln!(out, "  cd {}", report.dir)?;
+        writeln!(out, "  go test ./...")?;
+        writeln!(out, "  hale up --replicas 3        # a local fleet on the embedded registry")?;
+        writeln!(out, "  hale discover {}", report.name)?;
+        writeln!(out, "  hale load {} --duration 10s", report.name)
+    })?;
+    Ok(())
+}

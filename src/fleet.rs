@@ -1,0 +1,1 @@
+//! A local fleet: N instances of a generated service run as processes, state in .hale/.

@@ -1,0 +1,1 @@
+//! Load generation with per-instance attribution, faults, timeline and reports.

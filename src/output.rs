@@ -1,0 +1,174 @@
+//! The one printer every command writes through: results to stdout, status to stderr,
+//! `--output json` as one stable document, progress only on a terminal.
+use std::io::{self, IsTerminal, Write};
+
+use serde::Serialize;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON document on stdout, its schema documented in docs/json.md.
+    Json,
+}
+
+/// When to use colour on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ColorChoice {
+    /// Colour on a terminal, unless NO_COLOR is set.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Writes results, status lines, warnings and errors; decides whether progress may be drawn.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    format: OutputFormat,
+    quiet: bool,
+    verbose: u8,
+    color: bool,
+    stderr_tty: bool,
+    stdin_tty: bool,
+}
+
+impl Printer {
+    pub fn new(format: OutputFormat, quiet: bool, verbose: u8, color: ColorChoice) -> Self {
+        let stderr_tty = io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stderr_tty && !no_color,
+        };
+        Printer {
+            format,
+            quiet,
+            verbose,
+            color,
+            stderr_tty,
+            stdin_tty: io::stdin().is_terminal(),
+        }
+    }
+
+    /// A printer for tests and library callers: text, no colour, no terminal.
+    pub fn plain() -> Self {
+        Printer {
+            format: OutputFormat::Text,
+            quiet: false,
+            verbose: 0,
+            color: false,
+            stderr_tty: false,
+            stdin_tty: false,
+        }
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    pub fn verbosity(&self) -> u8 {
+        self.verbose
+    }
+
+    /// Progress bars and live views: only on a terminal, never in JSON or quiet mode.
+    pub fn progress_allowed(&self) -> bool {
+        self.stderr_tty && !self.quiet && !self.is_json()
+    }
+
+    /// Whether hale may ask a question. Never when stdin is not a terminal.
+    pub fn may_prompt(&self) -> bool {
+        self.stdin_tty && !self.is_json()
+    }
+
+    /// A status line on stderr (`   Created orders/`), cargo style. Silent under -q or JSON.
+    pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
+        if self.quiet || self.is_json() {
+            return;
+        }
+        let verb = if self.color {
+            format!("\x1b[1;32m{verb:>12}\x1b[0m")
+        } else {
+            format!("{verb:>12}")
+        };
+        let _ = writeln!(io::stderr().lock(), "{verb} {message}");
+    }
+
+    /// A plain note on stderr, silent under -q or JSON.
+    pub fn note(&self, message: impl std::fmt::Display) {
+        if self.quiet || self.is_json() {
+            return;
+        }
+        let _ = writeln!(io::stderr().lock(), "{message}");
+    }
+
+    /// A warning on stderr; shown even in JSON mode (stdout stays one document), not under -q.
+    pub fn warn(&self, message: impl std::fmt::Display) {
+        if self.quiet {
+            return;
+        }
+        let prefix = if self.color { "\x1b[1;33mwarning\x1b[0m" } else { "warning" };
+        let _ = writeln!(io::stderr().lock(), "{prefix}: {message}");
+    }
+
+    /// Detail shown with -v.
+    pub fn debug(&self, message: impl std::fmt::Display) {
+        if self.verbose == 0 {
+            return;
+        }
+        let _ = writeln!(io::stderr().lock(), "debug: {message}");
+    }
+
+    /// The one-line error report: the whole cause chain, `error: a: b: c`.
+    pub fn error(&self, err: &anyhow::Error) {
+        let prefix = if self.color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+        let _ = writeln!(io::stderr().lock(), "{prefix}: {err:#}");
+    }
+
+    /// Print a command's result: `doc` as JSON under `--output json`, otherwise the text that
+    /// `text` writes. Both go to stdout.
+    pub fn emit<T: Serialize>(
+        &self,
+        doc: &T,
+        text: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let stdout = io::stdout();
+        let mut out = stdout.lock();
+        match self.format {
+            OutputFormat::Json => {
+                serde_json::to_writer_pretty(&mut out, doc).map_err(io::Error::other)?;
+                writeln!(out)?;
+            }
+            OutputFormat::Text => text(&mut out)?,
+        }
+        out.flush()
+    }
+
+    /// One JSON line on stdout, for streams (`discover --watch --output json`).
+    pub fn json_line<T: Serialize>(&self, doc: &T) -> io::Result<()> {
+        let stdout = io::stdout();
+        let mut out = stdout.lock();
+        serde_json::to_writer(&mut out, doc).map_err(io::Error::other)?;
+        writeln!(out)?;
+        out.flush()
+    }
+
+    /// One text line on stdout.
+    pub fn line(&self, text: impl std::fmt::Display) -> io::Result<()> {
+        let stdout = io::stdout();
+        let mut out = stdout.lock();
+        writeln!(out, "{text}")?;
+        out.flush()
+    }
+}

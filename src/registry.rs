@@ -1,0 +1,1 @@
+//! One registry model over Consul, etcd and an embedded file registry.

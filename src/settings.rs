@@ -1,0 +1,260 @@
+//! Settings resolved once, before any I/O: flags > `HALE_*` environment > `hale.toml` > defaults.
+//!
+//! Commands turn their flags into [`Overrides`], call [`resolve`], and hand the resulting
+//! [`Settings`] to the domain modules. Nothing below the commands reads the environment.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::usage;
+
+/// The name of the per-service settings file.
+pub const FILE_NAME: &str = "hale.toml";
+
+/// `hale.toml` as written on disk. Unknown keys are refused so a typo never goes unnoticed.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The service name (a DNS-1123 label).
+    pub name: Option<String>,
+    /// The port the service listens on inside its container or pod.
+    pub port: Option<u16>,
+    /// The registry URL: consul://host:port, etcd://host:port or file://PATH.
+    pub registry: Option<String>,
+    #[serde(default)]
+    pub image: ImageConfig,
+    #[serde(default)]
+    pub deploy: DeployConfig,
+}
+
+/// `[image]` in hale.toml: read now, used by `hale build` when it lands.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImageConfig {
+    pub repository: Option<String>,
+    pub tag: Option<String>,
+    pub builder: Option<String>,
+    pub runtime: Option<String>,
+}
+
+/// `[deploy]` in hale.toml: read now, used by `hale deploy` when it lands.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    pub namespace: Option<String>,
+    pub replicas: Option<u32>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// Values given on the command line; `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub name: Option<String>,
+    pub port: Option<u16>,
+    pub registry: Option<String>,
+}
+
+/// Where a resolved value came from, for `-v` and error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Flag,
+    Env,
+    File,
+    Default,
+}
+
+/// The resolved settings of one invocation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub name: Option<String>,
+    pub port: u16,
+    pub registry: String,
+    pub registry_source: Source,
+    pub image: ImageConfig,
+    pub deploy: DeployConfig,
+    /// The hale.toml that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// The default service port.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// hale's own state folder: `$HALE_STATE_DIR`, else `$XDG_STATE_HOME/hale`, else
+/// `~/.local/state/hale`.
+pub fn state_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    if let Some(dir) = env("HALE_STATE_DIR").filter(|s| !s.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = env("XDG_STATE_HOME").filter(|s| !s.is_empty()) {
+        return Path::new(&dir).join("hale");
+    }
+    let home = env("HOME").unwrap_or_else(|| "/tmp".into());
+    Path::new(&home).join(".local/state/hale")
+}
+
+/// The embedded registry every command uses when none is configured: a file in hale's state
+/// folder, so `hale up` and `hale discover` agree without any server.
+pub fn default_registry(env: &dyn Fn(&str) -> Option<String>) -> String {
+    format!("file://{}", state_dir(env).join("registry.json").display())
+}
+
+/// Read `dir/hale.toml` if present. A malformed file is a usage error naming file, line and column.
+pub fn read_file(dir: &Path) -> anyhow::Result<Option<(PathBuf, ConfigFile)>> {
+    let path = dir.join(FILE_NAME);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let file = parse(&text).map_err(|e| usage!("{}:{e}", path.display()))?;
+    Ok(Some((path, file)))
+}
+
+/// Parse hale.toml text. The error is `LINE:COLUMN: message`, one line.
+pub fn parse(text: &str) -> Result<ConfigFile, String> {
+    toml::from_str::<ConfigFile>(text).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map(|span| line_col(text, span.start))
+            .unwrap_or((1, 1));
+        let message = e.message().replace('\n', " ");
+        format!("{line}:{col}: {message} (fix hale.toml and run again)")
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Resolve settings for a service rooted at `dir`.
+pub fn resolve(
+    dir: &Path,
+    flags: Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Settings> {
+    let (file_path, file) = match read_file(dir)? {
+        Some((path, file)) => (Some(path), file),
+        None => (None, ConfigFile::default()),
+    };
+    let env_nonempty = |key: &str| env(key).filter(|v| !v.is_empty());
+
+    let env_port = match env_nonempty("HALE_PORT") {
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| usage!("HALE_PORT={p:?} is not a port number (1-65535)"))?,
+        ),
+        None => None,
+    };
+    let port = flags
+        .port
+        .or(env_port)
+        .or(file.port)
+        .unwrap_or(DEFAULT_PORT);
+    if port == 0 {
+        return Err(usage!("port 0 is not allowed: pick a port from 1 to 65535"));
+    }
+
+    let (registry, registry_source) = if let Some(r) = flags.registry {
+        (r, Source::Flag)
+    } else if let Some(r) = env_nonempty("HALE_REGISTRY") {
+        (r, Source::Env)
+    } else if let Some(r) = file.registry.clone() {
+        (r, Source::File)
+    } else {
+        (default_registry(env), Source::Default)
+    };
+
+    Ok(Settings {
+        name: flags.name.or(env_nonempty("HALE_NAME")).or(file.name),
+        port,
+        registry,
+        registry_source,
+        image: file.image,
+        deploy: file.deploy,
+        file: file_path,
+    })
+}
+
+/// The process environment, as the `env` argument of [`resolve`].
+pub fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// Parse a human duration (`10s`, `250ms`, `1m30s`) with a message that says what is accepted.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration ({e}); use forms like 500ms, 10s, 2m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file_beat_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "name = \"orders\"\nport = 9000\nregistry = \"consul://127.0.0.1:8500\"\n",
+        )
+        .unwrap();
+        let env = env_of(&[("HALE_PORT", "9100"), ("HOME", "/home/u")]);
+        let s = resolve(dir.path(), Overrides::default(), &env).unwrap();
+        assert_eq!(s.port, 9100);
+        assert_eq!(s.registry, "consul://127.0.0.1:8500");
+        assert_eq!(s.registry_source, Source::File);
+        assert_eq!(s.name.as_deref(), Some("orders"));
+
+        let flags = Overrides {
+            port: Some(9200),
+            registry: Some("etcd://127.0.0.1:2379".into()),
+            ..Default::default()
+        };
+        let s = resolve(dir.path(), flags, &env).unwrap();
+        assert_eq!(s.port, 9200);
+        assert_eq!(s.registry_source, Source::Flag);
+    }
+
+    #[test]
+    fn defaults_use_embedded_file_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env_of(&[("HOME", "/home/u")]);
+        let s = resolve(dir.path(), Overrides::default(), &env).unwrap();
+        assert_eq!(s.port, DEFAULT_PORT);
+        assert_eq!(s.registry, "file:///home/u/.local/state/hale/registry.json");
+        assert_eq!(s.registry_source, Source::Default);
+    }
+
+    #[test]
+    fn malformed_file_names_line_and_column() {
+        let err = parse("name = \"orders\"\nport = \"eighty\"\n").unwrap_err();
+        assert!(err.starts_with("2:8:"), "{err}");
+        let err = parse("name = \"x\"\nbogus = 1\n").unwrap_err();
+        assert!(err.starts_with("2:1:") && err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn bad_env_port_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env_of(&[("HALE_PORT", "http")]);
+        let err = resolve(dir.path(), Overrides::default(), &env).unwrap_err();
+        assert_eq!(crate::exit::classify(&err), crate::exit::Exit::Usage);
+    }
+}
