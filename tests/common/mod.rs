@@ -1,0 +1,135 @@
+//! The test harness shared by every integration test binary: the hale binary with a clean
+//! environment, temporary folders, and the real services `scripts/test-env.sh` starts.
+//!
+//! A test that needs a service calls [`service`]. When the service's variable is missing it
+//! skips (prints why) — unless `HALE_TEST_REQUIRE_ALL=1`, as the README's test command sets,
+//! where it fails naming the missing piece, so a green run never hides a missing service.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The real services of the test environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Docker,
+    Etcd,
+    Consul,
+    OciRegistry,
+    Prometheus,
+    Promtool,
+    Go,
+    Chromium,
+}
+
+impl Service {
+    fn var(self) -> &'static str {
+        match self {
+            Service::Docker => "HALE_TEST_DOCKER_HOST",
+            Service::Etcd => "HALE_TEST_ETCD",
+            Service::Consul => "HALE_TEST_CONSUL",
+            Service::OciRegistry => "HALE_TEST_OCI_REGISTRY",
+            Service::Prometheus => "HALE_TEST_PROMETHEUS",
+            Service::Promtool => "promtool",
+            Service::Go => "go",
+            Service::Chromium => "chromium",
+        }
+    }
+}
+
+fn require_all() -> bool {
+    std::env::var("HALE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+fn on_path(cmd: &str) -> Option<String> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(cmd))
+            .find(|p| p.is_file())
+            .map(|p| p.display().to_string())
+    })
+}
+
+/// The address (or, for tools, the path) of a test-environment service; `None` means skip.
+pub fn service(which: Service) -> Option<String> {
+    let found = match which {
+        Service::Promtool | Service::Go | Service::Chromium => on_path(which.var()),
+        _ => std::env::var(which.var()).ok().filter(|v| !v.is_empty()),
+    };
+    if found.is_none() {
+        let what = format!(
+            "{which:?} is missing ({} not set or not found): run scripts/test-env.sh as root and \
+             source $HALE_TEST_STATE/env",
+            which.var()
+        );
+        if require_all() {
+            panic!("HALE_TEST_REQUIRE_ALL=1 and {what}");
+        }
+        eprintln!("skipped: {what}");
+    }
+    found
+}
+
+/// Skip the calling test (return) unless the service is there.
+#[macro_export]
+macro_rules! need {
+    ($svc:ident) => {
+        match common::service(common::Service::$svc) {
+            Some(v) => v,
+            None => return,
+        }
+    };
+}
+
+/// The hale binary under test, with an environment free of the caller's HALE_* settings and a
+/// private state folder (so the default file registry is the test's own).
+pub fn hale(state: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hale"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HALE_") && !k.starts_with("HALE_TEST_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HALE_STATE_DIR", state.join("state"))
+        .env("NO_COLOR", "1")
+        .env_remove("HALE_OUTPUT");
+    cmd
+}
+
+/// A temporary folder that is kept when `HALE_TEST_KEEP=1`, for post-mortems.
+pub fn tempdir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("hale-test-").tempdir().unwrap();
+    if std::env::var("HALE_TEST_KEEP").is_ok_and(|v| v == "1") {
+        eprintln!("keeping {}", dir.path().display());
+    }
+    dir
+}
+
+/// Every file below `root`, relative, sorted: to assert that a failure left the disk as it was.
+pub fn tree(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(root).unwrap().to_path_buf());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
