@@ -65,6 +65,8 @@ struct HealthCheck {
     #[serde(rename = "CheckID", default)]
     check_id: String,
     #[serde(default)]
+    name: String,
+    #[serde(default)]
     definition: Option<CheckDefinition>,
 }
 
@@ -328,6 +330,15 @@ fn to_instance(entry: HealthEntry) -> Instance {
     let mut check = None;
     let mut ttl = super::DEFAULT_TTL;
     for c in &entry.checks {
+        // Consul 1.8 returns an empty Definition here: fall back to the check's name, which
+        // hale writes as "<id> <path>".
+        if c.check_id.ends_with(":http") && check.is_none() {
+            check = c
+                .name
+                .rsplit_once(' ')
+                .map(|(_, path)| path.to_string())
+                .filter(|p| p.starts_with('/'));
+        }
         let Some(def) = &c.definition else { continue };
         if c.check_id.ends_with(":http") {
             if let Some(http) = &def.http {
