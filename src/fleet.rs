@@ -94,7 +94,11 @@ impl FleetState {
     pub fn instance(&self, id: &str) -> anyhow::Result<&FleetInstance> {
         self.instances.iter().find(|i| i.id == id).with_context(|| {
             let ids: Vec<&str> = self.instances.iter().map(|i| i.id.as_str()).collect();
-            format!("no instance {id:?} in the {} fleet (it has {})", self.service, ids.join(", "))
+            format!(
+                "no instance {id:?} in the {} fleet (it has {})",
+                self.service,
+                ids.join(", ")
+            )
         })
     }
 }
@@ -162,7 +166,9 @@ impl Runtime for ProcessRuntime {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             return false;
         };
-        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next());
         if matches!(state, Some('Z' | 'X') | None) {
             return false;
         }
@@ -340,13 +346,25 @@ pub struct UpOptions {
 /// Progress of `hale up`, for the command's renderer.
 #[derive(Debug, Clone)]
 pub enum UpEvent {
-    Building { binary: PathBuf },
+    Building {
+        binary: PathBuf,
+    },
     ReusingBinary,
-    Started { id: String, port: u16, pid: u32 },
-    Ready { id: String },
-    Stopped { id: String },
+    Started {
+        id: String,
+        port: u16,
+        pid: u32,
+    },
+    Ready {
+        id: String,
+    },
+    Stopped {
+        id: String,
+    },
     /// Started and ready, but not (yet) visible in the registry.
-    NotRegistered { ids: Vec<String> },
+    NotRegistered {
+        ids: Vec<String>,
+    },
 }
 
 /// The outcome of `hale up`.
@@ -593,7 +611,11 @@ async fn wait_ready(
 }
 
 /// Wait (bounded) until every instance is visible in the registry; returns those that are.
-async fn wait_registered(opts: &UpOptions, state: &FleetState, events: &impl Fn(UpEvent)) -> Vec<String> {
+async fn wait_registered(
+    opts: &UpOptions,
+    state: &FleetState,
+    events: &impl Fn(UpEvent),
+) -> Vec<String> {
     let ids: Vec<String> = state.instances.iter().map(|i| i.id.clone()).collect();
     let Ok(registry) = Registry::new(&opts.registry, crate::registry::Layout::Hale) else {
         return Vec::new();
@@ -603,7 +625,12 @@ async fn wait_registered(opts: &UpOptions, state: &FleetState, events: &impl Fn(
         let seen: Vec<String> = registry
             .discover(&opts.name)
             .await
-            .map(|list| list.into_iter().map(|i| i.id).filter(|id| ids.contains(id)).collect())
+            .map(|list| {
+                list.into_iter()
+                    .map(|i| i.id)
+                    .filter(|id| ids.contains(id))
+                    .collect()
+            })
             .unwrap_or_default();
         if seen.len() == ids.len() || tokio::time::Instant::now() >= deadline {
             let missing: Vec<String> = ids.iter().filter(|i| !seen.contains(i)).cloned().collect();
@@ -645,7 +672,9 @@ pub async fn stop_instances(
         }
     }
     let deadline = tokio::time::Instant::now() + grace;
-    while waiting.iter().any(|i| runtime.is_running(i.pid)) && tokio::time::Instant::now() < deadline {
+    while waiting.iter().any(|i| runtime.is_running(i.pid))
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for i in waiting {
@@ -810,7 +839,11 @@ mod tests {
         };
         state.save(dir.path()).unwrap();
         assert_eq!(FleetState::load(dir.path()).unwrap(), state);
-        let names: Vec<_> = std::fs::read_dir(dir.path().join(STATE_DIR)).unwrap().flatten().map(|e| e.file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path().join(STATE_DIR))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("fleet.json")]);
     }
 

@@ -108,7 +108,15 @@ fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Duration
 fn etcdctl_get_prefix(endpoint: &str, prefix: &str) -> String {
     let out = Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
-        .args(["--endpoints", endpoint, "--dial-timeout=2s", "--command-timeout=3s", "get", "--prefix", prefix])
+        .args([
+            "--endpoints",
+            endpoint,
+            "--dial-timeout=2s",
+            "--command-timeout=3s",
+            "get",
+            "--prefix",
+            prefix,
+        ])
         .output()
         .expect("etcdctl runs");
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -127,7 +135,17 @@ fn consul_check_status(addr: &str, check_id: &str) -> Option<String> {
 /// `hale register` in the foreground, as a user runs it.
 fn spawn_register(tmp: &Path, registry: &str, name: &str, address: &str, extra: &[&str]) -> Guard {
     let child = common::hale(tmp)
-        .args(["register", "--registry", registry, "--name", name, "--address", address, "--check", "/healthz"])
+        .args([
+            "register",
+            "--registry",
+            registry,
+            "--name",
+            name,
+            "--address",
+            address,
+            "--check",
+            "/healthz",
+        ])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -147,7 +165,10 @@ fn sigterm(guard: &mut Guard) -> std::process::ExitStatus {
         if let Some(status) = guard.0.try_wait().unwrap() {
             return status;
         }
-        assert!(start.elapsed() < Duration::from_secs(15), "hale register did not exit after SIGTERM");
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "hale register did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -163,7 +184,11 @@ fn discover_json(tmp: &Path, registry: &str, name: &str, extra: &[&str]) -> Valu
         .args(extra)
         .output()
         .unwrap();
-    assert!(out.status.success(), "discover failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "discover failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -193,30 +218,87 @@ fn assert_one_line(out: &Output, code: i32, needle: &str) {
 #[test]
 fn bad_registry_url_is_one_line_naming_the_accepted_forms_and_exit_2() {
     let tmp = common::tempdir();
-    for bad in ["http://127.0.0.1:8500", "consul://", "etcd://127.0.0.1", "zookeeper://h:1"] {
+    for bad in [
+        "http://127.0.0.1:8500",
+        "consul://",
+        "etcd://127.0.0.1",
+        "zookeeper://h:1",
+    ] {
         let out = common::hale(tmp.path())
             .args(["discover", "orders", "--registry", bad])
             .output()
             .unwrap();
-        assert_one_line(&out, 2, "consul://host:port, etcd://host:port or file://PATH");
+        assert_one_line(
+            &out,
+            2,
+            "consul://host:port, etcd://host:port or file://PATH",
+        );
         let out = common::hale(tmp.path())
-            .args(["register", "--registry", bad, "--name", "orders", "--address", "127.0.0.1:1", "--once"])
+            .args([
+                "register",
+                "--registry",
+                bad,
+                "--name",
+                "orders",
+                "--address",
+                "127.0.0.1:1",
+                "--once",
+            ])
             .output()
             .unwrap();
         assert_one_line(&out, 2, "bad registry URL");
     }
-    assert!(common::tree(tmp.path()).is_empty(), "nothing may be written");
+    assert!(
+        common::tree(tmp.path()).is_empty(),
+        "nothing may be written"
+    );
 }
 
 #[test]
 fn bad_register_flags_are_usage_errors() {
     let tmp = common::tempdir();
     for (flags, needle) in [
-        (vec!["--name", "a/b", "--address", "127.0.0.1:1"], "bad service name"),
-        (vec!["--name", "orders", "--address", "127.0.0.1"], "bad --address"),
-        (vec!["--name", "orders", "--address", "127.0.0.1:1", "--meta", "novalue"], "bad --meta"),
-        (vec!["--name", "orders", "--address", "127.0.0.1:1", "--id", "../x"], "bad instance id"),
-        (vec!["--name", "orders", "--address", "127.0.0.1:1", "--layout", "kratos"], "only exists for etcd"),
+        (
+            vec!["--name", "a/b", "--address", "127.0.0.1:1"],
+            "bad service name",
+        ),
+        (
+            vec!["--name", "orders", "--address", "127.0.0.1"],
+            "bad --address",
+        ),
+        (
+            vec![
+                "--name",
+                "orders",
+                "--address",
+                "127.0.0.1:1",
+                "--meta",
+                "novalue",
+            ],
+            "bad --meta",
+        ),
+        (
+            vec![
+                "--name",
+                "orders",
+                "--address",
+                "127.0.0.1:1",
+                "--id",
+                "../x",
+            ],
+            "bad instance id",
+        ),
+        (
+            vec![
+                "--name",
+                "orders",
+                "--address",
+                "127.0.0.1:1",
+                "--layout",
+                "kratos",
+            ],
+            "only exists for etcd",
+        ),
     ] {
         let out = common::hale(tmp.path())
             .args(["register", "--once"])
@@ -237,7 +319,15 @@ fn unreachable_registry_is_one_line_and_exit_1() {
             .unwrap();
         assert_one_line(&out, 1, "is unreachable");
         let out = common::hale(tmp.path())
-            .args(["register", "--registry", url, "--name", "orders", "--address", "127.0.0.1:9"])
+            .args([
+                "register",
+                "--registry",
+                url,
+                "--name",
+                "orders",
+                "--address",
+                "127.0.0.1:9",
+            ])
             .output()
             .unwrap();
         assert_one_line(&out, 1, "is unreachable");
@@ -254,14 +344,26 @@ fn file_register_discover_deregister_round_trip_in_default_registry() {
     let name = unique("file");
     let file = tmp.path().join("state/registry.json");
     let mut reg = common::hale(tmp.path())
-        .args(["register", "--name", &name, "--address", &health.address(), "--id", "f1", "--meta", "version=1.0.0"])
+        .args([
+            "register",
+            "--name",
+            &name,
+            "--address",
+            &health.address(),
+            "--id",
+            "f1",
+            "--meta",
+            "version=1.0.0",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map(Guard)
         .unwrap();
     assert!(
-        wait_for(Duration::from_secs(10), || std::fs::read_to_string(&file).is_ok_and(|t| t.contains("\"f1\""))).is_some(),
+        wait_for(Duration::from_secs(10), || std::fs::read_to_string(&file)
+            .is_ok_and(|t| t.contains("\"f1\"")))
+        .is_some(),
         "the default file registry never got the instance"
     );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
@@ -273,9 +375,14 @@ fn file_register_discover_deregister_round_trip_in_default_registry() {
     assert_eq!(entry["ttl_ms"], 10000);
     assert_eq!(entry["meta"]["version"], "1.0.0");
 
-    let found = common::hale(tmp.path()).args(["discover", &name]).output().unwrap();
+    let found = common::hale(tmp.path())
+        .args(["discover", &name])
+        .output()
+        .unwrap();
     assert!(found.status.success());
-    assert!(String::from_utf8_lossy(&found.stdout).contains(&format!("f1  127.0.0.1:{}", health.port)));
+    assert!(
+        String::from_utf8_lossy(&found.stdout).contains(&format!("f1  127.0.0.1:{}", health.port))
+    );
 
     let status = sigterm(&mut reg);
     assert_eq!(status.code(), Some(0), "clean deregistration exits 0");
@@ -290,9 +397,18 @@ fn consul_register_discover_deregister_round_trip() {
     let health = HealthServer::start();
     let name = unique("consul");
     let url = format!("consul://{consul}");
-    let mut reg = spawn_register(tmp.path(), &url, &name, &health.address(), &["--tag", "blue", "--meta", "weight=3"]);
+    let mut reg = spawn_register(
+        tmp.path(),
+        &url,
+        &name,
+        &health.address(),
+        &["--tag", "blue", "--meta", "weight=3"],
+    );
     let id = format!("{name}-127.0.0.1-{}", health.port);
-    assert!(wait_for(Duration::from_secs(10), || consul_agent_has(&consul, &id)).is_some(), "not in /v1/agent/services");
+    assert!(
+        wait_for(Duration::from_secs(10), || consul_agent_has(&consul, &id)).is_some(),
+        "not in /v1/agent/services"
+    );
     let service = &http_json(&consul, "/v1/agent/services")[&id];
     assert_eq!(service["Service"], name.as_str());
     assert_eq!(service["Port"], health.port);
@@ -303,7 +419,11 @@ fn consul_register_discover_deregister_round_trip() {
         consul_check_status(&consul, &format!("{id}:http")).as_deref() == Some("passing")
             && consul_check_status(&consul, &format!("{id}:ttl")).as_deref() == Some("passing")
     });
-    assert!(passing.is_some(), "checks never passed: {:?}", http_json(&consul, "/v1/agent/checks"));
+    assert!(
+        passing.is_some(),
+        "checks never passed: {:?}",
+        http_json(&consul, "/v1/agent/checks")
+    );
     let health_view = http_json(&consul, &format!("/v1/health/service/{name}?passing"));
     assert_eq!(health_view.as_array().map(Vec::len), Some(1));
 
@@ -313,7 +433,10 @@ fn consul_register_discover_deregister_round_trip() {
     assert_eq!(doc["instances"][0]["check"], "/healthz");
 
     assert_eq!(sigterm(&mut reg).code(), Some(0));
-    assert!(!consul_agent_has(&consul, &id), "still registered after SIGTERM");
+    assert!(
+        !consul_agent_has(&consul, &id),
+        "still registered after SIGTERM"
+    );
 }
 
 #[test]
@@ -326,7 +449,11 @@ fn etcd_register_discover_deregister_round_trip() {
     let mut reg = spawn_register(tmp.path(), &url, &name, &health.address(), &["--id", "e1"]);
     let prefix = format!("/hale/services/{name}/");
     assert!(
-        wait_for(Duration::from_secs(10), || etcdctl_get_prefix(&etcd, &prefix).contains("e1")).is_some(),
+        wait_for(Duration::from_secs(10), || etcdctl_get_prefix(
+            &etcd, &prefix
+        )
+        .contains("e1"))
+        .is_some(),
         "etcdctl does not see the key"
     );
     let listing = etcdctl_get_prefix(&etcd, &prefix);
@@ -341,7 +468,11 @@ fn etcd_register_discover_deregister_round_trip() {
     assert_eq!(ids(&doc), vec!["e1"]);
 
     assert_eq!(sigterm(&mut reg).code(), Some(0));
-    assert_eq!(etcdctl_get_prefix(&etcd, &prefix), "", "key left behind after SIGTERM");
+    assert_eq!(
+        etcdctl_get_prefix(&etcd, &prefix),
+        "",
+        "key left behind after SIGTERM"
+    );
 }
 
 #[test]
@@ -351,18 +482,40 @@ fn register_once_then_deregister_removes_the_entry() {
     let name = unique("once");
     let url = format!("etcd://{etcd}");
     let out = common::hale(tmp.path())
-        .args(["register", "--once", "--registry", &url, "--name", &name, "--address", "127.0.0.1:9", "--id", "o1"])
+        .args([
+            "register",
+            "--once",
+            "--registry",
+            &url,
+            "--name",
+            &name,
+            "--address",
+            "127.0.0.1:9",
+            "--id",
+            "o1",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "o1");
     assert!(etcdctl_get_prefix(&etcd, &format!("/hale/services/{name}/")).contains("o1"));
     let out = common::hale(tmp.path())
-        .args(["deregister", "--registry", &url, "--name", &name, "--id", "o1"])
+        .args([
+            "deregister",
+            "--registry",
+            &url,
+            "--name",
+            &name,
+            "--id",
+            "o1",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(etcdctl_get_prefix(&etcd, &format!("/hale/services/{name}/")), "");
+    assert_eq!(
+        etcdctl_get_prefix(&etcd, &format!("/hale/services/{name}/")),
+        ""
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,7 +524,18 @@ fn register_once_then_deregister_removes_the_entry() {
 fn assert_duplicate_refused(tmp: &Path, url: &str, name: &str) {
     let register = |port: &str| {
         common::hale(tmp)
-            .args(["register", "--once", "--registry", url, "--name", name, "--id", "dup", "--ttl", "30s"])
+            .args([
+                "register",
+                "--once",
+                "--registry",
+                url,
+                "--name",
+                name,
+                "--id",
+                "dup",
+                "--ttl",
+                "30s",
+            ])
             .args(["--address", &format!("127.0.0.1:{port}")])
             .output()
             .unwrap()
@@ -379,14 +543,26 @@ fn assert_duplicate_refused(tmp: &Path, url: &str, name: &str) {
     let first = register("9");
     assert!(first.status.success(), "{}", stderr_of(&first));
     let second = register("10");
-    assert_one_line(&second, 2, "already registered by another live instance at 127.0.0.1:9");
+    assert_one_line(
+        &second,
+        2,
+        "already registered by another live instance at 127.0.0.1:9",
+    );
     // The holder is untouched.
     let doc = discover_json(tmp, url, name, &[]);
     if let Some(first) = doc["instances"].as_array().unwrap().first() {
         assert_eq!(first["port"], 9);
     }
     let out = common::hale(tmp)
-        .args(["deregister", "--registry", url, "--name", name, "--id", "dup"])
+        .args([
+            "deregister",
+            "--registry",
+            url,
+            "--name",
+            name,
+            "--id",
+            "dup",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -415,11 +591,26 @@ fn sigkill_expires_etcd_lease_within_ttl_plus_1s() {
     let health = HealthServer::start();
     let name = unique("killetcd");
     let prefix = format!("/hale/services/{name}/");
-    let mut reg = spawn_register(tmp.path(), &format!("etcd://{etcd}"), &name, &health.address(), &["--ttl", "2s"]);
-    assert!(wait_for(Duration::from_secs(10), || !etcdctl_get_prefix(&etcd, &prefix).is_empty()).is_some());
+    let mut reg = spawn_register(
+        tmp.path(),
+        &format!("etcd://{etcd}"),
+        &name,
+        &health.address(),
+        &["--ttl", "2s"],
+    );
+    assert!(wait_for(Duration::from_secs(10), || !etcdctl_get_prefix(
+        &etcd, &prefix
+    )
+    .is_empty())
+    .is_some());
     sigkill(&mut reg);
-    let gone = wait_for(Duration::from_secs(3), || etcdctl_get_prefix(&etcd, &prefix).is_empty());
-    assert!(gone.is_some(), "key still there 3 s (TTL + 1 s) after SIGKILL");
+    let gone = wait_for(Duration::from_secs(3), || {
+        etcdctl_get_prefix(&etcd, &prefix).is_empty()
+    });
+    assert!(
+        gone.is_some(),
+        "key still there 3 s (TTL + 1 s) after SIGKILL"
+    );
 }
 
 #[test]
@@ -439,11 +630,22 @@ fn sigkill_turns_consul_ttl_check_critical_within_ttl_plus_1s() {
     let critical = wait_for(Duration::from_secs(3), || {
         consul_check_status(&consul, &format!("{id}:ttl")).as_deref() == Some("critical")
     });
-    assert!(critical.is_some(), "TTL check not critical 3 s (TTL + 1 s) after SIGKILL");
+    assert!(
+        critical.is_some(),
+        "TTL check not critical 3 s (TTL + 1 s) after SIGKILL"
+    );
     // The instance is gone from discovery too.
     assert!(ids(&discover_json(tmp.path(), &url, &name, &[])).is_empty());
     let out = common::hale(tmp.path())
-        .args(["deregister", "--registry", &url, "--name", &name, "--id", &id])
+        .args([
+            "deregister",
+            "--registry",
+            &url,
+            "--name",
+            &name,
+            "--id",
+            &id,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -478,12 +680,26 @@ impl PrivateEtcd {
     fn start(&mut self) -> Instant {
         let client = format!("http://127.0.0.1:{}", self.client_port);
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new("etcd")
             .args(["--name", "hale-test", "--data-dir"])
             .arg(&self.data)
-            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
             .args(["--initial-cluster", &format!("hale-test={peer}")])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -494,7 +710,11 @@ impl PrivateEtcd {
         let up = wait_for(Duration::from_secs(20), || {
             http_get(&endpoint, "/health").is_some_and(|(s, b)| s == 200 && b.contains("true"))
         });
-        assert!(up.is_some(), "private etcd did not start; see {}", self.log.display());
+        assert!(
+            up.is_some(),
+            "private etcd did not start; see {}",
+            self.log.display()
+        );
         Instant::now()
     }
 
@@ -512,8 +732,19 @@ fn etcd_restart_reregisters_within_5s_of_its_return() {
     etcd.start();
     let name = unique("etcdrestart");
     let prefix = format!("/hale/services/{name}/");
-    let mut reg = spawn_register(tmp.path(), &format!("etcd://{}", etcd.endpoint()), &name, &health.address(), &["--ttl", "2s"]);
-    assert!(wait_for(Duration::from_secs(10), || !etcdctl_get_prefix(&etcd.endpoint(), &prefix).is_empty()).is_some());
+    let mut reg = spawn_register(
+        tmp.path(),
+        &format!("etcd://{}", etcd.endpoint()),
+        &name,
+        &health.address(),
+        &["--ttl", "2s"],
+    );
+    assert!(wait_for(Duration::from_secs(10), || !etcdctl_get_prefix(
+        &etcd.endpoint(),
+        &prefix
+    )
+    .is_empty())
+    .is_some());
 
     // Down long enough for heartbeats to fail, and the data wiped: the old lease and key are
     // gone for good, so only a new registration can bring the instance back.
@@ -521,9 +752,18 @@ fn etcd_restart_reregisters_within_5s_of_its_return() {
     std::thread::sleep(Duration::from_secs(3));
     std::fs::remove_dir_all(&etcd.data).unwrap();
     let back = etcd.start();
-    let seen = wait_for(Duration::from_secs(5), || !etcdctl_get_prefix(&etcd.endpoint(), &prefix).is_empty());
-    assert!(seen.is_some(), "not registered again within 5 s of etcd's return ({:?} so far)", back.elapsed());
-    assert!(reg.0.try_wait().unwrap().is_none(), "hale register must survive the outage");
+    let seen = wait_for(Duration::from_secs(5), || {
+        !etcdctl_get_prefix(&etcd.endpoint(), &prefix).is_empty()
+    });
+    assert!(
+        seen.is_some(),
+        "not registered again within 5 s of etcd's return ({:?} so far)",
+        back.elapsed()
+    );
+    assert!(
+        reg.0.try_wait().unwrap().is_none(),
+        "hale register must survive the outage"
+    );
     assert_eq!(sigterm(&mut reg).code(), Some(0));
     assert_eq!(etcdctl_get_prefix(&etcd.endpoint(), &prefix), "");
 }
@@ -539,7 +779,11 @@ impl PrivateConsul {
     fn new(root: &Path) -> PrivateConsul {
         PrivateConsul {
             http_port: common::free_port(),
-            ports: [common::free_port(), common::free_port(), common::free_port()],
+            ports: [
+                common::free_port(),
+                common::free_port(),
+                common::free_port(),
+            ],
             log: root.join("consul.log"),
             child: None,
         }
@@ -555,10 +799,26 @@ impl PrivateConsul {
             "ports {{ http = {} dns = -1 grpc = -1 serf_lan = {serf_lan} serf_wan = {serf_wan} server = {server} }}",
             self.http_port
         );
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new("consul")
-            .args(["agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1"])
-            .args(["-node", &format!("hale-test-{}", self.http_port), "-hcl", &hcl])
+            .args([
+                "agent",
+                "-dev",
+                "-bind",
+                "127.0.0.1",
+                "-client",
+                "127.0.0.1",
+            ])
+            .args([
+                "-node",
+                &format!("hale-test-{}", self.http_port),
+                "-hcl",
+                &hcl,
+            ])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -568,7 +828,11 @@ impl PrivateConsul {
         let up = wait_for(Duration::from_secs(30), || {
             http_get(&addr, "/v1/status/leader").is_some_and(|(s, b)| s == 200 && b.contains(':'))
         });
-        assert!(up.is_some(), "private consul did not start; see {}", self.log.display());
+        assert!(
+            up.is_some(),
+            "private consul did not start; see {}",
+            self.log.display()
+        );
         Instant::now()
     }
 
@@ -586,16 +850,35 @@ fn consul_restart_reregisters_within_5s_of_its_return() {
     consul.start();
     let name = unique("consulrestart");
     let id = format!("{name}-127.0.0.1-{}", health.port);
-    let mut reg = spawn_register(tmp.path(), &format!("consul://{}", consul.addr()), &name, &health.address(), &["--ttl", "3s"]);
-    assert!(wait_for(Duration::from_secs(10), || consul_agent_has(&consul.addr(), &id)).is_some());
+    let mut reg = spawn_register(
+        tmp.path(),
+        &format!("consul://{}", consul.addr()),
+        &name,
+        &health.address(),
+        &["--ttl", "3s"],
+    );
+    assert!(wait_for(Duration::from_secs(10), || consul_agent_has(
+        &consul.addr(),
+        &id
+    ))
+    .is_some());
 
     // A dev agent keeps nothing across restarts: the service must be registered anew.
     consul.stop();
     std::thread::sleep(Duration::from_secs(2));
     let back = consul.start();
-    let seen = wait_for(Duration::from_secs(5), || consul_agent_has(&consul.addr(), &id));
-    assert!(seen.is_some(), "not registered again within 5 s of consul's return ({:?} so far)", back.elapsed());
-    assert!(reg.0.try_wait().unwrap().is_none(), "hale register must survive the outage");
+    let seen = wait_for(Duration::from_secs(5), || {
+        consul_agent_has(&consul.addr(), &id)
+    });
+    assert!(
+        seen.is_some(),
+        "not registered again within 5 s of consul's return ({:?} so far)",
+        back.elapsed()
+    );
+    assert!(
+        reg.0.try_wait().unwrap().is_none(),
+        "hale register must survive the outage"
+    );
     assert_eq!(sigterm(&mut reg).code(), Some(0));
     assert!(!consul_agent_has(&consul.addr(), &id));
 }
@@ -609,30 +892,65 @@ fn discover_watch_prints_one_json_line_per_change_until_timeout() {
     let name = unique("watch");
     let file = format!("file://{}", tmp.path().join("w.json").display());
     let watcher = common::hale(tmp.path())
-        .args(["discover", &name, "--registry", &file, "--watch", "--timeout", "4s", "--output", "json"])
+        .args([
+            "discover",
+            &name,
+            "--registry",
+            &file,
+            "--watch",
+            "--timeout",
+            "4s",
+            "--output",
+            "json",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
     let out = common::hale(tmp.path())
-        .args(["register", "--once", "--registry", &file, "--name", &name, "--address", "127.0.0.1:9", "--id", "w1"])
+        .args([
+            "register",
+            "--once",
+            "--registry",
+            &file,
+            "--name",
+            &name,
+            "--address",
+            "127.0.0.1:9",
+            "--id",
+            "w1",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
     std::thread::sleep(Duration::from_millis(800));
     let out = common::hale(tmp.path())
-        .args(["deregister", "--registry", &file, "--name", &name, "--id", "w1"])
+        .args([
+            "deregister",
+            "--registry",
+            &file,
+            "--name",
+            &name,
+            "--id",
+            "w1",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
     let done = watcher.wait_with_output().unwrap();
-    assert!(done.status.success(), "--timeout ends the watch with exit 0");
+    assert!(
+        done.status.success(),
+        "--timeout ends the watch with exit 0"
+    );
     let lines: Vec<Value> = String::from_utf8_lossy(&done.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let counts: Vec<usize> = lines.iter().map(|l| l["instances"].as_array().unwrap().len()).collect();
+    let counts: Vec<usize> = lines
+        .iter()
+        .map(|l| l["instances"].as_array().unwrap().len())
+        .collect();
     assert_eq!(counts, vec![0, 1, 0], "{lines:?}");
     assert!(lines.iter().all(|l| l["schema"] == "hale.discover/v1"));
 }
@@ -679,7 +997,17 @@ fn go_zero_and_kratos_layouts_interoperate_with_the_etcd_go_client() {
     assert_eq!(kratos["instances"][0]["meta"]["version"], "v1.0.0");
     for (layout, id) in [("go-zero", lease.as_str()), ("kratos", "k1")] {
         let out = common::hale(tmp.path())
-            .args(["deregister", "--registry", &url, "--layout", layout, "--name", &name, "--id", id])
+            .args([
+                "deregister",
+                "--registry",
+                &url,
+                "--layout",
+                layout,
+                "--name",
+                &name,
+                "--id",
+                id,
+            ])
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", stderr_of(&out));
@@ -689,23 +1017,61 @@ fn go_zero_and_kratos_layouts_interoperate_with_the_etcd_go_client() {
     // hale writes, Go reads.
     let zero_id = {
         let out = common::hale(tmp.path())
-            .args(["register", "--once", "--registry", &url, "--layout", "go-zero", "--name", &name, "--address", "127.0.0.1:9003"])
+            .args([
+                "register",
+                "--once",
+                "--registry",
+                &url,
+                "--layout",
+                "go-zero",
+                "--name",
+                &name,
+                "--address",
+                "127.0.0.1:9003",
+            ])
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", stderr_of(&out));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    assert_eq!(run(&["read-gozero", &etcd, &name]), format!("{name}/{zero_id} 127.0.0.1:9003"));
+    assert_eq!(
+        run(&["read-gozero", &etcd, &name]),
+        format!("{name}/{zero_id} 127.0.0.1:9003")
+    );
     let out = common::hale(tmp.path())
-        .args(["register", "--once", "--registry", &url, "--layout", "kratos", "--name", &name, "--id", "k2"])
+        .args([
+            "register",
+            "--once",
+            "--registry",
+            &url,
+            "--layout",
+            "kratos",
+            "--name",
+            &name,
+            "--id",
+            "k2",
+        ])
         .args(["--address", "127.0.0.1:9004", "--meta", "version=v2.0.0"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert_eq!(run(&["read-kratos", &etcd, &name]), "k2 http://127.0.0.1:9004 v2.0.0");
+    assert_eq!(
+        run(&["read-kratos", &etcd, &name]),
+        "k2 http://127.0.0.1:9004 v2.0.0"
+    );
     for (layout, id) in [("go-zero", zero_id.as_str()), ("kratos", "k2")] {
         let out = common::hale(tmp.path())
-            .args(["deregister", "--registry", &url, "--layout", layout, "--name", &name, "--id", id])
+            .args([
+                "deregister",
+                "--registry",
+                &url,
+                "--layout",
+                layout,
+                "--name",
+                &name,
+                "--id",
+                id,
+            ])
             .output()
             .unwrap();
         assert!(out.status.success());

@@ -46,7 +46,10 @@ pub async fn run(args: DeregisterArgs, printer: &Printer) -> anyhow::Result<()> 
     if removed {
         printer.status("Deregistered", format!("{} from {url}", args.id));
     } else {
-        printer.warn(format!("{} of {} was not registered in {url}", args.id, args.name));
+        printer.warn(format!(
+            "{} of {} was not registered in {url}",
+            args.id, args.name
+        ));
     }
     let doc = DeregisterReport {
         schema: "hale.deregister/v1",

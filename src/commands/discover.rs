@@ -42,7 +42,11 @@ pub async fn run(args: DiscoverArgs, printer: &Printer) -> anyhow::Result<()> {
     registry::validate_name(&args.name)?;
     let layout = Layout::parse(&args.layout)?;
     let url = resolve_registry(args.registry.clone())?;
-    fn report<'a>(service: &'a str, url: &RegistryUrl, instances: &'a [Instance]) -> DiscoverReport<'a> {
+    fn report<'a>(
+        service: &'a str,
+        url: &RegistryUrl,
+        instances: &'a [Instance],
+    ) -> DiscoverReport<'a> {
         DiscoverReport {
             schema: "hale.discover/v1",
             service,
@@ -56,7 +60,9 @@ pub async fn run(args: DiscoverArgs, printer: &Printer) -> anyhow::Result<()> {
             .discover(&args.name)
             .await
             .map_err(registry::into_command_error)?;
-        printer.emit(&report(&args.name, &url, &instances), |out| table(out, &instances))?;
+        printer.emit(&report(&args.name, &url, &instances), |out| {
+            table(out, &instances)
+        })?;
         if instances.is_empty() {
             printer.note(format!("no healthy instance of {} in {url}", args.name));
         }
@@ -101,14 +107,23 @@ fn table(out: &mut dyn Write, instances: &[Instance]) -> std::io::Result<()> {
     if instances.is_empty() {
         return Ok(());
     }
-    let id_width = instances.iter().map(|i| i.id.len()).max().unwrap_or(2).max(2);
+    let id_width = instances
+        .iter()
+        .map(|i| i.id.len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
     let ep_width = instances
         .iter()
         .map(|i| i.endpoint().len())
         .max()
         .unwrap_or(7)
         .max(7);
-    writeln!(out, "{:<id_width$}  {:<ep_width$}  TAGS  META", "ID", "ADDRESS")?;
+    writeln!(
+        out,
+        "{:<id_width$}  {:<ep_width$}  TAGS  META",
+        "ID", "ADDRESS"
+    )?;
     for i in instances {
         let meta: Vec<String> = i.meta.iter().map(|(k, v)| format!("{k}={v}")).collect();
         writeln!(
@@ -116,8 +131,16 @@ fn table(out: &mut dyn Write, instances: &[Instance]) -> std::io::Result<()> {
             "{:<id_width$}  {:<ep_width$}  {}  {}",
             i.id,
             i.endpoint(),
-            if i.tags.is_empty() { "-".into() } else { i.tags.join(",") },
-            if meta.is_empty() { "-".into() } else { meta.join(",") },
+            if i.tags.is_empty() {
+                "-".into()
+            } else {
+                i.tags.join(",")
+            },
+            if meta.is_empty() {
+                "-".into()
+            } else {
+                meta.join(",")
+            },
         )?;
     }
     Ok(())

@@ -33,7 +33,10 @@ struct DownDocument<'a> {
 pub async fn run(args: DownArgs, printer: &Printer) -> anyhow::Result<()> {
     let report = fleet::down(&args.path, args.grace).await?;
     let Some(report) = report else {
-        printer.note(format!("no fleet in {} (nothing to stop)", args.path.display()));
+        printer.note(format!(
+            "no fleet in {} (nothing to stop)",
+            args.path.display()
+        ));
         let doc = DownDocument {
             schema: "hale.down/v1",
             service: None,

@@ -26,7 +26,10 @@ struct PsDocument<'a> {
 
 pub async fn run(args: PsArgs, printer: &Printer) -> anyhow::Result<()> {
     if !FleetState::path(&args.path).exists() {
-        printer.note(format!("no fleet in {} (start one with `hale up`)", args.path.display()));
+        printer.note(format!(
+            "no fleet in {} (start one with `hale up`)",
+            args.path.display()
+        ));
         let doc = PsDocument {
             schema: "hale.ps/v1",
             service: None,
@@ -45,7 +48,11 @@ pub async fn run(args: PsArgs, printer: &Printer) -> anyhow::Result<()> {
     };
     let code = |c: Option<u16>| c.map_or_else(|| "-".to_string(), |c| c.to_string());
     printer.emit(&doc, |out| {
-        writeln!(out, "{:<20} {:>8}  {:<21} {:<5} {:<7} READYZ", "ID", "PID", "ADDRESS", "ALIVE", "HEALTHZ")?;
+        writeln!(
+            out,
+            "{:<20} {:>8}  {:<21} {:<5} {:<7} READYZ",
+            "ID", "PID", "ADDRESS", "ALIVE", "HEALTHZ"
+        )?;
         for r in &rows {
             writeln!(
                 out,

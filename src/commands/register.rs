@@ -99,7 +99,9 @@ pub(crate) fn instance_from_args(args: &RegisterArgs) -> anyhow::Result<Instance
     }
     if let Some(w) = meta.get("weight") {
         if w.parse::<u32>().ok().filter(|w| *w > 0).is_none() {
-            return Err(usage!("bad --meta weight={w:?}: the weight is a positive integer"));
+            return Err(usage!(
+                "bad --meta weight={w:?}: the weight is a positive integer"
+            ));
         }
     }
     Ok(Instance {
@@ -155,32 +157,38 @@ pub async fn run(args: RegisterArgs, printer: &Printer) -> anyhow::Result<()> {
             .await
             .map_err(registry::into_command_error)?;
         instance.id = registry::registered_id(&instance, &lease);
-        printer.status("Registered", format!("{} {} in {url}", instance.id, instance.endpoint()));
+        printer.status(
+            "Registered",
+            format!("{} {} in {url}", instance.id, instance.endpoint()),
+        );
         return emit(printer, &url, layout, &instance, true, false);
     }
 
     let ttl = instance.ttl;
     let shown = instance.clone();
-    let outcome = registry::keep_registered(&registry, &instance, args.replace, stop_signal(), |event| {
-        match event {
-            KeeperEvent::Registered { id } => printer.status(
-                "Registered",
-                format!(
-                    "{id} {} in {url} (ttl {}; Ctrl-C to deregister)",
-                    shown.endpoint(),
-                    humantime::format_duration(ttl)
+    let outcome =
+        registry::keep_registered(&registry, &instance, args.replace, stop_signal(), |event| {
+            match event {
+                KeeperEvent::Registered { id } => printer.status(
+                    "Registered",
+                    format!(
+                        "{id} {} in {url} (ttl {}; Ctrl-C to deregister)",
+                        shown.endpoint(),
+                        humantime::format_duration(ttl)
+                    ),
                 ),
-            ),
-            KeeperEvent::Lost { error, retry_in } => printer.warn(format!(
-                "{error:#}; retrying in {}",
-                humantime::format_duration(Duration::from_millis(retry_in.as_millis() as u64))
-            )),
-            KeeperEvent::Reregistered { id } => printer.status("Registered", format!("{id} again")),
-            KeeperEvent::Deregistered { id } => printer.status("Deregistered", id),
-        }
-    })
-    .await
-    .map_err(registry::into_command_error)?;
+                KeeperEvent::Lost { error, retry_in } => printer.warn(format!(
+                    "{error:#}; retrying in {}",
+                    humantime::format_duration(Duration::from_millis(retry_in.as_millis() as u64))
+                )),
+                KeeperEvent::Reregistered { id } => {
+                    printer.status("Registered", format!("{id} again"))
+                }
+                KeeperEvent::Deregistered { id } => printer.status("Deregistered", id),
+            }
+        })
+        .await
+        .map_err(registry::into_command_error)?;
     match outcome {
         KeeperOutcome::Deregistered => emit(printer, &url, layout, &instance, false, true),
         KeeperOutcome::DeregisterFailed(why) => Err(anyhow::anyhow!(

@@ -55,10 +55,16 @@ struct UpInstance<'a> {
 
 pub async fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<()> {
     if !(1..=64).contains(&args.replicas) {
-        return Err(usage!("--replicas {} is out of range: use 1 to 64 (`hale down` stops a fleet)", args.replicas));
+        return Err(usage!(
+            "--replicas {} is out of range: use 1 to 64 (`hale down` stops a fleet)",
+            args.replicas
+        ));
     }
     if !args.path.is_dir() {
-        return Err(usage!("{} is not a folder: pass the service folder made by `hale new`", args.path.display()));
+        return Err(usage!(
+            "{} is not a folder: pass the service folder made by `hale new`",
+            args.path.display()
+        ));
     }
     let settings = settings::resolve(
         &args.path,
@@ -86,8 +92,13 @@ pub async fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<()> {
     };
     let report = fleet::up(&opts, |event| match event {
         UpEvent::Building { binary } => printer.status("Building", binary.display()),
-        UpEvent::ReusingBinary => printer.status("Reusing", "the running fleet's binary (`hale down` first to rebuild)"),
-        UpEvent::Started { id, port, pid } => printer.status("Started", format!("{id} on 127.0.0.1:{port} (pid {pid})")),
+        UpEvent::ReusingBinary => printer.status(
+            "Reusing",
+            "the running fleet's binary (`hale down` first to rebuild)",
+        ),
+        UpEvent::Started { id, port, pid } => {
+            printer.status("Started", format!("{id} on 127.0.0.1:{port} (pid {pid})"))
+        }
         UpEvent::Ready { id } => printer.status("Ready", id),
         UpEvent::Stopped { id } => printer.status("Stopped", id),
         UpEvent::NotRegistered { ids } => printer.warn(format!(
@@ -130,7 +141,11 @@ fn emit(printer: &Printer, state: &FleetState, report: &fleet::UpReport) -> anyh
             .collect(),
     };
     printer.emit(&doc, |out| {
-        writeln!(out, "{:<20} {:>8}  {:<21} REGISTERED", "ID", "PID", "ADDRESS")?;
+        writeln!(
+            out,
+            "{:<20} {:>8}  {:<21} REGISTERED",
+            "ID", "PID", "ADDRESS"
+        )?;
         for i in &doc.instances {
             writeln!(
                 out,

@@ -129,7 +129,11 @@ impl ConsulRegistry {
         })
     }
 
-    pub async fn register(&self, instance: &Instance, replace: bool) -> Result<Lease, RegistryError> {
+    pub async fn register(
+        &self,
+        instance: &Instance,
+        replace: bool,
+    ) -> Result<Lease, RegistryError> {
         if !replace {
             let path = format!("/v1/agent/service/{}", instance.id);
             match self.send(self.client.get(self.endpoint(&path))).await {
@@ -215,7 +219,10 @@ impl ConsulRegistry {
 
     pub async fn deregister(&self, id: &str) -> Result<bool, RegistryError> {
         let known = match self
-            .send(self.client.get(self.endpoint(&format!("/v1/agent/service/{id}"))))
+            .send(
+                self.client
+                    .get(self.endpoint(&format!("/v1/agent/service/{id}"))),
+            )
             .await
         {
             Ok(_) => true,

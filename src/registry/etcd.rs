@@ -298,7 +298,11 @@ impl EtcdRegistry {
         format!("{}{id}", self.prefix(name))
     }
 
-    pub async fn register(&self, instance: &Instance, replace: bool) -> Result<Lease, RegistryError> {
+    pub async fn register(
+        &self,
+        instance: &Instance,
+        replace: bool,
+    ) -> Result<Lease, RegistryError> {
         let fixed_key = match self.layout {
             Layout::GoZero => None,
             _ => Some(self.key_for(&instance.name, &instance.id)),
@@ -314,7 +318,8 @@ impl EtcdRegistry {
                     return Err(RegistryError::DuplicateId {
                         name: instance.name.clone(),
                         id: instance.id.clone(),
-                        holder: holder.map_or_else(|| "an unreadable entry".into(), |h| h.endpoint()),
+                        holder: holder
+                            .map_or_else(|| "an unreadable entry".into(), |h| h.endpoint()),
                     });
                 }
             }
@@ -515,7 +520,9 @@ impl EtcdRegistry {
                     let key = unb64(&event.kv.key);
                     if event.kind == "DELETE" {
                         map.remove(&key);
-                    } else if let Some(instance) = self.decode(service, &key, &unb64(&event.kv.value)) {
+                    } else if let Some(instance) =
+                        self.decode(service, &key, &unb64(&event.kv.value))
+                    {
                         map.insert(key, instance);
                     }
                 }
@@ -542,18 +549,28 @@ mod tests {
 
     #[test]
     fn prefix_end_increments_the_last_byte() {
-        assert_eq!(prefix_end("/hale/services/orders/"), "/hale/services/orders0");
+        assert_eq!(
+            prefix_end("/hale/services/orders/"),
+            "/hale/services/orders0"
+        );
     }
 
     #[test]
     fn layouts_decode_their_own_values() {
         let zero = EtcdRegistry::new("127.0.0.1:1", Layout::GoZero);
-        let i = zero.decode("orders", "orders/7587", "127.0.0.1:8081").unwrap();
+        let i = zero
+            .decode("orders", "orders/7587", "127.0.0.1:8081")
+            .unwrap();
         assert_eq!((i.id.as_str(), i.port), ("7587", 8081));
         let kratos = EtcdRegistry::new("127.0.0.1:1", Layout::Kratos);
         let v = r#"{"id":"k1","name":"orders","version":"v1","metadata":null,"endpoints":["http://127.0.0.1:9000"]}"#;
-        let i = kratos.decode("orders", "/microservices/orders/k1", v).unwrap();
-        assert_eq!((i.id.as_str(), i.address.as_str(), i.port), ("k1", "127.0.0.1", 9000));
+        let i = kratos
+            .decode("orders", "/microservices/orders/k1", v)
+            .unwrap();
+        assert_eq!(
+            (i.id.as_str(), i.address.as_str(), i.port),
+            ("k1", "127.0.0.1", 9000)
+        );
         assert_eq!(i.meta["version"], "v1");
     }
 }

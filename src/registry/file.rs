@@ -12,6 +12,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::{publish, Instance, Lease, RegistryError};
@@ -122,7 +123,11 @@ impl FileRegistry {
             .map_err(|e| self.error(io::Error::other(e)))?
     }
 
-    pub async fn register(&self, instance: &Instance, replace: bool) -> Result<Lease, RegistryError> {
+    pub async fn register(
+        &self,
+        instance: &Instance,
+        replace: bool,
+    ) -> Result<Lease, RegistryError> {
         let instance = instance.clone();
         self.blocking(move |path| {
             update(path, |doc, now| {
@@ -131,7 +136,8 @@ impl FileRegistry {
                     .iter()
                     .find(|e| e.name == instance.name && e.id == instance.id)
                 {
-                    let same_endpoint = held.address == instance.address && held.port == instance.port;
+                    let same_endpoint =
+                        held.address == instance.address && held.port == instance.port;
                     if !replace && !same_endpoint {
                         return Err(RegistryError::DuplicateId {
                             name: instance.name.clone(),
@@ -275,11 +281,8 @@ fn read_document(path: &Path) -> Result<FileDocument, RegistryError> {
 
 /// Read the document under a shared lock.
 pub fn read_shared(path: &Path) -> Result<FileDocument, RegistryError> {
-    let lock = open_lock(path)?;
-    lock.lock_shared().map_err(|e| file_error(path, e))?;
-    let doc = read_document(path);
-    let _ = lock.unlock();
-    doc
+    let _lock = flock(open_lock(path)?, FlockArg::LockShared, path)?;
+    read_document(path)
 }
 
 /// Read-modify-write under the exclusive lock: expired entries dropped, result sorted, written
@@ -288,9 +291,8 @@ pub fn update<T>(
     path: &Path,
     change: impl FnOnce(&mut FileDocument, u64) -> Result<T, RegistryError>,
 ) -> Result<T, RegistryError> {
-    let lock = open_lock(path)?;
-    lock.lock().map_err(|e| file_error(path, e))?;
-    let result = (|| {
+    let _lock = flock(open_lock(path)?, FlockArg::LockExclusive, path)?;
+    (|| {
         let mut doc = read_document(path)?;
         let now = now_unix_ms();
         doc.version = 1;
@@ -313,9 +315,13 @@ pub fn update<T>(
             return Err(file_error(path, e));
         }
         Ok(out)
-    })();
-    let _ = lock.unlock();
-    result
+    })()
+}
+
+/// flock(2) through nix (std's `File::lock` needs Rust 1.89, above hale's MSRV); the lock is
+/// released when the returned guard drops.
+fn flock(file: File, how: FlockArg, path: &Path) -> Result<Flock<File>, RegistryError> {
+    Flock::lock(file, how).map_err(|(_, errno)| file_error(path, io::Error::from(errno)))
 }
 
 #[cfg(test)]
@@ -376,7 +382,10 @@ mod tests {
         let reg = FileRegistry::new(dir.path().join("r.json"));
         reg.register(&instance("orders-1", 1), false).await.unwrap();
         reg.register(&instance("orders-1", 1), false).await.unwrap();
-        let err = reg.register(&instance("orders-1", 2), false).await.unwrap_err();
+        let err = reg
+            .register(&instance("orders-1", 2), false)
+            .await
+            .unwrap_err();
         assert!(matches!(err, RegistryError::DuplicateId { .. }), "{err}");
         reg.register(&instance("orders-1", 2), true).await.unwrap();
         assert_eq!(reg.discover("orders").await.unwrap()[0].port, 2);

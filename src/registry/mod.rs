@@ -68,13 +68,12 @@ impl RegistryUrl {
     /// Parse a registry URL. Anything else is a one-line usage error naming the accepted forms.
     pub fn parse(text: &str) -> Result<RegistryUrl, UsageError> {
         let bad = |why: &str| UsageError(format!("bad registry URL {text:?}: {why}; {URL_FORMS}"));
-        let (scheme, rest) = text
-            .split_once("://")
-            .ok_or_else(|| bad("no scheme"))?;
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| bad("no scheme"))?;
         match scheme {
             "consul" | "etcd" => {
                 let addr = rest.trim_end_matches('/');
-                let (host, port) = split_host_port(addr).ok_or_else(|| bad("expected host:port"))?;
+                let (host, port) =
+                    split_host_port(addr).ok_or_else(|| bad("expected host:port"))?;
                 if host.is_empty() || port == 0 || addr.contains('/') || addr.contains('@') {
                     return Err(bad("expected host:port"));
                 }
@@ -400,12 +399,21 @@ impl Backoff {
 /// What [`keep_registered`] reports while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeeperEvent {
-    Registered { id: String },
+    Registered {
+        id: String,
+    },
     /// A heartbeat or registration failed; the next attempt is after `retry_in`.
-    Lost { error: String, retry_in: Duration },
+    Lost {
+        error: String,
+        retry_in: Duration,
+    },
     /// Registered again after the registry came back or forgot the instance.
-    Reregistered { id: String },
-    Deregistered { id: String },
+    Reregistered {
+        id: String,
+    },
+    Deregistered {
+        id: String,
+    },
 }
 
 /// How [`keep_registered`] ended.
@@ -437,7 +445,8 @@ pub async fn keep_registered(
     // Re-registration after a loss replaces our own stale entry (replace = true); the backoff
     // cap keeps the gap after the registry returns well under the 5 s users expect.
     let keep_alive = async {
-        let mut backoff = Backoff::with_cap(interval.clamp(Duration::from_secs(1), Duration::from_secs(3)));
+        let mut backoff =
+            Backoff::with_cap(interval.clamp(Duration::from_secs(1), Duration::from_secs(3)));
         let mut healthy = true;
         loop {
             if healthy {
@@ -572,7 +581,9 @@ mod tests {
             }
         );
         assert_eq!(
-            RegistryUrl::parse("etcd://localhost:2379/").unwrap().to_string(),
+            RegistryUrl::parse("etcd://localhost:2379/")
+                .unwrap()
+                .to_string(),
             "etcd://localhost:2379"
         );
         assert_eq!(
@@ -585,16 +596,31 @@ mod tests {
 
     #[test]
     fn bad_registry_urls_name_the_accepted_forms() {
-        for bad in ["", "127.0.0.1:8500", "http://x:1", "consul://", "consul://host", "etcd://h:0", "file://", "consul://a:1/x"] {
+        for bad in [
+            "",
+            "127.0.0.1:8500",
+            "http://x:1",
+            "consul://",
+            "consul://host",
+            "etcd://h:0",
+            "file://",
+            "consul://a:1/x",
+        ] {
             let err = RegistryUrl::parse(bad).unwrap_err().to_string();
-            assert!(err.contains("consul://host:port, etcd://host:port or file://PATH"), "{bad}: {err}");
+            assert!(
+                err.contains("consul://host:port, etcd://host:port or file://PATH"),
+                "{bad}: {err}"
+            );
             assert!(!err.contains('\n'));
         }
     }
 
     #[test]
     fn default_id_is_sanitized() {
-        assert_eq!(default_id("orders", "127.0.0.1", 8080), "orders-127.0.0.1-8080");
+        assert_eq!(
+            default_id("orders", "127.0.0.1", 8080),
+            "orders-127.0.0.1-8080"
+        );
         assert_eq!(default_id("orders", "::1", 80), "orders---1-80");
         assert!(validate_id(&default_id("orders", "::1", 80)).is_ok());
     }
