@@ -1077,3 +1077,73 @@ fn go_zero_and_kratos_layouts_interoperate_with_the_etcd_go_client() {
         assert!(out.status.success());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// registry::follow, the discovery API `hale load` uses
+
+fn follow_round_trip(url: &str, name: &str, port: u16) {
+    use hale::registry::{follow, Instance, Layout, Registry, RegistryUrl};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = RegistryUrl::parse(url).unwrap();
+        let registry = Registry::new(&url, Layout::Hale).unwrap();
+        let mut rx = follow(&url, name).await.unwrap();
+        assert!(rx.borrow().is_empty());
+        let instance = Instance {
+            name: name.into(),
+            id: format!("{name}-1"),
+            address: "127.0.0.1".into(),
+            port,
+            tags: vec![],
+            meta: Default::default(),
+            check: Some("/healthz".into()),
+            ttl: Duration::from_secs(10),
+        };
+        registry.register(&instance, false).await.unwrap();
+        let seen = matches!(
+            tokio::time::timeout(Duration::from_secs(15), rx.wait_for(|l| l.len() == 1)).await,
+            Ok(Ok(_))
+        );
+        assert!(seen, "follow never saw the registration");
+        assert_eq!(rx.borrow()[0].id, instance.id);
+        assert!(registry.deregister(name, &instance.id).await.unwrap());
+        let gone = matches!(
+            tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|l| l.is_empty())).await,
+            Ok(Ok(_))
+        );
+        assert!(gone, "follow never saw the deregistration");
+    });
+}
+
+#[test]
+fn follow_tracks_registrations_in_etcd_consul_and_file() {
+    let tmp = common::tempdir();
+    let health = HealthServer::start();
+    follow_round_trip(
+        &format!("file://{}", tmp.path().join("f.json").display()),
+        &unique("followf"),
+        health.port,
+    );
+    if let Some(etcd) = common::service(common::Service::Etcd) {
+        follow_round_trip(&format!("etcd://{etcd}"), &unique("followe"), health.port);
+    }
+    if let Some(consul) = common::service(common::Service::Consul) {
+        follow_round_trip(
+            &format!("consul://{consul}"),
+            &unique("followc"),
+            health.port,
+        );
+    }
+}
+
+#[test]
+fn follow_on_an_unreachable_registry_is_an_error() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for url in ["consul://127.0.0.1:1", "etcd://127.0.0.1:1"] {
+        let url = hale::registry::RegistryUrl::parse(url).unwrap();
+        let err = rt
+            .block_on(hale::registry::follow(&url, "orders"))
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("unreachable"), "{err:#}");
+    }
+}
