@@ -17,6 +17,7 @@
 package balancer
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -36,6 +37,11 @@ type Endpoint struct {
 // Done reports the end of a picked call: how long it took and whether it failed. It must be
 // called exactly once per successful Pick; calling it after the endpoint left the set is fine.
 type Done func(rtt time.Duration, err error)
+
+// ErrNotSent tells Done that the picked call never reached the endpoint (its breaker refused
+// at the last moment, or the caller gave up first): the pick is released and no latency is
+// learned from it.
+var ErrNotSent = errors.New("call not sent")
 
 // Balancer picks endpoints for calls.
 type Balancer interface {

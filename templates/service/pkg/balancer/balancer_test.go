@@ -301,3 +301,19 @@ func TestBalancersAreSafeForConcurrentPicksAndUpdates(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+func TestPeakEWMALearnsNothingFromACallThatWasNotSent(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	b := NewPeakEWMA(PeakEWMAConfig{Now: clock.Now, Rand: rand.New(rand.NewPCG(1, 1))})
+	b.Update(endpoints("a"))
+	_, done, _ := b.Pick(nil)
+	clock.now = clock.now.Add(50 * time.Millisecond)
+	done(0, nil)
+	_, done, _ = b.Pick(nil)
+	done(0, ErrNotSent) // a zero-latency non-call must not pull the estimate down
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p := b.peers[0]; p.estimate != float64(50*time.Millisecond) || p.pending != 0 {
+		t.Errorf("estimate %v, pending %d; want 50ms, 0", time.Duration(p.estimate), p.pending)
+	}
+}

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -151,6 +152,9 @@ func (p *PeakEWMA) observe(peer *ewmaPeer, start time.Time, err error) {
 	defer p.mu.Unlock()
 	now := p.cfg.Now()
 	peer.pending--
+	if errors.Is(err, ErrNotSent) {
+		return
+	}
 	sample := float64(now.Sub(start))
 	if err != nil {
 		sample = math.Max(sample, float64(p.cfg.FailurePenalty))
