@@ -3,6 +3,7 @@ package breaker
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -220,5 +221,41 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 		if !strings.Contains(err.Error(), field) {
 			t.Errorf("error %q does not name %q", err, field)
 		}
+	}
+}
+
+func TestBreakerCountsEveryConcurrentOutcome(t *testing.T) {
+	// A minimum it never reaches keeps the breaker closed, so every outcome must land in
+	// the window: none lost to a race.
+	b, _, _ := newTestBreaker(t, Config{MinCalls: 1_000_000})
+	var wg sync.WaitGroup
+	wantFailures := 0
+	for g := 0; g < 8; g++ {
+		for i := 0; i < 1000; i++ {
+			if (g+i)%3 == 0 {
+				wantFailures++
+			}
+		}
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 1000; i++ {
+				done, err := b.Allow()
+				if err != nil {
+					t.Errorf("closed breaker refused: %v", err)
+					return
+				}
+				if (g+i)%3 == 0 {
+					done(Failure)
+				} else {
+					done(Success)
+				}
+				_ = b.Ready()
+			}
+		}(g)
+	}
+	wg.Wait()
+	if calls, failures := b.Counts(); calls != 8000 || failures != wantFailures {
+		t.Errorf("window holds %d calls, %d failures; want 8000, %d", calls, failures, wantFailures)
 	}
 }
