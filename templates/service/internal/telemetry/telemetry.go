@@ -19,17 +19,40 @@ import (
 // TraceparentHeader is the W3C Trace Context request header.
 const TraceparentHeader = "traceparent"
 
-type requestIDKey struct{}
+// requestInfo is the per-request identity, stored in one context value (one allocation) and
+// read by loggers and outgoing calls.
+type requestInfo struct {
+	id   string
+	span trace.SpanContext
+}
 
-// WithRequestID stores the request ID in ctx.
+type requestKey struct{}
+
+// WithRequest stores the request ID and this service's span context in ctx.
+func WithRequest(ctx context.Context, id string, span trace.SpanContext) context.Context {
+	return context.WithValue(ctx, requestKey{}, &requestInfo{id: id, span: span})
+}
+
+// WithRequestID stores only a request ID in ctx.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return WithRequest(ctx, id, trace.SpanContext{})
 }
 
 // RequestID returns the request ID in ctx, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok {
+		return ri.id
+	}
+	return ""
+}
+
+// SpanContext returns the span of the request ctx belongs to: the one the middleware made, or
+// else an OpenTelemetry span in ctx. It is invalid outside a traced request.
+func SpanContext(ctx context.Context) trace.SpanContext {
+	if ri, ok := ctx.Value(requestKey{}).(*requestInfo); ok && ri.span.IsValid() {
+		return ri.span
+	}
+	return trace.SpanContextFromContext(ctx)
 }
 
 // NewRequestID returns 16 random bytes in hex. Request IDs need to be unique, not secret, so
@@ -141,14 +164,14 @@ func ChildSpanContext(parent trace.SpanContext) trace.SpanContext {
 // InjectTraceparent sets the traceparent header for an outgoing call made on behalf of ctx's
 // span, so the callee's span becomes its child.
 func InjectTraceparent(ctx context.Context, h http.Header) {
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		h.Set(TraceparentHeader, FormatTraceparent(sc))
+	if sc := SpanContext(ctx); sc.IsValid() {
+		h["Traceparent"] = []string{FormatTraceparent(sc)} // canonical form of traceparent
 	}
 }
 
 // TraceID returns the hex trace ID in ctx, or "".
 func TraceID(ctx context.Context) string {
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+	if sc := SpanContext(ctx); sc.IsValid() {
 		return sc.TraceID().String()
 	}
 	return ""

@@ -57,7 +57,7 @@ func TestLoggerCarriesRequestAndTraceIDs(t *testing.T) {
 	var buf bytes.Buffer
 	base := slog.New(slog.NewJSONHandler(&buf, nil))
 	sc := ChildSpanContext(trace.SpanContext{})
-	ctx := trace.ContextWithSpanContext(WithRequestID(context.Background(), "r-1"), sc)
+	ctx := WithRequest(context.Background(), "r-1", sc)
 	Logger(ctx, base).Info("hello")
 	var line map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {

@@ -6,6 +6,9 @@ package metrics
 
 import (
 	"net/http"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -52,6 +55,35 @@ type HTTP struct {
 	InFlight    prometheus.Gauge
 	RateLimited prometheus.Counter
 	LoadShed    prometheus.Counter
+
+	// series caches the children per (method, route, code): the label sets are few and
+	// fixed, and a cache hit skips hashing and validating label values on every request.
+	series sync.Map // seriesKey → *series
+}
+
+type seriesKey struct {
+	method, route string
+	code          int
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// Observe counts one finished request and records its duration.
+func (m *HTTP) Observe(method, route string, code int, elapsed time.Duration) {
+	key := seriesKey{method: method, route: route, code: code}
+	v, ok := m.series.Load(key)
+	if !ok {
+		v, _ = m.series.LoadOrStore(key, &series{
+			requests: m.Requests.WithLabelValues(method, route, strconv.Itoa(code)),
+			duration: m.Duration.WithLabelValues(method, route),
+		})
+	}
+	s := v.(*series)
+	s.requests.Inc()
+	s.duration.Observe(elapsed.Seconds())
 }
 
 // NewHTTP creates and registers the HTTP metrics.

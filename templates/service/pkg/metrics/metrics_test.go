@@ -6,14 +6,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExpositionHoldsRuntimeBuildAndHTTPSeries(t *testing.T) {
 	reg := NewRegistry()
 	RegisterBuildInfo(reg, "1.2.3", "abc")
 	m := NewHTTP(reg)
-	m.Requests.WithLabelValues("GET", "GET /healthz", "200").Inc()
-	m.Duration.WithLabelValues("GET", "GET /healthz").Observe(0.01)
+	m.Observe("GET", "GET /healthz", 200, 10*time.Millisecond)
 
 	srv := httptest.NewServer(Handler(reg))
 	defer srv.Close()
