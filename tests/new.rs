@@ -122,7 +122,10 @@ impl Service {
                 }
             }
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("the service exited with {status} before it was ready:\n{}", self.logs());
+                panic!(
+                    "the service exited with {status} before it was ready:\n{}",
+                    self.logs()
+                );
             }
             thread::sleep(Duration::from_millis(25));
         }
@@ -241,7 +244,11 @@ fn http(
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_string() };
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
     Ok(Reply {
         status,
         headers,
@@ -396,7 +403,14 @@ fn service_answers_probes_root_and_resources_with_request_and_instance_ids() {
     )
     .unwrap();
     assert_eq!(created.status, 201, "{}", created.body);
-    let bad = http(&svc.addr(), "POST", "/v1/orders", Some(r#"{"name":""}"#), &[]).unwrap();
+    let bad = http(
+        &svc.addr(),
+        "POST",
+        "/v1/orders",
+        Some(r#"{"name":""}"#),
+        &[],
+    )
+    .unwrap();
     assert_eq!(bad.status, 400);
     let list: serde_json::Value = serde_json::from_str(&get(&svc, "/v1/orders").body).unwrap();
     assert_eq!(list["total"], 1);
@@ -411,7 +425,14 @@ fn metrics_pass_promtool_and_hold_the_named_series_after_traffic() {
     for _ in 0..3 {
         get(&svc, "/");
     }
-    http(&svc.addr(), "POST", "/v1/orders", Some(r#"{"name":"a"}"#), &[]).unwrap();
+    http(
+        &svc.addr(),
+        "POST",
+        "/v1/orders",
+        Some(r#"{"name":"a"}"#),
+        &[],
+    )
+    .unwrap();
     get(&svc, "/v1/orders");
     assert_eq!(get(&svc, "/no/such/thing/42").status, 404);
 
@@ -526,7 +547,10 @@ fn sigterm_completes_every_in_flight_request_and_readyz_turns_503_before_the_lis
     for (_, outcome) in results.iter() {
         match outcome {
             Ok(r) => assert_eq!(r.status, 200, "a request failed: {r:?}"),
-            Err(e) => panic!("a request in flight failed during shutdown: {e:?}\n{}", svc.logs()),
+            Err(e) => panic!(
+                "a request in flight failed during shutdown: {e:?}\n{}",
+                svc.logs()
+            ),
         }
     }
     assert!(
@@ -667,7 +691,10 @@ fn assert_one_line_usage_error(out: &std::process::Output, mentions: &str) {
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(out));
     let err = stderr_of(out);
     assert_eq!(err.lines().count(), 1, "want one line, got:\n{err}");
-    assert!(err.contains(mentions), "{err:?} does not mention {mentions:?}");
+    assert!(
+        err.contains(mentions),
+        "{err:?} does not mention {mentions:?}"
+    );
 }
 
 #[test]
@@ -796,7 +823,10 @@ fn dry_run_lists_the_files_and_writes_nothing() {
         "go.mod",
         "hale.toml",
     ] {
-        assert!(stdout.contains(file), "dry run does not list {file}:\n{stdout}");
+        assert!(
+            stdout.contains(file),
+            "dry run does not list {file}:\n{stdout}"
+        );
     }
     assert_eq!(common::tree(tmp.path()), before);
 }
