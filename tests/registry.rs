@@ -1147,3 +1147,54 @@ fn follow_on_an_unreachable_registry_is_an_error() {
         assert!(format!("{err:#}").contains("unreachable"), "{err:#}");
     }
 }
+
+#[test]
+fn registry_comes_from_flag_then_hale_registry_then_hale_toml_then_default() {
+    let tmp = common::tempdir();
+    let from = |file: &str| format!("file://{}", tmp.path().join(file).display());
+    std::fs::write(
+        tmp.path().join("hale.toml"),
+        format!("registry = \"{}\"\n", from("toml.json")),
+    )
+    .unwrap();
+    let register = |id: &str, env: Option<String>, flag: Option<String>| {
+        let mut cmd = common::hale(tmp.path());
+        cmd.current_dir(tmp.path()).args([
+            "register",
+            "--once",
+            "--name",
+            "orders",
+            "--address",
+            "127.0.0.1:9",
+            "--id",
+            id,
+        ]);
+        if let Some(env) = env {
+            cmd.env("HALE_REGISTRY", env);
+        }
+        if let Some(flag) = flag {
+            cmd.args(["--registry", &flag]);
+        }
+        assert!(cmd.output().unwrap().status.success());
+    };
+    register("by-flag", Some(from("env.json")), Some(from("flag.json")));
+    register("by-env", Some(from("env.json")), None);
+    register("by-toml", None, None);
+    std::fs::remove_file(tmp.path().join("hale.toml")).unwrap();
+    register("by-default", None, None);
+    for (file, id) in [
+        ("flag.json", "by-flag"),
+        ("env.json", "by-env"),
+        ("toml.json", "by-toml"),
+        ("state/registry.json", "by-default"),
+    ] {
+        let text = std::fs::read_to_string(tmp.path().join(file)).unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            doc["instances"].as_array().unwrap().len(),
+            1,
+            "{file}: {text}"
+        );
+        assert_eq!(doc["instances"][0]["id"], id, "{file}");
+    }
+}
