@@ -522,7 +522,7 @@ fn register_once_then_deregister_removes_the_entry() {
 // Duplicate ids
 
 fn assert_duplicate_refused(tmp: &Path, url: &str, name: &str) {
-    let register = |port: &str| {
+    let register = |port: &str, replace: bool| {
         common::hale(tmp)
             .args([
                 "register",
@@ -537,12 +537,13 @@ fn assert_duplicate_refused(tmp: &Path, url: &str, name: &str) {
                 "30s",
             ])
             .args(["--address", &format!("127.0.0.1:{port}")])
+            .args(replace.then_some("--replace"))
             .output()
             .unwrap()
     };
-    let first = register("9");
+    let first = register("9", false);
     assert!(first.status.success(), "{}", stderr_of(&first));
-    let second = register("10");
+    let second = register("10", false);
     assert_one_line(
         &second,
         2,
@@ -552,6 +553,13 @@ fn assert_duplicate_refused(tmp: &Path, url: &str, name: &str) {
     let doc = discover_json(tmp, url, name, &[]);
     if let Some(first) = doc["instances"].as_array().unwrap().first() {
         assert_eq!(first["port"], 9);
+    }
+    // --replace takes the id over.
+    let third = register("10", true);
+    assert!(third.status.success(), "{}", stderr_of(&third));
+    let doc = discover_json(tmp, url, name, &[]);
+    if let Some(first) = doc["instances"].as_array().unwrap().first() {
+        assert_eq!(first["port"], 10);
     }
     let out = common::hale(tmp)
         .args([
@@ -1197,4 +1205,47 @@ fn registry_comes_from_flag_then_hale_registry_then_hale_toml_then_default() {
         );
         assert_eq!(doc["instances"][0]["id"], id, "{file}");
     }
+}
+
+#[test]
+fn stop_while_the_registry_is_down_exits_1_saying_the_entry_will_expire() {
+    need!(Etcd);
+    let tmp = common::tempdir();
+    let health = HealthServer::start();
+    let mut etcd = PrivateEtcd::new(tmp.path());
+    etcd.start();
+    let name = unique("stopdown");
+    let prefix = format!("/hale/services/{name}/");
+    let mut reg = spawn_register(
+        tmp.path(),
+        &format!("etcd://{}", etcd.endpoint()),
+        &name,
+        &health.address(),
+        &["--ttl", "2s"],
+    );
+    assert!(wait_for(Duration::from_secs(10), || {
+        !etcdctl_get_prefix(&etcd.endpoint(), &prefix).is_empty()
+    })
+    .is_some());
+    etcd.stop();
+    let status = sigterm(&mut reg);
+    assert_eq!(status.code(), Some(1));
+    let mut err = String::new();
+    reg.0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let last = err
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        last.starts_with("error: stopped, but could not deregister")
+            && last.contains("expires after its TTL"),
+        "{err}"
+    );
 }
