@@ -896,10 +896,11 @@ fn consul_restart_reregisters_within_5s_of_its_return() {
 
 #[test]
 fn discover_watch_prints_one_json_line_per_change_until_timeout() {
+    use std::io::BufRead as _;
     let tmp = common::tempdir();
     let name = unique("watch");
     let file = format!("file://{}", tmp.path().join("w.json").display());
-    let watcher = common::hale(tmp.path())
+    let mut watcher = common::hale(tmp.path())
         .args([
             "discover",
             &name,
@@ -907,60 +908,80 @@ fn discover_watch_prints_one_json_line_per_change_until_timeout() {
             &file,
             "--watch",
             "--timeout",
-            "4s",
-            "--output",
-            "json",
+            "8s",
         ])
+        .args(["--output", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(Guard)
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    let out = common::hale(tmp.path())
-        .args([
-            "register",
-            "--once",
-            "--registry",
-            &file,
-            "--name",
-            &name,
-            "--address",
-            "127.0.0.1:9",
-            "--id",
-            "w1",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    std::thread::sleep(Duration::from_millis(800));
-    let out = common::hale(tmp.path())
-        .args([
-            "deregister",
-            "--registry",
-            &file,
-            "--name",
-            &name,
-            "--id",
-            "w1",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let done = watcher.wait_with_output().unwrap();
-    assert!(
-        done.status.success(),
-        "--timeout ends the watch with exit 0"
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = watcher.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(serde_json::from_str(&line).unwrap());
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("a watch line")
+    };
+    let count = |doc: &Value| doc["instances"].as_array().unwrap().len();
+    let hale_ok = |args: &[&str]| {
+        let out = common::hale(tmp.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    };
+
+    let first = next();
+    assert_eq!(first["schema"], "hale.discover/v1");
+    assert_eq!(
+        count(&first),
+        0,
+        "the first line is the current (empty) state"
     );
-    let lines: Vec<Value> = String::from_utf8_lossy(&done.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let counts: Vec<usize> = lines
-        .iter()
-        .map(|l| l["instances"].as_array().unwrap().len())
-        .collect();
-    assert_eq!(counts, vec![0, 1, 0], "{lines:?}");
-    assert!(lines.iter().all(|l| l["schema"] == "hale.discover/v1"));
+    hale_ok(&[
+        "register",
+        "--once",
+        "--registry",
+        &file,
+        "--name",
+        &name,
+        "--address",
+        "127.0.0.1:9",
+        "--id",
+        "w1",
+    ]);
+    let added = next();
+    assert_eq!(count(&added), 1);
+    assert_eq!(added["instances"][0]["id"], "w1");
+    hale_ok(&[
+        "deregister",
+        "--registry",
+        &file,
+        "--name",
+        &name,
+        "--id",
+        "w1",
+    ]);
+    assert_eq!(count(&next()), 0);
+
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = watcher.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "--timeout did not end the watch"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "--timeout ends the watch with exit 0");
+    assert!(rx.try_recv().is_err(), "no line without a change");
 }
 
 // ---------------------------------------------------------------------------------------------
