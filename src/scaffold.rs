@@ -197,14 +197,19 @@ fn user_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
             let entry = entry?;
             let path = entry.path();
             let kind = entry.file_type()?;
             if kind.is_dir() {
                 stack.push(path);
             } else if kind.is_file() {
-                let rel = path.strip_prefix(root).expect("walked below root").to_path_buf();
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("walked below root")
+                    .to_path_buf();
                 let bytes =
                     std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                 out.push((rel, bytes));
@@ -330,23 +335,30 @@ fn non_empty(dir: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Write a set of files under `root` without ever leaving a half-written folder: a new folder is
-/// built beside the target and renamed into place; with `force`, an existing folder gets each
-/// file replaced atomically (its other files are kept).
-pub fn write_tree(root: &Path, files: &[PlannedFile], force: bool) -> anyhow::Result<()> {
+/// Refuse a target that is a file, or a non-empty folder without `force`: the checks
+/// [`write_tree`] makes, for a dry run to report the same outcome without writing.
+pub fn check_target(root: &Path, force: bool) -> anyhow::Result<()> {
     if root.exists() && !root.is_dir() {
         return Err(usage!(
             "{} exists and is not a folder; choose another --dir",
             root.display()
         ));
     }
+    if non_empty(root) && !force {
+        return Err(usage!(
+            "{} is not empty; choose another --dir, or pass --force to overwrite the generated files in it",
+            root.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Write a set of files under `root` without ever leaving a half-written folder: a new folder is
+/// built beside the target and renamed into place; with `force`, an existing folder gets each
+/// file replaced atomically (its other files are kept).
+pub fn write_tree(root: &Path, files: &[PlannedFile], force: bool) -> anyhow::Result<()> {
+    check_target(root, force)?;
     if non_empty(root) {
-        if !force {
-            return Err(usage!(
-                "{} is not empty; choose another --dir, or pass --force to overwrite the generated files in it",
-                root.display()
-            ));
-        }
         for file in files {
             let dest = root.join(&file.path);
             let parent = dest.parent().expect("a file has a parent");
@@ -398,7 +410,11 @@ pub enum Tidy {
 
 /// Run `go mod tidy` in `root` when Go is on PATH.
 pub fn tidy(root: &Path) -> anyhow::Result<Tidy> {
-    let output = match Command::new("go").args(["mod", "tidy"]).current_dir(root).output() {
+    let output = match Command::new("go")
+        .args(["mod", "tidy"])
+        .current_dir(root)
+        .output()
+    {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Tidy::NoGo),
         Err(e) => return Err(e).context("running go mod tidy"),
@@ -443,7 +459,17 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused_with_the_rule() {
-        for bad in ["", "Orders", "2fa", "-x", "x-", "a_b", "a.b", "../x", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "Orders",
+            "2fa",
+            "-x",
+            "x-",
+            "a_b",
+            "a.b",
+            "../x",
+            &"a".repeat(64),
+        ] {
             let err = validate_name(bad).unwrap_err();
             assert!(err.0.contains("DNS-1123"), "{bad}: {}", err.0);
         }
@@ -475,9 +501,7 @@ mod tests {
     #[test]
     fn tera_parse_errors_carry_line_and_column() {
         let mut tera = tera::Tera::default();
-        let err = tera
-            .add_raw_template("x", "ok\n{{ name \n")
-            .unwrap_err();
+        let err = tera.add_raw_template("x", "ok\n{{ name \n").unwrap_err();
         let msg = describe_tera_error(&err);
         assert!(msg.starts_with("2:"), "{msg}");
     }
