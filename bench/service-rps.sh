@@ -18,10 +18,9 @@ target=0.8
 root=$(cd "$(dirname "$0")/.." && pwd)
 hale=${HALE:-}
 if [[ -z $hale ]]; then
-  if [[ -x $root/target/release/hale ]]; then hale=$root/target/release/hale; else
-    (cd "$root" && cargo build --quiet)
-    hale=$root/target/debug/hale
-  fi
+  # Only the templates matter here, so a fresh debug build (cheap, never stale) will do.
+  (cd "$root" && cargo build --quiet)
+  hale=$root/target/debug/hale
 fi
 for tool in go wrk taskset python3; do
   command -v "$tool" >/dev/null || { echo "bench/service-rps.sh: $tool is not installed" >&2; exit 2; }
