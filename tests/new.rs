@@ -684,6 +684,52 @@ fn instance_registers_in_etcd_while_running_and_leaves_on_sigterm() {
     );
 }
 
+#[test]
+fn instance_registers_in_the_file_registry_while_running_and_leaves_on_sigterm() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let file = tmp.path().join("registry.json");
+    let name = unique("hale-new-file");
+    let id = format!("{name}-1");
+    let mut svc = Service::start(&[
+        ("REGISTRY", &format!("file://{}", file.display())),
+        ("SERVICE_NAME", &name),
+        ("INSTANCE_ID", &id),
+        ("WEIGHT", "3"),
+    ]);
+    let instances = || -> Vec<serde_json::Value> {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            return Vec::new();
+        };
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        doc["instances"].as_array().cloned().unwrap_or_default()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || instances()
+            .iter()
+            .any(|i| i["id"] == id.as_str())),
+        "{id} never appeared in {}:\n{}",
+        file.display(),
+        svc.logs()
+    );
+    let entry = instances()
+        .into_iter()
+        .find(|i| i["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(entry["name"], name.as_str());
+    assert_eq!(entry["port"], svc.port);
+    assert_eq!(entry["check"], "/healthz");
+    assert_eq!(entry["meta"]["weight"], "3");
+    assert_eq!(entry["meta"]["version"], "9.9.9");
+
+    svc.sigterm();
+    assert_eq!(svc.wait_exit(Duration::from_secs(20)), 0, "{}", svc.logs());
+    assert!(
+        instances().iter().all(|i| i["id"] != id.as_str()),
+        "{id} is still in the file registry after shutdown"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // `hale new` itself: bad input, dry runs, JSON.
 
