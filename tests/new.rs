@@ -730,6 +730,50 @@ fn instance_registers_in_the_file_registry_while_running_and_leaves_on_sigterm()
     );
 }
 
+#[test]
+fn downstream_route_calls_an_instance_discovered_in_the_registry() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let registry = format!("file://{}", tmp.path().join("registry.json").display());
+    let callee_name = unique("hale-new-callee");
+    let callee_id = format!("{callee_name}-1");
+    let callee = Service::start(&[
+        ("REGISTRY", &registry),
+        ("SERVICE_NAME", &callee_name),
+        ("INSTANCE_ID", &callee_id),
+    ]);
+    let caller = Service::start(&[
+        ("SERVICE_NAME", "hale-new-caller"),
+        ("DOWNSTREAM_SERVICE", &callee_name),
+        ("DOWNSTREAM_REGISTRY", &registry),
+    ]);
+    // Discovery is asynchronous: the first calls may find no instance yet (a 502 fallback).
+    let mut last = None;
+    let answered = eventually(Duration::from_secs(10), || {
+        let r = get(&caller, "/v1/downstream");
+        let ok = r.status == 200;
+        last = Some(r);
+        ok
+    });
+    let last = last.unwrap();
+    assert!(
+        answered,
+        "GET /v1/downstream never answered 200: {last:?}\n{}\n{}",
+        caller.logs(),
+        callee.logs()
+    );
+    let doc: serde_json::Value = serde_json::from_str(&last.body).unwrap();
+    assert_eq!(doc["downstream"], callee_name.as_str());
+    assert_eq!(doc["instance"], callee_id.as_str());
+    assert_eq!(doc["fallback"], false);
+    assert_eq!(doc["body"]["instance"], callee_id.as_str());
+    let metrics = get(&caller, "/metrics").body;
+    assert!(
+        metrics.contains("downstream_requests_total{"),
+        "the caller exports no downstream client metrics"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // `hale new` itself: bad input, dry runs, JSON.
 
