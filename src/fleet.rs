@@ -272,6 +272,15 @@ pub fn kill_instance(dir: &Path, id: &str) -> anyhow::Result<()> {
     let runtime = runtime_of(&state);
     if runtime.is_running(instance.pid) {
         runtime.signal(instance.pid, Signal::SIGKILL)?;
+        // SIGKILL is delivered asynchronously; return once the process is really gone so that
+        // callers (tests, `hale load`'s fault timeline) see the instance dead from here on.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while runtime.is_running(instance.pid) {
+            if std::time::Instant::now() >= deadline {
+                anyhow::bail!("{id} (pid {}) still runs 5 s after SIGKILL", instance.pid);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
     Ok(())
 }
