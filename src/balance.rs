@@ -264,7 +264,10 @@ impl Balancer {
 
     fn pick_smooth_weighted(&self, eligible: &dyn Fn(usize) -> bool) -> Option<usize> {
         // nginx ngx_http_upstream_get_peer: current += weight; pick max; winner -= total.
-        let mut current = self.smooth_current.lock().unwrap_or_else(|e| e.into_inner());
+        let mut current = self
+            .smooth_current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut total = 0i64;
         let mut best: Option<(usize, i64)> = None;
         for (i, cur) in current.iter_mut().enumerate() {
@@ -387,7 +390,11 @@ impl Balancer {
     }
 }
 
-fn random_eligible(rng: &mut SmallRng, n: usize, eligible: &dyn Fn(usize) -> bool) -> Option<usize> {
+fn random_eligible(
+    rng: &mut SmallRng,
+    n: usize,
+    eligible: &dyn Fn(usize) -> bool,
+) -> Option<usize> {
     // A few random draws first (the common case: everything eligible), then a scan from a
     // random start so an almost-all-ejected set still finds its survivor.
     for _ in 0..4 {
@@ -405,7 +412,10 @@ fn build_ring(endpoints: &[EndpointSpec], replicas: u32) -> Vec<(u64, u32)> {
     for (i, e) in endpoints.iter().enumerate() {
         let base = hash_bytes(e.id.as_bytes());
         for r in 0..replicas {
-            ring.push((mix64(base ^ u64::from(r).wrapping_mul(0x9e37_79b9_7f4a_7c15)), i as u32));
+            ring.push((
+                mix64(base ^ u64::from(r).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                i as u32,
+            ));
         }
     }
     ring.sort_unstable();
@@ -647,6 +657,9 @@ mod tests {
         for s in Strategy::ALL {
             assert_eq!(s.name().parse::<Strategy>(), Ok(s));
         }
-        assert!("fastest".parse::<Strategy>().unwrap_err().contains("p2c-ewma"));
+        assert!("fastest"
+            .parse::<Strategy>()
+            .unwrap_err()
+            .contains("p2c-ewma"));
     }
 }

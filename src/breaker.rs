@@ -570,7 +570,9 @@ impl RetryBudget {
             .buckets
             .iter()
             .filter(|b| b.0 != u64::MAX && b.0 <= idx && b.0 + 10 > idx)
-            .fold((0u64, 0u64), |(d, w), b| (d + u64::from(b.1), w + u64::from(b.2)));
+            .fold((0u64, 0u64), |(d, w), b| {
+                (d + u64::from(b.1), w + u64::from(b.2))
+            });
         let reserve = u64::from(self.config.min_per_sec) * self.config.ttl.as_secs().max(1);
         let allowed = (deposits as f64 * self.config.ratio) as u64 + reserve;
         if withdrawals >= allowed {
@@ -693,7 +695,10 @@ mod tests {
         let t = b.record(6 * S + MS, true, &l).unwrap();
         assert_eq!((t.from, t.to), (State::HalfOpen, State::Open));
         assert_eq!(b.try_acquire(10 * S), Admission::Rejected);
-        assert!(matches!(b.try_acquire(11 * S + 2 * MS), Admission::Probe(_)));
+        assert!(matches!(
+            b.try_acquire(11 * S + 2 * MS),
+            Admission::Probe(_)
+        ));
         assert_eq!(l.ejected(), 1, "reopening keeps the same ejection place");
     }
 
@@ -745,7 +750,11 @@ mod tests {
     fn adaptive_throttle_does_not_drop_a_healthy_instance() {
         let t = AdaptiveThrottle::new(AdaptiveConfig::default());
         for i in 0..1000u64 {
-            assert_eq!(t.record(i * MS, i % 3 != 0), None, "p stays 0 while accepts ≥ req/K");
+            assert_eq!(
+                t.record(i * MS, i % 3 != 0),
+                None,
+                "p stays 0 while accepts ≥ req/K"
+            );
         }
         assert_eq!(t.drop_probability(1000 * MS), 0.0);
         // After the window passes, failures are forgotten.

@@ -105,6 +105,9 @@ mod tests {
 
     #[test]
     fn other_errors_exit_1() {
-        assert_eq!(classify(&anyhow::anyhow!("connection refused")), Exit::Failed);
+        assert_eq!(
+            classify(&anyhow::anyhow!("connection refused")),
+            Exit::Failed
+        );
     }
 }

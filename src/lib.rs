@@ -34,7 +34,10 @@ pub fn main_entry() -> ExitCode {
         cli.global.verbose,
         cli.global.color,
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             printer.error(&anyhow::Error::new(e).context("starting the async runtime"));

@@ -118,7 +118,11 @@ impl Printer {
         if self.quiet {
             return;
         }
-        let prefix = if self.color { "\x1b[1;33mwarning\x1b[0m" } else { "warning" };
+        let prefix = if self.color {
+            "\x1b[1;33mwarning\x1b[0m"
+        } else {
+            "warning"
+        };
         let _ = writeln!(io::stderr().lock(), "{prefix}: {message}");
     }
 
@@ -132,7 +136,11 @@ impl Printer {
 
     /// The one-line error report: the whole cause chain, `error: a: b: c`.
     pub fn error(&self, err: &anyhow::Error) {
-        let prefix = if self.color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+        let prefix = if self.color {
+            "\x1b[1;31merror\x1b[0m"
+        } else {
+            "error"
+        };
         let _ = writeln!(io::stderr().lock(), "{prefix}: {err:#}");
     }
 

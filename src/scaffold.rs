@@ -197,14 +197,19 @@ fn user_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
             let entry = entry?;
             let path = entry.path();
             let kind = entry.file_type()?;
             if kind.is_dir() {
                 stack.push(path);
             } else if kind.is_file() {
-                let rel = path.strip_prefix(root).expect("walked below root").to_path_buf();
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("walked below root")
+                    .to_path_buf();
                 let bytes =
                     std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                 out.push((rel, bytes));
@@ -398,7 +403,11 @@ pub enum Tidy {
 
 /// Run `go mod tidy` in `root` when Go is on PATH.
 pub fn tidy(root: &Path) -> anyhow::Result<Tidy> {
-    let output = match Command::new("go").args(["mod", "tidy"]).current_dir(root).output() {
+    let output = match Command::new("go")
+        .args(["mod", "tidy"])
+        .current_dir(root)
+        .output()
+    {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Tidy::NoGo),
         Err(e) => return Err(e).context("running go mod tidy"),
@@ -443,7 +452,17 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused_with_the_rule() {
-        for bad in ["", "Orders", "2fa", "-x", "x-", "a_b", "a.b", "../x", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "Orders",
+            "2fa",
+            "-x",
+            "x-",
+            "a_b",
+            "a.b",
+            "../x",
+            &"a".repeat(64),
+        ] {
             let err = validate_name(bad).unwrap_err();
             assert!(err.0.contains("DNS-1123"), "{bad}: {}", err.0);
         }
@@ -475,9 +494,7 @@ mod tests {
     #[test]
     fn tera_parse_errors_carry_line_and_column() {
         let mut tera = tera::Tera::default();
-        let err = tera
-            .add_raw_template("x", "ok\n{{ name \n")
-            .unwrap_err();
+        let err = tera.add_raw_template("x", "ok\n{{ name \n").unwrap_err();
         let msg = describe_tera_error(&err);
         assert!(msg.starts_with("2:"), "{msg}");
     }

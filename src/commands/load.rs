@@ -31,9 +31,11 @@ use crate::usage;
 /// Closed model with --concurrency, open model with --rate (latency then counts from the
 /// intended send time). See docs/commands/load.md.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  hale load --endpoints 127.0.0.1:8081,127.0.0.1:8082 -d 5s\n  \
+#[command(
+    after_help = "Examples:\n  hale load --endpoints 127.0.0.1:8081,127.0.0.1:8082 -d 5s\n  \
 hale load orders --rate 500 --arrivals poisson --assert 'p99<250ms' --assert 'errors<0.1%'\n  \
-hale load orders --fault at=3s,kill=orders-2 --fault at=6s,restore=orders-2 --assert 'recover<5s'")]
+hale load orders --fault at=3s,kill=orders-2 --fault at=6s,restore=orders-2 --assert 'recover<5s'"
+)]
 pub struct LoadArgs {
     /// Service name, resolved through the registry and followed during the run.
     #[arg(value_name = "SERVICE", conflicts_with_all = ["endpoints", "url", "merge"])]
@@ -43,7 +45,12 @@ pub struct LoadArgs {
     #[arg(long, value_name = "URL")]
     pub registry: Option<String>,
     /// Fixed instances: host:port,host:port,...
-    #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',', conflicts_with = "url")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT,...",
+        value_delimiter = ',',
+        conflicts_with = "url"
+    )]
     pub endpoints: Vec<String>,
     /// One target URL (http://host:port/path).
     #[arg(long, value_name = "URL")]
@@ -174,7 +181,9 @@ fn resolve_addr(text: &str) -> anyhow::Result<SocketAddr> {
         .rsplit_once(':')
         .ok_or_else(|| usage!("endpoint {text:?} is not host:port, e.g. 127.0.0.1:8080"))?;
     if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
-        return Err(usage!("endpoint {text:?} is not host:port with a port from 1 to 65535"));
+        return Err(usage!(
+            "endpoint {text:?} is not host:port with a port from 1 to 65535"
+        ));
     }
     text.to_socket_addrs()
         .map_err(|e| usage!("endpoint {text:?} does not resolve: {e}"))?
@@ -210,8 +219,7 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
     let body = match (&args.body, &args.body_file) {
         (Some(b), _) => Bytes::from(b.clone()),
         (None, Some(path)) => Bytes::from(
-            std::fs::read(path)
-                .map_err(|e| usage!("--body-file {}: {e}", path.display()))?,
+            std::fs::read(path).map_err(|e| usage!("--body-file {}: {e}", path.display()))?,
         ),
         (None, None) => Bytes::new(),
     };
@@ -282,7 +290,10 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
             }
         }
     };
-    let strategy: Strategy = args.strategy.parse().map_err(|e| usage!("--strategy: {e}"))?;
+    let strategy: Strategy = args
+        .strategy
+        .parse()
+        .map_err(|e| usage!("--strategy: {e}"))?;
     let hash = match &args.hash_header {
         Some(h) => Some(HashOptions {
             header: HeaderName::from_bytes(h.as_bytes())
@@ -332,7 +343,9 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
             let mut c = AdaptiveConfig::default();
             if let Some(k) = args.adaptive_k {
                 if !(k >= 1.0 && k.is_finite()) {
-                    return Err(usage!("--adaptive-k must be at least 1 (2 is the SRE book's)"));
+                    return Err(usage!(
+                        "--adaptive-k must be at least 1 (2 is the SRE book's)"
+                    ));
                 }
                 c.k = k;
             }
@@ -364,7 +377,9 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
         (None, None) => "/".into(),
     };
     if !path.starts_with('/') || path.parse::<http::Uri>().is_err() {
-        return Err(usage!("--path {path:?} must start with / and be a valid request path"));
+        return Err(usage!(
+            "--path {path:?} must start with / and be a valid request path"
+        ));
     }
     Ok(Plan {
         options: LoadOptions {
@@ -430,7 +445,12 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
         )
     } else if !args.endpoints.is_empty() {
         let mut list = Vec::new();
-        for e in args.endpoints.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        for e in args
+            .endpoints
+            .iter()
+            .map(|e| e.trim())
+            .filter(|e| !e.is_empty())
+        {
             let addr = resolve_addr(e)?;
             if list.iter().any(|x: &Endpoint| x.addr == addr) {
                 return Err(usage!("--endpoints lists {e} twice"));
@@ -498,7 +518,13 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
     } else {
         (None, None)
     };
-    let outcome = load::run(options.clone(), targets, None::<Arc<dyn load::FaultActuator>>, progress_tx).await?;
+    let outcome = load::run(
+        options.clone(),
+        targets,
+        None::<Arc<dyn load::FaultActuator>>,
+        progress_tx,
+    )
+    .await?;
     if let Some(r) = renderer {
         let _ = r.await;
     }

@@ -95,7 +95,12 @@ pub async fn run(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
     };
     printer.emit(&report, |out| {
         if args.dry_run {
-            writeln!(out, "Would write {} files into {}:", report.files.len(), report.dir)?;
+            writeln!(
+                out,
+                "Would write {} files into {}:",
+                report.files.len(),
+                report.dir
+            )?;
             for f in &report.files {
                 writeln!(out, "  {f}")?;
             }
@@ -107,7 +112,10 @@ pub async fn run(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
         writeln!(out, "Next steps:")?;
         writeln!(out, "  cd {}", report.dir)?;
         writeln!(out, "  go test ./...")?;
-        writeln!(out, "  hale up --replicas 3        # a local fleet on the embedded registry")?;
+        writeln!(
+            out,
+            "  hale up --replicas 3        # a local fleet on the embedded registry"
+        )?;
         writeln!(out, "  hale discover {}", report.name)?;
         writeln!(out, "  hale load {} --duration 10s", report.name)
     })?;

@@ -37,7 +37,10 @@ pub fn run(args: TemplatesArgs, printer: &Printer) -> anyhow::Result<()> {
         TemplatesAction::Export { dir, force } => {
             let files = scaffold::builtin_set();
             scaffold::write_tree(&dir, &files, force)?;
-            printer.status("Exported", format!("{} templates to {}", files.len(), dir.display()));
+            printer.status(
+                "Exported",
+                format!("{} templates to {}", files.len(), dir.display()),
+            );
             let report = ExportReport {
                 schema: "hale.templates-export/v1",
                 dir: dir.display().to_string(),

@@ -216,7 +216,14 @@ mod tests {
 
     #[test]
     fn malformed_assertions_are_refused_with_the_forms() {
-        for bad in ["p99", "p98<1ms", "p99<fast", "errors<x%", "rps>-1", "share-deviation<5"] {
+        for bad in [
+            "p99",
+            "p98<1ms",
+            "p99<fast",
+            "errors<x%",
+            "rps>-1",
+            "share-deviation<5",
+        ] {
             let err = bad.parse::<Assertion>().unwrap_err();
             assert!(err.starts_with("assertion "), "{bad}: {err}");
         }

@@ -117,11 +117,14 @@ impl FromStr for FaultStep {
                 other => return Err(format!("fault {s:?}: unknown key {other:?}; {FAULT_FORMS}")),
             };
             if action.replace(next).is_some() {
-                return Err(format!("fault {s:?}: one action per --fault; {FAULT_FORMS}"));
+                return Err(format!(
+                    "fault {s:?}: one action per --fault; {FAULT_FORMS}"
+                ));
             }
         }
         let at = at.ok_or_else(|| format!("fault {s:?}: missing at=DURATION; {FAULT_FORMS}"))?;
-        let action = action.ok_or_else(|| format!("fault {s:?}: missing an action; {FAULT_FORMS}"))?;
+        let action =
+            action.ok_or_else(|| format!("fault {s:?}: missing an action; {FAULT_FORMS}"))?;
         Ok(FaultStep { at, action })
     }
 }
@@ -137,7 +140,11 @@ pub trait FaultActuator: Send + Sync {
 }
 
 /// Check a plan against the actuator's instances; the message names the unknown id.
-pub fn validate_plan(plan: &[FaultStep], known: &[String], duration: Option<Duration>) -> Result<(), String> {
+pub fn validate_plan(
+    plan: &[FaultStep],
+    known: &[String],
+    duration: Option<Duration>,
+) -> Result<(), String> {
     for step in plan {
         let id = step.action.instance();
         if !known.iter().any(|k| k == id) {
@@ -148,7 +155,10 @@ pub fn validate_plan(plan: &[FaultStep], known: &[String], duration: Option<Dura
         }
         if let Some(d) = duration {
             if step.at >= d {
-                return Err(format!("fault {step}: at= is not before the end of the run ({})", humantime::format_duration(d)));
+                return Err(format!(
+                    "fault {step}: at= is not before the end of the run ({})",
+                    humantime::format_duration(d)
+                ));
             }
         }
     }
@@ -167,7 +177,10 @@ mod tests {
         let f: FaultStep = "at=5s,error-rate=orders-1:0.5".parse().unwrap();
         assert_eq!(f.action, FaultAction::ErrorRate("orders-1".into(), 0.5));
         let f: FaultStep = "latency=orders-1:200ms,at=1500ms".parse().unwrap();
-        assert_eq!(f.action, FaultAction::Latency("orders-1".into(), Duration::from_millis(200)));
+        assert_eq!(
+            f.action,
+            FaultAction::Latency("orders-1".into(), Duration::from_millis(200))
+        );
         assert_eq!(f.at, Duration::from_millis(1500));
         assert_eq!(f.to_string(), "at=1s 500ms,latency=orders-1:200ms");
     }
@@ -193,6 +206,9 @@ mod tests {
     fn plan_names_unknown_instances() {
         let plan = vec!["at=1s,kill=orders-9".parse().unwrap()];
         let err = validate_plan(&plan, &["orders-1".into()], None).unwrap_err();
-        assert!(err.contains("orders-9") && err.contains("orders-1"), "{err}");
+        assert!(
+            err.contains("orders-9") && err.contains("orders-1"),
+            "{err}"
+        );
     }
 }

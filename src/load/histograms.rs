@@ -60,7 +60,10 @@ pub fn export(outcome: &RunOutcome) -> anyhow::Result<HistogramFile> {
 /// Write an export atomically (temporary file, then rename).
 pub fn write(path: &Path, file: &HistogramFile) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(file)?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, text.as_bytes())?;
@@ -70,20 +73,31 @@ pub fn write(path: &Path, file: &HistogramFile) -> anyhow::Result<()> {
 }
 
 /// Merge exported files: totals add up, instances with the same id add up.
-pub fn merge(paths: &[std::path::PathBuf]) -> anyhow::Result<(Histogram<u64>, BTreeMap<String, Histogram<u64>>)> {
+pub fn merge(
+    paths: &[std::path::PathBuf],
+) -> anyhow::Result<(Histogram<u64>, BTreeMap<String, Histogram<u64>>)> {
     let mut total = latency_histogram();
     let mut instances: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     for path in paths {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let file: HistogramFile = serde_json::from_str(&text).map_err(|e| {
-            crate::usage!("{} is not a hale histogram export ({e}); write one with --histogram-out", path.display())
+            crate::usage!(
+                "{} is not a hale histogram export ({e}); write one with --histogram-out",
+                path.display()
+            )
         })?;
         if file.schema != SCHEMA {
-            return Err(crate::usage!("{}: schema {:?}, expected {SCHEMA:?}", path.display(), file.schema));
+            return Err(crate::usage!(
+                "{}: schema {:?}, expected {SCHEMA:?}",
+                path.display(),
+                file.schema
+            ));
         }
         let t = decode(&file.total).with_context(|| format!("{}: total", path.display()))?;
-        total.add(&t).map_err(|e| anyhow::anyhow!("merging {}: {e:?}", path.display()))?;
+        total
+            .add(&t)
+            .map_err(|e| anyhow::anyhow!("merging {}: {e:?}", path.display()))?;
         for (id, text) in &file.instances {
             let h = decode(text).with_context(|| format!("{}: instance {id}", path.display()))?;
             instances

@@ -57,7 +57,12 @@ fn axes(out: &mut String, title: &str, max_y: f64, unit: &str, end_ms: f64) {
 
 /// Render the page.
 pub fn render(report: &Report) -> String {
-    let end_ms = (report.duration_s * 1000.0).max(report.series.last().map_or(0.0, |p| p.t_ms + report.tick_ms));
+    let end_ms = (report.duration_s * 1000.0).max(
+        report
+            .series
+            .last()
+            .map_or(0.0, |p| p.t_ms + report.tick_ms),
+    );
     let mut page = String::new();
     let _ = write!(
         page,
@@ -100,7 +105,13 @@ pub fn render(report: &Report) -> String {
     let p50: Vec<(f64, f64)> = report.series.iter().map(|p| (p.t_ms, p.p50_ms)).collect();
     let max_latency = p99.iter().map(|p| p.1).fold(0.0, f64::max);
     let mut svg = String::new();
-    axes(&mut svg, "latency p50 (green) and p99 (red) per tick", max_latency, " ms", end_ms);
+    axes(
+        &mut svg,
+        "latency p50 (green) and p99 (red) per tick",
+        max_latency,
+        " ms",
+        end_ms,
+    );
     polyline(&mut svg, &p50, end_ms, max_latency, "#2ca02c");
     polyline(&mut svg, &p99, end_ms, max_latency, "#d62728");
     fault_markers(&mut svg, report, end_ms, HEIGHT - 20.0);
@@ -109,7 +120,13 @@ pub fn render(report: &Report) -> String {
 
     // Share over time.
     let mut svg = String::new();
-    axes(&mut svg, "share of attempts per instance per tick", 100.0, " %", end_ms);
+    axes(
+        &mut svg,
+        "share of attempts per instance per tick",
+        100.0,
+        " %",
+        end_ms,
+    );
     for (k, _) in report.instances.iter().enumerate() {
         let points: Vec<(f64, f64)> = report
             .series
@@ -145,7 +162,9 @@ pub fn render(report: &Report) -> String {
         let mut state = State::Closed;
         let mut since = 0.0;
         let changes = report.timeline.iter().filter(|e| {
-            e.instance == inst.id && (e.kind == "breaker" || e.kind == "throttle") && e.state.is_some()
+            e.instance == inst.id
+                && (e.kind == "breaker" || e.kind == "throttle")
+                && e.state.is_some()
         });
         let mut segments = Vec::new();
         for e in changes {
@@ -184,7 +203,8 @@ pub fn render(report: &Report) -> String {
             e.t_ms / 1000.0,
             escape(&e.instance),
             e.kind,
-            e.state.map_or(String::new(), |s| format!(" → {}", s.name())),
+            e.state
+                .map_or(String::new(), |s| format!(" → {}", s.name())),
             escape(&e.detail)
         );
     }
@@ -193,7 +213,11 @@ pub fn render(report: &Report) -> String {
 }
 
 fn fault_markers(svg: &mut String, report: &Report, end_ms: f64, bottom: f64) {
-    for e in report.timeline.iter().filter(|e| e.kind == "fault" || e.kind == "added" || e.kind == "removed") {
+    for e in report
+        .timeline
+        .iter()
+        .filter(|e| e.kind == "fault" || e.kind == "added" || e.kind == "removed")
+    {
         let x = x_of(e.t_ms, end_ms);
         let _ = write!(
             svg,

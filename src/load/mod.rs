@@ -293,7 +293,10 @@ impl Shared {
         let mut all = self.all_slots.lock().unwrap_or_else(|e| e.into_inner());
         let mut slots = Vec::with_capacity(endpoints.len());
         for e in endpoints {
-            let existing = all.iter().find(|s| s.id == e.id && s.addr == e.addr).cloned();
+            let existing = all
+                .iter()
+                .find(|s| s.id == e.id && s.addr == e.addr)
+                .cloned();
             let slot = existing.unwrap_or_else(|| {
                 let slot = Arc::new(Slot {
                     index: all.len(),
@@ -329,7 +332,11 @@ impl Shared {
             })
             .collect();
         let old = self.current();
-        for gone in old.slots.iter().filter(|o| !slots.iter().any(|s| s.index == o.index)) {
+        for gone in old
+            .slots
+            .iter()
+            .filter(|o| !slots.iter().any(|s| s.index == o.index))
+        {
             if let Some(b) = &gone.breaker {
                 b.forget(&self.ejection);
             }
@@ -354,6 +361,9 @@ pub struct RunOutcome {
     pub totals: stats::Totals,
     pub ticks: Vec<stats::Window>,
     pub events: Vec<TimelineEvent>,
+    /// Open model: how many arrivals were scheduled and a digest of their times, so two runs
+    /// can be shown to have replayed the same schedule.
+    pub schedule: Option<(u64, String)>,
 }
 
 /// One instance's figures and final state.
@@ -376,10 +386,9 @@ pub async fn run(
     actuator: Option<Arc<dyn FaultActuator>>,
     progress: Option<mpsc::UnboundedSender<Progress>>,
 ) -> anyhow::Result<RunOutcome> {
-    let uri: Uri = options
-        .path
-        .parse()
-        .map_err(|e| anyhow::anyhow!("path {:?} is not a valid request target: {e}", options.path))?;
+    let uri: Uri = options.path.parse().map_err(|e| {
+        anyhow::anyhow!("path {:?} is not a valid request target: {e}", options.path)
+    })?;
     let duration = options.duration.unwrap_or(HARD_CAP).min(HARD_CAP);
     let schedule = match &options.model {
         Model::Open {
@@ -415,7 +424,8 @@ pub async fn run(
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let start = Instant::now();
-    let retry_budget = (options.retries > 0).then(|| RetryBudget::new(options.retry_budget.clone()));
+    let retry_budget =
+        (options.retries > 0).then(|| RetryBudget::new(options.retry_budget.clone()));
     let tick = options.tick.max(Duration::from_millis(10));
     let shared = Arc::new(Shared {
         start,
@@ -471,20 +481,22 @@ pub async fn run(
     }
 
     // Faults at their times, carried out off the async threads (they fork and wait).
-    let fault_task = actuator.filter(|_| !shared.options.faults.is_empty()).map(|actuator| {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let mut plan = shared.options.faults.clone();
-            plan.sort_by_key(|f| f.at);
-            for step in plan {
-                tokio::time::sleep_until((shared.start + step.at).into()).await;
-                if shared.stop.load(Ordering::Relaxed) {
-                    break;
+    let fault_task = actuator
+        .filter(|_| !shared.options.faults.is_empty())
+        .map(|actuator| {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let mut plan = shared.options.faults.clone();
+                plan.sort_by_key(|f| f.at);
+                for step in plan {
+                    tokio::time::sleep_until((shared.start + step.at).into()).await;
+                    if shared.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    apply_fault(&shared, actuator.clone(), step).await;
                 }
-                apply_fault(&shared, actuator.clone(), step).await;
-            }
-        })
-    });
+            })
+        });
 
     let workers = match &shared.options.model {
         Model::Closed { concurrency } | Model::Open { concurrency, .. } => (*concurrency).max(1),
@@ -579,11 +591,29 @@ pub async fn run(
             events.push(e);
         }
     }
-    let elapsed = start.elapsed().min(shared.deadline - start + shared.options.timeout);
+    // The run lasted until its last response (a worker that found nothing left to send
+    // does not stretch it).
+    let last_ns = totals.totals.last_end_ns.max(1);
+    let elapsed = Duration::from_nanos(last_ns).min(start.elapsed());
+    let schedule_digest = (!shared.schedule.is_empty()).then(|| {
+        let bytes: Vec<u8> = shared
+            .schedule
+            .iter()
+            .flat_map(|t| t.to_le_bytes())
+            .collect();
+        (
+            shared.schedule.len() as u64,
+            format!("{:016x}", balance::hash_bytes(&bytes)),
+        )
+    });
     events.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
 
     let current = shared.current();
-    let all = shared.all_slots.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let all = shared
+        .all_slots
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let instances = all
         .iter()
         .map(|slot| {
@@ -602,11 +632,12 @@ pub async fn run(
         })
         .collect();
     Ok(RunOutcome {
-        elapsed: start.elapsed().min(elapsed.max(Duration::from_millis(1))),
+        elapsed: elapsed.max(Duration::from_millis(1)),
         instances,
         totals: totals.totals,
         ticks,
         events,
+        schedule: schedule_digest,
     })
 }
 
@@ -638,7 +669,13 @@ async fn apply_fault(shared: &Arc<Shared>, actuator: Arc<dyn FaultActuator>, ste
                 slot.first_ok_after_restore_ns.store(0, Ordering::Relaxed);
                 slot.awaiting_recovery.store(true, Ordering::Relaxed);
             }
-            shared.event_at(started_ns, "fault", step.action.instance(), None, step.to_string());
+            shared.event_at(
+                started_ns,
+                "fault",
+                step.action.instance(),
+                None,
+                step.to_string(),
+            );
         }
         Err(e) => {
             if let (FaultAction::Kill(_), Some(slot)) = (&step.action, &slot) {
@@ -679,7 +716,11 @@ enum Attempt {
 impl Worker {
     fn new(shared: Arc<Shared>, seed: u64) -> Self {
         let generation = shared.current();
-        let tick_ns = shared.options.tick.max(Duration::from_millis(10)).as_nanos() as u64;
+        let tick_ns = shared
+            .options
+            .tick
+            .max(Duration::from_millis(10))
+            .as_nanos() as u64;
         Worker {
             shared,
             rng: SmallRng::seed_from_u64(seed),
@@ -869,6 +910,7 @@ impl Worker {
         }
         let totals = &mut self.report.totals;
         totals.requests += 1;
+        totals.last_end_ns = totals.last_end_ns.max(end_ns);
         let corrected_us = (end_ns.saturating_sub(intended_ns) / 1000).max(1);
         let uncorrected_us = (end_ns.saturating_sub(sent_ns.min(end_ns)) / 1000).max(1);
         self.window.requests += 1;
@@ -903,7 +945,10 @@ impl Worker {
             let slots = &generation.slots;
             let eligible = |i: usize| {
                 Some(i) != excluded
-                    && slots[i].breaker.as_ref().is_none_or(|b| b.is_available(now))
+                    && slots[i]
+                        .breaker
+                        .as_ref()
+                        .is_none_or(|b| b.is_available(now))
             };
             let position = generation
                 .balancer
@@ -997,9 +1042,9 @@ impl Worker {
         let status = response.status().as_u16();
         let id_mismatch = slot.check_id
             && response
-            .headers()
-            .get(&INSTANCE_ID)
-            .is_some_and(|v| v.as_bytes() != slot.id.as_bytes());
+                .headers()
+                .get(&INSTANCE_ID)
+                .is_some_and(|v| v.as_bytes() != slot.id.as_bytes());
         let mut body = response.into_body();
         while let Some(frame) = body.frame().await {
             if frame.is_err() {

@@ -37,6 +37,12 @@ pub struct ModelInfo {
     pub arrivals: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// Open model: arrivals scheduled for the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<u64>,
+    /// Open model: digest of the arrival times; equal digests mean the same schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_digest: Option<String>,
 }
 
 /// Latency percentiles in milliseconds (HDR histogram, 3 significant digits).
@@ -194,9 +200,15 @@ impl Report {
         let present: Vec<usize> = (0..outcome.instances.len())
             .filter(|&i| outcome.instances[i].present_at_end)
             .collect();
-        let weights: Vec<u32> = present.iter().map(|&i| outcome.instances[i].weight).collect();
+        let weights: Vec<u32> = present
+            .iter()
+            .map(|&i| outcome.instances[i].weight)
+            .collect();
         let expected = options.balance.strategy.expected_shares(&weights);
-        let present_attempts: u64 = present.iter().map(|&i| outcome.instances[i].stats.sent).sum();
+        let present_attempts: u64 = present
+            .iter()
+            .map(|&i| outcome.instances[i].stats.sent)
+            .sum();
         let mut instances = Vec::new();
         for (i, inst) in outcome.instances.iter().enumerate() {
             let expected_share = present.iter().position(|&p| p == i).map(|k| expected[k]);
@@ -219,11 +231,7 @@ impl Report {
             .iter()
             .map(|&i| outcome.instances[i].stats.sent as f64 / present_attempts.max(1) as f64)
             .collect();
-        let ratios: Vec<f64> = shares
-            .iter()
-            .zip(&expected)
-            .map(|(s, e)| s / e)
-            .collect();
+        let ratios: Vec<f64> = shares.iter().zip(&expected).map(|(s, e)| s / e).collect();
         let fairness = if present_attempts == 0 {
             Fairness {
                 jain: None,
@@ -290,6 +298,8 @@ impl Report {
                 rate,
                 arrivals,
                 profile,
+                scheduled: outcome.schedule.as_ref().map(|s| s.0),
+                schedule_digest: outcome.schedule.as_ref().map(|s| s.1.clone()),
             },
             seed: options.seed,
             duration_s: seconds,
@@ -313,7 +323,10 @@ impl Report {
             assertions: Vec::new(),
             passed: true,
         };
-        report.assertions = assertions.iter().map(|a| a.check(report.measure(a))).collect();
+        report.assertions = assertions
+            .iter()
+            .map(|a| a.check(report.measure(a)))
+            .collect();
         report.passed = report.assertions.iter().all(|a| a.passed);
         report
     }
@@ -336,7 +349,11 @@ impl Report {
             }),
             Metric::Rps => Some(self.rps),
             Metric::Recover => {
-                let restores: Vec<_> = self.resilience.iter().filter(|r| r.kind == "restore").collect();
+                let restores: Vec<_> = self
+                    .resilience
+                    .iter()
+                    .filter(|r| r.kind == "restore")
+                    .collect();
                 if restores.is_empty() {
                     return None;
                 }
@@ -346,7 +363,11 @@ impl Report {
                     .try_fold(0.0f64, |acc, v| v.map(|v| acc.max(v)))
             }
             Metric::Open => {
-                let faults: Vec<_> = self.resilience.iter().filter(|r| r.kind != "restore").collect();
+                let faults: Vec<_> = self
+                    .resilience
+                    .iter()
+                    .filter(|r| r.kind != "restore")
+                    .collect();
                 if faults.is_empty() {
                     return None;
                 }
@@ -390,17 +411,15 @@ impl Report {
                 self.model.profile.as_deref().unwrap_or("constant"),
                 self.model.concurrency
             ),
-            _ => format!("closed, {} connections per instance", self.model.concurrency),
+            _ => format!(
+                "closed, {} connections per instance",
+                self.model.concurrency
+            ),
         };
         writeln!(
             out,
             "{} {}  strategy {}  protection {}  model {}  seed {}",
-            self.target.method,
-            self.target.path,
-            self.strategy,
-            self.protection,
-            model,
-            self.seed
+            self.target.method, self.target.path, self.strategy, self.protection, model, self.seed
         )?;
         writeln!(out)?;
         writeln!(
@@ -434,7 +453,15 @@ impl Report {
         writeln!(
             out,
             "{:<24} {:<21} {:>7} {:>8} {:>9} {:>8} {:>9} {:>9} {:<9}",
-            "instance", "address", "share", "expected", "requests", "errors", "p50 ms", "p99 ms", "breaker"
+            "instance",
+            "address",
+            "share",
+            "expected",
+            "requests",
+            "errors",
+            "p50 ms",
+            "p99 ms",
+            "breaker"
         )?;
         for i in &self.instances {
             let errors: u64 = i.errors.values().sum();
@@ -504,9 +531,9 @@ impl Report {
                         ms(r.first_success_after_ms)
                     )?;
                 } else {
-                    let dead = r
-                        .requests_to_dead
-                        .map_or(String::new(), |n| format!(", {n} requests sent to it while dead"));
+                    let dead = r.requests_to_dead.map_or(String::new(), |n| {
+                        format!(", {n} requests sent to it while dead")
+                    });
                     writeln!(
                         out,
                         "  {}: breaker opened after {}{}",
@@ -543,7 +570,11 @@ fn resilience(outcome: &RunOutcome) -> Vec<ResilienceFigure> {
         let kind = fault
             .detail
             .split(',')
-            .find_map(|p| p.split_once('=').filter(|(k, _)| *k != "at").map(|(k, _)| k))
+            .find_map(|p| {
+                p.split_once('=')
+                    .filter(|(k, _)| *k != "at")
+                    .map(|(k, _)| k)
+            })
             .unwrap_or("fault");
         let kind: &'static str = match kind {
             "kill" => "kill",
@@ -588,7 +619,10 @@ fn resilience(outcome: &RunOutcome) -> Vec<ResilienceFigure> {
             figure.first_success_after_ms = instance
                 .and_then(|i| i.first_ok_after_restore)
                 .map(|d| (d.as_secs_f64() * 1000.0 - fault.t_ms).max(0.0));
-            figure.recovered_after_ms = match (figure.breaker_closed_after_ms, figure.first_success_after_ms) {
+            figure.recovered_after_ms = match (
+                figure.breaker_closed_after_ms,
+                figure.first_success_after_ms,
+            ) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 _ => None,
             };

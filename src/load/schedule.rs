@@ -66,9 +66,9 @@ impl FromStr for Profile {
             Ok(r)
         };
         if let Some(spec) = s.strip_prefix("ramp:") {
-            let (from, to) = spec.split_once('-').ok_or_else(|| {
-                format!("profile {s:?}: write ramp:FROM-TO, e.g. ramp:100-1000")
-            })?;
+            let (from, to) = spec
+                .split_once('-')
+                .ok_or_else(|| format!("profile {s:?}: write ramp:FROM-TO, e.g. ramp:100-1000"))?;
             return Ok(Profile::Ramp {
                 from: rate(from)?,
                 to: rate(to)?,
@@ -188,11 +188,25 @@ mod tests {
     #[test]
     fn ramp_and_steps_change_the_rate() {
         let p: Profile = "ramp:100-300".parse().unwrap();
-        let s = arrival_times(0.0, &p, Arrivals::Constant, Duration::from_secs(2), u64::MAX, 1);
+        let s = arrival_times(
+            0.0,
+            &p,
+            Arrivals::Constant,
+            Duration::from_secs(2),
+            u64::MAX,
+            1,
+        );
         // Mean rate 200/s over 2 s.
         assert!((s.len() as f64 - 400.0).abs() < 5.0, "{}", s.len());
         let p: Profile = "steps:100,200".parse().unwrap();
-        let s = arrival_times(0.0, &p, Arrivals::Constant, Duration::from_secs(2), u64::MAX, 1);
+        let s = arrival_times(
+            0.0,
+            &p,
+            Arrivals::Constant,
+            Duration::from_secs(2),
+            u64::MAX,
+            1,
+        );
         let first = s.iter().filter(|&&t| t < 1_000_000_000).count();
         assert!((first as i64 - 100).abs() <= 1, "{first}");
         assert!((s.len() as i64 - 300).abs() <= 1, "{}", s.len());
@@ -200,8 +214,14 @@ mod tests {
 
     #[test]
     fn bad_profiles_say_how_to_write_them() {
-        assert!("ramp:100".parse::<Profile>().unwrap_err().contains("ramp:FROM-TO"));
-        assert!("steps:1,x".parse::<Profile>().unwrap_err().contains("not a rate"));
+        assert!("ramp:100"
+            .parse::<Profile>()
+            .unwrap_err()
+            .contains("ramp:FROM-TO"));
+        assert!("steps:1,x"
+            .parse::<Profile>()
+            .unwrap_err()
+            .contains("not a rate"));
         assert!("wave".parse::<Profile>().unwrap_err().contains("steps:"));
     }
 

@@ -126,6 +126,8 @@ pub struct Totals {
     pub ok: u64,
     pub errors: [u64; ErrorKind::COUNT],
     pub retries: u64,
+    /// When the last request finished, in run nanoseconds.
+    pub last_end_ns: u64,
     pub corrected: Histogram<u64>,
     pub uncorrected: Histogram<u64>,
 }
@@ -137,6 +139,7 @@ impl Totals {
             ok: 0,
             errors: [0; ErrorKind::COUNT],
             retries: 0,
+            last_end_ns: 0,
             corrected: latency_histogram(),
             uncorrected: latency_histogram(),
         }
@@ -149,6 +152,7 @@ impl Totals {
             *a += b;
         }
         self.retries += other.retries;
+        self.last_end_ns = self.last_end_ns.max(other.last_end_ns);
         let _ = self.corrected.add(&other.corrected);
         let _ = self.uncorrected.add(&other.uncorrected);
     }

@@ -98,7 +98,10 @@ pub fn hale(state: &Path) -> Command {
 
 /// A temporary folder that is kept when `HALE_TEST_KEEP=1`, for post-mortems.
 pub fn tempdir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("hale-test-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("hale-test-")
+        .tempdir()
+        .unwrap();
     if std::env::var("HALE_TEST_KEEP").is_ok_and(|v| v == "1") {
         eprintln!("keeping {}", dir.path().display());
     }
