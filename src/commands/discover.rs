@@ -1,12 +1,147 @@
-//! `hale discover`: arguments and a call into the library (work in progress).
-use clap::Args;
+//! `hale discover`: list the healthy instances of a service, or follow them with --watch
+//! (docs/commands/discover.md).
+use std::io::Write;
+use std::time::Duration;
 
-use crate::exit::NotImplemented;
+use clap::Args;
+use serde::Serialize;
+
+use crate::commands::register::{resolve_registry, stop_signal};
 use crate::output::Printer;
+use crate::registry::{self, Instance, Layout, Registry, RegistryUrl};
 
 #[derive(Debug, Args)]
-pub struct DiscoverArgs {}
+pub struct DiscoverArgs {
+    /// Service name.
+    pub name: String,
+    /// Registry URL: consul://host:port, etcd://host:port or file://PATH
+    /// [default: HALE_REGISTRY, hale.toml, then the embedded file registry].
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+    /// Print the instances again on every change until Ctrl-C (or --timeout).
+    #[arg(long)]
+    pub watch: bool,
+    /// Stop watching after this long (with --watch).
+    #[arg(long, requires = "watch", value_parser = crate::settings::parse_duration)]
+    pub timeout: Option<Duration>,
+    /// etcd key layout: hale, go-zero or kratos.
+    #[arg(long, default_value = "hale", value_parser = ["hale", "go-zero", "kratos"])]
+    pub layout: String,
+}
 
-pub async fn run(_args: DiscoverArgs, _printer: &Printer) -> anyhow::Result<()> {
-    Err(NotImplemented("discover").into())
+/// `--output json` document and `--watch` JSON line (docs/json/discover.md).
+#[derive(Debug, Serialize)]
+struct DiscoverReport<'a> {
+    schema: &'static str,
+    service: &'a str,
+    registry: String,
+    instances: &'a [Instance],
+}
+
+pub async fn run(args: DiscoverArgs, printer: &Printer) -> anyhow::Result<()> {
+    registry::validate_name(&args.name)?;
+    let layout = Layout::parse(&args.layout)?;
+    let url = resolve_registry(args.registry.clone())?;
+    fn report<'a>(
+        service: &'a str,
+        url: &RegistryUrl,
+        instances: &'a [Instance],
+    ) -> DiscoverReport<'a> {
+        DiscoverReport {
+            schema: "hale.discover/v1",
+            service,
+            registry: url.to_string(),
+            instances,
+        }
+    }
+    if !args.watch {
+        let registry = Registry::new(&url, layout).map_err(registry::into_command_error)?;
+        let instances = registry
+            .discover(&args.name)
+            .await
+            .map_err(registry::into_command_error)?;
+        printer.emit(&report(&args.name, &url, &instances), |out| {
+            table(out, &instances)
+        })?;
+        if instances.is_empty() {
+            printer.note(format!("no healthy instance of {} in {url}", args.name));
+        }
+        return Ok(());
+    }
+
+    let mut rx = registry::follow_layout(&url, &args.name, layout).await?;
+    let deadline = async {
+        match args.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        let instances = rx.borrow_and_update().clone();
+        if printer.is_json() {
+            printer.json_line(&report(&args.name, &url, &instances))?;
+        } else {
+            printer.line(watch_line(&instances))?;
+        }
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { return Ok(()) },
+            () = &mut deadline => return Ok(()),
+            () = &mut stop => return Ok(()),
+        }
+    }
+}
+
+fn watch_line(instances: &[Instance]) -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    let list: Vec<String> = instances
+        .iter()
+        .map(|i| format!("{}={}", i.id, i.endpoint()))
+        .collect();
+    format!("{now} {} healthy: {}", instances.len(), list.join(" "))
+}
+
+fn table(out: &mut dyn Write, instances: &[Instance]) -> std::io::Result<()> {
+    if instances.is_empty() {
+        return Ok(());
+    }
+    let id_width = instances
+        .iter()
+        .map(|i| i.id.len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    let ep_width = instances
+        .iter()
+        .map(|i| i.endpoint().len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    writeln!(
+        out,
+        "{:<id_width$}  {:<ep_width$}  TAGS  META",
+        "ID", "ADDRESS"
+    )?;
+    for i in instances {
+        let meta: Vec<String> = i.meta.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(
+            out,
+            "{:<id_width$}  {:<ep_width$}  {}  {}",
+            i.id,
+            i.endpoint(),
+            if i.tags.is_empty() {
+                "-".into()
+            } else {
+                i.tags.join(",")
+            },
+            if meta.is_empty() {
+                "-".into()
+            } else {
+                meta.join(",")
+            },
+        )?;
+    }
+    Ok(())
 }

@@ -1,12 +1,70 @@
-//! `hale down`: arguments and a call into the library (work in progress).
-use clap::Args;
+//! `hale down`: stop the local instances gracefully and remove their state
+//! (docs/commands/down.md).
+use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::exit::NotImplemented;
+use clap::Args;
+use serde::Serialize;
+
+use crate::fleet::{self, StoppedInstance};
 use crate::output::Printer;
+use crate::settings;
 
 #[derive(Debug, Args)]
-pub struct DownArgs {}
+pub struct DownArgs {
+    /// The service folder.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// How long each instance may take to exit after SIGTERM before it is killed.
+    #[arg(long, default_value = "30s", value_parser = settings::parse_duration)]
+    pub grace: Duration,
+}
 
-pub async fn run(_args: DownArgs, _printer: &Printer) -> anyhow::Result<()> {
-    Err(NotImplemented("down").into())
+/// `--output json` document (docs/json/down.md).
+#[derive(Debug, Serialize)]
+struct DownDocument<'a> {
+    schema: &'static str,
+    service: Option<&'a str>,
+    registry: Option<&'a str>,
+    stopped: &'a [StoppedInstance],
+    deregistered_by_hale: &'a [String],
+}
+
+pub async fn run(args: DownArgs, printer: &Printer) -> anyhow::Result<()> {
+    let report = fleet::down(&args.path, args.grace).await?;
+    let Some(report) = report else {
+        printer.note(format!(
+            "no fleet in {} (nothing to stop)",
+            args.path.display()
+        ));
+        let doc = DownDocument {
+            schema: "hale.down/v1",
+            service: None,
+            registry: None,
+            stopped: &[],
+            deregistered_by_hale: &[],
+        };
+        printer.emit(&doc, |_| Ok(()))?;
+        return Ok(());
+    };
+    for s in &report.stopped {
+        printer.status("Stopped", format!("{} ({:?})", s.id, s.how).to_lowercase());
+    }
+    if !report.deregistered_by_hale.is_empty() {
+        printer.warn(format!(
+            "removed {} from {} (they did not deregister themselves)",
+            report.deregistered_by_hale.join(", "),
+            report.registry
+        ));
+    }
+    printer.status("Removed", args.path.join(fleet::STATE_DIR).display());
+    let doc = DownDocument {
+        schema: "hale.down/v1",
+        service: Some(&report.service),
+        registry: Some(&report.registry),
+        stopped: &report.stopped,
+        deregistered_by_hale: &report.deregistered_by_hale,
+    };
+    printer.emit(&doc, |_| Ok(()))?;
+    Ok(())
 }

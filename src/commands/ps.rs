@@ -1,12 +1,71 @@
-//! `hale ps`: arguments and a call into the library (work in progress).
-use clap::Args;
+//! `hale ps`: list the local instances `hale up` started, with their health
+//! (docs/commands/ps.md).
+use std::path::PathBuf;
 
-use crate::exit::NotImplemented;
+use clap::Args;
+use serde::Serialize;
+
+use crate::fleet::{self, FleetState, InstanceStatus};
 use crate::output::Printer;
 
 #[derive(Debug, Args)]
-pub struct PsArgs {}
+pub struct PsArgs {
+    /// The service folder.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+}
 
-pub async fn run(_args: PsArgs, _printer: &Printer) -> anyhow::Result<()> {
-    Err(NotImplemented("ps").into())
+/// `--output json` document (docs/json/ps.md).
+#[derive(Debug, Serialize)]
+struct PsDocument<'a> {
+    schema: &'static str,
+    service: Option<&'a str>,
+    registry: Option<&'a str>,
+    instances: &'a [InstanceStatus],
+}
+
+pub async fn run(args: PsArgs, printer: &Printer) -> anyhow::Result<()> {
+    if !FleetState::path(&args.path).exists() {
+        printer.note(format!(
+            "no fleet in {} (start one with `hale up`)",
+            args.path.display()
+        ));
+        let doc = PsDocument {
+            schema: "hale.ps/v1",
+            service: None,
+            registry: None,
+            instances: &[],
+        };
+        printer.emit(&doc, |_| Ok(()))?;
+        return Ok(());
+    }
+    let (state, rows) = fleet::status(&args.path).await?;
+    let doc = PsDocument {
+        schema: "hale.ps/v1",
+        service: Some(&state.service),
+        registry: Some(&state.registry),
+        instances: &rows,
+    };
+    let code = |c: Option<u16>| c.map_or_else(|| "-".to_string(), |c| c.to_string());
+    printer.emit(&doc, |out| {
+        writeln!(
+            out,
+            "{:<20} {:>8}  {:<21} {:<5} {:<7} READYZ",
+            "ID", "PID", "ADDRESS", "ALIVE", "HEALTHZ"
+        )?;
+        for r in &rows {
+            writeln!(
+                out,
+                "{:<20} {:>8}  {:<21} {:<5} {:<7} {}",
+                r.id,
+                r.pid,
+                format!("{}:{}", r.address, r.port),
+                if r.alive { "yes" } else { "no" },
+                code(r.healthz),
+                code(r.readyz)
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }

@@ -1,1 +1,0 @@
-//! One registry model over Consul, etcd and an embedded file registry.

@@ -1,0 +1,215 @@
+//! `hale up`, `ps` and `down` on a real generated service (built with the Go toolchain), its
+//! instances registering themselves in the file registry, Consul and etcd.
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn hale_json(tmp: &Path, args: &[&str]) -> Value {
+    let out = common::hale(tmp).args(args).args(["--output", "json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "hale {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A fresh service from `hale new`, named uniquely so shared registries never mix runs.
+fn new_service(tmp: &Path, tag: &str) -> (String, PathBuf) {
+    let name = format!("f{}{tag}", std::process::id());
+    let dir = tmp.join(&name);
+    let out = common::hale(tmp)
+        .args(["new", &name, "--dir"])
+        .arg(&dir)
+        .arg("--no-tidy")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "hale new: {}", String::from_utf8_lossy(&out.stderr));
+    (name, dir)
+}
+
+/// The status of a plain HTTP/1.0 GET.
+fn http_status(addr: std::net::SocketAddr, path: &str) -> Option<u16> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn pid_alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().chars().next()))
+        .is_some_and(|state| !matches!(state, Some('Z' | 'X')))
+}
+
+fn discovered_ids(tmp: &Path, name: &str, registry: &[&str]) -> Vec<String> {
+    let mut args = vec!["discover", name];
+    args.extend_from_slice(registry);
+    hale_json(tmp, &args)["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Poll discovery until it lists exactly `want` (bounded).
+fn wait_discovered(tmp: &Path, name: &str, registry: &[&str], want: &[String]) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let ids = discovered_ids(tmp, name, registry);
+        if ids == want || start.elapsed() > Duration::from_secs(20) {
+            return ids;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The whole life of a fleet: up 3 → discover 3 healthy → ps → scale to 2 → down → nothing left.
+fn fleet_life(tmp: &Path, tag: &str, registry: Option<String>) {
+    let (name, dir) = new_service(tmp, tag);
+    let dir_text = dir.display().to_string();
+    let reg_flag: Vec<String> = registry.iter().flat_map(|r| ["--registry".to_string(), r.clone()]).collect();
+    let reg: Vec<&str> = reg_flag.iter().map(String::as_str).collect();
+
+    let mut up_args = vec!["up", dir_text.as_str(), "--replicas", "3"];
+    up_args.extend_from_slice(&reg);
+    let up = hale_json(tmp, &up_args);
+    assert_eq!(up["schema"], "hale.up/v1");
+    assert_eq!(up["service"], name.as_str());
+    let want: Vec<String> = (1..=3).map(|n| format!("{name}-{n}")).collect();
+    let pids: Vec<u64> = up["instances"].as_array().unwrap().iter().map(|i| i["pid"].as_u64().unwrap()).collect();
+    assert_eq!(pids.len(), 3);
+    assert!(dir.join(".hale/fleet.json").is_file());
+
+    assert_eq!(wait_discovered(tmp, &name, &reg, &want), want, "hale discover must list 3 healthy instances");
+
+    let ps = hale_json(tmp, &["ps", &dir_text]);
+    assert_eq!(ps["schema"], "hale.ps/v1");
+    for row in ps["instances"].as_array().unwrap() {
+        assert_eq!(row["alive"], true, "{row}");
+        assert_eq!(row["healthz"], 200, "{row}");
+        assert_eq!(row["readyz"], 200, "{row}");
+    }
+
+    // Re-running on a running fleet adjusts it to --replicas.
+    let mut scale_args = vec!["up", dir_text.as_str(), "--replicas", "2"];
+    scale_args.extend_from_slice(&reg);
+    let scaled = hale_json(tmp, &scale_args);
+    assert_eq!(scaled["stopped"], serde_json::json!([format!("{name}-3")]));
+    assert_eq!(scaled["kept"].as_array().unwrap().len(), 2);
+    assert!(!pid_alive(pids[2]));
+    assert_eq!(wait_discovered(tmp, &name, &reg, &want[..2]), want[..2].to_vec());
+
+    let down = hale_json(tmp, &["down", &dir_text]);
+    assert_eq!(down["schema"], "hale.down/v1");
+    assert_eq!(down["stopped"].as_array().unwrap().len(), 2);
+    for s in down["stopped"].as_array().unwrap() {
+        assert_eq!(s["how"], "sigterm", "graceful stop expected: {s}");
+    }
+    assert!(!dir.join(".hale").exists(), "hale down must leave no .hale behind");
+    for pid in &pids {
+        assert!(!pid_alive(*pid), "process {pid} still running after hale down");
+    }
+    assert!(discovered_ids(tmp, &name, &reg).is_empty(), "instances left in the registry");
+}
+
+#[test]
+fn up_three_replicas_in_default_file_registry_then_down_leaves_nothing() {
+    need!(Go);
+    let tmp = common::tempdir();
+    fleet_life(tmp.path(), "file", None);
+}
+
+#[test]
+fn up_three_replicas_in_consul_then_down_leaves_nothing() {
+    let consul = need!(Consul);
+    need!(Go);
+    let tmp = common::tempdir();
+    fleet_life(tmp.path(), "consul", Some(format!("consul://{consul}")));
+}
+
+#[test]
+fn up_three_replicas_in_etcd_then_down_leaves_nothing() {
+    let etcd = need!(Etcd);
+    need!(Go);
+    let tmp = common::tempdir();
+    fleet_life(tmp.path(), "etcd", Some(format!("etcd://{etcd}")));
+}
+
+#[test]
+fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let (name, dir) = new_service(tmp.path(), "kill");
+    let dir_text = dir.display().to_string();
+    let registry = format!("file://{}", tmp.path().join("reg.json").display());
+    hale_json(tmp.path(), &["up", &dir_text, "--replicas", "2", "--registry", &registry]);
+    let both = vec![format!("{name}-1"), format!("{name}-2")];
+    let reg = ["--registry", registry.as_str()];
+    assert_eq!(wait_discovered(tmp.path(), &name, &reg, &both), both);
+
+    hale::fleet::kill_instance(&dir, &both[0]).unwrap();
+    let state = hale::fleet::FleetState::load(&dir).unwrap();
+    assert!(!pid_alive(state.instance(&both[0]).unwrap().pid as u64));
+    // A SIGKILLed instance cannot deregister: it leaves once its TTL (10 s) runs out.
+    assert_eq!(wait_discovered(tmp.path(), &name, &reg, &both[1..]), both[1..].to_vec());
+    let ps = hale_json(tmp.path(), &["ps", &dir_text]);
+    assert_eq!(ps["instances"][0]["alive"], false);
+
+    hale::fleet::restore_instance(&dir, &both[0]).unwrap();
+    assert_eq!(wait_discovered(tmp.path(), &name, &reg, &both), both);
+    let restored = hale::fleet::FleetState::load(&dir).unwrap();
+    assert_eq!(
+        restored.instance(&both[0]).unwrap().port,
+        state.instance(&both[0]).unwrap().port,
+        "restored on the same port"
+    );
+
+    let addr = restored.instance(&both[1]).unwrap().socket_addr();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(hale::fleet::set_faults(
+        addr,
+        &hale::fleet::Faults {
+            error_rate: 1.0,
+            latency: Duration::ZERO,
+        },
+    ))
+    .unwrap();
+    assert_eq!(http_status(addr, "/"), Some(503), "error rate 1.0 fails every request");
+    assert_eq!(http_status(addr, "/healthz"), Some(200), "health is exempt from faults");
+
+    let down = common::hale(tmp.path()).args(["down", &dir_text]).output().unwrap();
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(!dir.join(".hale").exists());
+}
+
+#[test]
+fn up_without_hale_toml_is_a_usage_error_and_writes_nothing() {
+    let tmp = common::tempdir();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = common::hale(tmp.path()).args(["up"]).arg(&empty).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no service name"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1);
+    assert!(common::tree(&empty).is_empty());
+}
+
+#[test]
+fn ps_and_down_without_a_fleet_say_so_and_succeed() {
+    let tmp = common::tempdir();
+    for cmd in ["ps", "down"] {
+        let out = common::hale(tmp.path()).arg(cmd).arg(tmp.path()).output().unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no fleet"));
+    }
+}
