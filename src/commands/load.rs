@@ -14,7 +14,6 @@ use tokio::sync::mpsc;
 
 use crate::balance::{BalanceOptions, HashKind, Strategy};
 use crate::breaker::{AdaptiveConfig, BreakerConfig};
-use crate::exit::NotImplemented;
 use crate::load::assertions::Assertion;
 use crate::load::report::{Percentiles, TargetInfo};
 use crate::load::{
@@ -22,6 +21,7 @@ use crate::load::{
     Protection, Report, Targets,
 };
 use crate::output::Printer;
+use crate::registry;
 use crate::settings::{self, Overrides};
 use crate::usage;
 
@@ -485,17 +485,50 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
             },
             &settings::process_env,
         )?;
-        let _ = (service, settings);
-        return Err(NotImplemented("load SERVICE (registry discovery; use --endpoints)").into());
+        let url = registry::RegistryUrl::parse(&settings.registry)?;
+        validate_service_name(service)?;
+        let instances = registry::follow(&url, service)
+            .await
+            .with_context(|| format!("following {service} in {}", settings.registry))?;
+        if instances.borrow().is_empty() {
+            return Err(usage!(
+                "no instances of service {service:?} in {} (check the name with `hale discover {service}`, or start it with `hale up`)",
+                settings.registry
+            ));
+        }
+        (
+            Targets::Live(endpoints_of(instances).await?),
+            TargetInfo {
+                kind: "service".into(),
+                service: Some(service.clone()),
+                registry: Some(settings.registry.clone()),
+                method: options.method.to_string(),
+                path: options.path.clone(),
+            },
+        )
     } else {
         return Err(usage!(
             "nothing to load: give a SERVICE name, --endpoints HOST:PORT,... or --url URL"
         ));
     };
 
-    if !options.faults.is_empty() {
-        return Err(NotImplemented("load --fault (needs the fleet API)").into());
-    }
+    let actuator: Option<Arc<dyn load::FaultActuator>> = if options.faults.is_empty() {
+        None
+    } else {
+        let fleet_file = args.fleet.join(".hale/fleet.json");
+        if !fleet_file.is_file() {
+            return Err(usage!(
+                "--fault needs a local fleet: no {} (run `hale up` in the service folder, or pass --fleet PATH)",
+                fleet_file.display()
+            ));
+        }
+        let actuator = load::fleet_faults::FleetActuator::open(args.fleet.clone())
+            .with_context(|| format!("reading {}", fleet_file.display()))?;
+        let known = load::FaultActuator::instances(&actuator);
+        load::faults::validate_plan(&options.faults, &known, options.duration)
+            .map_err(|e| usage!("--{e}"))?;
+        Some(Arc::new(actuator))
+    };
 
     printer.status(
         "Loading",
@@ -521,7 +554,7 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
     let outcome = load::run(
         options.clone(),
         targets,
-        None::<Arc<dyn load::FaultActuator>>,
+        actuator,
         progress_tx,
     )
     .await?;
@@ -551,6 +584,68 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
         anyhow::bail!("assertion failed: {}", failed.join(", "));
     }
     Ok(())
+}
+
+fn validate_service_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.')
+        && !name.starts_with(['-', '.']);
+    if ok {
+        Ok(())
+    } else {
+        Err(usage!(
+            "service name {name:?} is not valid: use lowercase letters, digits, - _ ."
+        ))
+    }
+}
+
+/// A registry instance as a load target: its address resolved, its weight from meta "weight".
+async fn endpoint_of(instance: &registry::Instance) -> Option<Endpoint> {
+    let host_port = instance.endpoint();
+    let addr = match host_port.parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => tokio::net::lookup_host(&host_port).await.ok()?.next()?,
+    };
+    Some(Endpoint {
+        id: instance.id.clone(),
+        addr,
+        weight: instance
+            .meta
+            .get("weight")
+            .and_then(|w| w.parse::<u32>().ok())
+            .filter(|&w| w > 0)
+            .unwrap_or(1),
+        check_id: true,
+    })
+}
+
+/// Follow the registry's view as load targets, until the run drops the receiver.
+async fn endpoints_of(
+    mut instances: tokio::sync::watch::Receiver<Vec<registry::Instance>>,
+) -> anyhow::Result<tokio::sync::watch::Receiver<Vec<Endpoint>>> {
+    async fn convert(list: &[registry::Instance]) -> Vec<Endpoint> {
+        let mut out = Vec::with_capacity(list.len());
+        for i in list {
+            if let Some(e) = endpoint_of(i).await {
+                out.push(e);
+            }
+        }
+        out
+    }
+    let first = convert(&instances.borrow_and_update().clone()).await;
+    let (tx, rx) = tokio::sync::watch::channel(first);
+    tokio::spawn(async move {
+        while instances.changed().await.is_ok() {
+            let list = instances.borrow_and_update().clone();
+            if tx.send(convert(&list).await).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(rx)
 }
 
 /// The one renderer of the live view: a spinner line on stderr.

@@ -9,6 +9,7 @@
 //! robin's pick.
 pub mod assertions;
 pub mod faults;
+pub mod fleet_faults;
 pub mod histograms;
 pub mod html;
 pub mod report;
