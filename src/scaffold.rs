@@ -335,23 +335,30 @@ fn non_empty(dir: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Write a set of files under `root` without ever leaving a half-written folder: a new folder is
-/// built beside the target and renamed into place; with `force`, an existing folder gets each
-/// file replaced atomically (its other files are kept).
-pub fn write_tree(root: &Path, files: &[PlannedFile], force: bool) -> anyhow::Result<()> {
+/// Refuse a target that is a file, or a non-empty folder without `force`: the checks
+/// [`write_tree`] makes, for a dry run to report the same outcome without writing.
+pub fn check_target(root: &Path, force: bool) -> anyhow::Result<()> {
     if root.exists() && !root.is_dir() {
         return Err(usage!(
             "{} exists and is not a folder; choose another --dir",
             root.display()
         ));
     }
+    if non_empty(root) && !force {
+        return Err(usage!(
+            "{} is not empty; choose another --dir, or pass --force to overwrite the generated files in it",
+            root.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Write a set of files under `root` without ever leaving a half-written folder: a new folder is
+/// built beside the target and renamed into place; with `force`, an existing folder gets each
+/// file replaced atomically (its other files are kept).
+pub fn write_tree(root: &Path, files: &[PlannedFile], force: bool) -> anyhow::Result<()> {
+    check_target(root, force)?;
     if non_empty(root) {
-        if !force {
-            return Err(usage!(
-                "{} is not empty; choose another --dir, or pass --force to overwrite the generated files in it",
-                root.display()
-            ));
-        }
         for file in files {
             let dest = root.join(&file.path);
             let parent = dest.parent().expect("a file has a parent");

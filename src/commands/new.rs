@@ -31,7 +31,7 @@ pub struct NewArgs {
     pub no_tidy: bool,
 }
 
-/// `--output json` document (docs/json.md#new).
+/// `--output json` document (docs/json/new.md).
 #[derive(Debug, Serialize)]
 struct NewReport<'a> {
     schema: &'static str,
@@ -54,6 +54,8 @@ pub async fn run(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
     let plan = scaffold::plan(&opts)?;
     let root = plan.root.clone();
     let tidy = if args.dry_run {
+        // A dry run fails where the real run would, so it can be trusted as a preview.
+        scaffold::check_target(&root, opts.force)?;
         Tidy::Skipped
     } else {
         scaffold::write_tree(&root, &plan.files, opts.force)?;

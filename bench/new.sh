@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Time `hale new` (render + write, no `go mod tidy`) with hyperfine and compare the mean with
+# the 50 ms target. Usage: bench/new.sh [runs]   (HALE=path/to/hale to pick a binary)
+set -euo pipefail
+
+target_ms=50
+runs=${1:-30}
+root=$(cd "$(dirname "$0")/.." && pwd)
+hale=${HALE:-}
+if [[ -z $hale ]]; then
+  if [[ -x $root/target/release/hale ]]; then hale=$root/target/release/hale; else
+    (cd "$root" && cargo build --quiet)
+    hale=$root/target/debug/hale
+  fi
+fi
+command -v hyperfine >/dev/null || { echo "bench/new.sh: hyperfine is not installed" >&2; exit 2; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export HALE_STATE_DIR=$work/state
+
+hyperfine --warmup 3 --runs "$runs" --style basic \
+  --prepare "rm -rf '$work/svc'" \
+  --export-json "$work/new.json" \
+  "'$hale' -q new bench-svc --no-tidy --dir '$work/svc'"
+
+mean_ms=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["results"][0]["mean"]*1000, 2))' "$work/new.json")
+ratio=$(python3 -c "print(round($mean_ms / $target_ms, 3))")
+echo
+echo "hale new (no tidy): mean ${mean_ms} ms with $hale"
+echo "ratio to the ${target_ms} ms target: ${ratio} (<= 1 meets it)"

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Requests per second of the generated service with every middleware on, against a bare
+# net/http hello handler, both loaded by wrk on 127.0.0.1 with server and load generator pinned
+# to different CPUs. Prints both rates and their ratio (target >= 0.8).
+#
+# The two servers are loaded in alternation for ROUNDS rounds (default 3) and the best round of
+# each counts: on a shared machine, interference only ever lowers a round's rate.
+#
+# Usage: bench/service-rps.sh [duration] [connections]   e.g. bench/service-rps.sh 10s 32
+#   HALE=path/to/hale picks the hale binary; SERVER_CPU / WRK_CPU pick the CPUs (default 0 / 1).
+set -euo pipefail
+
+duration=${1:-10s}
+connections=${2:-32}
+server_cpu=${SERVER_CPU:-0}
+wrk_cpu=${WRK_CPU:-1}
+target=0.8
+root=$(cd "$(dirname "$0")/.." && pwd)
+hale=${HALE:-}
+if [[ -z $hale ]]; then
+  if [[ -x $root/target/release/hale ]]; then hale=$root/target/release/hale; else
+    (cd "$root" && cargo build --quiet)
+    hale=$root/target/debug/hale
+  fi
+fi
+for tool in go wrk taskset python3; do
+  command -v "$tool" >/dev/null || { echo "bench/service-rps.sh: $tool is not installed" >&2; exit 2; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_ready() { # url
+  for _ in $(seq 1 200); do
+    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "bench/service-rps.sh: $1 never answered" >&2
+  exit 1
+}
+
+echo "building the generated service and the bare hello server..."
+HALE_STATE_DIR=$work/state "$hale" -q new rpsbench --no-tidy --dir "$work/svc"
+(cd "$work/svc" && go build -trimpath -o "$work/svc-bin" ./cmd/rpsbench)
+
+mkdir -p "$work/hello"
+cat > "$work/hello/main.go" <<'GO'
+// A bare net/http server: the baseline the generated service is compared with.
+package main
+
+import (
+	"net/http"
+	"os"
+)
+
+func main() {
+	body := []byte(`{"service":"hello","instance":"hello-1","version":"dev"}` + "\n")
+	http.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
+	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {
+		panic(err)
+	}
+}
+GO
+(cd "$work/hello" && cat > go.mod <<'MOD'
+module hello
+
+go 1.22
+MOD
+go build -trimpath -o "$work/hello-bin" .)
+
+load() { # name url -> prints requests/s
+  local out
+  out=$(taskset -c "$wrk_cpu" wrk -t1 -c"$connections" -d"$duration" --latency "$2")
+  echo "$out" >"$work/$1.wrk"
+  awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+}
+
+# The generated service with everything on: rate limiting high enough never to throttle,
+# load shedding, fault injection with no faults configured, admin, request timeout, body limit.
+svc_port=$(free_port)
+PORT=$svc_port HOST=127.0.0.1 GOMAXPROCS=1 LOG_LEVEL=info \
+  RATE_LIMIT_RPS=10000000 RATE_LIMIT_BURST=10000000 MAX_IN_FLIGHT=100000 \
+  FAULT_INJECTION=true FAULT_ERROR_RATE=0 FAULT_LATENCY=0s ADMIN_ENABLED=true \
+  taskset -c "$server_cpu" "$work/svc-bin" >"$work/svc.log" 2>&1 &
+pids+=($!)
+wait_ready "http://127.0.0.1:$svc_port/readyz"
+
+hello_port=$(free_port)
+PORT=$hello_port GOMAXPROCS=1 taskset -c "$server_cpu" "$work/hello-bin" >"$work/hello.log" 2>&1 &
+pids+=($!)
+wait_ready "http://127.0.0.1:$hello_port/"
+
+echo "loading each for $duration per round with $connections connections (server on CPU $server_cpu, wrk on CPU $wrk_cpu)..."
+rounds=${ROUNDS:-3}
+svc_rps=0
+hello_rps=0
+best() { python3 -c "print(max(float('$1'), float('$2')))"; }
+for round in $(seq 1 "$rounds"); do
+  s=$(load service "http://127.0.0.1:$svc_port/")
+  h=$(load hello "http://127.0.0.1:$hello_port/")
+  echo "  round $round: service $s req/s, hello $h req/s"
+  svc_rps=$(best "$svc_rps" "$s")
+  hello_rps=$(best "$hello_rps" "$h")
+done
+
+limited=$(curl -fsS "http://127.0.0.1:$svc_port/metrics" | awk '/^http_rate_limited_total/ {print $2}')
+shed=$(curl -fsS "http://127.0.0.1:$svc_port/metrics" | awk '/^http_load_shed_total/ {print $2}')
+errors=$(grep -h "Non-2xx" "$work/service.wrk" || true)
+
+ratio=$(python3 -c "print(round($svc_rps / $hello_rps, 3))")
+verdict=$(python3 -c "print('meets' if $ratio >= $target else 'misses')")
+echo
+printf '%-34s %12s req/s\n' "generated service (all middleware)" "$svc_rps" "bare net/http hello" "$hello_rps"
+echo "ratio: $ratio ($verdict the >= $target target)"
+echo "service: rate limited $limited, load shed $shed ${errors:+, $errors}"

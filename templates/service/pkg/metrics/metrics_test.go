@@ -1,0 +1,41 @@
+package metrics
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExpositionHoldsRuntimeBuildAndHTTPSeries(t *testing.T) {
+	reg := NewRegistry()
+	RegisterBuildInfo(reg, "1.2.3", "abc")
+	m := NewHTTP(reg)
+	m.Observe("GET", "GET /healthz", 200, 10*time.Millisecond)
+
+	srv := httptest.NewServer(Handler(reg))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	text := string(body)
+	for _, want := range []string{
+		`build_info{revision="abc",version="1.2.3"} 1`,
+		`http_requests_total{code="200",method="GET",route="GET /healthz"} 1`,
+		`http_request_duration_seconds_bucket{method="GET",route="GET /healthz",le="0.01"} 1`,
+		"go_goroutines",
+		"process_cpu_seconds_total",
+		"http_requests_in_flight 0",
+		"http_rate_limited_total 0",
+		"http_load_shed_total 0",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("exposition lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,910 @@
+//! `hale new`: the scaffolded Go service builds, passes its own checks, and behaves as the
+//! runtime contract says when it runs (probes, metrics, graceful shutdown, self-registration);
+//! bad input leaves the disk exactly as it was.
+//!
+//! Building the generated project is the slow part, so it happens once per test binary
+//! ([`built`]) and every test that runs the service reuses that binary.
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The name the shared fixture is generated with; its resource is `orders`.
+const NAME: &str = "orders";
+
+/// The generated project, built once.
+struct Built {
+    project: PathBuf,
+    binary: PathBuf,
+}
+
+static BUILT: OnceLock<Built> = OnceLock::new();
+
+fn go(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new("go")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("running go");
+    assert!(
+        out.status.success(),
+        "go {} failed in {}:\n{}{}",
+        args.join(" "),
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Generate `orders` with the default flow (including `go mod tidy`) and build its binary.
+/// Callers must have checked `need!(Go)`.
+fn built() -> &'static Built {
+    BUILT.get_or_init(|| {
+        // Kept for the whole test binary: the tests share it.
+        let root = common::tempdir().keep();
+        let project = root.join(NAME);
+        let out = common::hale(&root)
+            .args(["new", NAME, "--dir"])
+            .arg(&project)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "hale new failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let binary = project.join("bin").join(NAME);
+        go(
+            &project,
+            &[
+                "build",
+                "-ldflags",
+                "-X main.version=9.9.9 -X main.revision=testrev",
+                "-o",
+                binary.to_str().unwrap(),
+                &format!("./cmd/{NAME}"),
+            ],
+        );
+        Built { project, binary }
+    })
+}
+
+/// A running instance of the built service; killed on drop so a failing test leaks nothing.
+struct Service {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Service {
+    fn start(env: &[(&str, &str)]) -> Service {
+        let built = built();
+        let port = common::free_port();
+        let log = built
+            .project
+            .join(format!("service-{port}-{}.log", std::process::id()));
+        let mut cmd = Command::new(&built.binary);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1")
+            .env("DRAIN_DELAY", "200ms")
+            .env("LOG_LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(log.with_extension("err")).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("starting the generated service");
+        let mut svc = Service { child, port, log };
+        svc.wait_ready();
+        svc
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(r) = http(&self.addr(), "GET", "/readyz", None, &[]) {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "the service exited with {status} before it was ready:\n{}",
+                    self.logs()
+                );
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the service was not ready within 15 s:\n{}", self.logs());
+    }
+
+    fn logs(&self) -> String {
+        let out = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let err = std::fs::read_to_string(self.log.with_extension("err")).unwrap_or_default();
+        format!("{out}{err}")
+    }
+
+    fn sigterm(&self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+    }
+
+    /// Wait (at most `limit`) for the process to exit and return its exit code.
+    fn wait_exit(&mut self, limit: Duration) -> i32 {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the service did not exit within {limit:?}:\n{}",
+                self.logs()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 exchange over a fresh connection.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why an exchange failed: before the server took the connection, or after. The payloads are
+/// read through `Debug` in failure messages.
+#[derive(Debug)]
+#[allow(dead_code)]
+enum HttpError {
+    Connect(std::io::Error),
+    Exchange(String),
+}
+
+/// Send one request with `Connection: close` and read the whole answer. Plain TCP keeps the
+/// test able to tell "refused" (listener closed) from "accepted then failed" (a dropped
+/// in-flight request).
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Result<Reply, HttpError> {
+    let mut stream = TcpStream::connect(addr).map_err(HttpError::Connect)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let body = body.unwrap_or("");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    let ex = |e: std::io::Error| HttpError::Exchange(e.to_string());
+    stream.write_all(req.as_bytes()).map_err(ex)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).map_err(ex)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| HttpError::Exchange(format!("no complete response: {text:?}")))?;
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| HttpError::Exchange(format!("bad status line: {head:?}")))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect::<Vec<_>>();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn get(svc: &Service, path: &str) -> Reply {
+    http(&svc.addr(), "GET", path, None, &[])
+        .unwrap_or_else(|e| panic!("GET {path}: {e:?}\n{}", svc.logs()))
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The generated project as source.
+
+#[test]
+fn generated_project_is_gofmt_clean_and_passes_vet_build_and_its_own_tests() {
+    need!(Go);
+    let built = built();
+    let fmt = Command::new("gofmt")
+        .args(["-l", "."])
+        .current_dir(&built.project)
+        .output()
+        .unwrap();
+    assert!(fmt.status.success(), "gofmt failed: {}", stderr_of(&fmt));
+    assert_eq!(
+        String::from_utf8_lossy(&fmt.stdout).trim(),
+        "",
+        "files gofmt would change"
+    );
+    go(&built.project, &["vet", "./..."]);
+    go(&built.project, &["build", "./..."]);
+    let test = go(&built.project, &["test", "-count=1", "./..."]);
+    let report = String::from_utf8_lossy(&test.stdout);
+    for pkg in [
+        "internal/config",
+        "internal/server",
+        "internal/handlers",
+        "internal/services",
+        "internal/models",
+        "pkg/health",
+        "pkg/metrics",
+    ] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with("ok") && l.contains(pkg)),
+            "{pkg} has no passing tests:\n{report}"
+        );
+    }
+    assert!(
+        built.project.join("go.sum").is_file(),
+        "go.sum is part of the project"
+    );
+}
+
+#[test]
+fn generated_go_mod_is_already_tidy() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("tidy");
+    let out = common::hale(tmp.path())
+        .args(["new", "tidy", "--no-tidy", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // `go mod tidy -diff` changes nothing and fails when tidy would change go.mod or go.sum.
+    go(&dir, &["mod", "tidy", "-diff"]);
+}
+
+#[test]
+fn a_hyphenated_name_generates_a_project_that_is_gofmt_clean_and_vets() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("svc");
+    let out = common::hale(tmp.path())
+        .args([
+            "new",
+            "payment-gateway",
+            "--no-tidy",
+            "--module",
+            "git.example.org/team/payment-gateway",
+            "--dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(dir.join("cmd/payment-gateway/main.go").is_file());
+    let fmt = Command::new("gofmt")
+        .args(["-l", "."])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&fmt.stdout).trim(), "");
+    go(&dir, &["vet", "./..."]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The generated service running.
+
+#[test]
+fn service_answers_probes_root_and_resources_with_request_and_instance_ids() {
+    need!(Go);
+    let svc = Service::start(&[("INSTANCE_ID", "orders-probe-1")]);
+    assert_eq!(get(&svc, "/healthz").status, 200);
+    assert_eq!(get(&svc, "/readyz").status, 200);
+
+    let root = get(&svc, "/");
+    assert_eq!(root.status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&root.body).unwrap();
+    assert_eq!(doc["service"], NAME);
+    assert_eq!(doc["instance"], "orders-probe-1");
+    assert_eq!(doc["version"], "9.9.9");
+    assert_eq!(root.header("X-Instance-ID"), Some("orders-probe-1"));
+    assert_eq!(root.header("X-Request-ID").map(str::len), Some(32));
+
+    let mine = http(
+        &svc.addr(),
+        "GET",
+        "/",
+        None,
+        &[("X-Request-ID", "from-the-caller-1")],
+    )
+    .unwrap();
+    assert_eq!(mine.header("X-Request-ID"), Some("from-the-caller-1"));
+
+    let created = http(
+        &svc.addr(),
+        "POST",
+        "/v1/orders",
+        Some(r#"{"name":"first","quantity":2}"#),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+    let bad = http(
+        &svc.addr(),
+        "POST",
+        "/v1/orders",
+        Some(r#"{"name":""}"#),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(bad.status, 400);
+    let list: serde_json::Value = serde_json::from_str(&get(&svc, "/v1/orders").body).unwrap();
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["items"][0]["name"], "first");
+}
+
+#[test]
+fn metrics_pass_promtool_and_hold_the_named_series_after_traffic() {
+    need!(Go);
+    let promtool = need!(Promtool);
+    let svc = Service::start(&[]);
+    for _ in 0..3 {
+        get(&svc, "/");
+    }
+    http(
+        &svc.addr(),
+        "POST",
+        "/v1/orders",
+        Some(r#"{"name":"a"}"#),
+        &[],
+    )
+    .unwrap();
+    get(&svc, "/v1/orders");
+    assert_eq!(get(&svc, "/no/such/thing/42").status, 404);
+
+    let metrics = get(&svc, "/metrics");
+    assert_eq!(metrics.status, 200);
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.body.as_bytes())
+        .unwrap();
+    let checked = check.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let text = &metrics.body;
+    for series in [
+        r#"http_requests_total{code="200",method="GET",route="GET /{$}"} 3"#,
+        r#"http_requests_total{code="201",method="POST",route="POST /v1/orders"} 1"#,
+        r#"http_requests_total{code="200",method="GET",route="GET /v1/orders"} 1"#,
+        r#"http_requests_total{code="404",method="GET",route="unmatched"} 1"#,
+        r#"http_request_duration_seconds_bucket{method="GET",route="GET /{$}",le="+Inf"} 3"#,
+        "http_requests_in_flight 1",
+        "http_rate_limited_total 0",
+        "http_load_shed_total 0",
+        r#"build_info{revision="testrev",version="9.9.9"} 1"#,
+        "go_goroutines ",
+        "process_resident_memory_bytes ",
+    ] {
+        assert!(text.contains(series), "/metrics lacks {series}:\n{text}");
+    }
+    assert!(
+        !text.contains("/no/such/thing"),
+        "a raw path leaked into a label"
+    );
+}
+
+#[test]
+fn sigterm_completes_every_in_flight_request_and_readyz_turns_503_before_the_listener_closes() {
+    need!(Go);
+    // Every request to / takes 2 s (injected latency), so requests are in flight when SIGTERM
+    // lands and still running when the listener closes after DRAIN_DELAY.
+    let mut svc = Service::start(&[
+        ("FAULT_INJECTION", "true"),
+        ("FAULT_LATENCY", "2s"),
+        ("DRAIN_DELAY", "1s"),
+        ("SHUTDOWN_TIMEOUT", "15s"),
+    ]);
+    let addr = svc.addr();
+    let draining = Arc::new(AtomicBool::new(false));
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let stream_deadline = Instant::now() + Duration::from_secs(20);
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, draining, results) = (addr.clone(), draining.clone(), results.clone());
+            thread::spawn(move || {
+                // A client that, like a load balancer, stops sending once readiness fails.
+                while !draining.load(Ordering::SeqCst) && Instant::now() < stream_deadline {
+                    let outcome = http(&addr, "GET", "/", None, &[]);
+                    results.lock().unwrap().push((Instant::now(), outcome));
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(700));
+    let signalled = Instant::now();
+    svc.sigterm();
+
+    let mut first_503 = None;
+    let mut listener_closed = None;
+    let poll_deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < poll_deadline {
+        match http(&addr, "GET", "/readyz", None, &[]) {
+            Ok(r) if r.status == 503 => {
+                first_503.get_or_insert_with(Instant::now);
+                draining.store(true, Ordering::SeqCst);
+            }
+            Ok(r) => assert_eq!(r.status, 200, "/readyz answered {}", r.status),
+            Err(HttpError::Connect(_)) => {
+                listener_closed = Some(Instant::now());
+                break;
+            }
+            Err(HttpError::Exchange(_)) => {}
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    draining.store(true, Ordering::SeqCst);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let code = svc.wait_exit(Duration::from_secs(20));
+
+    let first_503 = first_503.expect("/readyz never answered 503 during shutdown");
+    let listener_closed = listener_closed.expect("the listener never closed");
+    assert!(first_503 >= signalled && first_503 < listener_closed);
+    let results = results.lock().unwrap();
+    assert!(
+        results.len() >= 4,
+        "only {} requests were sent",
+        results.len()
+    );
+    for (_, outcome) in results.iter() {
+        match outcome {
+            Ok(r) => assert_eq!(r.status, 200, "a request failed: {r:?}"),
+            Err(e) => panic!(
+                "a request in flight failed during shutdown: {e:?}\n{}",
+                svc.logs()
+            ),
+        }
+    }
+    assert!(
+        results.iter().any(|(done, _)| *done > listener_closed),
+        "no request was still in flight when the listener closed, so draining was not exercised"
+    );
+    assert_eq!(code, 0, "exit code after SIGTERM:\n{}", svc.logs());
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_variable() {
+    need!(Go);
+    let out = Command::new(&built().binary)
+        .env_clear()
+        .env("PORT", "eighty")
+        .env("FAULT_ERROR_RATE", "3")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("PORT") && err.contains("FAULT_ERROR_RATE"),
+        "{err}"
+    );
+}
+
+/// Poll `probe` until it returns true, at most `limit`.
+fn eventually(limit: Duration, mut probe: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if probe() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    probe()
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), common::free_port())
+}
+
+#[test]
+fn instance_registers_in_consul_while_running_and_leaves_on_sigterm() {
+    need!(Go);
+    let consul = need!(Consul);
+    let name = unique("hale-new-consul");
+    let id = format!("{name}-1");
+    let mut svc = Service::start(&[
+        ("REGISTRY", &format!("consul://{consul}")),
+        ("SERVICE_NAME", &name),
+        ("INSTANCE_ID", &id),
+    ]);
+    let catalog = || {
+        let r = http(
+            &consul,
+            "GET",
+            &format!("/v1/catalog/service/{name}"),
+            None,
+            &[],
+        )
+        .expect("Consul answers");
+        assert_eq!(r.status, 200, "{}", r.body);
+        serde_json::from_str::<Vec<serde_json::Value>>(&r.body).unwrap()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || catalog()
+            .iter()
+            .any(|s| s["ServiceID"] == id.as_str())),
+        "{id} never appeared in Consul's catalog:\n{}",
+        svc.logs()
+    );
+    let entry = catalog()
+        .into_iter()
+        .find(|s| s["ServiceID"] == id.as_str())
+        .unwrap();
+    assert_eq!(entry["ServicePort"], svc.port);
+    assert_eq!(entry["ServiceAddress"], "127.0.0.1");
+    assert_eq!(entry["ServiceMeta"]["version"], "9.9.9");
+
+    svc.sigterm();
+    assert_eq!(svc.wait_exit(Duration::from_secs(20)), 0, "{}", svc.logs());
+    assert!(
+        catalog().iter().all(|s| s["ServiceID"] != id.as_str()),
+        "{id} is still in Consul after shutdown"
+    );
+}
+
+fn etcd_keys(etcd: &str, prefix: &str) -> String {
+    let out = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", etcd, "get", "--prefix", prefix])
+        .output()
+        .expect("running etcdctl");
+    assert!(out.status.success(), "etcdctl: {}", stderr_of(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn instance_registers_in_etcd_while_running_and_leaves_on_sigterm() {
+    need!(Go);
+    let etcd = need!(Etcd);
+    let name = unique("hale-new-etcd");
+    let id = format!("{name}-1");
+    let key = format!("/hale/services/{name}/{id}");
+    let mut svc = Service::start(&[
+        ("REGISTRY", &format!("etcd://{etcd}")),
+        ("SERVICE_NAME", &name),
+        ("INSTANCE_ID", &id),
+    ]);
+    let prefix = format!("/hale/services/{name}/");
+    assert!(
+        eventually(Duration::from_secs(10), || etcd_keys(&etcd, &prefix)
+            .contains(&key)),
+        "{key} never appeared in etcd:\n{}",
+        svc.logs()
+    );
+    let listing = etcd_keys(&etcd, &prefix);
+    let value = listing.lines().nth(1).expect("a value under the key");
+    let doc: serde_json::Value = serde_json::from_str(value).unwrap();
+    assert_eq!(doc["id"], id.as_str());
+    assert_eq!(doc["port"], svc.port);
+    assert_eq!(doc["address"], "127.0.0.1");
+
+    svc.sigterm();
+    assert_eq!(svc.wait_exit(Duration::from_secs(20)), 0, "{}", svc.logs());
+    assert_eq!(
+        etcd_keys(&etcd, &prefix).trim(),
+        "",
+        "{key} is still in etcd after shutdown"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// `hale new` itself: bad input, dry runs, JSON.
+
+fn assert_one_line_usage_error(out: &std::process::Output, mentions: &str) {
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(out));
+    let err = stderr_of(out);
+    assert_eq!(err.lines().count(), 1, "want one line, got:\n{err}");
+    assert!(
+        err.contains(mentions),
+        "{err:?} does not mention {mentions:?}"
+    );
+}
+
+#[test]
+fn invalid_name_exits_2_with_the_rule_and_writes_nothing() {
+    let tmp = common::tempdir();
+    let before = common::tree(tmp.path());
+    for bad in ["Orders", "2fa", "a_b", "../escape", "x-"] {
+        let out = common::hale(tmp.path())
+            .current_dir(tmp.path())
+            .args(["new", bad, "--no-tidy"])
+            .output()
+            .unwrap();
+        assert_one_line_usage_error(&out, "DNS-1123");
+    }
+    let out = common::hale(tmp.path())
+        .current_dir(tmp.path())
+        .args(["new", "ok", "--module", "not a module", "--no-tidy"])
+        .output()
+        .unwrap();
+    assert_one_line_usage_error(&out, "module");
+    assert_eq!(common::tree(tmp.path()), before);
+}
+
+#[test]
+fn non_empty_folder_exits_2_and_is_left_exactly_as_it_was() {
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("taken");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("go.mod"), "module mine\n").unwrap();
+    std::fs::write(dir.join("sub/notes.txt"), "keep me").unwrap();
+    let before = common::tree(tmp.path());
+    let out = common::hale(tmp.path())
+        .args(["new", "orders", "--no-tidy", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_one_line_usage_error(&out, "--force");
+    assert_eq!(common::tree(tmp.path()), before);
+    // A dry run previews the same refusal.
+    let out = common::hale(tmp.path())
+        .args(["new", "orders", "--dry-run", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_one_line_usage_error(&out, "--force");
+    assert_eq!(common::tree(tmp.path()), before);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("go.mod")).unwrap(),
+        "module mine\n"
+    );
+}
+
+#[test]
+fn broken_custom_template_exits_2_naming_file_and_line_and_writes_nothing() {
+    let tmp = common::tempdir();
+    let templates = tmp.path().join("tpl");
+    let out = common::hale(tmp.path())
+        .args(["templates", "export"])
+        .arg(&templates)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let main = templates.join("cmd/_name_/main.go.tera");
+    let mut text = std::fs::read_to_string(&main).unwrap();
+    text.push_str("\n// broken: {{ name \n");
+    std::fs::write(&main, text).unwrap();
+
+    let before = common::tree(tmp.path());
+    let out = common::hale(tmp.path())
+        .args(["new", "orders", "--no-tidy", "--templates"])
+        .arg(&templates)
+        .arg("--dir")
+        .arg(tmp.path().join("out"))
+        .output()
+        .unwrap();
+    assert_one_line_usage_error(&out, "main.go.tera");
+    assert_eq!(common::tree(tmp.path()), before);
+}
+
+#[test]
+fn exported_templates_render_the_same_project_as_the_built_in_set() {
+    let tmp = common::tempdir();
+    let templates = tmp.path().join("tpl");
+    let out = common::hale(tmp.path())
+        .args(["templates", "export"])
+        .arg(&templates)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let render = |extra: &[&str], dir: &str| {
+        let out = common::hale(tmp.path())
+            .args(["new", "orders", "--no-tidy", "--dir"])
+            .arg(tmp.path().join(dir))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        common::tree(&tmp.path().join(dir))
+            .into_iter()
+            .map(|p| {
+                let full = tmp.path().join(dir).join(&p);
+                (p, std::fs::read(&full).unwrap_or_default())
+            })
+            .collect::<Vec<_>>()
+    };
+    let builtin = render(&[], "a");
+    let custom = render(&["--templates", templates.to_str().unwrap()], "b");
+    assert_eq!(builtin, custom);
+}
+
+#[test]
+fn dry_run_lists_the_files_and_writes_nothing() {
+    let tmp = common::tempdir();
+    let before = common::tree(tmp.path());
+    let out = common::hale(tmp.path())
+        .args(["new", "orders", "--dry-run", "--dir"])
+        .arg(tmp.path().join("orders"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for file in [
+        "cmd/orders/main.go",
+        "internal/server/middleware.go",
+        "Dockerfile",
+        "go.mod",
+        "hale.toml",
+    ] {
+        assert!(
+            stdout.contains(file),
+            "dry run does not list {file}:\n{stdout}"
+        );
+    }
+    assert_eq!(common::tree(tmp.path()), before);
+}
+
+#[test]
+fn json_output_lists_every_file_written() {
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    let out = common::hale(tmp.path())
+        .args(["--output", "json", "new", "orders", "--no-tidy", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], "hale.new/v1");
+    assert_eq!(doc["name"], "orders");
+    assert_eq!(doc["module"], "example.com/orders");
+    assert_eq!(doc["tidy"], "skipped");
+    assert_eq!(doc["dry_run"], false);
+    let listed: Vec<PathBuf> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| PathBuf::from(f.as_str().unwrap()))
+        .collect();
+    let on_disk: Vec<PathBuf> = common::tree(&dir)
+        .into_iter()
+        .filter(|p| dir.join(p).is_file())
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(sorted, on_disk);
+    for file in [".dockerignore", ".gitignore", "README.md", "go.sum"] {
+        assert!(listed.contains(&PathBuf::from(file)), "{file} not listed");
+    }
+}
+
+#[test]
+fn generated_files_carry_the_name_module_and_go_version() {
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("svc");
+    let out = common::hale(tmp.path())
+        .args([
+            "new",
+            "billing",
+            "--no-tidy",
+            "--module",
+            "example.org/acme/billing",
+            "--dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap();
+    assert!(read("go.mod").starts_with("module example.org/acme/billing\n"));
+    let dockerfile = read("Dockerfile");
+    for want in [
+        "ARG GO_VERSION=1.26",
+        "ARG BUILDER_IMAGE=golang:${GO_VERSION}",
+        "ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot",
+        "FROM --platform=$BUILDPLATFORM ${BUILDER_IMAGE} AS build",
+        "--mount=type=cache,target=/go/pkg/mod",
+        "--mount=type=cache,target=/root/.cache/go-build",
+        "-mod=vendor",
+        "CGO_ENABLED=0",
+        "-trimpath",
+        "-X main.version=${VERSION} -X main.revision=${REVISION}",
+        "USER 65532:65532",
+        "./cmd/billing",
+    ] {
+        assert!(dockerfile.contains(want), "Dockerfile lacks {want}");
+    }
+    assert!(read(".dockerignore").contains(".hale/"));
+    let toml = read("hale.toml");
+    assert!(toml.contains("name = \"billing\"") && toml.contains("port = 8080"));
+    assert!(read("cmd/billing/main.go").contains("\"example.org/acme/billing/internal/config\""));
+    assert!(read("README.md").contains("`REGISTRY`"));
+    assert!(!dir.join("Makefile").exists());
+}
