@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 fn hale_json(tmp: &Path, args: &[&str]) -> Value {
-    let out = common::hale(tmp).args(args).args(["--output", "json"]).output().unwrap();
+    let out = common::hale(tmp)
+        .args(args)
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "hale {args:?} failed: {}",
@@ -27,7 +31,11 @@ fn new_service(tmp: &Path, tag: &str) -> (String, PathBuf) {
         .arg("--no-tidy")
         .output()
         .unwrap();
-    assert!(out.status.success(), "hale new: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "hale new: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (name, dir)
 }
 
@@ -45,7 +53,10 @@ fn http_status(addr: std::net::SocketAddr, path: &str) -> Option<u16> {
 fn pid_alive(pid: u64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().chars().next()))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().chars().next())
+        })
         .is_some_and(|state| !matches!(state, Some('Z' | 'X')))
 }
 
@@ -76,7 +87,10 @@ fn wait_discovered(tmp: &Path, name: &str, registry: &[&str], want: &[String]) -
 fn fleet_life(tmp: &Path, tag: &str, registry: Option<String>) {
     let (name, dir) = new_service(tmp, tag);
     let dir_text = dir.display().to_string();
-    let reg_flag: Vec<String> = registry.iter().flat_map(|r| ["--registry".to_string(), r.clone()]).collect();
+    let reg_flag: Vec<String> = registry
+        .iter()
+        .flat_map(|r| ["--registry".to_string(), r.clone()])
+        .collect();
     let reg: Vec<&str> = reg_flag.iter().map(String::as_str).collect();
 
     let mut up_args = vec!["up", dir_text.as_str(), "--replicas", "3"];
@@ -85,11 +99,20 @@ fn fleet_life(tmp: &Path, tag: &str, registry: Option<String>) {
     assert_eq!(up["schema"], "hale.up/v1");
     assert_eq!(up["service"], name.as_str());
     let want: Vec<String> = (1..=3).map(|n| format!("{name}-{n}")).collect();
-    let pids: Vec<u64> = up["instances"].as_array().unwrap().iter().map(|i| i["pid"].as_u64().unwrap()).collect();
+    let pids: Vec<u64> = up["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["pid"].as_u64().unwrap())
+        .collect();
     assert_eq!(pids.len(), 3);
     assert!(dir.join(".hale/fleet.json").is_file());
 
-    assert_eq!(wait_discovered(tmp, &name, &reg, &want), want, "hale discover must list 3 healthy instances");
+    assert_eq!(
+        wait_discovered(tmp, &name, &reg, &want),
+        want,
+        "hale discover must list 3 healthy instances"
+    );
 
     let ps = hale_json(tmp, &["ps", &dir_text]);
     assert_eq!(ps["schema"], "hale.ps/v1");
@@ -106,7 +129,10 @@ fn fleet_life(tmp: &Path, tag: &str, registry: Option<String>) {
     assert_eq!(scaled["stopped"], serde_json::json!([format!("{name}-3")]));
     assert_eq!(scaled["kept"].as_array().unwrap().len(), 2);
     assert!(!pid_alive(pids[2]));
-    assert_eq!(wait_discovered(tmp, &name, &reg, &want[..2]), want[..2].to_vec());
+    assert_eq!(
+        wait_discovered(tmp, &name, &reg, &want[..2]),
+        want[..2].to_vec()
+    );
 
     let down = hale_json(tmp, &["down", &dir_text]);
     assert_eq!(down["schema"], "hale.down/v1");
@@ -114,11 +140,20 @@ fn fleet_life(tmp: &Path, tag: &str, registry: Option<String>) {
     for s in down["stopped"].as_array().unwrap() {
         assert_eq!(s["how"], "sigterm", "graceful stop expected: {s}");
     }
-    assert!(!dir.join(".hale").exists(), "hale down must leave no .hale behind");
+    assert!(
+        !dir.join(".hale").exists(),
+        "hale down must leave no .hale behind"
+    );
     for pid in &pids {
-        assert!(!pid_alive(*pid), "process {pid} still running after hale down");
+        assert!(
+            !pid_alive(*pid),
+            "process {pid} still running after hale down"
+        );
     }
-    assert!(discovered_ids(tmp, &name, &reg).is_empty(), "instances left in the registry");
+    assert!(
+        discovered_ids(tmp, &name, &reg).is_empty(),
+        "instances left in the registry"
+    );
 }
 
 #[test]
@@ -151,7 +186,10 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
     let (name, dir) = new_service(tmp.path(), "kill");
     let dir_text = dir.display().to_string();
     let registry = format!("file://{}", tmp.path().join("reg.json").display());
-    hale_json(tmp.path(), &["up", &dir_text, "--replicas", "2", "--registry", &registry]);
+    hale_json(
+        tmp.path(),
+        &["up", &dir_text, "--replicas", "2", "--registry", &registry],
+    );
     let both = vec![format!("{name}-1"), format!("{name}-2")];
     let reg = ["--registry", registry.as_str()];
     assert_eq!(wait_discovered(tmp.path(), &name, &reg, &both), both);
@@ -160,7 +198,10 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
     let state = hale::fleet::FleetState::load(&dir).unwrap();
     assert!(!pid_alive(state.instance(&both[0]).unwrap().pid as u64));
     // A SIGKILLed instance cannot deregister: it leaves once its TTL (10 s) runs out.
-    assert_eq!(wait_discovered(tmp.path(), &name, &reg, &both[1..]), both[1..].to_vec());
+    assert_eq!(
+        wait_discovered(tmp.path(), &name, &reg, &both[1..]),
+        both[1..].to_vec()
+    );
     let ps = hale_json(tmp.path(), &["ps", &dir_text]);
     assert_eq!(ps["instances"][0]["alive"], false);
 
@@ -183,11 +224,26 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
         },
     ))
     .unwrap();
-    assert_eq!(http_status(addr, "/"), Some(503), "error rate 1.0 fails every request");
-    assert_eq!(http_status(addr, "/healthz"), Some(200), "health is exempt from faults");
+    assert_eq!(
+        http_status(addr, "/"),
+        Some(503),
+        "error rate 1.0 fails every request"
+    );
+    assert_eq!(
+        http_status(addr, "/healthz"),
+        Some(200),
+        "health is exempt from faults"
+    );
 
-    let down = common::hale(tmp.path()).args(["down", &dir_text]).output().unwrap();
-    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    let down = common::hale(tmp.path())
+        .args(["down", &dir_text])
+        .output()
+        .unwrap();
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
     assert!(!dir.join(".hale").exists());
 }
 
@@ -196,7 +252,11 @@ fn up_without_hale_toml_is_a_usage_error_and_writes_nothing() {
     let tmp = common::tempdir();
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let out = common::hale(tmp.path()).args(["up"]).arg(&empty).output().unwrap();
+    let out = common::hale(tmp.path())
+        .args(["up"])
+        .arg(&empty)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no service name"), "{err}");
@@ -208,7 +268,11 @@ fn up_without_hale_toml_is_a_usage_error_and_writes_nothing() {
 fn ps_and_down_without_a_fleet_say_so_and_succeed() {
     let tmp = common::tempdir();
     for cmd in ["ps", "down"] {
-        let out = common::hale(tmp.path()).arg(cmd).arg(tmp.path()).output().unwrap();
+        let out = common::hale(tmp.path())
+            .arg(cmd)
+            .arg(tmp.path())
+            .output()
+            .unwrap();
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("no fleet"));
     }

@@ -551,13 +551,7 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
     } else {
         (None, None)
     };
-    let outcome = load::run(
-        options.clone(),
-        targets,
-        actuator,
-        progress_tx,
-    )
-    .await?;
+    let outcome = load::run(options.clone(), targets, actuator, progress_tx).await?;
     if let Some(r) = renderer {
         let _ = r.await;
     }
@@ -589,9 +583,9 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
 fn validate_service_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.')
+        && name.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.'
+        })
         && !name.starts_with(['-', '.']);
     if ok {
         Ok(())
