@@ -152,7 +152,7 @@ fn json(output: &Output) -> Value {
     })
 }
 
-fn instance<'a>(report: &'a Value, addr: SocketAddr) -> &'a Value {
+fn instance(report: &Value, addr: SocketAddr) -> &Value {
     report["instances"]
         .as_array()
         .unwrap()
@@ -355,7 +355,7 @@ fn killed_server_is_cut_off_and_the_others_take_its_traffic() {
         .values()
         .map(|n| n.as_u64().unwrap())
         .sum();
-    assert!(failed >= 1 && failed <= 30, "victim failures {failed}");
+    assert!((1..=30).contains(&failed), "victim failures {failed}");
     let total_ok = report["ok"].as_u64().unwrap();
     let others = a.served() + b.served();
     assert!(

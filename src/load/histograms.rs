@@ -72,10 +72,11 @@ pub fn write(path: &Path, file: &HistogramFile) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Merged histograms: the total and one per instance id.
+pub type Merged = (Histogram<u64>, BTreeMap<String, Histogram<u64>>);
+
 /// Merge exported files: totals add up, instances with the same id add up.
-pub fn merge(
-    paths: &[std::path::PathBuf],
-) -> anyhow::Result<(Histogram<u64>, BTreeMap<String, Histogram<u64>>)> {
+pub fn merge(paths: &[std::path::PathBuf]) -> anyhow::Result<Merged> {
     let mut total = latency_histogram();
     let mut instances: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
     for path in paths {

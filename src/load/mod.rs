@@ -915,7 +915,7 @@ impl Worker {
         let corrected_us = (end_ns.saturating_sub(intended_ns) / 1000).max(1);
         let uncorrected_us = (end_ns.saturating_sub(sent_ns.min(end_ns)) / 1000).max(1);
         self.window.requests += 1;
-        let rejected_locally = match outcome {
+        match outcome {
             Ok(index) => {
                 totals.ok += 1;
                 let _ = totals.corrected.record(corrected_us);
@@ -929,8 +929,7 @@ impl Worker {
                 self.window.errors += 1;
                 matches!(kind, ErrorKind::BreakerRejected | ErrorKind::NoInstance)
             }
-        };
-        rejected_locally
+        }
     }
 
     /// Pick an instance its breaker admits; a few tries, since a half-open breaker may have

@@ -607,8 +607,7 @@ fn resilience(outcome: &RunOutcome) -> Vec<ResilienceFigure> {
         };
         if kind == "restore" {
             let state_at_restore = breaker_events()
-                .filter(|e| e.t_ms <= fault.t_ms)
-                .last()
+                .rfind(|e| e.t_ms <= fault.t_ms)
                 .and_then(|e| e.state)
                 .unwrap_or(State::Closed);
             figure.breaker_closed_after_ms = if state_at_restore == State::Closed {
