@@ -1018,19 +1018,22 @@ impl Worker {
         slot: &Slot,
         hash_value: Option<&HeaderValue>,
     ) -> Result<Attempt, ErrorKind> {
-        let shared = self.shared.clone();
-        let options = &shared.options;
-        let mut request = Request::new(Full::new(options.body.clone()));
-        *request.method_mut() = options.method.clone();
-        *request.uri_mut() = shared.uri.clone();
-        let headers = request.headers_mut();
-        headers.insert(HOST, slot.authority.clone());
-        for (name, value) in &options.headers {
-            headers.insert(name.clone(), value.clone());
-        }
-        if let (Some(h), Some(v)) = (&options.hash, hash_value) {
-            headers.insert(h.header.clone(), v.clone());
-        }
+        let request = {
+            let shared = &*self.shared;
+            let options = &shared.options;
+            let mut request = Request::new(Full::new(options.body.clone()));
+            *request.method_mut() = options.method.clone();
+            *request.uri_mut() = shared.uri.clone();
+            let headers = request.headers_mut();
+            headers.insert(HOST, slot.authority.clone());
+            for (name, value) in &options.headers {
+                headers.insert(name.clone(), value.clone());
+            }
+            if let (Some(h), Some(v)) = (&options.hash, hash_value) {
+                headers.insert(h.header.clone(), v.clone());
+            }
+            request
+        };
         let connection = self.connection(slot).await?;
         if connection.ready().await.is_err() {
             return Err(ErrorKind::Transport);
