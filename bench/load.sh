@@ -115,9 +115,12 @@ if [[ ${PROFILE:-0} == 1 ]]; then
     echo
     echo "== profile: 3 s of hale load through p2c-ewma with breakers"
     if perf record -o "$WORK/perf.data" -g -- true >/dev/null 2>&1; then
-        run perf record -q -o "$WORK/perf.data" -g -- "$HALE" load \
+        run perf record -q -o "$WORK/perf.data" -- "$HALE" load \
             --endpoints "127.0.0.1:$P1,127.0.0.1:$P2,127.0.0.1:$P3" -c "$CONNS" -d 3s -q --output json >/dev/null
-        perf report -i "$WORK/perf.data" --no-children --percent-limit 1.5 --stdio 2>/dev/null | grep -v '^$' | head -60
+        echo "-- where time goes, by object (kernel = the TCP loopback path, both directions)"
+        perf report -i "$WORK/perf.data" --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8
+        echo "-- hottest symbols (hale's own frames are unnamed: the release profile strips symbols)"
+        perf report -i "$WORK/perf.data" --sort sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -20
     else
         need valgrind "perf is not permitted here; callgrind is the fallback"
         run valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "$HALE" load \

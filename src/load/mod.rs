@@ -814,6 +814,7 @@ impl Worker {
         let mut attempts_left = self.shared.options.retries;
         let outcome: Result<usize, ErrorKind>;
         let mut sent_ns = intended_ns;
+        let mut last_end_ns = None;
         loop {
             let now = self.shared.now_ns();
             let Some((position, admitted_probe)) = self.choose(&generation, key, now, excluded)
@@ -846,6 +847,7 @@ impl Worker {
             generation.balancer.start(position);
             let attempt = self.send(&slot, hash_value.as_ref()).await;
             let end_ns = self.shared.now_ns();
+            last_end_ns = Some(end_ns);
             generation
                 .balancer
                 .finish(position, end_ns.saturating_sub(sent_ns), end_ns);
@@ -905,7 +907,8 @@ impl Worker {
                 }
             }
         }
-        let end_ns = self.shared.now_ns();
+        // One clock read per attempt is enough: a local rejection reads it once more.
+        let end_ns = last_end_ns.unwrap_or_else(|| self.shared.now_ns());
         if end_ns >= self.next_tick_ns {
             self.flush_window(end_ns);
         }

@@ -412,7 +412,7 @@ impl Report {
                 self.model.concurrency
             ),
             _ => format!(
-                "closed, {} connections per instance",
+                "closed, {} workers, one connection per instance each",
                 self.model.concurrency
             ),
         };
