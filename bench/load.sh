@@ -93,22 +93,29 @@ HALE_URL=$(run "$HALE" load --url "$URL" -c "$CONNS" -d "${DURATION}s" --breaker
 echo "   $HALE_URL req/s"
 sleep 1
 
+echo "== hale load --endpoints x1 --strategy p2c-ewma with a three-state breaker (same connections as --url)"
+HALE_BAL1=$(run "$HALE" load --endpoints "127.0.0.1:$P1" -s p2c-ewma -c "$CONNS" -d "${DURATION}s" --output json | json_field 'd["rps"]')
+echo "   $HALE_BAL1 req/s"
+sleep 1
+
 echo "== hale load --endpoints x3 --strategy p2c-ewma with three-state breakers"
 HALE_BAL=$(run "$HALE" load --endpoints "127.0.0.1:$P1,127.0.0.1:$P2,127.0.0.1:$P3" -s p2c-ewma \
     -c "$CONNS" -d "${DURATION}s" --output json | json_field 'd["rps"]')
 echo "   $HALE_BAL req/s"
 
-python3 - "$WRK" "$OHA_RPS" "$HALE_URL" "$HALE_BAL" <<'PY'
+python3 - "$WRK" "$OHA_RPS" "$HALE_URL" "$HALE_BAL1" "$HALE_BAL" <<'PY'
 import sys
-wrk, oha, url, bal = map(float, sys.argv[1:])
+wrk, oha, url, bal1, bal = map(float, sys.argv[1:])
 print()
 print(f"{'tool':<34}{'req/s':>12}")
-for name, v in [("wrk", wrk), ("oha", oha), ("hale --url", url), ("hale p2c-ewma + breakers (x3)", bal)]:
+for name, v in [("wrk", wrk), ("oha", oha), ("hale --url", url),
+                ("hale p2c-ewma + breaker (x1)", bal1), ("hale p2c-ewma + breakers (x3)", bal)]:
     print(f"{name:<34}{v:>12.0f}")
 print()
 print(f"hale --url / oha          {url/oha:6.3f}   (target >= 1.10)")
 print(f"hale --url / wrk          {url/wrk:6.3f}   (target >= 0.90)")
-print(f"hale balanced / --url     {bal/url:6.3f}   (target >= 0.97)")
+print(f"hale p2c+breaker x1 / url {bal1/url:6.3f}   (target >= 0.97: balancer + breaker cost)")
+print(f"hale p2c+breakers x3 / url{bal/url:6.3f}   (3x the connections: one per worker per instance)")
 PY
 
 if [[ ${PROFILE:-0} == 1 ]]; then
@@ -118,13 +125,13 @@ if [[ ${PROFILE:-0} == 1 ]]; then
         run perf record -q -o "$WORK/perf.data" -- "$HALE" load \
             --endpoints "127.0.0.1:$P1,127.0.0.1:$P2,127.0.0.1:$P3" -c "$CONNS" -d 3s -q --output json >/dev/null
         echo "-- where time goes, by object (kernel = the TCP loopback path, both directions)"
-        perf report -i "$WORK/perf.data" --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8
+        perf report -i "$WORK/perf.data" --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8 || true
         echo "-- hottest symbols (hale's own frames are unnamed: the release profile strips symbols)"
-        perf report -i "$WORK/perf.data" --sort sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -20
+        perf report -i "$WORK/perf.data" --sort sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -20 || true
     else
         need valgrind "perf is not permitted here; callgrind is the fallback"
         run valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "$HALE" load \
             --endpoints "127.0.0.1:$P1,127.0.0.1:$P2,127.0.0.1:$P3" -c 16 -n 20000 -q --output json >/dev/null 2>&1
-        callgrind_annotate "$WORK/callgrind.out" 2>/dev/null | head -40
+        callgrind_annotate "$WORK/callgrind.out" 2>/dev/null | head -40 || true
     fi
 fi
