@@ -760,6 +760,11 @@ pub struct StoppedInstance {
 pub async fn down(dir: &Path, grace: Duration) -> anyhow::Result<Option<DownReport>> {
     let dir = std::path::absolute(dir)?;
     if !FleetState::path(&dir).exists() {
+        // A failed `hale up` keeps its logs for reading; `hale down` clears them too.
+        let hale_dir = dir.join(STATE_DIR);
+        let _ = std::fs::remove_dir_all(hale_dir.join("logs"));
+        let _ = std::fs::remove_dir_all(hale_dir.join("bin"));
+        let _ = std::fs::remove_dir(&hale_dir);
         return Ok(None);
     }
     let state = FleetState::load(&dir)?;

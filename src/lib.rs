@@ -87,18 +87,25 @@ fn report_clap_error(err: clap::Error) -> ExitCode {
         .find_map(|l| l.strip_prefix("tip: "))
         .map(|t| format!("; {t}"))
         .unwrap_or_default();
-    let command = rendered
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Usage: "))
-        .map(|usage| {
-            usage
-                .split_whitespace()
-                .take_while(|w| !w.starts_with('[') && !w.starts_with('<') && !w.starts_with('-'))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "hale".into());
+    let command = command_path(std::env::args().skip(1));
     eprintln!("error: {message}{tip} (see '{command} --help')");
     Exit::Usage.into()
+}
+
+/// The subcommand path the arguments name (`hale templates export`), for pointing at its help.
+fn command_path(args: impl Iterator<Item = String>) -> String {
+    use clap::CommandFactory as _;
+    let mut cmd = cli::Cli::command();
+    let mut path = vec!["hale".to_string()];
+    for arg in args {
+        if arg.starts_with('-') {
+            continue;
+        }
+        let Some(sub) = cmd.find_subcommand(&arg).cloned() else {
+            break;
+        };
+        path.push(sub.get_name().to_string());
+        cmd = sub;
+    }
+    path.join(" ")
 }

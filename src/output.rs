@@ -155,7 +155,7 @@ impl Printer {
         let mut out = stdout.lock();
         match self.format {
             OutputFormat::Json => {
-                serde_json::to_writer_pretty(&mut out, doc).map_err(io::Error::other)?;
+                serde_json::to_writer_pretty(&mut out, doc).map_err(json_io_error)?;
                 writeln!(out)?;
             }
             OutputFormat::Text => text(&mut out)?,
@@ -167,7 +167,7 @@ impl Printer {
     pub fn json_line<T: Serialize>(&self, doc: &T) -> io::Result<()> {
         let stdout = io::stdout();
         let mut out = stdout.lock();
-        serde_json::to_writer(&mut out, doc).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut out, doc).map_err(json_io_error)?;
         writeln!(out)?;
         out.flush()
     }
@@ -178,5 +178,14 @@ impl Printer {
         let mut out = stdout.lock();
         writeln!(out, "{text}")?;
         out.flush()
+    }
+}
+
+/// Keep the kind of an I/O failure inside a serde_json error, so a broken pipe stays a broken
+/// pipe (which hale treats as success) instead of becoming an opaque "other" error.
+fn json_io_error(e: serde_json::Error) -> io::Error {
+    match e.io_error_kind() {
+        Some(kind) => io::Error::from(kind),
+        None => io::Error::other(e),
     }
 }

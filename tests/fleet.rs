@@ -277,3 +277,92 @@ fn ps_and_down_without_a_fleet_say_so_and_succeed() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("no fleet"));
     }
 }
+
+/// The other direction of the file-registry contract: an entry `hale register` wrote is found
+/// by the generated Go service's own discovery (DOWNSTREAM_REGISTRY) and called.
+#[test]
+fn generated_service_calls_an_instance_hale_registered_in_the_file_registry() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    need!(Go);
+    let tmp = common::tempdir();
+    let (name, dir) = new_service(tmp.path(), "interop");
+    let binary = tmp.path().join("svc");
+    let built = std::process::Command::new("go")
+        .args(["build", "-o"])
+        .arg(&binary)
+        .arg(format!("./cmd/{name}"))
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(built.success());
+
+    // The downstream: counts the requests it serves.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            counter.fetch_add(1, Ordering::SeqCst);
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    let registry = format!("file://{}", tmp.path().join("reg.json").display());
+    let out = common::hale(tmp.path())
+        .args([
+            "register",
+            "--once",
+            "--registry",
+            &registry,
+            "--name",
+            "backend",
+            "--ttl",
+            "60s",
+        ])
+        .args(["--address", &backend.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let port = common::free_port();
+    let mut service = std::process::Command::new(&binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("DOWNSTREAM_SERVICE", "backend")
+        .env("DOWNSTREAM_REGISTRY", &registry)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let start = Instant::now();
+    let mut status = None;
+    while start.elapsed() < Duration::from_secs(20) {
+        status = http_status(addr, "/v1/downstream");
+        if status == Some(200) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = service.kill();
+    let _ = service.wait();
+    assert_eq!(
+        status,
+        Some(200),
+        "GET /v1/downstream never reached the hale-registered backend"
+    );
+    assert!(hits.load(Ordering::SeqCst) > 0);
+}

@@ -522,7 +522,7 @@ fn register_once_then_deregister_removes_the_entry() {
 // Duplicate ids
 
 fn assert_duplicate_refused(tmp: &Path, url: &str, name: &str) {
-    let register = |port: &str| {
+    let register = |port: &str, replace: bool| {
         common::hale(tmp)
             .args([
                 "register",
@@ -537,12 +537,13 @@ fn assert_duplicate_refused(tmp: &Path, url: &str, name: &str) {
                 "30s",
             ])
             .args(["--address", &format!("127.0.0.1:{port}")])
+            .args(replace.then_some("--replace"))
             .output()
             .unwrap()
     };
-    let first = register("9");
+    let first = register("9", false);
     assert!(first.status.success(), "{}", stderr_of(&first));
-    let second = register("10");
+    let second = register("10", false);
     assert_one_line(
         &second,
         2,
@@ -552,6 +553,13 @@ fn assert_duplicate_refused(tmp: &Path, url: &str, name: &str) {
     let doc = discover_json(tmp, url, name, &[]);
     if let Some(first) = doc["instances"].as_array().unwrap().first() {
         assert_eq!(first["port"], 9);
+    }
+    // --replace takes the id over.
+    let third = register("10", true);
+    assert!(third.status.success(), "{}", stderr_of(&third));
+    let doc = discover_json(tmp, url, name, &[]);
+    if let Some(first) = doc["instances"].as_array().unwrap().first() {
+        assert_eq!(first["port"], 10);
     }
     let out = common::hale(tmp)
         .args([
@@ -888,10 +896,11 @@ fn consul_restart_reregisters_within_5s_of_its_return() {
 
 #[test]
 fn discover_watch_prints_one_json_line_per_change_until_timeout() {
+    use std::io::BufRead as _;
     let tmp = common::tempdir();
     let name = unique("watch");
     let file = format!("file://{}", tmp.path().join("w.json").display());
-    let watcher = common::hale(tmp.path())
+    let mut watcher = common::hale(tmp.path())
         .args([
             "discover",
             &name,
@@ -899,60 +908,80 @@ fn discover_watch_prints_one_json_line_per_change_until_timeout() {
             &file,
             "--watch",
             "--timeout",
-            "4s",
-            "--output",
-            "json",
+            "8s",
         ])
+        .args(["--output", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(Guard)
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    let out = common::hale(tmp.path())
-        .args([
-            "register",
-            "--once",
-            "--registry",
-            &file,
-            "--name",
-            &name,
-            "--address",
-            "127.0.0.1:9",
-            "--id",
-            "w1",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    std::thread::sleep(Duration::from_millis(800));
-    let out = common::hale(tmp.path())
-        .args([
-            "deregister",
-            "--registry",
-            &file,
-            "--name",
-            &name,
-            "--id",
-            "w1",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let done = watcher.wait_with_output().unwrap();
-    assert!(
-        done.status.success(),
-        "--timeout ends the watch with exit 0"
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = watcher.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(serde_json::from_str(&line).unwrap());
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("a watch line")
+    };
+    let count = |doc: &Value| doc["instances"].as_array().unwrap().len();
+    let hale_ok = |args: &[&str]| {
+        let out = common::hale(tmp.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    };
+
+    let first = next();
+    assert_eq!(first["schema"], "hale.discover/v1");
+    assert_eq!(
+        count(&first),
+        0,
+        "the first line is the current (empty) state"
     );
-    let lines: Vec<Value> = String::from_utf8_lossy(&done.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let counts: Vec<usize> = lines
-        .iter()
-        .map(|l| l["instances"].as_array().unwrap().len())
-        .collect();
-    assert_eq!(counts, vec![0, 1, 0], "{lines:?}");
-    assert!(lines.iter().all(|l| l["schema"] == "hale.discover/v1"));
+    hale_ok(&[
+        "register",
+        "--once",
+        "--registry",
+        &file,
+        "--name",
+        &name,
+        "--address",
+        "127.0.0.1:9",
+        "--id",
+        "w1",
+    ]);
+    let added = next();
+    assert_eq!(count(&added), 1);
+    assert_eq!(added["instances"][0]["id"], "w1");
+    hale_ok(&[
+        "deregister",
+        "--registry",
+        &file,
+        "--name",
+        &name,
+        "--id",
+        "w1",
+    ]);
+    assert_eq!(count(&next()), 0);
+
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = watcher.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "--timeout did not end the watch"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "--timeout ends the watch with exit 0");
+    assert!(rx.try_recv().is_err(), "no line without a change");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1076,4 +1105,168 @@ fn go_zero_and_kratos_layouts_interoperate_with_the_etcd_go_client() {
             .unwrap();
         assert!(out.status.success());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// registry::follow, the discovery API `hale load` uses
+
+fn follow_round_trip(url: &str, name: &str, port: u16) {
+    use hale::registry::{follow, Instance, Layout, Registry, RegistryUrl};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = RegistryUrl::parse(url).unwrap();
+        let registry = Registry::new(&url, Layout::Hale).unwrap();
+        let mut rx = follow(&url, name).await.unwrap();
+        assert!(rx.borrow().is_empty());
+        let instance = Instance {
+            name: name.into(),
+            id: format!("{name}-1"),
+            address: "127.0.0.1".into(),
+            port,
+            tags: vec![],
+            meta: Default::default(),
+            check: Some("/healthz".into()),
+            ttl: Duration::from_secs(10),
+        };
+        registry.register(&instance, false).await.unwrap();
+        let seen = matches!(
+            tokio::time::timeout(Duration::from_secs(15), rx.wait_for(|l| l.len() == 1)).await,
+            Ok(Ok(_))
+        );
+        assert!(seen, "follow never saw the registration");
+        assert_eq!(rx.borrow()[0].id, instance.id);
+        assert!(registry.deregister(name, &instance.id).await.unwrap());
+        let gone = matches!(
+            tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|l| l.is_empty())).await,
+            Ok(Ok(_))
+        );
+        assert!(gone, "follow never saw the deregistration");
+    });
+}
+
+#[test]
+fn follow_tracks_registrations_in_etcd_consul_and_file() {
+    let tmp = common::tempdir();
+    let health = HealthServer::start();
+    follow_round_trip(
+        &format!("file://{}", tmp.path().join("f.json").display()),
+        &unique("followf"),
+        health.port,
+    );
+    if let Some(etcd) = common::service(common::Service::Etcd) {
+        follow_round_trip(&format!("etcd://{etcd}"), &unique("followe"), health.port);
+    }
+    if let Some(consul) = common::service(common::Service::Consul) {
+        follow_round_trip(
+            &format!("consul://{consul}"),
+            &unique("followc"),
+            health.port,
+        );
+    }
+}
+
+#[test]
+fn follow_on_an_unreachable_registry_is_an_error() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for url in ["consul://127.0.0.1:1", "etcd://127.0.0.1:1"] {
+        let url = hale::registry::RegistryUrl::parse(url).unwrap();
+        let err = rt
+            .block_on(hale::registry::follow(&url, "orders"))
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("unreachable"), "{err:#}");
+    }
+}
+
+#[test]
+fn registry_comes_from_flag_then_hale_registry_then_hale_toml_then_default() {
+    let tmp = common::tempdir();
+    let from = |file: &str| format!("file://{}", tmp.path().join(file).display());
+    std::fs::write(
+        tmp.path().join("hale.toml"),
+        format!("registry = \"{}\"\n", from("toml.json")),
+    )
+    .unwrap();
+    let register = |id: &str, env: Option<String>, flag: Option<String>| {
+        let mut cmd = common::hale(tmp.path());
+        cmd.current_dir(tmp.path()).args([
+            "register",
+            "--once",
+            "--name",
+            "orders",
+            "--address",
+            "127.0.0.1:9",
+            "--id",
+            id,
+        ]);
+        if let Some(env) = env {
+            cmd.env("HALE_REGISTRY", env);
+        }
+        if let Some(flag) = flag {
+            cmd.args(["--registry", &flag]);
+        }
+        assert!(cmd.output().unwrap().status.success());
+    };
+    register("by-flag", Some(from("env.json")), Some(from("flag.json")));
+    register("by-env", Some(from("env.json")), None);
+    register("by-toml", None, None);
+    std::fs::remove_file(tmp.path().join("hale.toml")).unwrap();
+    register("by-default", None, None);
+    for (file, id) in [
+        ("flag.json", "by-flag"),
+        ("env.json", "by-env"),
+        ("toml.json", "by-toml"),
+        ("state/registry.json", "by-default"),
+    ] {
+        let text = std::fs::read_to_string(tmp.path().join(file)).unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            doc["instances"].as_array().unwrap().len(),
+            1,
+            "{file}: {text}"
+        );
+        assert_eq!(doc["instances"][0]["id"], id, "{file}");
+    }
+}
+
+#[test]
+fn stop_while_the_registry_is_down_exits_1_saying_the_entry_will_expire() {
+    need!(Etcd);
+    let tmp = common::tempdir();
+    let health = HealthServer::start();
+    let mut etcd = PrivateEtcd::new(tmp.path());
+    etcd.start();
+    let name = unique("stopdown");
+    let prefix = format!("/hale/services/{name}/");
+    let mut reg = spawn_register(
+        tmp.path(),
+        &format!("etcd://{}", etcd.endpoint()),
+        &name,
+        &health.address(),
+        &["--ttl", "2s"],
+    );
+    assert!(wait_for(Duration::from_secs(10), || {
+        !etcdctl_get_prefix(&etcd.endpoint(), &prefix).is_empty()
+    })
+    .is_some());
+    etcd.stop();
+    let status = sigterm(&mut reg);
+    assert_eq!(status.code(), Some(1));
+    let mut err = String::new();
+    reg.0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let last = err
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        last.starts_with("error: stopped, but could not deregister")
+            && last.contains("expires after its TTL"),
+        "{err}"
+    );
 }

@@ -107,41 +107,41 @@ fn table(out: &mut dyn Write, instances: &[Instance]) -> std::io::Result<()> {
     if instances.is_empty() {
         return Ok(());
     }
-    let id_width = instances
+    let rows: Vec<[String; 4]> = instances
         .iter()
-        .map(|i| i.id.len())
-        .max()
-        .unwrap_or(2)
-        .max(2);
-    let ep_width = instances
-        .iter()
-        .map(|i| i.endpoint().len())
-        .max()
-        .unwrap_or(7)
-        .max(7);
+        .map(|i| {
+            let meta: Vec<String> = i.meta.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            [
+                i.id.clone(),
+                i.endpoint(),
+                if i.tags.is_empty() {
+                    "-".into()
+                } else {
+                    i.tags.join(",")
+                },
+                if meta.is_empty() {
+                    "-".into()
+                } else {
+                    meta.join(",")
+                },
+            ]
+        })
+        .collect();
+    let width = |col: usize, title: &str| {
+        rows.iter()
+            .map(|r| r[col].len())
+            .max()
+            .unwrap_or(0)
+            .max(title.len())
+    };
+    let (w0, w1, w2) = (width(0, "ID"), width(1, "ADDRESS"), width(2, "TAGS"));
     writeln!(
         out,
-        "{:<id_width$}  {:<ep_width$}  TAGS  META",
-        "ID", "ADDRESS"
+        "{:<w0$}  {:<w1$}  {:<w2$}  META",
+        "ID", "ADDRESS", "TAGS"
     )?;
-    for i in instances {
-        let meta: Vec<String> = i.meta.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        writeln!(
-            out,
-            "{:<id_width$}  {:<ep_width$}  {}  {}",
-            i.id,
-            i.endpoint(),
-            if i.tags.is_empty() {
-                "-".into()
-            } else {
-                i.tags.join(",")
-            },
-            if meta.is_empty() {
-                "-".into()
-            } else {
-                meta.join(",")
-            },
-        )?;
+    for [id, endpoint, tags, meta] in &rows {
+        writeln!(out, "{id:<w0$}  {endpoint:<w1$}  {tags:<w2$}  {meta}")?;
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use crate::fleet::{self, StoppedInstance};
+use crate::fleet::{self, StopMethod, StoppedInstance};
 use crate::output::Printer;
 use crate::settings;
 
@@ -48,7 +48,12 @@ pub async fn run(args: DownArgs, printer: &Printer) -> anyhow::Result<()> {
         return Ok(());
     };
     for s in &report.stopped {
-        printer.status("Stopped", format!("{} ({:?})", s.id, s.how).to_lowercase());
+        let how = match s.how {
+            StopMethod::Sigterm => "exited after SIGTERM",
+            StopMethod::Sigkill => "killed after the grace period",
+            StopMethod::Gone => "was not running",
+        };
+        printer.status("Stopped", format!("{} ({how})", s.id));
     }
     if !report.deregistered_by_hale.is_empty() {
         printer.warn(format!(

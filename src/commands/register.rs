@@ -166,6 +166,7 @@ pub async fn run(args: RegisterArgs, printer: &Printer) -> anyhow::Result<()> {
 
     let ttl = instance.ttl;
     let shown = instance.clone();
+    let outage = std::cell::Cell::new(false);
     let outcome =
         registry::keep_registered(&registry, &instance, args.replace, stop_signal(), |event| {
             match event {
@@ -177,11 +178,22 @@ pub async fn run(args: RegisterArgs, printer: &Printer) -> anyhow::Result<()> {
                         humantime::format_duration(ttl)
                     ),
                 ),
-                KeeperEvent::Lost { error, retry_in } => printer.warn(format!(
-                    "{error:#}; retrying in {}",
-                    humantime::format_duration(Duration::from_millis(retry_in.as_millis() as u64))
-                )),
+                KeeperEvent::Lost { error, retry_in } => {
+                    let message = format!(
+                        "{error:#}; retrying in {} (until it answers)",
+                        humantime::format_duration(Duration::from_millis(
+                            retry_in.as_millis() as u64
+                        ))
+                    );
+                    // One warning per outage; the retries themselves only with -v.
+                    if outage.replace(true) {
+                        printer.debug(message);
+                    } else {
+                        printer.warn(message);
+                    }
+                }
                 KeeperEvent::Reregistered { id } => {
+                    outage.set(false);
                     printer.status("Registered", format!("{id} again"))
                 }
                 KeeperEvent::Deregistered { id } => printer.status("Deregistered", id),

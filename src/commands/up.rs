@@ -108,7 +108,12 @@ pub async fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<()> {
         )),
     })
     .await?;
-    emit(printer, &report.state, &report)
+    emit(printer, &report.state, &report)?;
+    printer.note(format!(
+        "the instances keep running: `hale ps {0}` to check them, `hale down {0}` to stop them",
+        args.path.display()
+    ));
+    Ok(())
 }
 
 fn emit(printer: &Printer, state: &FleetState, report: &fleet::UpReport) -> anyhow::Result<()> {

@@ -38,11 +38,11 @@ struct HaleValue {
     id: String,
     address: String,
     port: u16,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     tags: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     meta: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     check: String,
 }
 
@@ -55,7 +55,7 @@ struct KratosValue {
     version: String,
     #[serde(default)]
     metadata: Option<BTreeMap<String, String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     endpoints: Vec<String>,
 }
 

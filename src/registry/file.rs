@@ -27,7 +27,7 @@ pub struct FileRegistry {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct FileDocument {
     pub version: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub instances: Vec<FileEntry>,
 }
 
@@ -38,11 +38,11 @@ pub struct FileEntry {
     pub id: String,
     pub address: String,
     pub port: u16,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub tags: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub meta: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub check: String,
     pub ttl_ms: u64,
     pub expires_unix_ms: u64,
@@ -357,6 +357,16 @@ mod tests {
         let upd = doc["instances"][0]["updated_unix_ms"].as_u64().unwrap();
         assert_eq!(exp - upd, 10000);
         assert!(lock_path(&path).exists());
+    }
+
+    #[test]
+    fn go_nulls_read_as_empty() {
+        let doc: FileDocument = serde_json::from_str(
+            r#"{"version":1,"instances":[{"name":"o","id":"o-1","address":"127.0.0.1","port":1,
+            "tags":null,"meta":null,"ttl_ms":1000,"expires_unix_ms":1}]}"#,
+        )
+        .unwrap();
+        assert!(doc.instances[0].tags.is_empty() && doc.instances[0].meta.is_empty());
     }
 
     #[tokio::test]

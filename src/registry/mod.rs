@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rand::Rng as _;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize as _, Serialize, Serializer};
 
 use crate::exit::UsageError;
 
@@ -37,6 +37,15 @@ pub struct Instance {
     pub check: Option<String>,
     #[serde(rename = "ttl_ms", serialize_with = "serialize_millis")]
     pub ttl: Duration,
+}
+
+/// Go encodes a nil slice or map as `null`: read it as empty, like a missing field.
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 fn serialize_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

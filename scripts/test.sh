@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, provisioning included: the command README.md documents and .ci/run calls.
+#   1. scripts/test-env.sh installs and starts the real services (Docker Engine, etcd, Consul,
+#      Prometheus + promtool, a container registry) bound to 127.0.0.1;
+#   2. quality gates: cargo fmt --check, cargo clippy -D warnings;
+#   3. every test, with HALE_TEST_REQUIRE_ALL=1 so a missing service fails instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v cargo >/dev/null || { echo "test.sh: cargo not found: install a Rust toolchain (rustup)" >&2; exit 1; }
+command -v go >/dev/null || { echo "test.sh: go not found: the tests build generated Go services" >&2; exit 1; }
+
+if [ "$(id -u)" = 0 ]; then
+  scripts/test-env.sh >/dev/null
+elif command -v sudo >/dev/null; then
+  sudo --preserve-env=HALE_TEST_STATE scripts/test-env.sh >/dev/null
+else
+  echo "test.sh: provisioning needs root (or sudo) to install Debian packages" >&2
+  exit 1
+fi
+# shellcheck disable=SC1091
+source "${HALE_TEST_STATE:-/tmp/hale-test-env}/env"
+export HALE_TEST_REQUIRE_ALL=1
+export CARGO_TERM_COLOR=never
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --locked --no-fail-fast -- --test-threads "${HALE_TEST_THREADS:-2}"
+echo "== all green"
