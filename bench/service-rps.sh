@@ -18,10 +18,9 @@ target=0.8
 root=$(cd "$(dirname "$0")/.." && pwd)
 hale=${HALE:-}
 if [[ -z $hale ]]; then
-  if [[ -x $root/target/release/hale ]]; then hale=$root/target/release/hale; else
-    (cd "$root" && cargo build --quiet)
-    hale=$root/target/debug/hale
-  fi
+  # Only the templates matter here, so a fresh debug build (cheap, never stale) will do.
+  (cd "$root" && cargo build --quiet)
+  hale=$root/target/debug/hale
 fi
 for tool in go wrk taskset python3; do
   command -v "$tool" >/dev/null || { echo "bench/service-rps.sh: $tool is not installed" >&2; exit 2; }
@@ -88,7 +87,7 @@ load() { # name url -> prints requests/s
 # The generated service with everything on: rate limiting high enough never to throttle,
 # load shedding, fault injection with no faults configured, admin, request timeout, body limit.
 svc_port=$(free_port)
-PORT=$svc_port HOST=127.0.0.1 GOMAXPROCS=1 LOG_LEVEL=info \
+PORT=$svc_port HOST=127.0.0.1 GOMAXPROCS=1 LOG_LEVEL=info DRAIN_DELAY=0s \
   RATE_LIMIT_RPS=10000000 RATE_LIMIT_BURST=10000000 MAX_IN_FLIGHT=100000 \
   FAULT_INJECTION=true FAULT_ERROR_RATE=0 FAULT_LATENCY=0s ADMIN_ENABLED=true \
   taskset -c "$server_cpu" "$work/svc-bin" >"$work/svc.log" 2>&1 &

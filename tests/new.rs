@@ -684,6 +684,96 @@ fn instance_registers_in_etcd_while_running_and_leaves_on_sigterm() {
     );
 }
 
+#[test]
+fn instance_registers_in_the_file_registry_while_running_and_leaves_on_sigterm() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let file = tmp.path().join("registry.json");
+    let name = unique("hale-new-file");
+    let id = format!("{name}-1");
+    let mut svc = Service::start(&[
+        ("REGISTRY", &format!("file://{}", file.display())),
+        ("SERVICE_NAME", &name),
+        ("INSTANCE_ID", &id),
+        ("WEIGHT", "3"),
+    ]);
+    let instances = || -> Vec<serde_json::Value> {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            return Vec::new();
+        };
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        doc["instances"].as_array().cloned().unwrap_or_default()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || instances()
+            .iter()
+            .any(|i| i["id"] == id.as_str())),
+        "{id} never appeared in {}:\n{}",
+        file.display(),
+        svc.logs()
+    );
+    let entry = instances()
+        .into_iter()
+        .find(|i| i["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(entry["name"], name.as_str());
+    assert_eq!(entry["port"], svc.port);
+    assert_eq!(entry["check"], "/healthz");
+    assert_eq!(entry["meta"]["weight"], "3");
+    assert_eq!(entry["meta"]["version"], "9.9.9");
+
+    svc.sigterm();
+    assert_eq!(svc.wait_exit(Duration::from_secs(20)), 0, "{}", svc.logs());
+    assert!(
+        instances().iter().all(|i| i["id"] != id.as_str()),
+        "{id} is still in the file registry after shutdown"
+    );
+}
+
+#[test]
+fn downstream_route_calls_an_instance_discovered_in_the_registry() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let registry = format!("file://{}", tmp.path().join("registry.json").display());
+    let callee_name = unique("hale-new-callee");
+    let callee_id = format!("{callee_name}-1");
+    let callee = Service::start(&[
+        ("REGISTRY", &registry),
+        ("SERVICE_NAME", &callee_name),
+        ("INSTANCE_ID", &callee_id),
+    ]);
+    let caller = Service::start(&[
+        ("SERVICE_NAME", "hale-new-caller"),
+        ("DOWNSTREAM_SERVICE", &callee_name),
+        ("DOWNSTREAM_REGISTRY", &registry),
+    ]);
+    // Discovery is asynchronous: the first calls may find no instance yet (a 502 fallback).
+    let mut last = None;
+    let answered = eventually(Duration::from_secs(10), || {
+        let r = get(&caller, "/v1/downstream");
+        let ok = r.status == 200;
+        last = Some(r);
+        ok
+    });
+    let last = last.unwrap();
+    assert!(
+        answered,
+        "GET /v1/downstream never answered 200: {last:?}\n{}\n{}",
+        caller.logs(),
+        callee.logs()
+    );
+    let doc: serde_json::Value = serde_json::from_str(&last.body).unwrap();
+    assert_eq!(doc["downstream"], callee_name.as_str());
+    assert_eq!(doc["instance"], callee_id.as_str());
+    assert_eq!(doc["fallback"], false);
+    assert_eq!(doc["body"]["instance"], callee_id.as_str());
+    let metrics = get(&caller, "/metrics").body;
+    assert!(
+        metrics.contains("downstream_requests_total{"),
+        "the caller exports no downstream client metrics"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // `hale new` itself: bad input, dry runs, JSON.
 

@@ -131,18 +131,22 @@ func (c *consulRegistry) register(ctx context.Context, inst Instance) error {
 	}
 	if inst.Check != "" {
 		svc.Checks = append(svc.Checks, consulCheck{
-			CheckID:                        inst.ID + ":http",
-			Name:                           "HTTP GET " + inst.Check,
-			HTTP:                           "http://" + net.JoinHostPort(inst.Address, strconv.Itoa(inst.Port)) + inst.Check,
-			Interval:                       "5s",
-			Timeout:                        "2s",
+			CheckID:  inst.ID + ":http",
+			Name:     "HTTP GET " + inst.Check,
+			HTTP:     "http://" + net.JoinHostPort(inst.Address, strconv.Itoa(inst.Port)) + inst.Check,
+			Interval: "5s",
+			Timeout:  "2s",
+			// The service registers itself only once it is serving, so it starts passing;
+			// Consul's first probe (staggered up to one interval) would otherwise hide a
+			// healthy new instance for up to 5 s.
+			Status:                         "passing",
 			DeregisterCriticalServiceAfter: consulDeregisterCriticalAfter,
 		})
 	}
 	svc.Checks = append(svc.Checks, consulCheck{
 		CheckID: ttlCheckID(inst),
 		Name:    "heartbeat every TTL/3",
-		TTL:     inst.TTL.String(),
+		TTL:     max(inst.TTL, time.Second).String(), // as hale register does: no sub-second TTL checks
 		// Passing at once: a new check starts critical, which would hide the instance until
 		// the first heartbeat.
 		Status:                         "passing",
