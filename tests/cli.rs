@@ -99,7 +99,10 @@ fn unknown_shell_is_a_usage_error_on_one_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("tcsh") && err.contains("hale completions --help"), "{err}");
+    assert!(
+        err.contains("tcsh") && err.contains("hale completions --help"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -108,7 +111,10 @@ fn unknown_flag_exits_2_with_one_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("error: unexpected argument '--bogus'"), "{err}");
+    assert!(
+        err.starts_with("error: unexpected argument '--bogus'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -135,7 +141,11 @@ fn man_page_renders_roff() {
     let out = run(&["man"]);
     assert_eq!(out.status.code(), Some(0));
     let page = String::from_utf8(out.stdout).unwrap();
-    assert!(page.starts_with(".ie \\n(.g .ds Aq"), "{}", &page[..80.min(page.len())]);
+    assert!(
+        page.starts_with(".ie \\n(.g .ds Aq"),
+        "{}",
+        &page[..80.min(page.len())]
+    );
     assert!(page.contains(".TH hale 1"));
 
     let dir = common::tempdir();
@@ -158,7 +168,11 @@ fn version_prints_the_crate_version() {
 #[test]
 fn malformed_hale_toml_names_file_line_and_column() {
     let dir = common::tempdir();
-    std::fs::write(dir.path().join("hale.toml"), "name = \"orders\"\nport = [\n").unwrap();
+    std::fs::write(
+        dir.path().join("hale.toml"),
+        "name = \"orders\"\nport = [\n",
+    )
+    .unwrap();
     let out = common::hale(dir.path())
         .current_dir(dir.path())
         .args(["discover", "orders"])
@@ -167,5 +181,8 @@ fn malformed_hale_toml_names_file_line_and_column() {
     // discover reads settings from the current folder; a broken file stops it before any I/O.
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("hale.toml:3:1") || err.contains("hale.toml:2:"), "{err}");
+    assert!(
+        err.contains("hale.toml:3:1") || err.contains("hale.toml:2:"),
+        "{err}"
+    );
 }

@@ -698,7 +698,6 @@ fn fleet_round_robin_is_even(fleet: &Fleet) {
 }
 
 #[test]
-#[ignore = "needs a generated service that builds: the go branch template references pkg/registry, not there yet"]
 fn fleet_in_file_registry_gets_even_round_robin_shares() {
     if common::service(common::Service::Go).is_none() {
         return;
@@ -708,7 +707,6 @@ fn fleet_in_file_registry_gets_even_round_robin_shares() {
 }
 
 #[test]
-#[ignore = "needs a generated service that builds: the go branch template references pkg/registry, not there yet"]
 fn fleet_in_consul_gets_even_round_robin_shares() {
     let consul = need!(Consul);
     if common::service(common::Service::Go).is_none() {
@@ -719,7 +717,6 @@ fn fleet_in_consul_gets_even_round_robin_shares() {
 }
 
 #[test]
-#[ignore = "needs a generated service that builds: the go branch template references pkg/registry, not there yet"]
 fn fleet_in_etcd_gets_even_round_robin_shares() {
     let etcd = need!(Etcd);
     if common::service(common::Service::Go).is_none() {
@@ -730,7 +727,6 @@ fn fleet_in_etcd_gets_even_round_robin_shares() {
 }
 
 #[test]
-#[ignore = "needs a generated service that builds: the go branch template references pkg/registry, not there yet"]
 fn killed_instance_is_cut_off_and_restored_instance_recovers() {
     if common::service(common::Service::Go).is_none() {
         return;
@@ -763,6 +759,7 @@ fn killed_instance_is_cut_off_and_restored_instance_recovers() {
         String::from_utf8_lossy(&out.stderr)
     );
     let figures = report["resilience"].as_array().unwrap();
+    eprintln!("resilience: {}", report["resilience"]);
     let kill = figures.iter().find(|f| f["kind"] == "kill").unwrap();
     let opened = kill["breaker_opened_after_ms"]
         .as_f64()
@@ -800,7 +797,6 @@ fn killed_instance_is_cut_off_and_restored_instance_recovers() {
 }
 
 #[test]
-#[ignore = "needs a generated service that builds: the go branch template references pkg/registry, not there yet"]
 fn instance_added_mid_run_starts_taking_traffic() {
     if common::service(common::Service::Go).is_none() {
         return;
@@ -858,4 +854,46 @@ fn unknown_service_and_unreachable_registry_get_one_clear_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("127.0.0.1"), "{stderr}");
+}
+
+#[test]
+fn error_rate_fault_engages_adaptive_throttling_on_that_instance() {
+    if common::service(common::Service::Go).is_none() {
+        return;
+    }
+    let fleet = Fleet::up("t", 3, None);
+    let sick = fleet.id(1);
+    let fleet_dir = fleet.dir.to_str().unwrap().to_string();
+    let out = fleet.load(&[
+        "-s",
+        "round-robin",
+        "--breaker",
+        "adaptive",
+        "-c",
+        "4",
+        "-d",
+        "3s",
+        "--fleet",
+        &fleet_dir,
+        "--fault",
+        &format!("at=1s,error-rate={sick}:1"),
+    ]);
+    let report = json(&out);
+    assert!(
+        out.status.success(),
+        "{}\n{report}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(report["protection"], "adaptive");
+    let figure = &report["resilience"][0];
+    assert_eq!(figure["kind"], "error-rate");
+    assert!(
+        figure["breaker_opened_after_ms"].as_f64().is_some(),
+        "throttling never engaged: {figure}"
+    );
+    let s = by_id(&report, &sick);
+    // The throttle drops most of the sick instance's requests locally once engaged.
+    assert!(s["errors"]["breaker-rejected"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["errors"]["5xx"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(s["breaker"], "open", "still throttling at the end: {s}");
 }

@@ -25,7 +25,11 @@ fn docker_engine_answers_ping() {
         .env("DOCKER_HOST", &host)
         .output()
         .expect("docker client");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
 }
 
@@ -42,7 +46,10 @@ fn consul_has_a_leader() {
     let addr = need!(Consul);
     let (code, body) = http_get(&addr, "/v1/status/leader");
     assert_eq!(code, 200);
-    assert!(body.trim().trim_matches('"').contains(':'), "no leader: {body}");
+    assert!(
+        body.trim().trim_matches('"').contains(':'),
+        "no leader: {body}"
+    );
 }
 
 #[test]
@@ -70,7 +77,11 @@ fn prometheus_is_ready_and_promtool_runs() {
         .arg(&rules)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
