@@ -77,37 +77,38 @@ URL=http://127.0.0.1:$P1/
 run() { taskset -c "$LOAD_CPU" "$@"; }
 json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-echo "== wrk: 1 thread, $CONNS connections, ${DURATION}s, $URL"
-WRK=$(run wrk -t1 -c"$CONNS" -d"${DURATION}s" "$URL" | awk '/Requests\/sec/ {print $2}')
-echo "   $WRK req/s"
-sleep 1
-
-echo "== oha: $CONNS connections, ${DURATION}s, $URL"
-if "$OHA" --help | grep -q -- '--output-format'; then OHA_JSON=(--output-format json); else OHA_JSON=(--json); fi
-OHA_RPS=$(run "$OHA" -z "${DURATION}s" -c "$CONNS" --no-tui "${OHA_JSON[@]}" "$URL" | json_field 'd["summary"]["requestsPerSec"]')
-echo "   $OHA_RPS req/s"
-sleep 1
-
-echo "== hale load --url (single target, no balancing, breaker off)"
-HALE_URL=$(run "$HALE" load --url "$URL" -c "$CONNS" -d "${DURATION}s" --breaker off --output json | json_field 'd["rps"]')
-echo "   $HALE_URL req/s"
-sleep 1
-
-echo "== hale load --endpoints x1 --strategy p2c-ewma with a three-state breaker (same connections as --url)"
-HALE_BAL1=$(run "$HALE" load --endpoints "127.0.0.1:$P1" -s p2c-ewma -c "$CONNS" -d "${DURATION}s" --output json | json_field 'd["rps"]')
-echo "   $HALE_BAL1 req/s"
-sleep 1
-
-echo "== hale load --endpoints x3 --strategy p2c-ewma with three-state breakers"
-HALE_BAL=$(run "$HALE" load --endpoints "127.0.0.1:$P1,127.0.0.1:$P2,127.0.0.1:$P3" -s p2c-ewma \
-    -c "$CONNS" -d "${DURATION}s" --output json | json_field 'd["rps"]')
-echo "   $HALE_BAL req/s"
+if "$OHA" --help | grep -- '--output-format' >/dev/null; then OHA_JSON=(--output-format json); else OHA_JSON=(--json); fi
+ENDPOINTS="127.0.0.1:$P1,127.0.0.1:$P2,127.0.0.1:$P3"
+measure() {
+    case $1 in
+    wrk) run wrk -t1 -c"$CONNS" -d"${DURATION}s" "$URL" | awk '/Requests\/sec/ {print $2}' ;;
+    oha) run "$OHA" -z "${DURATION}s" -c "$CONNS" --no-tui "${OHA_JSON[@]}" "$URL" | json_field 'd["summary"]["requestsPerSec"]' ;;
+    url) run "$HALE" load --url "$URL" -c "$CONNS" -d "${DURATION}s" --breaker off --output json | json_field 'd["rps"]' ;;
+    x1) run "$HALE" load --endpoints "127.0.0.1:$P1" -s p2c-ewma -c "$CONNS" -d "${DURATION}s" --output json | json_field 'd["rps"]' ;;
+    x3) run "$HALE" load --endpoints "$ENDPOINTS" -s p2c-ewma -c "$CONNS" -d "${DURATION}s" --output json | json_field 'd["rps"]' ;;
+    esac
+}
+# The tools take turns, ROUNDS times; each keeps its best round, so a neighbour's burst on a
+# shared machine penalises one round, not one tool.
+ROUNDS=${ROUNDS:-3}
+declare -A BEST=([wrk]=0 [oha]=0 [url]=0 [x1]=0 [x3]=0)
+for round in $(seq "$ROUNDS"); do
+    for tool in wrk oha url x1 x3; do
+        rps=$(measure "$tool")
+        printf '   round %s %-4s %12.0f req/s\n' "$round" "$tool" "$rps"
+        BEST[$tool]=$(python3 -c "print(max(float('${BEST[$tool]}'), float('$rps')))")
+        sleep 1
+    done
+done
+WRK=${BEST[wrk]}; OHA_RPS=${BEST[oha]}; HALE_URL=${BEST[url]}; HALE_BAL1=${BEST[x1]}; HALE_BAL=${BEST[x3]}
+echo "   (wrk -t1; oha; url = hale --url --breaker off; x1 = hale p2c-ewma + breaker on one endpoint;"
+echo "    x3 = hale p2c-ewma + breakers over three endpoints)"
 
 python3 - "$WRK" "$OHA_RPS" "$HALE_URL" "$HALE_BAL1" "$HALE_BAL" <<'PY'
 import sys
 wrk, oha, url, bal1, bal = map(float, sys.argv[1:])
 print()
-print(f"{'tool':<34}{'req/s':>12}")
+print(f"{'tool (best round)':<34}{'req/s':>12}")
 for name, v in [("wrk", wrk), ("oha", oha), ("hale --url", url),
                 ("hale p2c-ewma + breaker (x1)", bal1), ("hale p2c-ewma + breakers (x3)", bal)]:
     print(f"{name:<34}{v:>12.0f}")

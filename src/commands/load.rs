@@ -270,10 +270,10 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
                 Profile::Ramp { from, to } => from.max(*to),
                 Profile::Steps(s) => s.iter().cloned().fold(0.0, f64::max),
             };
-            let Some(d) = duration else {
-                return Err(usage!("the open model needs --duration"));
-            };
-            if peak * d.as_secs_f64() > load::schedule::MAX_SCHEDULED as f64 {
+            // With only --requests, the schedule runs until that many arrivals.
+            let d = duration.unwrap_or(load::HARD_CAP);
+            let scheduled = (peak * d.as_secs_f64()).min(args.requests.unwrap_or(u64::MAX) as f64);
+            if scheduled > load::schedule::MAX_SCHEDULED as f64 {
                 return Err(usage!(
                     "--rate × --duration schedules more than {} requests: shorten the run",
                     load::schedule::MAX_SCHEDULED
@@ -568,6 +568,9 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
         printer.status("Wrote", format!("HTML report to {}", path.display()));
     }
     printer.emit(&report, |out| report.write_text(out))?;
+    if outcome.interrupted {
+        return Err(crate::exit::Interrupted.into());
+    }
     let failed: Vec<&str> = report
         .assertions
         .iter()

@@ -365,6 +365,8 @@ pub struct RunOutcome {
     /// Open model: how many arrivals were scheduled and a digest of their times, so two runs
     /// can be shown to have replayed the same schedule.
     pub schedule: Option<(u64, String)>,
+    /// Stopped early by Ctrl-C.
+    pub interrupted: bool,
 }
 
 /// One instance's figures and final state.
@@ -532,8 +534,16 @@ pub async fn run(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut live_requests = 0u64;
     let mut live_errors = 0u64;
+    let mut interrupted = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     while done < workers {
         tokio::select! {
+            // Ctrl-C stops the senders; the report covers what was measured so far.
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                shared.stop.store(true, Ordering::Relaxed);
+            }
             message = rx.recv() => match message {
                 Some(Message::Window(w)) => {
                     live_requests += u64::from(w.requests);
@@ -639,6 +649,7 @@ pub async fn run(
         ticks,
         events,
         schedule: schedule_digest,
+        interrupted,
     })
 }
 
