@@ -19,6 +19,8 @@ enum Behaviour {
     Ok,
     /// 503 to every request.
     Unavailable,
+    /// 200 with `Connection: close`, then the server closes the connection.
+    CloseEachConnection,
 }
 
 /// A real HTTP/1.1 server on 127.0.0.1 that counts the requests it answered.
@@ -55,7 +57,15 @@ impl TestServer {
                 .into_bytes()
                 .into_boxed_slice(),
             ),
+            Behaviour::CloseEachConnection => Box::leak(
+                format!(
+                    "HTTP/1.1 200 OK\r\nConnection: close\r\nX-Instance-ID: {name}\r\nContent-Length: 2\r\n\r\nok"
+                )
+                .into_bytes()
+                .into_boxed_slice(),
+            ),
         };
+        let close_after = matches!(behaviour, Behaviour::CloseEachConnection);
         let counter = served.clone();
         runtime.spawn(async move {
             let mut stop = shutdown_rx.clone();
@@ -81,7 +91,7 @@ impl TestServer {
                                     }
                                     buf.drain(..end + body);
                                     counter.fetch_add(1, Ordering::Relaxed);
-                                    if socket.write_all(response).await.is_err() {
+                                    if socket.write_all(response).await.is_err() || close_after {
                                         return;
                                     }
                                 }
@@ -362,6 +372,29 @@ fn killed_server_is_cut_off_and_the_others_take_its_traffic() {
         others > total_ok * 6 / 10,
         "others served {others} of {total_ok}"
     );
+}
+
+#[test]
+fn connections_closed_by_the_server_are_reopened_without_errors() {
+    let s = TestServer::start("s", Behaviour::CloseEachConnection);
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &s.addr.to_string(),
+        "-c",
+        "2",
+        "-n",
+        "300",
+        "--output",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["ok"], 300, "{}", report["errors_by_kind"]);
+    assert_eq!(s.served(), 300);
 }
 
 #[test]

@@ -16,9 +16,12 @@ pub mod report;
 pub mod schedule;
 pub mod stats;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -704,7 +707,44 @@ async fn apply_fault(shared: &Arc<Shared>, actuator: Arc<dyn FaultActuator>, ste
     }
 }
 
-type Connection = http1::SendRequest<Full<Bytes>>;
+/// One keep-alive connection, driven inside the worker's own task: the request and the
+/// connection future are polled together, so a request costs no wake-up of a separate
+/// connection task (hyper's usual `tokio::spawn(conn)` pays two task switches per request).
+struct Connection {
+    sender: http1::SendRequest<Full<Bytes>>,
+    driver: ConnectionDriver,
+    /// The driver future finished: the connection is closed and must not be polled again.
+    closed: bool,
+}
+
+type ConnectionDriver = Pin<Box<http1::Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>>>;
+
+/// Run `work` while driving the connection; a connection that closes before `work` is done
+/// is a transport error.
+async fn drive<F: Future>(
+    driver: &mut ConnectionDriver,
+    closed: &mut bool,
+    work: F,
+) -> Result<F::Output, ErrorKind> {
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = work.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        if !*closed && driver.as_mut().poll(cx).is_ready() {
+            *closed = true;
+            // The exchange may have completed during that last poll of the connection.
+            if let Poll::Ready(v) = work.as_mut().poll(cx) {
+                return Poll::Ready(Ok(v));
+            }
+        }
+        if *closed {
+            return Poll::Ready(Err(ErrorKind::Transport));
+        }
+        Poll::Pending
+    })
+    .await
+}
 
 static INSTANCE_ID: HeaderName = HeaderName::from_static("x-instance-id");
 
@@ -988,21 +1028,37 @@ impl Worker {
         if self.connections.len() <= slot.index {
             self.connections.resize_with(slot.index + 1, || None);
         }
+        if let Some(c) = self.connections[slot.index].as_mut() {
+            // The connection is only driven while a request is in flight, so a close by the
+            // server while it sat idle is noticed here, before use, and it is reopened
+            // instead of failing the request.
+            if !c.closed {
+                let Connection { driver, closed, .. } = c;
+                std::future::poll_fn(|cx| {
+                    if driver.as_mut().poll(cx).is_ready() {
+                        *closed = true;
+                    }
+                    Poll::Ready(())
+                })
+                .await;
+            }
+        }
         let reusable = self.connections[slot.index]
             .as_ref()
-            .is_some_and(|c| !c.is_closed());
+            .is_some_and(|c| !c.closed && !c.sender.is_closed());
         if !reusable {
             let stream = tokio::net::TcpStream::connect(slot.addr)
                 .await
                 .map_err(|_| ErrorKind::Connect)?;
             let _ = stream.set_nodelay(true);
-            let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            let (sender, driver) = http1::handshake(TokioIo::new(stream))
                 .await
                 .map_err(|_| ErrorKind::Connect)?;
-            tokio::spawn(async move {
-                let _ = conn.await;
+            self.connections[slot.index] = Some(Connection {
+                sender,
+                driver: Box::pin(driver),
+                closed: false,
             });
-            self.connections[slot.index] = Some(sender);
         }
         Ok(self.connections[slot.index]
             .as_mut()
@@ -1049,12 +1105,16 @@ impl Worker {
             request
         };
         let connection = self.connection(slot).await?;
-        if connection.ready().await.is_err() {
-            return Err(ErrorKind::Transport);
-        }
-        let response = connection
-            .send_request(request)
-            .await
+        let Connection {
+            sender,
+            driver,
+            closed,
+        } = connection;
+        drive(driver, closed, sender.ready())
+            .await?
+            .map_err(|_| ErrorKind::Transport)?;
+        let response = drive(driver, closed, sender.send_request(request))
+            .await?
             .map_err(|_| ErrorKind::Transport)?;
         let status = response.status().as_u16();
         let id_mismatch = slot.check_id
@@ -1063,7 +1123,7 @@ impl Worker {
                 .get(&INSTANCE_ID)
                 .is_some_and(|v| v.as_bytes() != slot.id.as_bytes());
         let mut body = response.into_body();
-        while let Some(frame) = body.frame().await {
+        while let Some(frame) = drive(driver, closed, body.frame()).await? {
             if frame.is_err() {
                 return Err(ErrorKind::Transport);
             }
