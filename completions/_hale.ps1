@@ -133,6 +133,9 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;up' {
+            [CompletionResult]::new('--replicas', '--replicas', [CompletionResultType]::ParameterName, 'How many instances to run. On a running fleet, starts or stops instances to match')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--ready-timeout', '--ready-timeout', [CompletionResultType]::ParameterName, 'How long the instances may take to answer 200 on /readyz')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
@@ -159,6 +162,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;down' {
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'How long each instance may take to exit after SIGTERM before it is killed')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
@@ -172,8 +176,19 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;register' {
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Where the instance answers, HOST:PORT')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'HTTP health path the registry checks (Consul runs it every 5 s)')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the entry lives without a heartbeat; heartbeats go every TTL/3')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Instance id [default: <name>-<host>-<port>, sanitized]')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'A tag (repeatable)')
+            [CompletionResult]::new('--meta', '--meta', [CompletionResultType]::ParameterName, 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
+            [CompletionResult]::new('--replace', '--replace', [CompletionResultType]::ParameterName, 'Take over an id another live instance holds')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Register and exit, leaving the entry to expire after its TTL (no heartbeat)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
@@ -185,6 +200,10 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;deregister' {
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Instance id (for the go-zero layout: the lease id)')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
@@ -198,8 +217,12 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;discover' {
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop watching after this long (with --watch)')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Print the instances again on every change until Ctrl-C (or --timeout)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
@@ -211,6 +234,49 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;load' {
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL (consul://, etcd://, file://); default from HALE_REGISTRY, hale.toml, or the embedded file registry')
+            [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Fixed instances: host:port,host:port,...')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'One target URL (http://host:port/path)')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path and query')
+            [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'HTTP method')
+            [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'HTTP method')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Request header "Name: value" (repeatable)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Request header "Name: value" (repeatable)')
+            [CompletionResult]::new('--body', '--body', [CompletionResultType]::ParameterName, 'Request body')
+            [CompletionResult]::new('--body-file', '--body-file', [CompletionResultType]::ParameterName, 'Request body read from a file')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Closed model: connections (workers); open model: most requests in flight')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Closed model: connections (workers); open model: most requests in flight')
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Open model: target requests per second')
+            [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Open model: target requests per second')
+            [CompletionResult]::new('--arrivals', '--arrivals', [CompletionResultType]::ParameterName, 'Open model arrivals: constant or poisson')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Open model rate profile: ramp:FROM-TO or steps:R1,R2,R3 (replaces --rate''s constant)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'How long to send (default 10s unless --requests is given)')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to send (default 10s unless --requests is given)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Stop after this many requests')
+            [CompletionResult]::new('--requests', '--requests', [CompletionResultType]::ParameterName, 'Stop after this many requests')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-request timeout')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash')
+            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash')
+            [CompletionResult]::new('--hash-header', '--hash-header', [CompletionResultType]::ParameterName, 'Consistent hashing: the header whose value is hashed (a fixed -H value, or one of --hash-keys generated keys per request)')
+            [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'Consistent hashing algorithm: ring or jump')
+            [CompletionResult]::new('--hash-keys', '--hash-keys', [CompletionResultType]::ParameterName, 'Distinct generated keys for --hash-header')
+            [CompletionResult]::new('--breaker', '--breaker', [CompletionResultType]::ParameterName, 'Instance protection: three-state, adaptive (SRE client-side throttling) or off')
+            [CompletionResult]::new('--breaker-failure-rate', '--breaker-failure-rate', [CompletionResultType]::ParameterName, 'Three-state: failure rate that opens the breaker')
+            [CompletionResult]::new('--breaker-min-calls', '--breaker-min-calls', [CompletionResultType]::ParameterName, 'Three-state: calls in the window before the failure rate counts')
+            [CompletionResult]::new('--breaker-consecutive', '--breaker-consecutive', [CompletionResultType]::ParameterName, 'Three-state: consecutive failures that open the breaker')
+            [CompletionResult]::new('--breaker-window', '--breaker-window', [CompletionResultType]::ParameterName, 'Three-state: failure-rate window')
+            [CompletionResult]::new('--breaker-open', '--breaker-open', [CompletionResultType]::ParameterName, 'Three-state: how long the breaker stays open before probing')
+            [CompletionResult]::new('--breaker-probes', '--breaker-probes', [CompletionResultType]::ParameterName, 'Three-state: half-open probes that must succeed to close')
+            [CompletionResult]::new('--adaptive-k', '--adaptive-k', [CompletionResultType]::ParameterName, 'Adaptive: K in max(0, (requests − K·accepts)/(requests + 1))')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries per request on instance failures, bounded by a 20 % + 10/s retry budget')
+            [CompletionResult]::new('--max-ejected', '--max-ejected', [CompletionResultType]::ParameterName, 'Largest share of instances ejected at once (at least one may be, at least one stays)')
+            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed of the arrival schedule and the random choices: replay a run with another strategy')
+            [CompletionResult]::new('--fault', '--fault', [CompletionResultType]::ParameterName, 'Inject a fault through the fleet: at=10s,kill=ID | at=20s,restore=ID | at=5s,error-rate=ID:0.5 | at=5s,latency=ID:200ms (repeatable)')
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Service folder holding .hale/fleet.json (for --fault)')
+            [CompletionResult]::new('--assert', '--assert', [CompletionResultType]::ParameterName, 'Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N, recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable)')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write a self-contained HTML report')
+            [CompletionResult]::new('--histogram-out', '--histogram-out', [CompletionResultType]::ParameterName, 'Write the HDR histograms (V2, base64) per instance and in total')
+            [CompletionResult]::new('--merge', '--merge', [CompletionResultType]::ParameterName, 'Merge --histogram-out files (no load is sent) and print their percentiles')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')

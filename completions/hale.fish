@@ -103,6 +103,9 @@ complete -c hale -n "__fish_hale_using_subcommand deploy" -s q -l quiet -d 'Prin
 complete -c hale -n "__fish_hale_using_subcommand deploy" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand deploy" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand up" -l replicas -d 'How many instances to run. On a running fleet, starts or stops instances to match' -r
+complete -c hale -n "__fish_hale_using_subcommand up" -l registry -d 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand up" -l ready-timeout -d 'How long the instances may take to answer 200 on /readyz' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json.md'"
 complete -c hale -n "__fish_hale_using_subcommand up" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -121,6 +124,7 @@ complete -c hale -n "__fish_hale_using_subcommand ps" -s q -l quiet -d 'Print on
 complete -c hale -n "__fish_hale_using_subcommand ps" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand ps" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand ps" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand down" -l grace -d 'How long each instance may take to exit after SIGTERM before it is killed' -r
 complete -c hale -n "__fish_hale_using_subcommand down" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json.md'"
 complete -c hale -n "__fish_hale_using_subcommand down" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -130,15 +134,34 @@ complete -c hale -n "__fish_hale_using_subcommand down" -s q -l quiet -d 'Print 
 complete -c hale -n "__fish_hale_using_subcommand down" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand down" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand down" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand register" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l name -d 'Service name' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l address -d 'Where the instance answers, HOST:PORT' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l check -d 'HTTP health path the registry checks (Consul runs it every 5 s)' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l ttl -d 'How long the entry lives without a heartbeat; heartbeats go every TTL/3' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l id -d 'Instance id [default: <name>-<host>-<port>, sanitized]' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l tag -d 'A tag (repeatable)' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l meta -d 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
+go-zero\t''
+kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand register" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json.md'"
 complete -c hale -n "__fish_hale_using_subcommand register" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand register" -l replace -d 'Take over an id another live instance holds'
+complete -c hale -n "__fish_hale_using_subcommand register" -l once -d 'Register and exit, leaving the entry to expire after its TTL (no heartbeat)'
 complete -c hale -n "__fish_hale_using_subcommand register" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand register" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand register" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand register" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand deregister" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand deregister" -l name -d 'Service name' -r
+complete -c hale -n "__fish_hale_using_subcommand deregister" -l id -d 'Instance id (for the go-zero layout: the lease id)' -r
+complete -c hale -n "__fish_hale_using_subcommand deregister" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
+go-zero\t''
+kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json.md'"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -148,15 +171,57 @@ complete -c hale -n "__fish_hale_using_subcommand deregister" -s q -l quiet -d '
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand discover" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand discover" -l timeout -d 'Stop watching after this long (with --watch)' -r
+complete -c hale -n "__fish_hale_using_subcommand discover" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
+go-zero\t''
+kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json.md'"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand discover" -l watch -d 'Print the instances again on every change until Ctrl-C (or --timeout)'
 complete -c hale -n "__fish_hale_using_subcommand discover" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand discover" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand discover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand discover" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand load" -l registry -d 'Registry URL (consul://, etcd://, file://); default from HALE_REGISTRY, hale.toml, or the embedded file registry' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l endpoints -d 'Fixed instances: host:port,host:port,...' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l url -d 'One target URL (http://host:port/path)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l path -d 'Request path and query' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -s X -l method -d 'HTTP method' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -s H -l header -d 'Request header "Name: value" (repeatable)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l body -d 'Request body' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l body-file -d 'Request body read from a file' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -s c -l concurrency -d 'Closed model: connections (workers); open model: most requests in flight' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -s r -l rate -d 'Open model: target requests per second' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l arrivals -d 'Open model arrivals: constant or poisson' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l profile -d 'Open model rate profile: ramp:FROM-TO or steps:R1,R2,R3 (replaces --rate\'s constant)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -s d -l duration -d 'How long to send (default 10s unless --requests is given)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -s n -l requests -d 'Stop after this many requests' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l timeout -d 'Per-request timeout' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -s s -l strategy -d 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l hash-header -d 'Consistent hashing: the header whose value is hashed (a fixed -H value, or one of --hash-keys generated keys per request)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l hash -d 'Consistent hashing algorithm: ring or jump' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l hash-keys -d 'Distinct generated keys for --hash-header' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l breaker -d 'Instance protection: three-state, adaptive (SRE client-side throttling) or off' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-failure-rate -d 'Three-state: failure rate that opens the breaker' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-min-calls -d 'Three-state: calls in the window before the failure rate counts' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-consecutive -d 'Three-state: consecutive failures that open the breaker' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-window -d 'Three-state: failure-rate window' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-open -d 'Three-state: how long the breaker stays open before probing' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-probes -d 'Three-state: half-open probes that must succeed to close' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l adaptive-k -d 'Adaptive: K in max(0, (requests − K·accepts)/(requests + 1))' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l retries -d 'Retries per request on instance failures, bounded by a 20 % + 10/s retry budget' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l max-ejected -d 'Largest share of instances ejected at once (at least one may be, at least one stays)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l seed -d 'Seed of the arrival schedule and the random choices: replay a run with another strategy' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l fault -d 'Inject a fault through the fleet: at=10s,kill=ID | at=20s,restore=ID | at=5s,error-rate=ID:0.5 | at=5s,latency=ID:200ms (repeatable)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l fleet -d 'Service folder holding .hale/fleet.json (for --fault)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -l assert -d 'Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N, recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l report -d 'Write a self-contained HTML report' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -l histogram-out -d 'Write the HDR histograms (V2, base64) per instance and in total' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -l merge -d 'Merge --histogram-out files (no load is sent) and print their percentiles' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json.md'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'

@@ -1,1 +1,0 @@
-//! Load generation with per-instance attribution, faults, timeline and reports.

@@ -1,0 +1,231 @@
+//! `--assert` expressions for CI (`p99<250ms`, `errors<0.1%`, `recover<5s`), parsed before any
+//! load is sent and checked against the report.
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// What an assertion measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Latency percentile in milliseconds (corrected for coordinated omission in the open model).
+    Latency(Percentile),
+    /// Error count, or share when written with %.
+    Errors,
+    /// Achieved requests/s.
+    Rps,
+    /// Longest time from a restore to recovery (seconds).
+    Recover,
+    /// Longest time from a fault to its breaker opening (seconds).
+    Open,
+    /// Most requests sent to a dead instance.
+    Dead,
+    /// Largest deviation of an instance's share from the expected one, in percentage points.
+    ShareDeviation,
+    /// Jain's fairness index against the expected shares.
+    Jain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Percentile {
+    P50,
+    P90,
+    P99,
+    P999,
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+    fn holds(self, actual: f64, bound: f64) -> bool {
+        match self {
+            Op::Lt => actual < bound,
+            Op::Le => actual <= bound,
+            Op::Gt => actual > bound,
+            Op::Ge => actual >= bound,
+        }
+    }
+}
+
+/// A parsed assertion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assertion {
+    pub text: String,
+    pub metric: Metric,
+    pub op: Op,
+    /// In the metric's unit: ms for latency, s for recover/open, a fraction for errors%.
+    pub bound: f64,
+    /// `errors<0.1%` compares the error share, `errors<10` the count.
+    pub percent: bool,
+}
+
+impl fmt::Display for Assertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+const FORMS: &str = "use METRIC<VALUE, e.g. p99<250ms, errors<0.1%, rps>1000, recover<5s \
+                     (metrics: p50 p90 p99 p999 max errors rps recover open dead share-deviation jain)";
+
+fn parse_ms(text: &str) -> Option<f64> {
+    if let Ok(v) = text.parse::<f64>() {
+        return Some(v);
+    }
+    humantime::parse_duration(text)
+        .ok()
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .or_else(|| {
+            // humantime has no fractional units: accept 0.5ms, 1.5s.
+            for (suffix, scale) in [("ms", 1.0), ("us", 0.001), ("s", 1000.0)] {
+                if let Some(n) = text.strip_suffix(suffix) {
+                    if let Ok(v) = n.parse::<f64>() {
+                        return Some(v * scale);
+                    }
+                }
+            }
+            None
+        })
+}
+
+impl FromStr for Assertion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let text = s.trim();
+        let at = text
+            .find(['<', '>'])
+            .ok_or_else(|| format!("assertion {s:?} has no < or >; {FORMS}"))?;
+        let name = text[..at].trim();
+        let rest = &text[at..];
+        let (op, value) = if let Some(v) = rest.strip_prefix("<=") {
+            (Op::Le, v)
+        } else if let Some(v) = rest.strip_prefix(">=") {
+            (Op::Ge, v)
+        } else if let Some(v) = rest.strip_prefix('<') {
+            (Op::Lt, v)
+        } else {
+            (Op::Gt, &rest[1..])
+        };
+        let value = value.trim();
+        let metric = match name {
+            "p50" => Metric::Latency(Percentile::P50),
+            "p90" => Metric::Latency(Percentile::P90),
+            "p99" => Metric::Latency(Percentile::P99),
+            "p999" | "p99.9" => Metric::Latency(Percentile::P999),
+            "max" => Metric::Latency(Percentile::Max),
+            "errors" => Metric::Errors,
+            "rps" => Metric::Rps,
+            "recover" => Metric::Recover,
+            "open" => Metric::Open,
+            "dead" => Metric::Dead,
+            "share-deviation" => Metric::ShareDeviation,
+            "jain" => Metric::Jain,
+            _ => return Err(format!("assertion {s:?}: unknown metric {name:?}; {FORMS}")),
+        };
+        let bad = || format!("assertion {s:?}: {value:?} is not a valid bound for {name}; {FORMS}");
+        let mut percent = false;
+        let bound = match metric {
+            Metric::Latency(_) => parse_ms(value).ok_or_else(bad)?,
+            Metric::Recover | Metric::Open => parse_ms(value).ok_or_else(bad)? / 1000.0,
+            Metric::Errors | Metric::ShareDeviation => match value.strip_suffix('%') {
+                Some(v) => {
+                    percent = true;
+                    v.trim().parse::<f64>().map_err(|_| bad())? / 100.0
+                }
+                None if metric == Metric::ShareDeviation => {
+                    return Err(format!("assertion {s:?}: write share-deviation as a percentage, e.g. share-deviation<5%"))
+                }
+                None => value.parse::<f64>().map_err(|_| bad())?,
+            },
+            Metric::Rps | Metric::Dead | Metric::Jain => value.parse::<f64>().map_err(|_| bad())?,
+        };
+        if !bound.is_finite() || bound < 0.0 {
+            return Err(bad());
+        }
+        Ok(Assertion {
+            text: text.to_string(),
+            metric,
+            op,
+            bound,
+            percent,
+        })
+    }
+}
+
+/// The outcome of one assertion.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssertionResult {
+    pub assertion: String,
+    /// The measured value, in the assertion's unit; null when the run had nothing to measure
+    /// (e.g. `recover` without a restore), which counts as failed.
+    pub actual: Option<f64>,
+    pub passed: bool,
+}
+
+impl Assertion {
+    /// Check against a measured value (already in the assertion's unit).
+    pub fn check(&self, actual: Option<f64>) -> AssertionResult {
+        AssertionResult {
+            assertion: self.text.clone(),
+            actual,
+            passed: actual.is_some_and(|a| self.op.holds(a, self.bound)),
+        }
+    }
+
+    pub fn op_symbol(&self) -> &'static str {
+        self.op.symbol()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assertions_parse_with_units() {
+        let a: Assertion = "p99<250ms".parse().unwrap();
+        assert_eq!(a.metric, Metric::Latency(Percentile::P99));
+        assert_eq!(a.bound, 250.0);
+        let a: Assertion = "errors<0.1%".parse().unwrap();
+        assert!(a.percent && (a.bound - 0.001).abs() < 1e-12);
+        let a: Assertion = "recover<5s".parse().unwrap();
+        assert_eq!((a.metric, a.bound), (Metric::Recover, 5.0));
+        let a: Assertion = "rps>=1000".parse().unwrap();
+        assert_eq!(a.op, Op::Ge);
+        let a: Assertion = "p999<1.5s".parse().unwrap();
+        assert_eq!(a.bound, 1500.0);
+        assert!(a.check(Some(1499.0)).passed);
+        assert!(!a.check(Some(1500.0)).passed);
+        assert!(!a.check(None).passed);
+    }
+
+    #[test]
+    fn malformed_assertions_are_refused_with_the_forms() {
+        for bad in [
+            "p99",
+            "p98<1ms",
+            "p99<fast",
+            "errors<x%",
+            "rps>-1",
+            "share-deviation<5",
+        ] {
+            let err = bad.parse::<Assertion>().unwrap_err();
+            assert!(err.starts_with("assertion "), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Fault plans (`--fault at=10s,kill=orders-2`) and the actuator that carries them out.
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One injected fault and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultStep {
+    pub at: Duration,
+    pub action: FaultAction,
+}
+
+/// What happens to an instance.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    Kill(String),
+    Restore(String),
+    ErrorRate(String, f64),
+    Latency(String, Duration),
+}
+
+impl FaultAction {
+    pub fn instance(&self) -> &str {
+        match self {
+            FaultAction::Kill(id)
+            | FaultAction::Restore(id)
+            | FaultAction::ErrorRate(id, _)
+            | FaultAction::Latency(id, _) => id,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FaultAction::Kill(_) => "kill",
+            FaultAction::Restore(_) => "restore",
+            FaultAction::ErrorRate(..) => "error-rate",
+            FaultAction::Latency(..) => "latency",
+        }
+    }
+}
+
+impl fmt::Display for FaultStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = humantime::format_duration(self.at);
+        match &self.action {
+            FaultAction::Kill(id) => write!(f, "at={at},kill={id}"),
+            FaultAction::Restore(id) => write!(f, "at={at},restore={id}"),
+            FaultAction::ErrorRate(id, r) => write!(f, "at={at},error-rate={id}:{r}"),
+            FaultAction::Latency(id, d) => {
+                write!(f, "at={at},latency={id}:{}", humantime::format_duration(*d))
+            }
+        }
+    }
+}
+
+const FAULT_FORMS: &str = "use at=10s,kill=ID | at=20s,restore=ID | at=5s,error-rate=ID:0.5 | \
+                           at=5s,latency=ID:200ms";
+
+fn valid_instance_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+impl FromStr for FaultStep {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut at = None;
+        let mut action = None;
+        for part in s.split(',') {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("fault {s:?}: {part:?} is not key=value; {FAULT_FORMS}"))?;
+            let id_of = |v: &str| -> Result<String, String> {
+                if valid_instance_id(v) {
+                    Ok(v.to_string())
+                } else {
+                    Err(format!(
+                        "fault {s:?}: {v:?} is not an instance id (letters, digits, - _ .)"
+                    ))
+                }
+            };
+            let split = |v: &str| -> Result<(String, String), String> {
+                let (id, arg) = v
+                    .rsplit_once(':')
+                    .ok_or_else(|| format!("fault {s:?}: write {key}=ID:VALUE; {FAULT_FORMS}"))?;
+                Ok((id_of(id)?, arg.to_string()))
+            };
+            let next = match key {
+                "at" => {
+                    at = Some(
+                        crate::settings::parse_duration(value)
+                            .map_err(|e| format!("fault {s:?}: {e}"))?,
+                    );
+                    continue;
+                }
+                "kill" => FaultAction::Kill(id_of(value)?),
+                "restore" => FaultAction::Restore(id_of(value)?),
+                "error-rate" => {
+                    let (id, rate) = split(value)?;
+                    let rate: f64 = rate.parse().map_err(|_| {
+                        format!("fault {s:?}: error rate {rate:?} is not a number from 0 to 1")
+                    })?;
+                    if !(0.0..=1.0).contains(&rate) {
+                        return Err(format!("fault {s:?}: error rate {rate} is not within 0..1"));
+                    }
+                    FaultAction::ErrorRate(id, rate)
+                }
+                "latency" => {
+                    let (id, d) = split(value)?;
+                    let d = crate::settings::parse_duration(&d)
+                        .map_err(|e| format!("fault {s:?}: {e}"))?;
+                    FaultAction::Latency(id, d)
+                }
+                other => return Err(format!("fault {s:?}: unknown key {other:?}; {FAULT_FORMS}")),
+            };
+            if action.replace(next).is_some() {
+                return Err(format!(
+                    "fault {s:?}: one action per --fault; {FAULT_FORMS}"
+                ));
+            }
+        }
+        let at = at.ok_or_else(|| format!("fault {s:?}: missing at=DURATION; {FAULT_FORMS}"))?;
+        let action =
+            action.ok_or_else(|| format!("fault {s:?}: missing an action; {FAULT_FORMS}"))?;
+        Ok(FaultStep { at, action })
+    }
+}
+
+/// Carries out faults on real instances. The fleet implementation kills and restores
+/// processes started by `hale up` and sets faults through each instance's admin API.
+pub trait FaultActuator: Send + Sync {
+    fn kill(&self, instance: &str) -> anyhow::Result<()>;
+    fn restore(&self, instance: &str) -> anyhow::Result<()>;
+    fn set_faults(&self, instance: &str, error_rate: f64, latency: Duration) -> anyhow::Result<()>;
+    /// The instance ids this actuator can act on, to validate a plan before any load is sent.
+    fn instances(&self) -> Vec<String>;
+}
+
+/// Check a plan against the actuator's instances; the message names the unknown id.
+pub fn validate_plan(
+    plan: &[FaultStep],
+    known: &[String],
+    duration: Option<Duration>,
+) -> Result<(), String> {
+    for step in plan {
+        let id = step.action.instance();
+        if !known.iter().any(|k| k == id) {
+            return Err(format!(
+                "fault {step}: no instance {id:?} in the fleet (known: {})",
+                known.join(", ")
+            ));
+        }
+        if let Some(d) = duration {
+            if step.at >= d {
+                return Err(format!(
+                    "fault {step}: at= is not before the end of the run ({})",
+                    humantime::format_duration(d)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_forms_parse() {
+        let f: FaultStep = "at=10s,kill=orders-2".parse().unwrap();
+        assert_eq!(f.at, Duration::from_secs(10));
+        assert_eq!(f.action, FaultAction::Kill("orders-2".into()));
+        let f: FaultStep = "at=5s,error-rate=orders-1:0.5".parse().unwrap();
+        assert_eq!(f.action, FaultAction::ErrorRate("orders-1".into(), 0.5));
+        let f: FaultStep = "latency=orders-1:200ms,at=1500ms".parse().unwrap();
+        assert_eq!(
+            f.action,
+            FaultAction::Latency("orders-1".into(), Duration::from_millis(200))
+        );
+        assert_eq!(f.at, Duration::from_millis(1500));
+        assert_eq!(f.to_string(), "at=1s 500ms,latency=orders-1:200ms");
+    }
+
+    #[test]
+    fn malformed_faults_explain_the_forms() {
+        for bad in [
+            "kill=orders-2",
+            "at=10s",
+            "at=10s,kill=orders-2,restore=orders-2",
+            "at=ten,kill=a",
+            "at=1s,error-rate=a:2",
+            "at=1s,error-rate=a",
+            "at=1s,explode=a",
+            "at=1s,kill=../etc",
+        ] {
+            let err = bad.parse::<FaultStep>().unwrap_err();
+            assert!(err.starts_with("fault "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn plan_names_unknown_instances() {
+        let plan = vec!["at=1s,kill=orders-9".parse().unwrap()];
+        let err = validate_plan(&plan, &["orders-1".into()], None).unwrap_err();
+        assert!(
+            err.contains("orders-9") && err.contains("orders-1"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,1137 @@
+//! Load generation with per-instance attribution, faults, timeline and reports.
+//!
+//! Shape: N worker tasks each own one HTTP/1.1 keep-alive connection per instance (hyper 1
+//! client connections), pick an instance through the shared [`Balancer`], ask that
+//! instance's breaker, send, and record into their own statistics. Once per tick a worker
+//! hands a small window to the collector over a channel; at the end it hands over its
+//! histograms. The collector merges, feeds the live view and builds the report. Nothing on the
+//! request path takes a lock except the breaker's outcome record and smooth weighted round
+//! robin's pick.
+pub mod assertions;
+pub mod faults;
+pub mod fleet_faults;
+pub mod histograms;
+pub mod html;
+pub mod report;
+pub mod schedule;
+pub mod stats;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, HOST};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::balance::{self, BalanceOptions, Balancer, EndpointSpec};
+use crate::breaker::{
+    AdaptiveConfig, AdaptiveThrottle, Admission, BreakerConfig, CircuitBreaker, EjectionLimit,
+    RetryBudget, RetryBudgetConfig, State, Transition,
+};
+
+pub use faults::{FaultAction, FaultActuator, FaultStep};
+pub use report::Report;
+pub use schedule::{Arrivals, Profile};
+pub use stats::ErrorKind;
+
+/// One instance to send to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: String,
+    pub addr: SocketAddr,
+    pub weight: u32,
+    /// Count responses whose X-Instance-ID differs from `id` (registry targets; an address
+    /// given with --endpoints has no known id).
+    pub check_id: bool,
+}
+
+/// Where the instances come from.
+#[derive(Debug)]
+pub enum Targets {
+    /// A fixed list (`--endpoints`, `--url`).
+    Fixed(Vec<Endpoint>),
+    /// Followed live from a registry: each change becomes a new balancing generation.
+    Live(watch::Receiver<Vec<Endpoint>>),
+}
+
+/// The load model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Model {
+    /// `concurrency` workers, each sending its next request when the previous one finished.
+    Closed { concurrency: usize },
+    /// Requests sent at scheduled times, whatever the responses do; at most `concurrency` in
+    /// flight (later ones wait, and their wait counts in the corrected latency).
+    Open {
+        rate: f64,
+        arrivals: Arrivals,
+        profile: Profile,
+        concurrency: usize,
+    },
+}
+
+/// How instances are protected.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Protection {
+    None,
+    Breaker(BreakerConfig),
+    Adaptive(AdaptiveConfig),
+}
+
+impl Protection {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Protection::None => "none",
+            Protection::Breaker(_) => "breaker",
+            Protection::Adaptive(_) => "adaptive",
+        }
+    }
+}
+
+/// Consistent hashing on a header: values are drawn from `keys` generated keys unless the
+/// header has a fixed value in the request headers.
+#[derive(Debug, Clone)]
+pub struct HashOptions {
+    pub header: HeaderName,
+    pub keys: u32,
+}
+
+/// Everything a run needs; built by the command from flags and settings.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub method: Method,
+    /// Path and query, e.g. "/v1/orders?limit=1".
+    pub path: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+    pub model: Model,
+    pub duration: Option<Duration>,
+    pub requests: Option<u64>,
+    pub timeout: Duration,
+    pub balance: BalanceOptions,
+    pub hash: Option<HashOptions>,
+    pub protection: Protection,
+    /// Retries per request (0 = none), each bounded by the retry budget.
+    pub retries: u32,
+    pub retry_budget: RetryBudgetConfig,
+    /// Share of instances that may be ejected at once.
+    pub max_ejected: f64,
+    pub seed: u64,
+    pub faults: Vec<FaultStep>,
+    /// Length of a timeline tick.
+    pub tick: Duration,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            method: Method::GET,
+            path: "/".into(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+            model: Model::Closed { concurrency: 50 },
+            duration: Some(Duration::from_secs(10)),
+            requests: None,
+            timeout: Duration::from_secs(5),
+            balance: BalanceOptions::default(),
+            hash: None,
+            protection: Protection::Breaker(BreakerConfig::default()),
+            retries: 0,
+            retry_budget: RetryBudgetConfig::default(),
+            max_ejected: 0.5,
+            seed: 1,
+            faults: Vec::new(),
+            tick: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The longest a run may take whatever the flags say: every loop that sends traffic stops.
+pub const HARD_CAP: Duration = Duration::from_secs(3600);
+
+/// A live view for the renderer, sent about every tick.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub elapsed: Duration,
+    pub total: Option<Duration>,
+    pub requests: u64,
+    pub errors: u64,
+    pub rps: f64,
+    pub p99_ms: f64,
+    /// (instance id, breaker state name) for every current instance.
+    pub breakers: Vec<(String, &'static str)>,
+}
+
+/// An entry of the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEvent {
+    /// Milliseconds since the start of the run.
+    pub t_ms: f64,
+    /// breaker, ejection-refused, throttle, added, removed, fault, fault-failed.
+    pub kind: &'static str,
+    pub instance: String,
+    /// For breaker events: the new state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<State>,
+    pub detail: String,
+}
+
+/// One instance as seen over the whole run (a slot lives from its first appearance).
+struct Slot {
+    index: usize,
+    id: String,
+    addr: SocketAddr,
+    authority: HeaderValue,
+    weight: u32,
+    check_id: bool,
+    breaker: Option<CircuitBreaker>,
+    throttle: Option<AdaptiveThrottle>,
+    /// Set while a kill fault is in force, so requests to a dead instance can be counted.
+    dead: AtomicBool,
+    sent_while_dead: AtomicU64,
+    /// Set by a restore fault; the first success afterwards stores its time.
+    awaiting_recovery: AtomicBool,
+    first_ok_after_restore_ns: AtomicU64,
+}
+
+impl Slot {
+    fn state(&self) -> State {
+        match (&self.breaker, &self.throttle) {
+            (Some(b), _) => b.state(),
+            (_, Some(t)) if t.is_throttling() => State::Open,
+            _ => State::Closed,
+        }
+    }
+}
+
+struct Generation {
+    number: u64,
+    slots: Vec<Arc<Slot>>,
+    balancer: Balancer,
+}
+
+enum Message {
+    Window(stats::Window),
+    Event(TimelineEvent),
+    Done(Box<stats::WorkerReport>),
+}
+
+struct Shared {
+    options: LoadOptions,
+    start: Instant,
+    deadline: Instant,
+    stop: AtomicBool,
+    generation_number: AtomicU64,
+    generation: RwLock<Arc<Generation>>,
+    all_slots: Mutex<Vec<Arc<Slot>>>,
+    ejection: EjectionLimit,
+    retry_budget: Option<RetryBudget>,
+    /// Closed model with --requests: how many have been claimed.
+    claimed: AtomicU64,
+    /// Open model: the next arrival to send.
+    next_arrival: AtomicU64,
+    schedule: Vec<u64>,
+    uri: Uri,
+    hash_values: Vec<(HeaderValue, u64)>,
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    fn event(&self, kind: &'static str, instance: &str, state: Option<State>, detail: String) {
+        self.event_at(self.now_ns(), kind, instance, state, detail);
+    }
+
+    fn event_at(
+        &self,
+        t_ns: u64,
+        kind: &'static str,
+        instance: &str,
+        state: Option<State>,
+        detail: String,
+    ) {
+        let _ = self.tx.send(Message::Event(TimelineEvent {
+            t_ms: t_ns as f64 / 1e6,
+            kind,
+            instance: instance.to_string(),
+            state,
+            detail,
+        }));
+    }
+
+    fn transition(&self, slot: &Slot, t: Transition) {
+        let kind = if slot.throttle.is_some() {
+            "throttle"
+        } else if t.from == t.to {
+            "ejection-refused"
+        } else {
+            "breaker"
+        };
+        self.event(kind, &slot.id, Some(t.to), t.reason);
+    }
+
+    fn current(&self) -> Arc<Generation> {
+        self.generation
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Build a generation for `endpoints`, reusing the slots (and so the breakers and
+    /// statistics) of instances already known.
+    fn install(&self, endpoints: &[Endpoint]) {
+        let mut all = self.all_slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slots = Vec::with_capacity(endpoints.len());
+        for e in endpoints {
+            let existing = all
+                .iter()
+                .find(|s| s.id == e.id && s.addr == e.addr)
+                .cloned();
+            let slot = existing.unwrap_or_else(|| {
+                let slot = Arc::new(Slot {
+                    index: all.len(),
+                    id: e.id.clone(),
+                    addr: e.addr,
+                    authority: HeaderValue::from_str(&e.addr.to_string())
+                        .expect("a socket address is a valid header value"),
+                    weight: e.weight.max(1),
+                    check_id: e.check_id,
+                    breaker: match &self.options.protection {
+                        Protection::Breaker(c) => Some(CircuitBreaker::new(c.clone())),
+                        _ => None,
+                    },
+                    throttle: match &self.options.protection {
+                        Protection::Adaptive(c) => Some(AdaptiveThrottle::new(c.clone())),
+                        _ => None,
+                    },
+                    dead: AtomicBool::new(false),
+                    sent_while_dead: AtomicU64::new(0),
+                    awaiting_recovery: AtomicBool::new(false),
+                    first_ok_after_restore_ns: AtomicU64::new(0),
+                });
+                all.push(slot.clone());
+                slot
+            });
+            slots.push(slot);
+        }
+        let specs: Vec<EndpointSpec> = slots
+            .iter()
+            .map(|s| EndpointSpec {
+                id: s.id.clone(),
+                weight: s.weight,
+            })
+            .collect();
+        let old = self.current();
+        for gone in old
+            .slots
+            .iter()
+            .filter(|o| !slots.iter().any(|s| s.index == o.index))
+        {
+            if let Some(b) = &gone.breaker {
+                b.forget(&self.ejection);
+            }
+        }
+        self.ejection
+            .set_fleet_size(slots.len(), self.options.max_ejected);
+        let number = old.number + 1;
+        let generation = Arc::new(Generation {
+            number,
+            slots,
+            balancer: Balancer::new(&self.options.balance, &specs),
+        });
+        *self.generation.write().unwrap_or_else(|e| e.into_inner()) = generation;
+        self.generation_number.store(number, Ordering::Release);
+    }
+}
+
+/// What the run measured, before it is turned into a [`Report`].
+pub struct RunOutcome {
+    pub elapsed: Duration,
+    pub instances: Vec<InstanceOutcome>,
+    pub totals: stats::Totals,
+    pub ticks: Vec<stats::Window>,
+    pub events: Vec<TimelineEvent>,
+    /// Open model: how many arrivals were scheduled and a digest of their times, so two runs
+    /// can be shown to have replayed the same schedule.
+    pub schedule: Option<(u64, String)>,
+    /// Stopped early by Ctrl-C.
+    pub interrupted: bool,
+}
+
+/// One instance's figures and final state.
+pub struct InstanceOutcome {
+    pub id: String,
+    pub addr: SocketAddr,
+    pub weight: u32,
+    pub present_at_end: bool,
+    pub final_state: State,
+    pub stats: stats::SlotStats,
+    pub sent_while_dead: u64,
+    pub first_ok_after_restore: Option<Duration>,
+}
+
+/// Run the load. `progress` receives a live view about every tick (the renderer draws it);
+/// `actuator` carries out `options.faults`.
+pub async fn run(
+    options: LoadOptions,
+    targets: Targets,
+    actuator: Option<Arc<dyn FaultActuator>>,
+    progress: Option<mpsc::UnboundedSender<Progress>>,
+) -> anyhow::Result<RunOutcome> {
+    let uri: Uri = options.path.parse().map_err(|e| {
+        anyhow::anyhow!("path {:?} is not a valid request target: {e}", options.path)
+    })?;
+    let duration = options.duration.unwrap_or(HARD_CAP).min(HARD_CAP);
+    let schedule = match &options.model {
+        Model::Open {
+            rate,
+            arrivals,
+            profile,
+            ..
+        } => schedule::arrival_times(
+            *rate,
+            profile,
+            *arrivals,
+            duration,
+            options.requests.unwrap_or(u64::MAX),
+            options.seed,
+        ),
+        Model::Closed { .. } => Vec::new(),
+    };
+    let hash_values = match &options.hash {
+        Some(h) => {
+            let fixed = options.headers.iter().find(|(n, _)| *n == h.header);
+            match fixed {
+                Some((_, v)) => vec![(v.clone(), balance::hash_bytes(v.as_bytes()))],
+                None => (0..h.keys.max(1))
+                    .map(|k| {
+                        let text = format!("key-{k}");
+                        let hash = balance::hash_bytes(text.as_bytes());
+                        (HeaderValue::from_str(&text).expect("ascii key"), hash)
+                    })
+                    .collect(),
+            }
+        }
+        None => Vec::new(),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let start = Instant::now();
+    let retry_budget =
+        (options.retries > 0).then(|| RetryBudget::new(options.retry_budget.clone()));
+    let tick = options.tick.max(Duration::from_millis(10));
+    let shared = Arc::new(Shared {
+        start,
+        deadline: start + duration,
+        stop: AtomicBool::new(false),
+        generation_number: AtomicU64::new(0),
+        generation: RwLock::new(Arc::new(Generation {
+            number: 0,
+            slots: Vec::new(),
+            balancer: Balancer::new(&options.balance, &[]),
+        })),
+        all_slots: Mutex::new(Vec::new()),
+        ejection: EjectionLimit::new(),
+        retry_budget,
+        claimed: AtomicU64::new(0),
+        next_arrival: AtomicU64::new(0),
+        schedule,
+        uri,
+        hash_values,
+        tx: tx.clone(),
+        options,
+    });
+
+    // Discovery: the first list now, then follow changes until the run stops.
+    let mut discovery = None;
+    match targets {
+        Targets::Fixed(list) => shared.install(&list),
+        Targets::Live(mut rx_instances) => {
+            let first = rx_instances.borrow_and_update().clone();
+            shared.install(&first);
+            for e in &first {
+                shared.event("added", &e.id, None, format!("{} (initial)", e.addr));
+            }
+            let shared = shared.clone();
+            discovery = Some(tokio::spawn(async move {
+                let mut known = first;
+                while rx_instances.changed().await.is_ok() {
+                    if shared.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let next = rx_instances.borrow_and_update().clone();
+                    for e in next.iter().filter(|e| !known.contains(e)) {
+                        shared.event("added", &e.id, None, e.addr.to_string());
+                    }
+                    for e in known.iter().filter(|e| !next.contains(e)) {
+                        shared.event("removed", &e.id, None, e.addr.to_string());
+                    }
+                    shared.install(&next);
+                    known = next;
+                }
+            }));
+        }
+    }
+
+    // Faults at their times, carried out off the async threads (they fork and wait).
+    let fault_task = actuator
+        .filter(|_| !shared.options.faults.is_empty())
+        .map(|actuator| {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let mut plan = shared.options.faults.clone();
+                plan.sort_by_key(|f| f.at);
+                for step in plan {
+                    tokio::time::sleep_until((shared.start + step.at).into()).await;
+                    if shared.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    apply_fault(&shared, actuator.clone(), step).await;
+                }
+            })
+        });
+
+    let workers = match &shared.options.model {
+        Model::Closed { concurrency } | Model::Open { concurrency, .. } => (*concurrency).max(1),
+    };
+    let mut handles = Vec::with_capacity(workers);
+    for w in 0..workers {
+        let shared = shared.clone();
+        let seed = shared.options.seed ^ (w as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        handles.push(tokio::spawn(async move {
+            let mut worker = Worker::new(shared, seed);
+            worker.run().await;
+        }));
+    }
+    drop(tx);
+
+    // The hard stop: the deadline plus one timeout for requests in flight.
+    let stopper = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let grace = shared.options.timeout + Duration::from_secs(1);
+            tokio::time::sleep_until((shared.deadline + grace).into()).await;
+            shared.stop.store(true, Ordering::Relaxed);
+        })
+    };
+
+    // Collect until every worker reported; draw progress once per tick.
+    let mut totals = stats::WorkerReport::default();
+    let mut ticks: Vec<stats::Window> = Vec::new();
+    let mut events = Vec::new();
+    let mut done = 0;
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut live_requests = 0u64;
+    let mut live_errors = 0u64;
+    let mut interrupted = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    while done < workers {
+        tokio::select! {
+            // Ctrl-C stops the senders; the report covers what was measured so far.
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                shared.stop.store(true, Ordering::Relaxed);
+            }
+            message = rx.recv() => match message {
+                Some(Message::Window(w)) => {
+                    live_requests += u64::from(w.requests);
+                    live_errors += u64::from(w.errors);
+                    let i = w.tick as usize;
+                    if ticks.len() <= i {
+                        let len = ticks.len();
+                        ticks.extend((len..=i).map(|t| stats::Window::new(t as u32)));
+                    }
+                    ticks[i].merge(&w);
+                }
+                Some(Message::Event(e)) => events.push(e),
+                Some(Message::Done(r)) => {
+                    totals.merge(&r);
+                    done += 1;
+                }
+                None => break,
+            },
+            _ = interval.tick() => {
+                if let Some(progress) = &progress {
+                    let elapsed = start.elapsed();
+                    // The last complete tick gives the current rate and p99.
+                    let current = (elapsed.as_nanos() / tick.as_nanos()) as usize;
+                    let last = current.checked_sub(1).and_then(|i| ticks.get(i));
+                    let generation = shared.current();
+                    let _ = progress.send(Progress {
+                        elapsed,
+                        total: shared.options.duration,
+                        requests: live_requests,
+                        errors: live_errors,
+                        rps: last.map_or(0.0, |w| f64::from(w.requests) / tick.as_secs_f64()),
+                        p99_ms: last.map_or(0.0, |w| w.latency.value_at_quantile(0.99) as f64 / 1000.0),
+                        breakers: generation
+                            .slots
+                            .iter()
+                            .map(|s| (s.id.clone(), s.state().name()))
+                            .collect(),
+                    });
+                }
+            }
+        }
+    }
+    shared.stop.store(true, Ordering::Relaxed);
+    stopper.abort();
+    if let Some(d) = discovery {
+        d.abort();
+    }
+    if let Some(f) = fault_task {
+        f.abort();
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+    while let Ok(message) = rx.try_recv() {
+        if let Message::Event(e) = message {
+            events.push(e);
+        }
+    }
+    // The run lasted until its last response (a worker that found nothing left to send
+    // does not stretch it).
+    let last_ns = totals.totals.last_end_ns.max(1);
+    let elapsed = Duration::from_nanos(last_ns).min(start.elapsed());
+    let schedule_digest = (!shared.schedule.is_empty()).then(|| {
+        let bytes: Vec<u8> = shared
+            .schedule
+            .iter()
+            .flat_map(|t| t.to_le_bytes())
+            .collect();
+        (
+            shared.schedule.len() as u64,
+            format!("{:016x}", balance::hash_bytes(&bytes)),
+        )
+    });
+    events.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
+
+    let current = shared.current();
+    let all = shared
+        .all_slots
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let instances = all
+        .iter()
+        .map(|slot| {
+            let stats = totals.slots.get(slot.index).cloned().unwrap_or_default();
+            let first_ok = slot.first_ok_after_restore_ns.load(Ordering::Relaxed);
+            InstanceOutcome {
+                id: slot.id.clone(),
+                addr: slot.addr,
+                weight: slot.weight,
+                present_at_end: current.slots.iter().any(|s| s.index == slot.index),
+                final_state: slot.state(),
+                stats,
+                sent_while_dead: slot.sent_while_dead.load(Ordering::Relaxed),
+                first_ok_after_restore: (first_ok > 0).then(|| Duration::from_nanos(first_ok)),
+            }
+        })
+        .collect();
+    Ok(RunOutcome {
+        elapsed: elapsed.max(Duration::from_millis(1)),
+        instances,
+        totals: totals.totals,
+        ticks,
+        events,
+        schedule: schedule_digest,
+        interrupted,
+    })
+}
+
+async fn apply_fault(shared: &Arc<Shared>, actuator: Arc<dyn FaultActuator>, step: FaultStep) {
+    let started_ns = shared.now_ns();
+    let slot = {
+        let all = shared.all_slots.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().find(|s| s.id == step.action.instance()).cloned()
+    };
+    // Mark before acting: requests racing the kill are the ones the report must count.
+    if let (FaultAction::Kill(_), Some(slot)) = (&step.action, &slot) {
+        slot.awaiting_recovery.store(false, Ordering::Relaxed);
+        slot.dead.store(true, Ordering::Relaxed);
+    }
+    let action = step.action.clone();
+    let result = tokio::task::spawn_blocking(move || match &action {
+        FaultAction::Kill(id) => actuator.kill(id),
+        FaultAction::Restore(id) => actuator.restore(id),
+        FaultAction::ErrorRate(id, rate) => actuator.set_faults(id, *rate, Duration::ZERO),
+        FaultAction::Latency(id, latency) => actuator.set_faults(id, 0.0, *latency),
+    })
+    .await
+    .map_err(anyhow::Error::from)
+    .and_then(|r| r);
+    match result {
+        Ok(()) => {
+            if let (FaultAction::Restore(_), Some(slot)) = (&step.action, &slot) {
+                slot.dead.store(false, Ordering::Relaxed);
+                slot.first_ok_after_restore_ns.store(0, Ordering::Relaxed);
+                slot.awaiting_recovery.store(true, Ordering::Relaxed);
+            }
+            shared.event_at(
+                started_ns,
+                "fault",
+                step.action.instance(),
+                None,
+                step.to_string(),
+            );
+        }
+        Err(e) => {
+            if let (FaultAction::Kill(_), Some(slot)) = (&step.action, &slot) {
+                slot.dead.store(false, Ordering::Relaxed);
+            }
+            shared.event_at(
+                started_ns,
+                "fault-failed",
+                step.action.instance(),
+                None,
+                format!("{step}: {e:#}"),
+            )
+        }
+    }
+}
+
+/// One keep-alive connection, driven inside the worker's own task: the request and the
+/// connection future are polled together, so a request costs no wake-up of a separate
+/// connection task (hyper's usual `tokio::spawn(conn)` pays two task switches per request).
+struct Connection {
+    sender: http1::SendRequest<Full<Bytes>>,
+    driver: ConnectionDriver,
+    /// The driver future finished: the connection is closed and must not be polled again.
+    closed: bool,
+}
+
+type ConnectionDriver = Pin<Box<http1::Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>>>;
+
+/// Run `work` while driving the connection; a connection that closes before `work` is done
+/// is a transport error.
+async fn drive<F: Future>(
+    driver: &mut ConnectionDriver,
+    closed: &mut bool,
+    work: F,
+) -> Result<F::Output, ErrorKind> {
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = work.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        if !*closed && driver.as_mut().poll(cx).is_ready() {
+            *closed = true;
+            // The exchange may have completed during that last poll of the connection.
+            if let Poll::Ready(v) = work.as_mut().poll(cx) {
+                return Poll::Ready(Ok(v));
+            }
+        }
+        if *closed {
+            return Poll::Ready(Err(ErrorKind::Transport));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+static INSTANCE_ID: HeaderName = HeaderName::from_static("x-instance-id");
+
+struct Worker {
+    shared: Arc<Shared>,
+    rng: SmallRng,
+    generation: Arc<Generation>,
+    connections: Vec<Option<Connection>>,
+    report: stats::WorkerReport,
+    window: stats::Window,
+    tick_ns: u64,
+    next_tick_ns: u64,
+}
+
+/// The result of one attempt on one instance.
+enum Attempt {
+    Ok { id_mismatch: bool },
+    Failed(ErrorKind),
+}
+
+impl Worker {
+    fn new(shared: Arc<Shared>, seed: u64) -> Self {
+        let generation = shared.current();
+        let tick_ns = shared
+            .options
+            .tick
+            .max(Duration::from_millis(10))
+            .as_nanos() as u64;
+        Worker {
+            shared,
+            rng: SmallRng::seed_from_u64(seed),
+            generation,
+            connections: Vec::new(),
+            report: stats::WorkerReport::default(),
+            window: stats::Window::new(0),
+            tick_ns,
+            next_tick_ns: tick_ns,
+        }
+    }
+
+    async fn run(&mut self) {
+        let open = matches!(self.shared.options.model, Model::Open { .. });
+        let limit = self.shared.options.requests;
+        loop {
+            if self.shared.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let intended_ns = if open {
+                let i = self.shared.next_arrival.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(&at) = self.shared.schedule.get(i) else {
+                    break;
+                };
+                let target = self.shared.start + Duration::from_nanos(at);
+                if target > Instant::now() {
+                    tokio::time::sleep_until(target.into()).await;
+                }
+                at
+            } else {
+                if Instant::now() >= self.shared.deadline {
+                    break;
+                }
+                if let Some(limit) = limit {
+                    if self.shared.claimed.fetch_add(1, Ordering::Relaxed) >= limit {
+                        break;
+                    }
+                }
+                self.shared.now_ns()
+            };
+            if self.shared.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let rejected_locally = self.request(intended_ns).await;
+            if rejected_locally && !open {
+                // A closed-model worker whose every instance is cut off would otherwise spin
+                // millions of local rejections a second; a real client would back off too.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        let now = self.shared.now_ns();
+        self.flush_window(now);
+        let report = std::mem::take(&mut self.report);
+        let _ = self.shared.tx.send(Message::Done(Box::new(report)));
+    }
+
+    fn refresh_generation(&mut self) {
+        let number = self.shared.generation_number.load(Ordering::Acquire);
+        if number != self.generation.number {
+            self.generation = self.shared.current();
+        }
+    }
+
+    fn flush_window(&mut self, now_ns: u64) {
+        let tick = (now_ns / self.tick_ns) as u32;
+        if self.window.requests > 0 || !self.window.per_slot.is_empty() {
+            let full = std::mem::replace(&mut self.window, stats::Window::new(tick));
+            let _ = self.shared.tx.send(Message::Window(full));
+        } else {
+            self.window.tick = tick;
+        }
+        self.next_tick_ns = (u64::from(tick) + 1) * self.tick_ns;
+    }
+
+    /// Send one request (with its retries); returns whether it was refused locally.
+    async fn request(&mut self, intended_ns: u64) -> bool {
+        self.refresh_generation();
+        let generation = self.generation.clone();
+        let (hash_value, key) = if self.shared.hash_values.is_empty() {
+            (None, 0)
+        } else {
+            let i = self.rng.gen_range(0..self.shared.hash_values.len());
+            let (v, k) = &self.shared.hash_values[i];
+            (Some(v.clone()), *k)
+        };
+        if let Some(budget) = &self.shared.retry_budget {
+            budget.deposit(intended_ns);
+        }
+        let mut excluded: Option<usize> = None;
+        let mut attempts_left = self.shared.options.retries;
+        let outcome: Result<usize, ErrorKind>;
+        let mut sent_ns = intended_ns;
+        let mut last_end_ns = None;
+        loop {
+            let now = self.shared.now_ns();
+            let Some((position, admitted_probe)) = self.choose(&generation, key, now, excluded)
+            else {
+                outcome = Err(if generation.slots.is_empty() {
+                    ErrorKind::NoInstance
+                } else {
+                    ErrorKind::BreakerRejected
+                });
+                break;
+            };
+            let _ = admitted_probe;
+            let slot = generation.slots[position].clone();
+            if let Some(throttle) = &slot.throttle {
+                let draw: f64 = self.rng.gen();
+                let (admit, transition) = throttle.try_acquire(now, draw);
+                if let Some(t) = transition {
+                    self.shared.transition(&slot, t);
+                }
+                if !admit {
+                    self.report.slot(slot.index).errors[ErrorKind::BreakerRejected as usize] += 1;
+                    outcome = Err(ErrorKind::BreakerRejected);
+                    break;
+                }
+            }
+            if slot.dead.load(Ordering::Relaxed) {
+                slot.sent_while_dead.fetch_add(1, Ordering::Relaxed);
+            }
+            sent_ns = self.shared.now_ns();
+            generation.balancer.start(position);
+            let attempt = self.send(&slot, hash_value.as_ref()).await;
+            let end_ns = self.shared.now_ns();
+            last_end_ns = Some(end_ns);
+            generation
+                .balancer
+                .finish(position, end_ns.saturating_sub(sent_ns), end_ns);
+            let failed = match &attempt {
+                Attempt::Ok { .. } => None,
+                Attempt::Failed(kind) => Some(*kind),
+            };
+            let instance_failure = failed.is_some_and(ErrorKind::is_instance_failure);
+            if let Some(b) = &slot.breaker {
+                if let Some(t) = b.record(end_ns, instance_failure, &self.shared.ejection) {
+                    self.shared.transition(&slot, t);
+                }
+            }
+            if let Some(t) = &slot.throttle {
+                if let Some(tr) = t.record(end_ns, !instance_failure) {
+                    self.shared.transition(&slot, tr);
+                }
+            }
+            let stats = self.report.slot(slot.index);
+            stats.sent += 1;
+            let corrected_us = (end_ns.saturating_sub(intended_ns) / 1000).max(1);
+            let uncorrected_us = (end_ns.saturating_sub(sent_ns) / 1000).max(1);
+            let _ = stats.corrected.record(corrected_us);
+            let _ = stats.uncorrected.record(uncorrected_us);
+            match attempt {
+                Attempt::Ok { id_mismatch } => {
+                    stats.ok += 1;
+                    stats.id_mismatches += u64::from(id_mismatch);
+                    if slot.awaiting_recovery.load(Ordering::Relaxed)
+                        && slot
+                            .awaiting_recovery
+                            .compare_exchange(true, false, Ordering::AcqRel, Ordering::Relaxed)
+                            .is_ok()
+                    {
+                        slot.first_ok_after_restore_ns
+                            .store(end_ns.max(1), Ordering::Relaxed);
+                    }
+                    outcome = Ok(slot.index);
+                    break;
+                }
+                Attempt::Failed(kind) => {
+                    stats.errors[kind as usize] += 1;
+                    let retry = attempts_left > 0
+                        && kind.is_instance_failure()
+                        && self
+                            .shared
+                            .retry_budget
+                            .as_ref()
+                            .is_some_and(|b| b.try_withdraw(end_ns));
+                    if !retry {
+                        outcome = Err(kind);
+                        break;
+                    }
+                    attempts_left -= 1;
+                    self.report.totals.retries += 1;
+                    excluded = Some(position);
+                }
+            }
+        }
+        // One clock read per attempt is enough: a local rejection reads it once more.
+        let end_ns = last_end_ns.unwrap_or_else(|| self.shared.now_ns());
+        if end_ns >= self.next_tick_ns {
+            self.flush_window(end_ns);
+        }
+        let totals = &mut self.report.totals;
+        totals.requests += 1;
+        totals.last_end_ns = totals.last_end_ns.max(end_ns);
+        let corrected_us = (end_ns.saturating_sub(intended_ns) / 1000).max(1);
+        let uncorrected_us = (end_ns.saturating_sub(sent_ns.min(end_ns)) / 1000).max(1);
+        self.window.requests += 1;
+        match outcome {
+            Ok(index) => {
+                totals.ok += 1;
+                let _ = totals.corrected.record(corrected_us);
+                let _ = totals.uncorrected.record(uncorrected_us);
+                let _ = self.window.latency.record(corrected_us);
+                self.window.count(index, true);
+                false
+            }
+            Err(kind) => {
+                totals.errors[kind as usize] += 1;
+                self.window.errors += 1;
+                matches!(kind, ErrorKind::BreakerRejected | ErrorKind::NoInstance)
+            }
+        }
+    }
+
+    /// Pick an instance its breaker admits; a few tries, since a half-open breaker may have
+    /// run out of probe permits between the eligibility check and the acquire.
+    fn choose(
+        &mut self,
+        generation: &Generation,
+        key: u64,
+        now: u64,
+        excluded: Option<usize>,
+    ) -> Option<(usize, bool)> {
+        for _ in 0..3 {
+            let slots = &generation.slots;
+            let eligible = |i: usize| {
+                Some(i) != excluded
+                    && slots[i]
+                        .breaker
+                        .as_ref()
+                        .is_none_or(|b| b.is_available(now))
+            };
+            let position = generation
+                .balancer
+                .pick(&mut self.rng, key, now, &eligible)?;
+            let Some(breaker) = &slots[position].breaker else {
+                return Some((position, false));
+            };
+            match breaker.try_acquire(now) {
+                Admission::Allowed => return Some((position, false)),
+                Admission::Probe(transition) => {
+                    if let Some(t) = transition {
+                        self.shared.transition(&slots[position], t);
+                    }
+                    return Some((position, true));
+                }
+                Admission::Rejected => continue,
+            }
+        }
+        None
+    }
+
+    async fn connection(&mut self, slot: &Slot) -> Result<&mut Connection, ErrorKind> {
+        if self.connections.len() <= slot.index {
+            self.connections.resize_with(slot.index + 1, || None);
+        }
+        if let Some(c) = self.connections[slot.index].as_mut() {
+            // The connection is only driven while a request is in flight, so a close by the
+            // server while it sat idle is noticed here, before use, and it is reopened
+            // instead of failing the request.
+            if !c.closed {
+                let Connection { driver, closed, .. } = c;
+                std::future::poll_fn(|cx| {
+                    if driver.as_mut().poll(cx).is_ready() {
+                        *closed = true;
+                    }
+                    Poll::Ready(())
+                })
+                .await;
+            }
+        }
+        let reusable = self.connections[slot.index]
+            .as_ref()
+            .is_some_and(|c| !c.closed && !c.sender.is_closed());
+        if !reusable {
+            let stream = tokio::net::TcpStream::connect(slot.addr)
+                .await
+                .map_err(|_| ErrorKind::Connect)?;
+            let _ = stream.set_nodelay(true);
+            let (sender, driver) = http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|_| ErrorKind::Connect)?;
+            self.connections[slot.index] = Some(Connection {
+                sender,
+                driver: Box::pin(driver),
+                closed: false,
+            });
+        }
+        Ok(self.connections[slot.index]
+            .as_mut()
+            .expect("connection just ensured"))
+    }
+
+    async fn send(&mut self, slot: &Slot, hash_value: Option<&HeaderValue>) -> Attempt {
+        let timeout = self.shared.options.timeout;
+        let result = tokio::time::timeout(timeout, self.exchange(slot, hash_value)).await;
+        let attempt = match result {
+            Ok(Ok(id_mismatch_or_status)) => id_mismatch_or_status,
+            Ok(Err(kind)) => Attempt::Failed(kind),
+            Err(_) => Attempt::Failed(ErrorKind::Timeout),
+        };
+        if matches!(attempt, Attempt::Failed(k) if k != ErrorKind::Status4xx && k != ErrorKind::Status5xx)
+        {
+            // The connection's state is unknown after a transport failure or timeout.
+            if let Some(c) = self.connections.get_mut(slot.index) {
+                *c = None;
+            }
+        }
+        attempt
+    }
+
+    async fn exchange(
+        &mut self,
+        slot: &Slot,
+        hash_value: Option<&HeaderValue>,
+    ) -> Result<Attempt, ErrorKind> {
+        let request = {
+            let shared = &*self.shared;
+            let options = &shared.options;
+            let mut request = Request::new(Full::new(options.body.clone()));
+            *request.method_mut() = options.method.clone();
+            *request.uri_mut() = shared.uri.clone();
+            let headers = request.headers_mut();
+            headers.insert(HOST, slot.authority.clone());
+            for (name, value) in &options.headers {
+                headers.insert(name.clone(), value.clone());
+            }
+            if let (Some(h), Some(v)) = (&options.hash, hash_value) {
+                headers.insert(h.header.clone(), v.clone());
+            }
+            request
+        };
+        let connection = self.connection(slot).await?;
+        let Connection {
+            sender,
+            driver,
+            closed,
+        } = connection;
+        drive(driver, closed, sender.ready())
+            .await?
+            .map_err(|_| ErrorKind::Transport)?;
+        let response = drive(driver, closed, sender.send_request(request))
+            .await?
+            .map_err(|_| ErrorKind::Transport)?;
+        let status = response.status().as_u16();
+        let id_mismatch = slot.check_id
+            && response
+                .headers()
+                .get(&INSTANCE_ID)
+                .is_some_and(|v| v.as_bytes() != slot.id.as_bytes());
+        let mut body = response.into_body();
+        while let Some(frame) = drive(driver, closed, body.frame()).await? {
+            if frame.is_err() {
+                return Err(ErrorKind::Transport);
+            }
+        }
+        Ok(match status {
+            500..=599 => Attempt::Failed(ErrorKind::Status5xx),
+            400..=499 => Attempt::Failed(ErrorKind::Status4xx),
+            _ => Attempt::Ok { id_mismatch },
+        })
+    }
+}
