@@ -23,6 +23,7 @@ pub struct Cli {
 
 /// Flags every subcommand accepts.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Output format: human text, or one stable JSON document on stdout.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text, env = "HALE_OUTPUT")]

@@ -206,7 +206,7 @@ fn reap(pid: u32) {
     let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
 }
 
-/// The environment of one instance (COMMON.md, "Local fleet").
+/// The environment of one instance (docs/contracts.md, "Local fleet").
 pub fn instance_env(service: &str, id: &str, port: u16, registry: &str) -> Vec<(String, String)> {
     [
         ("PORT", port.to_string()),

@@ -10,7 +10,7 @@ pub enum OutputFormat {
     /// Human-readable text.
     #[default]
     Text,
-    /// One JSON document on stdout, its schema documented in docs/json.md.
+    /// One JSON document on stdout, its schema documented in docs/json/.
     Json,
 }
 

@@ -1,6 +1,6 @@
 //! The embedded file registry: one JSON file shared by hale and the generated Go service.
 //!
-//! Format (COMMON.md, "Registry formats"): `{"version":1,"instances":[...]}` sorted by name
+//! Format (docs/contracts.md, "Registry formats"): `{"version":1,"instances":[...]}` sorted by name
 //! and id, each entry with `ttl_ms`, `expires_unix_ms` and `updated_unix_ms`. Every
 //! read-modify-write holds an exclusive flock(2) on the sidecar `PATH.lock`; readers take a
 //! shared lock on it. Writes go to `PATH.tmp.<pid>` and are renamed over the file, so a reader

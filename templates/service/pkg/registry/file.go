@@ -1,7 +1,7 @@
 package registry
 
 // The file registry: one JSON file shared with hale's Rust side, byte for byte the same format
-// (COMMON.md "Registry formats"). Every read-modify-write holds an exclusive flock(2) on the
+// (hale's docs/contracts.md, "Registry formats"). Every read-modify-write holds an exclusive flock(2) on the
 // sidecar PATH.lock, readers a shared one; writes go to PATH.tmp.<pid> and are renamed into
 // place, so a reader never sees half a document. The TTL is enforced on read: expired entries
 // are invisible to readers and dropped by writers, with no daemon.
