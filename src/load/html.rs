@@ -157,7 +157,13 @@ pub fn render(report: &Report) -> String {
             svg,
             r#"<text x="2" y="{:.1}" font-size="10">{}</text>"#,
             y + 13.0,
-            escape(&inst.id.chars().take(10).collect::<String>())
+            // The end of the id tells instances apart (orders-2, :41002).
+            escape(&{
+                let chars: Vec<char> = inst.id.chars().collect();
+                chars[chars.len().saturating_sub(11)..]
+                    .iter()
+                    .collect::<String>()
+            })
         );
         let mut state = State::Closed;
         let mut since = 0.0;

@@ -707,6 +707,23 @@ async fn apply_fault(shared: &Arc<Shared>, actuator: Arc<dyn FaultActuator>, ste
     }
 }
 
+/// Sleep until `target` with sub-millisecond precision: tokio's timer wheel has 1 ms ticks and
+/// rounds deadlines up, which would make every open-model request up to 1 ms late and show up
+/// as corrected latency the server never caused. Sleep to 2 ms before, then yield until due.
+async fn wait_until(target: Instant) {
+    let now = Instant::now();
+    if target <= now {
+        return;
+    }
+    // A sleep can end up to a tick (plus scheduling) after its deadline: aim 2 ms early.
+    if target - now > Duration::from_millis(3) {
+        tokio::time::sleep_until((target - Duration::from_millis(2)).into()).await;
+    }
+    while Instant::now() < target {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// One keep-alive connection, driven inside the worker's own task: the request and the
 /// connection future are polled together, so a request costs no wake-up of a separate
 /// connection task (hyper's usual `tokio::spawn(conn)` pays two task switches per request).
@@ -798,9 +815,7 @@ impl Worker {
                     break;
                 };
                 let target = self.shared.start + Duration::from_nanos(at);
-                if target > Instant::now() {
-                    tokio::time::sleep_until(target.into()).await;
-                }
+                wait_until(target).await;
                 at
             } else {
                 if Instant::now() >= self.shared.deadline {
