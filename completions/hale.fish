@@ -25,7 +25,7 @@ function __fish_hale_using_subcommand
 end
 
 complete -c hale -n "__fish_hale_needs_command" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_needs_command" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -51,7 +51,7 @@ complete -c hale -n "__fish_hale_using_subcommand new" -l module -d 'Go module p
 complete -c hale -n "__fish_hale_using_subcommand new" -l dir -d 'Folder to create [default: ./<NAME>]' -r -F
 complete -c hale -n "__fish_hale_using_subcommand new" -l templates -d 'Use the templates in this folder instead of the built-in set' -r -F
 complete -c hale -n "__fish_hale_using_subcommand new" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand new" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -63,7 +63,7 @@ complete -c hale -n "__fish_hale_using_subcommand new" -s v -l verbose -d 'Print
 complete -c hale -n "__fish_hale_using_subcommand new" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand new" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand templates; and not __fish_seen_subcommand_from export help" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand templates; and not __fish_seen_subcommand_from export help" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -74,7 +74,7 @@ complete -c hale -n "__fish_hale_using_subcommand templates; and not __fish_seen
 complete -c hale -n "__fish_hale_using_subcommand templates; and not __fish_seen_subcommand_from export help" -f -a "export" -d 'Write the built-in templates into DIR; use them with `hale new --templates DIR`'
 complete -c hale -n "__fish_hale_using_subcommand templates; and not __fish_seen_subcommand_from export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from export" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from export" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -86,7 +86,7 @@ complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_sub
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "export" -d 'Write the built-in templates into DIR; use them with `hale new --templates DIR`'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c hale -n "__fish_hale_using_subcommand build" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand build" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -95,7 +95,7 @@ complete -c hale -n "__fish_hale_using_subcommand build" -s v -l verbose -d 'Pri
 complete -c hale -n "__fish_hale_using_subcommand build" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand build" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand deploy" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand deploy" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -107,7 +107,7 @@ complete -c hale -n "__fish_hale_using_subcommand up" -l replicas -d 'How many i
 complete -c hale -n "__fish_hale_using_subcommand up" -l registry -d 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l ready-timeout -d 'How long the instances may take to answer 200 on /readyz' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand up" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -116,7 +116,7 @@ complete -c hale -n "__fish_hale_using_subcommand up" -s v -l verbose -d 'Print 
 complete -c hale -n "__fish_hale_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand up" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand ps" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand ps" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -126,7 +126,7 @@ complete -c hale -n "__fish_hale_using_subcommand ps" -s h -l help -d 'Print hel
 complete -c hale -n "__fish_hale_using_subcommand ps" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand down" -l grace -d 'How long each instance may take to exit after SIGTERM before it is killed' -r
 complete -c hale -n "__fish_hale_using_subcommand down" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand down" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -146,7 +146,7 @@ complete -c hale -n "__fish_hale_using_subcommand register" -l layout -d 'etcd k
 go-zero\t''
 kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand register" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand register" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -163,7 +163,7 @@ complete -c hale -n "__fish_hale_using_subcommand deregister" -l layout -d 'etcd
 go-zero\t''
 kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -177,7 +177,7 @@ complete -c hale -n "__fish_hale_using_subcommand discover" -l layout -d 'etcd k
 go-zero\t''
 kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -223,7 +223,7 @@ complete -c hale -n "__fish_hale_using_subcommand load" -l report -d 'Write a se
 complete -c hale -n "__fish_hale_using_subcommand load" -l histogram-out -d 'Write the HDR histograms (V2, base64) per instance and in total' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l merge -d 'Merge --histogram-out files (no load is sent) and print their percentiles' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -232,7 +232,7 @@ complete -c hale -n "__fish_hale_using_subcommand load" -s v -l verbose -d 'Prin
 complete -c hale -n "__fish_hale_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand load" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand completions" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand completions" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
@@ -242,7 +242,7 @@ complete -c hale -n "__fish_hale_using_subcommand completions" -s h -l help -d '
 complete -c hale -n "__fish_hale_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand man" -l dir -d 'Write hale.1 and one page per subcommand (hale-new.1, ...) into this folder instead of printing hale.1 to stdout' -r -F
 complete -c hale -n "__fish_hale_using_subcommand man" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
-json\t'One JSON document on stdout, its schema documented in docs/json.md'"
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand man" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
