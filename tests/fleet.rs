@@ -25,17 +25,7 @@ fn hale_json(tmp: &Path, args: &[&str]) -> Value {
 fn new_service(tmp: &Path, tag: &str) -> (String, PathBuf) {
     let name = format!("f{}{tag}", std::process::id());
     let dir = tmp.join(&name);
-    let out = common::hale(tmp)
-        .args(["new", &name, "--dir"])
-        .arg(&dir)
-        .arg("--no-tidy")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hale new: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::scaffold(tmp, &name, &dir);
     (name, dir)
 }
 

@@ -634,17 +634,7 @@ impl Fleet {
         let tmp = common::tempdir();
         let name = format!("l{}{tag}", std::process::id());
         let dir = tmp.path().join(&name);
-        let out = common::hale(tmp.path())
-            .args(["new", &name, "--dir"])
-            .arg(&dir)
-            .arg("--no-tidy")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "hale new: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::scaffold(tmp.path(), &name, &dir);
         let fleet = Fleet {
             tmp,
             name,

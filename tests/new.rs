@@ -47,8 +47,12 @@ fn go(dir: &Path, args: &[&str]) -> std::process::Output {
 /// Callers must have checked `need!(Go)`.
 fn built() -> &'static Built {
     BUILT.get_or_init(|| {
-        // Kept for the whole test binary: the tests share it.
-        let root = common::tempdir().keep();
+        // Shared by every test of this binary, so it cannot be a TempDir dropped by one of
+        // them; it lives in cargo's scratch folder for integration tests and is replaced on
+        // the next run, so runs leave nothing behind outside target/.
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-fixture");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
         let project = root.join(NAME);
         let out = common::hale(&root)
             .args(["new", NAME, "--dir"])

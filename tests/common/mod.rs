@@ -136,3 +136,19 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// `hale new NAME --dir DIR --no-tidy`, asserting success: a real generated service for tests
+/// that run it (the embedded go.sum already pins every module, so tidy is not needed).
+pub fn scaffold(state: &Path, name: &str, dir: &Path) {
+    let out = hale(state)
+        .args(["new", name, "--dir"])
+        .arg(dir)
+        .arg("--no-tidy")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hale new {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
