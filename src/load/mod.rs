@@ -1,7 +1,7 @@
 //! Load generation with per-instance attribution, faults, timeline and reports.
 //!
-//! Shape: N worker tasks each own one HTTP/1.1 keep-alive connection per instance (hyper 1
-//! client connections), pick an instance through the shared [`Balancer`], ask that
+//! Shape: N worker tasks each own one HTTP/1.1 keep-alive connection per instance (hale's own
+//! minimal client, [`http1`]), pick an instance through the shared [`Balancer`], ask that
 //! instance's breaker, send, and record into their own statistics. Once per tick a worker
 //! hands a small window to the collector over a channel; at the end it hands over its
 //! histograms. The collector merges, feeds the live view and builds the report. Nothing on the
@@ -12,24 +12,19 @@ pub mod faults;
 pub mod fleet_faults;
 pub mod histograms;
 pub mod html;
+pub mod http1;
 pub mod report;
 pub mod schedule;
 pub mod stats;
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, HOST};
-use http::{Method, Request, Uri};
-use http_body_util::{BodyExt as _, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, Uri};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -192,7 +187,8 @@ struct Slot {
     index: usize,
     id: String,
     addr: SocketAddr,
-    authority: HeaderValue,
+    /// The request, serialised once for this instance.
+    request: http1::RequestTemplate,
     weight: u32,
     check_id: bool,
     breaker: Option<CircuitBreaker>,
@@ -244,6 +240,8 @@ struct Shared {
     schedule: Vec<u64>,
     uri: Uri,
     hash_values: Vec<(HeaderValue, u64)>,
+    /// The hash header has one value given with the request headers (already in the template).
+    hash_header_fixed: bool,
     tx: mpsc::UnboundedSender<Message>,
 }
 
@@ -306,8 +304,13 @@ impl Shared {
                     index: all.len(),
                     id: e.id.clone(),
                     addr: e.addr,
-                    authority: HeaderValue::from_str(&e.addr.to_string())
-                        .expect("a socket address is a valid header value"),
+                    request: http1::RequestTemplate::new(
+                        &self.options.method,
+                        self.uri.path_and_query().map_or("/", |p| p.as_str()),
+                        &e.addr.to_string(),
+                        &self.options.headers,
+                        self.options.body.clone(),
+                    ),
                     weight: e.weight.max(1),
                     check_id: e.check_id,
                     breaker: match &self.options.protection {
@@ -412,6 +415,10 @@ pub async fn run(
         ),
         Model::Closed { .. } => Vec::new(),
     };
+    let hash_header_fixed = options
+        .hash
+        .as_ref()
+        .is_some_and(|h| options.headers.iter().any(|(n, _)| *n == h.header));
     let hash_values = match &options.hash {
         Some(h) => {
             let fixed = options.headers.iter().find(|(n, _)| *n == h.header);
@@ -451,6 +458,7 @@ pub async fn run(
         schedule,
         uri,
         hash_values,
+        hash_header_fixed,
         tx: tx.clone(),
         options,
     });
@@ -724,52 +732,13 @@ async fn wait_until(target: Instant) {
     }
 }
 
-/// One keep-alive connection, driven inside the worker's own task: the request and the
-/// connection future are polled together, so a request costs no wake-up of a separate
-/// connection task (hyper's usual `tokio::spawn(conn)` pays two task switches per request).
-struct Connection {
-    sender: http1::SendRequest<Full<Bytes>>,
-    driver: ConnectionDriver,
-    /// The driver future finished: the connection is closed and must not be polled again.
-    closed: bool,
-}
-
-type ConnectionDriver = Pin<Box<http1::Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>>>;
-
-/// Run `work` while driving the connection; a connection that closes before `work` is done
-/// is a transport error.
-async fn drive<F: Future>(
-    driver: &mut ConnectionDriver,
-    closed: &mut bool,
-    work: F,
-) -> Result<F::Output, ErrorKind> {
-    let mut work = std::pin::pin!(work);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(v) = work.as_mut().poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        if !*closed && driver.as_mut().poll(cx).is_ready() {
-            *closed = true;
-            // The exchange may have completed during that last poll of the connection.
-            if let Poll::Ready(v) = work.as_mut().poll(cx) {
-                return Poll::Ready(Ok(v));
-            }
-        }
-        if *closed {
-            return Poll::Ready(Err(ErrorKind::Transport));
-        }
-        Poll::Pending
-    })
-    .await
-}
-
-static INSTANCE_ID: HeaderName = HeaderName::from_static("x-instance-id");
-
 struct Worker {
     shared: Arc<Shared>,
     rng: SmallRng,
     generation: Arc<Generation>,
-    connections: Vec<Option<Connection>>,
+    connections: Vec<Option<http1::Connection>>,
+    /// Where a request with a per-request header is assembled.
+    scratch: Vec<u8>,
     report: stats::WorkerReport,
     window: stats::Window,
     tick_ns: u64,
@@ -795,6 +764,7 @@ impl Worker {
             rng: SmallRng::seed_from_u64(seed),
             generation,
             connections: Vec::new(),
+            scratch: Vec::new(),
             report: stats::WorkerReport::default(),
             window: stats::Window::new(0),
             tick_ns,
@@ -1039,114 +1009,61 @@ impl Worker {
         None
     }
 
-    async fn connection(&mut self, slot: &Slot) -> Result<&mut Connection, ErrorKind> {
-        if self.connections.len() <= slot.index {
-            self.connections.resize_with(slot.index + 1, || None);
-        }
-        if let Some(c) = self.connections[slot.index].as_mut() {
-            // The connection is only driven while a request is in flight, so a close by the
-            // server while it sat idle is noticed here, before use, and it is reopened
-            // instead of failing the request.
-            if !c.closed {
-                let Connection { driver, closed, .. } = c;
-                std::future::poll_fn(|cx| {
-                    if driver.as_mut().poll(cx).is_ready() {
-                        *closed = true;
-                    }
-                    Poll::Ready(())
-                })
-                .await;
-            }
-        }
-        let reusable = self.connections[slot.index]
-            .as_ref()
-            .is_some_and(|c| !c.closed && !c.sender.is_closed());
-        if !reusable {
-            let stream = tokio::net::TcpStream::connect(slot.addr)
-                .await
-                .map_err(|_| ErrorKind::Connect)?;
-            let _ = stream.set_nodelay(true);
-            let (sender, driver) = http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|_| ErrorKind::Connect)?;
-            self.connections[slot.index] = Some(Connection {
-                sender,
-                driver: Box::pin(driver),
-                closed: false,
-            });
-        }
-        Ok(self.connections[slot.index]
-            .as_mut()
-            .expect("connection just ensured"))
-    }
-
     async fn send(&mut self, slot: &Slot, hash_value: Option<&HeaderValue>) -> Attempt {
         let timeout = self.shared.options.timeout;
-        let result = tokio::time::timeout(timeout, self.exchange(slot, hash_value)).await;
-        let attempt = match result {
-            Ok(Ok(id_mismatch_or_status)) => id_mismatch_or_status,
+        match tokio::time::timeout(timeout, self.exchange(slot, hash_value)).await {
+            Ok(Ok(attempt)) => attempt,
             Ok(Err(kind)) => Attempt::Failed(kind),
             Err(_) => Attempt::Failed(ErrorKind::Timeout),
-        };
-        if matches!(attempt, Attempt::Failed(k) if k != ErrorKind::Status4xx && k != ErrorKind::Status5xx)
-        {
-            // The connection's state is unknown after a transport failure or timeout.
-            if let Some(c) = self.connections.get_mut(slot.index) {
-                *c = None;
-            }
         }
-        attempt
     }
 
+    /// One exchange on the worker's connection to `slot`. The connection is taken out while
+    /// in use and put back only when it can carry the next request, so a timeout or a broken
+    /// exchange drops it.
     async fn exchange(
         &mut self,
         slot: &Slot,
         hash_value: Option<&HeaderValue>,
     ) -> Result<Attempt, ErrorKind> {
-        let request = {
-            let shared = &*self.shared;
-            let options = &shared.options;
-            let mut request = Request::new(Full::new(options.body.clone()));
-            *request.method_mut() = options.method.clone();
-            *request.uri_mut() = shared.uri.clone();
-            let headers = request.headers_mut();
-            headers.insert(HOST, slot.authority.clone());
-            for (name, value) in &options.headers {
-                headers.insert(name.clone(), value.clone());
-            }
-            if let (Some(h), Some(v)) = (&options.hash, hash_value) {
-                headers.insert(h.header.clone(), v.clone());
-            }
-            request
+        if self.connections.len() <= slot.index {
+            self.connections.resize_with(slot.index + 1, || None);
+        }
+        let extra = match (&self.shared.options.hash, hash_value) {
+            (Some(h), Some(v)) if !self.shared.hash_header_fixed => Some((&h.header, v)),
+            _ => None,
         };
-        let connection = self.connection(slot).await?;
-        let Connection {
-            sender,
-            driver,
-            closed,
-        } = connection;
-        drive(driver, closed, sender.ready())
-            .await?
-            .map_err(|_| ErrorKind::Transport)?;
-        let response = drive(driver, closed, sender.send_request(request))
-            .await?
-            .map_err(|_| ErrorKind::Transport)?;
-        let status = response.status().as_u16();
-        let id_mismatch = slot.check_id
-            && response
-                .headers()
-                .get(&INSTANCE_ID)
-                .is_some_and(|v| v.as_bytes() != slot.id.as_bytes());
-        let mut body = response.into_body();
-        while let Some(frame) = drive(driver, closed, body.frame()).await? {
-            if frame.is_err() {
-                return Err(ErrorKind::Transport);
+        let template = &slot.request;
+        let request = template.bytes(extra, &mut self.scratch);
+        let expect_id = slot.check_id.then_some(slot.id.as_bytes());
+        let mut resent = false;
+        loop {
+            let mut connection = match self.connections[slot.index].take() {
+                Some(c) => c,
+                None => http1::Connection::open(slot.addr)
+                    .await
+                    .map_err(|_| ErrorKind::Connect)?,
+            };
+            match connection
+                .exchange(request, template.is_head, expect_id)
+                .await
+            {
+                Ok(exchange) => {
+                    if exchange.keep_alive {
+                        self.connections[slot.index] = Some(connection);
+                    }
+                    return Ok(match exchange.status {
+                        500..=599 => Attempt::Failed(ErrorKind::Status5xx),
+                        400..=499 => Attempt::Failed(ErrorKind::Status4xx),
+                        _ => Attempt::Ok {
+                            id_mismatch: exchange.id_mismatch,
+                        },
+                    });
+                }
+                // The server closed the idle connection: the request never reached it.
+                Err(http1::Failure::Stale) if template.idempotent && !resent => resent = true,
+                Err(_) => return Err(ErrorKind::Transport),
             }
         }
-        Ok(match status {
-            500..=599 => Attempt::Failed(ErrorKind::Status5xx),
-            400..=499 => Attempt::Failed(ErrorKind::Status4xx),
-            _ => Attempt::Ok { id_mismatch },
-        })
     }
 }
