@@ -579,6 +579,47 @@ fn refused_connections_are_counted_as_connect_errors() {
 }
 
 #[test]
+fn a_server_that_never_answers_gives_timeouts_never_early_ones() {
+    // Accepts connections and reads requests, but never writes a byte back.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &addr.to_string(),
+        "-d",
+        "1s",
+        "-c",
+        "2",
+        "--timeout",
+        "200ms",
+        "--breaker",
+        "off",
+        "--output",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["ok"], 0);
+    let timeouts = report["errors_by_kind"]["timeout"].as_u64().unwrap();
+    assert!(timeouts > 0);
+    assert_eq!(report["errors"], report["requests"]);
+    assert_eq!(report["errors"].as_u64().unwrap(), timeouts);
+    // A timeout never fires before --timeout: two workers fit at most five 200 ms attempts
+    // each into one second, plus the one each starts just before the end.
+    assert!(timeouts <= 12, "{timeouts} timeouts in 1 s with 2 workers");
+}
+
+#[test]
 fn html_report_and_mergeable_histograms_are_written() {
     let s1 = TestServer::start("s1", Behaviour::Ok);
     let s2 = TestServer::start("s2", Behaviour::Ok);

@@ -204,10 +204,10 @@ impl Connection {
                     None => {}
                 }
             }
-            let n =
-                self.fill()
-                    .await
-                    .map_err(|_| if received { Failure::Transport } else { early })?;
+            let n = self
+                .fill()
+                .await
+                .map_err(|_| if received { Failure::Transport } else { early })?;
             if n == 0 {
                 return Err(if received { Failure::Transport } else { early });
             }

@@ -18,6 +18,7 @@ pub mod schedule;
 pub mod stats;
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -227,6 +228,8 @@ struct Shared {
     options: LoadOptions,
     start: Instant,
     deadline: Instant,
+    /// `deadline` as nanoseconds since `start`.
+    deadline_ns: u64,
     stop: AtomicBool,
     generation_number: AtomicU64,
     generation: RwLock<Arc<Generation>>,
@@ -443,6 +446,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         start,
         deadline: start + duration,
+        deadline_ns: duration.as_nanos() as u64,
         stop: AtomicBool::new(false),
         generation_number: AtomicU64::new(0),
         generation: RwLock::new(Arc::new(Generation {
@@ -739,6 +743,8 @@ struct Worker {
     connections: Vec<Option<http1::Connection>>,
     /// Where a request with a per-request header is assembled.
     scratch: Vec<u8>,
+    /// The attempt timer, reused across requests (see [`Worker::send`]).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
     report: stats::WorkerReport,
     window: stats::Window,
     tick_ns: u64,
@@ -765,6 +771,7 @@ impl Worker {
             generation,
             connections: Vec::new(),
             scratch: Vec::new(),
+            timer: None,
             report: stats::WorkerReport::default(),
             window: stats::Window::new(0),
             tick_ns,
@@ -779,16 +786,19 @@ impl Worker {
             if self.shared.stop.load(Ordering::Relaxed) {
                 break;
             }
-            let intended_ns = if open {
+            // The clock is read once here and once when the response is complete: on the
+            // closed model's hot path each read is a visible share of the generator's time.
+            let (intended_ns, now_ns) = if open {
                 let i = self.shared.next_arrival.fetch_add(1, Ordering::Relaxed) as usize;
                 let Some(&at) = self.shared.schedule.get(i) else {
                     break;
                 };
                 let target = self.shared.start + Duration::from_nanos(at);
                 wait_until(target).await;
-                at
+                (at, self.shared.now_ns())
             } else {
-                if Instant::now() >= self.shared.deadline {
+                let now_ns = self.shared.now_ns();
+                if now_ns >= self.shared.deadline_ns {
                     break;
                 }
                 if let Some(limit) = limit {
@@ -796,12 +806,12 @@ impl Worker {
                         break;
                     }
                 }
-                self.shared.now_ns()
+                (now_ns, now_ns)
             };
             if self.shared.stop.load(Ordering::Relaxed) {
                 break;
             }
-            let rejected_locally = self.request(intended_ns).await;
+            let rejected_locally = self.request(intended_ns, now_ns).await;
             if rejected_locally && !open {
                 // A closed-model worker whose every instance is cut off would otherwise spin
                 // millions of local rejections a second; a real client would back off too.
@@ -833,7 +843,7 @@ impl Worker {
     }
 
     /// Send one request (with its retries); returns whether it was refused locally.
-    async fn request(&mut self, intended_ns: u64) -> bool {
+    async fn request(&mut self, intended_ns: u64, now_ns: u64) -> bool {
         self.refresh_generation();
         let generation = self.generation.clone();
         let (hash_value, key) = if self.shared.hash_values.is_empty() {
@@ -851,8 +861,8 @@ impl Worker {
         let outcome: Result<usize, ErrorKind>;
         let mut sent_ns = intended_ns;
         let mut last_end_ns = None;
+        let mut now = now_ns;
         loop {
-            let now = self.shared.now_ns();
             let Some((position, admitted_probe)) = self.choose(&generation, key, now, excluded)
             else {
                 outcome = Err(if generation.slots.is_empty() {
@@ -879,10 +889,11 @@ impl Worker {
             if slot.dead.load(Ordering::Relaxed) {
                 slot.sent_while_dead.fetch_add(1, Ordering::Relaxed);
             }
-            sent_ns = self.shared.now_ns();
+            sent_ns = now;
             generation.balancer.start(position);
-            let attempt = self.send(&slot, hash_value.as_ref()).await;
+            let attempt = self.send(&slot, hash_value.as_ref(), sent_ns).await;
             let end_ns = self.shared.now_ns();
+            now = end_ns;
             last_end_ns = Some(end_ns);
             generation
                 .balancer
@@ -1009,12 +1020,37 @@ impl Worker {
         None
     }
 
-    async fn send(&mut self, slot: &Slot, hash_value: Option<&HeaderValue>) -> Attempt {
+    /// One attempt, bounded by --timeout. The worker keeps one timer armed for a deadline
+    /// between the attempt's due time and `slack` after it, and moves it only when it falls
+    /// out of that range: a timer per request (`tokio::time::timeout`) would enter and leave
+    /// the runtime's timer wheel on every request. A timeout so fires at most `slack` late.
+    async fn send(
+        &mut self,
+        slot: &Slot,
+        hash_value: Option<&HeaderValue>,
+        sent_ns: u64,
+    ) -> Attempt {
         let timeout = self.shared.options.timeout;
-        match tokio::time::timeout(timeout, self.exchange(slot, hash_value)).await {
-            Ok(Ok(attempt)) => attempt,
-            Ok(Err(kind)) => Attempt::Failed(kind),
-            Err(_) => Attempt::Failed(ErrorKind::Timeout),
+        let slack = (timeout / 20).max(Duration::from_millis(1));
+        let due = self.shared.start + Duration::from_nanos(sent_ns) + timeout;
+        let mut timer = self
+            .timer
+            .take()
+            .unwrap_or_else(|| Box::pin(tokio::time::sleep_until((due + slack).into())));
+        let armed = timer.deadline().into_std();
+        if armed < due || armed > due + slack {
+            timer.as_mut().reset((due + slack).into());
+        }
+        let result = tokio::select! {
+            biased;
+            result = self.exchange(slot, hash_value) => Some(result),
+            () = timer.as_mut() => None,
+        };
+        self.timer = Some(timer);
+        match result {
+            Some(Ok(attempt)) => attempt,
+            Some(Err(kind)) => Attempt::Failed(kind),
+            None => Attempt::Failed(ErrorKind::Timeout),
         }
     }
 
