@@ -88,35 +88,42 @@ measure() {
     x3) run "$HALE" load --endpoints "$ENDPOINTS" -s p2c-ewma -c "$CONNS" -d "${DURATION}s" --output json | json_field 'd["rps"]' ;;
     esac
 }
-# The tools take turns, ROUNDS times; each keeps its best round, so a neighbour's burst on a
-# shared machine penalises one round, not one tool.
+# The tools take turns, ROUNDS times. A ratio is computed inside each round (the tools ran
+# seconds apart, under the same neighbours) and the median over rounds is printed, so a
+# neighbour's burst on a shared machine spoils one round's pair, not the result.
 ROUNDS=${ROUNDS:-3}
-declare -A BEST=([wrk]=0 [oha]=0 [url]=0 [x1]=0 [x3]=0)
+RESULTS=$WORK/results
+: > "$RESULTS"
 for round in $(seq "$ROUNDS"); do
     for tool in wrk oha url x1 x3; do
         rps=$(measure "$tool")
         printf '   round %s %-4s %12.0f req/s\n' "$round" "$tool" "$rps"
-        BEST[$tool]=$(python3 -c "print(max(float('${BEST[$tool]}'), float('$rps')))")
+        echo "$round $tool $rps" >> "$RESULTS"
         sleep 1
     done
 done
-WRK=${BEST[wrk]}; OHA_RPS=${BEST[oha]}; HALE_URL=${BEST[url]}; HALE_BAL1=${BEST[x1]}; HALE_BAL=${BEST[x3]}
 echo "   (wrk -t1; oha; url = hale --url --breaker off; x1 = hale p2c-ewma + breaker on one endpoint;"
 echo "    x3 = hale p2c-ewma + breakers over three endpoints)"
 
-python3 - "$WRK" "$OHA_RPS" "$HALE_URL" "$HALE_BAL1" "$HALE_BAL" <<'PY'
-import sys
-wrk, oha, url, bal1, bal = map(float, sys.argv[1:])
+python3 - "$RESULTS" <<'PY'
+import statistics, sys
+rounds = {}
+for line in open(sys.argv[1]):
+    r, tool, rps = line.split()
+    rounds.setdefault(r, {})[tool] = float(rps)
+def median_ratio(a, b):
+    return statistics.median(v[a] / v[b] for v in rounds.values())
 print()
-print(f"{'tool (best round)':<34}{'req/s':>12}")
-for name, v in [("wrk", wrk), ("oha", oha), ("hale --url", url),
-                ("hale p2c-ewma + breaker (x1)", bal1), ("hale p2c-ewma + breakers (x3)", bal)]:
-    print(f"{name:<34}{v:>12.0f}")
+print(f"{'tool (median of rounds)':<34}{'req/s':>12}")
+for name, key in [("wrk", "wrk"), ("oha", "oha"), ("hale --url", "url"),
+                  ("hale p2c-ewma + breaker (x1)", "x1"), ("hale p2c-ewma + breakers (x3)", "x3")]:
+    print(f"{name:<34}{statistics.median(v[key] for v in rounds.values()):>12.0f}")
 print()
-print(f"hale --url / oha          {url/oha:6.3f}   (target >= 1.10)")
-print(f"hale --url / wrk          {url/wrk:6.3f}   (target >= 0.90)")
-print(f"hale p2c+breaker x1 / url {bal1/url:6.3f}   (target >= 0.97: balancer + breaker cost)")
-print(f"hale p2c+breakers x3 / url{bal/url:6.3f}   (3x the connections: one per worker per instance)")
+print("ratios: median over rounds of the ratio within each round")
+print(f"hale --url / oha          {median_ratio('url', 'oha'):6.3f}   (target >= 1.10)")
+print(f"hale --url / wrk          {median_ratio('url', 'wrk'):6.3f}   (target >= 0.90)")
+print(f"hale p2c+breaker x1 / url {median_ratio('x1', 'url'):6.3f}   (target >= 0.97: balancer + breaker cost)")
+print(f"hale p2c+breakers x3 / url{median_ratio('x3', 'url'):6.3f}   (3x the connections: one per worker per instance)")
 PY
 
 if [[ ${PROFILE:-0} == 1 ]]; then
