@@ -776,6 +776,85 @@ fn fleet_in_file_registry_gets_even_round_robin_shares() {
     fleet_round_robin_is_even(&fleet);
 }
 
+/// Weights come from the registry's own metadata ("weight"): three real servers registered with
+/// `hale register --meta weight=1|2|3`, in etcd and in the file registry, share the traffic
+/// 1:2:3 under smooth weighted round robin.
+#[test]
+fn weights_in_registry_metadata_drive_weighted_round_robin() {
+    let etcd = need!(Etcd);
+    let state = common::tempdir();
+    let registries = [
+        format!("etcd://{etcd}"),
+        format!("file://{}", state.path().join("registry.json").display()),
+    ];
+    for registry in &registries {
+        let name = format!("weights-{}", std::process::id());
+        let servers: Vec<_> = (1..=3)
+            .map(|i| TestServer::start(&format!("{name}-{i}"), Behaviour::Ok))
+            .collect();
+        for (i, s) in servers.iter().enumerate() {
+            let out = common::hale(state.path())
+                .args([
+                    "register",
+                    "--once",
+                    "--registry",
+                    registry,
+                    "--name",
+                    &name,
+                ])
+                .args(["--id", &format!("{name}-{}", i + 1)])
+                .args(["--address", &s.addr.to_string(), "--ttl", "60s"])
+                .args(["--meta", &format!("weight={}", i + 1)])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let (out, _dir) = load(&[
+            &name,
+            "--registry",
+            registry,
+            "-s",
+            "weighted-round-robin",
+            "-c",
+            "4",
+            "-n",
+            "6000",
+            "--output",
+            "json",
+        ]);
+        for i in 1..=3 {
+            let _ = common::hale(state.path())
+                .args(["deregister", "--registry", registry, "--name", &name])
+                .args(["--id", &format!("{name}-{i}")])
+                .output();
+        }
+        let report = json(&out);
+        assert!(
+            out.status.success(),
+            "{registry}: {}\n{report}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(report["errors"], 0, "{registry}: {report}");
+        for (i, s) in servers.iter().enumerate() {
+            let inst = instance(&report, s.addr);
+            let want = (i + 1) as f64 / 6.0;
+            assert_eq!(inst["weight"], i as u64 + 1, "{registry}");
+            assert!(
+                (inst["expected_share"].as_f64().unwrap() - want).abs() < 1e-9,
+                "{registry}: {inst}"
+            );
+            let share = inst["share"].as_f64().unwrap();
+            assert!((share - want).abs() < 0.01, "{registry}: {inst}");
+            assert_eq!(inst["requests"].as_u64().unwrap(), s.served(), "{registry}");
+            assert_eq!(inst["id_mismatches"], 0, "{registry}");
+        }
+    }
+}
+
 #[test]
 fn fleet_in_consul_gets_even_round_robin_shares() {
     let consul = need!(Consul);
