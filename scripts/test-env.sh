@@ -57,7 +57,7 @@ apt_install() {
 
 add_bullseye
 export DEBIAN_FRONTEND=noninteractive
-apt_install docker.io etcd-server etcd-client prometheus docker-registry \
+apt_install docker.io etcd-server etcd-client prometheus docker-registry busybox-static \
   chromium nginx-light wrk hyperfine jq curl procps iproute2 ca-certificates
 if ! command -v consul >/dev/null; then
   apt_install consul || true
@@ -104,6 +104,45 @@ start dockerd dockerd --host "unix://$STATE/docker.sock" --data-root "$STATE/doc
   --ip6tables=false
 wait_for dockerd 60 env DOCKER_HOST="unix://$STATE/docker.sock" docker version
 
+# The builder image the generated Dockerfile needs (golang:<version> cannot be pulled): this
+# machine's Go toolchain plus busybox for the shell RUN uses, with the module proxy off so a
+# build that is not offline fails. The final stage uses `scratch` in the tests.
+command -v go >/dev/null || die "go not found: the test suite needs a Go toolchain"
+GO_ROOT=$(go env GOROOT)
+GO_IMAGE=hale-test/go-builder:$(go env GOVERSION | sed 's/^go//')
+if ! DOCKER_HOST="unix://$STATE/docker.sock" docker image inspect "$GO_IMAGE" >/dev/null 2>&1; then
+  log "importing $GO_IMAGE (busybox + $GO_ROOT)"
+  rootfs=$(mktemp -d "$STATE/builder-rootfs.XXXXXX")
+  mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/root" "$rootfs/tmp"
+  cp "$(command -v busybox)" "$rootfs/bin/busybox"
+  for app in $("$rootfs/bin/busybox" --list); do
+    [ -e "$rootfs/bin/$app" ] || ln -s busybox "$rootfs/bin/$app"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
+  chmod 1777 "$rootfs/tmp"
+  { tar -C "$rootfs" -cf - . ; } >"$STATE/builder.tar"
+  tar -C "$(dirname "$GO_ROOT")" -rf "$STATE/builder.tar" \
+    --transform "s,^$(basename "$GO_ROOT"),usr/local/go," "$(basename "$GO_ROOT")"
+  DOCKER_HOST="unix://$STATE/docker.sock" docker import \
+    --change 'ENV PATH=/usr/local/go/bin:/bin' --change 'ENV GOPATH=/go' \
+    --change 'ENV GOPROXY=off' --change 'ENV GOTOOLCHAIN=local' --change 'ENV HOME=/root' \
+    "$STATE/builder.tar" "$GO_IMAGE" >/dev/null
+  rm -rf "$rootfs" "$STATE/builder.tar"
+fi
+
+# BuildKit builds: Debian's docker CLI needs the buildx plugin for them and Debian has no
+# package of it, so it is built from its Go module (through the Go module proxy) into a docker
+# CLI configuration folder of the test environment's own; the user's ~/.docker is not touched.
+BUILDX_VERSION=v0.11.2
+DOCKER_CONFIG_DIR=$STATE/docker-config
+if [ ! -x "$DOCKER_CONFIG_DIR/cli-plugins/docker-buildx" ]; then
+  log "building docker buildx $BUILDX_VERSION from its Go module"
+  mkdir -p "$DOCKER_CONFIG_DIR/cli-plugins"
+  GOBIN="$STATE/buildx-bin" go install "github.com/docker/buildx/cmd/buildx@$BUILDX_VERSION" \
+    || die "could not build docker buildx (needs the Go module proxy)"
+  mv "$STATE/buildx-bin/buildx" "$DOCKER_CONFIG_DIR/cli-plugins/docker-buildx"
+fi
+
 start etcd etcd --name hale-test --data-dir "$STATE/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
@@ -146,6 +185,8 @@ export HALE_TEST_CONSUL=127.0.0.1:$CONSUL_PORT
 export HALE_TEST_OCI_REGISTRY=127.0.0.1:$REGISTRY_PORT
 export HALE_TEST_PROMETHEUS=127.0.0.1:$PROM_PORT
 export HALE_TEST_STATE=$STATE
+export HALE_TEST_GO_BUILDER_IMAGE=$GO_IMAGE
+export HALE_TEST_DOCKER_CONFIG=$DOCKER_CONFIG_DIR
 ENV
 log "ready; environment in $STATE/env"
 cat "$STATE/env"

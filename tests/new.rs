@@ -1002,3 +1002,167 @@ fn generated_files_carry_the_name_module_and_go_version() {
     assert!(read("README.md").contains("`REGISTRY`"));
     assert!(!dir.join("Makefile").exists());
 }
+
+fn docker(host: &str, config: &str, args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .env("DOCKER_HOST", host)
+        .env("DOCKER_CONFIG", config)
+        .env("DOCKER_BUILDKIT", "1")
+        .args(args)
+        .output()
+        .expect("running docker")
+}
+
+fn docker_ok(host: &str, config: &str, args: &[&str]) -> String {
+    let out = docker(host, config, args);
+    assert!(
+        out.status.success(),
+        "docker {} failed:\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Removes the test's container and image however the test ends.
+struct DockerCleanup<'a> {
+    host: &'a str,
+    config: &'a str,
+    container: String,
+    image: String,
+}
+
+impl Drop for DockerCleanup<'_> {
+    fn drop(&mut self) {
+        let _ = docker(self.host, self.config, &["rm", "-f", &self.container]);
+        let _ = docker(self.host, self.config, &["rmi", "-f", &self.image]);
+    }
+}
+
+/// The generated Dockerfile through the real Docker Engine's BuildKit: with a vendor/ folder it
+/// builds with no network at all (cache mounts, cross-compile args, ldflags), the final image
+/// holds the one static binary and runs it as uid 65532, and the container serves its probes on
+/// 127.0.0.1 (host network) and stops cleanly on SIGTERM. The builder is this machine's Go
+/// toolchain imported as an image and the runtime base is `scratch`, both through the
+/// Dockerfile's own build args, since no image can be pulled here.
+#[test]
+fn dockerfile_builds_offline_into_a_non_root_image_that_serves_its_probes() {
+    let host = need!(Docker);
+    let builder = need!(GoBuilderImage);
+    let config = need!(DockerConfig);
+    if common::service(common::Service::Go).is_none() {
+        return;
+    }
+    let tmp = common::tempdir();
+    let name = "imgsvc";
+    let dir = tmp.path().join(name);
+    let out = common::hale(tmp.path())
+        .args(["new", name, "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    go(&dir, &["mod", "vendor"]);
+
+    let image = format!("hale-test/{name}:{}", std::process::id());
+    let container = format!("hale-test-{name}-{}", std::process::id());
+    let _cleanup = DockerCleanup {
+        host: &host,
+        config: &config,
+        container: container.clone(),
+        image: image.clone(),
+    };
+    docker_ok(
+        &host,
+        &config,
+        &[
+            "build",
+            "--network",
+            "none",
+            "--build-arg",
+            &format!("BUILDER_IMAGE={builder}"),
+            "--build-arg",
+            "RUNTIME_IMAGE=scratch",
+            "--build-arg",
+            "VERSION=1.2.3",
+            "--build-arg",
+            "REVISION=cafe01",
+            "-t",
+            &image,
+            dir.to_str().unwrap(),
+        ],
+    );
+    let inspect =
+        |format: &str| docker_ok(&host, &config, &["image", "inspect", "-f", format, &image]);
+    assert_eq!(inspect("{{.Config.User}}"), "65532:65532");
+    assert_eq!(
+        inspect("{{json .Config.Entrypoint}}"),
+        format!("[\"/{name}\"]")
+    );
+    assert_eq!(
+        inspect("{{len .RootFS.Layers}}"),
+        "1",
+        "only the binary's layer"
+    );
+
+    let port = common::free_port();
+    docker_ok(
+        &host,
+        &config,
+        &[
+            "run",
+            "-d",
+            "--name",
+            &container,
+            "--network",
+            "host",
+            "-e",
+            "HOST=127.0.0.1",
+            "-e",
+            &format!("PORT={port}"),
+            "-e",
+            "DRAIN_DELAY=0s",
+            &image,
+        ],
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let fetch = |path: &str| {
+        http(&addr, "GET", path, None, &[]).unwrap_or_else(|e| panic!("GET {path}: {e:?}"))
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            http(&addr, "GET", "/healthz", None, &[]).is_ok_and(|r| r.status == 200)
+        }),
+        "the container never answered /healthz; logs:\n{}",
+        String::from_utf8_lossy(&docker(&host, &config, &["logs", &container]).stderr)
+    );
+    assert_eq!(fetch("/readyz").status, 200);
+    let metrics = fetch("/metrics").body;
+    assert!(
+        metrics.contains("version=\"1.2.3\"") && metrics.contains("revision=\"cafe01\""),
+        "build_info lacks the build args: {metrics}"
+    );
+    let pid = docker_ok(
+        &host,
+        &config,
+        &["inspect", "-f", "{{.State.Pid}}", &container],
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uid.split_whitespace().skip(1).collect::<Vec<_>>(),
+        ["65532"; 4],
+        "{uid}"
+    );
+    docker_ok(&host, &config, &["stop", "-t", "20", &container]);
+    assert_eq!(
+        docker_ok(
+            &host,
+            &config,
+            &["inspect", "-f", "{{.State.ExitCode}}", &container]
+        ),
+        "0",
+        "SIGTERM is a clean shutdown"
+    );
+}

@@ -20,6 +20,10 @@ pub enum Service {
     Promtool,
     Go,
     Chromium,
+    /// The imported image holding this machine's Go toolchain (no image can be pulled).
+    GoBuilderImage,
+    /// A docker CLI configuration folder whose cli-plugins hold buildx (BuildKit builds).
+    DockerConfig,
 }
 
 impl Service {
@@ -33,6 +37,8 @@ impl Service {
             Service::Promtool => "promtool",
             Service::Go => "go",
             Service::Chromium => "chromium",
+            Service::GoBuilderImage => "HALE_TEST_GO_BUILDER_IMAGE",
+            Service::DockerConfig => "HALE_TEST_DOCKER_CONFIG",
         }
     }
 }
