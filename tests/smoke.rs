@@ -34,6 +34,41 @@ fn docker_engine_answers_ping() {
 }
 
 #[test]
+fn buildkit_builds_and_the_go_builder_image_are_there() {
+    let host = need!(Docker);
+    let config = need!(DockerConfig);
+    let builder = need!(GoBuilderImage);
+    let run = |args: &[&str]| {
+        let out = Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", &host)
+            .env("DOCKER_CONFIG", &config)
+            .output()
+            .expect("docker client");
+        assert!(
+            out.status.success(),
+            "docker {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(run(&["buildx", "version"]).contains("buildx"));
+    let go = run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &builder,
+        "go",
+        "env",
+        "GOVERSION",
+        "GOPROXY",
+    ]);
+    assert!(go.starts_with("go1.") && go.contains("off"), "{go}");
+}
+
+#[test]
 fn etcd_reports_healthy() {
     let addr = need!(Etcd);
     let (code, body) = http_get(&addr, "/health");
