@@ -162,6 +162,17 @@ fn json(output: &Output) -> Value {
     })
 }
 
+/// The run's JSON report, after checking the run exited 0.
+fn succeeded(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(out)
+}
+
 fn instance(report: &Value, addr: SocketAddr) -> &Value {
     report["instances"]
         .as_array()
@@ -189,12 +200,7 @@ fn round_robin_gives_each_of_three_servers_a_third() {
         "--output",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
+    let report = succeeded(&out);
     assert_eq!(report["schema"], "hale.load/v1");
     assert_eq!(report["requests"], 3000);
     assert_eq!(report["errors"], 0);
@@ -308,12 +314,7 @@ fn failing_server_opens_its_breaker_and_loses_its_traffic() {
         "--output",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
+    let report = succeeded(&out);
     let b = instance(&report, bad.addr);
     assert_eq!(b["breaker"], "open", "{b}");
     let opened = report["timeline"].as_array().unwrap().iter().any(|e| {
@@ -351,12 +352,7 @@ fn killed_server_is_cut_off_and_the_others_take_its_traffic() {
     let before_kill = victim.served();
     victim.kill();
     let (out, _dir) = handle.join().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
+    let report = succeeded(&out);
     assert!(
         before_kill > 50,
         "victim served {before_kill} before the kill"
@@ -393,12 +389,7 @@ fn connections_closed_by_the_server_are_reopened_without_errors() {
         "--output",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
+    let report = succeeded(&out);
     assert_eq!(report["ok"], 300, "{}", report["errors_by_kind"]);
     assert_eq!(s.served(), 300);
 }
@@ -416,12 +407,7 @@ fn open_model_achieves_the_target_rate_within_one_percent() {
         "--output",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
+    let report = succeeded(&out);
     let requests = report["requests"].as_u64().unwrap();
     assert!((requests as f64 - 3000.0).abs() <= 30.0, "{requests}");
     let rps = report["rps"].as_f64().unwrap();
@@ -454,12 +440,7 @@ fn a_seeded_poisson_schedule_replays_identically_under_another_strategy() {
             "--output",
             "json",
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report = json(&out);
+        let report = succeeded(&out);
         assert_eq!(report["model"]["scheduled"], report["requests"]);
         report["model"]["schedule_digest"]
             .as_str()
@@ -567,12 +548,7 @@ fn refused_connections_are_counted_as_connect_errors() {
         "--output",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
+    let report = succeeded(&out);
     assert_eq!(report["ok"], 0);
     assert!(report["errors_by_kind"]["connect"].as_u64().unwrap() > 0);
     assert_eq!(report["errors"], report["requests"]);
@@ -603,12 +579,7 @@ fn a_server_that_never_answers_gives_timeouts_never_early_ones() {
         "--output",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
+    let report = succeeded(&out);
     assert_eq!(report["ok"], 0);
     let timeouts = report["errors_by_kind"]["timeout"].as_u64().unwrap();
     assert!(timeouts > 0);
@@ -746,12 +717,7 @@ fn by_id<'a>(report: &'a Value, id: &str) -> &'a Value {
 
 fn fleet_round_robin_is_even(fleet: &Fleet) {
     let out = fleet.load(&["-s", "round-robin", "-c", "6", "-n", "1500"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = json(&out);
+    let report = succeeded(&out);
     assert_eq!(report["target"]["kind"], "service");
     assert_eq!(report["errors"], 0, "{report}");
     for n in 1..=3 {
@@ -956,12 +922,7 @@ fn instance_added_mid_run_starts_taking_traffic() {
         std::thread::sleep(Duration::from_millis(800));
         fleet.scale(3);
         let out = load.join().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report = json(&out);
+        let report = succeeded(&out);
         let added = by_id(&report, &fleet.id(3));
         assert!(added["requests"].as_u64().unwrap() > 20, "{added}");
         assert!(report["timeline"]
