@@ -422,11 +422,13 @@ impl Report {
             self.target.method, self.target.path, self.strategy, self.protection, model, self.seed
         )?;
         writeln!(out)?;
-        writeln!(
-            out,
-            "latency ms      {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "p50", "p90", "p99", "p99.9", "max"
-        )?;
+        if self.latency.corrected.count > 0 {
+            writeln!(
+                out,
+                "latency ms      {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "p50", "p90", "p99", "p99.9", "max"
+            )?;
+        }
         let row = |out: &mut dyn Write, name: &str, p: &Percentiles| {
             writeln!(
                 out,
@@ -434,11 +436,15 @@ impl Report {
                 p.p50, p.p90, p.p99, p.p999, p.max
             )
         };
-        if self.model.kind == "open" {
+        // Overall latency is that of successful requests; each instance's row below counts
+        // every attempt it answered.
+        if self.latency.corrected.count == 0 {
+            writeln!(out, "latency: no successful request")?;
+        } else if self.model.kind == "open" {
             row(out, "corrected", &self.latency.corrected)?;
             row(out, "uncorrected", &self.latency.uncorrected)?;
         } else {
-            row(out, "all", &self.latency.corrected)?;
+            row(out, "successful", &self.latency.corrected)?;
         }
         let errors: Vec<String> = self
             .errors_by_kind
