@@ -3,8 +3,9 @@
 # net/http hello handler, both loaded by wrk on 127.0.0.1 with server and load generator pinned
 # to different CPUs. Prints both rates and their ratio (target >= 0.8).
 #
-# The two servers are loaded in alternation for ROUNDS rounds (default 3) and the best round of
-# each counts: on a shared machine, interference only ever lowers a round's rate.
+# The two servers are loaded in alternation for ROUNDS rounds (default 3); the ratio is taken
+# inside each round, where both ran seconds apart under the same neighbours, and the median of
+# the rounds' ratios is printed (as bench/load.sh does).
 #
 # Usage: bench/service-rps.sh [duration] [connections]   e.g. bench/service-rps.sh 10s 32
 #   HALE=path/to/hale picks the hale binary; SERVER_CPU / WRK_CPU pick the CPUs (default 0 / 1).
@@ -101,24 +102,29 @@ wait_ready "http://127.0.0.1:$hello_port/"
 
 echo "loading each for $duration per round with $connections connections (server on CPU $server_cpu, wrk on CPU $wrk_cpu)..."
 rounds=${ROUNDS:-3}
-svc_rps=0
-hello_rps=0
-best() { python3 -c "print(max(float('$1'), float('$2')))"; }
+ratios=()
+svc_all=()
+hello_all=()
 for round in $(seq 1 "$rounds"); do
   s=$(load service "http://127.0.0.1:$svc_port/")
   h=$(load hello "http://127.0.0.1:$hello_port/")
-  echo "  round $round: service $s req/s, hello $h req/s"
-  svc_rps=$(best "$svc_rps" "$s")
-  hello_rps=$(best "$hello_rps" "$h")
+  r=$(python3 -c "print(round($s / $h, 3))")
+  echo "  round $round: service $s req/s, hello $h req/s, ratio $r"
+  ratios+=("$r")
+  svc_all+=("$s")
+  hello_all+=("$h")
 done
+median() { python3 -c 'import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 limited=$(curl -fsS "http://127.0.0.1:$svc_port/metrics" | awk '/^http_rate_limited_total/ {print $2}')
 shed=$(curl -fsS "http://127.0.0.1:$svc_port/metrics" | awk '/^http_load_shed_total/ {print $2}')
 errors=$(grep -h "Non-2xx" "$work/service.wrk" || true)
 
-ratio=$(python3 -c "print(round($svc_rps / $hello_rps, 3))")
+svc_rps=$(median "${svc_all[@]}")
+hello_rps=$(median "${hello_all[@]}")
+ratio=$(median "${ratios[@]}")
 verdict=$(python3 -c "print('meets' if $ratio >= $target else 'misses')")
 echo
-printf '%-34s %12s req/s\n' "generated service (all middleware)" "$svc_rps" "bare net/http hello" "$hello_rps"
-echo "ratio: $ratio ($verdict the >= $target target)"
+printf '%-34s %12s req/s (median)\n' "generated service (all middleware)" "$svc_rps" "bare net/http hello" "$hello_rps"
+echo "ratio: $ratio, median of $rounds rounds ($verdict the >= $target target)"
 echo "service: rate limited $limited, load shed $shed ${errors:+, $errors}"

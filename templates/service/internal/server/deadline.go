@@ -28,9 +28,10 @@ type armedDeadline struct {
 // closedDone is what Done returns once the request is over and nothing was ever armed.
 var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// withLazyDeadline returns parent with a deadline d from now, and the function releasing it.
-func withLazyDeadline(parent context.Context, d time.Duration) (*deadlineContext, func()) {
-	c := &deadlineContext{Context: parent, deadline: time.Now().Add(d)}
+// withLazyDeadline returns parent with a deadline d after now (the request's start, so the
+// clock is read once per request), and the function releasing it.
+func withLazyDeadline(parent context.Context, now time.Time, d time.Duration) (*deadlineContext, func()) {
+	c := &deadlineContext{Context: parent, deadline: now.Add(d)}
 	if pd, ok := parent.Deadline(); ok && pd.Before(c.deadline) {
 		c.deadline = pd
 	}

@@ -11,7 +11,7 @@ type ctxKey struct{}
 
 func TestLazyDeadlineFiresForWaitersAndCarriesValues(t *testing.T) {
 	parent := context.WithValue(context.Background(), ctxKey{}, "v")
-	ctx, release := withLazyDeadline(parent, 20*time.Millisecond)
+	ctx, release := withLazyDeadline(parent, time.Now(), 20*time.Millisecond)
 	defer release()
 	if ctx.Value(ctxKey{}) != "v" {
 		t.Fatal("value lost")
@@ -35,7 +35,7 @@ func TestLazyDeadlineFiresForWaitersAndCarriesValues(t *testing.T) {
 }
 
 func TestLazyDeadlineReportsExpiryWithoutWaiters(t *testing.T) {
-	ctx, release := withLazyDeadline(context.Background(), time.Millisecond)
+	ctx, release := withLazyDeadline(context.Background(), time.Now(), time.Millisecond)
 	defer release()
 	time.Sleep(5 * time.Millisecond)
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -44,7 +44,7 @@ func TestLazyDeadlineReportsExpiryWithoutWaiters(t *testing.T) {
 }
 
 func TestReleasedDeadlineIsDoneAndCanceled(t *testing.T) {
-	ctx, release := withLazyDeadline(context.Background(), time.Hour)
+	ctx, release := withLazyDeadline(context.Background(), time.Now(), time.Hour)
 	release()
 	select {
 	case <-ctx.Done():
@@ -54,7 +54,7 @@ func TestReleasedDeadlineIsDoneAndCanceled(t *testing.T) {
 	if !errors.Is(ctx.Err(), context.Canceled) {
 		t.Fatalf("got %v", ctx.Err())
 	}
-	armed, releaseArmed := withLazyDeadline(context.Background(), time.Hour)
+	armed, releaseArmed := withLazyDeadline(context.Background(), time.Now(), time.Hour)
 	<-func() <-chan struct{} { go releaseArmed(); return armed.Done() }()
 	if !errors.Is(armed.Err(), context.Canceled) {
 		t.Fatalf("armed then released: %v", armed.Err())
@@ -63,7 +63,7 @@ func TestReleasedDeadlineIsDoneAndCanceled(t *testing.T) {
 
 func TestParentCancellationPropagates(t *testing.T) {
 	parent, cancel := context.WithCancel(context.Background())
-	ctx, release := withLazyDeadline(parent, time.Hour)
+	ctx, release := withLazyDeadline(parent, time.Now(), time.Hour)
 	defer release()
 	cancel()
 	if !errors.Is(ctx.Err(), context.Canceled) {
