@@ -13,11 +13,7 @@ fn hale_json(tmp: &Path, args: &[&str]) -> Value {
         .args(["--output", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "hale {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out, &format!("hale {args:?}"));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -229,11 +225,7 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
         .args(["down", &dir_text])
         .output()
         .unwrap();
-    assert!(
-        down.status.success(),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
+    common::assert_success(&down, "command");
     assert!(!dir.join(".hale").exists());
 }
 
@@ -319,11 +311,7 @@ fn generated_service_calls_an_instance_hale_registered_in_the_file_registry() {
         .args(["--address", &backend.to_string()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out, "command");
 
     let port = common::free_port();
     let mut service = std::process::Command::new(&binary)

@@ -247,11 +247,7 @@ fn every_strategy_spreads_load_within_tolerance() {
             "--output",
             "json",
         ]);
-        assert!(
-            out.status.success(),
-            "{strategy}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_success(&out, strategy);
         let report = json(&out);
         assert_eq!(report["strategy"], strategy);
         let dev = report["fairness"]["max_share_deviation"].as_f64().unwrap();
@@ -283,11 +279,7 @@ fn consistent_hash_on_a_fixed_header_sticks_to_one_server() {
         "--output",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out, "command");
     let served: Vec<u64> = servers.iter().map(TestServer::served).collect();
     assert_eq!(
         served.iter().filter(|&&n| n == 300).count(),
@@ -607,11 +599,7 @@ fn html_report_and_mergeable_histograms_are_written() {
         "--histogram-out",
         hist.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out, "command");
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && page.contains("breaker state"));
     assert!(
@@ -625,11 +613,7 @@ fn html_report_and_mergeable_histograms_are_written() {
         "--output",
         "json",
     ]);
-    assert!(
-        merged.status.success(),
-        "{}",
-        String::from_utf8_lossy(&merged.stderr)
-    );
+    common::assert_success(&merged, "command");
     let doc = json(&merged);
     assert_eq!(doc["total"]["count"], 800, "two copies of 400 requests");
     assert_eq!(doc["instances"].as_object().unwrap().len(), 2);
@@ -672,11 +656,7 @@ impl Fleet {
             cmd.args(["--registry", r]);
         }
         let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "hale up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_success(&out, "hale up");
     }
 
     fn id(&self, n: u32) -> String {
@@ -773,11 +753,7 @@ fn weights_in_registry_metadata_drive_weighted_round_robin() {
                 .args(["--meta", &format!("weight={}", i + 1)])
                 .output()
                 .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            common::assert_success(&out, "command");
         }
         let (out, _dir) = load(&[
             &name,

@@ -59,11 +59,7 @@ fn built() -> &'static Built {
             .arg(&project)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "hale new failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_success(&out, "hale new");
         let binary = project.join("bin").join(NAME);
         go(
             &project,

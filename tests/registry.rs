@@ -184,11 +184,7 @@ fn discover_json(tmp: &Path, registry: &str, name: &str, extra: &[&str]) -> Valu
         .args(extra)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "discover failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out, "discover");
     serde_json::from_slice(&out.stdout).unwrap()
 }
 

@@ -25,11 +25,7 @@ fn docker_engine_answers_ping() {
         .env("DOCKER_HOST", &host)
         .output()
         .expect("docker client");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out, "command");
     assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
 }
 
@@ -112,11 +108,7 @@ fn prometheus_is_ready_and_promtool_runs() {
         .arg(&rules)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out, "command");
 }
 
 #[test]

@@ -152,9 +152,16 @@ pub fn scaffold(state: &Path, name: &str, dir: &Path) {
         .arg("--no-tidy")
         .output()
         .unwrap();
+    assert_success(&out, &format!("hale new {name}"));
+}
+
+/// Asserts a command exited 0, showing its status and stderr otherwise.
+#[track_caller]
+pub fn assert_success(out: &std::process::Output, what: &str) {
     assert!(
         out.status.success(),
-        "hale new {name}: {}",
+        "{what} exited with {}: {}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
 }
