@@ -225,7 +225,7 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
         .args(["down", &dir_text])
         .output()
         .unwrap();
-    common::assert_success(&down, "command");
+    common::assert_success(&down, "hale down");
     assert!(!dir.join(".hale").exists());
 }
 
@@ -311,7 +311,7 @@ fn generated_service_calls_an_instance_hale_registered_in_the_file_registry() {
         .args(["--address", &backend.to_string()])
         .output()
         .unwrap();
-    common::assert_success(&out, "command");
+    common::assert_success(&out, "hale register");
 
     let port = common::free_port();
     let mut service = std::process::Command::new(&binary)

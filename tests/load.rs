@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,6 +27,8 @@ enum Behaviour {
 struct TestServer {
     addr: SocketAddr,
     served: Arc<AtomicU64>,
+    /// Connections accepted and not yet closed (by either side).
+    open: Arc<AtomicU64>,
     shutdown: watch::Sender<bool>,
     _runtime: tokio::runtime::Runtime,
 }
@@ -67,6 +69,8 @@ impl TestServer {
         };
         let close_after = matches!(behaviour, Behaviour::CloseEachConnection);
         let counter = served.clone();
+        let open = Arc::new(AtomicU64::new(0));
+        let open_count = open.clone();
         runtime.spawn(async move {
             let mut stop = shutdown_rx.clone();
             loop {
@@ -75,7 +79,9 @@ impl TestServer {
                         let Ok((mut socket, _)) = accepted else { continue };
                         let counter = counter.clone();
                         let mut stop = shutdown_rx.clone();
+                        let open = OpenGuard::new(open_count.clone());
                         tokio::spawn(async move {
+                            let _open = open;
                             let mut buf = Vec::with_capacity(4096);
                             let mut chunk = [0u8; 4096];
                             loop {
@@ -105,6 +111,7 @@ impl TestServer {
         TestServer {
             addr,
             served,
+            open,
             shutdown,
             _runtime: runtime,
         }
@@ -118,6 +125,26 @@ impl TestServer {
 
     fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
+    }
+
+    fn open_connections(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts one open connection for as long as it lives.
+struct OpenGuard(Arc<AtomicU64>);
+
+impl OpenGuard {
+    fn new(count: Arc<AtomicU64>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        OpenGuard(count)
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -279,7 +306,7 @@ fn consistent_hash_on_a_fixed_header_sticks_to_one_server() {
         "--output",
         "json",
     ]);
-    common::assert_success(&out, "command");
+    common::assert_success(&out, "hale load");
     let served: Vec<u64> = servers.iter().map(TestServer::served).collect();
     assert_eq!(
         served.iter().filter(|&&n| n == 300).count(),
@@ -599,7 +626,7 @@ fn html_report_and_mergeable_histograms_are_written() {
         "--histogram-out",
         hist.to_str().unwrap(),
     ]);
-    common::assert_success(&out, "command");
+    common::assert_success(&out, "hale load --report");
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<svg") && page.contains("breaker state"));
     assert!(
@@ -613,7 +640,7 @@ fn html_report_and_mergeable_histograms_are_written() {
         "--output",
         "json",
     ]);
-    common::assert_success(&merged, "command");
+    common::assert_success(&merged, "hale load --merge");
     let doc = json(&merged);
     assert_eq!(doc["total"]["count"], 800, "two copies of 400 requests");
     assert_eq!(doc["instances"].as_object().unwrap().len(), 2);
@@ -753,7 +780,7 @@ fn weights_in_registry_metadata_drive_weighted_round_robin() {
                 .args(["--meta", &format!("weight={}", i + 1)])
                 .output()
                 .unwrap();
-            common::assert_success(&out, "command");
+            common::assert_success(&out, "hale register");
         }
         let (out, _dir) = load(&[
             &name,
@@ -885,6 +912,78 @@ fn killed_instance_is_cut_off_and_restored_instance_recovers() {
     assert!(timeline
         .iter()
         .any(|e| e["kind"] == "breaker" && e["instance"] == victim && e["state"] == "open"));
+}
+
+#[test]
+fn an_instance_removed_from_the_registry_loses_its_traffic_and_its_connections() {
+    let state = common::tempdir();
+    let registry = format!("file://{}", state.path().join("registry.json").display());
+    let name = format!("leaving-{}", std::process::id());
+    let servers: Vec<_> = (1..=2)
+        .map(|i| TestServer::start(&format!("{name}-{i}"), Behaviour::Ok))
+        .collect();
+    let register = |i: usize, s: &TestServer| {
+        let out = common::hale(state.path())
+            .args(["register", "--once", "--registry", &registry])
+            .args(["--name", &name, "--id", &format!("{name}-{i}")])
+            .args(["--address", &s.addr.to_string(), "--ttl", "60s"])
+            .output()
+            .unwrap();
+        common::assert_success(&out, "hale register");
+    };
+    register(1, &servers[0]);
+    register(2, &servers[1]);
+    let leaving = &servers[1];
+    std::thread::scope(|scope| {
+        let run = scope.spawn(|| {
+            load(&[
+                &name,
+                "--registry",
+                &registry,
+                "-s",
+                "round-robin",
+                "-c",
+                "4",
+                "-d",
+                "4s",
+                "--output",
+                "json",
+            ])
+        });
+        // Bounded waits: the run itself stops after 4 s whatever happens here.
+        let started = Instant::now();
+        while leaving.served() == 0 && started.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(leaving.open_connections() > 0, "the load never reached it");
+        let out = common::hale(state.path())
+            .args(["deregister", "--registry", &registry, "--name", &name])
+            .args(["--id", &format!("{name}-2")])
+            .output()
+            .unwrap();
+        common::assert_success(&out, "hale deregister");
+        let deregistered = Instant::now();
+        while leaving.open_connections() > 0 && deregistered.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Checked while the run still goes on (it has at least a second left).
+        let open_after = leaving.open_connections();
+        let served_then = leaving.served();
+        let (out, _dir) = run.join().unwrap();
+        let report = succeeded(&out);
+        assert_eq!(
+            open_after, 0,
+            "connections to the removed instance stayed open during the run"
+        );
+        assert_eq!(report["errors"], 0, "{report}");
+        assert_eq!(leaving.served(), served_then, "traffic after removal");
+        assert!(report["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "removed" && e["instance"] == format!("{name}-2")));
+        assert!(servers[0].served() > served_then, "{report}");
+    });
 }
 
 #[test]

@@ -25,7 +25,7 @@ fn docker_engine_answers_ping() {
         .env("DOCKER_HOST", &host)
         .output()
         .expect("docker client");
-    common::assert_success(&out, "command");
+    common::assert_success(&out, "docker version");
     assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
 }
 
@@ -108,7 +108,7 @@ fn prometheus_is_ready_and_promtool_runs() {
         .arg(&rules)
         .output()
         .unwrap();
-    common::assert_success(&out, "command");
+    common::assert_success(&out, "promtool check rules");
 }
 
 #[test]

@@ -828,6 +828,21 @@ impl Worker {
         let number = self.shared.generation_number.load(Ordering::Acquire);
         if number != self.generation.number {
             self.generation = self.shared.current();
+            // Close the keep-alive connections to instances that left the fleet: a long run
+            // over a churning fleet would otherwise hold one socket per worker per departed
+            // instance. Slot indices are stable for the run, so a returning instance simply
+            // connects again.
+            let mut live = vec![false; self.connections.len()];
+            for slot in &self.generation.slots {
+                if let Some(l) = live.get_mut(slot.index) {
+                    *l = true;
+                }
+            }
+            for (connection, live) in self.connections.iter_mut().zip(live) {
+                if !live {
+                    *connection = None;
+                }
+            }
         }
     }
 
