@@ -418,25 +418,23 @@ pub async fn run(
         ),
         Model::Closed { .. } => Vec::new(),
     };
-    let hash_header_fixed = options
+    // A fixed -H value for the hash header is already in each instance's request template;
+    // otherwise workers add one of the generated keys per request.
+    let fixed = options
         .hash
         .as_ref()
-        .is_some_and(|h| options.headers.iter().any(|(n, _)| *n == h.header));
-    let hash_values = match &options.hash {
-        Some(h) => {
-            let fixed = options.headers.iter().find(|(n, _)| *n == h.header);
-            match fixed {
-                Some((_, v)) => vec![(v.clone(), balance::hash_bytes(v.as_bytes()))],
-                None => (0..h.keys.max(1))
-                    .map(|k| {
-                        let text = format!("key-{k}");
-                        let hash = balance::hash_bytes(text.as_bytes());
-                        (HeaderValue::from_str(&text).expect("ascii key"), hash)
-                    })
-                    .collect(),
-            }
-        }
-        None => Vec::new(),
+        .and_then(|h| options.headers.iter().find(|(n, _)| *n == h.header));
+    let hash_header_fixed = fixed.is_some();
+    let hash_values = match (&options.hash, fixed) {
+        (Some(_), Some((_, v))) => vec![(v.clone(), balance::hash_bytes(v.as_bytes()))],
+        (Some(h), None) => (0..h.keys.max(1))
+            .map(|k| {
+                let text = format!("key-{k}");
+                let hash = balance::hash_bytes(text.as_bytes());
+                (HeaderValue::from_str(&text).expect("ascii key"), hash)
+            })
+            .collect(),
+        (None, _) => Vec::new(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let start = Instant::now();
@@ -832,14 +830,8 @@ impl Worker {
             // over a churning fleet would otherwise hold one socket per worker per departed
             // instance. Slot indices are stable for the run, so a returning instance simply
             // connects again.
-            let mut live = vec![false; self.connections.len()];
-            for slot in &self.generation.slots {
-                if let Some(l) = live.get_mut(slot.index) {
-                    *l = true;
-                }
-            }
-            for (connection, live) in self.connections.iter_mut().zip(live) {
-                if !live {
+            for (index, connection) in self.connections.iter_mut().enumerate() {
+                if connection.is_some() && !self.generation.slots.iter().any(|s| s.index == index) {
                     *connection = None;
                 }
             }

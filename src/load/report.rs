@@ -422,29 +422,29 @@ impl Report {
             self.target.method, self.target.path, self.strategy, self.protection, model, self.seed
         )?;
         writeln!(out)?;
-        if self.latency.corrected.count > 0 {
+        // Overall latency is that of successful requests; each instance's row below counts
+        // every attempt it answered.
+        if self.latency.corrected.count == 0 {
+            writeln!(out, "latency: no successful request")?;
+        } else {
             writeln!(
                 out,
                 "latency ms      {:>9} {:>9} {:>9} {:>9} {:>9}",
                 "p50", "p90", "p99", "p99.9", "max"
             )?;
-        }
-        let row = |out: &mut dyn Write, name: &str, p: &Percentiles| {
-            writeln!(
-                out,
-                "  {name:<13} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
-                p.p50, p.p90, p.p99, p.p999, p.max
-            )
-        };
-        // Overall latency is that of successful requests; each instance's row below counts
-        // every attempt it answered.
-        if self.latency.corrected.count == 0 {
-            writeln!(out, "latency: no successful request")?;
-        } else if self.model.kind == "open" {
-            row(out, "corrected", &self.latency.corrected)?;
-            row(out, "uncorrected", &self.latency.uncorrected)?;
-        } else {
-            row(out, "successful", &self.latency.corrected)?;
+            let row = |out: &mut dyn Write, name: &str, p: &Percentiles| {
+                writeln!(
+                    out,
+                    "  {name:<13} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                    p.p50, p.p90, p.p99, p.p999, p.max
+                )
+            };
+            if self.model.kind == "open" {
+                row(out, "corrected", &self.latency.corrected)?;
+                row(out, "uncorrected", &self.latency.uncorrected)?;
+            } else {
+                row(out, "successful", &self.latency.corrected)?;
+            }
         }
         let errors: Vec<String> = self
             .errors_by_kind
