@@ -3,7 +3,7 @@
 //!
 //! Restart tests start a PRIVATE etcd / `consul agent -dev` on free ports with temporary data
 //! folders: the shared servers are never stopped.
-mod common;
+use crate::common;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -989,10 +989,10 @@ fn compat_binary(tmp: &Path) -> PathBuf {
         .args(["build", "-o"])
         .arg(&out)
         .arg(".")
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/compat"))
         .status()
         .unwrap();
-    assert!(status.success(), "building tests/compat failed");
+    assert!(status.success(), "building tests/integration/compat failed");
     out
 }
 

@@ -1,6 +1,6 @@
 //! `hale load` against real HTTP servers on 127.0.0.1: small HTTP/1.1 keep-alive servers this
 //! test starts (one can fail or be shut down mid-run), driven through `--endpoints`.
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::process::Output;

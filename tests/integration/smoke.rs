@@ -1,6 +1,6 @@
 //! The test environment answers: every real service the suite relies on is up and healthy.
 //! Under HALE_TEST_REQUIRE_ALL=1 (the README's test command) a missing one fails here by name.
-mod common;
+use crate::common;
 
 use std::process::Command;
 

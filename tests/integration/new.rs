@@ -4,7 +4,7 @@
 //!
 //! Building the generated project is the slow part, so it happens once per test binary
 //! ([`built`]) and every test that runs the service reuses that binary.
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

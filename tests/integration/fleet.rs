@@ -1,6 +1,6 @@
 //! `hale up`, `ps` and `down` on a real generated service (built with the Go toolchain), its
 //! instances registering themselves in the file registry, Consul and etcd.
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

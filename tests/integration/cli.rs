@@ -1,5 +1,5 @@
 //! The command line itself: help text, completions, man page, usage errors and exit codes.
-mod common;
+use crate::common;
 
 use std::process::Output;
 

@@ -1,0 +1,13 @@
+//! hale's integration tests, in one binary so that every area links the dependencies once.
+//!
+//! One module per area; [`common`] is the shared harness (the hale binary with a clean
+//! environment, temporary folders, and the real services `scripts/test-env.sh` starts).
+#[macro_use]
+mod common;
+
+mod cli;
+mod fleet;
+mod load;
+mod new;
+mod registry;
+mod smoke;
