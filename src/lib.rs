@@ -11,9 +11,11 @@ pub mod exit;
 pub mod fleet;
 pub mod load;
 pub mod output;
+pub mod progress;
 pub mod registry;
 pub mod scaffold;
 pub mod settings;
+pub mod stop;
 
 use std::process::ExitCode;
 

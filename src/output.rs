@@ -4,6 +4,8 @@ use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
+use crate::progress;
+
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum OutputFormat {
@@ -38,12 +40,7 @@ pub struct Printer {
 impl Printer {
     pub fn new(format: OutputFormat, quiet: bool, verbose: u8, color: ColorChoice) -> Self {
         let stderr_tty = io::stderr().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = match color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => stderr_tty && !no_color,
-        };
+        let color = color_enabled(color, stderr_tty, &|k| std::env::var_os(k));
         Printer {
             format,
             quiet,
@@ -87,6 +84,29 @@ impl Printer {
         self.stderr_tty && !self.quiet && !self.is_json()
     }
 
+    /// Whether status lines are coloured.
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
+    /// How the progress renderer draws for this printer.
+    pub fn progress_mode(&self) -> progress::Mode {
+        if self.quiet || self.is_json() {
+            progress::Mode::Hidden
+        } else if self.stderr_tty {
+            progress::Mode::Terminal
+        } else {
+            progress::Mode::Lines
+        }
+    }
+
+    /// Start the one progress renderer for a long-running command: producers get the
+    /// [`progress::Progress`] handle, the command calls [`progress::Renderer::finish`] before
+    /// printing its result. Must be called inside the runtime.
+    pub fn progress(&self) -> (progress::Progress, progress::Renderer) {
+        progress::Renderer::start(self.progress_mode(), self.color)
+    }
+
     /// Whether hale may ask a question. Never when stdin is not a terminal.
     pub fn may_prompt(&self) -> bool {
         self.stdin_tty && !self.is_json()
@@ -97,12 +117,8 @@ impl Printer {
         if self.quiet || self.is_json() {
             return;
         }
-        let verb = if self.color {
-            format!("\x1b[1;32m{verb:>12}\x1b[0m")
-        } else {
-            format!("{verb:>12}")
-        };
-        let _ = writeln!(io::stderr().lock(), "{verb} {message}");
+        let line = progress::status_line(verb, &message.to_string(), self.color);
+        let _ = writeln!(io::stderr().lock(), "{line}");
     }
 
     /// A plain note on stderr, silent under -q or JSON.
@@ -181,11 +197,75 @@ impl Printer {
     }
 }
 
+/// Whether to colour stderr: `--color always|never` decide; under `auto`, a non-empty
+/// `NO_COLOR` turns colour off, a non-empty `CLICOLOR_FORCE` or `FORCE_COLOR` (other than `0`)
+/// turns it on even off a terminal, and otherwise colour follows whether stderr is a terminal.
+fn color_enabled(
+    choice: ColorChoice,
+    stderr_tty: bool,
+    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+) -> bool {
+    let set = |k: &str| env(k).is_some_and(|v| !v.is_empty() && v != "0");
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if set("NO_COLOR") => false,
+        ColorChoice::Auto if set("CLICOLOR_FORCE") || set("FORCE_COLOR") => true,
+        ColorChoice::Auto => stderr_tty,
+    }
+}
+
 /// Keep the kind of an I/O failure inside a serde_json error, so a broken pipe stays a broken
 /// pipe (which hale treats as success) instead of becoming an opaque "other" error.
 fn json_io_error(e: serde_json::Error) -> io::Error {
     match e.io_error_kind() {
         Some(kind) => io::Error::from(kind),
         None => io::Error::other(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(
+        vars: &'static [(&'static str, &'static str)],
+    ) -> impl Fn(&str) -> Option<std::ffi::OsString> {
+        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.into())
+    }
+
+    #[test]
+    fn no_color_beats_force_and_force_colours_a_pipe() {
+        assert!(!color_enabled(
+            ColorChoice::Auto,
+            true,
+            &env(&[("NO_COLOR", "1"), ("FORCE_COLOR", "1")])
+        ));
+        assert!(color_enabled(
+            ColorChoice::Auto,
+            false,
+            &env(&[("CLICOLOR_FORCE", "1")])
+        ));
+        assert!(color_enabled(
+            ColorChoice::Auto,
+            false,
+            &env(&[("FORCE_COLOR", "3")])
+        ));
+        assert!(!color_enabled(
+            ColorChoice::Auto,
+            false,
+            &env(&[("FORCE_COLOR", "0")])
+        ));
+        assert!(color_enabled(ColorChoice::Auto, true, &env(&[])));
+        assert!(!color_enabled(
+            ColorChoice::Never,
+            true,
+            &env(&[("FORCE_COLOR", "1")])
+        ));
+        assert!(color_enabled(
+            ColorChoice::Always,
+            false,
+            &env(&[("NO_COLOR", "1")])
+        ));
     }
 }
