@@ -3,6 +3,7 @@
 pub mod build;
 pub mod completions;
 pub mod deploy;
+pub mod deploy_kube;
 pub mod deregister;
 pub mod discover;
 pub mod down;

@@ -7,6 +7,7 @@ mod common;
 
 mod cli;
 mod fleet;
+mod kube;
 mod load;
 mod new;
 mod registry;

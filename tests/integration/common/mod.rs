@@ -24,6 +24,11 @@ pub enum Service {
     GoBuilderImage,
     /// A docker CLI configuration folder whose cli-plugins hold buildx (BuildKit builds).
     DockerConfig,
+    /// The admin kubeconfig of the Kubernetes control plane scripts/kube-env.sh starts
+    /// (kube-apiserver, controller manager, scheduler, kwok's fake nodes).
+    Kube,
+    /// The folder of the Prometheus operator's CRD files (monitoring.coreos.com_*.yaml).
+    PrometheusCrds,
 }
 
 impl Service {
@@ -39,6 +44,8 @@ impl Service {
             Service::Chromium => "chromium",
             Service::GoBuilderImage => "HALE_TEST_GO_BUILDER_IMAGE",
             Service::DockerConfig => "HALE_TEST_DOCKER_CONFIG",
+            Service::Kube => "HALE_TEST_KUBECONFIG",
+            Service::PrometheusCrds => "HALE_TEST_PROMETHEUS_CRDS",
         }
     }
 }
