@@ -364,7 +364,7 @@ STAGE
 
 start kube-kwok "$KWOK_DIR/bin/kwok" --kubeconfig "$KUBE_STATE/kwok.kubeconfig" \
   --config "$KWOK_DIR/stages.yaml" --config "$KUBE_STATE/crash-loop-stage.yaml" \
-  --manage-all-nodes=false --manage-nodes-with-label-selector kwok.x-k8s.io/node=fake \
+  --manage-nodes-with-label-selector kwok.x-k8s.io/node=fake \
   --node-lease-duration-seconds 40 --node-ip 127.0.0.1 --cidr 10.244.0.0/16 \
   --server-address "127.0.0.1:$KWOK_PORT"
 
