@@ -323,17 +323,16 @@ async fn apply_one(
         .patch(&name, &params, &Patch::Apply(&p.object))
         .await
         .map_err(|e| cluster.error(what.clone(), e))?;
-    // A dry run stores nothing, so the resourceVersion stays put either way: compare contents.
+    // Unchanged when the server kept the resourceVersion, or when only what it maintains itself
+    // moved: a dry run stores nothing (the resourceVersion stays put either way), and the API
+    // server rewrites a Namespace on every apply without changing its content.
     let change = match &live {
         None => Change::Created,
-        Some(live) if options.dry_run => {
-            if comparable(live) == comparable(&stored) {
-                Change::Unchanged
-            } else {
-                Change::Configured
-            }
-        }
-        Some(live) if live.metadata.resource_version == stored.metadata.resource_version => {
+        Some(live)
+            if (!options.dry_run
+                && live.metadata.resource_version == stored.metadata.resource_version)
+                || comparable(live) == comparable(&stored) =>
+        {
             Change::Unchanged
         }
         Some(_) => Change::Configured,
