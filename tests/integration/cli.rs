@@ -98,10 +98,19 @@ fn unknown_shell_is_a_usage_error_on_one_line() {
     let out = run(&["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("tcsh") && err.contains("hale completions --help"),
-        "{err}"
+    assert_eq!(
+        err,
+        "error: invalid value 'tcsh' for '<SHELL>' [possible values: bash, elvish, fish, powershell, zsh]; a similar value exists: 'zsh' (see 'hale completions --help')\n"
+    );
+}
+
+#[test]
+fn a_missing_argument_is_named_on_one_line() {
+    let out = run(&["new"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: the following required arguments were not provided: <NAME> (see 'hale new --help')\n"
     );
 }
 
