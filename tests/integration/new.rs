@@ -79,6 +79,7 @@ fn built() -> &'static Built {
 /// A running instance of the built service; killed on drop so a failing test leaks nothing.
 struct Service {
     child: Child,
+    host: String,
     port: u16,
     log: PathBuf,
 }
@@ -103,14 +104,24 @@ impl Service {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        let host = env
+            .iter()
+            .find(|(k, _)| *k == "HOST")
+            .map_or("127.0.0.1", |(_, v)| *v)
+            .to_string();
         let child = cmd.spawn().expect("starting the generated service");
-        let mut svc = Service { child, port, log };
+        let mut svc = Service {
+            child,
+            host,
+            port,
+            log,
+        };
         svc.wait_ready();
         svc
     }
 
     fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 
     fn wait_ready(&mut self) {
@@ -601,6 +612,7 @@ fn instance_registers_in_consul_while_running_and_leaves_on_sigterm() {
     let id = format!("{name}-1");
     let mut svc = Service::start(&[
         ("REGISTRY", &format!("consul://{consul}")),
+        ("ADVERTISE_ADDR", "127.0.0.1"),
         ("SERVICE_NAME", &name),
         ("INSTANCE_ID", &id),
     ]);
@@ -639,6 +651,74 @@ fn instance_registers_in_consul_while_running_and_leaves_on_sigterm() {
     );
 }
 
+/// `POD_IP` (the downward API's address) is what a pod publishes. The test stays on loopback:
+/// 127.0.0.2 is loopback too, and the service listens there, so Consul's own HTTP check can
+/// reach it and passes.
+#[test]
+fn pod_ip_is_the_address_published_in_consul_and_its_check_passes() {
+    need!(Go);
+    let consul = need!(Consul);
+    let name = unique("hale-new-podip");
+    let id = format!("{name}-1");
+    let mut svc = Service::start(&[
+        ("HOST", "127.0.0.2"),
+        ("POD_IP", "127.0.0.2"),
+        ("REGISTRY", &format!("consul://{consul}")),
+        ("SERVICE_NAME", &name),
+        ("INSTANCE_ID", &id),
+    ]);
+    let health = || {
+        let r = http(
+            &consul,
+            "GET",
+            &format!("/v1/health/service/{name}?passing"),
+            None,
+            &[],
+        )
+        .expect("Consul answers");
+        serde_json::from_str::<Vec<serde_json::Value>>(&r.body).unwrap_or_default()
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || health()
+            .iter()
+            .any(|e| e["Service"]["ID"] == id.as_str())),
+        "{id} never became passing in Consul:\n{}",
+        svc.logs()
+    );
+    let entry = health()
+        .into_iter()
+        .find(|e| e["Service"]["ID"] == id.as_str())
+        .unwrap();
+    assert_eq!(entry["Service"]["Address"], "127.0.0.2");
+    svc.sigterm();
+    assert_eq!(svc.wait_exit(Duration::from_secs(20)), 0, "{}", svc.logs());
+}
+
+#[test]
+fn loopback_host_without_advertise_addr_is_refused_for_consul_and_etcd() {
+    need!(Go);
+    for registry in ["consul://127.0.0.1:1", "etcd://127.0.0.1:1"] {
+        let out = Command::new(&built().binary)
+            .env_clear()
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("REGISTRY", registry)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{registry}: {}",
+            stderr_of(&out)
+        );
+        assert!(
+            stderr_of(&out).contains("ADVERTISE_ADDR"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+}
+
 fn etcd_keys(etcd: &str, prefix: &str) -> String {
     let out = Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
@@ -658,6 +738,7 @@ fn instance_registers_in_etcd_while_running_and_leaves_on_sigterm() {
     let key = format!("/hale/services/{name}/{id}");
     let mut svc = Service::start(&[
         ("REGISTRY", &format!("etcd://{etcd}")),
+        ("ADVERTISE_ADDR", "127.0.0.1"),
         ("SERVICE_NAME", &name),
         ("INSTANCE_ID", &id),
     ]);
