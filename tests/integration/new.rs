@@ -571,6 +571,58 @@ fn sigterm_completes_every_in_flight_request_and_readyz_turns_503_before_the_lis
     assert_eq!(code, 0, "exit code after SIGTERM:\n{}", svc.logs());
 }
 
+/// Open `n` connections that send a POST's headers and the first bytes of a body they never
+/// finish: the slow-client attack on in-flight slots and graceful shutdown.
+fn stalled_uploads(addr: &str, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let head = format!(
+                "POST /v1/{NAME} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Content-Length: 100000\r\n\r\n{{\"name\":"
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn stalled_uploads_time_out_so_other_requests_are_served_and_shutdown_ends_in_time() {
+    need!(Go);
+    // Every in-flight slot is taken by a client that stops mid-body. The body read has
+    // READ_TIMEOUT (the request deadline) to finish; reads ignore the context, so without it
+    // the slots stay taken and SIGTERM waits out SHUTDOWN_TIMEOUT, exiting 1.
+    let mut svc = Service::start(&[
+        ("MAX_IN_FLIGHT", "4"),
+        ("REQUEST_TIMEOUT", "1s"),
+        ("DRAIN_DELAY", "0s"),
+        ("SHUTDOWN_TIMEOUT", "30s"),
+    ]);
+    let stalled = stalled_uploads(&svc.addr(), 4);
+    let served = eventually(Duration::from_secs(20), || {
+        http(&svc.addr(), "GET", &format!("/v1/{NAME}"), None, &[])
+            .map(|r| r.status == 200)
+            .unwrap_or(false)
+    });
+    assert!(
+        served,
+        "the stalled uploads kept every slot:\n{}",
+        svc.logs()
+    );
+
+    // Stall again, then stop: shutdown must not wait on the stalled bodies past their deadline.
+    let again = stalled_uploads(&svc.addr(), 4);
+    svc.sigterm();
+    assert_eq!(
+        svc.wait_exit(Duration::from_secs(25)),
+        0,
+        "shutdown did not finish within SHUTDOWN_TIMEOUT:\n{}",
+        svc.logs()
+    );
+    drop((stalled, again));
+}
+
 #[test]
 fn bad_configuration_exits_2_naming_the_variable() {
     need!(Go);
