@@ -48,7 +48,8 @@ func RegisterBuildInfo(reg prometheus.Registerer, version, revision string) {
 }
 
 // HTTP holds the inbound HTTP metrics. The route label is always the ServeMux pattern that
-// matched (for example "GET /v1/orders"), never the raw path, so cardinality stays bounded.
+// matched (for example "GET /v1/orders"), never the raw path, and the method label one of the
+// standard methods or OtherMethod, so cardinality stays bounded.
 type HTTP struct {
 	Requests    *prometheus.CounterVec
 	Duration    *prometheus.HistogramVec
@@ -71,8 +72,42 @@ type series struct {
 	duration prometheus.Observer
 }
 
-// Observe counts one finished request and records its duration.
+// OtherMethod labels every request method outside the standard set, as OpenTelemetry's HTTP
+// conventions do: a client sending arbitrary methods must not create series without bound.
+const OtherMethod = "_OTHER"
+
+// Method maps a request method to a label value from a fixed set: the standard methods
+// (RFC 9110 and PATCH) as they are, anything else OtherMethod. It returns constants, so it
+// never allocates.
+func Method(m string) string {
+	switch m {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodPut:
+		return http.MethodPut
+	case http.MethodDelete:
+		return http.MethodDelete
+	case http.MethodConnect:
+		return http.MethodConnect
+	case http.MethodOptions:
+		return http.MethodOptions
+	case http.MethodTrace:
+		return http.MethodTrace
+	case http.MethodPatch:
+		return http.MethodPatch
+	}
+	return OtherMethod
+}
+
+// Observe counts one finished request and records its duration. method is mapped through
+// Method and route must come from a fixed set (ServeMux patterns and one unmatched value), so
+// the series, and the cache below, stay bounded whatever clients send.
 func (m *HTTP) Observe(method, route string, code int, elapsed time.Duration) {
+	method = Method(method)
 	key := seriesKey{method: method, route: route, code: code}
 	v, ok := m.series.Load(key)
 	if !ok {

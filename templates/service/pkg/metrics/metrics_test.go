@@ -39,3 +39,18 @@ func TestExpositionHoldsRuntimeBuildAndHTTPSeries(t *testing.T) {
 		}
 	}
 }
+
+func TestMethodKeepsStandardMethodsAndFoldsTheRest(t *testing.T) {
+	for in, want := range map[string]string{
+		"GET": "GET", "HEAD": "HEAD", "POST": "POST", "PUT": "PUT", "DELETE": "DELETE",
+		"CONNECT": "CONNECT", "OPTIONS": "OPTIONS", "TRACE": "TRACE", "PATCH": "PATCH",
+		"get": OtherMethod, "PROPFIND": OtherMethod, "": OtherMethod, "BREW": OtherMethod,
+	} {
+		if got := Method(in); got != want {
+			t.Errorf("Method(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = Method("PROPFIND") }); n != 0 {
+		t.Errorf("Method allocates %v times", n)
+	}
+}
