@@ -153,3 +153,25 @@ func TestAdvertiseAddrComesFromTheFirstReachableSource(t *testing.T) {
 		})
 	}
 }
+
+// The default budget is documented (README, docs/contracts.md) and read by hale's manifests
+// for terminationGracePeriodSeconds: 5s preStop + 5s deregister + 5s drain + 20s shutdown +
+// 5s span flush = 40s, more than Kubernetes' default of 30s.
+func TestDefaultTimeBudgetIsTheDocumentedSum(t *testing.T) {
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.TimeBudget()
+	want := TimeBudget{PreStop: 5 * time.Second, Deregister: 5 * time.Second, Drain: 5 * time.Second, Shutdown: 20 * time.Second, SpanFlush: 5 * time.Second}
+	if b != want || b.Total() != 40*time.Second {
+		t.Fatalf("budget %+v (total %s), want %+v = 40s", b, b.Total(), want)
+	}
+	c, err = Load(nil, env(map[string]string{"DRAIN_DELAY": "1s", "SHUTDOWN_TIMEOUT": "3s"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.TimeBudget().Total(); got != 19*time.Second {
+		t.Errorf("total %s, want 19s", got)
+	}
+}
