@@ -428,6 +428,30 @@ fn service_answers_probes_root_and_resources_with_request_and_instance_ids() {
     assert_eq!(list["items"][0]["name"], "first");
 }
 
+/// `promtool check metrics` (names, types, help and label conventions) passes on `text`.
+fn promtool_check(promtool: &Path, text: &str) {
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let checked = check.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
 #[test]
 fn metrics_pass_promtool_and_hold_the_named_series_after_traffic() {
     need!(Go);
@@ -446,29 +470,13 @@ fn metrics_pass_promtool_and_hold_the_named_series_after_traffic() {
     .unwrap();
     get(&svc, "/v1/orders");
     assert_eq!(get(&svc, "/no/such/thing/42").status, 404);
+    for method in ["BREW", "PROPFIND"] {
+        http(&svc.addr(), method, "/", None, &[]).unwrap();
+    }
 
     let metrics = get(&svc, "/metrics");
     assert_eq!(metrics.status, 200);
-    let mut check = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(metrics.body.as_bytes())
-        .unwrap();
-    let checked = check.wait_with_output().unwrap();
-    assert!(
-        checked.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    promtool_check(Path::new(&promtool), &metrics.body);
     let text = &metrics.body;
     for series in [
         r#"http_requests_total{code="200",method="GET",route="GET /{$}"} 3"#,
@@ -479,15 +487,19 @@ fn metrics_pass_promtool_and_hold_the_named_series_after_traffic() {
         "http_requests_in_flight 1",
         "http_rate_limited_total 0",
         "http_load_shed_total 0",
-        r#"build_info{revision="testrev",version="9.9.9"} 1"#,
+        r#"orders_build_info{revision="testrev",version="9.9.9"} 1"#,
         "go_goroutines ",
         "process_resident_memory_bytes ",
     ] {
         assert!(text.contains(series), "/metrics lacks {series}:\n{text}");
     }
     assert!(
-        !text.contains("/no/such/thing"),
-        "a raw path leaked into a label"
+        !text.contains("/no/such/thing") && !text.contains("BREW") && !text.contains("PROPFIND"),
+        "a raw path or method leaked into a label"
+    );
+    assert!(
+        text.contains(r#"method="_OTHER""#),
+        "methods outside the standard set are not _OTHER:\n{text}"
     );
 }
 
@@ -901,9 +913,29 @@ fn downstream_route_calls_an_instance_discovered_in_the_registry() {
     assert_eq!(doc["fallback"], false);
     assert_eq!(doc["body"]["instance"], callee_id.as_str());
     let metrics = get(&caller, "/metrics").body;
+    if let Some(promtool) = common::service(common::Service::Promtool) {
+        promtool_check(Path::new(&promtool), &metrics);
+    }
+    // Label names stay clear of the target labels Prometheus and its operator add.
+    for series in [
+        format!(
+            r#"downstream_requests_total{{downstream="{callee_name}",endpoint="{callee_id}",outcome="success"}}"#
+        ),
+        format!(
+            r#"downstream_breaker_state{{downstream="{callee_name}",endpoint="{callee_id}",state="closed"}} 1"#
+        ),
+        format!(
+            r#"downstream_breaker_state{{downstream="{callee_name}",endpoint="{callee_id}",state="open"}} 0"#
+        ),
+    ] {
+        assert!(
+            metrics.contains(&series),
+            "/metrics lacks {series}:\n{metrics}"
+        );
+    }
     assert!(
-        metrics.contains("downstream_requests_total{"),
-        "the caller exports no downstream client metrics"
+        !metrics.contains("instance=") && !metrics.contains("service="),
+        "a label collides with Prometheus's target labels:\n{metrics}"
     );
 }
 
@@ -1270,7 +1302,7 @@ fn dockerfile_builds_offline_into_a_non_root_image_that_serves_its_probes() {
     let metrics = fetch("/metrics").body;
     assert!(
         metrics.contains("version=\"1.2.3\"") && metrics.contains("revision=\"cafe01\""),
-        "build_info lacks the build args: {metrics}"
+        "orders_build_info lacks the build args: {metrics}"
     );
     let pid = docker_ok(
         &host,

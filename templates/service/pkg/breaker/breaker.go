@@ -24,8 +24,8 @@ import (
 	"time"
 )
 
-// State is where a breaker is; its value is the one the downstream_breaker_state gauge
-// reports.
+// State is where a breaker is; its String is the state label of the
+// downstream_breaker_state gauge.
 type State int
 
 const (

@@ -35,16 +35,33 @@ func Handler(reg *prometheus.Registry) http.Handler {
 	})
 }
 
-// RegisterBuildInfo exposes build_info{version,revision} = 1, the usual way to join a build
-// to any other series.
-func RegisterBuildInfo(reg prometheus.Registerer, version, revision string) {
+// RegisterBuildInfo exposes <namespace>_build_info{version,revision} = 1, the usual way to
+// join a build to any other series. The namespace (the service's name, see Namespace) keeps it
+// apart from the build_info of every other program Prometheus scrapes.
+func RegisterBuildInfo(reg prometheus.Registerer, namespace, version, revision string) {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace:   Namespace(namespace),
 		Name:        "build_info",
 		Help:        "Build of the running binary; always 1.",
 		ConstLabels: prometheus.Labels{"version": version, "revision": revision},
 	})
 	g.Set(1)
 	reg.MustRegister(g)
+}
+
+// Namespace turns a service name into a metric name prefix: every character outside
+// [a-zA-Z0-9_] becomes '_' ("my-orders" → "my_orders"), and a leading digit gets a '_'.
+func Namespace(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 0 && '0' <= b[0] && b[0] <= '9' {
+		b = append([]byte{'_'}, b...)
+	}
+	return string(b)
 }
 
 // HTTP holds the inbound HTTP metrics. The route label is always the ServeMux pattern that
