@@ -583,6 +583,54 @@ fn sigterm_completes_every_in_flight_request_and_readyz_turns_503_before_the_lis
     assert_eq!(code, 0, "exit code after SIGTERM:\n{}", svc.logs());
 }
 
+/// Once the drain starts, answers close their connection, so pooled clients move on.
+#[test]
+fn keep_alives_are_turned_off_when_the_drain_starts() {
+    need!(Go);
+    let mut svc = Service::start(&[("DRAIN_DELAY", "5s")]);
+    let keep_alive = |stream: &mut TcpStream| -> String {
+        let req = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", svc.addr());
+        // A connection the server closed reads as empty (EOF or reset).
+        let mut buf = [0u8; 4096];
+        let n = match stream.write_all(req.as_bytes()) {
+            Ok(()) => stream.read(&mut buf).unwrap_or(0),
+            Err(_) => 0,
+        };
+        String::from_utf8_lossy(&buf[..n]).to_lowercase()
+    };
+    let mut before = TcpStream::connect(svc.addr()).unwrap();
+    before
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = keep_alive(&mut before);
+    assert!(!head.contains("connection: close"), "{head}");
+    svc.sigterm();
+    // The service keeps serving through DRAIN_DELAY; wait for readiness to turn.
+    assert!(
+        eventually(Duration::from_secs(4), || get(&svc, "/readyz").status
+            == 503),
+        "/readyz never turned 503:\n{}",
+        svc.logs()
+    );
+    // The idle pooled connection is closed (or its next answer says so) ...
+    let head = keep_alive(&mut before);
+    assert!(
+        head.is_empty() || head.contains("connection: close"),
+        "an idle keep-alive connection stays open during the drain:\n{head}"
+    );
+    // ... and a connection opened during the drain gets one answer, then closes.
+    let mut during = TcpStream::connect(svc.addr()).unwrap();
+    during
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = keep_alive(&mut during);
+    assert!(
+        head.starts_with("http/1.1 200") && head.contains("connection: close"),
+        "a keep-alive request during the drain kept its connection:\n{head}"
+    );
+    assert_eq!(svc.wait_exit(Duration::from_secs(20)), 0, "{}", svc.logs());
+}
+
 /// Open `n` connections that send a POST's headers and the first bytes of a body they never
 /// finish: the slow-client attack on in-flight slots and graceful shutdown.
 fn stalled_uploads(addr: &str, n: usize) -> Vec<TcpStream> {
@@ -863,7 +911,7 @@ fn instance_registers_in_the_file_registry_while_running_and_leaves_on_sigterm()
         .unwrap();
     assert_eq!(entry["name"], name.as_str());
     assert_eq!(entry["port"], svc.port);
-    assert_eq!(entry["check"], "/healthz");
+    assert_eq!(entry["check"], "/readyz");
     assert_eq!(entry["meta"]["weight"], "3");
     assert_eq!(entry["meta"]["version"], "9.9.9");
 
