@@ -583,6 +583,45 @@ fn sigterm_completes_every_in_flight_request_and_readyz_turns_503_before_the_lis
     assert_eq!(code, 0, "exit code after SIGTERM:\n{}", svc.logs());
 }
 
+#[test]
+fn admin_api_is_on_its_own_loopback_listener_logs_changes_and_yields_to_fault_injection_off() {
+    need!(Go);
+    let admin = format!("127.0.0.1:{}", common::free_port());
+    let body = r#"{"error_rate":1,"latency_ms":0}"#;
+    let off = Service::start(&[("ADMIN_ENABLED", "true"), ("ADMIN_ADDR", &admin)]);
+    assert_eq!(
+        get(&off, "/admin/faults").status,
+        404,
+        "admin on the traffic port"
+    );
+    let put = http(&admin, "PUT", "/admin/faults", Some(body), &[]).unwrap();
+    assert_eq!(put.status, 409, "FAULT_INJECTION=false must win: {put:?}");
+    assert_eq!(get(&off, "/").status, 200);
+    drop(off);
+
+    let on = Service::start(&[
+        ("ADMIN_ENABLED", "true"),
+        ("ADMIN_ADDR", &admin),
+        ("FAULT_INJECTION", "true"),
+    ]);
+    let put = http(&admin, "PUT", "/admin/faults", Some(body), &[]).unwrap();
+    assert_eq!(put.status, 200, "{put:?}");
+    assert_eq!(
+        get(&on, "/").status,
+        503,
+        "error rate 1 set through the admin API"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || on
+            .logs()
+            .contains("fault injection change")),
+        "the change was not logged:\n{}",
+        on.logs()
+    );
+    let pprof = http(&admin, "GET", "/debug/pprof/", None, &[]).unwrap();
+    assert_eq!(pprof.status, 200);
+}
+
 /// Once the drain starts, answers close their connection, so pooled clients move on.
 #[test]
 fn keep_alives_are_turned_off_when_the_drain_starts() {

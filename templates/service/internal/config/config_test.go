@@ -175,3 +175,20 @@ func TestDefaultTimeBudgetIsTheDocumentedSum(t *testing.T) {
 		t.Errorf("total %s, want 19s", got)
 	}
 }
+
+func TestAdminOffLoopbackNeedsNoTokenElsewhereDoes(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{"ADMIN_ENABLED": "true"}), io.Discard)
+	if err != nil || c.AdminAddr != "127.0.0.1:6060" {
+		t.Fatalf("default admin: %q, %v", c.AdminAddr, err)
+	}
+	_, err = Load(nil, env(map[string]string{"ADMIN_ENABLED": "true", "ADMIN_ADDR": "0.0.0.0:6060"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") {
+		t.Fatalf("non-loopback admin without a token: %v; want an error naming ADMIN_TOKEN", err)
+	}
+	if _, err := Load(nil, env(map[string]string{"ADMIN_ENABLED": "true", "ADMIN_ADDR": "0.0.0.0:6060", "ADMIN_TOKEN": "t"}), io.Discard); err != nil {
+		t.Fatalf("with a token: %v", err)
+	}
+	if _, err := Load(nil, env(map[string]string{"ADMIN_ADDR": "0.0.0.0:6060"}), io.Discard); err != nil {
+		t.Fatalf("admin off: ADMIN_ADDR is not checked: %v", err)
+	}
+}
