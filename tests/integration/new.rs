@@ -312,6 +312,7 @@ fn generated_project_is_gofmt_clean_and_passes_vet_build_and_its_own_tests() {
     let test = go(&built.project, &["test", "-count=1", "./..."]);
     let report = String::from_utf8_lossy(&test.stdout);
     for pkg in [
+        "cmd/orders",
         "internal/config",
         "internal/server",
         "internal/handlers",
@@ -330,6 +331,67 @@ fn generated_project_is_gofmt_clean_and_passes_vet_build_and_its_own_tests() {
     assert!(
         built.project.join("go.sum").is_file(),
         "go.sum is part of the project"
+    );
+}
+
+/// The default `go test ./...` starts no Consul or etcd: those tests carry the `integration`
+/// build tag and run here, against the real servers, through the service's own variables.
+#[test]
+fn registry_integration_tests_pass_against_real_consul_and_etcd() {
+    need!(Go);
+    let consul = need!(Consul);
+    let etcd = need!(Etcd);
+    let built = built();
+    let out = Command::new("go")
+        .args([
+            "test",
+            "-tags",
+            "integration",
+            "-count=1",
+            "-v",
+            "-run",
+            "Consul|Etcd",
+            "./pkg/registry",
+        ])
+        .current_dir(&built.project)
+        .env("INTEGRATION_CONSUL_ADDR", &consul)
+        .env("INTEGRATION_ETCD_ADDR", &etcd)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "go test -tags integration failed:\n{report}{}",
+        stderr_of(&out)
+    );
+    for family in ["TestConsul", "TestEtcd"] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with(&format!("--- PASS: {family}"))),
+            "no {family}* test passed:\n{report}"
+        );
+    }
+    assert!(
+        !report.contains("INTEGRATION_CONSUL_ADDR") && !report.contains("INTEGRATION_ETCD_ADDR"),
+        "a test skipped for want of a server:\n{report}"
+    );
+    // Without the tag the registry package runs no Consul or etcd test at all.
+    let default = go(
+        &built.project,
+        &[
+            "test",
+            "-count=1",
+            "-v",
+            "-run",
+            "Consul|Etcd",
+            "./pkg/registry",
+        ],
+    );
+    let report = String::from_utf8_lossy(&default.stdout);
+    assert!(
+        !report.contains("=== RUN   TestConsul") && !report.contains("=== RUN   TestEtcd"),
+        "the default go test runs server tests:\n{report}"
     );
 }
 
