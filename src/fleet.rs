@@ -46,6 +46,10 @@ pub struct FleetInstance {
     pub port: u16,
     pub log: PathBuf,
     pub started_unix_ms: u64,
+    /// Port of the instance's admin listener (ADMIN_ADDR on `address`); absent in fleets
+    /// started before the admin API had its own listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_port: Option<u16>,
 }
 
 impl FleetInstance {
@@ -54,6 +58,15 @@ impl FleetInstance {
             self.address.parse().unwrap_or([127, 0, 0, 1].into()),
             self.port,
         )
+    }
+
+    /// Where the instance's admin API listens (the traffic address for older fleets).
+    pub fn admin_addr(&self) -> SocketAddr {
+        let mut addr = self.socket_addr();
+        if let Some(port) = self.admin_port {
+            addr.set_port(port);
+        }
+        addr
     }
 }
 
@@ -248,11 +261,21 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
     }
 }
 
-fn spec_for(dir: &Path, state: &FleetState, id: &str, port: u16) -> InstanceSpec {
+fn spec_for(
+    dir: &Path,
+    state: &FleetState,
+    id: &str,
+    port: u16,
+    admin_port: Option<u16>,
+) -> InstanceSpec {
+    let mut env = instance_env(&state.service, id, port, &state.registry);
+    if let Some(admin) = admin_port {
+        env.push(("ADMIN_ADDR".into(), format!("127.0.0.1:{admin}")));
+    }
     InstanceSpec {
         id: id.to_string(),
         port,
-        env: instance_env(&state.service, id, port, &state.registry),
+        env,
         log: dir.join(STATE_DIR).join("logs").join(format!("{id}.log")),
         workdir: dir.to_path_buf(),
     }
@@ -294,7 +317,13 @@ pub fn restore_instance(dir: &Path, id: &str) -> anyhow::Result<()> {
     if runtime.is_running(instance.pid) {
         return Ok(());
     }
-    let pid = runtime.start(&spec_for(dir, &state, id, instance.port))?;
+    let pid = runtime.start(&spec_for(
+        dir,
+        &state,
+        id,
+        instance.port,
+        instance.admin_port,
+    ))?;
     if let Some(entry) = state.instances.iter_mut().find(|i| i.id == id) {
         entry.pid = pid;
         entry.started_unix_ms = now_unix_ms();
@@ -331,7 +360,7 @@ pub async fn set_faults(addr: SocketAddr, faults: &Faults) -> anyhow::Result<()>
         .with_context(|| format!("setting faults on {addr}"))?;
     if !resp.status().is_success() {
         bail!(
-            "setting faults on {addr}: HTTP {} (is ADMIN_ENABLED=true?)",
+            "setting faults on {addr}: HTTP {} (is ADMIN_ENABLED=true and ADMIN_ADDR this address?)",
             resp.status()
         );
     }
@@ -485,7 +514,13 @@ pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<Up
             Some(p) if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() => p,
             _ => free_port()?,
         };
-        let spec = spec_for(&dir, &state, id, port);
+        let admin_port = loop {
+            let p = free_port()?;
+            if p != port {
+                break p;
+            }
+        };
+        let spec = spec_for(&dir, &state, id, port, Some(admin_port));
         let pid = runtime.start(&spec)?;
         events(UpEvent::Started {
             id: id.clone(),
@@ -499,6 +534,7 @@ pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<Up
             port,
             log: spec.log.clone(),
             started_unix_ms: now_unix_ms(),
+            admin_port: Some(admin_port),
         });
         started.push(id.clone());
     }
@@ -849,6 +885,7 @@ mod tests {
                 port: 41001,
                 log: "/x/orders-1.log".into(),
                 started_unix_ms: 5,
+                admin_port: Some(41002),
             }],
         };
         state.save(dir.path()).unwrap();

@@ -14,6 +14,7 @@ pub mod output;
 pub mod progress;
 pub mod registry;
 pub mod scaffold;
+pub mod service_contract;
 pub mod settings;
 pub mod stop;
 

@@ -27,8 +27,9 @@ impl FleetActuator {
         })
     }
 
-    fn addr(&self, id: &str) -> anyhow::Result<SocketAddr> {
-        Ok(self.state.instance(id)?.socket_addr())
+    /// Faults are set on the instance's admin listener, apart from its traffic port.
+    fn admin_addr(&self, id: &str) -> anyhow::Result<SocketAddr> {
+        Ok(self.state.instance(id)?.admin_addr())
     }
 }
 
@@ -42,7 +43,7 @@ impl FaultActuator for FleetActuator {
     }
 
     fn set_faults(&self, instance: &str, error_rate: f64, latency: Duration) -> anyhow::Result<()> {
-        let addr = self.addr(instance)?;
+        let addr = self.admin_addr(instance)?;
         // Called from a blocking thread (the engine runs actuators off the async workers).
         self.runtime.block_on(fleet::set_faults(
             addr,

@@ -201,9 +201,19 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
     );
 
     let addr = restored.instance(&both[1]).unwrap().socket_addr();
+    let admin = restored.instance(&both[1]).unwrap().admin_addr();
+    assert_ne!(admin, addr, "the admin API has its own listener");
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let faults = hale::fleet::Faults {
+        error_rate: 1.0,
+        latency: Duration::ZERO,
+    };
+    assert!(
+        rt.block_on(hale::fleet::set_faults(addr, &faults)).is_err(),
+        "the traffic port serves no admin API"
+    );
     rt.block_on(hale::fleet::set_faults(
-        addr,
+        admin,
         &hale::fleet::Faults {
             error_rate: 1.0,
             latency: Duration::ZERO,
