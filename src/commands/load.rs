@@ -571,6 +571,9 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
     if outcome.interrupted {
         return Err(crate::exit::Interrupted.into());
     }
+    if let Some(cause) = load::verdict::failure(&report) {
+        anyhow::bail!(cause);
+    }
     let failed: Vec<&str> = report
         .assertions
         .iter()

@@ -16,6 +16,7 @@ pub mod http1;
 pub mod report;
 pub mod schedule;
 pub mod stats;
+pub mod verdict;
 
 use std::net::SocketAddr;
 use std::pin::Pin;

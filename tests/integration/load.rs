@@ -314,6 +314,62 @@ fn consistent_hash_on_a_fixed_header_sticks_to_one_server() {
         "{served:?}"
     );
     assert_eq!(served.iter().sum::<u64>(), 300);
+    // One fixed key sends everything to one instance: that is fair for this strategy.
+    let report = json(&out);
+    assert_eq!(report["fairness"]["jain"], 1.0, "{}", report["fairness"]);
+    assert_eq!(report["fairness"]["max_share_deviation"], 0.0);
+    assert!(report["fairness"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("one fixed key"));
+    let expected: Vec<f64> = report["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["expected_share"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        expected.iter().filter(|&&e| e == 1.0).count(),
+        1,
+        "{expected:?}"
+    );
+    assert_eq!(
+        expected.iter().filter(|&&e| e == 0.0).count(),
+        2,
+        "{expected:?}"
+    );
+}
+
+#[test]
+fn idle_instances_show_a_dash_not_zero_latency() {
+    let servers: Vec<_> = (1..=3)
+        .map(|i| TestServer::start(&format!("srv-{i}"), Behaviour::Ok))
+        .collect();
+    let refs: Vec<&TestServer> = servers.iter().collect();
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &endpoints(&refs),
+        "--strategy",
+        "consistent-hash",
+        "--hash-header",
+        "X-User",
+        "-H",
+        "X-User: alice",
+        "-n",
+        "100",
+    ]);
+    common::assert_success(&out, "hale load");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let idle: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("127.0.0.1:") && l.split_whitespace().nth(4) == Some("0"))
+        .collect();
+    assert_eq!(idle.len(), 2, "{text}");
+    for row in idle {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(&cols[6..8], ["-", "-"], "idle latency is -: {row}");
+    }
+    assert!(!text.contains(" 0.000 "), "{text}");
 }
 
 #[test]
@@ -567,7 +623,8 @@ fn refused_connections_are_counted_as_connect_errors() {
         "--output",
         "json",
     ]);
-    let report = succeeded(&out);
+    assert_eq!(out.status.code(), Some(1), "nothing answered: a failed run");
+    let report = json(&out);
     assert_eq!(report["ok"], 0);
     assert!(report["errors_by_kind"]["connect"].as_u64().unwrap() > 0);
     assert_eq!(report["errors"], report["requests"]);
@@ -598,7 +655,13 @@ fn a_server_that_never_answers_gives_timeouts_never_early_ones() {
         "--output",
         "json",
     ]);
-    let report = succeeded(&out);
+    assert_eq!(out.status.code(), Some(1), "nothing answered: a failed run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("nothing answered at {addr}: ")) && stderr.contains("timed out"),
+        "{stderr}"
+    );
+    let report = json(&out);
     assert_eq!(report["ok"], 0);
     let timeouts = report["errors_by_kind"]["timeout"].as_u64().unwrap();
     assert!(timeouts > 0);
@@ -887,6 +950,22 @@ fn killed_instance_is_cut_off_and_restored_instance_recovers() {
     // then a few half-open probes per 1 s cool-down until the restore.
     let dead = kill["requests_to_dead"].as_u64().unwrap();
     assert!(dead <= 40, "{dead} requests went to the dead instance");
+    // Its error count is set beside requests_to_dead, and the report says why they differ.
+    let errors = kill["instance_errors"].as_u64().unwrap();
+    if errors != dead {
+        assert!(kill["why_errors_differ"].is_string(), "{kill}");
+    }
+    // Killed on purpose: not counted against fairness.
+    assert!(
+        report["fairness"]["excluded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == victim.as_str()),
+        "{}",
+        report["fairness"]
+    );
+    assert!(by_id(&report, &victim)["expected_share"].is_null());
     let restore = figures.iter().find(|f| f["kind"] == "restore").unwrap();
     assert!(
         restore["recovered_after_ms"].as_f64().is_some(),
@@ -1113,4 +1192,157 @@ fn ctrl_c_stops_the_run_prints_the_report_and_exits_130() {
     let report = json(&out);
     assert!(report["requests"].as_u64().unwrap() > 0);
     assert!(report["duration_s"].as_f64().unwrap() < 10.0);
+    assert_eq!(
+        report["interrupted"], true,
+        "the JSON says the run was cut short"
+    );
+}
+
+#[test]
+fn repeated_events_collapse_into_one_timeline_entry_with_a_count() {
+    let port = common::free_port();
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &format!("127.0.0.1:{port}"),
+        "-d",
+        "1s",
+        "-c",
+        "2",
+        "--output",
+        "json",
+    ]);
+    let report = json(&out);
+    let timeline = report["timeline"].as_array().unwrap();
+    let events = report["timeline_events"].as_u64().unwrap();
+    // Every failure past the trip asks to eject the one instance and is refused.
+    assert!(events > 100, "{events} events");
+    assert!(timeline.len() <= 5, "{} timeline entries", timeline.len());
+    let refused = timeline
+        .iter()
+        .find(|e| e["kind"] == "ejection-refused")
+        .expect("a refused ejection");
+    let count = refused["count"].as_u64().unwrap();
+    assert!(count > 100, "{refused}");
+    assert!(refused["first_ms"].as_f64().unwrap() < refused["last_ms"].as_f64().unwrap());
+    assert_eq!(
+        refused["t_ms"], refused["first_ms"],
+        "t_ms stays the first time"
+    );
+    let counted: u64 = timeline.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, events, "no event lost in collapsing");
+
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &format!("127.0.0.1:{port}"),
+        "-d",
+        "1s",
+        "-c",
+        "2",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ejection-refused"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("ejection-refused ×"), "{}", lines[0]);
+}
+
+#[test]
+fn a_run_where_nothing_answers_exits_1_naming_the_cause() {
+    let port = common::free_port();
+    let target = format!("127.0.0.1:{port}");
+    for model in [&["-c", "2"][..], &["--rate", "200"][..]] {
+        let (out, _dir) = load(&[&["--endpoints", &target, "-d", "1s"][..], model].concat());
+        assert_eq!(out.status.code(), Some(1), "{model:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.trim().lines().last().unwrap();
+        assert!(
+            last.ends_with(&format!("nothing answered at {target}: connection refused")),
+            "{model:?}: {stderr}"
+        );
+        // The report is still printed, for the figures.
+        assert!(String::from_utf8_lossy(&out.stdout).contains("errors: connect"));
+    }
+}
+
+#[test]
+fn a_target_that_goes_away_for_good_exits_1() {
+    let s = TestServer::start("s", Behaviour::Ok);
+    let dir = common::tempdir();
+    let child = common::hale(dir.path())
+        .args(["load", "--endpoints", &s.addr.to_string(), "-c", "2"])
+        .args(["-d", "3s", "--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it has answered, then take it away for the rest of the run.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.served() < 50 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    s.kill();
+    let out = child.wait_with_output().unwrap();
+    let report = json(&out);
+    assert!(report["ok"].as_u64().unwrap() > 0, "it answered at first");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} stopped answering at ", s.addr))
+            && stderr.contains("did not come back: connection refused"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn assertion_results_carry_their_unit_in_text_and_json() {
+    let s = TestServer::start("s", Behaviour::Ok);
+    let args = [
+        "--endpoints",
+        &s.addr.to_string(),
+        "-n",
+        "200",
+        "-c",
+        "2",
+        "--assert",
+        "errors<1%",
+        "--assert",
+        "p99<5s",
+        "--assert",
+        "rps>1",
+    ];
+    let (out, _dir) = load(&args);
+    common::assert_success(&out, "hale load --assert");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("pass errors<1%  (actual 0 %)"), "{text}");
+    let p99 = text.lines().find(|l| l.contains("p99<5s")).unwrap();
+    assert!(p99.ends_with(" ms)"), "{p99}");
+    let (out, _dir) = load(&[&args[..], &["--output", "json"]].concat());
+    let report = succeeded(&out);
+    let results = report["assertions"].as_array().unwrap();
+    assert_eq!(results[0]["value"], 0.0);
+    assert_eq!(results[0]["unit"], "%");
+    assert_eq!(results[1]["unit"], "ms");
+    assert_eq!(results[2]["unit"], "req/s");
+    assert_eq!(report["interrupted"], false);
+}
+
+#[test]
+fn a_ramp_profile_reads_as_a_ramp_in_the_header() {
+    let s = TestServer::start("s", Behaviour::Ok);
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &s.addr.to_string(),
+        "--profile",
+        "ramp:100-300",
+        "-d",
+        "1s",
+    ]);
+    common::assert_success(&out, "hale load --profile");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("model open ramp 100→300 req/s, constant arrivals"),
+        "{text}"
+    );
 }
