@@ -804,7 +804,7 @@ fn why_errors_differ(dead: u64, errors: u64, rejected: u64) -> Option<String> {
     let reached = errors - rejected;
     match reached.cmp(&dead) {
         std::cmp::Ordering::Greater => parts.push(format!(
-            "{} of its errors came while it was alive",
+            "{} of its errors were sent before the kill (in flight when it died, or earlier failures)",
             reached - dead
         )),
         std::cmp::Ordering::Less => parts.push(format!(
@@ -981,7 +981,7 @@ mod tests {
         assert!(why.contains("21 its breaker refused locally"), "{why}");
         let why = why_errors_differ(9, 12, 0).unwrap();
         assert!(
-            why.contains("3 of its errors came while it was alive"),
+            why.contains("3 of its errors were sent before the kill"),
             "{why}"
         );
     }

@@ -691,7 +691,7 @@ fn html_report_and_mergeable_histograms_are_written() {
     ]);
     common::assert_success(&out, "hale load --report");
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("<svg") && page.contains("breaker state"));
+    assert!(page.contains("<svg") && page.contains("Breaker state per instance"));
     assert!(
         !page.contains("<script src") && !page.contains("https://"),
         "must be self-contained"
@@ -1345,4 +1345,138 @@ fn a_ramp_profile_reads_as_a_ramp_in_the_header() {
         text.contains("model open ramp 100→300 req/s, constant arrivals"),
         "{text}"
     );
+}
+
+/// Headless Chromium with everything that could reach the network switched off and a fresh
+/// profile; `args` say what to do with `page`.
+fn chromium(chromium: &str, page: &std::path::Path, args: &[&str]) -> Output {
+    let profile = common::tempdir();
+    std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium_with_every_section() {
+    let chromium_path = need!(Chromium);
+    if common::service(common::Service::Go).is_none() {
+        return;
+    }
+    let fleet = Fleet::up("h", 3, None);
+    let victim = fleet.id(2);
+    let fleet_dir = fleet.dir.to_str().unwrap().to_string();
+    let html = fleet.tmp.path().join("report.html");
+    let out = fleet.load(&[
+        "-s",
+        "round-robin",
+        "--rate",
+        "400",
+        "-d",
+        "5s",
+        "--breaker-open",
+        "1s",
+        "--fleet",
+        &fleet_dir,
+        "--fault",
+        &format!("at=1s,kill={victim}"),
+        "--fault",
+        &format!("at=2500ms,restore={victim}"),
+        "--assert",
+        "recover<2500ms",
+        "--assert",
+        "errors<5%",
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    common::assert_success(&out, "hale load --report");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        !page.contains("<script src") && !page.contains("https://") && !page.contains("<link"),
+        "one self-contained file"
+    );
+    // Named fault markers on the charts, both palettes' legends, the time axis.
+    assert!(
+        page.contains(&format!("kill {victim}</text>")),
+        "named marker"
+    );
+    assert!(page.contains(&format!("restore {victim}</text>")));
+    assert!(page.contains("time since start (s)"));
+
+    let dom = chromium(&chromium_path, &html, &["--dump-dom"]);
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    assert!(
+        !dom_text.contains("<html data-script-error="),
+        "script error: {dom_text}"
+    );
+    assert!(
+        dom_text.contains(r#"data-status="ok""#),
+        "status: {dom_text}"
+    );
+    let sections = dom_text
+        .split(r#"data-sections=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default();
+    for section in [
+        "summary",
+        "latency",
+        "errors",
+        "instances",
+        "fairness",
+        "chart-latency-section",
+        "chart-throughput-section",
+        "chart-share-section",
+        "chart-breaker-section",
+        "resilience",
+        "assertions",
+        "timeline",
+    ] {
+        assert!(
+            sections.split(' ').any(|s| s == section),
+            "{section} missing from {sections}"
+        );
+    }
+    assert!(dom_text.contains(r#"data-charts-drawn="4""#), "{dom_text}");
+
+    let shot = fleet.tmp.path().join("load-report.png");
+    let screenshot = chromium(
+        &chromium_path,
+        &html,
+        &[
+            "--window-size=1400,2600",
+            &format!("--screenshot={}", shot.display()),
+        ],
+    );
+    assert!(
+        screenshot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&screenshot.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    // HALE_UPDATE_DOCS=1 refreshes the screenshot docs/commands/load.md shows.
+    if std::env::var("HALE_UPDATE_DOCS").is_ok_and(|v| v == "1") {
+        let docs =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/commands/load-report.png");
+        std::fs::write(docs, png).unwrap();
+    }
 }
