@@ -208,6 +208,13 @@ pub struct SeriesPoint {
     pub per_instance: Vec<u32>,
 }
 
+/// HTTPS: what the TLS handshakes cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsFigures {
+    /// Handshake time of each opened connection (after TCP connect), milliseconds.
+    pub handshake: Percentiles,
+}
+
 /// One timeline line: a run of consecutive events of one kind (and state) for one instance,
 /// collapsed so that a breaker refused ejection a thousand times reads as one line.
 #[derive(Debug, Clone, Serialize)]
@@ -305,6 +312,11 @@ pub struct Report {
     pub retries: u64,
     pub rps: f64,
     pub latency: Latency,
+    /// Connections opened: one per worker and instance when they are kept alive.
+    pub connections: u64,
+    /// HTTPS targets only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFigures>,
     pub errors_by_kind: BTreeMap<&'static str, u64>,
     pub instances: Vec<InstanceReport>,
     pub fairness: Fairness,
@@ -504,6 +516,10 @@ impl Report {
                 corrected: Percentiles::of(&totals.corrected),
                 uncorrected: Percentiles::of(&totals.uncorrected),
             },
+            connections: totals.connections,
+            tls: options.tls.as_ref().map(|_| TlsFigures {
+                handshake: Percentiles::of(&totals.tls_handshakes),
+            }),
             errors_by_kind: errors_map(&totals.errors),
             instances,
             fairness,
@@ -653,6 +669,17 @@ impl Report {
             .collect();
         if !errors.is_empty() {
             writeln!(out, "errors: {}", errors.join(", "))?;
+        }
+        match &self.tls {
+            Some(t) => writeln!(
+                out,
+                "connections: {} opened, TLS handshake ms p50 {} p99 {} max {}",
+                self.connections,
+                t.handshake.text(t.handshake.p50),
+                t.handshake.text(t.handshake.p99),
+                t.handshake.text(t.handshake.max)
+            )?,
+            None => writeln!(out, "connections: {} opened", self.connections)?,
         }
         writeln!(out)?;
         writeln!(

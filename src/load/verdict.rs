@@ -92,7 +92,7 @@ fn addresses(report: &Report) -> String {
 /// rejections only follow from those.
 fn cause(report: &Report) -> Cause {
     let count = |k: &str| report.errors_by_kind.get(k).copied().unwrap_or(0);
-    let top = ["connect", "timeout", "transport", "5xx", "4xx"]
+    let top = ["connect", "tls", "timeout", "transport", "5xx", "4xx"]
         .into_iter()
         .max_by_key(|k| count(k))
         .filter(|k| count(k) > 0);
@@ -100,6 +100,10 @@ fn cause(report: &Report) -> Cause {
         Some("connect") => Cause {
             kind: Kind::NoAnswer,
             text: connect_reason(report),
+        },
+        Some("tls") => Cause {
+            kind: Kind::NoAnswer,
+            text: "the TLS handshake failed (an untrusted certificate? pass --cacert FILE, or --insecure for a test server)".to_string(),
         },
         Some("timeout") => Cause {
             kind: Kind::NoAnswer,

@@ -1480,3 +1480,144 @@ fn html_report_renders_in_headless_chromium_with_every_section() {
         std::fs::write(docs, png).unwrap();
     }
 }
+
+/// An HTTPS/1.1 keep-alive server on 127.0.0.1 with a certificate made for this test (rcgen,
+/// for `localhost` and 127.0.0.1); counts the TCP connections it accepted.
+struct TlsTestServer {
+    addr: SocketAddr,
+    /// The certificate, PEM: what `--cacert` trusts.
+    cert_pem: String,
+    accepted: Arc<AtomicU64>,
+    served: Arc<AtomicU64>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl TlsTestServer {
+    fn start() -> TlsTestServer {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+                .unwrap();
+        let key =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let served = Arc::new(AtomicU64::new(0));
+        let (accepted_count, served_count) = (accepted.clone(), served.clone());
+        runtime.spawn(async move {
+            let response: &[u8] =
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+            while let Ok((socket, _)) = listener.accept().await {
+                accepted_count.fetch_add(1, Ordering::Relaxed);
+                let acceptor = acceptor.clone();
+                let served = served_count.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(socket).await else {
+                        return;
+                    };
+                    let mut buf = Vec::with_capacity(4096);
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let n = match tls.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = find_head_end(&buf) {
+                            buf.drain(..end);
+                            served.fetch_add(1, Ordering::Relaxed);
+                            if tls.write_all(response).await.is_err() || tls.flush().await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        TlsTestServer {
+            addr,
+            cert_pem: certified.cert.pem(),
+            accepted,
+            served,
+            _runtime: runtime,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}/", self.addr)
+    }
+}
+
+#[test]
+fn https_target_trusted_by_cacert_reuses_connections_and_reports_handshake_time() {
+    let server = TlsTestServer::start();
+    let dir = common::tempdir();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &server.cert_pem).unwrap();
+    let args = [
+        "--url",
+        &server.url(),
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-c",
+        "2",
+        "-n",
+        "400",
+    ];
+    let (out, _d) = load(&[&args[..], &["--output", "json"]].concat());
+    let report = succeeded(&out);
+    assert_eq!(report["ok"], 400, "{report}");
+    assert_eq!(server.served.load(Ordering::Relaxed), 400);
+    // Kept alive as over HTTP: one connection per worker, each with one handshake.
+    let accepted = server.accepted.load(Ordering::Relaxed);
+    assert_eq!(report["connections"], accepted, "{report}");
+    assert!(accepted <= 2, "{accepted} connections for 2 workers");
+    let handshake = &report["tls"]["handshake"];
+    assert_eq!(handshake["count"], accepted, "{report}");
+    assert!(handshake["p50"].as_f64().unwrap() > 0.0);
+
+    let (out, _d) = load(&args);
+    common::assert_success(&out, "hale load https");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("TLS handshake ms p50 "), "{text}");
+}
+
+#[test]
+fn https_target_with_an_untrusted_certificate_fails_unless_insecure() {
+    let server = TlsTestServer::start();
+    let url = server.url();
+    // The system roots do not know the test's certificate: nothing succeeds, exit 1.
+    let (out, _d) = load(&["--url", &url, "-c", "1", "-d", "1s", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TLS handshake failed"), "{stderr}");
+    assert!(json(&out)["errors_by_kind"]["tls"].as_u64().unwrap() > 0);
+
+    let (out, _d) = load(&["--url", &url, "--insecure", "-c", "1", "-n", "50"]);
+    common::assert_success(&out, "hale load --insecure");
+    assert_eq!(server.served.load(Ordering::Relaxed), 50);
+
+    // --cacert is for https:// only; an unreadable one is named before any request.
+    let (out, _d) = load(&["--url", "http://127.0.0.1:1/", "--insecure", "-n", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let (out, _d) = load(&["--url", &url, "--cacert", "/nonexistent/ca.pem", "-n", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--cacert /nonexistent/ca.pem"), "{stderr}");
+    assert_eq!(server.served.load(Ordering::Relaxed), 50, "no request sent");
+}
