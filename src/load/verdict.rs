@@ -43,8 +43,12 @@ pub fn failure(report: &Report) -> Option<String> {
         return None;
     }
     let cause = cause(report);
+    let verb = match cause.kind {
+        Kind::NoAnswer => "stopped answering",
+        Kind::BadAnswer => "stopped succeeding",
+    };
     Some(format!(
-        "{addresses} stopped answering at {:.1}s and did not come back: {}",
+        "{addresses} {verb} at {:.1}s and did not come back: {}",
         since / 1000.0,
         cause.text
     ))
