@@ -188,7 +188,7 @@ complete -c hale -n "__fish_hale_using_subcommand discover" -s h -l help -d 'Pri
 complete -c hale -n "__fish_hale_using_subcommand discover" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand load" -l registry -d 'Registry URL (consul://, etcd://, file://); default from HALE_REGISTRY, hale.toml, or the embedded file registry' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l endpoints -d 'Fixed instances: host:port,host:port,...' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -l url -d 'One target URL (http://host:port/path)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l url -d 'One target URL (http://host:port/path or https://…)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l path -d 'Request path and query' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s X -l method -d 'HTTP method' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s H -l header -d 'Request header "Name: value" (repeatable)' -r
@@ -221,12 +221,14 @@ complete -c hale -n "__fish_hale_using_subcommand load" -l fleet -d 'Service fol
 complete -c hale -n "__fish_hale_using_subcommand load" -l assert -d 'Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N, recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l report -d 'Write a self-contained HTML report' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l histogram-out -d 'Write the HDR histograms (V2, base64) per instance and in total' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -l cacert -d 'HTTPS: trust only the CA certificates in this PEM file (instead of the system\'s)' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l merge -d 'Merge --histogram-out files (no load is sent) and print their percentiles' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand load" -s k -l insecure -d 'HTTPS: accept any server certificate (test servers only)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand load" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'

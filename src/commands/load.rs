@@ -52,7 +52,7 @@ pub struct LoadArgs {
         conflicts_with = "url"
     )]
     pub endpoints: Vec<String>,
-    /// One target URL (http://host:port/path).
+    /// One target URL (http://host:port/path or https://…).
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// Request path and query.
@@ -155,6 +155,12 @@ pub struct LoadArgs {
     /// Write the HDR histograms (V2, base64) per instance and in total.
     #[arg(long, value_name = "FILE")]
     pub histogram_out: Option<PathBuf>,
+    /// HTTPS: trust only the CA certificates in this PEM file (instead of the system's).
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub cacert: Option<PathBuf>,
+    /// HTTPS: accept any server certificate (test servers only).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
     /// Merge --histogram-out files (no load is sent) and print their percentiles.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["endpoints", "url"])]
     pub merge: Vec<PathBuf>,
@@ -409,15 +415,20 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
         return merge(&args.merge, printer);
     }
     let Plan {
-        options,
+        mut options,
         assertions,
     } = plan(&args)?;
 
+    if args.url.is_none() && (args.cacert.is_some() || args.insecure) {
+        return Err(usage!("--cacert and --insecure are for an https:// --url"));
+    }
     let (targets, target_info) = if let Some(u) = &args.url {
         let url = url::Url::parse(u).map_err(|e| usage!("--url {u:?}: {e}"))?;
-        if url.scheme() != "http" {
-            return Err(usage!("--url {u:?}: only http:// is supported"));
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(usage!("--url {u:?}: use http:// or https://"));
         }
+        options.tls = load::tls::tls_for(&url, args.cacert.as_deref(), args.insecure)
+            .map_err(|e| usage!("{e}"))?;
         let host = url
             .host_str()
             .ok_or_else(|| usage!("--url {u:?} has no host"))?;
@@ -570,6 +581,9 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
     printer.emit(&report, |out| report.write_text(out))?;
     if outcome.interrupted {
         return Err(crate::exit::Interrupted.into());
+    }
+    if let Some(cause) = load::verdict::failure(&report) {
+        anyhow::bail!(cause);
     }
     let failed: Vec<&str> = report
         .assertions

@@ -172,9 +172,41 @@ impl FromStr for Assertion {
 pub struct AssertionResult {
     pub assertion: String,
     /// The measured value, in the assertion's unit; null when the run had nothing to measure
-    /// (e.g. `recover` without a restore), which counts as failed.
+    /// (e.g. `recover` without a restore), which counts as failed. A share is a fraction here.
     pub actual: Option<f64>,
+    /// The measured value in the unit the assertion is written in (`errors<1%` → percent),
+    /// rounded to what the measurement carries.
+    pub value: Option<f64>,
+    /// That unit: `ms`, `s`, `%`, `req/s`, `requests`, `errors`, or `""` for Jain's index.
+    pub unit: &'static str,
     pub passed: bool,
+}
+
+impl AssertionResult {
+    /// `2.01 s`, `11.45 %`, `n/a`.
+    pub fn actual_text(&self) -> String {
+        match self.value {
+            None => "n/a".to_string(),
+            Some(v) => {
+                let mut text = format!("{v}");
+                if let Some(dot) = text.find('.') {
+                    // `value` is already rounded; this only guards the display width.
+                    text.truncate(dot + 5);
+                }
+                if self.unit.is_empty() {
+                    text
+                } else {
+                    format!("{text} {}", self.unit)
+                }
+            }
+        }
+    }
+}
+
+/// Round to `decimals` places, so 0.1145 × 100 shows as 11.45, not 11.450000000000001.
+fn round_to(v: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (v * scale).round() / scale
 }
 
 impl Assertion {
@@ -183,7 +215,35 @@ impl Assertion {
         AssertionResult {
             assertion: self.text.clone(),
             actual,
+            value: actual.map(|a| self.in_unit(a)),
+            unit: self.unit(),
             passed: actual.is_some_and(|a| self.op.holds(a, self.bound)),
+        }
+    }
+
+    /// The unit the assertion is written in.
+    pub fn unit(&self) -> &'static str {
+        match self.metric {
+            Metric::Latency(_) => "ms",
+            Metric::Recover | Metric::Open => "s",
+            Metric::Errors if self.percent => "%",
+            Metric::Errors => "errors",
+            Metric::ShareDeviation => "%",
+            Metric::Rps => "req/s",
+            Metric::Dead => "requests",
+            Metric::Jain => "",
+        }
+    }
+
+    fn in_unit(&self, actual: f64) -> f64 {
+        match self.metric {
+            Metric::Latency(_) => round_to(actual, 3),
+            Metric::Recover | Metric::Open => round_to(actual, 3),
+            Metric::Errors | Metric::ShareDeviation if self.percent => round_to(actual * 100.0, 2),
+            Metric::Errors | Metric::Dead => actual.round(),
+            Metric::ShareDeviation => round_to(actual * 100.0, 2),
+            Metric::Rps => round_to(actual, 1),
+            Metric::Jain => round_to(actual, 4),
         }
     }
 
@@ -212,6 +272,23 @@ mod tests {
         assert!(a.check(Some(1499.0)).passed);
         assert!(!a.check(Some(1500.0)).passed);
         assert!(!a.check(None).passed);
+    }
+
+    #[test]
+    fn results_carry_their_unit_without_float_noise() {
+        let a: Assertion = "errors<1%".parse().unwrap();
+        let r = a.check(Some(0.1145));
+        assert_eq!((r.value, r.unit), (Some(11.45), "%"));
+        assert_eq!(r.actual_text(), "11.45 %");
+        let a: Assertion = "recover<5s".parse().unwrap();
+        assert_eq!(a.check(Some(2.0100000001)).actual_text(), "2.01 s");
+        let a: Assertion = "p99<250ms".parse().unwrap();
+        assert_eq!(a.check(Some(12.345)).actual_text(), "12.345 ms");
+        let a: Assertion = "jain>0.9".parse().unwrap();
+        assert_eq!(a.check(Some(0.99991234)).actual_text(), "0.9999");
+        let a: Assertion = "dead<10".parse().unwrap();
+        assert_eq!(a.check(Some(3.0)).actual_text(), "3 requests");
+        assert_eq!(a.check(None).actual_text(), "n/a");
     }
 
     #[test]

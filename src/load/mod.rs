@@ -16,6 +16,8 @@ pub mod http1;
 pub mod report;
 pub mod schedule;
 pub mod stats;
+pub mod tls;
+pub mod verdict;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -127,6 +129,8 @@ pub struct LoadOptions {
     pub faults: Vec<FaultStep>,
     /// Length of a timeline tick.
     pub tick: Duration,
+    /// HTTPS targets: the TLS client every connection uses.
+    pub tls: Option<tls::TlsTarget>,
 }
 
 impl Default for LoadOptions {
@@ -149,6 +153,7 @@ impl Default for LoadOptions {
             seed: 1,
             faults: Vec::new(),
             tick: Duration::from_millis(250),
+            tls: None,
         }
     }
 }
@@ -1083,9 +1088,21 @@ impl Worker {
         loop {
             let mut connection = match self.connections[slot.index].take() {
                 Some(c) => c,
-                None => http1::Connection::open(slot.addr)
-                    .await
-                    .map_err(|_| ErrorKind::Connect)?,
+                None => {
+                    let opened =
+                        http1::Connection::open(slot.addr, self.shared.options.tls.as_ref())
+                            .await
+                            .map_err(|e| match e {
+                                http1::OpenError::Connect(_) => ErrorKind::Connect,
+                                http1::OpenError::Tls(_) => ErrorKind::Tls,
+                            })?;
+                    let totals = &mut self.report.totals;
+                    totals.connections += 1;
+                    if let Some(d) = opened.handshake {
+                        let _ = totals.tls_handshakes.record(d.as_micros().max(1) as u64);
+                    }
+                    opened
+                }
             };
             match connection
                 .exchange(request, template.is_head, expect_id)

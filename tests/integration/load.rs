@@ -314,6 +314,62 @@ fn consistent_hash_on_a_fixed_header_sticks_to_one_server() {
         "{served:?}"
     );
     assert_eq!(served.iter().sum::<u64>(), 300);
+    // One fixed key sends everything to one instance: that is fair for this strategy.
+    let report = json(&out);
+    assert_eq!(report["fairness"]["jain"], 1.0, "{}", report["fairness"]);
+    assert_eq!(report["fairness"]["max_share_deviation"], 0.0);
+    assert!(report["fairness"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("one fixed key"));
+    let expected: Vec<f64> = report["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["expected_share"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        expected.iter().filter(|&&e| e == 1.0).count(),
+        1,
+        "{expected:?}"
+    );
+    assert_eq!(
+        expected.iter().filter(|&&e| e == 0.0).count(),
+        2,
+        "{expected:?}"
+    );
+}
+
+#[test]
+fn idle_instances_show_a_dash_not_zero_latency() {
+    let servers: Vec<_> = (1..=3)
+        .map(|i| TestServer::start(&format!("srv-{i}"), Behaviour::Ok))
+        .collect();
+    let refs: Vec<&TestServer> = servers.iter().collect();
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &endpoints(&refs),
+        "--strategy",
+        "consistent-hash",
+        "--hash-header",
+        "X-User",
+        "-H",
+        "X-User: alice",
+        "-n",
+        "100",
+    ]);
+    common::assert_success(&out, "hale load");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let idle: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("127.0.0.1:") && l.split_whitespace().nth(4) == Some("0"))
+        .collect();
+    assert_eq!(idle.len(), 2, "{text}");
+    for row in idle {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(&cols[6..8], ["-", "-"], "idle latency is -: {row}");
+    }
+    assert!(!text.contains(" 0.000 "), "{text}");
 }
 
 #[test]
@@ -567,7 +623,8 @@ fn refused_connections_are_counted_as_connect_errors() {
         "--output",
         "json",
     ]);
-    let report = succeeded(&out);
+    assert_eq!(out.status.code(), Some(1), "nothing answered: a failed run");
+    let report = json(&out);
     assert_eq!(report["ok"], 0);
     assert!(report["errors_by_kind"]["connect"].as_u64().unwrap() > 0);
     assert_eq!(report["errors"], report["requests"]);
@@ -598,7 +655,13 @@ fn a_server_that_never_answers_gives_timeouts_never_early_ones() {
         "--output",
         "json",
     ]);
-    let report = succeeded(&out);
+    assert_eq!(out.status.code(), Some(1), "nothing answered: a failed run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("nothing answered at {addr}: ")) && stderr.contains("timed out"),
+        "{stderr}"
+    );
+    let report = json(&out);
     assert_eq!(report["ok"], 0);
     let timeouts = report["errors_by_kind"]["timeout"].as_u64().unwrap();
     assert!(timeouts > 0);
@@ -628,7 +691,7 @@ fn html_report_and_mergeable_histograms_are_written() {
     ]);
     common::assert_success(&out, "hale load --report");
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("<svg") && page.contains("breaker state"));
+    assert!(page.contains("<svg") && page.contains("Breaker state per instance"));
     assert!(
         !page.contains("<script src") && !page.contains("https://"),
         "must be self-contained"
@@ -887,6 +950,22 @@ fn killed_instance_is_cut_off_and_restored_instance_recovers() {
     // then a few half-open probes per 1 s cool-down until the restore.
     let dead = kill["requests_to_dead"].as_u64().unwrap();
     assert!(dead <= 40, "{dead} requests went to the dead instance");
+    // Its error count is set beside requests_to_dead, and the report says why they differ.
+    let errors = kill["instance_errors"].as_u64().unwrap();
+    if errors != dead {
+        assert!(kill["why_errors_differ"].is_string(), "{kill}");
+    }
+    // Killed on purpose: not counted against fairness.
+    assert!(
+        report["fairness"]["excluded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == victim.as_str()),
+        "{}",
+        report["fairness"]
+    );
+    assert!(by_id(&report, &victim)["expected_share"].is_null());
     let restore = figures.iter().find(|f| f["kind"] == "restore").unwrap();
     assert!(
         restore["recovered_after_ms"].as_f64().is_some(),
@@ -1113,4 +1192,432 @@ fn ctrl_c_stops_the_run_prints_the_report_and_exits_130() {
     let report = json(&out);
     assert!(report["requests"].as_u64().unwrap() > 0);
     assert!(report["duration_s"].as_f64().unwrap() < 10.0);
+    assert_eq!(
+        report["interrupted"], true,
+        "the JSON says the run was cut short"
+    );
+}
+
+#[test]
+fn repeated_events_collapse_into_one_timeline_entry_with_a_count() {
+    let port = common::free_port();
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &format!("127.0.0.1:{port}"),
+        "-d",
+        "1s",
+        "-c",
+        "2",
+        "--output",
+        "json",
+    ]);
+    let report = json(&out);
+    let timeline = report["timeline"].as_array().unwrap();
+    let events = report["timeline_events"].as_u64().unwrap();
+    // Every failure past the trip asks to eject the one instance and is refused.
+    assert!(events > 100, "{events} events");
+    assert!(timeline.len() <= 5, "{} timeline entries", timeline.len());
+    let refused = timeline
+        .iter()
+        .find(|e| e["kind"] == "ejection-refused")
+        .expect("a refused ejection");
+    let count = refused["count"].as_u64().unwrap();
+    assert!(count > 100, "{refused}");
+    assert!(refused["first_ms"].as_f64().unwrap() < refused["last_ms"].as_f64().unwrap());
+    assert_eq!(
+        refused["t_ms"], refused["first_ms"],
+        "t_ms stays the first time"
+    );
+    let counted: u64 = timeline.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, events, "no event lost in collapsing");
+
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &format!("127.0.0.1:{port}"),
+        "-d",
+        "1s",
+        "-c",
+        "2",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ejection-refused"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("ejection-refused ×"), "{}", lines[0]);
+}
+
+#[test]
+fn a_run_where_nothing_answers_exits_1_naming_the_cause() {
+    let port = common::free_port();
+    let target = format!("127.0.0.1:{port}");
+    for model in [&["-c", "2"][..], &["--rate", "200"][..]] {
+        let (out, _dir) = load(&[&["--endpoints", &target, "-d", "1s"][..], model].concat());
+        assert_eq!(out.status.code(), Some(1), "{model:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.trim().lines().last().unwrap();
+        assert!(
+            last.ends_with(&format!("nothing answered at {target}: connection refused")),
+            "{model:?}: {stderr}"
+        );
+        // The report is still printed, for the figures.
+        assert!(String::from_utf8_lossy(&out.stdout).contains("errors: connect"));
+    }
+}
+
+#[test]
+fn a_target_that_goes_away_for_good_exits_1() {
+    let s = TestServer::start("s", Behaviour::Ok);
+    let dir = common::tempdir();
+    let child = common::hale(dir.path())
+        .args(["load", "--endpoints", &s.addr.to_string(), "-c", "2"])
+        .args(["-d", "3s", "--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it has answered, then take it away for the rest of the run.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.served() < 50 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    s.kill();
+    let out = child.wait_with_output().unwrap();
+    let report = json(&out);
+    assert!(report["ok"].as_u64().unwrap() > 0, "it answered at first");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} stopped answering at ", s.addr))
+            && stderr.contains("did not come back: connection refused"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn assertion_results_carry_their_unit_in_text_and_json() {
+    let s = TestServer::start("s", Behaviour::Ok);
+    let args = [
+        "--endpoints",
+        &s.addr.to_string(),
+        "-n",
+        "200",
+        "-c",
+        "2",
+        "--assert",
+        "errors<1%",
+        "--assert",
+        "p99<5s",
+        "--assert",
+        "rps>1",
+    ];
+    let (out, _dir) = load(&args);
+    common::assert_success(&out, "hale load --assert");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("pass errors<1%  (actual 0 %)"), "{text}");
+    let p99 = text.lines().find(|l| l.contains("p99<5s")).unwrap();
+    assert!(p99.ends_with(" ms)"), "{p99}");
+    let (out, _dir) = load(&[&args[..], &["--output", "json"]].concat());
+    let report = succeeded(&out);
+    let results = report["assertions"].as_array().unwrap();
+    assert_eq!(results[0]["value"], 0.0);
+    assert_eq!(results[0]["unit"], "%");
+    assert_eq!(results[1]["unit"], "ms");
+    assert_eq!(results[2]["unit"], "req/s");
+    assert_eq!(report["interrupted"], false);
+}
+
+#[test]
+fn a_ramp_profile_reads_as_a_ramp_in_the_header() {
+    let s = TestServer::start("s", Behaviour::Ok);
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &s.addr.to_string(),
+        "--profile",
+        "ramp:100-300",
+        "-d",
+        "1s",
+    ]);
+    common::assert_success(&out, "hale load --profile");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("model open ramp 100→300 req/s, constant arrivals"),
+        "{text}"
+    );
+}
+
+/// Headless Chromium with everything that could reach the network switched off and a fresh
+/// profile; `args` say what to do with `page`.
+fn chromium(chromium: &str, page: &std::path::Path, args: &[&str]) -> Output {
+    let profile = common::tempdir();
+    std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium_with_every_section() {
+    let chromium_path = need!(Chromium);
+    if common::service(common::Service::Go).is_none() {
+        return;
+    }
+    let fleet = Fleet::up("h", 3, None);
+    let victim = fleet.id(2);
+    let fleet_dir = fleet.dir.to_str().unwrap().to_string();
+    let html = fleet.tmp.path().join("report.html");
+    let out = fleet.load(&[
+        "-s",
+        "round-robin",
+        "--rate",
+        "400",
+        "-d",
+        "5s",
+        "--breaker-open",
+        "1s",
+        "--fleet",
+        &fleet_dir,
+        "--fault",
+        &format!("at=1s,kill={victim}"),
+        "--fault",
+        &format!("at=2500ms,restore={victim}"),
+        "--assert",
+        "recover<2500ms",
+        "--assert",
+        "errors<5%",
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    common::assert_success(&out, "hale load --report");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        !page.contains("<script src") && !page.contains("https://") && !page.contains("<link"),
+        "one self-contained file"
+    );
+    // Named fault markers on the charts, both palettes' legends, the time axis.
+    assert!(
+        page.contains(&format!("kill {victim}</text>")),
+        "named marker"
+    );
+    assert!(page.contains(&format!("restore {victim}</text>")));
+    assert!(page.contains("time since start (s)"));
+
+    let dom = chromium(&chromium_path, &html, &["--dump-dom"]);
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    assert!(
+        !dom_text.contains("<html data-script-error="),
+        "script error: {dom_text}"
+    );
+    assert!(
+        dom_text.contains(r#"data-status="ok""#),
+        "status: {dom_text}"
+    );
+    let sections = dom_text
+        .split(r#"data-sections=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default();
+    for section in [
+        "summary",
+        "latency",
+        "errors",
+        "instances",
+        "fairness",
+        "chart-latency-section",
+        "chart-throughput-section",
+        "chart-share-section",
+        "chart-breaker-section",
+        "resilience",
+        "assertions",
+        "timeline",
+    ] {
+        assert!(
+            sections.split(' ').any(|s| s == section),
+            "{section} missing from {sections}"
+        );
+    }
+    assert!(dom_text.contains(r#"data-charts-drawn="4""#), "{dom_text}");
+
+    let shot = fleet.tmp.path().join("load-report.png");
+    let screenshot = chromium(
+        &chromium_path,
+        &html,
+        &[
+            "--window-size=1400,2600",
+            &format!("--screenshot={}", shot.display()),
+        ],
+    );
+    assert!(
+        screenshot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&screenshot.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    // HALE_UPDATE_DOCS=1 refreshes the screenshot docs/commands/load.md shows.
+    if std::env::var("HALE_UPDATE_DOCS").is_ok_and(|v| v == "1") {
+        let docs =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/commands/load-report.png");
+        std::fs::write(docs, png).unwrap();
+    }
+}
+
+/// An HTTPS/1.1 keep-alive server on 127.0.0.1 with a certificate made for this test (rcgen,
+/// for `localhost` and 127.0.0.1); counts the TCP connections it accepted.
+struct TlsTestServer {
+    addr: SocketAddr,
+    /// The certificate, PEM: what `--cacert` trusts.
+    cert_pem: String,
+    accepted: Arc<AtomicU64>,
+    served: Arc<AtomicU64>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl TlsTestServer {
+    fn start() -> TlsTestServer {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+                .unwrap();
+        let key =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let served = Arc::new(AtomicU64::new(0));
+        let (accepted_count, served_count) = (accepted.clone(), served.clone());
+        runtime.spawn(async move {
+            let response: &[u8] =
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+            while let Ok((socket, _)) = listener.accept().await {
+                accepted_count.fetch_add(1, Ordering::Relaxed);
+                let acceptor = acceptor.clone();
+                let served = served_count.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(socket).await else {
+                        return;
+                    };
+                    let mut buf = Vec::with_capacity(4096);
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let n = match tls.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = find_head_end(&buf) {
+                            buf.drain(..end);
+                            served.fetch_add(1, Ordering::Relaxed);
+                            if tls.write_all(response).await.is_err() || tls.flush().await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        TlsTestServer {
+            addr,
+            cert_pem: certified.cert.pem(),
+            accepted,
+            served,
+            _runtime: runtime,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}/", self.addr)
+    }
+}
+
+#[test]
+fn https_target_trusted_by_cacert_reuses_connections_and_reports_handshake_time() {
+    let server = TlsTestServer::start();
+    let dir = common::tempdir();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &server.cert_pem).unwrap();
+    let args = [
+        "--url",
+        &server.url(),
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-c",
+        "2",
+        "-n",
+        "400",
+    ];
+    let (out, _d) = load(&[&args[..], &["--output", "json"]].concat());
+    let report = succeeded(&out);
+    assert_eq!(report["ok"], 400, "{report}");
+    assert_eq!(server.served.load(Ordering::Relaxed), 400);
+    // Kept alive as over HTTP: one connection per worker, each with one handshake.
+    let accepted = server.accepted.load(Ordering::Relaxed);
+    assert_eq!(report["connections"], accepted, "{report}");
+    assert!(accepted <= 2, "{accepted} connections for 2 workers");
+    let handshake = &report["tls"]["handshake"];
+    assert_eq!(handshake["count"], accepted, "{report}");
+    assert!(handshake["p50"].as_f64().unwrap() > 0.0);
+
+    let (out, _d) = load(&args);
+    common::assert_success(&out, "hale load https");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("TLS handshake ms p50 "), "{text}");
+}
+
+#[test]
+fn https_target_with_an_untrusted_certificate_fails_unless_insecure() {
+    let server = TlsTestServer::start();
+    let url = server.url();
+    // The system roots do not know the test's certificate: nothing succeeds, exit 1.
+    let (out, _d) = load(&["--url", &url, "-c", "1", "-d", "1s", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TLS handshake failed"), "{stderr}");
+    assert!(json(&out)["errors_by_kind"]["tls"].as_u64().unwrap() > 0);
+
+    let (out, _d) = load(&["--url", &url, "--insecure", "-c", "1", "-n", "50"]);
+    common::assert_success(&out, "hale load --insecure");
+    assert_eq!(server.served.load(Ordering::Relaxed), 50);
+
+    // --cacert is for https:// only; an unreadable one is named before any request.
+    let (out, _d) = load(&["--url", "http://127.0.0.1:1/", "--insecure", "-n", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let (out, _d) = load(&["--url", &url, "--cacert", "/nonexistent/ca.pem", "-n", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--cacert /nonexistent/ca.pem"), "{stderr}");
+    assert_eq!(server.served.load(Ordering::Relaxed), 50, "no request sent");
 }
