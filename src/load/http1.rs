@@ -657,7 +657,8 @@ mod tests {
         let mut c = Connection::open(addr).await.unwrap();
         let req = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
         assert!(c.exchange(req, false, None).await.is_ok());
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Wait for the server's close (EOF makes the socket readable), not for a fixed time.
+        c.stream.readable().await.unwrap();
         assert_eq!(c.exchange(req, false, None).await, Err(Failure::Stale));
 
         let addr = server(
