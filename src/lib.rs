@@ -76,13 +76,21 @@ fn report_clap_error(err: clap::Error) -> ExitCode {
         _ => {}
     }
     let rendered = err.render().to_string();
-    let message = rendered
-        .lines()
-        .find(|l| !l.trim().is_empty())
+    let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
+    let mut message = lines
+        .next()
         .unwrap_or("invalid arguments")
         .trim()
         .trim_start_matches("error: ")
         .to_string();
+    // "the following required arguments were not provided:" lists them on the lines below.
+    if message.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .take_while(|l| l.starts_with(' '))
+            .map(str::trim)
+            .collect();
+        message = format!("{} {}", message, listed.join(", "));
+    }
     let tip = rendered
         .lines()
         .map(str::trim)

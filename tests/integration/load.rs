@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 /// How a test server answers.
 #[derive(Clone, Copy)]
-enum Behaviour {
+pub(crate) enum Behaviour {
     Ok,
     /// 503 to every request.
     Unavailable,
@@ -26,8 +26,8 @@ enum Behaviour {
 }
 
 /// A real HTTP/1.1 server on 127.0.0.1 that counts the requests it answered.
-struct TestServer {
-    addr: SocketAddr,
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
     served: Arc<AtomicU64>,
     /// Connections accepted and not yet closed (by either side).
     open: Arc<AtomicU64>,
@@ -36,7 +36,7 @@ struct TestServer {
 }
 
 impl TestServer {
-    fn start(name: &str, behaviour: Behaviour) -> TestServer {
+    pub(crate) fn start(name: &str, behaviour: Behaviour) -> TestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -132,7 +132,7 @@ impl TestServer {
         let _ = self.shutdown.send(true);
     }
 
-    fn served(&self) -> u64 {
+    pub(crate) fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
     }
 
