@@ -5,7 +5,8 @@
 # core $LOAD_CPU with `--rate R -d $DURATION` for each rate in $RATES, ROUNDS times, and prints
 # achieved/target per run and the median per rate (target: within 1 %, i.e. 0.99-1.01). If oha
 # is installed (bench/load.sh installs it into target/bench-tools), its `-q R` runs alongside
-# as the named peer. Traffic goes only to 127.0.0.1.
+# as the named peer. HALE=path picks the binary (default: a release build). Traffic goes only
+# to 127.0.0.1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,9 +33,11 @@ need python3 "used to find a free port and read JSON"
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-echo "== building hale (release)"
-(cd "$ROOT" && cargo build --release --quiet)
-HALE=$ROOT/target/release/hale
+if [[ -z ${HALE:-} ]]; then
+    echo "== building hale (release)"
+    (cd "$ROOT" && cargo build --release --quiet)
+    HALE=$ROOT/target/release/hale
+fi
 OHA=$(command -v oha || true)
 [[ -z $OHA && -x $TOOLS/bin/oha ]] && OHA=$TOOLS/bin/oha
 
