@@ -58,7 +58,7 @@ apt_install() {
 add_bullseye
 export DEBIAN_FRONTEND=noninteractive
 apt_install docker.io etcd-server etcd-client prometheus docker-registry busybox-static \
-  chromium nginx-light wrk hyperfine jq curl procps iproute2 ca-certificates
+  chromium nginx-light wrk hyperfine jq curl procps iproute2 ca-certificates stress-ng
 if ! command -v consul >/dev/null; then
   apt_install consul || true
   command -v consul >/dev/null || {

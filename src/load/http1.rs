@@ -175,6 +175,15 @@ impl Stream {
             Stream::Tls(s) => s.read(buf).await,
         }
     }
+
+    /// Resolves when the socket under it is readable (data, or the peer's EOF).
+    #[cfg(test)]
+    async fn readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.readable().await,
+            Stream::Tls(s) => s.get_ref().0.readable().await,
+        }
+    }
 }
 
 /// Why a connection could not be opened.
@@ -715,7 +724,8 @@ mod tests {
         let mut c = Connection::open(addr, None).await.unwrap();
         let req = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
         assert!(c.exchange(req, false, None).await.is_ok());
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Wait for the server's close (EOF makes the socket readable), not for a fixed time.
+        c.stream.readable().await.unwrap();
         assert_eq!(c.exchange(req, false, None).await, Err(Failure::Stale));
 
         let addr = server(

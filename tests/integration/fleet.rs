@@ -62,7 +62,7 @@ fn wait_discovered(tmp: &Path, name: &str, registry: &[&str], want: &[String]) -
     let start = Instant::now();
     loop {
         let ids = discovered_ids(tmp, name, registry);
-        if ids == want || start.elapsed() > Duration::from_secs(20) {
+        if ids == want || start.elapsed() > Duration::from_secs(60) {
             return ids;
         }
         std::thread::sleep(Duration::from_millis(250));
@@ -338,7 +338,7 @@ fn generated_service_calls_an_instance_hale_registered_in_the_file_registry() {
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let start = Instant::now();
     let mut status = None;
-    while start.elapsed() < Duration::from_secs(20) {
+    while start.elapsed() < Duration::from_secs(60) {
         status = http_status(addr, "/v1/downstream");
         if status == Some(200) {
             break;

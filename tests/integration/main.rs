@@ -10,4 +10,5 @@ mod fleet;
 mod load;
 mod new;
 mod registry;
+mod reports;
 mod smoke;
