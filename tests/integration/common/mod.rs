@@ -24,6 +24,8 @@ pub enum Service {
     GoBuilderImage,
     /// A docker CLI configuration folder whose cli-plugins hold buildx (BuildKit builds).
     DockerConfig,
+    /// PyPI spdx-tools' validator, in a venv made by scripts/test-env.d/image.sh.
+    Pyspdxtools,
 }
 
 impl Service {
@@ -39,6 +41,7 @@ impl Service {
             Service::Chromium => "chromium",
             Service::GoBuilderImage => "HALE_TEST_GO_BUILDER_IMAGE",
             Service::DockerConfig => "HALE_TEST_DOCKER_CONFIG",
+            Service::Pyspdxtools => "HALE_TEST_PYSPDXTOOLS",
         }
     }
 }
