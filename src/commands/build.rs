@@ -57,9 +57,12 @@ pub struct BuildArgs {
     /// Load the image into the Docker Engine at DOCKER_HOST (the host's platform of an index).
     #[arg(long)]
     pub load: bool,
-    /// Push the image to a registry.
+    /// Push the image (and its SBOM as a referrer) to HOST[:PORT]/REPOSITORY[:TAG].
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
+    /// A registry (HOST[:PORT]) reached over plain http although it is not on loopback.
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
 }
 
 /// `--output json` document and `.hale/build.json` (docs/json/build.md).
@@ -204,10 +207,27 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
             tags.push(full);
         }
     }
-    if let Some(p) = &args.push {
-        p.parse::<Reference>().map_err(|e| usage!("--push: {e}"))?;
-        return Err(NotImplemented("build --push").into());
-    }
+    let push_ref = match &args.push {
+        Some(p) => {
+            let r: Reference = p.parse().map_err(|e| usage!("--push: {e}"))?;
+            if r.registry.is_none() {
+                return Err(usage!(
+                    "--push {p}: name the registry, e.g. 127.0.0.1:5000/{}",
+                    r.repository
+                ));
+            }
+            if r.digest.is_some() {
+                return Err(usage!(
+                    "--push {p}: push to a tag or a bare repository, not a digest"
+                ));
+            }
+            // Plain http only for loopback or --insecure-registry: refused before building.
+            image::push::Pusher::new(&r, &args.insecure_registry, None)
+                .map_err(|e| usage!("--push {p}: {e}"))?;
+            Some(r)
+        }
+        None => None,
+    };
     let base = parse_base(args.base.as_deref())?;
     let epoch = epoch(facts.commit_time)?;
     let docker_host = settings::process_env("DOCKER_HOST");
@@ -296,6 +316,13 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
         }
     }
 
+    let push = match &push_ref {
+        Some(r) => {
+            Some(push_image(r, &args.insecure_registry, &built, &sboms, printer, &stop).await?)
+        }
+        None => None,
+    };
+
     let platforms: Vec<PlatformReport> = built
         .images
         .iter()
@@ -335,7 +362,8 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
         oci_layout: Some(oci_dir.display().to_string()),
         archive: args.archive.as_ref().map(|p| p.display().to_string()),
         loaded: args.load,
-        pushed: None,
+        pushed: push.as_ref().map(|p| p.reference.clone()),
+        push,
         created: image::rfc3339(epoch),
         revision,
         version,
@@ -343,6 +371,52 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
     image::write_record(&args.path, &record)?;
     printer.emit(&record, |out| text_report(out, &record))?;
     Ok(())
+}
+
+/// The Docker config folder: DOCKER_CONFIG, else ~/.docker.
+fn docker_config_dir() -> PathBuf {
+    settings::process_env("DOCKER_CONFIG")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| settings::process_env("HOME").map(|h| PathBuf::from(h).join(".docker")))
+        .unwrap_or_else(|| PathBuf::from(".docker"))
+}
+
+async fn push_image(
+    reference: &Reference,
+    insecure: &[String],
+    built: &image::NativeImage,
+    sboms: &[PathBuf],
+    printer: &Printer,
+    stop: &Stop,
+) -> anyhow::Result<image::push::PushReport> {
+    let host = reference.registry.clone().unwrap_or_default();
+    let creds = image::auth::lookup(&docker_config_dir(), &host)?;
+    let mut pusher = image::push::Pusher::new(reference, insecure, creds)?;
+    let mut attached = Vec::new();
+    for (img, path) in built.images.iter().zip(sboms) {
+        let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut subject = img.manifest.clone();
+        subject.set_platform(None);
+        attached.push((subject, data));
+    }
+    let (progress, renderer) = printer.progress();
+    let result = image::push::push(
+        &mut pusher,
+        reference,
+        &built.store,
+        &built.top,
+        &attached,
+        &progress,
+        stop,
+    )
+    .await;
+    drop(progress);
+    renderer.finish().await;
+    match result {
+        Err(image::push::PushError::Interrupted) => Err(crate::exit::Interrupted.into()),
+        other => Ok(other.with_context(|| format!("pushing to {reference}"))?),
+    }
 }
 
 fn human(bytes: u64) -> String {
@@ -384,6 +458,16 @@ fn text_report(out: &mut dyn std::io::Write, r: &BuildRecord) -> std::io::Result
     }
     if let Some(a) = &r.archive {
         writeln!(out, "  archive     {a}")?;
+    }
+    if let Some(p) = &r.push {
+        writeln!(
+            out,
+            "  pushed      {} ({} blobs uploaded, {}; {} already there)",
+            p.reference,
+            p.uploaded_blobs,
+            human(p.uploaded_bytes),
+            p.existing_blobs
+        )?;
     }
     if r.loaded {
         writeln!(

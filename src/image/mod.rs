@@ -3,6 +3,7 @@
 //! assembled here, reproducibly (hand-made tar headers, fixed gzip, sorted JSON), on hale's own
 //! base layer or a base read from an OCI layout. Outputs: an OCI layout folder, a
 //! docker-archive, an SPDX SBOM per platform, and a load into a Docker Engine.
+pub mod auth;
 pub mod base;
 pub mod engine;
 pub mod gobuild;
@@ -10,6 +11,7 @@ pub mod layer;
 pub mod layout;
 pub mod oci;
 pub mod platform;
+pub mod push;
 pub mod reference;
 pub mod sbom;
 
@@ -342,7 +344,10 @@ pub struct BuildRecord {
     pub oci_layout: Option<String>,
     pub archive: Option<String>,
     pub loaded: bool,
+    /// `host/repo@sha256:…` after `--push`.
     pub pushed: Option<String>,
+    /// What the push uploaded and skipped.
+    pub push: Option<push::PushReport>,
     pub created: String,
     pub revision: String,
     pub version: String,

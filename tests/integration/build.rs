@@ -460,6 +460,7 @@ fn invalid_platforms_tags_and_references_exit_2_and_write_nothing() {
         &["--platform", "windows/amd64"],
         &["--tag", "Bad:Tag"],
         &["--push", "127.0.0.1:5000/UPPER/x"],
+        &["--push", "no-registry-host"],
         &["--image-version", "-nope"],
     ] {
         let out = hale_build(&dir, &host, args);
@@ -472,4 +473,207 @@ fn invalid_platforms_tags_and_references_exit_2_and_write_nothing() {
         );
         assert_eq!(common::tree(&dir), before, "{args:?} wrote something");
     }
+}
+
+/// Lines of the registry's access log that upload a blob into `repo`.
+fn upload_requests(state: &str, repo: &str) -> usize {
+    let log = std::fs::read_to_string(Path::new(state).join("registry.log")).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains(&format!("POST /v2/{repo}/blobs/uploads/")))
+        .count()
+}
+
+fn clone_fixture(tmp: &Path) -> PathBuf {
+    let dir = tmp.join(NAME);
+    let out = Command::new("git")
+        .args(["clone", "-q"])
+        .arg(fixture())
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "git clone");
+    dir
+}
+
+#[test]
+fn push_then_pull_by_digest_round_trips_and_a_second_push_uploads_no_blob() {
+    need!(Go);
+    let registry = need!(OciRegistry);
+    let host = need!(Docker);
+    let state = std::env::var("HALE_TEST_STATE").unwrap_or_default();
+    let tmp = common::tempdir();
+    let dir = clone_fixture(tmp.path());
+    let repo = format!("hale-test/push-{}", std::process::id());
+    let target = format!("{registry}/{repo}:v1");
+    let first = json_build(&dir, &host, &["--engine", "native", "--push", &target]);
+    let push = &first["push"];
+    assert!(push["uploaded_blobs"].as_u64().unwrap() >= 3, "{push:#}");
+    assert_eq!(push["sbom_referrers"].as_array().unwrap().len(), 1);
+    let digest = first["digest"].as_str().unwrap();
+    assert_eq!(first["pushed"], format!("{registry}/{repo}@{digest}"));
+    let uploads_after_first = upload_requests(&state, &repo);
+    assert!(
+        uploads_after_first >= 3,
+        "the registry's log shows the uploads"
+    );
+
+    let second = json_build(&dir, &host, &["--engine", "native", "--push", &target]);
+    assert_eq!(second["digest"], first["digest"]);
+    assert_eq!(second["push"]["uploaded_blobs"], 0, "{:#}", second["push"]);
+    assert_eq!(second["push"]["uploaded_bytes"], 0);
+    assert_eq!(
+        upload_requests(&state, &repo),
+        uploads_after_first,
+        "the registry saw no new upload"
+    );
+
+    // The registry serves the manifest by digest, and the engine pulls and runs it.
+    let by_digest = format!("{registry}/{repo}@{digest}");
+    let _cleanup = Cleanup {
+        host: &host,
+        container: format!("hale-test-pull-{}", std::process::id()),
+        images: vec![by_digest.clone()],
+    };
+    docker_ok(&host, &["pull", "-q", &by_digest]);
+    assert_eq!(
+        docker_ok(
+            &host,
+            &["image", "inspect", "-f", "{{.Config.User}}", &by_digest]
+        ),
+        "65532:65532"
+    );
+    let repo_digests = docker_ok(
+        &host,
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{json .RepoDigests}}",
+            &by_digest,
+        ],
+    );
+    assert!(repo_digests.contains(digest), "{repo_digests}");
+}
+
+/// A second docker-registry with htpasswd auth on a free loopback port; stopped on drop.
+struct AuthRegistry {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for AuthRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn auth_registry(python: &str, user: &str, password: &str) -> AuthRegistry {
+    let dir = common::tempdir();
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import bcrypt,sys; print(sys.argv[1] + ':' + bcrypt.hashpw(sys.argv[2].encode(), bcrypt.gensalt()).decode())",
+            user,
+            password,
+        ])
+        .output()
+        .unwrap();
+    common::assert_success(&out, "bcrypt");
+    std::fs::write(dir.path().join("htpasswd"), &out.stdout).unwrap();
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let config = format!(
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}\nhttp:\n  addr: {addr}\n\
+         auth:\n  htpasswd:\n    realm: hale-test\n    path: {root}/../htpasswd\n",
+        root = dir.path().join("data").display()
+    );
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("config.yml"), config).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.path().join("config.yml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
+        .spawn()
+        .expect("starting docker-registry");
+    let reg = AuthRegistry {
+        child,
+        addr,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // 401 on /v2/ means it is up and asking for credentials.
+    while get_status(&reg.addr, "/v2/") != Some(401) {
+        assert!(
+            Instant::now() < deadline,
+            "the htpasswd registry did not start"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    reg
+}
+
+fn docker_config_with(dir: &Path, registry: &str, user: &str, password: &str) -> PathBuf {
+    use base64::Engine as _;
+    let cfg = dir.join("docker-config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    std::fs::write(
+        cfg.join("config.json"),
+        format!(r#"{{"auths":{{"{registry}":{{"auth":"{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    cfg
+}
+
+#[test]
+fn an_htpasswd_registry_takes_the_right_credentials_and_refuses_wrong_ones_clearly() {
+    need!(Go);
+    let python = need!(ImagePython);
+    let reg = auth_registry(&python, "hale", "right-pass");
+    let tmp = common::tempdir();
+    let dir = clone_fixture(tmp.path());
+    let (_dead, engine) = dead_engine();
+    let target = format!("{}/acme/{NAME}:v1", reg.addr);
+
+    let wrong = docker_config_with(&tmp.path().join("w"), &reg.addr, "hale", "wrong-pass");
+    let out = common::hale(tmp.path())
+        .args(["build", "--engine", "native", "--push", &target])
+        .arg(&dir)
+        .env("DOCKER_HOST", &engine)
+        .env("DOCKER_CONFIG", &wrong)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("refused the credentials"), "{err}");
+    assert!(!err.contains("wrong-pass"), "the password leaked: {err}");
+
+    let right = docker_config_with(&tmp.path().join("r"), &reg.addr, "hale", "right-pass");
+    let out = common::hale(tmp.path())
+        .args([
+            "build", "--engine", "native", "--output", "json", "--push", &target,
+        ])
+        .arg(&dir)
+        .env("DOCKER_HOST", &engine)
+        .env("DOCKER_CONFIG", &right)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "push with the right credentials");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["push"]["uploaded_blobs"].as_u64().unwrap() >= 3);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("right-pass") && !stderr(&out).contains("right-pass"));
+
+    // And a registry nobody listens on: a clear failure.
+    let nowhere = format!("127.0.0.1:{}/acme/{NAME}:v1", common::free_port());
+    let out = common::hale(tmp.path())
+        .args(["build", "--engine", "native", "--push", &nowhere])
+        .arg(&dir)
+        .env("DOCKER_HOST", &engine)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is unreachable"), "{}", stderr(&out));
 }

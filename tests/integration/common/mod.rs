@@ -26,6 +26,8 @@ pub enum Service {
     DockerConfig,
     /// PyPI spdx-tools' validator, in a venv made by scripts/test-env.d/image.sh.
     Pyspdxtools,
+    /// A Python with bcrypt (same venv), to write htpasswd files.
+    ImagePython,
 }
 
 impl Service {
@@ -42,6 +44,7 @@ impl Service {
             Service::GoBuilderImage => "HALE_TEST_GO_BUILDER_IMAGE",
             Service::DockerConfig => "HALE_TEST_DOCKER_CONFIG",
             Service::Pyspdxtools => "HALE_TEST_PYSPDXTOOLS",
+            Service::ImagePython => "HALE_TEST_IMAGE_PYTHON",
         }
     }
 }
