@@ -107,8 +107,18 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;build' {
+            [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'How to build')
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Target platform(s), repeatable or comma-separated; several make a multi-platform index [default: linux/<this machine''s arch>]')
+            [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Base image for the native build: an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale''s static base: CA certificates, nonroot 65532, /tmp]')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Extra tag(s) (`TAG` or `NAME:TAG`), besides `<name>:<version>` and `<name>:<short sha>`')
+            [CompletionResult]::new('--image-version', '--image-version', [CompletionResultType]::ParameterName, 'The image version [default: hale.toml `[image] tag`, the commit''s exact git tag, `dev`]')
+            [CompletionResult]::new('--oci-layout', '--oci-layout', [CompletionResultType]::ParameterName, 'The OCI image layout folder to write [default: <path>/.hale/image/oci]')
+            [CompletionResult]::new('--archive', '--archive', [CompletionResultType]::ParameterName, 'Also write a docker-archive tar (what `docker load -i` reads)')
+            [CompletionResult]::new('--push', '--push', [CompletionResultType]::ParameterName, 'Push the image (and its SBOM as a referrer) to HOST[:PORT]/REPOSITORY[:TAG]')
+            [CompletionResult]::new('--insecure-registry', '--insecure-registry', [CompletionResultType]::ParameterName, 'A registry (HOST[:PORT]) reached over plain http although it is not on loopback')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
+            [CompletionResult]::new('--load', '--load', [CompletionResultType]::ParameterName, 'Load the image into the Docker Engine at DOCKER_HOST (the host''s platform of an index)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')

@@ -97,8 +97,18 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale;templates;help;help'= {
         }
         &'hale;build'= {
+            cand --engine 'How to build'
+            cand --platform 'Target platform(s), repeatable or comma-separated; several make a multi-platform index [default: linux/<this machine''s arch>]'
+            cand --base 'Base image for the native build: an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale''s static base: CA certificates, nonroot 65532, /tmp]'
+            cand --tag 'Extra tag(s) (`TAG` or `NAME:TAG`), besides `<name>:<version>` and `<name>:<short sha>`'
+            cand --image-version 'The image version [default: hale.toml `[image] tag`, the commit''s exact git tag, `dev`]'
+            cand --oci-layout 'The OCI image layout folder to write [default: <path>/.hale/image/oci]'
+            cand --archive 'Also write a docker-archive tar (what `docker load -i` reads)'
+            cand --push 'Push the image (and its SBOM as a referrer) to HOST[:PORT]/REPOSITORY[:TAG]'
+            cand --insecure-registry 'A registry (HOST[:PORT]) reached over plain http although it is not on loopback'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --load 'Load the image into the Docker Engine at DOCKER_HOST (the host''s platform of an index)'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'

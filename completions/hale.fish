@@ -85,11 +85,23 @@ complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_sub
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "export" -d 'Write the built-in templates into DIR; use them with `hale new --templates DIR`'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hale -n "__fish_hale_using_subcommand build" -l engine -d 'How to build' -r -f -a "auto\t'The Docker Engine when one answers, otherwise native'
+native\t'No daemon: the host\'s Go toolchain and an image assembled by hale'
+docker\t'The Docker Engine (BuildKit) with the service\'s Dockerfile'"
+complete -c hale -n "__fish_hale_using_subcommand build" -l platform -d 'Target platform(s), repeatable or comma-separated; several make a multi-platform index [default: linux/<this machine\'s arch>]' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l base -d 'Base image for the native build: an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale\'s static base: CA certificates, nonroot 65532, /tmp]' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l tag -d 'Extra tag(s) (`TAG` or `NAME:TAG`), besides `<name>:<version>` and `<name>:<short sha>`' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l image-version -d 'The image version [default: hale.toml `[image] tag`, the commit\'s exact git tag, `dev`]' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l oci-layout -d 'The OCI image layout folder to write [default: <path>/.hale/image/oci]' -r -F
+complete -c hale -n "__fish_hale_using_subcommand build" -l archive -d 'Also write a docker-archive tar (what `docker load -i` reads)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand build" -l push -d 'Push the image (and its SBOM as a referrer) to HOST[:PORT]/REPOSITORY[:TAG]' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l insecure-registry -d 'A registry (HOST[:PORT]) reached over plain http although it is not on loopback' -r
 complete -c hale -n "__fish_hale_using_subcommand build" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand build" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand build" -l load -d 'Load the image into the Docker Engine at DOCKER_HOST (the host\'s platform of an index)'
 complete -c hale -n "__fish_hale_using_subcommand build" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand build" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand build" -s h -l help -d 'Print help (see more with \'--help\')'

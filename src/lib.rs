@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod exit;
 pub mod fleet;
+pub mod image;
 pub mod load;
 pub mod output;
 pub mod progress;

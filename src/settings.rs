@@ -30,7 +30,8 @@ pub struct ConfigFile {
     pub deploy: DeployConfig,
 }
 
-/// `[image]` in hale.toml: read now, used by `hale build` when it lands.
+/// `[image]` in hale.toml: `repository` and `tag` name `hale build`'s image; `builder` and
+/// `runtime` wait for the engine path.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ImageConfig {

@@ -22,7 +22,7 @@ pub async fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::New(args) => new::run(args, printer).await,
         Command::Templates(args) => templates::run(args, printer),
-        Command::Build(args) => build::run(args, printer),
+        Command::Build(args) => build::run(args, printer).await,
         Command::Deploy(args) => deploy::run(args, printer),
         Command::Up(args) => up::run(args, printer).await,
         Command::Ps(args) => ps::run(args, printer).await,

@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod build;
 mod cli;
 mod fleet;
 mod load;

@@ -24,6 +24,10 @@ pub enum Service {
     GoBuilderImage,
     /// A docker CLI configuration folder whose cli-plugins hold buildx (BuildKit builds).
     DockerConfig,
+    /// PyPI spdx-tools' validator, in a venv made by scripts/test-env.d/image.sh.
+    Pyspdxtools,
+    /// A Python with bcrypt (same venv), to write htpasswd files.
+    ImagePython,
 }
 
 impl Service {
@@ -39,6 +43,8 @@ impl Service {
             Service::Chromium => "chromium",
             Service::GoBuilderImage => "HALE_TEST_GO_BUILDER_IMAGE",
             Service::DockerConfig => "HALE_TEST_DOCKER_CONFIG",
+            Service::Pyspdxtools => "HALE_TEST_PYSPDXTOOLS",
+            Service::ImagePython => "HALE_TEST_IMAGE_PYTHON",
         }
     }
 }
