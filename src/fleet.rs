@@ -21,8 +21,8 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use crate::registry::file::now_unix_ms;
-use crate::registry::{Registry, RegistryUrl};
+use crate::discovery::file::now_unix_ms;
+use crate::discovery::{Registry, RegistryUrl};
 
 /// The folder, inside the service, where hale keeps a fleet's state.
 pub const STATE_DIR: &str = ".hale";
@@ -459,7 +459,7 @@ pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<Up
         .collect();
     if !extras.is_empty() {
         stop_instances(&runtime, &extras, Duration::from_secs(30)).await?;
-        let registry = Registry::new(&opts.registry, crate::registry::Layout::Hale)?;
+        let registry = Registry::new(&opts.registry, crate::discovery::Layout::Hale)?;
         for extra in &extras {
             let _ = registry.deregister(&opts.name, &extra.id).await;
             let _ = std::fs::remove_file(&extra.log);
@@ -626,7 +626,7 @@ async fn wait_registered(
     events: &impl Fn(UpEvent),
 ) -> Vec<String> {
     let ids: Vec<String> = state.instances.iter().map(|i| i.id.clone()).collect();
-    let Ok(registry) = Registry::new(&opts.registry, crate::registry::Layout::Hale) else {
+    let Ok(registry) = Registry::new(&opts.registry, crate::discovery::Layout::Hale) else {
         return Vec::new();
     };
     let deadline = tokio::time::Instant::now() + opts.registry_timeout;
@@ -784,7 +784,7 @@ pub async fn down(dir: &Path, grace: Duration) -> anyhow::Result<Option<DownRepo
     // keeps even critical ones until DeregisterCriticalServiceAfter). Remove what is left.
     let mut deregistered_by_hale = Vec::new();
     if let Ok(url) = RegistryUrl::parse(&state.registry) {
-        let registry = Registry::new(&url, crate::registry::Layout::Hale)?;
+        let registry = Registry::new(&url, crate::discovery::Layout::Hale)?;
         for i in &state.instances {
             match registry.deregister(&state.service, &i.id).await {
                 Ok(true) => deregistered_by_hale.push(i.id.clone()),

@@ -3,8 +3,8 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::commands::register::resolve_registry;
+use crate::discovery::{self, Layout, Registry};
 use crate::output::Printer;
-use crate::registry::{self, Layout, Registry};
 
 #[derive(Debug, Args)]
 pub struct DeregisterArgs {
@@ -34,15 +34,15 @@ struct DeregisterReport<'a> {
 }
 
 pub async fn run(args: DeregisterArgs, printer: &Printer) -> anyhow::Result<()> {
-    registry::validate_name(&args.name)?;
-    registry::validate_id(&args.id)?;
+    discovery::validate_name(&args.name)?;
+    discovery::validate_id(&args.id)?;
     let layout = Layout::parse(&args.layout)?;
     let url = resolve_registry(args.registry)?;
-    let registry = Registry::new(&url, layout).map_err(registry::into_command_error)?;
+    let registry = Registry::new(&url, layout).map_err(discovery::into_command_error)?;
     let removed = registry
         .deregister(&args.name, &args.id)
         .await
-        .map_err(registry::into_command_error)?;
+        .map_err(discovery::into_command_error)?;
     if removed {
         printer.status("Deregistered", format!("{} from {url}", args.id));
     } else {

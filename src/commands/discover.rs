@@ -7,8 +7,8 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::commands::register::{resolve_registry, stop_signal};
+use crate::discovery::{self, Instance, Layout, Registry, RegistryUrl};
 use crate::output::Printer;
-use crate::registry::{self, Instance, Layout, Registry, RegistryUrl};
 
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
@@ -39,7 +39,7 @@ struct DiscoverReport<'a> {
 }
 
 pub async fn run(args: DiscoverArgs, printer: &Printer) -> anyhow::Result<()> {
-    registry::validate_name(&args.name)?;
+    discovery::validate_name(&args.name)?;
     let layout = Layout::parse(&args.layout)?;
     let url = resolve_registry(args.registry.clone())?;
     fn report<'a>(
@@ -55,11 +55,11 @@ pub async fn run(args: DiscoverArgs, printer: &Printer) -> anyhow::Result<()> {
         }
     }
     if !args.watch {
-        let registry = Registry::new(&url, layout).map_err(registry::into_command_error)?;
+        let registry = Registry::new(&url, layout).map_err(discovery::into_command_error)?;
         let instances = registry
             .discover(&args.name)
             .await
-            .map_err(registry::into_command_error)?;
+            .map_err(discovery::into_command_error)?;
         printer.emit(&report(&args.name, &url, &instances), |out| {
             table(out, &instances)
         })?;
@@ -69,7 +69,7 @@ pub async fn run(args: DiscoverArgs, printer: &Printer) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let mut rx = registry::follow_layout(&url, &args.name, layout).await?;
+    let mut rx = discovery::follow_layout(&url, &args.name, layout).await?;
     let deadline = async {
         match args.timeout {
             Some(t) => tokio::time::sleep(t).await,

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::balance::{BalanceOptions, HashKind, Strategy};
 use crate::breaker::{AdaptiveConfig, BreakerConfig};
+use crate::discovery;
 use crate::load::assertions::Assertion;
 use crate::load::report::{Percentiles, TargetInfo};
 use crate::load::{
@@ -21,7 +22,6 @@ use crate::load::{
     Protection, Report, Targets,
 };
 use crate::output::Printer;
-use crate::registry;
 use crate::settings::{self, Overrides};
 use crate::usage;
 
@@ -485,9 +485,9 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
             },
             &settings::process_env,
         )?;
-        let url = registry::RegistryUrl::parse(&settings.registry)?;
+        let url = discovery::RegistryUrl::parse(&settings.registry)?;
         validate_service_name(service)?;
-        let instances = registry::follow(&url, service)
+        let instances = discovery::follow(&url, service)
             .await
             .with_context(|| format!("following {service} in {}", settings.registry))?;
         if instances.borrow().is_empty() {
@@ -600,7 +600,7 @@ fn validate_service_name(name: &str) -> anyhow::Result<()> {
 }
 
 /// A registry instance as a load target: its address resolved, its weight from meta "weight".
-async fn endpoint_of(instance: &registry::Instance) -> Option<Endpoint> {
+async fn endpoint_of(instance: &discovery::Instance) -> Option<Endpoint> {
     let host_port = instance.endpoint();
     let addr = match host_port.parse::<SocketAddr>() {
         Ok(a) => a,
@@ -621,9 +621,9 @@ async fn endpoint_of(instance: &registry::Instance) -> Option<Endpoint> {
 
 /// Follow the registry's view as load targets, until the run drops the receiver.
 async fn endpoints_of(
-    mut instances: tokio::sync::watch::Receiver<Vec<registry::Instance>>,
+    mut instances: tokio::sync::watch::Receiver<Vec<discovery::Instance>>,
 ) -> anyhow::Result<tokio::sync::watch::Receiver<Vec<Endpoint>>> {
-    async fn convert(list: &[registry::Instance]) -> Vec<Endpoint> {
+    async fn convert(list: &[discovery::Instance]) -> Vec<Endpoint> {
         let mut out = Vec::with_capacity(list.len());
         for i in list {
             if let Some(e) = endpoint_of(i).await {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
+use crate::discovery::{self, Instance, KeeperEvent, KeeperOutcome, Layout, Registry, RegistryUrl};
 use crate::output::Printer;
-use crate::registry::{self, Instance, KeeperEvent, KeeperOutcome, Layout, Registry, RegistryUrl};
 use crate::settings::{self, Overrides};
 use crate::usage;
 
@@ -63,8 +63,8 @@ struct RegisterReport<'a> {
 
 /// Validate the flags into an instance; everything here is a usage error (exit 2).
 pub(crate) fn instance_from_args(args: &RegisterArgs) -> anyhow::Result<Instance> {
-    registry::validate_name(&args.name)?;
-    let (address, port) = registry::split_host_port(&args.address)
+    discovery::validate_name(&args.name)?;
+    let (address, port) = discovery::split_host_port(&args.address)
         .filter(|(host, port)| !host.is_empty() && *port != 0)
         .ok_or_else(|| {
             usage!(
@@ -74,9 +74,9 @@ pub(crate) fn instance_from_args(args: &RegisterArgs) -> anyhow::Result<Instance
         })?;
     let id = match &args.id {
         Some(id) => id.clone(),
-        None => registry::default_id(&args.name, &address, port),
+        None => discovery::default_id(&args.name, &address, port),
     };
-    registry::validate_id(&id)?;
+    discovery::validate_id(&id)?;
     if !args.check.starts_with('/') || args.check.contains(char::is_whitespace) {
         return Err(usage!(
             "bad --check {:?}: expected an HTTP path such as /healthz",
@@ -149,14 +149,14 @@ pub async fn run(args: RegisterArgs, printer: &Printer) -> anyhow::Result<()> {
     let mut instance = instance_from_args(&args)?;
     let layout = Layout::parse(&args.layout)?;
     let url = resolve_registry(args.registry.clone())?;
-    let registry = Registry::new(&url, layout).map_err(registry::into_command_error)?;
+    let registry = Registry::new(&url, layout).map_err(discovery::into_command_error)?;
 
     if args.once {
         let lease = registry
             .register(&instance, args.replace)
             .await
-            .map_err(registry::into_command_error)?;
-        instance.id = registry::registered_id(&instance, &lease);
+            .map_err(discovery::into_command_error)?;
+        instance.id = discovery::registered_id(&instance, &lease);
         printer.status(
             "Registered",
             format!("{} {} in {url}", instance.id, instance.endpoint()),
@@ -168,7 +168,7 @@ pub async fn run(args: RegisterArgs, printer: &Printer) -> anyhow::Result<()> {
     let shown = instance.clone();
     let outage = std::cell::Cell::new(false);
     let outcome =
-        registry::keep_registered(&registry, &instance, args.replace, stop_signal(), |event| {
+        discovery::keep_registered(&registry, &instance, args.replace, stop_signal(), |event| {
             match event {
                 KeeperEvent::Registered { id } => printer.status(
                     "Registered",
@@ -200,7 +200,7 @@ pub async fn run(args: RegisterArgs, printer: &Printer) -> anyhow::Result<()> {
             }
         })
         .await
-        .map_err(registry::into_command_error)?;
+        .map_err(discovery::into_command_error)?;
     match outcome {
         KeeperOutcome::Deregistered => emit(printer, &url, layout, &instance, false, true),
         KeeperOutcome::DeregisterFailed(why) => Err(anyhow::anyhow!(

@@ -6,9 +6,9 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
+use crate::discovery::{self, RegistryUrl};
 use crate::fleet::{self, FleetState, UpEvent, UpOptions};
 use crate::output::Printer;
-use crate::registry::{self, RegistryUrl};
 use crate::settings::{self, Overrides};
 use crate::usage;
 
@@ -80,7 +80,7 @@ pub async fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<()> {
             args.path.display()
         )
     })?;
-    registry::validate_name(&name)?;
+    discovery::validate_name(&name)?;
     let url = RegistryUrl::parse(&settings.registry)?;
     let opts = UpOptions {
         dir: args.path.clone(),

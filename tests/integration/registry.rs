@@ -1104,10 +1104,10 @@ fn go_zero_and_kratos_layouts_interoperate_with_the_etcd_go_client() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// registry::follow, the discovery API `hale load` uses
+// discovery::follow, the discovery API `hale load` uses
 
 fn follow_round_trip(url: &str, name: &str, port: u16) {
-    use hale::registry::{follow, Instance, Layout, Registry, RegistryUrl};
+    use hale::discovery::{follow, Instance, Layout, Registry, RegistryUrl};
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let url = RegistryUrl::parse(url).unwrap();
@@ -1165,9 +1165,9 @@ fn follow_tracks_registrations_in_etcd_consul_and_file() {
 fn follow_on_an_unreachable_registry_is_an_error() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     for url in ["consul://127.0.0.1:1", "etcd://127.0.0.1:1"] {
-        let url = hale::registry::RegistryUrl::parse(url).unwrap();
+        let url = hale::discovery::RegistryUrl::parse(url).unwrap();
         let err = rt
-            .block_on(hale::registry::follow(&url, "orders"))
+            .block_on(hale::discovery::follow(&url, "orders"))
             .unwrap_err();
         assert!(format!("{err:#}").contains("unreachable"), "{err:#}");
     }
