@@ -134,7 +134,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;up' {
             [CompletionResult]::new('--replicas', '--replicas', [CompletionResultType]::ParameterName, 'How many instances to run. On a running fleet, starts or stops instances to match')
-            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
             [CompletionResult]::new('--ready-timeout', '--ready-timeout', [CompletionResultType]::ParameterName, 'How long the instances may take to answer 200 on /readyz')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
@@ -177,14 +177,14 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;register' {
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale''s own, or the one go-zero or kratos services read')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Where the instance answers, HOST:PORT')
             [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'HTTP health path the registry checks (Consul runs it every 5 s)')
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the entry lives without a heartbeat; heartbeats go every TTL/3')
-            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Instance id [default: <name>-<host>-<port>, sanitized]')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Instance id, a DNS-1123 label [default: <name>-<host>-<port> with ''.'' and '':'' as ''-'']')
             [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'A tag (repeatable)')
             [CompletionResult]::new('--meta', '--meta', [CompletionResultType]::ParameterName, 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3')
-            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('--replace', '--replace', [CompletionResultType]::ParameterName, 'Take over an id another live instance holds')
@@ -201,9 +201,9 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;deregister' {
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale''s own, or the one go-zero or kratos services read')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name')
             [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Instance id (for the go-zero layout: the lease id)')
-            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
@@ -218,8 +218,8 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;discover' {
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale''s own, or the one go-zero or kratos services read')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop watching after this long (with --watch)')
-            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Print the instances again on every change until Ctrl-C (or --timeout)')

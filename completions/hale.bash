@@ -210,7 +210,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deregister)
-            opts="-q -v -h -V --registry --name --id --layout --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --name --id --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -220,16 +220,16 @@ _hale() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --layout)
+                    COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --id)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --layout)
-                    COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -248,7 +248,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__discover)
-            opts="-q -v -h -V --registry --watch --timeout --layout --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --watch --timeout --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -258,12 +258,12 @@ _hale() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --layout)
                     COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -808,7 +808,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__register)
-            opts="-q -v -h -V --registry --name --address --check --ttl --id --tag --meta --layout --replace --once --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --name --address --check --ttl --id --tag --meta --replace --once --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -816,6 +816,10 @@ _hale() {
             case "${prev}" in
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --layout)
+                    COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
                     return 0
                     ;;
                 --name)
@@ -844,10 +848,6 @@ _hale() {
                     ;;
                 --meta)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --layout)
-                    COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
                     return 0
                     ;;
                 --output)

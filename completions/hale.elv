@@ -122,7 +122,7 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;up'= {
             cand --replicas 'How many instances to run. On a running fleet, starts or stops instances to match'
-            cand --registry 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
             cand --ready-timeout 'How long the instances may take to answer 200 on /readyz'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
@@ -162,14 +162,14 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;register'= {
             cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --layout 'etcd key layout: hale''s own, or the one go-zero or kratos services read'
             cand --name 'Service name'
             cand --address 'Where the instance answers, HOST:PORT'
             cand --check 'HTTP health path the registry checks (Consul runs it every 5 s)'
             cand --ttl 'How long the entry lives without a heartbeat; heartbeats go every TTL/3'
-            cand --id 'Instance id [default: <name>-<host>-<port>, sanitized]'
+            cand --id 'Instance id, a DNS-1123 label [default: <name>-<host>-<port> with ''.'' and '':'' as ''-'']'
             cand --tag 'A tag (repeatable)'
             cand --meta 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3'
-            cand --layout 'etcd key layout: hale, go-zero or kratos'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand --replace 'Take over an id another live instance holds'
@@ -185,9 +185,9 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;deregister'= {
             cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --layout 'etcd key layout: hale''s own, or the one go-zero or kratos services read'
             cand --name 'Service name'
             cand --id 'Instance id (for the go-zero layout: the lease id)'
-            cand --layout 'etcd key layout: hale, go-zero or kratos'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand -q 'Print only results and errors'
@@ -201,8 +201,8 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;discover'= {
             cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --layout 'etcd key layout: hale''s own, or the one go-zero or kratos services read'
             cand --timeout 'Stop watching after this long (with --watch)'
-            cand --layout 'etcd key layout: hale, go-zero or kratos'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand --watch 'Print the instances again on every change until Ctrl-C (or --timeout)'

@@ -104,7 +104,7 @@ complete -c hale -n "__fish_hale_using_subcommand deploy" -s v -l verbose -d 'Pr
 complete -c hale -n "__fish_hale_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand deploy" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand up" -l replicas -d 'How many instances to run. On a running fleet, starts or stops instances to match' -r
-complete -c hale -n "__fish_hale_using_subcommand up" -l registry -d 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand up" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l ready-timeout -d 'How long the instances may take to answer 200 on /readyz' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
@@ -135,16 +135,16 @@ complete -c hale -n "__fish_hale_using_subcommand down" -s v -l verbose -d 'Prin
 complete -c hale -n "__fish_hale_using_subcommand down" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand down" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand register" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l layout -d 'etcd key layout: hale\'s own, or the one go-zero or kratos services read' -r -f -a "hale\t'`/hale/services/<name>/<id>` → JSON instance'
+go-zero\t'go-zero\'s `core/discov`: `<name>/<lease id>` → `host:port`'
+kratos\t'kratos\' `contrib/registry/etcd`: `/microservices/<name>/<id>` → JSON'"
 complete -c hale -n "__fish_hale_using_subcommand register" -l name -d 'Service name' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l address -d 'Where the instance answers, HOST:PORT' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l check -d 'HTTP health path the registry checks (Consul runs it every 5 s)' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l ttl -d 'How long the entry lives without a heartbeat; heartbeats go every TTL/3' -r
-complete -c hale -n "__fish_hale_using_subcommand register" -l id -d 'Instance id [default: <name>-<host>-<port>, sanitized]' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l id -d 'Instance id, a DNS-1123 label [default: <name>-<host>-<port> with \'.\' and \':\' as \'-\']' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l tag -d 'A tag (repeatable)' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l meta -d 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3' -r
-complete -c hale -n "__fish_hale_using_subcommand register" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
-go-zero\t''
-kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand register" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand register" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -157,11 +157,11 @@ complete -c hale -n "__fish_hale_using_subcommand register" -s v -l verbose -d '
 complete -c hale -n "__fish_hale_using_subcommand register" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand register" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand deregister" -l layout -d 'etcd key layout: hale\'s own, or the one go-zero or kratos services read' -r -f -a "hale\t'`/hale/services/<name>/<id>` → JSON instance'
+go-zero\t'go-zero\'s `core/discov`: `<name>/<lease id>` → `host:port`'
+kratos\t'kratos\' `contrib/registry/etcd`: `/microservices/<name>/<id>` → JSON'"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l name -d 'Service name' -r
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l id -d 'Instance id (for the go-zero layout: the lease id)' -r
-complete -c hale -n "__fish_hale_using_subcommand deregister" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
-go-zero\t''
-kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -172,10 +172,10 @@ complete -c hale -n "__fish_hale_using_subcommand deregister" -s v -l verbose -d
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand discover" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand discover" -l layout -d 'etcd key layout: hale\'s own, or the one go-zero or kratos services read' -r -f -a "hale\t'`/hale/services/<name>/<id>` → JSON instance'
+go-zero\t'go-zero\'s `core/discov`: `<name>/<lease id>` → `host:port`'
+kratos\t'kratos\' `contrib/registry/etcd`: `/microservices/<name>/<id>` → JSON'"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l timeout -d 'Stop watching after this long (with --watch)' -r
-complete -c hale -n "__fish_hale_using_subcommand discover" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
-go-zero\t''
-kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'

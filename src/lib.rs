@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod exit;
 pub mod fleet;
 pub mod load;
+pub mod names;
 pub mod output;
 pub mod progress;
 pub mod scaffold;

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use clap::Args;
 use http::header::{HeaderName, HeaderValue};
 use http::Method;
-use tokio::sync::mpsc;
 
 use crate::balance::{BalanceOptions, HashKind, Strategy};
 use crate::breaker::{AdaptiveConfig, BreakerConfig};
@@ -18,11 +17,12 @@ use crate::discovery;
 use crate::load::assertions::Assertion;
 use crate::load::report::{Percentiles, TargetInfo};
 use crate::load::{
-    self, Arrivals, Endpoint, FaultStep, HashOptions, LoadOptions, Model, Profile, Progress,
-    Protection, Report, Targets,
+    self, Arrivals, Endpoint, FaultStep, HashOptions, LoadOptions, Model, Profile, Protection,
+    Report, Targets,
 };
 use crate::output::Printer;
 use crate::settings::{self, Overrides};
+use crate::stop::Stop;
 use crate::usage;
 
 /// Load-test a fleet through client-side balancing and circuit breakers.
@@ -404,7 +404,7 @@ fn plan(args: &LoadArgs) -> anyhow::Result<Plan> {
     })
 }
 
-pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
+pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
     if !args.merge.is_empty() {
         return merge(&args.merge, printer);
     }
@@ -486,7 +486,7 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
             &settings::process_env,
         )?;
         let url = discovery::RegistryUrl::parse(&settings.registry)?;
-        validate_service_name(service)?;
+        crate::names::validate_service_name(service)?;
         let instances = discovery::follow(&url, service)
             .await
             .with_context(|| format!("following {service} in {}", settings.registry))?;
@@ -545,16 +545,11 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
         ),
     );
 
-    let (progress_tx, renderer) = if printer.progress_allowed() {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Some(tx), Some(tokio::spawn(render_progress(rx))))
-    } else {
-        (None, None)
-    };
-    let outcome = load::run(options.clone(), targets, actuator, progress_tx).await?;
-    if let Some(r) = renderer {
-        let _ = r.await;
-    }
+    let (progress, renderer) = printer.progress();
+    let outcome = load::run(options.clone(), targets, actuator, &progress, stop).await;
+    drop(progress);
+    renderer.finish().await;
+    let outcome = outcome?;
 
     let report = Report::build(&outcome, &options, target_info, &assertions);
     if let Some(path) = &args.histogram_out {
@@ -581,22 +576,6 @@ pub async fn run(args: LoadArgs, printer: &Printer) -> anyhow::Result<()> {
         anyhow::bail!("assertion failed: {}", failed.join(", "));
     }
     Ok(())
-}
-
-fn validate_service_name(name: &str) -> anyhow::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.'
-        })
-        && !name.starts_with(['-', '.']);
-    if ok {
-        Ok(())
-    } else {
-        Err(usage!(
-            "service name {name:?} is not valid: use lowercase letters, digits, - _ ."
-        ))
-    }
 }
 
 /// A registry instance as a load target: its address resolved, its weight from meta "weight".
@@ -646,40 +625,6 @@ async fn endpoints_of(
 }
 
 /// The one renderer of the live view: a spinner line on stderr.
-async fn render_progress(mut rx: mpsc::UnboundedReceiver<Progress>) {
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    while let Some(p) = rx.recv().await {
-        let open: Vec<String> = p
-            .breakers
-            .iter()
-            .filter(|(_, s)| *s != "closed")
-            .map(|(id, s)| format!("{id} {s}"))
-            .collect();
-        let total = p
-            .total
-            .map_or(String::new(), |t| format!("/{:.0}s", t.as_secs_f64()));
-        bar.set_message(format!(
-            "{:.1}s{total}  {} requests  {:.0} req/s  p99 {:.2} ms  {} errors  breakers: {}",
-            p.elapsed.as_secs_f64(),
-            p.requests,
-            p.rps,
-            p.p99_ms,
-            p.errors,
-            if open.is_empty() {
-                "all closed".to_string()
-            } else {
-                open.join(", ")
-            }
-        ));
-        bar.tick();
-    }
-    bar.finish_and_clear();
-}
-
 #[derive(serde::Serialize)]
 struct MergeDoc {
     schema: &'static str,

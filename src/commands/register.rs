@@ -7,17 +7,19 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use crate::discovery::{self, Instance, KeeperEvent, KeeperOutcome, Layout, Registry, RegistryUrl};
+use crate::commands::RegistryArgs;
+use crate::discovery::{self, Instance, KeeperOutcome, Layout, Registry, RegistryUrl};
+use crate::exit::Interrupted;
+use crate::names;
 use crate::output::Printer;
-use crate::settings::{self, Overrides};
+use crate::settings;
+use crate::stop::Stop;
 use crate::usage;
 
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
-    /// Registry URL: consul://host:port, etcd://host:port or file://PATH
-    /// [default: HALE_REGISTRY, hale.toml, then the embedded file registry].
-    #[arg(long, value_name = "URL")]
-    pub registry: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Service name.
     #[arg(long)]
     pub name: String,
@@ -30,7 +32,7 @@ pub struct RegisterArgs {
     /// How long the entry lives without a heartbeat; heartbeats go every TTL/3.
     #[arg(long, default_value = "10s", value_parser = settings::parse_duration)]
     pub ttl: Duration,
-    /// Instance id [default: <name>-<host>-<port>, sanitized].
+    /// Instance id, a DNS-1123 label [default: <name>-<host>-<port> with '.' and ':' as '-'].
     #[arg(long)]
     pub id: Option<String>,
     /// A tag (repeatable).
@@ -39,9 +41,6 @@ pub struct RegisterArgs {
     /// Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3.
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     pub meta: Vec<String>,
-    /// etcd key layout: hale, go-zero or kratos.
-    #[arg(long, default_value = "hale", value_parser = ["hale", "go-zero", "kratos"])]
-    pub layout: String,
     /// Take over an id another live instance holds.
     #[arg(long)]
     pub replace: bool,
@@ -63,7 +62,7 @@ struct RegisterReport<'a> {
 
 /// Validate the flags into an instance; everything here is a usage error (exit 2).
 pub(crate) fn instance_from_args(args: &RegisterArgs) -> anyhow::Result<Instance> {
-    discovery::validate_name(&args.name)?;
+    names::validate_service_name(&args.name)?;
     let (address, port) = discovery::split_host_port(&args.address)
         .filter(|(host, port)| !host.is_empty() && *port != 0)
         .ok_or_else(|| {
@@ -74,9 +73,9 @@ pub(crate) fn instance_from_args(args: &RegisterArgs) -> anyhow::Result<Instance
         })?;
     let id = match &args.id {
         Some(id) => id.clone(),
-        None => discovery::default_id(&args.name, &address, port),
+        None => names::default_instance_id(&args.name, &address, port),
     };
-    discovery::validate_id(&id)?;
+    names::validate_instance_id(&id)?;
     if !args.check.starts_with('/') || args.check.contains(char::is_whitespace) {
         return Err(usage!(
             "bad --check {:?}: expected an HTTP path such as /healthz",
@@ -116,46 +115,14 @@ pub(crate) fn instance_from_args(args: &RegisterArgs) -> anyhow::Result<Instance
     })
 }
 
-/// The registry URL through settings: flag > HALE_REGISTRY > hale.toml (in the current folder)
-/// > the embedded file registry.
-pub(crate) fn resolve_registry(flag: Option<String>) -> anyhow::Result<RegistryUrl> {
-    let settings = settings::resolve(
-        Path::new("."),
-        Overrides {
-            registry: flag,
-            ..Default::default()
-        },
-        &settings::process_env,
-    )?;
-    Ok(RegistryUrl::parse(&settings.registry)?)
-}
-
-/// Resolves when SIGINT or SIGTERM arrives.
-pub(crate) async fn stop_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
-pub async fn run(args: RegisterArgs, printer: &Printer) -> anyhow::Result<()> {
+pub async fn run(args: RegisterArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
     let mut instance = instance_from_args(&args)?;
-    let layout = Layout::parse(&args.layout)?;
-    let url = resolve_registry(args.registry.clone())?;
-    let registry = Registry::new(&url, layout).map_err(discovery::into_command_error)?;
+    let layout = args.registry.layout;
+    let url = args.registry.url.resolve(Path::new("."))?;
+    let registry = Registry::new(&url, layout)?;
 
     if args.once {
-        let lease = registry
-            .register(&instance, args.replace)
-            .await
-            .map_err(discovery::into_command_error)?;
+        let lease = registry.register(&instance, args.replace).await?;
         instance.id = discovery::registered_id(&instance, &lease);
         printer.status(
             "Registered",
@@ -164,45 +131,16 @@ pub async fn run(args: RegisterArgs, printer: &Printer) -> anyhow::Result<()> {
         return emit(printer, &url, layout, &instance, true, false);
     }
 
-    let ttl = instance.ttl;
-    let shown = instance.clone();
-    let outage = std::cell::Cell::new(false);
+    let (progress, renderer) = printer.progress();
     let outcome =
-        discovery::keep_registered(&registry, &instance, args.replace, stop_signal(), |event| {
-            match event {
-                KeeperEvent::Registered { id } => printer.status(
-                    "Registered",
-                    format!(
-                        "{id} {} in {url} (ttl {}; Ctrl-C to deregister)",
-                        shown.endpoint(),
-                        humantime::format_duration(ttl)
-                    ),
-                ),
-                KeeperEvent::Lost { error, retry_in } => {
-                    let message = format!(
-                        "{error:#}; retrying in {} (until it answers)",
-                        humantime::format_duration(Duration::from_millis(
-                            retry_in.as_millis() as u64
-                        ))
-                    );
-                    // One warning per outage; the retries themselves only with -v.
-                    if outage.replace(true) {
-                        printer.debug(message);
-                    } else {
-                        printer.warn(message);
-                    }
-                }
-                KeeperEvent::Reregistered { id } => {
-                    outage.set(false);
-                    printer.status("Registered", format!("{id} again"))
-                }
-                KeeperEvent::Deregistered { id } => printer.status("Deregistered", id),
-            }
-        })
-        .await
-        .map_err(discovery::into_command_error)?;
-    match outcome {
-        KeeperOutcome::Deregistered => emit(printer, &url, layout, &instance, false, true),
+        discovery::keep_registered(&registry, &instance, args.replace, stop, &progress).await;
+    drop(progress);
+    renderer.finish().await;
+    match outcome? {
+        KeeperOutcome::Deregistered => {
+            emit(printer, &url, layout, &instance, false, true)?;
+            Err(Interrupted.into())
+        }
         KeeperOutcome::DeregisterFailed(why) => Err(anyhow::anyhow!(
             "stopped, but could not deregister {} ({why}); the entry expires after its TTL",
             instance.id

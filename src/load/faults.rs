@@ -3,6 +3,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+
 /// One injected fault and when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultStep {
@@ -131,10 +133,16 @@ impl FromStr for FaultStep {
 
 /// Carries out faults on real instances. The fleet implementation kills and restores
 /// processes started by `hale up` and sets faults through each instance's admin API.
+/// Each call is async: the run's workers keep sending while a fault is carried out.
 pub trait FaultActuator: Send + Sync {
-    fn kill(&self, instance: &str) -> anyhow::Result<()>;
-    fn restore(&self, instance: &str) -> anyhow::Result<()>;
-    fn set_faults(&self, instance: &str, error_rate: f64, latency: Duration) -> anyhow::Result<()>;
+    fn kill<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn restore<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn set_faults<'a>(
+        &'a self,
+        instance: &'a str,
+        error_rate: f64,
+        latency: Duration,
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
     /// The instance ids this actuator can act on, to validate a plan before any load is sent.
     fn instances(&self) -> Vec<String>;
 }

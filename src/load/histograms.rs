@@ -72,6 +72,21 @@ pub fn write(path: &Path, file: &HistogramFile) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A file given to `--merge` that is not a histogram export hale can read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistogramError {
+    #[error("{} is not a hale histogram export ({why}); write one with --histogram-out", path.display())]
+    NotAnExport {
+        path: std::path::PathBuf,
+        why: String,
+    },
+    #[error("{}: schema {found:?}, expected {SCHEMA:?}", path.display())]
+    Schema {
+        path: std::path::PathBuf,
+        found: String,
+    },
+}
+
 /// Merged histograms: the total and one per instance id.
 pub type Merged = (Histogram<u64>, BTreeMap<String, Histogram<u64>>);
 
@@ -82,18 +97,17 @@ pub fn merge(paths: &[std::path::PathBuf]) -> anyhow::Result<Merged> {
     for path in paths {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let file: HistogramFile = serde_json::from_str(&text).map_err(|e| {
-            crate::usage!(
-                "{} is not a hale histogram export ({e}); write one with --histogram-out",
-                path.display()
-            )
-        })?;
+        let file: HistogramFile =
+            serde_json::from_str(&text).map_err(|e| HistogramError::NotAnExport {
+                path: path.clone(),
+                why: e.to_string(),
+            })?;
         if file.schema != SCHEMA {
-            return Err(crate::usage!(
-                "{}: schema {:?}, expected {SCHEMA:?}",
-                path.display(),
-                file.schema
-            ));
+            return Err(HistogramError::Schema {
+                path: path.clone(),
+                found: file.schema,
+            }
+            .into());
         }
         let t = decode(&file.total).with_context(|| format!("{}: total", path.display()))?;
         total

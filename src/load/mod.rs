@@ -36,6 +36,7 @@ use crate::breaker::{
     AdaptiveConfig, AdaptiveThrottle, Admission, BreakerConfig, CircuitBreaker, EjectionLimit,
     RetryBudget, RetryBudgetConfig, State, Transition,
 };
+use crate::stop::Stop;
 
 pub use faults::{FaultAction, FaultActuator, FaultStep};
 pub use report::Report;
@@ -156,9 +157,9 @@ impl Default for LoadOptions {
 /// The longest a run may take whatever the flags say: every loop that sends traffic stops.
 pub const HARD_CAP: Duration = Duration::from_secs(3600);
 
-/// A live view for the renderer, sent about every tick.
+/// The live view, sent to the progress renderer about every tick as one line.
 #[derive(Debug, Clone)]
-pub struct Progress {
+pub struct LiveView {
     pub elapsed: Duration,
     pub total: Option<Duration>,
     pub requests: u64,
@@ -167,6 +168,34 @@ pub struct Progress {
     pub p99_ms: f64,
     /// (instance id, breaker state name) for every current instance.
     pub breakers: Vec<(String, &'static str)>,
+}
+
+impl std::fmt::Display for LiveView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open: Vec<String> = self
+            .breakers
+            .iter()
+            .filter(|(_, s)| *s != "closed")
+            .map(|(id, s)| format!("{id} {s}"))
+            .collect();
+        let total = self
+            .total
+            .map_or(String::new(), |t| format!("/{:.0}s", t.as_secs_f64()));
+        write!(
+            f,
+            "{:.1}s{total}  {} requests  {:.0} req/s  p99 {:.2} ms  {} errors  breakers: {}",
+            self.elapsed.as_secs_f64(),
+            self.requests,
+            self.rps,
+            self.p99_ms,
+            self.errors,
+            if open.is_empty() {
+                "all closed".to_string()
+            } else {
+                open.join(", ")
+            }
+        )
+    }
 }
 
 /// An entry of the timeline.
@@ -391,12 +420,14 @@ pub struct InstanceOutcome {
 }
 
 /// Run the load. `progress` receives a live view about every tick (the renderer draws it);
-/// `actuator` carries out `options.faults`.
+/// `actuator` carries out `options.faults`. On `stop` the senders stop and the outcome, marked
+/// interrupted, covers what was measured so far.
 pub async fn run(
     options: LoadOptions,
     targets: Targets,
     actuator: Option<Arc<dyn FaultActuator>>,
-    progress: Option<mpsc::UnboundedSender<Progress>>,
+    progress: &crate::progress::Progress,
+    stop: &Stop,
 ) -> anyhow::Result<RunOutcome> {
     let uri: Uri = options.path.parse().map_err(|e| {
         anyhow::anyhow!("path {:?} is not a valid request target: {e}", options.path)
@@ -548,12 +579,10 @@ pub async fn run(
     let mut live_requests = 0u64;
     let mut live_errors = 0u64;
     let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     while done < workers {
         tokio::select! {
-            // Ctrl-C stops the senders; the report covers what was measured so far.
-            _ = &mut ctrl_c, if !interrupted => {
+            // The stop signal stops the senders; the report covers what was measured so far.
+            () = stop.stopped(), if !interrupted => {
                 interrupted = true;
                 shared.stop.store(true, Ordering::Relaxed);
             }
@@ -576,13 +605,13 @@ pub async fn run(
                 None => break,
             },
             _ = interval.tick() => {
-                if let Some(progress) = &progress {
+                {
                     let elapsed = start.elapsed();
                     // The last complete tick gives the current rate and p99.
                     let current = (elapsed.as_nanos() / tick.as_nanos()) as usize;
                     let last = current.checked_sub(1).and_then(|i| ticks.get(i));
                     let generation = shared.current();
-                    let _ = progress.send(Progress {
+                    progress.live(LiveView {
                         elapsed,
                         total: shared.options.duration,
                         requests: live_requests,
@@ -594,7 +623,7 @@ pub async fn run(
                             .iter()
                             .map(|s| (s.id.clone(), s.state().name()))
                             .collect(),
-                    });
+                    }.to_string());
                 }
             }
         }
@@ -677,16 +706,12 @@ async fn apply_fault(shared: &Arc<Shared>, actuator: Arc<dyn FaultActuator>, ste
         slot.awaiting_recovery.store(false, Ordering::Relaxed);
         slot.dead.store(true, Ordering::Relaxed);
     }
-    let action = step.action.clone();
-    let result = tokio::task::spawn_blocking(move || match &action {
-        FaultAction::Kill(id) => actuator.kill(id),
-        FaultAction::Restore(id) => actuator.restore(id),
-        FaultAction::ErrorRate(id, rate) => actuator.set_faults(id, *rate, Duration::ZERO),
-        FaultAction::Latency(id, latency) => actuator.set_faults(id, 0.0, *latency),
-    })
-    .await
-    .map_err(anyhow::Error::from)
-    .and_then(|r| r);
+    let result = match &step.action {
+        FaultAction::Kill(id) => actuator.kill(id).await,
+        FaultAction::Restore(id) => actuator.restore(id).await,
+        FaultAction::ErrorRate(id, rate) => actuator.set_faults(id, *rate, Duration::ZERO).await,
+        FaultAction::Latency(id, latency) => actuator.set_faults(id, 0.0, *latency).await,
+    };
     match result {
         Ok(()) => {
             if let (FaultAction::Restore(_), Some(slot)) = (&step.action, &slot) {

@@ -180,7 +180,9 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
     let reg = ["--registry", registry.as_str()];
     assert_eq!(wait_discovered(tmp.path(), &name, &reg, &both), both);
 
-    hale::fleet::kill_instance(&dir, &both[0]).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(hale::fleet::kill_instance(&dir, &both[0]))
+        .unwrap();
     let state = hale::fleet::FleetState::load(&dir).unwrap();
     assert!(!pid_alive(state.instance(&both[0]).unwrap().pid as u64));
     // A SIGKILLed instance cannot deregister: it leaves once its TTL (10 s) runs out.
@@ -191,7 +193,8 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
     let ps = hale_json(tmp.path(), &["ps", &dir_text]);
     assert_eq!(ps["instances"][0]["alive"], false);
 
-    hale::fleet::restore_instance(&dir, &both[0]).unwrap();
+    rt.block_on(hale::fleet::restore_instance(&dir, &both[0]))
+        .unwrap();
     assert_eq!(wait_discovered(tmp.path(), &name, &reg, &both), both);
     let restored = hale::fleet::FleetState::load(&dir).unwrap();
     assert_eq!(
@@ -201,7 +204,6 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
     );
 
     let addr = restored.instance(&both[1]).unwrap().socket_addr();
-    let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(hale::fleet::set_faults(
         addr,
         &hale::fleet::Faults {
