@@ -72,15 +72,6 @@ impl Printer {
         self.quiet
     }
 
-    pub fn verbosity(&self) -> u8 {
-        self.verbose
-    }
-
-    /// Progress bars and live views: only on a terminal, never in JSON or quiet mode.
-    pub fn progress_allowed(&self) -> bool {
-        self.stderr_tty && !self.quiet && !self.is_json()
-    }
-
     /// Whether status lines are coloured.
     pub fn color(&self) -> bool {
         self.color

@@ -4,7 +4,6 @@
 //! Template rules: a file whose name ends in `.tera` is rendered with [`TemplateContext`] and
 //! loses the suffix; any other file is copied as-is. A path segment `_name_` becomes the service
 //! name (`cmd/_name_/main.go.tera` → `cmd/orders/main.go`).
-use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
@@ -453,14 +452,6 @@ pub fn builtin_set() -> Vec<PlannedFile> {
     builtin_files()
         .into_iter()
         .map(|(path, contents)| PlannedFile { path, contents })
-        .collect()
-}
-
-/// A summary for `--output json`: relative paths and sizes.
-pub fn file_list(files: &[PlannedFile]) -> BTreeMap<String, usize> {
-    files
-        .iter()
-        .map(|f| (f.path.to_string_lossy().to_string(), f.contents.len()))
         .collect()
 }
 

@@ -191,17 +191,6 @@ pub enum RegistryError {
     File { path: String, cause: std::io::Error },
 }
 
-impl RegistryError {
-    /// Whether retrying later can help (the registry is away), as opposed to a refusal.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            RegistryError::Unreachable { .. } | RegistryError::Lost { .. } => true,
-            RegistryError::Http { status, .. } => *status >= 500,
-            _ => false,
-        }
-    }
-}
-
 /// What a registration holds on to between heartbeats (etcd's lease).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lease {

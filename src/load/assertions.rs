@@ -44,14 +44,6 @@ pub enum Op {
 }
 
 impl Op {
-    fn symbol(self) -> &'static str {
-        match self {
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-        }
-    }
     fn holds(self, actual: f64, bound: f64) -> bool {
         match self {
             Op::Lt => actual < bound,
@@ -185,10 +177,6 @@ impl Assertion {
             actual,
             passed: actual.is_some_and(|a| self.op.holds(a, self.bound)),
         }
-    }
-
-    pub fn op_symbol(&self) -> &'static str {
-        self.op.symbol()
     }
 }
 

@@ -31,12 +31,33 @@ impl FaultAction {
         }
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> FaultKind {
         match self {
-            FaultAction::Kill(_) => "kill",
-            FaultAction::Restore(_) => "restore",
-            FaultAction::ErrorRate(..) => "error-rate",
-            FaultAction::Latency(..) => "latency",
+            FaultAction::Kill(_) => FaultKind::Kill,
+            FaultAction::Restore(_) => FaultKind::Restore,
+            FaultAction::ErrorRate(..) => FaultKind::ErrorRate,
+            FaultAction::Latency(..) => FaultKind::Latency,
+        }
+    }
+}
+
+/// What kind of fault an action is, carried by its timeline event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    Kill,
+    Restore,
+    ErrorRate,
+    Latency,
+}
+
+impl FaultKind {
+    /// The `--fault` key: `kill`, `restore`, `error-rate`, `latency`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Kill => "kill",
+            FaultKind::Restore => "restore",
+            FaultKind::ErrorRate => "error-rate",
+            FaultKind::Latency => "latency",
         }
     }
 }

@@ -38,7 +38,7 @@ use crate::breaker::{
 };
 use crate::stop::Stop;
 
-pub use faults::{FaultAction, FaultActuator, FaultStep};
+pub use faults::{FaultAction, FaultActuator, FaultKind, FaultStep};
 pub use report::Report;
 pub use schedule::{Arrivals, Profile};
 pub use stats::ErrorKind;
@@ -210,6 +210,9 @@ pub struct TimelineEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<State>,
     pub detail: String,
+    /// For fault and fault-failed events: which kind of fault.
+    #[serde(skip)]
+    pub fault: Option<FaultKind>,
 }
 
 /// One instance as seen over the whole run (a slot lives from its first appearance).
@@ -251,6 +254,44 @@ enum Message {
     Window(stats::Window),
     Event(TimelineEvent),
     Done(Box<stats::WorkerReport>),
+    /// A worker panicked: it will never send `Done`, so the run ends with this error.
+    WorkerFailed(String),
+}
+
+/// What ends a run early.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0} (a bug in hale: please report it)")]
+    WorkerPanicked(String),
+}
+
+/// Await every worker in completion order; one that panicked is reported at once, so the
+/// collector stops instead of waiting for its `Done` forever.
+async fn watch_workers(
+    handles: Vec<tokio::task::JoinHandle<()>>,
+    tx: mpsc::UnboundedSender<Message>,
+) {
+    use futures::StreamExt as _;
+    let mut running: futures::stream::FuturesUnordered<_> = handles
+        .into_iter()
+        .enumerate()
+        .map(|(w, h)| async move { (w, h.await) })
+        .collect();
+    while let Some((w, result)) = running.next().await {
+        if let Err(e) = result {
+            if e.is_panic() {
+                let payload = e.into_panic();
+                let why = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                let _ = tx.send(Message::WorkerFailed(format!(
+                    "load worker {w} panicked: {why}"
+                )));
+            }
+        }
+    }
 }
 
 struct Shared {
@@ -300,6 +341,19 @@ impl Shared {
             instance: instance.to_string(),
             state,
             detail,
+            fault: None,
+        }));
+    }
+
+    /// A carried-out (`fault`) or failed (`fault-failed`) fault, with its typed kind.
+    fn fault_event(&self, t_ns: u64, kind: &'static str, step: &FaultStep, detail: String) {
+        let _ = self.tx.send(Message::Event(TimelineEvent {
+            t_ms: t_ns as f64 / 1e6,
+            kind,
+            instance: step.action.instance().to_string(),
+            state: None,
+            detail,
+            fault: Some(step.action.kind()),
         }));
     }
 
@@ -557,6 +611,7 @@ pub async fn run(
             worker.run().await;
         }));
     }
+    let monitor = tokio::spawn(watch_workers(handles, tx.clone()));
     drop(tx);
 
     // The hard stop: the deadline plus one timeout for requests in flight.
@@ -579,6 +634,7 @@ pub async fn run(
     let mut live_requests = 0u64;
     let mut live_errors = 0u64;
     let mut interrupted = false;
+    let mut failure = None;
     while done < workers {
         tokio::select! {
             // The stop signal stops the senders; the report covers what was measured so far.
@@ -601,6 +657,10 @@ pub async fn run(
                 Some(Message::Done(r)) => {
                     totals.merge(&r);
                     done += 1;
+                }
+                Some(Message::WorkerFailed(why)) => {
+                    failure = Some(why);
+                    break;
                 }
                 None => break,
             },
@@ -636,9 +696,11 @@ pub async fn run(
     if let Some(f) = fault_task {
         f.abort();
     }
-    for h in handles {
-        let _ = h.await;
+    if let Some(why) = failure {
+        monitor.abort();
+        return Err(LoadError::WorkerPanicked(why).into());
     }
+    let _ = monitor.await;
     while let Ok(message) = rx.try_recv() {
         if let Message::Event(e) = message {
             events.push(e);
@@ -719,25 +781,13 @@ async fn apply_fault(shared: &Arc<Shared>, actuator: Arc<dyn FaultActuator>, ste
                 slot.first_ok_after_restore_ns.store(0, Ordering::Relaxed);
                 slot.awaiting_recovery.store(true, Ordering::Relaxed);
             }
-            shared.event_at(
-                started_ns,
-                "fault",
-                step.action.instance(),
-                None,
-                step.to_string(),
-            );
+            shared.fault_event(started_ns, "fault", &step, step.to_string());
         }
         Err(e) => {
             if let (FaultAction::Kill(_), Some(slot)) = (&step.action, &slot) {
                 slot.dead.store(false, Ordering::Relaxed);
             }
-            shared.event_at(
-                started_ns,
-                "fault-failed",
-                step.action.instance(),
-                None,
-                format!("{step}: {e:#}"),
-            )
+            shared.fault_event(started_ns, "fault-failed", &step, format!("{step}: {e:#}"))
         }
     }
 }
@@ -1133,5 +1183,31 @@ impl Worker {
                 Err(_) => return Err(ErrorKind::Transport),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_worker_is_reported_while_the_others_still_run() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (release, hold) = tokio::sync::oneshot::channel::<()>();
+        let still_running = tokio::spawn(async move {
+            let _ = hold.await;
+        });
+        let panicking = tokio::spawn(async { panic!("boom") });
+        tokio::spawn(watch_workers(vec![still_running, panicking], tx));
+        let message = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the panic is reported without waiting for the other worker");
+        match message {
+            Some(Message::WorkerFailed(why)) => {
+                assert!(why.contains("worker 1") && why.contains("boom"), "{why}")
+            }
+            _ => panic!("expected WorkerFailed"),
+        }
+        let _ = release.send(());
     }
 }

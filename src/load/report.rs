@@ -573,22 +573,8 @@ fn resilience(outcome: &RunOutcome) -> Vec<ResilienceFigure> {
     let events = &outcome.events;
     let mut out = Vec::new();
     for fault in events.iter().filter(|e| e.kind == "fault") {
-        let kind = fault
-            .detail
-            .split(',')
-            .find_map(|p| {
-                p.split_once('=')
-                    .filter(|(k, _)| *k != "at")
-                    .map(|(k, _)| k)
-            })
-            .unwrap_or("fault");
-        let kind: &'static str = match kind {
-            "kill" => "kill",
-            "restore" => "restore",
-            "error-rate" => "error-rate",
-            "latency" => "latency",
-            _ => "fault",
-        };
+        let Some(kind) = fault.fault else { continue };
+        let kind = kind.name();
         let instance = outcome.instances.iter().find(|i| i.id == fault.instance);
         let breaker_events = || {
             events.iter().filter(|e| {
