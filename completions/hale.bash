@@ -532,7 +532,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__load)
-            opts="-X -H -c -r -d -n -s -q -v -h -V --registry --endpoints --url --path --method --header --body --body-file --concurrency --rate --arrivals --profile --duration --requests --timeout --strategy --hash-header --hash --hash-keys --breaker --breaker-failure-rate --breaker-min-calls --breaker-consecutive --breaker-window --breaker-open --breaker-probes --adaptive-k --retries --max-ejected --seed --fault --fleet --assert --report --histogram-out --merge --output --quiet --verbose --color --help --version"
+            opts="-X -H -c -r -d -n -s -q -v -h -V --registry --layout --endpoints --url --path --method --header --body --body-file --concurrency --rate --arrivals --profile --duration --requests --timeout --strategy --hash-header --hash --hash-keys --breaker --breaker-failure-rate --breaker-min-calls --breaker-consecutive --breaker-window --breaker-open --breaker-probes --adaptive-k --retries --max-ejected --seed --fault --fleet --assert --report --histogram-out --merge --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -540,6 +540,10 @@ _hale() {
             case "${prev}" in
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --layout)
+                    COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
                     return 0
                     ;;
                 --endpoints)
@@ -595,7 +599,7 @@ _hale() {
                     return 0
                     ;;
                 --arrivals)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "constant poisson" -- "${cur}"))
                     return 0
                     ;;
                 --profile)
@@ -623,11 +627,11 @@ _hale() {
                     return 0
                     ;;
                 --strategy)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "round-robin weighted-round-robin least-connections p2c-ewma random consistent-hash" -- "${cur}"))
                     return 0
                     ;;
                 -s)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "round-robin weighted-round-robin least-connections p2c-ewma random consistent-hash" -- "${cur}"))
                     return 0
                     ;;
                 --hash-header)
@@ -635,7 +639,7 @@ _hale() {
                     return 0
                     ;;
                 --hash)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "ring jump" -- "${cur}"))
                     return 0
                     ;;
                 --hash-keys)
@@ -643,7 +647,7 @@ _hale() {
                     return 0
                     ;;
                 --breaker)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "three-state adaptive off" -- "${cur}"))
                     return 0
                     ;;
                 --breaker-failure-rate)

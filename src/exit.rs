@@ -82,6 +82,8 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
         || cause.is::<crate::scaffold::ScaffoldError>()
         || cause.is::<crate::settings::SettingsError>()
         || cause.is::<crate::load::histograms::HistogramError>()
+        || cause.is::<crate::load::SpecError>()
+        || cause.is::<crate::load::plan::PlanError>()
     {
         return true;
     }
@@ -89,9 +91,15 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
         return matches!(
             e,
             RegistryError::BadUrl { .. }
+                | RegistryError::BadInstance(_)
+                | RegistryError::Name(_)
                 | RegistryError::DuplicateId { .. }
                 | RegistryError::LayoutNotSupported { .. }
         );
+    }
+    if let Some(e) = cause.downcast_ref::<crate::load::targets::TargetError>() {
+        use crate::load::targets::TargetError;
+        return matches!(e, TargetError::Bad(_) | TargetError::NoInstances { .. });
     }
     if let Some(e) = cause.downcast_ref::<FleetError>() {
         return matches!(

@@ -84,6 +84,14 @@ fn report_clap_error(err: clap::Error) -> ExitCode {
         .trim()
         .trim_start_matches("error: ")
         .to_string();
+    // A typed flag's accepted values are on a line of their own: keep them on the one line.
+    let values = rendered
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("[possible values: "))
+        .and_then(|v| v.strip_suffix(']'))
+        .map(|v| format!("; use one of: {v}"))
+        .unwrap_or_default();
     let tip = rendered
         .lines()
         .map(str::trim)
@@ -91,7 +99,7 @@ fn report_clap_error(err: clap::Error) -> ExitCode {
         .map(|t| format!("; {t}"))
         .unwrap_or_default();
     let command = command_path(std::env::args().skip(1));
-    eprintln!("error: {message}{tip} (see '{command} --help')");
+    eprintln!("error: {message}{values}{tip} (see '{command} --help')");
     Exit::Usage.into()
 }
 

@@ -1,6 +1,5 @@
 //! `hale register`: register one instance and keep it alive until Ctrl-C or SIGTERM
 //! (docs/commands/register.md).
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -8,13 +7,13 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::commands::RegistryArgs;
-use crate::discovery::{self, Instance, KeeperOutcome, Layout, Registry, RegistryUrl};
+use crate::discovery::{
+    self, Instance, InstanceRequest, KeeperOutcome, Layout, Registry, RegistryUrl,
+};
 use crate::exit::Interrupted;
-use crate::names;
 use crate::output::Printer;
 use crate::settings;
 use crate::stop::Stop;
-use crate::usage;
 
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
@@ -60,63 +59,16 @@ struct RegisterReport<'a> {
     deregistered: bool,
 }
 
-/// Validate the flags into an instance; everything here is a usage error (exit 2).
-pub(crate) fn instance_from_args(args: &RegisterArgs) -> anyhow::Result<Instance> {
-    names::validate_service_name(&args.name)?;
-    let (address, port) = discovery::split_host_port(&args.address)
-        .filter(|(host, port)| !host.is_empty() && *port != 0)
-        .ok_or_else(|| {
-            usage!(
-                "bad --address {:?}: expected HOST:PORT, e.g. 127.0.0.1:8080",
-                args.address
-            )
-        })?;
-    let id = match &args.id {
-        Some(id) => id.clone(),
-        None => names::default_instance_id(&args.name, &address, port),
-    };
-    names::validate_instance_id(&id)?;
-    if !args.check.starts_with('/') || args.check.contains(char::is_whitespace) {
-        return Err(usage!(
-            "bad --check {:?}: expected an HTTP path such as /healthz",
-            args.check
-        ));
-    }
-    if args.ttl < Duration::from_secs(1) {
-        return Err(usage!(
-            "bad --ttl {:?}: registries count TTLs in seconds, use at least 1s",
-            humantime::format_duration(args.ttl).to_string()
-        ));
-    }
-    let mut meta = BTreeMap::new();
-    for pair in &args.meta {
-        let (k, v) = pair
-            .split_once('=')
-            .filter(|(k, _)| !k.is_empty())
-            .ok_or_else(|| usage!("bad --meta {pair:?}: expected KEY=VALUE, e.g. version=1.2.0"))?;
-        meta.insert(k.to_string(), v.to_string());
-    }
-    if let Some(w) = meta.get("weight") {
-        if w.parse::<u32>().ok().filter(|w| *w > 0).is_none() {
-            return Err(usage!(
-                "bad --meta weight={w:?}: the weight is a positive integer"
-            ));
-        }
-    }
-    Ok(Instance {
-        name: args.name.clone(),
-        id,
-        address,
-        port,
-        tags: args.tags.clone(),
-        meta,
-        check: Some(args.check.clone()),
-        ttl: args.ttl,
-    })
-}
-
 pub async fn run(args: RegisterArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
-    let mut instance = instance_from_args(&args)?;
+    let mut instance = Instance::checked(InstanceRequest {
+        name: args.name.clone(),
+        address: args.address.clone(),
+        check: args.check.clone(),
+        ttl: args.ttl,
+        id: args.id.clone(),
+        tags: args.tags.clone(),
+        meta: args.meta.clone(),
+    })?;
     let layout = args.registry.layout;
     let url = args.registry.url.resolve(Path::new("."))?;
     let registry = Registry::new(&url, layout)?;

@@ -53,7 +53,83 @@ fn serialize_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
     s.serialize_u64(d.as_millis() as u64)
 }
 
+/// What `hale register` was given for one instance, before it is checked.
+#[derive(Debug, Clone)]
+pub struct InstanceRequest {
+    pub name: String,
+    /// `HOST:PORT` (`[v6]:PORT`).
+    pub address: String,
+    /// The HTTP health path.
+    pub check: String,
+    pub ttl: Duration,
+    /// `None`: [`crate::names::default_instance_id`].
+    pub id: Option<String>,
+    pub tags: Vec<String>,
+    /// `KEY=VALUE` pairs.
+    pub meta: Vec<String>,
+}
+
 impl Instance {
+    /// Check a request and build the instance; every refusal says how to fix it.
+    pub fn checked(req: InstanceRequest) -> Result<Instance, RegistryError> {
+        let bad = |m: String| RegistryError::BadInstance(m);
+        crate::names::validate_service_name(&req.name)?;
+        let (address, port) = split_host_port(&req.address)
+            .filter(|(host, port)| !host.is_empty() && *port != 0)
+            .ok_or_else(|| {
+                bad(format!(
+                    "bad --address {:?}: expected HOST:PORT, e.g. 127.0.0.1:8080",
+                    req.address
+                ))
+            })?;
+        let id = match req.id {
+            Some(id) => id,
+            None => crate::names::default_instance_id(&req.name, &address, port),
+        };
+        crate::names::validate_instance_id(&id)?;
+        if !req.check.starts_with('/') || req.check.contains(char::is_whitespace) {
+            return Err(bad(format!(
+                "bad --check {:?}: expected an HTTP path such as /healthz",
+                req.check
+            )));
+        }
+        if req.ttl < Duration::from_secs(1) {
+            return Err(bad(format!(
+                "bad --ttl {:?}: registries count TTLs in seconds, use at least 1s",
+                humantime::format_duration(req.ttl).to_string()
+            )));
+        }
+        let mut meta = BTreeMap::new();
+        for pair in &req.meta {
+            let (k, v) = pair
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "bad --meta {pair:?}: expected KEY=VALUE, e.g. version=1.2.0"
+                    ))
+                })?;
+            meta.insert(k.to_string(), v.to_string());
+        }
+        if let Some(w) = meta.get("weight") {
+            if w.parse::<u32>().ok().filter(|w| *w > 0).is_none() {
+                return Err(bad(format!(
+                    "bad --meta weight={w:?}: the weight is a positive integer"
+                )));
+            }
+        }
+        Ok(Instance {
+            name: req.name,
+            id,
+            address,
+            port,
+            tags: req.tags,
+            meta,
+            check: Some(req.check),
+            ttl: req.ttl,
+        })
+    }
+
     /// `host:port`, with brackets around an IPv6 address.
     pub fn endpoint(&self) -> String {
         if self.address.contains(':') {
@@ -161,6 +237,11 @@ pub enum Layout {
 pub enum RegistryError {
     #[error("bad registry URL {text:?}: {why}; {URL_FORMS}")]
     BadUrl { text: String, why: String },
+    /// An instance `hale register` was asked to register that cannot be.
+    #[error("{0}")]
+    BadInstance(String),
+    #[error(transparent)]
+    Name(#[from] crate::names::NameError),
     #[error("cannot set up the HTTP client for registries: {0}")]
     Client(#[source] reqwest::Error),
     #[error("registry {url} is unreachable: {cause}")]

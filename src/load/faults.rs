@@ -1,6 +1,8 @@
 //! Fault plans (`--fault at=10s,kill=orders-2`) and the actuator that carries them out.
 use std::fmt;
 use std::str::FromStr;
+
+use super::SpecError;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -88,24 +90,25 @@ fn valid_instance_id(id: &str) -> bool {
 }
 
 impl FromStr for FaultStep {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
         let mut at = None;
         let mut action = None;
         for part in s.split(',') {
             let (key, value) = part
                 .split_once('=')
                 .ok_or_else(|| format!("fault {s:?}: {part:?} is not key=value; {FAULT_FORMS}"))?;
-            let id_of = |v: &str| -> Result<String, String> {
+            let id_of = |v: &str| -> Result<String, SpecError> {
                 if valid_instance_id(v) {
                     Ok(v.to_string())
                 } else {
                     Err(format!(
                         "fault {s:?}: {v:?} is not an instance id (letters, digits, - _ .)"
-                    ))
+                    )
+                    .into())
                 }
             };
-            let split = |v: &str| -> Result<(String, String), String> {
+            let split = |v: &str| -> Result<(String, String), SpecError> {
                 let (id, arg) = v
                     .rsplit_once(':')
                     .ok_or_else(|| format!("fault {s:?}: write {key}=ID:VALUE; {FAULT_FORMS}"))?;
@@ -127,7 +130,9 @@ impl FromStr for FaultStep {
                         format!("fault {s:?}: error rate {rate:?} is not a number from 0 to 1")
                     })?;
                     if !(0.0..=1.0).contains(&rate) {
-                        return Err(format!("fault {s:?}: error rate {rate} is not within 0..1"));
+                        return Err(
+                            format!("fault {s:?}: error rate {rate} is not within 0..1").into()
+                        );
                     }
                     FaultAction::ErrorRate(id, rate)
                 }
@@ -137,12 +142,12 @@ impl FromStr for FaultStep {
                         .map_err(|e| format!("fault {s:?}: {e}"))?;
                     FaultAction::Latency(id, d)
                 }
-                other => return Err(format!("fault {s:?}: unknown key {other:?}; {FAULT_FORMS}")),
+                other => {
+                    return Err(format!("fault {s:?}: unknown key {other:?}; {FAULT_FORMS}").into())
+                }
             };
             if action.replace(next).is_some() {
-                return Err(format!(
-                    "fault {s:?}: one action per --fault; {FAULT_FORMS}"
-                ));
+                return Err(format!("fault {s:?}: one action per --fault; {FAULT_FORMS}").into());
             }
         }
         let at = at.ok_or_else(|| format!("fault {s:?}: missing at=DURATION; {FAULT_FORMS}"))?;
@@ -173,21 +178,23 @@ pub fn validate_plan(
     plan: &[FaultStep],
     known: &[String],
     duration: Option<Duration>,
-) -> Result<(), String> {
+) -> Result<(), SpecError> {
     for step in plan {
         let id = step.action.instance();
         if !known.iter().any(|k| k == id) {
             return Err(format!(
-                "fault {step}: no instance {id:?} in the fleet (known: {})",
+                "--fault {step}: no instance {id:?} in the fleet (known: {})",
                 known.join(", ")
-            ));
+            )
+            .into());
         }
         if let Some(d) = duration {
             if step.at >= d {
                 return Err(format!(
-                    "fault {step}: at= is not before the end of the run ({})",
+                    "--fault {step}: at= is not before the end of the run ({})",
                     humantime::format_duration(d)
-                ));
+                )
+                .into());
             }
         }
     }
@@ -227,7 +234,7 @@ mod tests {
             "at=1s,kill=../etc",
         ] {
             let err = bad.parse::<FaultStep>().unwrap_err();
-            assert!(err.starts_with("fault "), "{bad}: {err}");
+            assert!(err.0.starts_with("fault "), "{bad}: {err}");
         }
     }
 
@@ -236,7 +243,7 @@ mod tests {
         let plan = vec!["at=1s,kill=orders-9".parse().unwrap()];
         let err = validate_plan(&plan, &["orders-1".into()], None).unwrap_err();
         assert!(
-            err.contains("orders-9") && err.contains("orders-1"),
+            err.0.contains("orders-9") && err.0.contains("orders-1"),
             "{err}"
         );
     }

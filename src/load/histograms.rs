@@ -9,6 +9,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::report::Percentiles;
 use super::stats::latency_histogram;
 use super::RunOutcome;
 
@@ -151,5 +152,51 @@ mod tests {
         let (total, per) = merge(&[p1, p2]).unwrap();
         assert_eq!(total.len(), 4);
         assert_eq!(per["x-1"].len(), 4);
+    }
+}
+
+/// The `hale.load.merge/v1` document: percentiles of merged exports, in total and per instance.
+#[derive(Debug, Serialize)]
+pub struct MergeReport {
+    pub schema: &'static str,
+    pub files: usize,
+    pub total: Percentiles,
+    pub instances: BTreeMap<String, Percentiles>,
+}
+
+/// Merge exported files into the document `hale load --merge` prints.
+pub fn merge_report(paths: &[std::path::PathBuf]) -> anyhow::Result<MergeReport> {
+    let (total, instances) = merge(paths)?;
+    Ok(MergeReport {
+        schema: "hale.load.merge/v1",
+        files: paths.len(),
+        total: Percentiles::of(&total),
+        instances: instances
+            .iter()
+            .map(|(id, h)| (id.clone(), Percentiles::of(h)))
+            .collect(),
+    })
+}
+
+impl MergeReport {
+    /// The text form: one row of percentiles (ms) for the total and each instance.
+    pub fn write_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "{:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "latency ms", "count", "p50", "p90", "p99", "p99.9", "max"
+        )?;
+        let row = |out: &mut dyn std::io::Write, name: &str, p: &Percentiles| {
+            writeln!(
+                out,
+                "{name:<24} {:>10} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                p.count, p.p50, p.p90, p.p99, p.p999, p.max
+            )
+        };
+        row(out, "total", &self.total)?;
+        for (id, p) in &self.instances {
+            row(out, id, p)?;
+        }
+        Ok(())
     }
 }

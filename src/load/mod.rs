@@ -13,9 +13,11 @@ pub mod fleet_faults;
 pub mod histograms;
 pub mod html;
 pub mod http1;
+pub mod plan;
 pub mod report;
 pub mod schedule;
 pub mod stats;
+pub mod targets;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -119,6 +121,8 @@ pub struct LoadOptions {
     pub balance: BalanceOptions,
     pub hash: Option<HashOptions>,
     pub protection: Protection,
+    /// `--breaker`'s own word for `protection`, for the report.
+    pub breaker: plan::Breaker,
     /// Retries per request (0 = none), each bounded by the retry budget.
     pub retries: u32,
     pub retry_budget: RetryBudgetConfig,
@@ -144,6 +148,7 @@ impl Default for LoadOptions {
             balance: BalanceOptions::default(),
             hash: None,
             protection: Protection::Breaker(BreakerConfig::default()),
+            breaker: plan::Breaker::ThreeState,
             retries: 0,
             retry_budget: RetryBudgetConfig::default(),
             max_ejected: 0.5,
@@ -256,6 +261,18 @@ enum Message {
     Done(Box<stats::WorkerReport>),
     /// A worker panicked: it will never send `Done`, so the run ends with this error.
     WorkerFailed(String),
+}
+
+/// A `--profile`, `--fault` or `--assert` value hale cannot read, or a fault plan that does not
+/// fit the fleet; the message names the accepted forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SpecError(pub String);
+
+impl From<String> for SpecError {
+    fn from(message: String) -> Self {
+        SpecError(message)
+    }
 }
 
 /// What ends a run early.

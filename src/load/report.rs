@@ -158,6 +158,8 @@ pub struct Report {
     pub target: TargetInfo,
     pub strategy: String,
     pub protection: String,
+    /// `--breaker` in the flag's own words: `three-state`, `adaptive` or `off`.
+    pub breaker: &'static str,
     pub model: ModelInfo,
     pub seed: u64,
     pub duration_s: f64,
@@ -292,6 +294,7 @@ impl Report {
             target,
             strategy: options.balance.strategy.name().to_string(),
             protection: options.protection.name().to_string(),
+            breaker: options.breaker.name(),
             model: ModelInfo {
                 kind,
                 concurrency,
@@ -418,8 +421,8 @@ impl Report {
         };
         writeln!(
             out,
-            "{} {}  strategy {}  protection {}  model {}  seed {}",
-            self.target.method, self.target.path, self.strategy, self.protection, model, self.seed
+            "{} {}  strategy {}  breaker {}  model {}  seed {}",
+            self.target.method, self.target.path, self.strategy, self.breaker, model, self.seed
         )?;
         writeln!(out)?;
         // Overall latency is that of successful requests; each instance's row below counts
