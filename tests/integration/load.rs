@@ -1084,33 +1084,35 @@ fn error_rate_fault_engages_adaptive_throttling_on_that_instance() {
 }
 
 #[test]
-fn ctrl_c_stops_the_run_prints_the_report_and_exits_130() {
+fn sigint_or_sigterm_stops_the_run_prints_the_report_and_exits_130() {
     let s = TestServer::start("s", Behaviour::Ok);
-    let dir = common::tempdir();
-    let child = common::hale(dir.path())
-        .args([
-            "load",
-            "--endpoints",
-            &s.addr.to_string(),
-            "-c",
-            "2",
-            "-d",
-            "30s",
-        ])
-        .args(["--output", "json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130));
-    let report = json(&out);
-    assert!(report["requests"].as_u64().unwrap() > 0);
-    assert!(report["duration_s"].as_f64().unwrap() < 10.0);
+    for signal in ["-INT", "-TERM"] {
+        let dir = common::tempdir();
+        let child = common::hale(dir.path())
+            .args([
+                "load",
+                "--endpoints",
+                &s.addr.to_string(),
+                "-c",
+                "2",
+                "-d",
+                "30s",
+            ])
+            .args(["--output", "json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1000));
+        let status = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}");
+        let report = json(&out);
+        assert!(report["requests"].as_u64().unwrap() > 0, "{signal}");
+        assert!(report["duration_s"].as_f64().unwrap() < 10.0, "{signal}");
+    }
 }

@@ -1270,3 +1270,28 @@ fn stop_while_the_registry_is_down_exits_1_saying_the_entry_will_expire() {
         "{err}"
     );
 }
+
+#[test]
+fn sigterm_stops_discover_watch_which_says_so_and_exits_130() {
+    let tmp = common::tempdir();
+    let registry = format!("file://{}", tmp.path().join("r.json").display());
+    let mut child = common::hale(tmp.path())
+        .args(["discover", "orders", "--watch", "--registry", &registry])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first line means the watch is running.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Stopped"), "{stderr}");
+}
