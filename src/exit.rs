@@ -101,6 +101,9 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
         use crate::load::targets::TargetError;
         return matches!(e, TargetError::Bad(_) | TargetError::NoInstances { .. });
     }
+    if let Some(e) = cause.downcast_ref::<crate::load::LoadError>() {
+        return matches!(e, crate::load::LoadError::BadPath { .. });
+    }
     if let Some(e) = cause.downcast_ref::<FleetError>() {
         return matches!(
             e,

@@ -278,6 +278,8 @@ impl From<String> for SpecError {
 /// What ends a run early.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    #[error("path {path:?} is not a valid request target: {why}")]
+    BadPath { path: String, why: String },
     #[error("{0} (a bug in hale: please report it)")]
     WorkerPanicked(String),
 }
@@ -499,10 +501,14 @@ pub async fn run(
     actuator: Option<Arc<dyn FaultActuator>>,
     progress: &crate::progress::Progress,
     stop: &Stop,
-) -> anyhow::Result<RunOutcome> {
-    let uri: Uri = options.path.parse().map_err(|e| {
-        anyhow::anyhow!("path {:?} is not a valid request target: {e}", options.path)
-    })?;
+) -> Result<RunOutcome, LoadError> {
+    let uri: Uri = options
+        .path
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| LoadError::BadPath {
+            path: options.path.clone(),
+            why: e.to_string(),
+        })?;
     let duration = options.duration.unwrap_or(HARD_CAP).min(HARD_CAP);
     let schedule = match &options.model {
         Model::Open {
@@ -715,7 +721,7 @@ pub async fn run(
     }
     if let Some(why) = failure {
         monitor.abort();
-        return Err(LoadError::WorkerPanicked(why).into());
+        return Err(LoadError::WorkerPanicked(why));
     }
     let _ = monitor.await;
     while let Ok(message) = rx.try_recv() {
