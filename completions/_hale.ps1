@@ -144,7 +144,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;up' {
             [CompletionResult]::new('--replicas', '--replicas', [CompletionResultType]::ParameterName, 'How many instances to run. On a running fleet, starts or stops instances to match')
-            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
             [CompletionResult]::new('--ready-timeout', '--ready-timeout', [CompletionResultType]::ParameterName, 'How long the instances may take to answer 200 on /readyz')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
@@ -187,14 +187,14 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;register' {
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale''s own, or the one go-zero or kratos services read')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Where the instance answers, HOST:PORT')
             [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'HTTP health path the registry checks (Consul runs it every 5 s)')
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the entry lives without a heartbeat; heartbeats go every TTL/3')
-            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Instance id [default: <name>-<host>-<port>, sanitized]')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Instance id, a DNS-1123 label [default: <name>-<host>-<port> with ''.'' and '':'' as ''-'']')
             [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'A tag (repeatable)')
             [CompletionResult]::new('--meta', '--meta', [CompletionResultType]::ParameterName, 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3')
-            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('--replace', '--replace', [CompletionResultType]::ParameterName, 'Take over an id another live instance holds')
@@ -211,9 +211,9 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;deregister' {
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale''s own, or the one go-zero or kratos services read')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name')
             [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Instance id (for the go-zero layout: the lease id)')
-            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
@@ -228,8 +228,8 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;discover' {
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale''s own, or the one go-zero or kratos services read')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop watching after this long (with --watch)')
-            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Print the instances again on every change until Ctrl-C (or --timeout)')
@@ -244,7 +244,8 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;load' {
-            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL (consul://, etcd://, file://); default from HALE_REGISTRY, hale.toml, or the embedded file registry')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale''s own, or the one go-zero or kratos services read')
             [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Fixed instances: host:port,host:port,...')
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'One target URL (http://host:port/path or https://…)')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path and query')
@@ -258,19 +259,19 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Closed model: connections (workers); open model: most requests in flight')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Open model: target requests per second')
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Open model: target requests per second')
-            [CompletionResult]::new('--arrivals', '--arrivals', [CompletionResultType]::ParameterName, 'Open model arrivals: constant or poisson')
+            [CompletionResult]::new('--arrivals', '--arrivals', [CompletionResultType]::ParameterName, 'Open model arrivals')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Open model rate profile: ramp:FROM-TO or steps:R1,R2,R3 (replaces --rate''s constant)')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'How long to send (default 10s unless --requests is given)')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to send (default 10s unless --requests is given)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Stop after this many requests')
             [CompletionResult]::new('--requests', '--requests', [CompletionResultType]::ParameterName, 'Stop after this many requests')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-request timeout')
-            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash')
-            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Balancing strategy')
+            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'Balancing strategy')
             [CompletionResult]::new('--hash-header', '--hash-header', [CompletionResultType]::ParameterName, 'Consistent hashing: the header whose value is hashed (a fixed -H value, or one of --hash-keys generated keys per request)')
-            [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'Consistent hashing algorithm: ring or jump')
+            [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'Consistent hashing algorithm')
             [CompletionResult]::new('--hash-keys', '--hash-keys', [CompletionResultType]::ParameterName, 'Distinct generated keys for --hash-header')
-            [CompletionResult]::new('--breaker', '--breaker', [CompletionResultType]::ParameterName, 'Instance protection: three-state, adaptive (SRE client-side throttling) or off')
+            [CompletionResult]::new('--breaker', '--breaker', [CompletionResultType]::ParameterName, 'Instance protection')
             [CompletionResult]::new('--breaker-failure-rate', '--breaker-failure-rate', [CompletionResultType]::ParameterName, 'Three-state: failure rate that opens the breaker')
             [CompletionResult]::new('--breaker-min-calls', '--breaker-min-calls', [CompletionResultType]::ParameterName, 'Three-state: calls in the window before the failure rate counts')
             [CompletionResult]::new('--breaker-consecutive', '--breaker-consecutive', [CompletionResultType]::ParameterName, 'Three-state: consecutive failures that open the breaker')

@@ -246,7 +246,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deregister)
-            opts="-q -v -h -V --registry --name --id --layout --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --name --id --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -256,16 +256,16 @@ _hale() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --layout)
+                    COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --id)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --layout)
-                    COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -284,7 +284,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__discover)
-            opts="-q -v -h -V --registry --watch --timeout --layout --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --watch --timeout --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -294,12 +294,12 @@ _hale() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --layout)
                     COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -568,7 +568,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__load)
-            opts="-X -H -c -r -d -n -s -k -q -v -h -V --registry --endpoints --url --path --method --header --body --body-file --concurrency --rate --arrivals --profile --duration --requests --timeout --strategy --hash-header --hash --hash-keys --breaker --breaker-failure-rate --breaker-min-calls --breaker-consecutive --breaker-window --breaker-open --breaker-probes --adaptive-k --retries --max-ejected --seed --fault --fleet --assert --report --histogram-out --cacert --insecure --merge --output --quiet --verbose --color --help --version"
+            opts="-X -H -c -r -d -n -s -k -q -v -h -V --registry --layout --endpoints --url --path --method --header --body --body-file --concurrency --rate --arrivals --profile --duration --requests --timeout --strategy --hash-header --hash --hash-keys --breaker --breaker-failure-rate --breaker-min-calls --breaker-consecutive --breaker-window --breaker-open --breaker-probes --adaptive-k --retries --max-ejected --seed --fault --fleet --assert --report --histogram-out --cacert --insecure --merge --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -576,6 +576,10 @@ _hale() {
             case "${prev}" in
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --layout)
+                    COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
                     return 0
                     ;;
                 --endpoints)
@@ -631,7 +635,7 @@ _hale() {
                     return 0
                     ;;
                 --arrivals)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "constant poisson" -- "${cur}"))
                     return 0
                     ;;
                 --profile)
@@ -659,11 +663,11 @@ _hale() {
                     return 0
                     ;;
                 --strategy)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "round-robin weighted-round-robin least-connections p2c-ewma random consistent-hash" -- "${cur}"))
                     return 0
                     ;;
                 -s)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "round-robin weighted-round-robin least-connections p2c-ewma random consistent-hash" -- "${cur}"))
                     return 0
                     ;;
                 --hash-header)
@@ -671,7 +675,7 @@ _hale() {
                     return 0
                     ;;
                 --hash)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "ring jump" -- "${cur}"))
                     return 0
                     ;;
                 --hash-keys)
@@ -679,7 +683,7 @@ _hale() {
                     return 0
                     ;;
                 --breaker)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "three-state adaptive off" -- "${cur}"))
                     return 0
                     ;;
                 --breaker-failure-rate)
@@ -848,7 +852,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__register)
-            opts="-q -v -h -V --registry --name --address --check --ttl --id --tag --meta --layout --replace --once --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --name --address --check --ttl --id --tag --meta --replace --once --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -856,6 +860,10 @@ _hale() {
             case "${prev}" in
                 --registry)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --layout)
+                    COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
                     return 0
                     ;;
                 --name)
@@ -884,10 +892,6 @@ _hale() {
                     ;;
                 --meta)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --layout)
-                    COMPREPLY=($(compgen -W "hale go-zero kratos" -- "${cur}"))
                     return 0
                     ;;
                 --output)

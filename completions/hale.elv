@@ -132,7 +132,7 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;up'= {
             cand --replicas 'How many instances to run. On a running fleet, starts or stops instances to match'
-            cand --registry 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
             cand --ready-timeout 'How long the instances may take to answer 200 on /readyz'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
@@ -172,14 +172,14 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;register'= {
             cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --layout 'etcd key layout: hale''s own, or the one go-zero or kratos services read'
             cand --name 'Service name'
             cand --address 'Where the instance answers, HOST:PORT'
             cand --check 'HTTP health path the registry checks (Consul runs it every 5 s)'
             cand --ttl 'How long the entry lives without a heartbeat; heartbeats go every TTL/3'
-            cand --id 'Instance id [default: <name>-<host>-<port>, sanitized]'
+            cand --id 'Instance id, a DNS-1123 label [default: <name>-<host>-<port> with ''.'' and '':'' as ''-'']'
             cand --tag 'A tag (repeatable)'
             cand --meta 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3'
-            cand --layout 'etcd key layout: hale, go-zero or kratos'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand --replace 'Take over an id another live instance holds'
@@ -195,9 +195,9 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;deregister'= {
             cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --layout 'etcd key layout: hale''s own, or the one go-zero or kratos services read'
             cand --name 'Service name'
             cand --id 'Instance id (for the go-zero layout: the lease id)'
-            cand --layout 'etcd key layout: hale, go-zero or kratos'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand -q 'Print only results and errors'
@@ -211,8 +211,8 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;discover'= {
             cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --layout 'etcd key layout: hale''s own, or the one go-zero or kratos services read'
             cand --timeout 'Stop watching after this long (with --watch)'
-            cand --layout 'etcd key layout: hale, go-zero or kratos'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand --watch 'Print the instances again on every change until Ctrl-C (or --timeout)'
@@ -226,7 +226,8 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --version 'Print version'
         }
         &'hale;load'= {
-            cand --registry 'Registry URL (consul://, etcd://, file://); default from HALE_REGISTRY, hale.toml, or the embedded file registry'
+            cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --layout 'etcd key layout: hale''s own, or the one go-zero or kratos services read'
             cand --endpoints 'Fixed instances: host:port,host:port,...'
             cand --url 'One target URL (http://host:port/path or https://…)'
             cand --path 'Request path and query'
@@ -240,19 +241,19 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --concurrency 'Closed model: connections (workers); open model: most requests in flight'
             cand -r 'Open model: target requests per second'
             cand --rate 'Open model: target requests per second'
-            cand --arrivals 'Open model arrivals: constant or poisson'
+            cand --arrivals 'Open model arrivals'
             cand --profile 'Open model rate profile: ramp:FROM-TO or steps:R1,R2,R3 (replaces --rate''s constant)'
             cand -d 'How long to send (default 10s unless --requests is given)'
             cand --duration 'How long to send (default 10s unless --requests is given)'
             cand -n 'Stop after this many requests'
             cand --requests 'Stop after this many requests'
             cand --timeout 'Per-request timeout'
-            cand -s 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash'
-            cand --strategy 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash'
+            cand -s 'Balancing strategy'
+            cand --strategy 'Balancing strategy'
             cand --hash-header 'Consistent hashing: the header whose value is hashed (a fixed -H value, or one of --hash-keys generated keys per request)'
-            cand --hash 'Consistent hashing algorithm: ring or jump'
+            cand --hash 'Consistent hashing algorithm'
             cand --hash-keys 'Distinct generated keys for --hash-header'
-            cand --breaker 'Instance protection: three-state, adaptive (SRE client-side throttling) or off'
+            cand --breaker 'Instance protection'
             cand --breaker-failure-rate 'Three-state: failure rate that opens the breaker'
             cand --breaker-min-calls 'Three-state: calls in the window before the failure rate counts'
             cand --breaker-consecutive 'Three-state: consecutive failures that open the breaker'

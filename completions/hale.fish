@@ -116,7 +116,7 @@ complete -c hale -n "__fish_hale_using_subcommand deploy" -s v -l verbose -d 'Pr
 complete -c hale -n "__fish_hale_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand deploy" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand up" -l replicas -d 'How many instances to run. On a running fleet, starts or stops instances to match' -r
-complete -c hale -n "__fish_hale_using_subcommand up" -l registry -d 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand up" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l ready-timeout -d 'How long the instances may take to answer 200 on /readyz' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
@@ -147,16 +147,16 @@ complete -c hale -n "__fish_hale_using_subcommand down" -s v -l verbose -d 'Prin
 complete -c hale -n "__fish_hale_using_subcommand down" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand down" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand register" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l layout -d 'etcd key layout: hale\'s own, or the one go-zero or kratos services read' -r -f -a "hale\t'`/hale/services/<name>/<id>` → JSON instance'
+go-zero\t'go-zero\'s `core/discov`: `<name>/<lease id>` → `host:port`'
+kratos\t'kratos\' `contrib/registry/etcd`: `/microservices/<name>/<id>` → JSON'"
 complete -c hale -n "__fish_hale_using_subcommand register" -l name -d 'Service name' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l address -d 'Where the instance answers, HOST:PORT' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l check -d 'HTTP health path the registry checks (Consul runs it every 5 s)' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l ttl -d 'How long the entry lives without a heartbeat; heartbeats go every TTL/3' -r
-complete -c hale -n "__fish_hale_using_subcommand register" -l id -d 'Instance id [default: <name>-<host>-<port>, sanitized]' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l id -d 'Instance id, a DNS-1123 label [default: <name>-<host>-<port> with \'.\' and \':\' as \'-\']' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l tag -d 'A tag (repeatable)' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l meta -d 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3' -r
-complete -c hale -n "__fish_hale_using_subcommand register" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
-go-zero\t''
-kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand register" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand register" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -169,11 +169,11 @@ complete -c hale -n "__fish_hale_using_subcommand register" -s v -l verbose -d '
 complete -c hale -n "__fish_hale_using_subcommand register" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand register" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand deregister" -l layout -d 'etcd key layout: hale\'s own, or the one go-zero or kratos services read' -r -f -a "hale\t'`/hale/services/<name>/<id>` → JSON instance'
+go-zero\t'go-zero\'s `core/discov`: `<name>/<lease id>` → `host:port`'
+kratos\t'kratos\' `contrib/registry/etcd`: `/microservices/<name>/<id>` → JSON'"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l name -d 'Service name' -r
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l id -d 'Instance id (for the go-zero layout: the lease id)' -r
-complete -c hale -n "__fish_hale_using_subcommand deregister" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
-go-zero\t''
-kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -184,10 +184,10 @@ complete -c hale -n "__fish_hale_using_subcommand deregister" -s v -l verbose -d
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand discover" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand discover" -l layout -d 'etcd key layout: hale\'s own, or the one go-zero or kratos services read' -r -f -a "hale\t'`/hale/services/<name>/<id>` → JSON instance'
+go-zero\t'go-zero\'s `core/discov`: `<name>/<lease id>` → `host:port`'
+kratos\t'kratos\' `contrib/registry/etcd`: `/microservices/<name>/<id>` → JSON'"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l timeout -d 'Stop watching after this long (with --watch)' -r
-complete -c hale -n "__fish_hale_using_subcommand discover" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
-go-zero\t''
-kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -198,7 +198,10 @@ complete -c hale -n "__fish_hale_using_subcommand discover" -s q -l quiet -d 'Pr
 complete -c hale -n "__fish_hale_using_subcommand discover" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand discover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand discover" -s V -l version -d 'Print version'
-complete -c hale -n "__fish_hale_using_subcommand load" -l registry -d 'Registry URL (consul://, etcd://, file://); default from HALE_REGISTRY, hale.toml, or the embedded file registry' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l layout -d 'etcd key layout: hale\'s own, or the one go-zero or kratos services read' -r -f -a "hale\t'`/hale/services/<name>/<id>` → JSON instance'
+go-zero\t'go-zero\'s `core/discov`: `<name>/<lease id>` → `host:port`'
+kratos\t'kratos\' `contrib/registry/etcd`: `/microservices/<name>/<id>` → JSON'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l endpoints -d 'Fixed instances: host:port,host:port,...' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l url -d 'One target URL (http://host:port/path or https://…)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l path -d 'Request path and query' -r
@@ -208,16 +211,25 @@ complete -c hale -n "__fish_hale_using_subcommand load" -l body -d 'Request body
 complete -c hale -n "__fish_hale_using_subcommand load" -l body-file -d 'Request body read from a file' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -s c -l concurrency -d 'Closed model: connections (workers); open model: most requests in flight' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s r -l rate -d 'Open model: target requests per second' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -l arrivals -d 'Open model arrivals: constant or poisson' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l arrivals -d 'Open model arrivals' -r -f -a "constant\t'Evenly spaced at 1/rate'
+poisson\t'Exponential gaps with mean 1/rate (a Poisson process)'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l profile -d 'Open model rate profile: ramp:FROM-TO or steps:R1,R2,R3 (replaces --rate\'s constant)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s d -l duration -d 'How long to send (default 10s unless --requests is given)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s n -l requests -d 'Stop after this many requests' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l timeout -d 'Per-request timeout' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -s s -l strategy -d 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -s s -l strategy -d 'Balancing strategy' -r -f -a "round-robin\t'Each instance in turn'
+weighted-round-robin\t'nginx\'s smooth weighted round robin over the registry\'s `weight` meta'
+least-connections\t'The endpoint with the fewest requests in flight (ties rotate)'
+p2c-ewma\t'Power of two choices over peak-EWMA cost: rtt × (pending + 1)'
+random\t'A uniformly random instance'
+consistent-hash\t'Consistent hashing on a request header (ring or jump hash)'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l hash-header -d 'Consistent hashing: the header whose value is hashed (a fixed -H value, or one of --hash-keys generated keys per request)' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -l hash -d 'Consistent hashing algorithm: ring or jump' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l hash -d 'Consistent hashing algorithm' -r -f -a "ring\t'Ketama-style ring with virtual nodes: adding or removing one endpoint moves ~1/n keys'
+jump\t'Lamping & Veach jump hash: no memory, perfectly even, but only stable for appends'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l hash-keys -d 'Distinct generated keys for --hash-header' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -l breaker -d 'Instance protection: three-state, adaptive (SRE client-side throttling) or off' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l breaker -d 'Instance protection' -r -f -a "three-state\t'Per-instance three-state breaker: closed, open, half-open'
+adaptive\t'Google SRE client-side throttling per instance'
+off\t'Every pick goes through'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-failure-rate -d 'Three-state: failure rate that opens the breaker' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-min-calls -d 'Three-state: calls in the window before the failure rate counts' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-consecutive -d 'Three-state: consecutive failures that open the breaker' -r

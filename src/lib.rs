@@ -1,19 +1,20 @@
 //! hale: scaffold, register, run and load-test Go microservices.
 //!
 //! The binary is thin (`main.rs` → [`main_entry`]); each subcommand in [`commands`] turns its
-//! flags into settings and calls a domain module: [`scaffold`], [`registry`], [`fleet`],
+//! flags into settings and calls a domain module: [`scaffold`], [`discovery`], [`fleet`],
 //! [`balance`], [`breaker`], [`load`]. See docs/ARCHITECTURE.md.
 pub mod balance;
 pub mod breaker;
 pub mod cli;
 pub mod commands;
+pub mod discovery;
 pub mod exit;
 pub mod fleet;
 pub mod image;
 pub mod load;
+pub mod names;
 pub mod output;
 pub mod progress;
-pub mod registry;
 pub mod scaffold;
 pub mod service_contract;
 pub mod settings;

@@ -172,7 +172,7 @@ impl Pusher {
     fn unreachable(&self, e: &reqwest::Error) -> PushError {
         PushError::Unreachable {
             registry: self.registry.clone(),
-            reason: crate::registry::consul::cause_of(e),
+            reason: crate::discovery::consul::cause_of(e),
         }
     }
 

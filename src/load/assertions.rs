@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::SpecError;
+
 use serde::Serialize;
 
 /// What an assertion measures.
@@ -44,14 +46,6 @@ pub enum Op {
 }
 
 impl Op {
-    fn symbol(self) -> &'static str {
-        match self {
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-        }
-    }
     fn holds(self, actual: f64, bound: f64) -> bool {
         match self {
             Op::Lt => actual < bound,
@@ -104,8 +98,8 @@ fn parse_ms(text: &str) -> Option<f64> {
 }
 
 impl FromStr for Assertion {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
         let text = s.trim();
         let at = text
             .find(['<', '>'])
@@ -135,7 +129,7 @@ impl FromStr for Assertion {
             "dead" => Metric::Dead,
             "share-deviation" => Metric::ShareDeviation,
             "jain" => Metric::Jain,
-            _ => return Err(format!("assertion {s:?}: unknown metric {name:?}; {FORMS}")),
+            _ => return Err(format!("assertion {s:?}: unknown metric {name:?}; {FORMS}").into()),
         };
         let bad = || format!("assertion {s:?}: {value:?} is not a valid bound for {name}; {FORMS}");
         let mut percent = false;
@@ -148,14 +142,14 @@ impl FromStr for Assertion {
                     v.trim().parse::<f64>().map_err(|_| bad())? / 100.0
                 }
                 None if metric == Metric::ShareDeviation => {
-                    return Err(format!("assertion {s:?}: write share-deviation as a percentage, e.g. share-deviation<5%"))
+                    return Err(format!("assertion {s:?}: write share-deviation as a percentage, e.g. share-deviation<5%").into())
                 }
                 None => value.parse::<f64>().map_err(|_| bad())?,
             },
             Metric::Rps | Metric::Dead | Metric::Jain => value.parse::<f64>().map_err(|_| bad())?,
         };
         if !bound.is_finite() || bound < 0.0 {
-            return Err(bad());
+            return Err(bad().into());
         }
         Ok(Assertion {
             text: text.to_string(),
@@ -246,10 +240,6 @@ impl Assertion {
             Metric::Jain => round_to(actual, 4),
         }
     }
-
-    pub fn op_symbol(&self) -> &'static str {
-        self.op.symbol()
-    }
 }
 
 #[cfg(test)]
@@ -302,7 +292,7 @@ mod tests {
             "share-deviation<5",
         ] {
             let err = bad.parse::<Assertion>().unwrap_err();
-            assert!(err.starts_with("assertion "), "{bad}: {err}");
+            assert!(err.0.starts_with("assertion "), "{bad}: {err}");
         }
     }
 }

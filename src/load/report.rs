@@ -302,6 +302,8 @@ pub struct Report {
     pub target: TargetInfo,
     pub strategy: String,
     pub protection: String,
+    /// `--breaker` in the flag's own words: `three-state`, `adaptive` or `off`.
+    pub breaker: &'static str,
     pub model: ModelInfo,
     pub seed: u64,
     pub duration_s: f64,
@@ -495,6 +497,7 @@ impl Report {
             target,
             strategy: options.balance.strategy.name().to_string(),
             protection: options.protection.name().to_string(),
+            breaker: options.breaker.name(),
             model: ModelInfo {
                 kind,
                 concurrency,
@@ -633,8 +636,8 @@ impl Report {
         };
         writeln!(
             out,
-            "{} {}  strategy {}  protection {}  model {}  seed {}",
-            self.target.method, self.target.path, self.strategy, self.protection, model, self.seed
+            "{} {}  strategy {}  breaker {}  model {}  seed {}",
+            self.target.method, self.target.path, self.strategy, self.breaker, model, self.seed
         )?;
         writeln!(out)?;
         // Overall latency is that of successful requests; each instance's row below counts
@@ -855,22 +858,8 @@ fn resilience(outcome: &RunOutcome) -> Vec<ResilienceFigure> {
     let events = &outcome.events;
     let mut out = Vec::new();
     for fault in events.iter().filter(|e| e.kind == "fault") {
-        let kind = fault
-            .detail
-            .split(',')
-            .find_map(|p| {
-                p.split_once('=')
-                    .filter(|(k, _)| *k != "at")
-                    .map(|(k, _)| k)
-            })
-            .unwrap_or("fault");
-        let kind: &'static str = match kind {
-            "kill" => "kill",
-            "restore" => "restore",
-            "error-rate" => "error-rate",
-            "latency" => "latency",
-            _ => "fault",
-        };
+        let Some(kind) = fault.fault else { continue };
+        let kind = kind.name();
         let instance = outcome.instances.iter().find(|i| i.id == fault.instance);
         let breaker_events = || {
             events.iter().filter(|e| {
@@ -943,6 +932,7 @@ mod tests {
             instance: instance.into(),
             state,
             detail: String::new(),
+            fault: None,
         }
     }
 

@@ -228,9 +228,14 @@ fn wait_until(mut done: impl FnMut() -> bool) -> bool {
 /// the report of what it did). The run's own `-d` is only a safety bound, longer than
 /// `PATIENCE`, so the test never depends on how much the run got done in a fixed time.
 fn interrupt_when(child: Child, what: &str, done: impl FnMut() -> bool) -> Output {
+    interrupt_with(child, "-INT", what, done)
+}
+
+/// [`interrupt_when`] with another stop signal (`-TERM`, as a supervisor sends).
+fn interrupt_with(child: Child, signal: &str, what: &str, done: impl FnMut() -> bool) -> Output {
     let held = wait_until(done);
     let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status();
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -1365,18 +1370,22 @@ fn error_rate_fault_engages_adaptive_throttling_on_that_instance() {
 }
 
 #[test]
-fn ctrl_c_stops_the_run_prints_the_report_and_exits_130() {
+fn sigint_or_sigterm_stops_the_run_prints_the_report_and_exits_130() {
     let s = TestServer::start("s", Behaviour::Ok);
-    let (child, _dir) = spawn_load(&["--endpoints", &s.addr.to_string(), "-c", "2", "-d", "120s"]);
-    let out = interrupt_when(child, "the first request", || s.served() > 0);
-    let report = json(&out);
-    assert!(report["requests"].as_u64().unwrap() > 0);
-    // Stopped well before its own end.
-    assert!(report["duration_s"].as_f64().unwrap() < 120.0);
-    assert_eq!(
-        report["interrupted"], true,
-        "the JSON says the run was cut short"
-    );
+    for signal in ["-INT", "-TERM"] {
+        let (child, _dir) =
+            spawn_load(&["--endpoints", &s.addr.to_string(), "-c", "2", "-d", "120s"]);
+        let before = s.served();
+        let out = interrupt_with(child, signal, "the first request", || s.served() > before);
+        let report = json(&out);
+        assert!(report["requests"].as_u64().unwrap() > 0, "{signal}");
+        // Stopped well before its own end.
+        assert!(report["duration_s"].as_f64().unwrap() < 120.0, "{signal}");
+        assert_eq!(
+            report["interrupted"], true,
+            "{signal}: the JSON says the run was cut short"
+        );
+    }
 }
 
 #[test]
