@@ -395,6 +395,33 @@ fn registry_integration_tests_pass_against_real_consul_and_etcd() {
     );
 }
 
+/// The file registry locks with flock(2) on unix and LockFileEx on windows (lock_*.go), so the
+/// project builds, tests included, for every platform a developer or CI runs it on.
+#[test]
+fn generated_project_cross_compiles_for_linux_darwin_and_windows() {
+    need!(Go);
+    let built = built();
+    for (os, arch) in [
+        ("linux", "arm64"),
+        ("darwin", "arm64"),
+        ("windows", "amd64"),
+    ] {
+        let out = Command::new("go")
+            .args(["vet", "./..."])
+            .current_dir(&built.project)
+            .env("GOOS", os)
+            .env("GOARCH", arch)
+            .env("CGO_ENABLED", "0")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "GOOS={os} GOARCH={arch} go vet ./... (which builds every package and test) failed:\n{}",
+            stderr_of(&out)
+        );
+    }
+}
+
 #[test]
 fn generated_go_mod_is_already_tidy() {
     need!(Go);
