@@ -1332,7 +1332,12 @@ fn generated_files_carry_the_name_module_and_go_version() {
     ] {
         assert!(dockerfile.contains(want), "Dockerfile lacks {want}");
     }
-    assert!(read(".dockerignore").contains(".hale/"));
+    // An allowlist: everything is out (.hale/, .env, keys) unless named.
+    let ignore = read(".dockerignore");
+    assert!(
+        ignore.lines().any(|l| l == "*") && ignore.contains("!cmd/") && ignore.contains("**/.env"),
+        "{ignore}"
+    );
     let toml = read("hale.toml");
     assert!(toml.contains("name = \"billing\"") && toml.contains("port = 8080"));
     assert!(read("cmd/billing/main.go").contains("\"example.org/acme/billing/internal/config\""));
