@@ -395,6 +395,33 @@ fn registry_integration_tests_pass_against_real_consul_and_etcd() {
     );
 }
 
+/// The file registry locks with flock(2) on unix and LockFileEx on windows (lock_*.go), so the
+/// project builds, tests included, for every platform a developer or CI runs it on.
+#[test]
+fn generated_project_cross_compiles_for_linux_darwin_and_windows() {
+    need!(Go);
+    let built = built();
+    for (os, arch) in [
+        ("linux", "arm64"),
+        ("darwin", "arm64"),
+        ("windows", "amd64"),
+    ] {
+        let out = Command::new("go")
+            .args(["vet", "./..."])
+            .current_dir(&built.project)
+            .env("GOOS", os)
+            .env("GOARCH", arch)
+            .env("CGO_ENABLED", "0")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "GOOS={os} GOARCH={arch} go vet ./... (which builds every package and test) failed:\n{}",
+            stderr_of(&out)
+        );
+    }
+}
+
 #[test]
 fn generated_go_mod_is_already_tidy() {
     need!(Go);
@@ -1305,7 +1332,12 @@ fn generated_files_carry_the_name_module_and_go_version() {
     ] {
         assert!(dockerfile.contains(want), "Dockerfile lacks {want}");
     }
-    assert!(read(".dockerignore").contains(".hale/"));
+    // An allowlist: everything is out (.hale/, .env, keys) unless named.
+    let ignore = read(".dockerignore");
+    assert!(
+        ignore.lines().any(|l| l == "*") && ignore.contains("!cmd/") && ignore.contains("**/.env"),
+        "{ignore}"
+    );
     let toml = read("hale.toml");
     assert!(toml.contains("name = \"billing\"") && toml.contains("port = 8080"));
     assert!(read("cmd/billing/main.go").contains("\"example.org/acme/billing/internal/config\""));
@@ -1374,6 +1406,9 @@ fn dockerfile_builds_offline_into_a_non_root_image_that_serves_its_probes() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     go(&dir, &["mod", "vendor"]);
+    // Secrets lying in the folder must never enter the build context (.dockerignore allowlist).
+    std::fs::write(dir.join(".env"), "TOKEN=leak\n").unwrap();
+    std::fs::write(dir.join("internal").join("server.key"), "leak\n").unwrap();
 
     let image = format!("hale-test/{name}:{}", std::process::id());
     let container = format!("hale-test-{name}-{}", std::process::id());
@@ -1398,10 +1433,60 @@ fn dockerfile_builds_offline_into_a_non_root_image_that_serves_its_probes() {
             "VERSION=1.2.3",
             "--build-arg",
             "REVISION=cafe01",
+            "--build-arg",
+            "SOURCE=https://example.com/you/imgsvc",
+            "--build-arg",
+            "CREATED=2026-01-02T03:04:05Z",
             "-t",
             &image,
             dir.to_str().unwrap(),
         ],
+    );
+    // The build stage, from the same cached layers: what the context held.
+    let stage = format!("{image}-build");
+    docker_ok(
+        &host,
+        &config,
+        &[
+            "build",
+            "--network",
+            "none",
+            "--target",
+            "build",
+            "--build-arg",
+            &format!("BUILDER_IMAGE={builder}"),
+            "-t",
+            &stage,
+            dir.to_str().unwrap(),
+        ],
+    );
+    let context = docker_ok(
+        &host,
+        &config,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "find",
+            &stage,
+            "/src",
+            "-name",
+            "*.key",
+            "-o",
+            "-name",
+            ".env",
+            "-o",
+            "-name",
+            "hale.toml",
+        ],
+    );
+    let _ = docker(&host, &config, &["rmi", "-f", &stage]);
+    assert_eq!(
+        context.trim(),
+        "",
+        "files outside the allowlist entered the build context"
     );
     let inspect =
         |format: &str| docker_ok(&host, &config, &["image", "inspect", "-f", format, &image]);
@@ -1414,6 +1499,25 @@ fn dockerfile_builds_offline_into_a_non_root_image_that_serves_its_probes() {
         inspect("{{len .RootFS.Layers}}"),
         "1",
         "only the binary's layer"
+    );
+    for (label, want) in [
+        ("org.opencontainers.image.version", "1.2.3"),
+        ("org.opencontainers.image.revision", "cafe01"),
+        (
+            "org.opencontainers.image.source",
+            "https://example.com/you/imgsvc",
+        ),
+        ("org.opencontainers.image.created", "2026-01-02T03:04:05Z"),
+    ] {
+        assert_eq!(
+            inspect(&format!("{{{{index .Config.Labels \"{label}\"}}}}")),
+            want,
+            "{label}"
+        );
+    }
+    assert_eq!(
+        inspect("{{json .Config.Healthcheck.Test}}"),
+        format!("[\"CMD\",\"/{name}\",\"-healthcheck\"]")
     );
 
     let port = common::free_port();
@@ -1448,6 +1552,12 @@ fn dockerfile_builds_offline_into_a_non_root_image_that_serves_its_probes() {
         String::from_utf8_lossy(&docker(&host, &config, &["logs", &container]).stderr)
     );
     assert_eq!(fetch("/readyz").status, 200);
+    // The HEALTHCHECK command works inside the image, which has no shell or curl.
+    docker_ok(
+        &host,
+        &config,
+        &["exec", &container, &format!("/{name}"), "-healthcheck"],
+    );
     let metrics = fetch("/metrics").body;
     assert!(
         metrics.contains("version=\"1.2.3\"") && metrics.contains("revision=\"cafe01\""),

@@ -54,7 +54,9 @@ func RegisterBuildInfo(reg prometheus.Registerer, namespace, version, revision s
 func Namespace(name string) string {
 	b := []byte(name)
 	for i, c := range b {
-		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+		switch {
+		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		default:
 			b[i] = '_'
 		}
 	}
