@@ -188,5 +188,6 @@ export HALE_TEST_STATE=$STATE
 export HALE_TEST_GO_BUILDER_IMAGE=$GO_IMAGE
 export HALE_TEST_DOCKER_CONFIG=$DOCKER_CONFIG_DIR
 ENV
+HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/manifests.sh" >>"$STATE/env"
 log "ready; environment in $STATE/env"
 cat "$STATE/env"

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod exit;
 pub mod fleet;
 pub mod load;
+pub mod manifests;
 pub mod output;
 pub mod progress;
 pub mod registry;

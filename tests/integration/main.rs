@@ -6,6 +6,7 @@
 mod common;
 
 mod cli;
+mod deploy;
 mod fleet;
 mod load;
 mod new;

@@ -24,6 +24,10 @@ pub enum Service {
     GoBuilderImage,
     /// A docker CLI configuration folder whose cli-plugins hold buildx (BuildKit builds).
     DockerConfig,
+    /// PyPI's kubernetes-validate (offline Kubernetes schemas), from scripts/test-env.d/manifests.sh.
+    KubernetesValidate,
+    /// kustomize, built by scripts/test-env.d/manifests.sh.
+    Kustomize,
 }
 
 impl Service {
@@ -39,6 +43,8 @@ impl Service {
             Service::Chromium => "chromium",
             Service::GoBuilderImage => "HALE_TEST_GO_BUILDER_IMAGE",
             Service::DockerConfig => "HALE_TEST_DOCKER_CONFIG",
+            Service::KubernetesValidate => "HALE_TEST_KUBERNETES_VALIDATE",
+            Service::Kustomize => "HALE_TEST_KUSTOMIZE",
         }
     }
 }
