@@ -491,3 +491,172 @@ fn plain_deploy_is_not_built_yet() {
         "error: `hale deploy` is not implemented yet"
     );
 }
+
+/// Stops what the fleet test started, even when an assertion fails.
+struct FleetGuard {
+    tmp: PathBuf,
+    dir: PathBuf,
+    prometheus: Option<std::process::Child>,
+}
+
+impl Drop for FleetGuard {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.prometheus.take() {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+        let _ = common::hale(&self.tmp).arg("down").arg(&self.dir).output();
+    }
+}
+
+fn prom_query(addr: &str, query: &str) -> Vec<serde_json::Value> {
+    let url = format!("http://{addr}/api/v1/query");
+    let Ok(resp) = reqwest::blocking::Client::new()
+        .get(url)
+        .query(&[("query", query)])
+        .send()
+    else {
+        return Vec::new();
+    };
+    let doc: serde_json::Value = resp.json().unwrap_or_default();
+    assert_ne!(doc["status"], "error", "{query}: {doc}");
+    doc["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// An alert expression with every comparison made `bool`, so it returns its series whether or
+/// not the alert would fire: what proves the expression reads metrics that exist.
+fn unfiltered(expr: &str) -> String {
+    expr.replace(" > ", " > bool ").replace(" == ", " == bool ")
+}
+
+#[test]
+fn real_prometheus_scrapes_a_fleet_under_load_and_every_rule_and_panel_returns_series() {
+    need!(Go);
+    need!(Prometheus);
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        if std::env::var("HALE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+            panic!("HALE_TEST_REQUIRE_ALL=1 and the prometheus binary is not on PATH");
+        }
+        eprintln!("skipped: the prometheus binary is not on PATH");
+        return;
+    }
+    let tmp = common::tempdir();
+    let name = format!("m{}", std::process::id());
+    let dir = tmp.path().join(&name);
+    common::scaffold(tmp.path(), &name, &dir);
+    let mut guard = FleetGuard {
+        tmp: tmp.path().to_path_buf(),
+        dir: dir.clone(),
+        prometheus: None,
+    };
+    let up = common::hale(tmp.path())
+        .args(["up", "--replicas", "2", "--output", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_success(&up, "hale up");
+    let up: serde_json::Value = serde_json::from_slice(&up.stdout).unwrap();
+    let targets: Vec<String> = up["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| format!("127.0.0.1:{}", i["port"]))
+        .collect();
+
+    let mut args = vec![
+        "--render",
+        "--slo",
+        "availability=99.9",
+        "--slo",
+        "latency=p99<250ms",
+    ];
+    for t in &targets {
+        args.extend(["--scrape-target", t.as_str()]);
+    }
+    assert_success(&hale(tmp.path(), &dir, &args), "render");
+    let prom_dir = dir.join("deploy/prometheus");
+    // Scrape and evaluate every second, so a short test sees several samples.
+    let config = read(&prom_dir.join("prometheus-static.yml"))
+        .replace("scrape_interval: 15s", "scrape_interval: 1s")
+        .replace("evaluation_interval: 15s", "evaluation_interval: 1s");
+    std::fs::write(prom_dir.join("fast.yml"), config).unwrap();
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    guard.prometheus = Some(
+        Command::new("prometheus")
+            .arg("--config.file")
+            .arg(prom_dir.join("fast.yml"))
+            .arg("--storage.tsdb.path")
+            .arg(tmp.path().join("tsdb"))
+            .arg("--web.listen-address")
+            .arg(&addr)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(tmp.path().join("prometheus.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+
+    // Bounded load through hale's own balancer, in the background.
+    let endpoints = targets.join(",");
+    let mut load = common::hale(tmp.path())
+        .args([
+            "load",
+            "--endpoints",
+            &endpoints,
+            "-c",
+            "2",
+            "-r",
+            "50",
+            "-d",
+            "90s",
+            "-q",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let rules: serde_json::Value =
+        serde_norway::from_str(&read(&prom_dir.join("rules.yml"))).unwrap();
+    let mut queries: Vec<String> = Vec::new();
+    for group in rules["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            if let Some(record) = rule["record"].as_str() {
+                queries.push(record.to_string());
+            } else if rule["alert"] != "DownstreamBreakerOpen" {
+                // The fleet has no downstream, so it exports no breaker series.
+                queries.push(unfiltered(rule["expr"].as_str().unwrap()));
+            }
+        }
+    }
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("deploy/grafana/dashboard.json"))).unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            queries.push(target["expr"].as_str().unwrap().to_string());
+        }
+    }
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    let mut empty: Vec<String> = queries.clone();
+    let mut targets_up = false;
+    while std::time::Instant::now() < deadline && (!empty.is_empty() || !targets_up) {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        targets_up = prom_query(&addr, &format!("up{{job=\"{name}\"}} == 1")).len() == 2;
+        empty.retain(|q| prom_query(&addr, q).is_empty());
+    }
+    let _ = load.kill();
+    let _ = load.wait();
+    assert!(targets_up, "Prometheus does not see both instances up");
+    assert!(
+        empty.is_empty(),
+        "queries that returned no series (broken rules or panels): {empty:#?}\nprometheus log: {}",
+        read(&tmp.path().join("prometheus.log"))
+    );
+}
