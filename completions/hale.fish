@@ -106,11 +106,34 @@ complete -c hale -n "__fish_hale_using_subcommand build" -s q -l quiet -d 'Print
 complete -c hale -n "__fish_hale_using_subcommand build" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand build" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand build" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l check -d 'Lint manifests: DIR if given, else the set just rendered, else <path>/deploy. Exits 1 when any error-level finding remains' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l check-format -d 'How `--check` prints its findings [default: json under --output json, else text]' -r -f -a "text\t''
+json\t''
+sarif\t'SARIF 2.1.0, for CI code scanning'"
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l out -d 'Where to write: a folder [default: <path>/deploy], or `-` for the base objects on stdout' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l namespace -d 'Namespace of every object [default: hale.toml deploy.namespace]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l replicas -d 'Replicas, or the HPA\'s minimum with --max-replicas [default: hale.toml, then 2]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l max-replicas -d 'Let one HorizontalPodAutoscaler own scaling, up to N replicas' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l hpa-cpu -d 'The HPA\'s CPU utilisation target, in percent of the request' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l hpa-memory -d 'Also scale on memory utilisation, in percent of the request' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l cpu -d 'CPU request [default: hale.toml deploy.cpu, then 100m]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l memory -d 'Memory request [default: hale.toml deploy.memory, then 64Mi]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l memory-limit -d 'Memory limit; GOMEMLIMIT follows it [default: hale.toml deploy.memory_limit, then 128Mi]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l image -d 'The image [default: the digest `hale build` recorded in .hale/build.json, then hale.toml image.repository:image.tag]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l slo -d 'A service level objective: availability=99.9[,window=30d] or latency=p99<250ms (repeatable; replaces hale.toml deploy.slo)' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l downstream -d 'A service this one calls (repeatable): NetworkPolicy egress and dashboard panels' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l monitoring-namespace -d 'The namespace Prometheus runs in (allowed in by the NetworkPolicy)' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l prometheus-label -d 'The label the Prometheus operator selects ServiceMonitors and PrometheusRules by' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l scrape-target -d 'A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>]' -r
 complete -c hale -n "__fish_hale_using_subcommand deploy" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand deploy" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l render -d 'Render the manifests to files (or stdout with `--out -`) instead of applying them'
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l force -d 'Overwrite files changed since hale wrote them (or that hale did not write)'
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l create-namespace -d 'Also render the Namespace object (labelled to enforce the restricted Pod Security Standard)'
+complete -c hale -n "__fish_hale_using_subcommand deploy" -l network-policy -d 'Render a NetworkPolicy: ingress from the namespace and the monitoring namespace only'
 complete -c hale -n "__fish_hale_using_subcommand deploy" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand deploy" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -192,5 +192,6 @@ export HALE_TEST_DOCKER_CONFIG=$DOCKER_CONFIG_DIR
 export HALE_TEST_PYSPDXTOOLS=$HALE_TEST_PYSPDXTOOLS
 export HALE_TEST_IMAGE_PYTHON=$HALE_TEST_IMAGE_PYTHON
 ENV
+HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/manifests.sh" >>"$STATE/env"
 log "ready; environment in $STATE/env"
 cat "$STATE/env"

@@ -12,6 +12,7 @@ pub mod exit;
 pub mod fleet;
 pub mod image;
 pub mod load;
+pub mod manifests;
 pub mod names;
 pub mod output;
 pub mod progress;

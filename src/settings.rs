@@ -47,6 +47,22 @@ pub struct DeployConfig {
     pub replicas: Option<u32>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The HPA's maximum; setting it makes an HPA own scaling (`replicas` is its minimum).
+    pub max_replicas: Option<u32>,
+    /// CPU request, a Kubernetes quantity such as `100m`.
+    pub cpu: Option<String>,
+    /// Memory request, such as `64Mi`.
+    pub memory: Option<String>,
+    /// Memory limit (GOMEMLIMIT follows it), such as `128Mi`.
+    pub memory_limit: Option<String>,
+    /// Service level objectives, as `--slo` takes them.
+    #[serde(default)]
+    pub slo: Vec<String>,
+    /// Services this one calls (NetworkPolicy egress, dashboard breaker panel).
+    #[serde(default)]
+    pub downstreams: Vec<String>,
+    /// Render a NetworkPolicy.
+    pub network_policy: Option<bool>,
 }
 
 /// Values given on the command line; `None` means "not given".

@@ -7,6 +7,7 @@ mod common;
 
 mod build;
 mod cli;
+mod deploy;
 mod fleet;
 mod load;
 mod new;

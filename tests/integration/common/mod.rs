@@ -28,6 +28,10 @@ pub enum Service {
     Pyspdxtools,
     /// A Python with bcrypt (same venv), to write htpasswd files.
     ImagePython,
+    /// PyPI's kubernetes-validate (offline Kubernetes schemas), from scripts/test-env.d/manifests.sh.
+    KubernetesValidate,
+    /// kustomize, built by scripts/test-env.d/manifests.sh.
+    Kustomize,
 }
 
 impl Service {
@@ -45,6 +49,8 @@ impl Service {
             Service::DockerConfig => "HALE_TEST_DOCKER_CONFIG",
             Service::Pyspdxtools => "HALE_TEST_PYSPDXTOOLS",
             Service::ImagePython => "HALE_TEST_IMAGE_PYTHON",
+            Service::KubernetesValidate => "HALE_TEST_KUBERNETES_VALIDATE",
+            Service::Kustomize => "HALE_TEST_KUSTOMIZE",
         }
     }
 }
