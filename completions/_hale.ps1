@@ -107,8 +107,18 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;build' {
+            [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'How to build')
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Target platform(s), repeatable or comma-separated; several make a multi-platform index [default: linux/<this machine''s arch>]')
+            [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Base image for the native build: an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale''s static base: CA certificates, nonroot 65532, /tmp]')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Extra tag(s) (`TAG` or `NAME:TAG`), besides `<name>:<version>` and `<name>:<short sha>`')
+            [CompletionResult]::new('--image-version', '--image-version', [CompletionResultType]::ParameterName, 'The image version [default: hale.toml `[image] tag`, the commit''s exact git tag, `dev`]')
+            [CompletionResult]::new('--oci-layout', '--oci-layout', [CompletionResultType]::ParameterName, 'The OCI image layout folder to write [default: <path>/.hale/image/oci]')
+            [CompletionResult]::new('--archive', '--archive', [CompletionResultType]::ParameterName, 'Also write a docker-archive tar (what `docker load -i` reads)')
+            [CompletionResult]::new('--push', '--push', [CompletionResultType]::ParameterName, 'Push the image (and its SBOM as a referrer) to HOST[:PORT]/REPOSITORY[:TAG]')
+            [CompletionResult]::new('--insecure-registry', '--insecure-registry', [CompletionResultType]::ParameterName, 'A registry (HOST[:PORT]) reached over plain http although it is not on loopback')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
+            [CompletionResult]::new('--load', '--load', [CompletionResultType]::ParameterName, 'Load the image into the Docker Engine at DOCKER_HOST (the host''s platform of an index)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
@@ -120,6 +130,56 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;deploy' {
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Lint manifests: DIR if given, else the set just rendered, else <path>/deploy. Exits 1 when any error-level finding remains')
+            [CompletionResult]::new('--check-format', '--check-format', [CompletionResultType]::ParameterName, 'How `--check` prints its findings [default: json under --output json, else text]')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Where to write: a folder [default: <path>/deploy], or `-` for the base objects on stdout')
+            [CompletionResult]::new('--replicas', '--replicas', [CompletionResultType]::ParameterName, 'Replicas, or the HPA''s minimum with --max-replicas [default: hale.toml, then 2]')
+            [CompletionResult]::new('--max-replicas', '--max-replicas', [CompletionResultType]::ParameterName, 'Let one HorizontalPodAutoscaler own scaling, up to N replicas')
+            [CompletionResult]::new('--hpa-cpu', '--hpa-cpu', [CompletionResultType]::ParameterName, 'The HPA''s CPU utilisation target, in percent of the request')
+            [CompletionResult]::new('--hpa-memory', '--hpa-memory', [CompletionResultType]::ParameterName, 'Also scale on memory utilisation, in percent of the request')
+            [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU request [default: hale.toml deploy.cpu, then 100m]')
+            [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory request [default: hale.toml deploy.memory, then 64Mi]')
+            [CompletionResult]::new('--memory-limit', '--memory-limit', [CompletionResultType]::ParameterName, 'Memory limit; GOMEMLIMIT follows it [default: hale.toml deploy.memory_limit, then 128Mi]')
+            [CompletionResult]::new('--slo', '--slo', [CompletionResultType]::ParameterName, 'A service level objective: availability=99.9[,window=30d] or latency=p99<250ms (repeatable; replaces hale.toml deploy.slo)')
+            [CompletionResult]::new('--downstream', '--downstream', [CompletionResultType]::ParameterName, 'A service this one calls (repeatable): NetworkPolicy egress and dashboard panels')
+            [CompletionResult]::new('--monitoring-namespace', '--monitoring-namespace', [CompletionResultType]::ParameterName, 'The namespace Prometheus runs in (allowed in by the NetworkPolicy)')
+            [CompletionResult]::new('--prometheus-label', '--prometheus-label', [CompletionResultType]::ParameterName, 'The label the Prometheus operator selects ServiceMonitors and PrometheusRules by')
+            [CompletionResult]::new('--scrape-target', '--scrape-target', [CompletionResultType]::ParameterName, 'A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>]')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context [default: its current-context]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would change (a diff from the API server''s dry run) and change nothing')
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Deploy this image instead of the rendered one (e.g. the digest `hale build` recorded)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the rollout before giving up')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
+            [CompletionResult]::new('--render', '--render', [CompletionResultType]::ParameterName, 'Render the manifests to files (or stdout with `--out -`) instead of applying them')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite files changed since hale wrote them (or that hale did not write)')
+            [CompletionResult]::new('--create-namespace', '--create-namespace', [CompletionResultType]::ParameterName, 'Also render the Namespace object (labelled to enforce the restricted Pod Security Standard)')
+            [CompletionResult]::new('--network-policy', '--network-policy', [CompletionResultType]::ParameterName, 'Render a NetworkPolicy: ingress from the namespace and the monitoring namespace only')
+            [CompletionResult]::new('--prune', '--prune', [CompletionResultType]::ParameterName, 'Delete objects with hale''s labels for this service that are no longer rendered')
+            [CompletionResult]::new('--force-conflicts', '--force-conflicts', [CompletionResultType]::ParameterName, 'Take over fields that another field manager owns (otherwise the conflict is reported)')
+            [CompletionResult]::new('--rollback-on-failure', '--rollback-on-failure', [CompletionResultType]::ParameterName, 'When the rollout fails or times out, undo it to the previous revision and wait for that')
+            [CompletionResult]::new('--no-wait', '--no-wait', [CompletionResultType]::ParameterName, 'Apply and return without waiting for the rollout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The rollout state, replicas and recent events of what hale applied for the service')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything hale applied for the service (selected by hale''s labels), nothing else')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'hale;deploy;status' {
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context [default: its current-context]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
@@ -132,9 +192,41 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'hale;deploy;delete' {
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context [default: its current-context]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hale;deploy;help' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The rollout state, replicas and recent events of what hale applied for the service')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything hale applied for the service (selected by hale''s labels), nothing else')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'hale;deploy;help;status' {
+            break
+        }
+        'hale;deploy;help;delete' {
+            break
+        }
+        'hale;deploy;help;help' {
+            break
+        }
         'hale;up' {
             [CompletionResult]::new('--replicas', '--replicas', [CompletionResultType]::ParameterName, 'How many instances to run. On a running fleet, starts or stops instances to match')
-            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
             [CompletionResult]::new('--ready-timeout', '--ready-timeout', [CompletionResultType]::ParameterName, 'How long the instances may take to answer 200 on /readyz')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
@@ -177,14 +269,14 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;register' {
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale''s own, or the one go-zero or kratos services read')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Where the instance answers, HOST:PORT')
             [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'HTTP health path the registry checks (Consul runs it every 5 s)')
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the entry lives without a heartbeat; heartbeats go every TTL/3')
-            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Instance id [default: <name>-<host>-<port>, sanitized]')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Instance id, a DNS-1123 label [default: <name>-<host>-<port> with ''.'' and '':'' as ''-'']')
             [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'A tag (repeatable)')
             [CompletionResult]::new('--meta', '--meta', [CompletionResultType]::ParameterName, 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3')
-            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('--replace', '--replace', [CompletionResultType]::ParameterName, 'Take over an id another live instance holds')
@@ -201,9 +293,9 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;deregister' {
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale''s own, or the one go-zero or kratos services read')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name')
             [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Instance id (for the go-zero layout: the lease id)')
-            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
@@ -218,8 +310,8 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;discover' {
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale''s own, or the one go-zero or kratos services read')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop watching after this long (with --watch)')
-            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale, go-zero or kratos')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Print the instances again on every change until Ctrl-C (or --timeout)')
@@ -234,9 +326,10 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;load' {
-            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL (consul://, etcd://, file://); default from HALE_REGISTRY, hale.toml, or the embedded file registry')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]')
+            [CompletionResult]::new('--layout', '--layout', [CompletionResultType]::ParameterName, 'etcd key layout: hale''s own, or the one go-zero or kratos services read')
             [CompletionResult]::new('--endpoints', '--endpoints', [CompletionResultType]::ParameterName, 'Fixed instances: host:port,host:port,...')
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'One target URL (http://host:port/path)')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'One target URL (http://host:port/path or https://…)')
             [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'Request path and query')
             [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'HTTP method')
             [CompletionResult]::new('--method', '--method', [CompletionResultType]::ParameterName, 'HTTP method')
@@ -248,19 +341,19 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Closed model: connections (workers); open model: most requests in flight')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Open model: target requests per second')
             [CompletionResult]::new('--rate', '--rate', [CompletionResultType]::ParameterName, 'Open model: target requests per second')
-            [CompletionResult]::new('--arrivals', '--arrivals', [CompletionResultType]::ParameterName, 'Open model arrivals: constant or poisson')
+            [CompletionResult]::new('--arrivals', '--arrivals', [CompletionResultType]::ParameterName, 'Open model arrivals')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Open model rate profile: ramp:FROM-TO or steps:R1,R2,R3 (replaces --rate''s constant)')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'How long to send (default 10s unless --requests is given)')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to send (default 10s unless --requests is given)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Stop after this many requests')
             [CompletionResult]::new('--requests', '--requests', [CompletionResultType]::ParameterName, 'Stop after this many requests')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-request timeout')
-            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash')
-            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Balancing strategy')
+            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'Balancing strategy')
             [CompletionResult]::new('--hash-header', '--hash-header', [CompletionResultType]::ParameterName, 'Consistent hashing: the header whose value is hashed (a fixed -H value, or one of --hash-keys generated keys per request)')
-            [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'Consistent hashing algorithm: ring or jump')
+            [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'Consistent hashing algorithm')
             [CompletionResult]::new('--hash-keys', '--hash-keys', [CompletionResultType]::ParameterName, 'Distinct generated keys for --hash-header')
-            [CompletionResult]::new('--breaker', '--breaker', [CompletionResultType]::ParameterName, 'Instance protection: three-state, adaptive (SRE client-side throttling) or off')
+            [CompletionResult]::new('--breaker', '--breaker', [CompletionResultType]::ParameterName, 'Instance protection')
             [CompletionResult]::new('--breaker-failure-rate', '--breaker-failure-rate', [CompletionResultType]::ParameterName, 'Three-state: failure rate that opens the breaker')
             [CompletionResult]::new('--breaker-min-calls', '--breaker-min-calls', [CompletionResultType]::ParameterName, 'Three-state: calls in the window before the failure rate counts')
             [CompletionResult]::new('--breaker-consecutive', '--breaker-consecutive', [CompletionResultType]::ParameterName, 'Three-state: consecutive failures that open the breaker')
@@ -276,9 +369,12 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--assert', '--assert', [CompletionResultType]::ParameterName, 'Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N, recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable)')
             [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write a self-contained HTML report')
             [CompletionResult]::new('--histogram-out', '--histogram-out', [CompletionResultType]::ParameterName, 'Write the HDR histograms (V2, base64) per instance and in total')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'HTTPS: trust only the CA certificates in this PEM file (instead of the system''s)')
             [CompletionResult]::new('--merge', '--merge', [CompletionResultType]::ParameterName, 'Merge --histogram-out files (no load is sent) and print their percentiles')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'HTTPS: accept any server certificate (test servers only)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'HTTPS: accept any server certificate (test servers only)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
@@ -347,6 +443,14 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;help;deploy' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The rollout state, replicas and recent events of what hale applied for the service')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything hale applied for the service (selected by hale''s labels), nothing else')
+            break
+        }
+        'hale;help;deploy;status' {
+            break
+        }
+        'hale;help;deploy;delete' {
             break
         }
         'hale;help;up' {

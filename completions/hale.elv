@@ -97,8 +97,18 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale;templates;help;help'= {
         }
         &'hale;build'= {
+            cand --engine 'How to build'
+            cand --platform 'Target platform(s), repeatable or comma-separated; several make a multi-platform index [default: linux/<this machine''s arch>]'
+            cand --base 'Base image for the native build: an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale''s static base: CA certificates, nonroot 65532, /tmp]'
+            cand --tag 'Extra tag(s) (`TAG` or `NAME:TAG`), besides `<name>:<version>` and `<name>:<short sha>`'
+            cand --image-version 'The image version [default: hale.toml `[image] tag`, the commit''s exact git tag, `dev`]'
+            cand --oci-layout 'The OCI image layout folder to write [default: <path>/.hale/image/oci]'
+            cand --archive 'Also write a docker-archive tar (what `docker load -i` reads)'
+            cand --push 'Push the image (and its SBOM as a referrer) to HOST[:PORT]/REPOSITORY[:TAG]'
+            cand --insecure-registry 'A registry (HOST[:PORT]) reached over plain http although it is not on loopback'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --load 'Load the image into the Docker Engine at DOCKER_HOST (the host''s platform of an index)'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -109,6 +119,55 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --version 'Print version'
         }
         &'hale;deploy'= {
+            cand --check 'Lint manifests: DIR if given, else the set just rendered, else <path>/deploy. Exits 1 when any error-level finding remains'
+            cand --check-format 'How `--check` prints its findings [default: json under --output json, else text]'
+            cand --out 'Where to write: a folder [default: <path>/deploy], or `-` for the base objects on stdout'
+            cand --replicas 'Replicas, or the HPA''s minimum with --max-replicas [default: hale.toml, then 2]'
+            cand --max-replicas 'Let one HorizontalPodAutoscaler own scaling, up to N replicas'
+            cand --hpa-cpu 'The HPA''s CPU utilisation target, in percent of the request'
+            cand --hpa-memory 'Also scale on memory utilisation, in percent of the request'
+            cand --cpu 'CPU request [default: hale.toml deploy.cpu, then 100m]'
+            cand --memory 'Memory request [default: hale.toml deploy.memory, then 64Mi]'
+            cand --memory-limit 'Memory limit; GOMEMLIMIT follows it [default: hale.toml deploy.memory_limit, then 128Mi]'
+            cand --slo 'A service level objective: availability=99.9[,window=30d] or latency=p99<250ms (repeatable; replaces hale.toml deploy.slo)'
+            cand --downstream 'A service this one calls (repeatable): NetworkPolicy egress and dashboard panels'
+            cand --monitoring-namespace 'The namespace Prometheus runs in (allowed in by the NetworkPolicy)'
+            cand --prometheus-label 'The label the Prometheus operator selects ServiceMonitors and PrometheusRules by'
+            cand --scrape-target 'A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>]'
+            cand --kubeconfig 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)'
+            cand --context 'The kubeconfig context [default: its current-context]'
+            cand -n 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
+            cand --namespace 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
+            cand --dry-run 'Show what would change (a diff from the API server''s dry run) and change nothing'
+            cand --image 'Deploy this image instead of the rendered one (e.g. the digest `hale build` recorded)'
+            cand --timeout 'How long to wait for the rollout before giving up'
+            cand --output 'Output format: human text, or one stable JSON document on stdout'
+            cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --render 'Render the manifests to files (or stdout with `--out -`) instead of applying them'
+            cand --force 'Overwrite files changed since hale wrote them (or that hale did not write)'
+            cand --create-namespace 'Also render the Namespace object (labelled to enforce the restricted Pod Security Standard)'
+            cand --network-policy 'Render a NetworkPolicy: ingress from the namespace and the monitoring namespace only'
+            cand --prune 'Delete objects with hale''s labels for this service that are no longer rendered'
+            cand --force-conflicts 'Take over fields that another field manager owns (otherwise the conflict is reported)'
+            cand --rollback-on-failure 'When the rollout fails or times out, undo it to the previous revision and wait for that'
+            cand --no-wait 'Apply and return without waiting for the rollout'
+            cand -q 'Print only results and errors'
+            cand --quiet 'Print only results and errors'
+            cand -v 'Print more detail (repeat for more)'
+            cand --verbose 'Print more detail (repeat for more)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand status 'The rollout state, replicas and recent events of what hale applied for the service'
+            cand delete 'Delete everything hale applied for the service (selected by hale''s labels), nothing else'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'hale;deploy;status'= {
+            cand --kubeconfig 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)'
+            cand --context 'The kubeconfig context [default: its current-context]'
+            cand -n 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
+            cand --namespace 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand -q 'Print only results and errors'
@@ -120,9 +179,36 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'hale;deploy;delete'= {
+            cand --kubeconfig 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)'
+            cand --context 'The kubeconfig context [default: its current-context]'
+            cand -n 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
+            cand --namespace 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
+            cand --output 'Output format: human text, or one stable JSON document on stdout'
+            cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand -q 'Print only results and errors'
+            cand --quiet 'Print only results and errors'
+            cand -v 'Print more detail (repeat for more)'
+            cand --verbose 'Print more detail (repeat for more)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hale;deploy;help'= {
+            cand status 'The rollout state, replicas and recent events of what hale applied for the service'
+            cand delete 'Delete everything hale applied for the service (selected by hale''s labels), nothing else'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'hale;deploy;help;status'= {
+        }
+        &'hale;deploy;help;delete'= {
+        }
+        &'hale;deploy;help;help'= {
+        }
         &'hale;up'= {
             cand --replicas 'How many instances to run. On a running fleet, starts or stops instances to match'
-            cand --registry 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
             cand --ready-timeout 'How long the instances may take to answer 200 on /readyz'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
@@ -162,14 +248,14 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;register'= {
             cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --layout 'etcd key layout: hale''s own, or the one go-zero or kratos services read'
             cand --name 'Service name'
             cand --address 'Where the instance answers, HOST:PORT'
             cand --check 'HTTP health path the registry checks (Consul runs it every 5 s)'
             cand --ttl 'How long the entry lives without a heartbeat; heartbeats go every TTL/3'
-            cand --id 'Instance id [default: <name>-<host>-<port>, sanitized]'
+            cand --id 'Instance id, a DNS-1123 label [default: <name>-<host>-<port> with ''.'' and '':'' as ''-'']'
             cand --tag 'A tag (repeatable)'
             cand --meta 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3'
-            cand --layout 'etcd key layout: hale, go-zero or kratos'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand --replace 'Take over an id another live instance holds'
@@ -185,9 +271,9 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;deregister'= {
             cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --layout 'etcd key layout: hale''s own, or the one go-zero or kratos services read'
             cand --name 'Service name'
             cand --id 'Instance id (for the go-zero layout: the lease id)'
-            cand --layout 'etcd key layout: hale, go-zero or kratos'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand -q 'Print only results and errors'
@@ -201,8 +287,8 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;discover'= {
             cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --layout 'etcd key layout: hale''s own, or the one go-zero or kratos services read'
             cand --timeout 'Stop watching after this long (with --watch)'
-            cand --layout 'etcd key layout: hale, go-zero or kratos'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand --watch 'Print the instances again on every change until Ctrl-C (or --timeout)'
@@ -216,9 +302,10 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --version 'Print version'
         }
         &'hale;load'= {
-            cand --registry 'Registry URL (consul://, etcd://, file://); default from HALE_REGISTRY, hale.toml, or the embedded file registry'
+            cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
+            cand --layout 'etcd key layout: hale''s own, or the one go-zero or kratos services read'
             cand --endpoints 'Fixed instances: host:port,host:port,...'
-            cand --url 'One target URL (http://host:port/path)'
+            cand --url 'One target URL (http://host:port/path or https://…)'
             cand --path 'Request path and query'
             cand -X 'HTTP method'
             cand --method 'HTTP method'
@@ -230,19 +317,19 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --concurrency 'Closed model: connections (workers); open model: most requests in flight'
             cand -r 'Open model: target requests per second'
             cand --rate 'Open model: target requests per second'
-            cand --arrivals 'Open model arrivals: constant or poisson'
+            cand --arrivals 'Open model arrivals'
             cand --profile 'Open model rate profile: ramp:FROM-TO or steps:R1,R2,R3 (replaces --rate''s constant)'
             cand -d 'How long to send (default 10s unless --requests is given)'
             cand --duration 'How long to send (default 10s unless --requests is given)'
             cand -n 'Stop after this many requests'
             cand --requests 'Stop after this many requests'
             cand --timeout 'Per-request timeout'
-            cand -s 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash'
-            cand --strategy 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash'
+            cand -s 'Balancing strategy'
+            cand --strategy 'Balancing strategy'
             cand --hash-header 'Consistent hashing: the header whose value is hashed (a fixed -H value, or one of --hash-keys generated keys per request)'
-            cand --hash 'Consistent hashing algorithm: ring or jump'
+            cand --hash 'Consistent hashing algorithm'
             cand --hash-keys 'Distinct generated keys for --hash-header'
-            cand --breaker 'Instance protection: three-state, adaptive (SRE client-side throttling) or off'
+            cand --breaker 'Instance protection'
             cand --breaker-failure-rate 'Three-state: failure rate that opens the breaker'
             cand --breaker-min-calls 'Three-state: calls in the window before the failure rate counts'
             cand --breaker-consecutive 'Three-state: consecutive failures that open the breaker'
@@ -258,9 +345,12 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --assert 'Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N, recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable)'
             cand --report 'Write a self-contained HTML report'
             cand --histogram-out 'Write the HDR histograms (V2, base64) per instance and in total'
+            cand --cacert 'HTTPS: trust only the CA certificates in this PEM file (instead of the system''s)'
             cand --merge 'Merge --histogram-out files (no load is sent) and print their percentiles'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand -k 'HTTPS: accept any server certificate (test servers only)'
+            cand --insecure 'HTTPS: accept any server certificate (test servers only)'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -321,6 +411,12 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale;help;build'= {
         }
         &'hale;help;deploy'= {
+            cand status 'The rollout state, replicas and recent events of what hale applied for the service'
+            cand delete 'Delete everything hale applied for the service (selected by hale''s labels), nothing else'
+        }
+        &'hale;help;deploy;status'= {
+        }
+        &'hale;help;deploy;delete'= {
         }
         &'hale;help;up'= {
         }

@@ -85,26 +85,100 @@ complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_sub
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "export" -d 'Write the built-in templates into DIR; use them with `hale new --templates DIR`'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hale -n "__fish_hale_using_subcommand build" -l engine -d 'How to build' -r -f -a "auto\t'The Docker Engine when one answers, otherwise native'
+native\t'No daemon: the host\'s Go toolchain and an image assembled by hale'
+docker\t'The Docker Engine (BuildKit) with the service\'s Dockerfile'"
+complete -c hale -n "__fish_hale_using_subcommand build" -l platform -d 'Target platform(s), repeatable or comma-separated; several make a multi-platform index [default: linux/<this machine\'s arch>]' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l base -d 'Base image for the native build: an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale\'s static base: CA certificates, nonroot 65532, /tmp]' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l tag -d 'Extra tag(s) (`TAG` or `NAME:TAG`), besides `<name>:<version>` and `<name>:<short sha>`' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l image-version -d 'The image version [default: hale.toml `[image] tag`, the commit\'s exact git tag, `dev`]' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l oci-layout -d 'The OCI image layout folder to write [default: <path>/.hale/image/oci]' -r -F
+complete -c hale -n "__fish_hale_using_subcommand build" -l archive -d 'Also write a docker-archive tar (what `docker load -i` reads)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand build" -l push -d 'Push the image (and its SBOM as a referrer) to HOST[:PORT]/REPOSITORY[:TAG]' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l insecure-registry -d 'A registry (HOST[:PORT]) reached over plain http although it is not on loopback' -r
 complete -c hale -n "__fish_hale_using_subcommand build" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand build" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand build" -l load -d 'Load the image into the Docker Engine at DOCKER_HOST (the host\'s platform of an index)'
 complete -c hale -n "__fish_hale_using_subcommand build" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand build" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand build" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand build" -s V -l version -d 'Print version'
-complete -c hale -n "__fish_hale_using_subcommand deploy" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l check -d 'Lint manifests: DIR if given, else the set just rendered, else <path>/deploy. Exits 1 when any error-level finding remains' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l check-format -d 'How `--check` prints its findings [default: json under --output json, else text]' -r -f -a "text\t''
+json\t''
+sarif\t'SARIF 2.1.0, for CI code scanning'"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l out -d 'Where to write: a folder [default: <path>/deploy], or `-` for the base objects on stdout' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l replicas -d 'Replicas, or the HPA\'s minimum with --max-replicas [default: hale.toml, then 2]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l max-replicas -d 'Let one HorizontalPodAutoscaler own scaling, up to N replicas' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l hpa-cpu -d 'The HPA\'s CPU utilisation target, in percent of the request' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l hpa-memory -d 'Also scale on memory utilisation, in percent of the request' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l cpu -d 'CPU request [default: hale.toml deploy.cpu, then 100m]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l memory -d 'Memory request [default: hale.toml deploy.memory, then 64Mi]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l memory-limit -d 'Memory limit; GOMEMLIMIT follows it [default: hale.toml deploy.memory_limit, then 128Mi]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l slo -d 'A service level objective: availability=99.9[,window=30d] or latency=p99<250ms (repeatable; replaces hale.toml deploy.slo)' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l downstream -d 'A service this one calls (repeatable): NetworkPolicy egress and dashboard panels' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l monitoring-namespace -d 'The namespace Prometheus runs in (allowed in by the NetworkPolicy)' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l prometheus-label -d 'The label the Prometheus operator selects ServiceMonitors and PrometheusRules by' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l scrape-target -d 'A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l kubeconfig -d 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l context -d 'The kubeconfig context [default: its current-context]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -s n -l namespace -d 'The namespace [default: hale.toml deploy.namespace, then the context\'s namespace, then `default`]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l dry-run -d 'Show what would change (a diff from the API server\'s dry run) and change nothing' -r -f -a "none\t'Apply for real'
+server\t'Send every request as a server-side dry run and show the diff; nothing changes'"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l image -d 'Deploy this image instead of the rendered one (e.g. the digest `hale build` recorded)' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l timeout -d 'How long to wait for the rollout before giving up' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
-complete -c hale -n "__fish_hale_using_subcommand deploy" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c hale -n "__fish_hale_using_subcommand deploy" -s q -l quiet -d 'Print only results and errors'
-complete -c hale -n "__fish_hale_using_subcommand deploy" -s v -l verbose -d 'Print more detail (repeat for more)'
-complete -c hale -n "__fish_hale_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c hale -n "__fish_hale_using_subcommand deploy" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l render -d 'Render the manifests to files (or stdout with `--out -`) instead of applying them'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l force -d 'Overwrite files changed since hale wrote them (or that hale did not write)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l create-namespace -d 'Also render the Namespace object (labelled to enforce the restricted Pod Security Standard)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l network-policy -d 'Render a NetworkPolicy: ingress from the namespace and the monitoring namespace only'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l prune -d 'Delete objects with hale\'s labels for this service that are no longer rendered'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l force-conflicts -d 'Take over fields that another field manager owns (otherwise the conflict is reported)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l rollback-on-failure -d 'When the rollout fails or times out, undo it to the previous revision and wait for that'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l no-wait -d 'Apply and return without waiting for the rollout'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -s q -l quiet -d 'Print only results and errors'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -s v -l verbose -d 'Print more detail (repeat for more)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -a "status" -d 'The rollout state, replicas and recent events of what hale applied for the service'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -a "delete" -d 'Delete everything hale applied for the service (selected by hale\'s labels), nothing else'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -l kubeconfig -d 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -l context -d 'The kubeconfig context [default: its current-context]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s n -l namespace -d 'The namespace [default: hale.toml deploy.namespace, then the context\'s namespace, then `default`]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print only results and errors'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Print more detail (repeat for more)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -l kubeconfig -d 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -l context -d 'The kubeconfig context [default: its current-context]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -s n -l namespace -d 'The namespace [default: hale.toml deploy.namespace, then the context\'s namespace, then `default`]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print only results and errors'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print more detail (repeat for more)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from help" -f -a "status" -d 'The rollout state, replicas and recent events of what hale applied for the service'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete everything hale applied for the service (selected by hale\'s labels), nothing else'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c hale -n "__fish_hale_using_subcommand up" -l replicas -d 'How many instances to run. On a running fleet, starts or stops instances to match' -r
-complete -c hale -n "__fish_hale_using_subcommand up" -l registry -d 'Registry the instances register in: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand up" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l ready-timeout -d 'How long the instances may take to answer 200 on /readyz' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
@@ -135,16 +209,16 @@ complete -c hale -n "__fish_hale_using_subcommand down" -s v -l verbose -d 'Prin
 complete -c hale -n "__fish_hale_using_subcommand down" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand down" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand register" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l layout -d 'etcd key layout: hale\'s own, or the one go-zero or kratos services read' -r -f -a "hale\t'`/hale/services/<name>/<id>` → JSON instance'
+go-zero\t'go-zero\'s `core/discov`: `<name>/<lease id>` → `host:port`'
+kratos\t'kratos\' `contrib/registry/etcd`: `/microservices/<name>/<id>` → JSON'"
 complete -c hale -n "__fish_hale_using_subcommand register" -l name -d 'Service name' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l address -d 'Where the instance answers, HOST:PORT' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l check -d 'HTTP health path the registry checks (Consul runs it every 5 s)' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l ttl -d 'How long the entry lives without a heartbeat; heartbeats go every TTL/3' -r
-complete -c hale -n "__fish_hale_using_subcommand register" -l id -d 'Instance id [default: <name>-<host>-<port>, sanitized]' -r
+complete -c hale -n "__fish_hale_using_subcommand register" -l id -d 'Instance id, a DNS-1123 label [default: <name>-<host>-<port> with \'.\' and \':\' as \'-\']' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l tag -d 'A tag (repeatable)' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l meta -d 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3' -r
-complete -c hale -n "__fish_hale_using_subcommand register" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
-go-zero\t''
-kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand register" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand register" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -157,11 +231,11 @@ complete -c hale -n "__fish_hale_using_subcommand register" -s v -l verbose -d '
 complete -c hale -n "__fish_hale_using_subcommand register" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand register" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand deregister" -l layout -d 'etcd key layout: hale\'s own, or the one go-zero or kratos services read' -r -f -a "hale\t'`/hale/services/<name>/<id>` → JSON instance'
+go-zero\t'go-zero\'s `core/discov`: `<name>/<lease id>` → `host:port`'
+kratos\t'kratos\' `contrib/registry/etcd`: `/microservices/<name>/<id>` → JSON'"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l name -d 'Service name' -r
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l id -d 'Instance id (for the go-zero layout: the lease id)' -r
-complete -c hale -n "__fish_hale_using_subcommand deregister" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
-go-zero\t''
-kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -172,10 +246,10 @@ complete -c hale -n "__fish_hale_using_subcommand deregister" -s v -l verbose -d
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand discover" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand discover" -l layout -d 'etcd key layout: hale\'s own, or the one go-zero or kratos services read' -r -f -a "hale\t'`/hale/services/<name>/<id>` → JSON instance'
+go-zero\t'go-zero\'s `core/discov`: `<name>/<lease id>` → `host:port`'
+kratos\t'kratos\' `contrib/registry/etcd`: `/microservices/<name>/<id>` → JSON'"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l timeout -d 'Stop watching after this long (with --watch)' -r
-complete -c hale -n "__fish_hale_using_subcommand discover" -l layout -d 'etcd key layout: hale, go-zero or kratos' -r -f -a "hale\t''
-go-zero\t''
-kratos\t''"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -186,9 +260,12 @@ complete -c hale -n "__fish_hale_using_subcommand discover" -s q -l quiet -d 'Pr
 complete -c hale -n "__fish_hale_using_subcommand discover" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand discover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand discover" -s V -l version -d 'Print version'
-complete -c hale -n "__fish_hale_using_subcommand load" -l registry -d 'Registry URL (consul://, etcd://, file://); default from HALE_REGISTRY, hale.toml, or the embedded file registry' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l layout -d 'etcd key layout: hale\'s own, or the one go-zero or kratos services read' -r -f -a "hale\t'`/hale/services/<name>/<id>` → JSON instance'
+go-zero\t'go-zero\'s `core/discov`: `<name>/<lease id>` → `host:port`'
+kratos\t'kratos\' `contrib/registry/etcd`: `/microservices/<name>/<id>` → JSON'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l endpoints -d 'Fixed instances: host:port,host:port,...' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -l url -d 'One target URL (http://host:port/path)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l url -d 'One target URL (http://host:port/path or https://…)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l path -d 'Request path and query' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s X -l method -d 'HTTP method' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s H -l header -d 'Request header "Name: value" (repeatable)' -r
@@ -196,16 +273,25 @@ complete -c hale -n "__fish_hale_using_subcommand load" -l body -d 'Request body
 complete -c hale -n "__fish_hale_using_subcommand load" -l body-file -d 'Request body read from a file' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -s c -l concurrency -d 'Closed model: connections (workers); open model: most requests in flight' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s r -l rate -d 'Open model: target requests per second' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -l arrivals -d 'Open model arrivals: constant or poisson' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l arrivals -d 'Open model arrivals' -r -f -a "constant\t'Evenly spaced at 1/rate'
+poisson\t'Exponential gaps with mean 1/rate (a Poisson process)'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l profile -d 'Open model rate profile: ramp:FROM-TO or steps:R1,R2,R3 (replaces --rate\'s constant)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s d -l duration -d 'How long to send (default 10s unless --requests is given)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s n -l requests -d 'Stop after this many requests' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l timeout -d 'Per-request timeout' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -s s -l strategy -d 'Balancing: round-robin, weighted-round-robin, least-connections, p2c-ewma, random, consistent-hash' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -s s -l strategy -d 'Balancing strategy' -r -f -a "round-robin\t'Each instance in turn'
+weighted-round-robin\t'nginx\'s smooth weighted round robin over the registry\'s `weight` meta'
+least-connections\t'The endpoint with the fewest requests in flight (ties rotate)'
+p2c-ewma\t'Power of two choices over peak-EWMA cost: rtt × (pending + 1)'
+random\t'A uniformly random instance'
+consistent-hash\t'Consistent hashing on a request header (ring or jump hash)'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l hash-header -d 'Consistent hashing: the header whose value is hashed (a fixed -H value, or one of --hash-keys generated keys per request)' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -l hash -d 'Consistent hashing algorithm: ring or jump' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l hash -d 'Consistent hashing algorithm' -r -f -a "ring\t'Ketama-style ring with virtual nodes: adding or removing one endpoint moves ~1/n keys'
+jump\t'Lamping & Veach jump hash: no memory, perfectly even, but only stable for appends'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l hash-keys -d 'Distinct generated keys for --hash-header' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -l breaker -d 'Instance protection: three-state, adaptive (SRE client-side throttling) or off' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l breaker -d 'Instance protection' -r -f -a "three-state\t'Per-instance three-state breaker: closed, open, half-open'
+adaptive\t'Google SRE client-side throttling per instance'
+off\t'Every pick goes through'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-failure-rate -d 'Three-state: failure rate that opens the breaker' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-min-calls -d 'Three-state: calls in the window before the failure rate counts' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l breaker-consecutive -d 'Three-state: consecutive failures that open the breaker' -r
@@ -221,12 +307,14 @@ complete -c hale -n "__fish_hale_using_subcommand load" -l fleet -d 'Service fol
 complete -c hale -n "__fish_hale_using_subcommand load" -l assert -d 'Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N, recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l report -d 'Write a self-contained HTML report' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l histogram-out -d 'Write the HDR histograms (V2, base64) per instance and in total' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -l cacert -d 'HTTPS: trust only the CA certificates in this PEM file (instead of the system\'s)' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l merge -d 'Merge --histogram-out files (no load is sent) and print their percentiles' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand load" -s k -l insecure -d 'HTTPS: accept any server certificate (test servers only)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand load" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -265,3 +353,5 @@ complete -c hale -n "__fish_hale_using_subcommand help; and not __fish_seen_subc
 complete -c hale -n "__fish_hale_using_subcommand help; and not __fish_seen_subcommand_from new templates build deploy up ps down register deregister discover load completions man help" -f -a "man" -d 'Write the man page'
 complete -c hale -n "__fish_hale_using_subcommand help; and not __fish_seen_subcommand_from new templates build deploy up ps down register deregister discover load completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c hale -n "__fish_hale_using_subcommand help; and __fish_seen_subcommand_from templates" -f -a "export" -d 'Write the built-in templates into DIR; use them with `hale new --templates DIR`'
+complete -c hale -n "__fish_hale_using_subcommand help; and __fish_seen_subcommand_from deploy" -f -a "status" -d 'The rollout state, replicas and recent events of what hale applied for the service'
+complete -c hale -n "__fish_hale_using_subcommand help; and __fish_seen_subcommand_from deploy" -f -a "delete" -d 'Delete everything hale applied for the service (selected by hale\'s labels), nothing else'

@@ -58,7 +58,7 @@ apt_install() {
 add_bullseye
 export DEBIAN_FRONTEND=noninteractive
 apt_install docker.io etcd-server etcd-client prometheus docker-registry busybox-static \
-  chromium nginx-light wrk hyperfine jq curl procps iproute2 ca-certificates
+  chromium nginx-light wrk hyperfine jq curl procps iproute2 ca-certificates stress-ng
 if ! command -v consul >/dev/null; then
   apt_install consul || true
   command -v consul >/dev/null || {
@@ -178,6 +178,8 @@ start prometheus prometheus --config.file "$STATE/prometheus.yml" --storage.tsdb
 wait_for prometheus 60 curl -fsS "http://127.0.0.1:$PROM_PORT/-/ready"
 command -v promtool >/dev/null || die "promtool missing after installing prometheus"
 
+source "$(dirname "$0")/test-env.d/image.sh"
+
 cat >"$STATE/env" <<ENV
 export HALE_TEST_DOCKER_HOST=unix://$STATE/docker.sock
 export HALE_TEST_ETCD=127.0.0.1:$ETCD_PORT
@@ -187,7 +189,10 @@ export HALE_TEST_PROMETHEUS=127.0.0.1:$PROM_PORT
 export HALE_TEST_STATE=$STATE
 export HALE_TEST_GO_BUILDER_IMAGE=$GO_IMAGE
 export HALE_TEST_DOCKER_CONFIG=$DOCKER_CONFIG_DIR
+export HALE_TEST_PYSPDXTOOLS=$HALE_TEST_PYSPDXTOOLS
+export HALE_TEST_IMAGE_PYTHON=$HALE_TEST_IMAGE_PYTHON
 ENV
+HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/manifests.sh" >>"$STATE/env"
 HALE_TEST_STATE=$STATE "$(dirname "$0")/kube-env.sh" || die "the Kubernetes control plane did not start"
 log "ready; environment in $STATE/env"
 cat "$STATE/env"

@@ -5,7 +5,6 @@
 //! one short lock. `pick` takes an eligibility predicate so the breakers can veto endpoints
 //! without the caller building a filtered list per request.
 use std::fmt;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,8 +13,9 @@ use rand::rngs::SmallRng;
 use rand::Rng;
 
 /// How requests are spread over the endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Strategy {
+    /// Each instance in turn.
     RoundRobin,
     /// nginx's smooth weighted round robin over the registry's `weight` meta.
     WeightedRoundRobin,
@@ -23,6 +23,7 @@ pub enum Strategy {
     LeastConnections,
     /// Power of two choices over peak-EWMA cost: rtt × (pending + 1).
     P2cEwma,
+    /// A uniformly random instance.
     Random,
     /// Consistent hashing on a request header (ring or jump hash).
     ConsistentHash,
@@ -71,43 +72,14 @@ impl fmt::Display for Strategy {
     }
 }
 
-impl FromStr for Strategy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let found = match s {
-            "rr" => Some(Strategy::RoundRobin),
-            "wrr" | "weighted" => Some(Strategy::WeightedRoundRobin),
-            "least-conn" | "lc" => Some(Strategy::LeastConnections),
-            "p2c" | "ewma" => Some(Strategy::P2cEwma),
-            "hash" => Some(Strategy::ConsistentHash),
-            _ => Strategy::ALL.into_iter().find(|st| st.name() == s),
-        };
-        found.ok_or_else(|| {
-            let names: Vec<_> = Strategy::ALL.iter().map(|s| s.name()).collect();
-            format!("unknown strategy {s:?}: use one of {}", names.join(", "))
-        })
-    }
-}
-
 /// Which consistent-hash algorithm maps a key to an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum HashKind {
     /// Ketama-style ring with virtual nodes: adding or removing one endpoint moves ~1/n keys.
     #[default]
     Ring,
     /// Lamping & Veach jump hash: no memory, perfectly even, but only stable for appends.
     Jump,
-}
-
-impl FromStr for HashKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "ring" => Ok(HashKind::Ring),
-            "jump" => Ok(HashKind::Jump),
-            _ => Err(format!("unknown hash {s:?}: use ring or jump")),
-        }
-    }
 }
 
 /// Tuning of the strategies; the defaults are documented in docs/commands/load.md.
@@ -653,13 +625,12 @@ mod tests {
     }
 
     #[test]
-    fn strategy_names_round_trip() {
+    fn the_report_uses_the_flag_s_own_words_for_strategies() {
+        use clap::ValueEnum as _;
         for s in Strategy::ALL {
-            assert_eq!(s.name().parse::<Strategy>(), Ok(s));
+            let flag = s.to_possible_value().unwrap();
+            assert_eq!(flag.get_name(), s.name());
         }
-        assert!("fastest"
-            .parse::<Strategy>()
-            .unwrap_err()
-            .contains("p2c-ewma"));
+        assert_eq!(Strategy::value_variants().len(), Strategy::ALL.len());
     }
 }

@@ -48,7 +48,7 @@ pub enum Command {
     /// Build a minimal, non-root container image of a service.
     Build(commands::build::BuildArgs),
     /// Render Kubernetes and Prometheus manifests, apply them and wait for the rollout.
-    Deploy(commands::deploy::DeployArgs),
+    Deploy(Box<commands::deploy::DeployArgs>),
     /// Build a service and run N instances of it locally, each self-registering.
     Up(commands::up::UpArgs),
     /// List the local instances `hale up` started, with their health.

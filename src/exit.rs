@@ -1,8 +1,10 @@
 //! Exit codes and the split between a user's mistake, a failed operation and an interruption.
 //!
-//! Every command returns `anyhow::Result`; the error's chain decides the code. A [`UsageError`]
-//! anywhere in the chain means the input was wrong (exit 2, and the message says how to fix it);
-//! [`Interrupted`] means Ctrl-C (130); anything else is a failed operation (1).
+//! Every command returns `anyhow::Result`; the error's chain decides the code, in one place
+//! ([`classify`]). Domain modules return their own errors and never decide an exit code: the
+//! command layer's [`UsageError`], or a domain error variant that [`is_bad_input`] names, means
+//! the input was wrong (exit 2, and the message says how to fix it); [`Interrupted`] means a stop
+//! signal (130); anything else is a failed operation (1).
 use std::fmt;
 
 /// The process exit codes hale documents (docs/exit-codes.md).
@@ -69,10 +71,62 @@ macro_rules! usage {
     };
 }
 
+/// Whether a domain error is the user's to fix (a name, URL, flag value or file they gave), as
+/// opposed to an operation that failed.
+pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
+    use crate::discovery::RegistryError;
+    use crate::fleet::FleetError;
+    if cause.is::<UsageError>()
+        || cause.is::<NotImplemented>()
+        || cause.is::<crate::names::NameError>()
+        || cause.is::<crate::scaffold::ScaffoldError>()
+        || cause.is::<crate::settings::SettingsError>()
+        || cause.is::<crate::load::histograms::HistogramError>()
+        || cause.is::<crate::load::SpecError>()
+        || cause.is::<crate::load::plan::PlanError>()
+    {
+        return true;
+    }
+    if let Some(e) = cause.downcast_ref::<RegistryError>() {
+        return matches!(
+            e,
+            RegistryError::BadUrl { .. }
+                | RegistryError::BadInstance(_)
+                | RegistryError::Name(_)
+                | RegistryError::DuplicateId { .. }
+                | RegistryError::LayoutNotSupported { .. }
+        );
+    }
+    if let Some(e) = cause.downcast_ref::<crate::load::targets::TargetError>() {
+        use crate::load::targets::TargetError;
+        return matches!(e, TargetError::Bad(_) | TargetError::NoInstances { .. });
+    }
+    if let Some(e) = cause.downcast_ref::<crate::load::LoadError>() {
+        return matches!(e, crate::load::LoadError::BadPath { .. });
+    }
+    if let Some(e) = cause.downcast_ref::<FleetError>() {
+        return matches!(
+            e,
+            FleetError::RegistryChanged { .. }
+                | FleetError::ServiceChanged { .. }
+                | FleetError::NotAService(_)
+                | FleetError::NoInstance { .. }
+                | FleetError::BadErrorRate(_)
+        );
+    }
+    false
+}
+
 /// Which exit code an error chain maps to.
 pub fn classify(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
-        if cause.is::<UsageError>() || cause.is::<NotImplemented>() {
+        if cause
+            .downcast_ref::<crate::fleet::FleetError>()
+            .is_some_and(|e| matches!(e, crate::fleet::FleetError::Stopped))
+        {
+            return Exit::Interrupted;
+        }
+        if is_bad_input(cause) {
             return Exit::Usage;
         }
         if cause.is::<Interrupted>() {
@@ -95,6 +149,22 @@ mod tests {
     fn usage_error_deep_in_chain_exits_2() {
         let err = anyhow::Error::new(UsageError("bad".into())).context("while reading flags");
         assert_eq!(classify(&err), Exit::Usage);
+    }
+
+    #[test]
+    fn domain_errors_are_classified_by_variant() {
+        let bad = crate::discovery::RegistryUrl::parse("http://x:1").unwrap_err();
+        assert_eq!(classify(&anyhow::Error::new(bad)), Exit::Usage);
+        let name = crate::names::validate_service_name("Orders").unwrap_err();
+        assert_eq!(
+            classify(&anyhow::Error::new(name).context("checking flags")),
+            Exit::Usage
+        );
+        let lost = crate::discovery::RegistryError::Lost {
+            url: "etcd://127.0.0.1:2379".into(),
+            id: "o1".into(),
+        };
+        assert_eq!(classify(&anyhow::Error::new(lost)), Exit::Failed);
     }
 
     #[test]

@@ -1,51 +1,166 @@
-//! A local fleet: N instances of a generated service run as processes, state in `.hale/`.
+//! A local fleet: N instances of a generated service, state in `.hale/`.
 //!
 //! `hale up` builds the service once (`go build -o .hale/bin/<name> ./cmd/<name>`), starts each
-//! instance on a free 127.0.0.1 port in its own process group with its log in
-//! `.hale/logs/<id>.log`, waits for `/readyz`, and records everything in `.hale/fleet.json`
-//! (written to a temporary file and renamed). Instances register themselves through the
-//! service's own registry code (the REGISTRY variable); hale only checks they showed up.
-//! The [`Runtime`] trait is the seam for running instances elsewhere (containers through the
-//! Docker Engine with host networking); only [`ProcessRuntime`] exists today.
+//! instance on a free 127.0.0.1 port with its log in `.hale/logs/<id>.log`, waits for `/readyz`,
+//! and records everything in `.hale/fleet.json` (written to a temporary file and renamed).
+//! Instances register themselves through the service's own registry code (the REGISTRY
+//! variable); hale only checks they showed up.
 //!
-//! `hale load` uses [`FleetState::load`], [`kill_instance`], [`restore_instance`] and
-//! [`set_faults`] to inject failures into a running fleet.
+//! Everything that touches an instance goes through the [`Runtime`] trait, addressed by the
+//! instance's [`Handle`]: [`ProcessRuntime`] runs processes (a pid); a container runtime (a
+//! container id) is one more [`FleetRuntime`] variant, without touching the callers. `up`,
+//! [`status`], [`down`], [`kill_instance`] and [`restore_instance`] all take the runtime from
+//! the fleet's state. `hale load` uses the last two and [`set_faults`] to inject failures.
+use std::future::Future;
 use std::io::{Read as _, Seek as _};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use crate::registry::file::now_unix_ms;
-use crate::registry::{Registry, RegistryUrl};
+use crate::discovery::file::now_unix_ms;
+use crate::discovery::{Layout, Registry, RegistryError, RegistryUrl};
+use crate::progress::Progress;
+use crate::stop::Stop;
 
 /// The folder, inside the service, where hale keeps a fleet's state.
 pub const STATE_DIR: &str = ".hale";
 
-/// `.hale/fleet.json`.
+/// What went wrong with a fleet.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    #[error("no fleet in {dir} (reading {path}): start one with `hale up`")]
+    NoFleet {
+        dir: PathBuf,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a hale fleet state file")]
+    BadState {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("no instance {id:?} in the {service} fleet (it has {known})")]
+    NoInstance {
+        id: String,
+        service: String,
+        known: String,
+    },
+    #[error(
+        "the running fleet uses {running} (not {asked}): run `hale down` first to change registry"
+    )]
+    RegistryChanged { running: String, asked: String },
+    #[error("the running fleet is {running:?} (not {asked:?}): run `hale down` first")]
+    ServiceChanged { running: String, asked: String },
+    #[error("{0} does not exist: run `hale up` in a service made by `hale new` (or fix `name` in hale.toml)")]
+    NotAService(PathBuf),
+    #[error("running `go build` (is Go installed and on PATH?)")]
+    GoMissing(#[source] std::io::Error),
+    #[error("`go build ./cmd/{name}` failed: {tail}")]
+    BuildFailed { name: String, tail: String },
+    #[error("instance {id} exited before it was ready; log tail ({log}): {tail}")]
+    ExitedBeforeReady {
+        id: String,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("instance {id} did not answer 200 on http://{addr}/readyz within {}; log tail ({}): {tail}", humantime::format_duration(*within), log.display())]
+    NotReady {
+        id: String,
+        addr: SocketAddr,
+        within: Duration,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("{id} ({handle}) still runs 5 s after SIGKILL")]
+    StillRunning { id: String, handle: Handle },
+    #[error("sending {signal} to {handle}")]
+    Signal {
+        signal: Signal,
+        handle: Handle,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("error rate {0} is outside 0..1")]
+    BadErrorRate(f64),
+    #[error("setting faults on {addr}")]
+    FaultsUnreachable {
+        addr: SocketAddr,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("setting faults on {addr}: HTTP {status} (is ADMIN_ENABLED=true?)")]
+    FaultsRefused { addr: SocketAddr, status: u16 },
+    #[error("cannot set up the HTTP client for probes: {0}")]
+    Client(#[source] reqwest::Error),
+    #[error("the fleet stopped, but checking that {id} left the registry failed")]
+    CheckDeregistered {
+        id: String,
+        #[source]
+        source: RegistryError,
+    },
+    #[error("{ids} still listed in {url} after stopping")]
+    StillListed { ids: String, url: String },
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("{action}")]
+    Io {
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The stop signal arrived: what had started was stopped again.
+    #[error("stopped before the fleet was ready")]
+    Stopped,
+}
+
+fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> FleetError {
+    let action = action.into();
+    move |source| FleetError::Io { action, source }
+}
+
+/// `.hale/fleet.json`. Fields are only ever added (older files stay readable).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FleetState {
     pub version: u32,
     pub service: String,
     pub registry: String,
     pub binary: PathBuf,
+    /// Where the instances run; absent in files written before containers existed.
+    #[serde(default)]
+    pub runtime: RuntimeKind,
     pub instances: Vec<FleetInstance>,
+}
+
+/// Which [`Runtime`] a fleet's instances run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    /// Local processes of the built binary.
+    #[default]
+    Process,
 }
 
 /// One instance of a fleet.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FleetInstance {
     pub id: String,
+    /// The process id (the [`Handle`] of a process instance).
     pub pid: u32,
     pub address: String,
     pub port: u16,
     pub log: PathBuf,
     pub started_unix_ms: u64,
+    /// Port of the instance's admin listener (ADMIN_ADDR on `address`); absent in fleets
+    /// started before the admin API had its own listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_port: Option<u16>,
 }
 
 impl FleetInstance {
@@ -54,6 +169,34 @@ impl FleetInstance {
             self.address.parse().unwrap_or([127, 0, 0, 1].into()),
             self.port,
         )
+    }
+
+    /// Where the instance's admin API listens (the traffic address for older fleets).
+    pub fn admin_addr(&self) -> SocketAddr {
+        let mut addr = self.socket_addr();
+        if let Some(port) = self.admin_port {
+            addr.set_port(port);
+        }
+        addr
+    }
+
+    /// How the runtime addresses this instance.
+    pub fn handle(&self) -> Handle {
+        Handle::Pid(self.pid)
+    }
+}
+
+/// A runtime-specific handle on a running instance: a pid for processes (a container id next).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handle {
+    Pid(u32),
+}
+
+impl std::fmt::Display for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Handle::Pid(pid) => write!(f, "pid {pid}"),
+        }
     }
 }
 
@@ -64,42 +207,55 @@ impl FleetState {
     }
 
     /// Read `dir/.hale/fleet.json`.
-    pub fn load(dir: &Path) -> anyhow::Result<FleetState> {
+    pub fn load(dir: &Path) -> Result<FleetState, FleetError> {
         let path = Self::path(dir);
-        let text = std::fs::read(&path).with_context(|| {
-            format!(
-                "no fleet in {} (reading {}): start one with `hale up`",
-                dir.display(),
-                path.display()
-            )
+        let text = std::fs::read(&path).map_err(|source| FleetError::NoFleet {
+            dir: dir.to_path_buf(),
+            path: path.clone(),
+            source,
         })?;
-        serde_json::from_slice(&text)
-            .with_context(|| format!("{} is not a hale fleet state file", path.display()))
+        serde_json::from_slice(&text).map_err(|source| FleetError::BadState { path, source })
     }
 
     /// Write the state atomically: a temporary file renamed over the old one.
-    pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
+    pub fn save(&self, dir: &Path) -> Result<(), FleetError> {
+        let parent = dir.join(STATE_DIR);
         let path = Self::path(dir);
-        let parent = path.parent().expect("fleet.json has a parent");
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(&parent).map_err(io(format!("creating {}", parent.display())))?;
         let tmp = parent.join(format!("fleet.json.tmp.{}", std::process::id()));
-        let mut text = serde_json::to_vec_pretty(self)?;
+        let mut text = serde_json::to_vec_pretty(self).map_err(|source| FleetError::BadState {
+            path: path.clone(),
+            source,
+        })?;
         text.push(b'\n');
-        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&tmp, text).map_err(io(format!("writing {}", tmp.display())))?;
+        std::fs::rename(&tmp, &path).map_err(io(format!("writing {}", path.display())))?;
         Ok(())
     }
 
-    pub fn instance(&self, id: &str) -> anyhow::Result<&FleetInstance> {
-        self.instances.iter().find(|i| i.id == id).with_context(|| {
-            let ids: Vec<&str> = self.instances.iter().map(|i| i.id.as_str()).collect();
-            format!(
-                "no instance {id:?} in the {} fleet (it has {})",
-                self.service,
-                ids.join(", ")
-            )
-        })
+    pub fn instance(&self, id: &str) -> Result<&FleetInstance, FleetError> {
+        self.instances
+            .iter()
+            .find(|i| i.id == id)
+            .ok_or_else(|| FleetError::NoInstance {
+                id: id.to_string(),
+                service: self.service.clone(),
+                known: self
+                    .instances
+                    .iter()
+                    .map(|i| i.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// The runtime the instances of this fleet run on.
+    pub fn runtime(&self) -> FleetRuntime {
+        match self.runtime {
+            RuntimeKind::Process => FleetRuntime::Process(ProcessRuntime {
+                binary: self.binary.clone(),
+            }),
+        }
     }
 }
 
@@ -113,38 +269,74 @@ pub struct InstanceSpec {
     pub workdir: PathBuf,
 }
 
-/// Where instances run. Only processes today; containers (Docker Engine, `--network host`)
-/// slot in here later without touching the commands.
+/// Where instances run, addressed by their [`Handle`]. Every fleet operation goes through it.
 pub trait Runtime {
-    /// Start an instance detached from hale; returns its pid.
-    fn start(&self, spec: &InstanceSpec) -> anyhow::Result<u32>;
-    /// Whether the instance is still running (a zombie or a reused pid is not).
-    fn is_running(&self, pid: u32) -> bool;
-    /// Send a signal to the instance's whole process group.
-    fn signal(&self, pid: u32, signal: Signal) -> anyhow::Result<()>;
+    /// Start an instance detached from hale.
+    fn start(&self, spec: &InstanceSpec)
+        -> impl Future<Output = Result<Handle, FleetError>> + Send;
+    /// Whether the instance still runs (a zombie or a reused pid does not).
+    fn is_running(&self, handle: &Handle) -> impl Future<Output = bool> + Send;
+    /// Ask the instance to shut down gracefully (SIGTERM: unready, deregister, drain, exit).
+    fn terminate(&self, handle: &Handle) -> impl Future<Output = Result<(), FleetError>> + Send;
+    /// End the instance at once, as a crash would (SIGKILL: no deregistration).
+    fn kill(&self, handle: &Handle) -> impl Future<Output = Result<(), FleetError>> + Send;
 }
 
-/// Instances as local processes of the built binary.
+/// The runtime of a fleet, chosen by its state's [`RuntimeKind`].
+#[derive(Debug, Clone)]
+pub enum FleetRuntime {
+    Process(ProcessRuntime),
+}
+
+impl Runtime for FleetRuntime {
+    async fn start(&self, spec: &InstanceSpec) -> Result<Handle, FleetError> {
+        match self {
+            FleetRuntime::Process(p) => p.start(spec).await,
+        }
+    }
+
+    async fn is_running(&self, handle: &Handle) -> bool {
+        match self {
+            FleetRuntime::Process(p) => p.is_running(handle).await,
+        }
+    }
+
+    async fn terminate(&self, handle: &Handle) -> Result<(), FleetError> {
+        match self {
+            FleetRuntime::Process(p) => p.terminate(handle).await,
+        }
+    }
+
+    async fn kill(&self, handle: &Handle) -> Result<(), FleetError> {
+        match self {
+            FleetRuntime::Process(p) => p.kill(handle).await,
+        }
+    }
+}
+
+/// Instances as local processes of the built binary, each in its own process group.
 #[derive(Debug, Clone)]
 pub struct ProcessRuntime {
     pub binary: PathBuf,
 }
 
 impl Runtime for ProcessRuntime {
-    fn start(&self, spec: &InstanceSpec) -> anyhow::Result<u32> {
+    async fn start(&self, spec: &InstanceSpec) -> Result<Handle, FleetError> {
         if let Some(parent) = spec.log.parent() {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent)
+                .map_err(io(format!("creating {}", parent.display())))?;
         }
+        let opening = || format!("opening {}", spec.log.display());
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&spec.log)
-            .with_context(|| format!("opening {}", spec.log.display()))?;
+            .map_err(io(opening()))?;
         let mut cmd = std::process::Command::new(&self.binary);
         cmd.current_dir(&spec.workdir)
             .env_clear()
             .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone()?)
+            .stdout(log.try_clone().map_err(io(opening()))?)
             .stderr(log)
             // Its own process group: Ctrl-C in hale's terminal does not reach the fleet, and
             // `hale down` signals the instance with everything it started.
@@ -155,13 +347,16 @@ impl Runtime for ProcessRuntime {
             }
         }
         cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {} for {}", self.binary.display(), spec.id))?;
-        Ok(child.id())
+        let child = cmd.spawn().map_err(io(format!(
+            "starting {} for {}",
+            self.binary.display(),
+            spec.id
+        )))?;
+        Ok(Handle::Pid(child.id()))
     }
 
-    fn is_running(&self, pid: u32) -> bool {
+    async fn is_running(&self, handle: &Handle) -> bool {
+        let Handle::Pid(pid) = *handle;
         reap(pid);
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             return false;
@@ -183,19 +378,31 @@ impl Runtime for ProcessRuntime {
         }
     }
 
-    fn signal(&self, pid: u32, signal: Signal) -> anyhow::Result<()> {
-        let pgid = Pid::from_raw(pid as i32);
-        match nix::sys::signal::killpg(pgid, signal) {
-            Ok(()) => Ok(()),
-            Err(nix::errno::Errno::ESRCH) => {
-                // Not a group leader any more (or gone): try the process itself.
-                match nix::sys::signal::kill(pgid, signal) {
-                    Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
-                    Err(e) => Err(e).with_context(|| format!("sending {signal} to pid {pid}")),
-                }
-            }
-            Err(e) => Err(e).with_context(|| format!("sending {signal} to pid {pid}")),
-        }
+    async fn terminate(&self, handle: &Handle) -> Result<(), FleetError> {
+        signal_group(handle, Signal::SIGTERM)
+    }
+
+    async fn kill(&self, handle: &Handle) -> Result<(), FleetError> {
+        signal_group(handle, Signal::SIGKILL)
+    }
+}
+
+/// Send a signal to the process group an instance leads (or the process, if it no longer does).
+fn signal_group(handle: &Handle, signal: Signal) -> Result<(), FleetError> {
+    let Handle::Pid(pid) = *handle;
+    let failed = |source| FleetError::Signal {
+        signal,
+        handle: handle.clone(),
+        source,
+    };
+    let pgid = Pid::from_raw(pid as i32);
+    match nix::sys::signal::killpg(pgid, signal) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::ESRCH) => match nix::sys::signal::kill(pgid, signal) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+            Err(e) => Err(failed(e)),
+        },
+        Err(e) => Err(failed(e)),
     }
 }
 
@@ -225,9 +432,11 @@ pub fn instance_env(service: &str, id: &str, port: u16, registry: &str) -> Vec<(
 }
 
 /// A free TCP port on 127.0.0.1 (the kernel picks it; the listener is closed right away).
-pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
+pub fn free_port() -> Result<u16, FleetError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(io("finding a free port"))
 }
 
 /// The last `lines` lines of a log, joined on one line for an error message.
@@ -248,54 +457,69 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
     }
 }
 
-fn spec_for(dir: &Path, state: &FleetState, id: &str, port: u16) -> InstanceSpec {
+fn spec_for(
+    dir: &Path,
+    state: &FleetState,
+    id: &str,
+    port: u16,
+    admin_port: Option<u16>,
+) -> InstanceSpec {
+    let mut env = instance_env(&state.service, id, port, &state.registry);
+    if let Some(admin) = admin_port {
+        env.push(("ADMIN_ADDR".into(), format!("127.0.0.1:{admin}")));
+    }
     InstanceSpec {
         id: id.to_string(),
         port,
-        env: instance_env(&state.service, id, port, &state.registry),
+        env,
         log: dir.join(STATE_DIR).join("logs").join(format!("{id}.log")),
         workdir: dir.to_path_buf(),
     }
 }
 
-fn runtime_of(state: &FleetState) -> ProcessRuntime {
-    ProcessRuntime {
-        binary: state.binary.clone(),
-    }
-}
-
-/// SIGKILL one instance (no graceful shutdown, no deregistration: a crash). The entry stays in
-/// fleet.json so [`restore_instance`] can bring it back.
-pub fn kill_instance(dir: &Path, id: &str) -> anyhow::Result<()> {
+/// Kill one instance (no graceful shutdown, no deregistration: a crash). The entry stays in
+/// fleet.json so [`restore_instance`] can bring it back. Returns once the instance is really
+/// gone, so callers (tests, `hale load`'s fault timeline) see it dead from then on.
+pub async fn kill_instance(dir: &Path, id: &str) -> Result<(), FleetError> {
     let state = FleetState::load(dir)?;
-    let instance = state.instance(id)?;
-    let runtime = runtime_of(&state);
-    if runtime.is_running(instance.pid) {
-        runtime.signal(instance.pid, Signal::SIGKILL)?;
-        // SIGKILL is delivered asynchronously; return once the process is really gone so that
-        // callers (tests, `hale load`'s fault timeline) see the instance dead from here on.
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while runtime.is_running(instance.pid) {
-            if std::time::Instant::now() >= deadline {
-                anyhow::bail!("{id} (pid {}) still runs 5 s after SIGKILL", instance.pid);
+    let handle = state.instance(id)?.handle();
+    let runtime = state.runtime();
+    if runtime.is_running(&handle).await {
+        runtime.kill(&handle).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while runtime.is_running(&handle).await {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(FleetError::StillRunning {
+                    id: id.to_string(),
+                    handle,
+                });
             }
-            std::thread::sleep(Duration::from_millis(5));
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
     Ok(())
 }
 
-/// Start an instance again with the same id, port and environment; fleet.json gets the new pid.
-/// A no-op if it is still running. Does not wait for readiness: callers watch it recover.
-pub fn restore_instance(dir: &Path, id: &str) -> anyhow::Result<()> {
+/// Start an instance again with the same id, port and environment; fleet.json gets its new
+/// handle. A no-op if it still runs. Does not wait for readiness: callers watch it recover.
+pub async fn restore_instance(dir: &Path, id: &str) -> Result<(), FleetError> {
     let mut state = FleetState::load(dir)?;
-    let runtime = runtime_of(&state);
+    let runtime = state.runtime();
     let instance = state.instance(id)?.clone();
-    if runtime.is_running(instance.pid) {
+    if runtime.is_running(&instance.handle()).await {
         return Ok(());
     }
-    let pid = runtime.start(&spec_for(dir, &state, id, instance.port))?;
+    let handle = runtime
+        .start(&spec_for(
+            dir,
+            &state,
+            id,
+            instance.port,
+            instance.admin_port,
+        ))
+        .await?;
     if let Some(entry) = state.instances.iter_mut().find(|i| i.id == id) {
+        let Handle::Pid(pid) = handle;
         entry.pid = pid;
         entry.started_unix_ms = now_unix_ms();
     }
@@ -312,28 +536,28 @@ pub struct Faults {
 }
 
 /// `PUT /admin/faults` on the instance at `addr` (it turns injection on).
-pub async fn set_faults(addr: SocketAddr, faults: &Faults) -> anyhow::Result<()> {
+pub async fn set_faults(addr: SocketAddr, faults: &Faults) -> Result<(), FleetError> {
     if !(0.0..=1.0).contains(&faults.error_rate) {
-        bail!("error rate {} is outside 0..1", faults.error_rate);
+        return Err(FleetError::BadErrorRate(faults.error_rate));
     }
-    let url = format!("http://{addr}/admin/faults");
     let resp = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(5))
-        .build()?
-        .put(&url)
+        .build()
+        .map_err(FleetError::Client)?
+        .put(format!("http://{addr}/admin/faults"))
         .json(&serde_json::json!({
             "error_rate": faults.error_rate,
             "latency_ms": faults.latency.as_millis() as u64,
         }))
         .send()
         .await
-        .with_context(|| format!("setting faults on {addr}"))?;
+        .map_err(|source| FleetError::FaultsUnreachable { addr, source })?;
     if !resp.status().is_success() {
-        bail!(
-            "setting faults on {addr}: HTTP {} (is ADMIN_ENABLED=true?)",
-            resp.status()
-        );
+        return Err(FleetError::FaultsRefused {
+            addr,
+            status: resp.status().as_u16(),
+        });
     }
     Ok(())
 }
@@ -352,30 +576,6 @@ pub struct UpOptions {
     pub registry_timeout: Duration,
 }
 
-/// Progress of `hale up`, for the command's renderer.
-#[derive(Debug, Clone)]
-pub enum UpEvent {
-    Building {
-        binary: PathBuf,
-    },
-    ReusingBinary,
-    Started {
-        id: String,
-        port: u16,
-        pid: u32,
-    },
-    Ready {
-        id: String,
-    },
-    Stopped {
-        id: String,
-    },
-    /// Started and ready, but not (yet) visible in the registry.
-    NotRegistered {
-        ids: Vec<String>,
-    },
-}
-
 /// The outcome of `hale up`.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpReport {
@@ -389,8 +589,15 @@ pub struct UpReport {
 
 /// Build and start the fleet, or adjust a running fleet to `replicas`: running instances are
 /// kept, dead ones restarted on their port, missing ones started, extra ones stopped.
-pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<UpReport> {
-    let dir = std::path::absolute(&opts.dir)?;
+///
+/// Steps are reported on `progress`. On `stop` (during the build or the readiness wait) the
+/// instances this call started are stopped again and [`FleetError::Stopped`] is returned.
+pub async fn up(
+    opts: &UpOptions,
+    progress: &Progress,
+    stop: &Stop,
+) -> Result<UpReport, FleetError> {
+    let dir = std::path::absolute(&opts.dir).map_err(io("resolving the service folder"))?;
     let state_dir = dir.join(STATE_DIR);
     let binary = state_dir.join("bin").join(&opts.name);
     let previous = if FleetState::path(&dir).exists() {
@@ -398,30 +605,28 @@ pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<Up
     } else {
         None
     };
-    let runtime = ProcessRuntime {
+    let runtime = FleetRuntime::Process(ProcessRuntime {
         binary: binary.clone(),
-    };
-    let running: Vec<FleetInstance> = previous
-        .iter()
-        .flat_map(|s| s.instances.iter())
-        .filter(|i| runtime.is_running(i.pid))
-        .cloned()
-        .collect();
+    });
+    let mut running: Vec<FleetInstance> = Vec::new();
+    for i in previous.iter().flat_map(|s| s.instances.iter()) {
+        if runtime.is_running(&i.handle()).await {
+            running.push(i.clone());
+        }
+    }
     if let Some(prev) = &previous {
         if !running.is_empty() {
             if prev.registry != opts.registry.to_string() {
-                return Err(crate::usage!(
-                    "the running fleet uses {} (not {}): run `hale down` first to change registry",
-                    prev.registry,
-                    opts.registry
-                ));
+                return Err(FleetError::RegistryChanged {
+                    running: prev.registry.clone(),
+                    asked: opts.registry.to_string(),
+                });
             }
             if prev.service != opts.name {
-                return Err(crate::usage!(
-                    "the running fleet is {:?} (not {:?}): run `hale down` first",
-                    prev.service,
-                    opts.name
-                ));
+                return Err(FleetError::ServiceChanged {
+                    running: prev.service.clone(),
+                    asked: opts.name.clone(),
+                });
             }
         }
     }
@@ -430,12 +635,16 @@ pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<Up
     // the same build: rebuild only when nothing runs.
     let built = running.is_empty();
     if built {
-        events(UpEvent::Building {
-            binary: binary.clone(),
-        });
-        build(&dir, &opts.name, &binary).await?;
+        progress.status("Building", binary.display().to_string());
+        tokio::select! {
+            result = build(&dir, &opts.name, &binary) => result?,
+            () = stop.stopped() => return Err(FleetError::Stopped),
+        }
     } else {
-        events(UpEvent::ReusingBinary);
+        progress.status(
+            "Reusing",
+            "the running fleet's binary (`hale down` first to rebuild)",
+        );
     }
 
     let mut state = FleetState {
@@ -443,6 +652,7 @@ pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<Up
         service: opts.name.clone(),
         registry: opts.registry.to_string(),
         binary: binary.clone(),
+        runtime: RuntimeKind::Process,
         instances: Vec::new(),
     };
     let wanted: Vec<String> = (1..=opts.replicas)
@@ -459,13 +669,11 @@ pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<Up
         .collect();
     if !extras.is_empty() {
         stop_instances(&runtime, &extras, Duration::from_secs(30)).await?;
-        let registry = Registry::new(&opts.registry, crate::registry::Layout::Hale)?;
+        let registry = Registry::new(&opts.registry, Layout::Hale)?;
         for extra in &extras {
             let _ = registry.deregister(&opts.name, &extra.id).await;
             let _ = std::fs::remove_file(&extra.log);
-            events(UpEvent::Stopped {
-                id: extra.id.clone(),
-            });
+            progress.status("Stopped", extra.id.clone());
             stopped.push(extra.id.clone());
         }
     }
@@ -485,13 +693,16 @@ pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<Up
             Some(p) if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() => p,
             _ => free_port()?,
         };
-        let spec = spec_for(&dir, &state, id, port);
-        let pid = runtime.start(&spec)?;
-        events(UpEvent::Started {
-            id: id.clone(),
-            port,
-            pid,
-        });
+        let admin_port = loop {
+            let p = free_port()?;
+            if p != port {
+                break p;
+            }
+        };
+        let spec = spec_for(&dir, &state, id, port, Some(admin_port));
+        let handle = runtime.start(&spec).await?;
+        progress.status("Started", format!("{id} on 127.0.0.1:{port} ({handle})"));
+        let Handle::Pid(pid) = handle;
         state.instances.push(FleetInstance {
             id: id.clone(),
             pid,
@@ -499,20 +710,29 @@ pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<Up
             port,
             log: spec.log.clone(),
             started_unix_ms: now_unix_ms(),
+            admin_port: Some(admin_port),
         });
         started.push(id.clone());
     }
-    // Record what runs before waiting, so `hale down` can clean up even if hale is interrupted.
+    // Record what runs before waiting, so `hale down` can clean up even if hale is killed.
     state.save(&dir)?;
 
-    if let Err(e) = wait_ready(&runtime, &state, &started, opts.ready_timeout, &events).await {
+    let ready = tokio::select! {
+        result = wait_ready(&runtime, &state, &started, opts.ready_timeout, progress) => result,
+        () = stop.stopped() => Err(FleetError::Stopped),
+    };
+    if let Err(e) = ready {
         let failed: Vec<FleetInstance> = state
             .instances
             .iter()
             .filter(|i| started.contains(&i.id))
             .cloned()
             .collect();
-        let _ = stop_instances(&runtime, &failed, Duration::from_secs(5)).await;
+        if let Ok(outcome) = stop_instances(&runtime, &failed, Duration::from_secs(5)).await {
+            for (id, _) in outcome {
+                progress.status("Stopped", id);
+            }
+        }
         state.instances.retain(|i| !started.contains(&i.id));
         if state.instances.is_empty() {
             let _ = std::fs::remove_file(FleetState::path(&dir));
@@ -523,7 +743,11 @@ pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<Up
         return Err(e);
     }
 
-    let registered = wait_registered(opts, &state, &events).await;
+    let registered = tokio::select! {
+        seen = wait_registered(opts, &state, progress) => seen,
+        // The fleet is up and recorded: stopping here only skips the registry check.
+        () = stop.stopped() => Vec::new(),
+    };
     Ok(UpReport {
         state,
         started,
@@ -534,13 +758,10 @@ pub async fn up(opts: &UpOptions, events: impl Fn(UpEvent)) -> anyhow::Result<Up
     })
 }
 
-async fn build(dir: &Path, name: &str, binary: &Path) -> anyhow::Result<()> {
+async fn build(dir: &Path, name: &str, binary: &Path) -> Result<(), FleetError> {
     let main = dir.join("cmd").join(name);
     if !main.is_dir() {
-        return Err(crate::usage!(
-            "{} does not exist: run `hale up` in a service made by `hale new` (or fix `name` in hale.toml)",
-            main.display()
-        ));
+        return Err(FleetError::NotAService(main));
     }
     let out = tokio::process::Command::new("go")
         .args(["build", "-o"])
@@ -548,16 +769,18 @@ async fn build(dir: &Path, name: &str, binary: &Path) -> anyhow::Result<()> {
         .arg(format!("./cmd/{name}"))
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
+        // A stop drops this future: the build must not outlive it.
+        .kill_on_drop(true)
         .output()
         .await
-        .context("running `go build` (is Go installed and on PATH?)")?;
+        .map_err(FleetError::GoMissing)?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        bail!(
-            "`go build ./cmd/{name}` failed: {}",
-            lines[lines.len().saturating_sub(5)..].join(" | ")
-        );
+        return Err(FleetError::BuildFailed {
+            name: name.to_string(),
+            tail: lines[lines.len().saturating_sub(5)..].join(" | "),
+        });
     }
     Ok(())
 }
@@ -573,45 +796,45 @@ pub async fn probe(client: &reqwest::Client, addr: SocketAddr, path: &str) -> Op
         .map(|r| r.status().as_u16())
 }
 
-fn probe_client() -> reqwest::Client {
+fn probe_client() -> Result<reqwest::Client, FleetError> {
     reqwest::Client::builder()
         .no_proxy()
         .connect_timeout(Duration::from_millis(500))
         .build()
-        .expect("plain HTTP client builds")
+        .map_err(FleetError::Client)
 }
 
 async fn wait_ready(
-    runtime: &ProcessRuntime,
+    runtime: &impl Runtime,
     state: &FleetState,
     ids: &[String],
     timeout: Duration,
-    events: &impl Fn(UpEvent),
-) -> anyhow::Result<()> {
-    let client = probe_client();
+    progress: &Progress,
+) -> Result<(), FleetError> {
+    let client = probe_client()?;
     let deadline = tokio::time::Instant::now() + timeout;
     for id in ids {
         let instance = state.instance(id)?;
         loop {
-            if !runtime.is_running(instance.pid) {
-                bail!(
-                    "instance {id} exited before it was ready; log tail ({}): {}",
-                    instance.log.display(),
-                    log_tail(&instance.log, 5)
-                );
+            if !runtime.is_running(&instance.handle()).await {
+                return Err(FleetError::ExitedBeforeReady {
+                    id: id.clone(),
+                    log: instance.log.clone(),
+                    tail: log_tail(&instance.log, 5),
+                });
             }
             if probe(&client, instance.socket_addr(), "/readyz").await == Some(200) {
-                events(UpEvent::Ready { id: id.clone() });
+                progress.status("Ready", id.clone());
                 break;
             }
             if tokio::time::Instant::now() >= deadline {
-                bail!(
-                    "instance {id} did not answer 200 on http://{}/readyz within {}; log tail ({}): {}",
-                    instance.socket_addr(),
-                    humantime::format_duration(timeout),
-                    instance.log.display(),
-                    log_tail(&instance.log, 5)
-                );
+                return Err(FleetError::NotReady {
+                    id: id.clone(),
+                    addr: instance.socket_addr(),
+                    within: timeout,
+                    log: instance.log.clone(),
+                    tail: log_tail(&instance.log, 5),
+                });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -620,13 +843,9 @@ async fn wait_ready(
 }
 
 /// Wait (bounded) until every instance is visible in the registry; returns those that are.
-async fn wait_registered(
-    opts: &UpOptions,
-    state: &FleetState,
-    events: &impl Fn(UpEvent),
-) -> Vec<String> {
+async fn wait_registered(opts: &UpOptions, state: &FleetState, progress: &Progress) -> Vec<String> {
     let ids: Vec<String> = state.instances.iter().map(|i| i.id.clone()).collect();
-    let Ok(registry) = Registry::new(&opts.registry, crate::registry::Layout::Hale) else {
+    let Ok(registry) = Registry::new(&opts.registry, Layout::Hale) else {
         return Vec::new();
     };
     let deadline = tokio::time::Instant::now() + opts.registry_timeout;
@@ -644,7 +863,12 @@ async fn wait_registered(
         if seen.len() == ids.len() || tokio::time::Instant::now() >= deadline {
             let missing: Vec<String> = ids.iter().filter(|i| !seen.contains(i)).cloned().collect();
             if !missing.is_empty() {
-                events(UpEvent::NotRegistered { ids: missing });
+                progress.warn(format!(
+                    "{} did not appear in {} within {}; check the logs in .hale/logs",
+                    missing.join(", "),
+                    opts.registry,
+                    humantime::format_duration(opts.registry_timeout)
+                ));
             }
             return seen;
         }
@@ -664,33 +888,31 @@ pub enum StopMethod {
     Gone,
 }
 
-/// SIGTERM every running instance at once, wait up to `grace` for each to exit, SIGKILL the rest.
+/// Terminate every running instance at once, wait up to `grace` for each to exit, kill the rest.
 pub async fn stop_instances(
-    runtime: &ProcessRuntime,
+    runtime: &impl Runtime,
     instances: &[FleetInstance],
     grace: Duration,
-) -> anyhow::Result<Vec<(String, StopMethod)>> {
+) -> Result<Vec<(String, StopMethod)>, FleetError> {
     let mut outcome = Vec::new();
     let mut waiting = Vec::new();
     for i in instances {
-        if runtime.is_running(i.pid) {
-            runtime.signal(i.pid, Signal::SIGTERM)?;
+        if runtime.is_running(&i.handle()).await {
+            runtime.terminate(&i.handle()).await?;
             waiting.push(i);
         } else {
             outcome.push((i.id.clone(), StopMethod::Gone));
         }
     }
     let deadline = tokio::time::Instant::now() + grace;
-    while waiting.iter().any(|i| runtime.is_running(i.pid))
-        && tokio::time::Instant::now() < deadline
-    {
+    while tokio::time::Instant::now() < deadline && any_running(runtime, &waiting).await {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for i in waiting {
-        if runtime.is_running(i.pid) {
-            runtime.signal(i.pid, Signal::SIGKILL)?;
+        if runtime.is_running(&i.handle()).await {
+            runtime.kill(&i.handle()).await?;
             let until = tokio::time::Instant::now() + Duration::from_secs(5);
-            while runtime.is_running(i.pid) && tokio::time::Instant::now() < until {
+            while runtime.is_running(&i.handle()).await && tokio::time::Instant::now() < until {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             outcome.push((i.id.clone(), StopMethod::Sigkill));
@@ -700,6 +922,15 @@ pub async fn stop_instances(
     }
     outcome.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(outcome)
+}
+
+async fn any_running(runtime: &impl Runtime, instances: &[&FleetInstance]) -> bool {
+    for i in instances {
+        if runtime.is_running(&i.handle()).await {
+            return true;
+        }
+    }
+    false
 }
 
 /// One row of `hale ps`.
@@ -717,14 +948,14 @@ pub struct InstanceStatus {
     pub log: PathBuf,
 }
 
-/// The fleet in `dir` and the state of each instance (process alive, /healthz, /readyz).
-pub async fn status(dir: &Path) -> anyhow::Result<(FleetState, Vec<InstanceStatus>)> {
+/// The fleet in `dir` and the state of each instance (running, /healthz, /readyz).
+pub async fn status(dir: &Path) -> Result<(FleetState, Vec<InstanceStatus>), FleetError> {
     let state = FleetState::load(dir)?;
-    let runtime = runtime_of(&state);
-    let client = probe_client();
+    let runtime = state.runtime();
+    let client = probe_client()?;
     let mut rows = Vec::new();
     for i in &state.instances {
-        let alive = runtime.is_running(i.pid);
+        let alive = runtime.is_running(&i.handle()).await;
         let (healthz, readyz) = if alive {
             (
                 probe(&client, i.socket_addr(), "/healthz").await,
@@ -764,10 +995,10 @@ pub struct StoppedInstance {
     pub how: StopMethod,
 }
 
-/// Stop the fleet in `dir` gracefully (SIGTERM, `grace`, then SIGKILL), make sure it left the
+/// Stop the fleet in `dir` gracefully (terminate, `grace`, then kill), make sure it left the
 /// registry, and remove `.hale/` (fleet.json, bin/, logs/). `Ok(None)` when there is no fleet.
-pub async fn down(dir: &Path, grace: Duration) -> anyhow::Result<Option<DownReport>> {
-    let dir = std::path::absolute(dir)?;
+pub async fn down(dir: &Path, grace: Duration) -> Result<Option<DownReport>, FleetError> {
+    let dir = std::path::absolute(dir).map_err(io("resolving the service folder"))?;
     if !FleetState::path(&dir).exists() {
         // A failed `hale up` keeps its logs for reading; `hale down` clears them too.
         let hale_dir = dir.join(STATE_DIR);
@@ -777,23 +1008,23 @@ pub async fn down(dir: &Path, grace: Duration) -> anyhow::Result<Option<DownRepo
         return Ok(None);
     }
     let state = FleetState::load(&dir)?;
-    let runtime = runtime_of(&state);
+    let runtime = state.runtime();
     let stopped = stop_instances(&runtime, &state.instances, grace).await?;
 
     // Graceful instances deregister themselves; killed ones leave entries behind (Consul
     // keeps even critical ones until DeregisterCriticalServiceAfter). Remove what is left.
     let mut deregistered_by_hale = Vec::new();
     if let Ok(url) = RegistryUrl::parse(&state.registry) {
-        let registry = Registry::new(&url, crate::registry::Layout::Hale)?;
+        let registry = Registry::new(&url, Layout::Hale)?;
         for i in &state.instances {
             match registry.deregister(&state.service, &i.id).await {
                 Ok(true) => deregistered_by_hale.push(i.id.clone()),
                 Ok(false) => {}
-                Err(e) => {
-                    return Err(anyhow::Error::new(e).context(format!(
-                        "the fleet stopped, but checking that {} left the registry failed",
-                        i.id
-                    )))
+                Err(source) => {
+                    return Err(FleetError::CheckDeregistered {
+                        id: i.id.clone(),
+                        source,
+                    })
                 }
             }
         }
@@ -805,7 +1036,10 @@ pub async fn down(dir: &Path, grace: Duration) -> anyhow::Result<Option<DownRepo
             .filter(|id| state.instances.iter().any(|i| &i.id == id))
             .collect();
         if !left.is_empty() {
-            bail!("{} still listed in {url} after stopping", left.join(", "));
+            return Err(FleetError::StillListed {
+                ids: left.join(", "),
+                url: url.to_string(),
+            });
         }
     }
 
@@ -816,8 +1050,8 @@ pub async fn down(dir: &Path, grace: Duration) -> anyhow::Result<Option<DownRepo
     let _ = std::fs::remove_dir(hale_dir.join("logs"));
     let _ = std::fs::remove_file(&state.binary);
     let _ = std::fs::remove_dir(hale_dir.join("bin"));
-    std::fs::remove_file(FleetState::path(&dir))
-        .with_context(|| format!("removing {}", FleetState::path(&dir).display()))?;
+    let path = FleetState::path(&dir);
+    std::fs::remove_file(&path).map_err(io(format!("removing {}", path.display())))?;
     let _ = std::fs::remove_dir(&hale_dir);
     Ok(Some(DownReport {
         service: state.service.clone(),
@@ -842,6 +1076,7 @@ mod tests {
             service: "orders".into(),
             registry: "file:///tmp/r.json".into(),
             binary: "/x/orders".into(),
+            runtime: RuntimeKind::Process,
             instances: vec![FleetInstance {
                 id: "orders-1".into(),
                 pid: 1,
@@ -849,6 +1084,7 @@ mod tests {
                 port: 41001,
                 log: "/x/orders-1.log".into(),
                 started_unix_ms: 5,
+                admin_port: Some(41002),
             }],
         };
         state.save(dir.path()).unwrap();
@@ -859,6 +1095,21 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("fleet.json")]);
+    }
+
+    #[test]
+    fn a_state_file_without_a_runtime_runs_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = FleetState::path(dir.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"version":1,"service":"orders","registry":"file:///r.json","binary":"/x/orders","instances":[]}"#,
+        )
+        .unwrap();
+        let state = FleetState::load(dir.path()).unwrap();
+        assert_eq!(state.runtime, RuntimeKind::Process);
+        assert!(matches!(state.runtime(), FleetRuntime::Process(_)));
     }
 
     #[test]

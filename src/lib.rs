@@ -1,20 +1,24 @@
 //! hale: scaffold, register, run and load-test Go microservices.
 //!
 //! The binary is thin (`main.rs` → [`main_entry`]); each subcommand in [`commands`] turns its
-//! flags into settings and calls a domain module: [`scaffold`], [`registry`], [`fleet`],
+//! flags into settings and calls a domain module: [`scaffold`], [`discovery`], [`fleet`],
 //! [`balance`], [`breaker`], [`load`]. See docs/ARCHITECTURE.md.
 pub mod balance;
 pub mod breaker;
 pub mod cli;
 pub mod commands;
+pub mod discovery;
 pub mod exit;
 pub mod fleet;
+pub mod image;
 pub mod kube;
 pub mod load;
+pub mod manifests;
+pub mod names;
 pub mod output;
 pub mod progress;
-pub mod registry;
 pub mod scaffold;
+pub mod service_contract;
 pub mod settings;
 pub mod stop;
 
@@ -76,23 +80,37 @@ fn report_clap_error(err: clap::Error) -> ExitCode {
         }
         _ => {}
     }
-    let rendered = err.render().to_string();
-    let message = rendered
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments")
-        .trim()
-        .trim_start_matches("error: ")
-        .to_string();
-    let tip = rendered
-        .lines()
-        .map(str::trim)
-        .find_map(|l| l.strip_prefix("tip: "))
-        .map(|t| format!("; {t}"))
-        .unwrap_or_default();
     let command = command_path(std::env::args().skip(1));
-    eprintln!("error: {message}{tip} (see '{command} --help')");
+    eprintln!(
+        "error: {} (see '{command} --help')",
+        one_line(&err.render().to_string())
+    );
     Exit::Usage.into()
+}
+
+/// clap's multi-line error as one line that keeps its details: the message with what follows
+/// it up to the first blank line (the missing `<NAME>`, the `[possible values: ...]`), then any
+/// tip.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim);
+    let mut parts: Vec<&str> = lines
+        .by_ref()
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+        .collect();
+    if let Some(first) = parts.first_mut() {
+        *first = first.trim_start_matches("error: ");
+    }
+    let mut message = if parts.is_empty() {
+        "invalid arguments".to_string()
+    } else {
+        parts.join(" ")
+    };
+    if let Some(tip) = lines.find_map(|l| l.strip_prefix("tip: ")) {
+        message.push_str("; ");
+        message.push_str(tip);
+    }
+    message
 }
 
 /// The subcommand path the arguments name (`hale templates export`), for pointing at its help.
@@ -111,4 +129,27 @@ fn command_path(args: impl Iterator<Item = String>) -> String {
         cmd = sub;
     }
     path.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn a_missing_argument_is_named_on_the_one_line() {
+        let rendered = "error: the following required arguments were not provided:\n  <NAME>\n\nUsage: hale new <NAME>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(rendered),
+            "the following required arguments were not provided: <NAME>"
+        );
+    }
+
+    #[test]
+    fn a_wrong_value_lists_the_allowed_ones_and_keeps_the_tip() {
+        let rendered = "error: invalid value 'bogus' for '<SHELL>'\n  [possible values: bash, zsh]\n\n  tip: a similar value exists: 'bash'\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(rendered),
+            "invalid value 'bogus' for '<SHELL>' [possible values: bash, zsh]; a similar value exists: 'bash'"
+        );
+    }
 }

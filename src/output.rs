@@ -34,7 +34,6 @@ pub struct Printer {
     verbose: u8,
     color: bool,
     stderr_tty: bool,
-    stdin_tty: bool,
 }
 
 impl Printer {
@@ -47,7 +46,6 @@ impl Printer {
             verbose,
             color,
             stderr_tty,
-            stdin_tty: io::stdin().is_terminal(),
         }
     }
 
@@ -59,7 +57,6 @@ impl Printer {
             verbose: 0,
             color: false,
             stderr_tty: false,
-            stdin_tty: false,
         }
     }
 
@@ -73,15 +70,6 @@ impl Printer {
 
     pub fn is_quiet(&self) -> bool {
         self.quiet
-    }
-
-    pub fn verbosity(&self) -> u8 {
-        self.verbose
-    }
-
-    /// Progress bars and live views: only on a terminal, never in JSON or quiet mode.
-    pub fn progress_allowed(&self) -> bool {
-        self.stderr_tty && !self.quiet && !self.is_json()
     }
 
     /// Whether status lines are coloured.
@@ -107,11 +95,6 @@ impl Printer {
         progress::Renderer::start(self.progress_mode(), self.color)
     }
 
-    /// Whether hale may ask a question. Never when stdin is not a terminal.
-    pub fn may_prompt(&self) -> bool {
-        self.stdin_tty && !self.is_json()
-    }
-
     /// A status line on stderr (`   Created orders/`), cargo style. Silent under -q or JSON.
     pub fn status(&self, verb: &str, message: impl std::fmt::Display) {
         if self.quiet || self.is_json() {
@@ -134,12 +117,8 @@ impl Printer {
         if self.quiet {
             return;
         }
-        let prefix = if self.color {
-            "\x1b[1;33mwarning\x1b[0m"
-        } else {
-            "warning"
-        };
-        let _ = writeln!(io::stderr().lock(), "{prefix}: {message}");
+        let line = progress::warning_line(&message.to_string(), self.color);
+        let _ = writeln!(io::stderr().lock(), "{line}");
     }
 
     /// Detail shown with -v.

@@ -29,6 +29,8 @@ pub enum Event {
     Finish { id: TaskId, message: String },
     /// A status line with a verb, cargo style (`Started orders-1 on 127.0.0.1:8081`).
     Status { verb: String, message: String },
+    /// A warning (`warning: orders-2 did not appear in …`), shown in every visible mode.
+    Warn(String),
     /// One live summary line replacing the previous one (load's rate/p99/errors view). Shown
     /// only on a terminal: plain output does not repeat it.
     Live(String),
@@ -106,6 +108,10 @@ impl Progress {
         });
     }
 
+    pub fn warn(&self, message: impl Into<String>) {
+        self.send(Event::Warn(message.into()));
+    }
+
     pub fn live(&self, line: impl Into<String>) {
         self.send(Event::Live(line.into()));
     }
@@ -134,6 +140,15 @@ impl Renderer {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+}
+
+/// `warning: message`, the label bold yellow when `color`.
+pub(crate) fn warning_line(message: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[1;33mwarning\x1b[0m: {message}")
+    } else {
+        format!("warning: {message}")
     }
 }
 
@@ -179,6 +194,7 @@ fn plain_line(labels: &mut HashMap<TaskId, String>, event: Event, color: bool) -
             ))
         }
         Event::Status { verb, message } => Some(status_line(&verb, &message, color)),
+        Event::Warn(message) => Some(warning_line(&message, color)),
     }
 }
 
@@ -231,6 +247,9 @@ async fn render_terminal(mut rx: mpsc::UnboundedReceiver<Event>, color: bool) {
             }
             Event::Status { verb, message } => {
                 let _ = multi.println(status_line(&verb, &message, color));
+            }
+            Event::Warn(message) => {
+                let _ = multi.println(warning_line(&message, color));
             }
             Event::Live(line) => {
                 let pb = live.get_or_insert_with(|| {

@@ -4,7 +4,6 @@
 //! Template rules: a file whose name ends in `.tera` is rendered with [`TemplateContext`] and
 //! loses the suffix; any other file is copied as-is. A path segment `_name_` becomes the service
 //! name (`cmd/_name_/main.go.tera` → `cmd/orders/main.go`).
-use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
@@ -12,8 +11,32 @@ use anyhow::Context as _;
 use include_dir::{include_dir, Dir};
 use serde::Serialize;
 
-use crate::exit::UsageError;
-use crate::usage;
+use crate::names::NameError;
+
+/// Input `hale new` refuses: a name, module path, template folder or target the user gave.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error(
+        "invalid Go module path {0:?}: use slash-separated elements of letters, digits, '-', \
+         '.', '_' or '~', such as example.com/team/orders"
+    )]
+    Module(String),
+    /// A `--templates` folder that is missing, empty, or holds a template that does not
+    /// parse or render (`FILE:LINE:COLUMN: message`).
+    #[error("{0}")]
+    Templates(String),
+    /// A target that is a file, or a non-empty folder without `--force`.
+    #[error("{0}")]
+    Target(String),
+}
+
+macro_rules! refuse {
+    ($variant:ident, $($arg:tt)*) => {
+        ::anyhow::Error::new(ScaffoldError::$variant(format!($($arg)*)))
+    };
+}
 
 /// The built-in service templates.
 pub static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates/service");
@@ -71,34 +94,12 @@ pub struct Plan {
 }
 
 /// Check a service name against the DNS-1123 label rule, spelling the rule out on failure.
-pub fn validate_name(name: &str) -> Result<(), UsageError> {
-    const RULE: &str = "a service name must be a DNS-1123 label: lowercase letters, digits and \
-                        '-', at most 63 characters, starting with a letter and ending with a \
-                        letter or digit";
-    let bad = |why: &str| Err(UsageError(format!("invalid name {name:?}: {why}; {RULE}")));
-    if name.is_empty() {
-        return bad("it is empty");
-    }
-    if name.len() > 63 {
-        return bad(&format!("it is {} characters long", name.len()));
-    }
-    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        return bad("it does not start with a lowercase letter");
-    }
-    if name.ends_with('-') {
-        return bad("it ends with '-'");
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return bad(&format!("{c:?} is not allowed"));
-    }
-    Ok(())
+pub fn validate_name(name: &str) -> Result<(), ScaffoldError> {
+    Ok(crate::names::validate_service_name(name)?)
 }
 
 /// Check a Go module path: slash-separated elements of letters, digits and `-._~`, no `..`.
-pub fn validate_module(module: &str) -> Result<(), UsageError> {
+pub fn validate_module(module: &str) -> Result<(), ScaffoldError> {
     let ok = !module.is_empty()
         && module.len() <= 200
         && !module.starts_with('/')
@@ -115,10 +116,7 @@ pub fn validate_module(module: &str) -> Result<(), UsageError> {
     if ok {
         Ok(())
     } else {
-        Err(UsageError(format!(
-            "invalid Go module path {module:?}: use slash-separated elements of letters, digits, \
-             '-', '.', '_' or '~', such as example.com/team/orders"
-        )))
+        Err(ScaffoldError::Module(module.to_string()))
     }
 }
 
@@ -183,13 +181,15 @@ fn builtin_files() -> Vec<(PathBuf, Vec<u8>)> {
 
 fn user_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
     let meta = std::fs::metadata(root).map_err(|e| {
-        usage!(
+        refuse!(
+            Templates,
             "--templates {}: {e}; pass a folder written by `hale templates export`",
             root.display()
         )
     })?;
     if !meta.is_dir() {
-        return Err(usage!(
+        return Err(refuse!(
+            Templates,
             "--templates {} is not a folder; pass a folder written by `hale templates export`",
             root.display()
         ));
@@ -217,7 +217,8 @@ fn user_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
         }
     }
     if out.is_empty() {
-        return Err(usage!(
+        return Err(refuse!(
+            Templates,
             "--templates {} holds no files; export the built-in set with `hale templates export DIR`",
             root.display()
         ));
@@ -268,7 +269,8 @@ fn output_path(template: &Path, name: &str) -> anyhow::Result<(PathBuf, bool)> {
                 out.push(if seg == "_name_" { name } else { seg.as_ref() });
             }
             _ => {
-                return Err(usage!(
+                return Err(refuse!(
+                    Templates,
                     "template path {} leaves the template folder",
                     template.display()
                 ))
@@ -301,13 +303,26 @@ pub fn plan(opts: &NewOptions) -> anyhow::Result<Plan> {
         let (out, is_template) = output_path(&rel, &opts.name)?;
         let contents = if is_template {
             let shown = Path::new(&origin).join(&rel);
-            let text = String::from_utf8(bytes)
-                .map_err(|_| usage!("{}: a .tera template must be UTF-8 text", shown.display()))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                refuse!(
+                    Templates,
+                    "{}: a .tera template must be UTF-8 text",
+                    shown.display()
+                )
+            })?;
             let key = rel.to_string_lossy().to_string();
-            tera.add_raw_template(&key, &text)
-                .map_err(|e| usage!("{}:{}", shown.display(), describe_tera_error(&e)))?;
+            tera.add_raw_template(&key, &text).map_err(|e| {
+                refuse!(Templates, "{}:{}", shown.display(), describe_tera_error(&e))
+            })?;
             tera.render(&key, &tera_ctx)
-                .map_err(|e| usage!("{}: {}", shown.display(), describe_tera_error(&e)))?
+                .map_err(|e| {
+                    refuse!(
+                        Templates,
+                        "{}: {}",
+                        shown.display(),
+                        describe_tera_error(&e)
+                    )
+                })?
                 .into_bytes()
         } else {
             bytes
@@ -339,13 +354,15 @@ fn non_empty(dir: &Path) -> bool {
 /// [`write_tree`] makes, for a dry run to report the same outcome without writing.
 pub fn check_target(root: &Path, force: bool) -> anyhow::Result<()> {
     if root.exists() && !root.is_dir() {
-        return Err(usage!(
+        return Err(refuse!(
+            Target,
             "{} exists and is not a folder; choose another --dir",
             root.display()
         ));
     }
     if non_empty(root) && !force {
-        return Err(usage!(
+        return Err(refuse!(
+            Target,
             "{} is not empty; choose another --dir, or pass --force to overwrite the generated files in it",
             root.display()
         ));
@@ -438,14 +455,6 @@ pub fn builtin_set() -> Vec<PlannedFile> {
         .collect()
 }
 
-/// A summary for `--output json`: relative paths and sizes.
-pub fn file_list(files: &[PlannedFile]) -> BTreeMap<String, usize> {
-    files
-        .iter()
-        .map(|f| (f.path.to_string_lossy().to_string(), f.contents.len()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,7 +480,7 @@ mod tests {
             &"a".repeat(64),
         ] {
             let err = validate_name(bad).unwrap_err();
-            assert!(err.0.contains("DNS-1123"), "{bad}: {}", err.0);
+            assert!(err.to_string().contains("DNS-1123"), "{bad}: {err}");
         }
     }
 

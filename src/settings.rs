@@ -9,8 +9,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use crate::usage;
-
 /// The name of the per-service settings file.
 pub const FILE_NAME: &str = "hale.toml";
 
@@ -30,7 +28,8 @@ pub struct ConfigFile {
     pub deploy: DeployConfig,
 }
 
-/// `[image]` in hale.toml: read now, used by `hale build` when it lands.
+/// `[image]` in hale.toml: `repository` and `tag` name `hale build`'s image; `builder` and
+/// `runtime` wait for the engine path.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ImageConfig {
@@ -48,6 +47,22 @@ pub struct DeployConfig {
     pub replicas: Option<u32>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The HPA's maximum; setting it makes an HPA own scaling (`replicas` is its minimum).
+    pub max_replicas: Option<u32>,
+    /// CPU request, a Kubernetes quantity such as `100m`.
+    pub cpu: Option<String>,
+    /// Memory request, such as `64Mi`.
+    pub memory: Option<String>,
+    /// Memory limit (GOMEMLIMIT follows it), such as `128Mi`.
+    pub memory_limit: Option<String>,
+    /// Service level objectives, as `--slo` takes them.
+    #[serde(default)]
+    pub slo: Vec<String>,
+    /// Services this one calls (NetworkPolicy egress, dashboard breaker panel).
+    #[serde(default)]
+    pub downstreams: Vec<String>,
+    /// Render a NetworkPolicy.
+    pub network_policy: Option<bool>,
 }
 
 /// Values given on the command line; `None` means "not given".
@@ -111,19 +126,54 @@ pub fn read_file(dir: &Path) -> anyhow::Result<Option<(PathBuf, ConfigFile)>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let file = parse(&text).map_err(|e| usage!("{}:{e}", path.display()))?;
+    let file = parse(&text).map_err(|e| SettingsError::File {
+        path: path.clone(),
+        detail: e.0,
+    })?;
+    if let Some(name) = &file.name {
+        crate::names::validate_service_name(name).map_err(|e| SettingsError::File {
+            path: path.clone(),
+            detail: format!(" name: {e}"),
+        })?;
+    }
     Ok(Some((path, file)))
 }
 
+/// Settings hale refuses: a malformed hale.toml or environment value.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{}:{detail}", path.display())]
+    File { path: PathBuf, detail: String },
+    #[error("HALE_PORT={0:?} is not a port number (1-65535)")]
+    Port(String),
+    #[error("port 0 is not allowed: pick a port from 1 to 65535")]
+    PortZero,
+}
+
+/// Why hale.toml text does not parse: `LINE:COLUMN: message`, one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+/// A duration hale cannot read, with the forms it accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a duration ({why}); use forms like 500ms, 10s, 2m")]
+pub struct DurationError {
+    pub text: String,
+    pub why: String,
+}
+
 /// Parse hale.toml text. The error is `LINE:COLUMN: message`, one line.
-pub fn parse(text: &str) -> Result<ConfigFile, String> {
+pub fn parse(text: &str) -> Result<ConfigFile, ParseError> {
     toml::from_str::<ConfigFile>(text).map_err(|e| {
         let (line, col) = e
             .span()
             .map(|span| line_col(text, span.start))
             .unwrap_or((1, 1));
         let message = e.message().replace('\n', " ");
-        format!("{line}:{col}: {message} (fix hale.toml and run again)")
+        ParseError(format!(
+            "{line}:{col}: {message} (fix hale.toml and run again)"
+        ))
     })
 }
 
@@ -149,7 +199,7 @@ pub fn resolve(
     let env_port = match env_nonempty("HALE_PORT") {
         Some(p) => Some(
             p.parse::<u16>()
-                .map_err(|_| usage!("HALE_PORT={p:?} is not a port number (1-65535)"))?,
+                .map_err(|_| SettingsError::Port(p.clone()))?,
         ),
         None => None,
     };
@@ -159,7 +209,7 @@ pub fn resolve(
         .or(file.port)
         .unwrap_or(DEFAULT_PORT);
     if port == 0 {
-        return Err(usage!("port 0 is not allowed: pick a port from 1 to 65535"));
+        return Err(SettingsError::PortZero.into());
     }
 
     let (registry, registry_source) = if let Some(r) = flags.registry {
@@ -189,9 +239,11 @@ pub fn process_env(key: &str) -> Option<String> {
 }
 
 /// Parse a human duration (`10s`, `250ms`, `1m30s`) with a message that says what is accepted.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a duration ({e}); use forms like 500ms, 10s, 2m"))
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    humantime::parse_duration(text).map_err(|e| DurationError {
+        text: text.to_string(),
+        why: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -245,9 +297,21 @@ mod tests {
     #[test]
     fn malformed_file_names_line_and_column() {
         let err = parse("name = \"orders\"\nport = \"eighty\"\n").unwrap_err();
-        assert!(err.starts_with("2:8:"), "{err}");
+        assert!(err.0.starts_with("2:8:"), "{err}");
         let err = parse("name = \"x\"\nbogus = 1\n").unwrap_err();
-        assert!(err.starts_with("2:1:") && err.contains("bogus"), "{err}");
+        assert!(
+            err.0.starts_with("2:1:") && err.0.contains("bogus"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_name_in_hale_toml_is_a_dns_label() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "name = \"Orders\"\n").unwrap();
+        let err = resolve(dir.path(), Overrides::default(), &env_of(&[])).unwrap_err();
+        assert_eq!(crate::exit::classify(&err), crate::exit::Exit::Usage);
+        assert!(format!("{err:#}").contains("DNS-1123"), "{err:#}");
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub struct TargetArgs {
     /// The kubeconfig context [default: its current-context].
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// The namespace [default: the context's namespace, then `default`].
+    /// The namespace [default: hale.toml deploy.namespace, then the context's namespace, then `default`].
     #[arg(short = 'n', long, value_name = "NAME")]
     pub namespace: Option<String>,
 }
@@ -143,14 +143,7 @@ fn validate_target(target: &TargetArgs) -> anyhow::Result<Target> {
 }
 
 fn validate_service(service: &str) -> anyhow::Result<()> {
-    if dns_label(service) {
-        Ok(())
-    } else {
-        Err(crate::usage!(
-            "service name {service:?} is not valid: use lowercase letters, digits and '-', at \
-             most 63"
-        ))
-    }
+    crate::names::validate_service_name(service).map_err(|e| crate::usage!("{e}"))
 }
 
 /// One rollout's result in the report.
@@ -215,6 +208,7 @@ pub async fn apply(
     service: &str,
     objects: Vec<DynamicObject>,
     printer: &Printer,
+    stop: &Stop,
 ) -> anyhow::Result<()> {
     validate_service(service)?;
     let target = validate_target(&args.target)?;
@@ -233,7 +227,6 @@ pub async fn apply(
         prune: args.prune,
         image: args.image.clone(),
     };
-    let stop = Stop::on_signals();
     let (progress, renderer) = printer.progress();
     let applied = k8s::apply::apply(&cluster, objects, &options, &progress).await;
     let report = match applied {
@@ -254,7 +247,7 @@ pub async fn apply(
                 &d.namespace,
                 &d.name,
                 args.timeout,
-                &stop,
+                stop,
                 &progress,
             )
             .await
@@ -288,7 +281,7 @@ pub async fn apply(
                     .ok();
                 if args.rollback_on_failure {
                     progress.status("Rolling back", format!("deployment/{}", d.name));
-                    match rollback(&cluster, d, args, &stop, &progress).await {
+                    match rollback(&cluster, d, args, stop, &progress).await {
                         Ok(rb) => {
                             what.push_str(&format!(
                                 "; rolled back to revision {} ({})",

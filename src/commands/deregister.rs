@@ -1,26 +1,24 @@
 //! `hale deregister`: remove one instance from a registry (docs/commands/deregister.md).
+use std::path::Path;
+
 use clap::Args;
 use serde::Serialize;
 
-use crate::commands::register::resolve_registry;
+use crate::commands::RegistryArgs;
+use crate::discovery::Registry;
+use crate::names;
 use crate::output::Printer;
-use crate::registry::{self, Layout, Registry};
 
 #[derive(Debug, Args)]
 pub struct DeregisterArgs {
-    /// Registry URL: consul://host:port, etcd://host:port or file://PATH
-    /// [default: HALE_REGISTRY, hale.toml, then the embedded file registry].
-    #[arg(long, value_name = "URL")]
-    pub registry: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Service name.
     #[arg(long)]
     pub name: String,
     /// Instance id (for the go-zero layout: the lease id).
     #[arg(long)]
     pub id: String,
-    /// etcd key layout: hale, go-zero or kratos.
-    #[arg(long, default_value = "hale", value_parser = ["hale", "go-zero", "kratos"])]
-    pub layout: String,
 }
 
 /// `--output json` document (docs/json/register.md#deregister).
@@ -34,15 +32,11 @@ struct DeregisterReport<'a> {
 }
 
 pub async fn run(args: DeregisterArgs, printer: &Printer) -> anyhow::Result<()> {
-    registry::validate_name(&args.name)?;
-    registry::validate_id(&args.id)?;
-    let layout = Layout::parse(&args.layout)?;
-    let url = resolve_registry(args.registry)?;
-    let registry = Registry::new(&url, layout).map_err(registry::into_command_error)?;
-    let removed = registry
-        .deregister(&args.name, &args.id)
-        .await
-        .map_err(registry::into_command_error)?;
+    names::validate_service_name(&args.name)?;
+    names::validate_instance_id(&args.id)?;
+    let url = args.registry.url.resolve(Path::new("."))?;
+    let registry = Registry::new(&url, args.registry.layout)?;
+    let removed = registry.deregister(&args.name, &args.id).await?;
     if removed {
         printer.status("Deregistered", format!("{} from {url}", args.id));
     } else {

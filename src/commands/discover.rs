@@ -6,27 +6,25 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use crate::commands::register::{resolve_registry, stop_signal};
+use crate::commands::RegistryArgs;
+use crate::discovery::{self, Instance, Registry, RegistryUrl};
+use crate::exit::Interrupted;
+use crate::names;
 use crate::output::Printer;
-use crate::registry::{self, Instance, Layout, Registry, RegistryUrl};
+use crate::stop::Stop;
 
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
     /// Service name.
     pub name: String,
-    /// Registry URL: consul://host:port, etcd://host:port or file://PATH
-    /// [default: HALE_REGISTRY, hale.toml, then the embedded file registry].
-    #[arg(long, value_name = "URL")]
-    pub registry: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Print the instances again on every change until Ctrl-C (or --timeout).
     #[arg(long)]
     pub watch: bool,
     /// Stop watching after this long (with --watch).
     #[arg(long, requires = "watch", value_parser = crate::settings::parse_duration)]
     pub timeout: Option<Duration>,
-    /// etcd key layout: hale, go-zero or kratos.
-    #[arg(long, default_value = "hale", value_parser = ["hale", "go-zero", "kratos"])]
-    pub layout: String,
 }
 
 /// `--output json` document and `--watch` JSON line (docs/json/discover.md).
@@ -38,10 +36,10 @@ struct DiscoverReport<'a> {
     instances: &'a [Instance],
 }
 
-pub async fn run(args: DiscoverArgs, printer: &Printer) -> anyhow::Result<()> {
-    registry::validate_name(&args.name)?;
-    let layout = Layout::parse(&args.layout)?;
-    let url = resolve_registry(args.registry.clone())?;
+pub async fn run(args: DiscoverArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
+    names::validate_service_name(&args.name)?;
+    let layout = args.registry.layout;
+    let url = args.registry.url.resolve(std::path::Path::new("."))?;
     fn report<'a>(
         service: &'a str,
         url: &RegistryUrl,
@@ -55,11 +53,8 @@ pub async fn run(args: DiscoverArgs, printer: &Printer) -> anyhow::Result<()> {
         }
     }
     if !args.watch {
-        let registry = Registry::new(&url, layout).map_err(registry::into_command_error)?;
-        let instances = registry
-            .discover(&args.name)
-            .await
-            .map_err(registry::into_command_error)?;
+        let registry = Registry::new(&url, layout)?;
+        let instances = registry.discover(&args.name).await?;
         printer.emit(&report(&args.name, &url, &instances), |out| {
             table(out, &instances)
         })?;
@@ -69,7 +64,7 @@ pub async fn run(args: DiscoverArgs, printer: &Printer) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let mut rx = registry::follow_layout(&url, &args.name, layout).await?;
+    let mut rx = discovery::follow_layout(&url, &args.name, layout).await?;
     let deadline = async {
         match args.timeout {
             Some(t) => tokio::time::sleep(t).await,
@@ -77,8 +72,7 @@ pub async fn run(args: DiscoverArgs, printer: &Printer) -> anyhow::Result<()> {
         }
     };
     tokio::pin!(deadline);
-    let stop = stop_signal();
-    tokio::pin!(stop);
+    let mut changes = 0u64;
     loop {
         let instances = rx.borrow_and_update().clone();
         if printer.is_json() {
@@ -89,8 +83,12 @@ pub async fn run(args: DiscoverArgs, printer: &Printer) -> anyhow::Result<()> {
         tokio::select! {
             changed = rx.changed() => if changed.is_err() { return Ok(()) },
             () = &mut deadline => return Ok(()),
-            () = &mut stop => return Ok(()),
+            () = stop.stopped() => {
+                printer.status("Stopped", format!("watching {} after {changes} change(s)", args.name));
+                return Err(Interrupted.into());
+            }
         }
+        changes += 1;
     }
 }
 

@@ -15,23 +15,68 @@ pub mod register;
 pub mod templates;
 pub mod up;
 
-use crate::cli::{Cli, Command};
-use crate::output::Printer;
+use std::path::Path;
 
-/// Run the parsed command line.
+use clap::Args;
+
+use crate::cli::{Cli, Command};
+use crate::discovery::{Layout, RegistryUrl};
+use crate::output::Printer;
+use crate::settings::{self, Overrides};
+use crate::stop::Stop;
+
+/// `--registry`, shared by every command that talks to a registry.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryUrlArgs {
+    /// Registry URL: consul://host:port, etcd://host:port or file://PATH
+    /// [default: HALE_REGISTRY, hale.toml, then the embedded file registry].
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+}
+
+impl RegistryUrlArgs {
+    /// The registry URL through settings: flag > HALE_REGISTRY > hale.toml (in `dir`) > the
+    /// embedded file registry.
+    pub fn resolve(&self, dir: &Path) -> anyhow::Result<RegistryUrl> {
+        let settings = settings::resolve(
+            dir,
+            Overrides {
+                registry: self.registry.clone(),
+                ..Default::default()
+            },
+            &settings::process_env,
+        )?;
+        Ok(RegistryUrl::parse(&settings.registry)?)
+    }
+}
+
+/// `--registry` and `--layout`, for the commands that read or write registry entries.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    #[command(flatten)]
+    pub url: RegistryUrlArgs,
+    /// etcd key layout: hale's own, or the one go-zero or kratos services read.
+    #[arg(long, value_enum, default_value_t = Layout::Hale)]
+    pub layout: Layout,
+}
+
+/// Run the parsed command line. The one stop signal (SIGINT, SIGTERM) is created here and
+/// handed to every long-running command.
 pub async fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
+    let stop = Stop::on_signals();
+    let stop = &stop;
     match cli.command {
         Command::New(args) => new::run(args, printer).await,
         Command::Templates(args) => templates::run(args, printer),
-        Command::Build(args) => build::run(args, printer),
-        Command::Deploy(args) => deploy::run(args, printer),
-        Command::Up(args) => up::run(args, printer).await,
+        Command::Build(args) => build::run(args, printer).await,
+        Command::Deploy(args) => deploy::run(*args, printer, stop).await,
+        Command::Up(args) => up::run(args, printer, stop).await,
         Command::Ps(args) => ps::run(args, printer).await,
         Command::Down(args) => down::run(args, printer).await,
-        Command::Register(args) => register::run(args, printer).await,
+        Command::Register(args) => register::run(args, printer, stop).await,
         Command::Deregister(args) => deregister::run(args, printer).await,
-        Command::Discover(args) => discover::run(args, printer).await,
-        Command::Load(args) => load::run(*args, printer).await,
+        Command::Discover(args) => discover::run(args, printer, stop).await,
+        Command::Load(args) => load::run(*args, printer, stop).await,
         Command::Completions(args) => completions::run(args, printer),
         Command::Man(args) => man::run(args, printer),
     }

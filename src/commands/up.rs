@@ -6,10 +6,13 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use crate::fleet::{self, FleetState, UpEvent, UpOptions};
+use crate::commands::RegistryUrlArgs;
+use crate::exit::Interrupted;
+use crate::fleet::{self, FleetError, FleetState, UpOptions};
+use crate::names;
 use crate::output::Printer;
-use crate::registry::{self, RegistryUrl};
 use crate::settings::{self, Overrides};
+use crate::stop::Stop;
 use crate::usage;
 
 #[derive(Debug, Args)]
@@ -20,10 +23,8 @@ pub struct UpArgs {
     /// How many instances to run. On a running fleet, starts or stops instances to match.
     #[arg(long, default_value_t = 1)]
     pub replicas: u32,
-    /// Registry the instances register in: consul://host:port, etcd://host:port or file://PATH
-    /// [default: HALE_REGISTRY, hale.toml, then the embedded file registry].
-    #[arg(long, value_name = "URL")]
-    pub registry: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryUrlArgs,
     /// How long the instances may take to answer 200 on /readyz.
     #[arg(long, default_value = "60s", value_parser = settings::parse_duration)]
     pub ready_timeout: Duration,
@@ -53,7 +54,7 @@ struct UpInstance<'a> {
     log: String,
 }
 
-pub async fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<()> {
+pub async fn run(args: UpArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
     if !(1..=64).contains(&args.replicas) {
         return Err(usage!(
             "--replicas {} is out of range: use 1 to 64 (`hale down` stops a fleet)",
@@ -69,7 +70,7 @@ pub async fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<()> {
     let settings = settings::resolve(
         &args.path,
         Overrides {
-            registry: args.registry,
+            registry: args.registry.registry.clone(),
             ..Default::default()
         },
         &settings::process_env,
@@ -80,8 +81,8 @@ pub async fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<()> {
             args.path.display()
         )
     })?;
-    registry::validate_name(&name)?;
-    let url = RegistryUrl::parse(&settings.registry)?;
+    names::validate_service_name(&name)?;
+    let url = crate::discovery::RegistryUrl::parse(&settings.registry)?;
     let opts = UpOptions {
         dir: args.path.clone(),
         name: name.clone(),
@@ -90,24 +91,17 @@ pub async fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<()> {
         ready_timeout: args.ready_timeout,
         registry_timeout: Duration::from_secs(20),
     };
-    let report = fleet::up(&opts, |event| match event {
-        UpEvent::Building { binary } => printer.status("Building", binary.display()),
-        UpEvent::ReusingBinary => printer.status(
-            "Reusing",
-            "the running fleet's binary (`hale down` first to rebuild)",
-        ),
-        UpEvent::Started { id, port, pid } => {
-            printer.status("Started", format!("{id} on 127.0.0.1:{port} (pid {pid})"))
+    let (progress, renderer) = printer.progress();
+    let report = fleet::up(&opts, &progress, stop).await;
+    drop(progress);
+    renderer.finish().await;
+    let report = match report {
+        Err(FleetError::Stopped) => {
+            printer.note("stopped: the instances this run started were stopped again");
+            return Err(Interrupted.into());
         }
-        UpEvent::Ready { id } => printer.status("Ready", id),
-        UpEvent::Stopped { id } => printer.status("Stopped", id),
-        UpEvent::NotRegistered { ids } => printer.warn(format!(
-            "{} did not appear in {} within 20s; check the logs in .hale/logs",
-            ids.join(", "),
-            opts.registry
-        )),
-    })
-    .await?;
+        other => other?,
+    };
     emit(printer, &report.state, &report)?;
     printer.note(format!(
         "the instances keep running: `hale ps {0}` to check them, `hale down {0}` to stop them",

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::SpecError;
+
 use serde::Serialize;
 
 /// What an assertion measures.
@@ -44,14 +46,6 @@ pub enum Op {
 }
 
 impl Op {
-    fn symbol(self) -> &'static str {
-        match self {
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-        }
-    }
     fn holds(self, actual: f64, bound: f64) -> bool {
         match self {
             Op::Lt => actual < bound,
@@ -104,8 +98,8 @@ fn parse_ms(text: &str) -> Option<f64> {
 }
 
 impl FromStr for Assertion {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
         let text = s.trim();
         let at = text
             .find(['<', '>'])
@@ -135,7 +129,7 @@ impl FromStr for Assertion {
             "dead" => Metric::Dead,
             "share-deviation" => Metric::ShareDeviation,
             "jain" => Metric::Jain,
-            _ => return Err(format!("assertion {s:?}: unknown metric {name:?}; {FORMS}")),
+            _ => return Err(format!("assertion {s:?}: unknown metric {name:?}; {FORMS}").into()),
         };
         let bad = || format!("assertion {s:?}: {value:?} is not a valid bound for {name}; {FORMS}");
         let mut percent = false;
@@ -148,14 +142,14 @@ impl FromStr for Assertion {
                     v.trim().parse::<f64>().map_err(|_| bad())? / 100.0
                 }
                 None if metric == Metric::ShareDeviation => {
-                    return Err(format!("assertion {s:?}: write share-deviation as a percentage, e.g. share-deviation<5%"))
+                    return Err(format!("assertion {s:?}: write share-deviation as a percentage, e.g. share-deviation<5%").into())
                 }
                 None => value.parse::<f64>().map_err(|_| bad())?,
             },
             Metric::Rps | Metric::Dead | Metric::Jain => value.parse::<f64>().map_err(|_| bad())?,
         };
         if !bound.is_finite() || bound < 0.0 {
-            return Err(bad());
+            return Err(bad().into());
         }
         Ok(Assertion {
             text: text.to_string(),
@@ -172,9 +166,41 @@ impl FromStr for Assertion {
 pub struct AssertionResult {
     pub assertion: String,
     /// The measured value, in the assertion's unit; null when the run had nothing to measure
-    /// (e.g. `recover` without a restore), which counts as failed.
+    /// (e.g. `recover` without a restore), which counts as failed. A share is a fraction here.
     pub actual: Option<f64>,
+    /// The measured value in the unit the assertion is written in (`errors<1%` → percent),
+    /// rounded to what the measurement carries.
+    pub value: Option<f64>,
+    /// That unit: `ms`, `s`, `%`, `req/s`, `requests`, `errors`, or `""` for Jain's index.
+    pub unit: &'static str,
     pub passed: bool,
+}
+
+impl AssertionResult {
+    /// `2.01 s`, `11.45 %`, `n/a`.
+    pub fn actual_text(&self) -> String {
+        match self.value {
+            None => "n/a".to_string(),
+            Some(v) => {
+                let mut text = format!("{v}");
+                if let Some(dot) = text.find('.') {
+                    // `value` is already rounded; this only guards the display width.
+                    text.truncate(dot + 5);
+                }
+                if self.unit.is_empty() {
+                    text
+                } else {
+                    format!("{text} {}", self.unit)
+                }
+            }
+        }
+    }
+}
+
+/// Round to `decimals` places, so 0.1145 × 100 shows as 11.45, not 11.450000000000001.
+fn round_to(v: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (v * scale).round() / scale
 }
 
 impl Assertion {
@@ -183,12 +209,36 @@ impl Assertion {
         AssertionResult {
             assertion: self.text.clone(),
             actual,
+            value: actual.map(|a| self.in_unit(a)),
+            unit: self.unit(),
             passed: actual.is_some_and(|a| self.op.holds(a, self.bound)),
         }
     }
 
-    pub fn op_symbol(&self) -> &'static str {
-        self.op.symbol()
+    /// The unit the assertion is written in.
+    pub fn unit(&self) -> &'static str {
+        match self.metric {
+            Metric::Latency(_) => "ms",
+            Metric::Recover | Metric::Open => "s",
+            Metric::Errors if self.percent => "%",
+            Metric::Errors => "errors",
+            Metric::ShareDeviation => "%",
+            Metric::Rps => "req/s",
+            Metric::Dead => "requests",
+            Metric::Jain => "",
+        }
+    }
+
+    fn in_unit(&self, actual: f64) -> f64 {
+        match self.metric {
+            Metric::Latency(_) => round_to(actual, 3),
+            Metric::Recover | Metric::Open => round_to(actual, 3),
+            Metric::Errors | Metric::ShareDeviation if self.percent => round_to(actual * 100.0, 2),
+            Metric::Errors | Metric::Dead => actual.round(),
+            Metric::ShareDeviation => round_to(actual * 100.0, 2),
+            Metric::Rps => round_to(actual, 1),
+            Metric::Jain => round_to(actual, 4),
+        }
     }
 }
 
@@ -215,6 +265,23 @@ mod tests {
     }
 
     #[test]
+    fn results_carry_their_unit_without_float_noise() {
+        let a: Assertion = "errors<1%".parse().unwrap();
+        let r = a.check(Some(0.1145));
+        assert_eq!((r.value, r.unit), (Some(11.45), "%"));
+        assert_eq!(r.actual_text(), "11.45 %");
+        let a: Assertion = "recover<5s".parse().unwrap();
+        assert_eq!(a.check(Some(2.0100000001)).actual_text(), "2.01 s");
+        let a: Assertion = "p99<250ms".parse().unwrap();
+        assert_eq!(a.check(Some(12.345)).actual_text(), "12.345 ms");
+        let a: Assertion = "jain>0.9".parse().unwrap();
+        assert_eq!(a.check(Some(0.99991234)).actual_text(), "0.9999");
+        let a: Assertion = "dead<10".parse().unwrap();
+        assert_eq!(a.check(Some(3.0)).actual_text(), "3 requests");
+        assert_eq!(a.check(None).actual_text(), "n/a");
+    }
+
+    #[test]
     fn malformed_assertions_are_refused_with_the_forms() {
         for bad in [
             "p99",
@@ -225,7 +292,7 @@ mod tests {
             "share-deviation<5",
         ] {
             let err = bad.parse::<Assertion>().unwrap_err();
-            assert!(err.starts_with("assertion "), "{bad}: {err}");
+            assert!(err.0.starts_with("assertion "), "{bad}: {err}");
         }
     }
 }

@@ -1,7 +1,11 @@
 //! Fault plans (`--fault at=10s,kill=orders-2`) and the actuator that carries them out.
 use std::fmt;
 use std::str::FromStr;
+
+use super::SpecError;
 use std::time::Duration;
+
+use futures::future::BoxFuture;
 
 /// One injected fault and when.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,12 +33,33 @@ impl FaultAction {
         }
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> FaultKind {
         match self {
-            FaultAction::Kill(_) => "kill",
-            FaultAction::Restore(_) => "restore",
-            FaultAction::ErrorRate(..) => "error-rate",
-            FaultAction::Latency(..) => "latency",
+            FaultAction::Kill(_) => FaultKind::Kill,
+            FaultAction::Restore(_) => FaultKind::Restore,
+            FaultAction::ErrorRate(..) => FaultKind::ErrorRate,
+            FaultAction::Latency(..) => FaultKind::Latency,
+        }
+    }
+}
+
+/// What kind of fault an action is, carried by its timeline event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    Kill,
+    Restore,
+    ErrorRate,
+    Latency,
+}
+
+impl FaultKind {
+    /// The `--fault` key: `kill`, `restore`, `error-rate`, `latency`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Kill => "kill",
+            FaultKind::Restore => "restore",
+            FaultKind::ErrorRate => "error-rate",
+            FaultKind::Latency => "latency",
         }
     }
 }
@@ -65,24 +90,25 @@ fn valid_instance_id(id: &str) -> bool {
 }
 
 impl FromStr for FaultStep {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
         let mut at = None;
         let mut action = None;
         for part in s.split(',') {
             let (key, value) = part
                 .split_once('=')
                 .ok_or_else(|| format!("fault {s:?}: {part:?} is not key=value; {FAULT_FORMS}"))?;
-            let id_of = |v: &str| -> Result<String, String> {
+            let id_of = |v: &str| -> Result<String, SpecError> {
                 if valid_instance_id(v) {
                     Ok(v.to_string())
                 } else {
                     Err(format!(
                         "fault {s:?}: {v:?} is not an instance id (letters, digits, - _ .)"
-                    ))
+                    )
+                    .into())
                 }
             };
-            let split = |v: &str| -> Result<(String, String), String> {
+            let split = |v: &str| -> Result<(String, String), SpecError> {
                 let (id, arg) = v
                     .rsplit_once(':')
                     .ok_or_else(|| format!("fault {s:?}: write {key}=ID:VALUE; {FAULT_FORMS}"))?;
@@ -104,7 +130,9 @@ impl FromStr for FaultStep {
                         format!("fault {s:?}: error rate {rate:?} is not a number from 0 to 1")
                     })?;
                     if !(0.0..=1.0).contains(&rate) {
-                        return Err(format!("fault {s:?}: error rate {rate} is not within 0..1"));
+                        return Err(
+                            format!("fault {s:?}: error rate {rate} is not within 0..1").into()
+                        );
                     }
                     FaultAction::ErrorRate(id, rate)
                 }
@@ -114,12 +142,12 @@ impl FromStr for FaultStep {
                         .map_err(|e| format!("fault {s:?}: {e}"))?;
                     FaultAction::Latency(id, d)
                 }
-                other => return Err(format!("fault {s:?}: unknown key {other:?}; {FAULT_FORMS}")),
+                other => {
+                    return Err(format!("fault {s:?}: unknown key {other:?}; {FAULT_FORMS}").into())
+                }
             };
             if action.replace(next).is_some() {
-                return Err(format!(
-                    "fault {s:?}: one action per --fault; {FAULT_FORMS}"
-                ));
+                return Err(format!("fault {s:?}: one action per --fault; {FAULT_FORMS}").into());
             }
         }
         let at = at.ok_or_else(|| format!("fault {s:?}: missing at=DURATION; {FAULT_FORMS}"))?;
@@ -131,10 +159,16 @@ impl FromStr for FaultStep {
 
 /// Carries out faults on real instances. The fleet implementation kills and restores
 /// processes started by `hale up` and sets faults through each instance's admin API.
+/// Each call is async: the run's workers keep sending while a fault is carried out.
 pub trait FaultActuator: Send + Sync {
-    fn kill(&self, instance: &str) -> anyhow::Result<()>;
-    fn restore(&self, instance: &str) -> anyhow::Result<()>;
-    fn set_faults(&self, instance: &str, error_rate: f64, latency: Duration) -> anyhow::Result<()>;
+    fn kill<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn restore<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn set_faults<'a>(
+        &'a self,
+        instance: &'a str,
+        error_rate: f64,
+        latency: Duration,
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
     /// The instance ids this actuator can act on, to validate a plan before any load is sent.
     fn instances(&self) -> Vec<String>;
 }
@@ -144,21 +178,23 @@ pub fn validate_plan(
     plan: &[FaultStep],
     known: &[String],
     duration: Option<Duration>,
-) -> Result<(), String> {
+) -> Result<(), SpecError> {
     for step in plan {
         let id = step.action.instance();
         if !known.iter().any(|k| k == id) {
             return Err(format!(
-                "fault {step}: no instance {id:?} in the fleet (known: {})",
+                "--fault {step}: no instance {id:?} in the fleet (known: {})",
                 known.join(", ")
-            ));
+            )
+            .into());
         }
         if let Some(d) = duration {
             if step.at >= d {
                 return Err(format!(
-                    "fault {step}: at= is not before the end of the run ({})",
+                    "--fault {step}: at= is not before the end of the run ({})",
                     humantime::format_duration(d)
-                ));
+                )
+                .into());
             }
         }
     }
@@ -198,7 +234,7 @@ mod tests {
             "at=1s,kill=../etc",
         ] {
             let err = bad.parse::<FaultStep>().unwrap_err();
-            assert!(err.starts_with("fault "), "{bad}: {err}");
+            assert!(err.0.starts_with("fault "), "{bad}: {err}");
         }
     }
 
@@ -207,7 +243,7 @@ mod tests {
         let plan = vec!["at=1s,kill=orders-9".parse().unwrap()];
         let err = validate_plan(&plan, &["orders-1".into()], None).unwrap_err();
         assert!(
-            err.contains("orders-9") && err.contains("orders-1"),
+            err.0.contains("orders-9") && err.0.contains("orders-1"),
             "{err}"
         );
     }

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+
 use super::faults::FaultActuator;
 use crate::fleet::{self, FleetState};
 
@@ -12,45 +14,43 @@ use crate::fleet::{self, FleetState};
 pub struct FleetActuator {
     dir: PathBuf,
     state: FleetState,
-    runtime: tokio::runtime::Handle,
 }
 
 impl FleetActuator {
-    /// Read the fleet; must be called inside the async runtime (faults set through the admin
-    /// API are sent on it).
-    pub fn open(dir: PathBuf) -> anyhow::Result<FleetActuator> {
+    /// Read the fleet.
+    pub fn open(dir: PathBuf) -> Result<FleetActuator, fleet::FleetError> {
         let state = FleetState::load(&dir)?;
-        Ok(FleetActuator {
-            dir,
-            state,
-            runtime: tokio::runtime::Handle::current(),
-        })
+        Ok(FleetActuator { dir, state })
     }
 
-    fn addr(&self, id: &str) -> anyhow::Result<SocketAddr> {
-        Ok(self.state.instance(id)?.socket_addr())
+    /// Faults are set on the instance's admin listener, apart from its traffic port.
+    fn admin_addr(&self, id: &str) -> Result<SocketAddr, fleet::FleetError> {
+        Ok(self.state.instance(id)?.admin_addr())
     }
 }
 
 impl FaultActuator for FleetActuator {
-    fn kill(&self, instance: &str) -> anyhow::Result<()> {
-        fleet::kill_instance(&self.dir, instance)
+    fn kill<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(fleet::kill_instance(&self.dir, instance).await?) })
     }
 
-    fn restore(&self, instance: &str) -> anyhow::Result<()> {
-        fleet::restore_instance(&self.dir, instance)
+    fn restore<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(fleet::restore_instance(&self.dir, instance).await?) })
     }
 
-    fn set_faults(&self, instance: &str, error_rate: f64, latency: Duration) -> anyhow::Result<()> {
-        let addr = self.addr(instance)?;
-        // Called from a blocking thread (the engine runs actuators off the async workers).
-        self.runtime.block_on(fleet::set_faults(
-            addr,
-            &fleet::Faults {
+    fn set_faults<'a>(
+        &'a self,
+        instance: &'a str,
+        error_rate: f64,
+        latency: Duration,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let faults = fleet::Faults {
                 error_rate,
                 latency,
-            },
-        ))
+            };
+            Ok(fleet::set_faults(self.admin_addr(instance)?, &faults).await?)
+        })
     }
 
     fn instances(&self) -> Vec<String> {

@@ -9,6 +9,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::report::Percentiles;
 use super::stats::latency_histogram;
 use super::RunOutcome;
 
@@ -72,6 +73,21 @@ pub fn write(path: &Path, file: &HistogramFile) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A file given to `--merge` that is not a histogram export hale can read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistogramError {
+    #[error("{} is not a hale histogram export ({why}); write one with --histogram-out", path.display())]
+    NotAnExport {
+        path: std::path::PathBuf,
+        why: String,
+    },
+    #[error("{}: schema {found:?}, expected {SCHEMA:?}", path.display())]
+    Schema {
+        path: std::path::PathBuf,
+        found: String,
+    },
+}
+
 /// Merged histograms: the total and one per instance id.
 pub type Merged = (Histogram<u64>, BTreeMap<String, Histogram<u64>>);
 
@@ -82,18 +98,17 @@ pub fn merge(paths: &[std::path::PathBuf]) -> anyhow::Result<Merged> {
     for path in paths {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let file: HistogramFile = serde_json::from_str(&text).map_err(|e| {
-            crate::usage!(
-                "{} is not a hale histogram export ({e}); write one with --histogram-out",
-                path.display()
-            )
-        })?;
+        let file: HistogramFile =
+            serde_json::from_str(&text).map_err(|e| HistogramError::NotAnExport {
+                path: path.clone(),
+                why: e.to_string(),
+            })?;
         if file.schema != SCHEMA {
-            return Err(crate::usage!(
-                "{}: schema {:?}, expected {SCHEMA:?}",
-                path.display(),
-                file.schema
-            ));
+            return Err(HistogramError::Schema {
+                path: path.clone(),
+                found: file.schema,
+            }
+            .into());
         }
         let t = decode(&file.total).with_context(|| format!("{}: total", path.display()))?;
         total
@@ -137,5 +152,51 @@ mod tests {
         let (total, per) = merge(&[p1, p2]).unwrap();
         assert_eq!(total.len(), 4);
         assert_eq!(per["x-1"].len(), 4);
+    }
+}
+
+/// The `hale.load.merge/v1` document: percentiles of merged exports, in total and per instance.
+#[derive(Debug, Serialize)]
+pub struct MergeReport {
+    pub schema: &'static str,
+    pub files: usize,
+    pub total: Percentiles,
+    pub instances: BTreeMap<String, Percentiles>,
+}
+
+/// Merge exported files into the document `hale load --merge` prints.
+pub fn merge_report(paths: &[std::path::PathBuf]) -> anyhow::Result<MergeReport> {
+    let (total, instances) = merge(paths)?;
+    Ok(MergeReport {
+        schema: "hale.load.merge/v1",
+        files: paths.len(),
+        total: Percentiles::of(&total),
+        instances: instances
+            .iter()
+            .map(|(id, h)| (id.clone(), Percentiles::of(h)))
+            .collect(),
+    })
+}
+
+impl MergeReport {
+    /// The text form: one row of percentiles (ms) for the total and each instance.
+    pub fn write_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "{:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "latency ms", "count", "p50", "p90", "p99", "p99.9", "max"
+        )?;
+        let row = |out: &mut dyn std::io::Write, name: &str, p: &Percentiles| {
+            writeln!(
+                out,
+                "{name:<24} {:>10} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                p.count, p.p50, p.p90, p.p99, p.p999, p.max
+            )
+        };
+        row(out, "total", &self.total)?;
+        for (id, p) in &self.instances {
+            row(out, id, p)?;
+        }
+        Ok(())
     }
 }

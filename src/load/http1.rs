@@ -12,15 +12,22 @@
 //! A connection that was reused and fails before any byte of the response arrived (the server
 //! closed it while idle) is reported as [`Failure::Stale`]: the caller may resend an idempotent
 //! request on a new connection, as Go's and hyper's pools do.
+//!
+//! An HTTPS connection is the same exchange over tokio-rustls; its handshake time is kept on
+//! the connection for the report.
 
 use std::io;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::Method;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::tls::TlsTarget;
 
 /// The first read buffer; it grows (up to [`MAX_HEAD`]) only for a larger response head.
 const BUFFER: usize = 16 * 1024;
@@ -143,28 +150,88 @@ enum Framing {
     UntilClose,
 }
 
+/// Plain TCP or TLS over it.
+#[derive(Debug)]
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(bytes).await,
+            Stream::Tls(s) => {
+                s.write_all(bytes).await?;
+                // rustls holds records until flushed.
+                s.flush().await
+            }
+        }
+    }
+
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf).await,
+            Stream::Tls(s) => s.read(buf).await,
+        }
+    }
+
+    /// Resolves when the socket under it is readable (data, or the peer's EOF).
+    #[cfg(test)]
+    async fn readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.readable().await,
+            Stream::Tls(s) => s.get_ref().0.readable().await,
+        }
+    }
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// No TCP connection (refused, unreachable).
+    Connect(io::Error),
+    /// TCP connected, the TLS handshake failed (untrusted certificate, no common protocol).
+    Tls(io::Error),
+}
+
 /// One keep-alive connection.
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     /// Unparsed bytes are `buf[start..end]`.
     start: usize,
     end: usize,
     /// At least one exchange completed on it.
     reused: bool,
+    /// HTTPS: how long the TLS handshake took (after the TCP connect).
+    pub handshake: Option<Duration>,
 }
 
 impl Connection {
-    pub async fn open(addr: SocketAddr) -> io::Result<Connection> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
+    pub async fn open(addr: SocketAddr, tls: Option<&TlsTarget>) -> Result<Connection, OpenError> {
+        let tcp = TcpStream::connect(addr).await.map_err(OpenError::Connect)?;
+        tcp.set_nodelay(true).map_err(OpenError::Connect)?;
+        let (stream, handshake) = match tls {
+            None => (Stream::Plain(tcp), None),
+            Some(t) => {
+                let started = Instant::now();
+                let stream = t
+                    .connector
+                    .connect(t.server_name.clone(), tcp)
+                    .await
+                    .map_err(OpenError::Tls)?;
+                (Stream::Tls(Box::new(stream)), Some(started.elapsed()))
+            }
+        };
         Ok(Connection {
             stream,
             buf: vec![0; BUFFER],
             start: 0,
             end: 0,
             reused: false,
+            handshake,
         })
     }
 
@@ -632,7 +699,7 @@ mod tests {
             usize::MAX,
         )
         .await;
-        let mut c = Connection::open(addr).await.unwrap();
+        let mut c = Connection::open(addr, None).await.unwrap();
         let req = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
         let expect = |status, keep_alive| Exchange {
             status,
@@ -654,10 +721,11 @@ mod tests {
     #[tokio::test]
     async fn a_connection_closed_while_idle_is_stale_and_a_cut_body_is_transport() {
         let addr = server(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"; 2], 1).await;
-        let mut c = Connection::open(addr).await.unwrap();
+        let mut c = Connection::open(addr, None).await.unwrap();
         let req = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
         assert!(c.exchange(req, false, None).await.is_ok());
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Wait for the server's close (EOF makes the socket readable), not for a fixed time.
+        c.stream.readable().await.unwrap();
         assert_eq!(c.exchange(req, false, None).await, Err(Failure::Stale));
 
         let addr = server(
@@ -665,7 +733,7 @@ mod tests {
             2,
         )
         .await;
-        let mut c = Connection::open(addr).await.unwrap();
+        let mut c = Connection::open(addr, None).await.unwrap();
         assert_eq!(c.exchange(req, false, None).await, Err(Failure::Transport));
     }
 }

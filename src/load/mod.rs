@@ -13,9 +13,13 @@ pub mod fleet_faults;
 pub mod histograms;
 pub mod html;
 pub mod http1;
+pub mod plan;
 pub mod report;
 pub mod schedule;
 pub mod stats;
+pub mod targets;
+pub mod tls;
+pub mod verdict;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -36,8 +40,9 @@ use crate::breaker::{
     AdaptiveConfig, AdaptiveThrottle, Admission, BreakerConfig, CircuitBreaker, EjectionLimit,
     RetryBudget, RetryBudgetConfig, State, Transition,
 };
+use crate::stop::Stop;
 
-pub use faults::{FaultAction, FaultActuator, FaultStep};
+pub use faults::{FaultAction, FaultActuator, FaultKind, FaultStep};
 pub use report::Report;
 pub use schedule::{Arrivals, Profile};
 pub use stats::ErrorKind;
@@ -118,6 +123,8 @@ pub struct LoadOptions {
     pub balance: BalanceOptions,
     pub hash: Option<HashOptions>,
     pub protection: Protection,
+    /// `--breaker`'s own word for `protection`, for the report.
+    pub breaker: plan::Breaker,
     /// Retries per request (0 = none), each bounded by the retry budget.
     pub retries: u32,
     pub retry_budget: RetryBudgetConfig,
@@ -127,6 +134,8 @@ pub struct LoadOptions {
     pub faults: Vec<FaultStep>,
     /// Length of a timeline tick.
     pub tick: Duration,
+    /// HTTPS targets: the TLS client every connection uses.
+    pub tls: Option<tls::TlsTarget>,
 }
 
 impl Default for LoadOptions {
@@ -143,12 +152,14 @@ impl Default for LoadOptions {
             balance: BalanceOptions::default(),
             hash: None,
             protection: Protection::Breaker(BreakerConfig::default()),
+            breaker: plan::Breaker::ThreeState,
             retries: 0,
             retry_budget: RetryBudgetConfig::default(),
             max_ejected: 0.5,
             seed: 1,
             faults: Vec::new(),
             tick: Duration::from_millis(250),
+            tls: None,
         }
     }
 }
@@ -156,9 +167,9 @@ impl Default for LoadOptions {
 /// The longest a run may take whatever the flags say: every loop that sends traffic stops.
 pub const HARD_CAP: Duration = Duration::from_secs(3600);
 
-/// A live view for the renderer, sent about every tick.
+/// The live view, sent to the progress renderer about every tick as one line.
 #[derive(Debug, Clone)]
-pub struct Progress {
+pub struct LiveView {
     pub elapsed: Duration,
     pub total: Option<Duration>,
     pub requests: u64,
@@ -167,6 +178,34 @@ pub struct Progress {
     pub p99_ms: f64,
     /// (instance id, breaker state name) for every current instance.
     pub breakers: Vec<(String, &'static str)>,
+}
+
+impl std::fmt::Display for LiveView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open: Vec<String> = self
+            .breakers
+            .iter()
+            .filter(|(_, s)| *s != "closed")
+            .map(|(id, s)| format!("{id} {s}"))
+            .collect();
+        let total = self
+            .total
+            .map_or(String::new(), |t| format!("/{:.0}s", t.as_secs_f64()));
+        write!(
+            f,
+            "{:.1}s{total}  {} requests  {:.0} req/s  p99 {:.2} ms  {} errors  breakers: {}",
+            self.elapsed.as_secs_f64(),
+            self.requests,
+            self.rps,
+            self.p99_ms,
+            self.errors,
+            if open.is_empty() {
+                "all closed".to_string()
+            } else {
+                open.join(", ")
+            }
+        )
+    }
 }
 
 /// An entry of the timeline.
@@ -181,6 +220,9 @@ pub struct TimelineEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<State>,
     pub detail: String,
+    /// For fault and fault-failed events: which kind of fault.
+    #[serde(skip)]
+    pub fault: Option<FaultKind>,
 }
 
 /// One instance as seen over the whole run (a slot lives from its first appearance).
@@ -222,6 +264,58 @@ enum Message {
     Window(stats::Window),
     Event(TimelineEvent),
     Done(Box<stats::WorkerReport>),
+    /// A worker panicked: it will never send `Done`, so the run ends with this error.
+    WorkerFailed(String),
+}
+
+/// A `--profile`, `--fault` or `--assert` value hale cannot read, or a fault plan that does not
+/// fit the fleet; the message names the accepted forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SpecError(pub String);
+
+impl From<String> for SpecError {
+    fn from(message: String) -> Self {
+        SpecError(message)
+    }
+}
+
+/// What ends a run early.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("path {path:?} is not a valid request target: {why}")]
+    BadPath { path: String, why: String },
+    #[error("{0} (a bug in hale: please report it)")]
+    WorkerPanicked(String),
+}
+
+/// Await every worker in completion order; one that panicked is reported at once, so the
+/// collector stops instead of waiting for its `Done` forever.
+async fn watch_workers(
+    handles: Vec<tokio::task::JoinHandle<()>>,
+    tx: mpsc::UnboundedSender<Message>,
+) {
+    use futures::StreamExt as _;
+    let mut running: futures::stream::FuturesUnordered<_> = handles
+        .into_iter()
+        .enumerate()
+        .map(|(w, h)| async move { (w, h.await) })
+        .collect();
+    while let Some((w, result)) = running.next().await {
+        if let Err(e) = result {
+            if e.is_panic() {
+                let payload = e.into_panic();
+                let why = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                let _ = tx.send(Message::WorkerFailed(format!(
+                    "load worker {w} panicked: {why}"
+                )));
+            }
+        }
+    }
 }
 
 struct Shared {
@@ -271,6 +365,19 @@ impl Shared {
             instance: instance.to_string(),
             state,
             detail,
+            fault: None,
+        }));
+    }
+
+    /// A carried-out (`fault`) or failed (`fault-failed`) fault, with its typed kind.
+    fn fault_event(&self, t_ns: u64, kind: &'static str, step: &FaultStep, detail: String) {
+        let _ = self.tx.send(Message::Event(TimelineEvent {
+            t_ms: t_ns as f64 / 1e6,
+            kind,
+            instance: step.action.instance().to_string(),
+            state: None,
+            detail,
+            fault: Some(step.action.kind()),
         }));
     }
 
@@ -391,16 +498,22 @@ pub struct InstanceOutcome {
 }
 
 /// Run the load. `progress` receives a live view about every tick (the renderer draws it);
-/// `actuator` carries out `options.faults`.
+/// `actuator` carries out `options.faults`. On `stop` the senders stop and the outcome, marked
+/// interrupted, covers what was measured so far.
 pub async fn run(
     options: LoadOptions,
     targets: Targets,
     actuator: Option<Arc<dyn FaultActuator>>,
-    progress: Option<mpsc::UnboundedSender<Progress>>,
-) -> anyhow::Result<RunOutcome> {
-    let uri: Uri = options.path.parse().map_err(|e| {
-        anyhow::anyhow!("path {:?} is not a valid request target: {e}", options.path)
-    })?;
+    progress: &crate::progress::Progress,
+    stop: &Stop,
+) -> Result<RunOutcome, LoadError> {
+    let uri: Uri = options
+        .path
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| LoadError::BadPath {
+            path: options.path.clone(),
+            why: e.to_string(),
+        })?;
     let duration = options.duration.unwrap_or(HARD_CAP).min(HARD_CAP);
     let schedule = match &options.model {
         Model::Open {
@@ -526,6 +639,7 @@ pub async fn run(
             worker.run().await;
         }));
     }
+    let monitor = tokio::spawn(watch_workers(handles, tx.clone()));
     drop(tx);
 
     // The hard stop: the deadline plus one timeout for requests in flight.
@@ -548,12 +662,11 @@ pub async fn run(
     let mut live_requests = 0u64;
     let mut live_errors = 0u64;
     let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut failure = None;
     while done < workers {
         tokio::select! {
-            // Ctrl-C stops the senders; the report covers what was measured so far.
-            _ = &mut ctrl_c, if !interrupted => {
+            // The stop signal stops the senders; the report covers what was measured so far.
+            () = stop.stopped(), if !interrupted => {
                 interrupted = true;
                 shared.stop.store(true, Ordering::Relaxed);
             }
@@ -573,16 +686,20 @@ pub async fn run(
                     totals.merge(&r);
                     done += 1;
                 }
+                Some(Message::WorkerFailed(why)) => {
+                    failure = Some(why);
+                    break;
+                }
                 None => break,
             },
             _ = interval.tick() => {
-                if let Some(progress) = &progress {
+                {
                     let elapsed = start.elapsed();
                     // The last complete tick gives the current rate and p99.
                     let current = (elapsed.as_nanos() / tick.as_nanos()) as usize;
                     let last = current.checked_sub(1).and_then(|i| ticks.get(i));
                     let generation = shared.current();
-                    let _ = progress.send(Progress {
+                    progress.live(LiveView {
                         elapsed,
                         total: shared.options.duration,
                         requests: live_requests,
@@ -594,7 +711,7 @@ pub async fn run(
                             .iter()
                             .map(|s| (s.id.clone(), s.state().name()))
                             .collect(),
-                    });
+                    }.to_string());
                 }
             }
         }
@@ -607,9 +724,11 @@ pub async fn run(
     if let Some(f) = fault_task {
         f.abort();
     }
-    for h in handles {
-        let _ = h.await;
+    if let Some(why) = failure {
+        monitor.abort();
+        return Err(LoadError::WorkerPanicked(why));
     }
+    let _ = monitor.await;
     while let Ok(message) = rx.try_recv() {
         if let Message::Event(e) = message {
             events.push(e);
@@ -677,16 +796,12 @@ async fn apply_fault(shared: &Arc<Shared>, actuator: Arc<dyn FaultActuator>, ste
         slot.awaiting_recovery.store(false, Ordering::Relaxed);
         slot.dead.store(true, Ordering::Relaxed);
     }
-    let action = step.action.clone();
-    let result = tokio::task::spawn_blocking(move || match &action {
-        FaultAction::Kill(id) => actuator.kill(id),
-        FaultAction::Restore(id) => actuator.restore(id),
-        FaultAction::ErrorRate(id, rate) => actuator.set_faults(id, *rate, Duration::ZERO),
-        FaultAction::Latency(id, latency) => actuator.set_faults(id, 0.0, *latency),
-    })
-    .await
-    .map_err(anyhow::Error::from)
-    .and_then(|r| r);
+    let result = match &step.action {
+        FaultAction::Kill(id) => actuator.kill(id).await,
+        FaultAction::Restore(id) => actuator.restore(id).await,
+        FaultAction::ErrorRate(id, rate) => actuator.set_faults(id, *rate, Duration::ZERO).await,
+        FaultAction::Latency(id, latency) => actuator.set_faults(id, 0.0, *latency).await,
+    };
     match result {
         Ok(()) => {
             if let (FaultAction::Restore(_), Some(slot)) = (&step.action, &slot) {
@@ -694,25 +809,13 @@ async fn apply_fault(shared: &Arc<Shared>, actuator: Arc<dyn FaultActuator>, ste
                 slot.first_ok_after_restore_ns.store(0, Ordering::Relaxed);
                 slot.awaiting_recovery.store(true, Ordering::Relaxed);
             }
-            shared.event_at(
-                started_ns,
-                "fault",
-                step.action.instance(),
-                None,
-                step.to_string(),
-            );
+            shared.fault_event(started_ns, "fault", &step, step.to_string());
         }
         Err(e) => {
             if let (FaultAction::Kill(_), Some(slot)) = (&step.action, &slot) {
                 slot.dead.store(false, Ordering::Relaxed);
             }
-            shared.event_at(
-                started_ns,
-                "fault-failed",
-                step.action.instance(),
-                None,
-                format!("{step}: {e:#}"),
-            )
+            shared.fault_event(started_ns, "fault-failed", &step, format!("{step}: {e:#}"))
         }
     }
 }
@@ -1083,9 +1186,21 @@ impl Worker {
         loop {
             let mut connection = match self.connections[slot.index].take() {
                 Some(c) => c,
-                None => http1::Connection::open(slot.addr)
-                    .await
-                    .map_err(|_| ErrorKind::Connect)?,
+                None => {
+                    let opened =
+                        http1::Connection::open(slot.addr, self.shared.options.tls.as_ref())
+                            .await
+                            .map_err(|e| match e {
+                                http1::OpenError::Connect(_) => ErrorKind::Connect,
+                                http1::OpenError::Tls(_) => ErrorKind::Tls,
+                            })?;
+                    let totals = &mut self.report.totals;
+                    totals.connections += 1;
+                    if let Some(d) = opened.handshake {
+                        let _ = totals.tls_handshakes.record(d.as_micros().max(1) as u64);
+                    }
+                    opened
+                }
             };
             match connection
                 .exchange(request, template.is_head, expect_id)
@@ -1108,5 +1223,31 @@ impl Worker {
                 Err(_) => return Err(ErrorKind::Transport),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_worker_is_reported_while_the_others_still_run() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (release, hold) = tokio::sync::oneshot::channel::<()>();
+        let still_running = tokio::spawn(async move {
+            let _ = hold.await;
+        });
+        let panicking = tokio::spawn(async { panic!("boom") });
+        tokio::spawn(watch_workers(vec![still_running, panicking], tx));
+        let message = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the panic is reported without waiting for the other worker");
+        match message {
+            Some(Message::WorkerFailed(why)) => {
+                assert!(why.contains("worker 1") && why.contains("boom"), "{why}")
+            }
+            _ => panic!("expected WorkerFailed"),
+        }
+        let _ = release.send(());
     }
 }

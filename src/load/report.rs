@@ -45,6 +45,39 @@ pub struct ModelInfo {
     pub schedule_digest: Option<String>,
 }
 
+impl ModelInfo {
+    /// "500 req/s", "ramp 100→3000 req/s" or "steps 100, 200, 400 req/s".
+    pub fn rate_text(&self) -> String {
+        let rate = |r: f64| {
+            let mut t = format!("{r:.2}");
+            trim_zeros(&mut t);
+            t
+        };
+        match self.profile.as_deref() {
+            Some(p) if p.starts_with("ramp:") => {
+                let (from, to) = p["ramp:".len()..].split_once('-').unwrap_or((p, ""));
+                format!("ramp {from}→{to} req/s")
+            }
+            Some(p) if p.starts_with("steps:") => {
+                format!("steps {} req/s", p["steps:".len()..].replace(',', ", "))
+            }
+            _ => format!("{} req/s", rate(self.rate.unwrap_or(0.0))),
+        }
+    }
+}
+
+/// "2.50" → "2.5", "3.00" → "3": figures without float noise.
+pub fn trim_zeros(text: &mut String) {
+    if text.contains('.') {
+        while text.ends_with('0') {
+            text.pop();
+        }
+        if text.ends_with('.') {
+            text.pop();
+        }
+    }
+}
+
 /// Latency percentiles in milliseconds (HDR histogram, 3 significant digits).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Percentiles {
@@ -58,6 +91,15 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
+    /// One figure as text: `-` when nothing was measured (an idle instance), not 0.000.
+    pub fn text(&self, ms: f64) -> String {
+        if self.count == 0 {
+            "-".to_string()
+        } else {
+            format!("{ms:.3}")
+        }
+    }
+
     pub fn of<T: hdrhistogram::Counter>(h: &Histogram<T>) -> Self {
         if h.is_empty() {
             return Percentiles::default();
@@ -107,12 +149,18 @@ pub struct InstanceReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Fairness {
-    /// Jain's index of share/expected over instances present at the end (1 = as expected).
+    /// Jain's index of share/expected over instances present at the end and not killed on
+    /// purpose (1 = as expected).
     pub jain: Option<f64>,
     /// Largest over smallest share/expected.
     pub max_min_ratio: Option<f64>,
     /// Largest |share − expected|, as a fraction.
     pub max_share_deviation: Option<f64>,
+    /// Instances left out of the figures because a fault killed them on purpose.
+    pub excluded: Vec<String>,
+    /// Why the expected shares are not the strategy's usual ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What one injected fault did.
@@ -128,6 +176,15 @@ pub struct ResilienceFigure {
     /// Kill: attempts sent to the instance while it was dead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requests_to_dead: Option<u64>,
+    /// Kill: the instance's errors over the whole run, which `requests_to_dead` is compared to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_errors: Option<u64>,
+    /// Kill: of those, requests its breaker refused locally (they never reached it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_locally: Option<u64>,
+    /// Kill: why `instance_errors` differs from `requests_to_dead` (absent when they agree).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why_errors_differ: Option<String>,
     /// Restore: time until its breaker closed again (0 if it was closed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker_closed_after_ms: Option<f64>,
@@ -151,6 +208,93 @@ pub struct SeriesPoint {
     pub per_instance: Vec<u32>,
 }
 
+/// HTTPS: what the TLS handshakes cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsFigures {
+    /// Handshake time of each opened connection (after TCP connect), milliseconds.
+    pub handshake: Percentiles,
+}
+
+/// One timeline line: a run of consecutive events of one kind (and state) for one instance,
+/// collapsed so that a breaker refused ejection a thousand times reads as one line.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    /// When the first event of the run happened (the same as `first_ms`).
+    pub t_ms: f64,
+    pub kind: &'static str,
+    pub instance: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<State>,
+    /// The first event's detail.
+    pub detail: String,
+    /// Events collapsed into this entry (1 for a single event).
+    pub count: u64,
+    pub first_ms: f64,
+    pub last_ms: f64,
+}
+
+/// Collapse repeated events: an event joins the previous entry of the same instance when it
+/// has the same kind and state and nothing else happened to that instance in between.
+/// Faults are never collapsed: each one is a step of the plan.
+pub fn collapse_timeline(events: &[TimelineEvent]) -> Vec<TimelineEntry> {
+    let mut entries: Vec<TimelineEntry> = Vec::new();
+    // Index of each instance's latest entry.
+    let mut latest: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in events {
+        if e.kind != "fault" && e.kind != "fault-failed" {
+            if let Some(&k) = latest.get(e.instance.as_str()) {
+                let last = &mut entries[k];
+                if last.kind == e.kind && last.state == e.state {
+                    last.count += 1;
+                    last.last_ms = e.t_ms;
+                    continue;
+                }
+            }
+        }
+        latest.insert(&e.instance, entries.len());
+        entries.push(TimelineEntry {
+            t_ms: e.t_ms,
+            kind: e.kind,
+            instance: e.instance.clone(),
+            state: e.state,
+            detail: e.detail.clone(),
+            count: 1,
+            first_ms: e.t_ms,
+            last_ms: e.t_ms,
+        });
+    }
+    entries
+}
+
+impl TimelineEntry {
+    /// "breaker → open", "ejection-refused ×1234".
+    pub fn what(&self) -> String {
+        let mut what = match self.state {
+            Some(s) if self.kind == "breaker" || self.kind == "throttle" => {
+                format!("{} → {}", self.kind, s.name())
+            }
+            _ => self.kind.to_string(),
+        };
+        if self.count > 1 {
+            what.push_str(&format!(" ×{}", self.count));
+        }
+        what
+    }
+
+    /// "1.204s" or "1.204–9.870s" for a collapsed entry.
+    pub fn when(&self) -> String {
+        if self.count > 1 {
+            format!(
+                "{:.3}–{:.3}s",
+                self.first_ms / 1000.0,
+                self.last_ms / 1000.0
+            )
+        } else {
+            format!("{:.3}s", self.first_ms / 1000.0)
+        }
+    }
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -158,6 +302,8 @@ pub struct Report {
     pub target: TargetInfo,
     pub strategy: String,
     pub protection: String,
+    /// `--breaker` in the flag's own words: `three-state`, `adaptive` or `off`.
+    pub breaker: &'static str,
     pub model: ModelInfo,
     pub seed: u64,
     pub duration_s: f64,
@@ -168,16 +314,26 @@ pub struct Report {
     pub retries: u64,
     pub rps: f64,
     pub latency: Latency,
+    /// Connections opened: one per worker and instance when they are kept alive.
+    pub connections: u64,
+    /// HTTPS targets only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFigures>,
     pub errors_by_kind: BTreeMap<&'static str, u64>,
     pub instances: Vec<InstanceReport>,
     pub fairness: Fairness,
     pub resilience: Vec<ResilienceFigure>,
-    pub timeline: Vec<TimelineEvent>,
+    /// Collapsed: see [`TimelineEntry`].
+    pub timeline: Vec<TimelineEntry>,
+    /// Events before collapsing.
+    pub timeline_events: u64,
     pub tick_ms: f64,
     pub series: Vec<SeriesPoint>,
     pub assertions: Vec<AssertionResult>,
     /// False when an assertion failed.
     pub passed: bool,
+    /// Stopped early by Ctrl-C or SIGTERM: the figures cover only the part that ran.
+    pub interrupted: bool,
 }
 
 fn errors_map(counts: &[u64; ErrorKind::COUNT]) -> BTreeMap<&'static str, u64> {
@@ -197,21 +353,50 @@ impl Report {
         let seconds = outcome.elapsed.as_secs_f64().max(1e-9);
         let totals = &outcome.totals;
         let all_attempts: u64 = outcome.instances.iter().map(|i| i.stats.sent).sum();
-        let present: Vec<usize> = (0..outcome.instances.len())
-            .filter(|&i| outcome.instances[i].present_at_end)
-            .collect();
-        let weights: Vec<u32> = present
+        // An instance killed on purpose is expected to lose its traffic: fairness is judged
+        // over the instances present at the end that no fault killed.
+        let killed: Vec<&str> = outcome
+            .events
             .iter()
-            .map(|&i| outcome.instances[i].weight)
+            .filter(|e| e.kind == "fault" && e.detail.contains("kill="))
+            .map(|e| e.instance.as_str())
             .collect();
-        let expected = options.balance.strategy.expected_shares(&weights);
-        let present_attempts: u64 = present
+        let judged: Vec<usize> = (0..outcome.instances.len())
+            .filter(|&i| {
+                let inst = &outcome.instances[i];
+                inst.present_at_end && !killed.contains(&inst.id.as_str())
+            })
+            .collect();
+        let judged_attempts: u64 = judged
             .iter()
             .map(|&i| outcome.instances[i].stats.sent)
             .sum();
+        // Consistent hashing on one fixed key sends everything to the one instance that key
+        // maps to: expect that one (the busiest) to take it all.
+        let fixed_key = options.balance.strategy == crate::balance::Strategy::ConsistentHash
+            && options
+                .hash
+                .as_ref()
+                .is_some_and(|h| options.headers.iter().any(|(name, _)| *name == h.header));
+        let expected: Vec<f64> = if fixed_key {
+            let busiest = judged
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, &i)| outcome.instances[i].stats.sent)
+                .map(|(k, _)| k);
+            (0..judged.len())
+                .map(|k| if Some(k) == busiest { 1.0 } else { 0.0 })
+                .collect()
+        } else {
+            let weights: Vec<u32> = judged
+                .iter()
+                .map(|&i| outcome.instances[i].weight)
+                .collect();
+            options.balance.strategy.expected_shares(&weights)
+        };
         let mut instances = Vec::new();
         for (i, inst) in outcome.instances.iter().enumerate() {
-            let expected_share = present.iter().position(|&p| p == i).map(|k| expected[k]);
+            let expected_share = judged.iter().position(|&p| p == i).map(|k| expected[k]);
             instances.push(InstanceReport {
                 id: inst.id.clone(),
                 address: inst.addr.to_string(),
@@ -227,16 +412,34 @@ impl Report {
                 present_at_end: inst.present_at_end,
             });
         }
-        let shares: Vec<f64> = present
+        let shares: Vec<f64> = judged
             .iter()
-            .map(|&i| outcome.instances[i].stats.sent as f64 / present_attempts.max(1) as f64)
+            .map(|&i| outcome.instances[i].stats.sent as f64 / judged_attempts.max(1) as f64)
             .collect();
-        let ratios: Vec<f64> = shares.iter().zip(&expected).map(|(s, e)| s / e).collect();
-        let fairness = if present_attempts == 0 {
+        let ratios: Vec<f64> = shares
+            .iter()
+            .zip(&expected)
+            .filter(|(_, &e)| e > 0.0)
+            .map(|(s, e)| s / e)
+            .collect();
+        let mut excluded: Vec<String> = outcome
+            .instances
+            .iter()
+            .filter(|i| killed.contains(&i.id.as_str()))
+            .map(|i| i.id.clone())
+            .collect();
+        excluded.dedup();
+        let note = fixed_key.then(|| {
+            "consistent hashing on one fixed key: all traffic is expected on one instance"
+                .to_string()
+        });
+        let fairness = if judged_attempts == 0 {
             Fairness {
                 jain: None,
                 max_min_ratio: None,
                 max_share_deviation: None,
+                excluded,
+                note,
             }
         } else {
             let max = ratios.iter().cloned().fold(f64::MIN, f64::max);
@@ -249,6 +452,8 @@ impl Report {
                     .zip(&expected)
                     .map(|(s, e)| (s - e).abs())
                     .reduce(f64::max),
+                excluded,
+                note,
             }
         };
 
@@ -292,6 +497,7 @@ impl Report {
             target,
             strategy: options.balance.strategy.name().to_string(),
             protection: options.protection.name().to_string(),
+            breaker: options.breaker.name(),
             model: ModelInfo {
                 kind,
                 concurrency,
@@ -313,15 +519,21 @@ impl Report {
                 corrected: Percentiles::of(&totals.corrected),
                 uncorrected: Percentiles::of(&totals.uncorrected),
             },
+            connections: totals.connections,
+            tls: options.tls.as_ref().map(|_| TlsFigures {
+                handshake: Percentiles::of(&totals.tls_handshakes),
+            }),
             errors_by_kind: errors_map(&totals.errors),
             instances,
             fairness,
             resilience: resilience(outcome),
-            timeline: outcome.events.clone(),
+            timeline: collapse_timeline(&outcome.events),
+            timeline_events: outcome.events.len() as u64,
             tick_ms,
             series,
             assertions: Vec::new(),
             passed: true,
+            interrupted: outcome.interrupted,
         };
         report.assertions = assertions
             .iter()
@@ -403,12 +615,18 @@ impl Report {
                 String::new()
             }
         )?;
+        if self.interrupted {
+            writeln!(
+                out,
+                "interrupted after {:.2}s: the figures cover only the part that ran",
+                self.duration_s
+            )?;
+        }
         let model = match self.model.kind {
             "open" => format!(
-                "open {} req/s {} {} (max {} in flight)",
-                self.model.rate.unwrap_or(0.0),
+                "open {}, {} arrivals (max {} in flight)",
+                self.model.rate_text(),
                 self.model.arrivals.unwrap_or("constant"),
-                self.model.profile.as_deref().unwrap_or("constant"),
                 self.model.concurrency
             ),
             _ => format!(
@@ -418,8 +636,8 @@ impl Report {
         };
         writeln!(
             out,
-            "{} {}  strategy {}  protection {}  model {}  seed {}",
-            self.target.method, self.target.path, self.strategy, self.protection, model, self.seed
+            "{} {}  strategy {}  breaker {}  model {}  seed {}",
+            self.target.method, self.target.path, self.strategy, self.breaker, model, self.seed
         )?;
         writeln!(out)?;
         // Overall latency is that of successful requests; each instance's row below counts
@@ -455,6 +673,17 @@ impl Report {
         if !errors.is_empty() {
             writeln!(out, "errors: {}", errors.join(", "))?;
         }
+        match &self.tls {
+            Some(t) => writeln!(
+                out,
+                "connections: {} opened, TLS handshake ms p50 {} p99 {} max {}",
+                self.connections,
+                t.handshake.text(t.handshake.p50),
+                t.handshake.text(t.handshake.p99),
+                t.handshake.text(t.handshake.max)
+            )?,
+            None => writeln!(out, "connections: {} opened", self.connections)?,
+        }
         writeln!(out)?;
         writeln!(
             out,
@@ -473,7 +702,7 @@ impl Report {
             let errors: u64 = i.errors.values().sum();
             writeln!(
                 out,
-                "{:<24} {:<21} {:>6.1}% {:>8} {:>9} {:>8} {:>9.3} {:>9.3} {:<9}{}",
+                "{:<24} {:<21} {:>6.1}% {:>8} {:>9} {:>8} {:>9} {:>9} {:<9}{}",
                 i.id,
                 i.address,
                 i.share * 100.0,
@@ -481,8 +710,8 @@ impl Report {
                     .map_or("-".to_string(), |e| format!("{:.1}%", e * 100.0)),
                 i.requests,
                 errors,
-                i.latency.p50,
-                i.latency.p99,
+                i.latency.text(i.latency.p50),
+                i.latency.text(i.latency.p99),
                 i.breaker.name(),
                 if i.id_mismatches > 0 {
                     format!("  {} X-Instance-ID mismatches", i.id_mismatches)
@@ -502,22 +731,26 @@ impl Report {
                 dev * 100.0
             )?;
         }
+        if !self.fairness.excluded.is_empty() {
+            writeln!(
+                out,
+                "fairness leaves out {} (killed on purpose)",
+                self.fairness.excluded.join(", ")
+            )?;
+        }
+        if let Some(note) = &self.fairness.note {
+            writeln!(out, "fairness: {note}")?;
+        }
         if !self.timeline.is_empty() {
             writeln!(out)?;
             writeln!(out, "timeline:")?;
             for e in &self.timeline {
-                let what = match e.state {
-                    Some(s) if e.kind == "breaker" || e.kind == "throttle" => {
-                        format!("{} → {}", e.kind, s.name())
-                    }
-                    _ => e.kind.to_string(),
-                };
                 writeln!(
                     out,
-                    "  {:>9.3}s  {:<24} {:<20} {}",
-                    e.t_ms / 1000.0,
+                    "  {:>17}  {:<24} {:<26} {}",
+                    e.when(),
                     e.instance,
-                    what,
+                    e.what(),
                     e.detail
                 )?;
             }
@@ -525,28 +758,46 @@ impl Report {
         if !self.resilience.is_empty() {
             writeln!(out)?;
             writeln!(out, "resilience:")?;
-            let ms = |v: Option<f64>| v.map_or("never".to_string(), |v| format!("{v:.0} ms"));
+            let ms = |v: f64| format!("{v:.0} ms");
             for r in &self.resilience {
                 if r.kind == "restore" {
-                    writeln!(
-                        out,
-                        "  {}: recovered after {} (breaker closed after {}, first success after {})",
-                        r.fault,
-                        ms(r.recovered_after_ms),
-                        ms(r.breaker_closed_after_ms),
-                        ms(r.first_success_after_ms)
-                    )?;
+                    let closed = r
+                        .breaker_closed_after_ms
+                        .map_or("its breaker never closed".to_string(), |v| {
+                            format!("breaker closed after {}", ms(v))
+                        });
+                    let success = r
+                        .first_success_after_ms
+                        .map_or("no success after the restore".to_string(), |v| {
+                            format!("first success after {}", ms(v))
+                        });
+                    match r.recovered_after_ms {
+                        Some(v) => writeln!(
+                            out,
+                            "  {}: recovered after {} ({closed}, {success})",
+                            r.fault,
+                            ms(v)
+                        )?,
+                        None => writeln!(
+                            out,
+                            "  {}: not recovered by the end of the run ({closed}, {success})",
+                            r.fault
+                        )?,
+                    }
                 } else {
-                    let dead = r.requests_to_dead.map_or(String::new(), |n| {
-                        format!(", {n} requests sent to it while dead")
-                    });
-                    writeln!(
-                        out,
-                        "  {}: breaker opened after {}{}",
-                        r.fault,
-                        ms(r.breaker_opened_after_ms),
-                        dead
-                    )?;
+                    let opened = r
+                        .breaker_opened_after_ms
+                        .map_or("breaker never opened".to_string(), |v| {
+                            format!("breaker opened after {}", ms(v))
+                        });
+                    let dead = match (r.requests_to_dead, r.dead_explanation()) {
+                        (Some(n), Some(why)) => {
+                            format!(", {n} requests sent to it while dead ({why})")
+                        }
+                        (Some(n), None) => format!(", {n} requests sent to it while dead"),
+                        _ => String::new(),
+                    };
+                    writeln!(out, "  {}: {opened}{dead}", r.fault)?;
                 }
             }
         }
@@ -559,11 +810,45 @@ impl Report {
                     "  {} {}  (actual {})",
                     if a.passed { "pass" } else { "FAIL" },
                     a.assertion,
-                    a.actual.map_or("n/a".to_string(), |v| format!("{v:.4}"))
+                    a.actual_text()
                 )?;
             }
         }
         Ok(())
+    }
+}
+
+/// The error count of a killed instance and the requests sent to it while dead differ for
+/// two reasons: local breaker rejections count as its errors but were never sent, and failures
+/// while it was alive (or requests sent just before the restore that were answered).
+fn why_errors_differ(dead: u64, errors: u64, rejected: u64) -> Option<String> {
+    if errors == dead {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if rejected > 0 {
+        parts.push(format!(
+            "its {errors} errors include {rejected} its breaker refused locally, never sent"
+        ));
+    }
+    let reached = errors - rejected;
+    match reached.cmp(&dead) {
+        std::cmp::Ordering::Greater => parts.push(format!(
+            "{} of its errors were sent before the kill (in flight when it died, or earlier failures)",
+            reached - dead
+        )),
+        std::cmp::Ordering::Less => parts.push(format!(
+            "{} sent while dead were answered after the restore",
+            dead - reached
+        )),
+        std::cmp::Ordering::Equal => {}
+    }
+    Some(parts.join("; "))
+}
+
+impl ResilienceFigure {
+    fn dead_explanation(&self) -> Option<&str> {
+        self.why_errors_differ.as_deref()
     }
 }
 
@@ -573,22 +858,8 @@ fn resilience(outcome: &RunOutcome) -> Vec<ResilienceFigure> {
     let events = &outcome.events;
     let mut out = Vec::new();
     for fault in events.iter().filter(|e| e.kind == "fault") {
-        let kind = fault
-            .detail
-            .split(',')
-            .find_map(|p| {
-                p.split_once('=')
-                    .filter(|(k, _)| *k != "at")
-                    .map(|(k, _)| k)
-            })
-            .unwrap_or("fault");
-        let kind: &'static str = match kind {
-            "kill" => "kill",
-            "restore" => "restore",
-            "error-rate" => "error-rate",
-            "latency" => "latency",
-            _ => "fault",
-        };
+        let Some(kind) = fault.fault else { continue };
+        let kind = kind.name();
         let instance = outcome.instances.iter().find(|i| i.id == fault.instance);
         let breaker_events = || {
             events.iter().filter(|e| {
@@ -607,6 +878,9 @@ fn resilience(outcome: &RunOutcome) -> Vec<ResilienceFigure> {
             at_ms: fault.t_ms,
             breaker_opened_after_ms: None,
             requests_to_dead: None,
+            instance_errors: None,
+            rejected_locally: None,
+            why_errors_differ: None,
             breaker_closed_after_ms: None,
             first_success_after_ms: None,
             recovered_after_ms: None,
@@ -633,11 +907,99 @@ fn resilience(outcome: &RunOutcome) -> Vec<ResilienceFigure> {
             };
         } else {
             figure.breaker_opened_after_ms = after(State::Open);
-            if kind == "kill" {
-                figure.requests_to_dead = instance.map(|i| i.sent_while_dead);
+            if let (true, Some(i)) = (kind == "kill", instance) {
+                let rejected = i.stats.errors[ErrorKind::BreakerRejected as usize];
+                figure.requests_to_dead = Some(i.sent_while_dead);
+                figure.instance_errors = Some(i.stats.error_total());
+                figure.rejected_locally = Some(rejected);
+                figure.why_errors_differ =
+                    why_errors_differ(i.sent_while_dead, i.stats.error_total(), rejected);
             }
         }
         out.push(figure);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(t_ms: f64, kind: &'static str, instance: &str, state: Option<State>) -> TimelineEvent {
+        TimelineEvent {
+            t_ms,
+            kind,
+            instance: instance.into(),
+            state,
+            detail: String::new(),
+            fault: None,
+        }
+    }
+
+    #[test]
+    fn repeated_events_of_one_instance_collapse_and_others_interleave() {
+        let open = Some(State::Open);
+        let events = vec![
+            event(1.0, "fault", "a", None),
+            event(2.0, "ejection-refused", "a", open),
+            event(3.0, "ejection-refused", "b", open),
+            event(4.0, "ejection-refused", "a", open),
+            event(5.0, "ejection-refused", "a", open),
+            event(6.0, "breaker", "a", open),
+            event(7.0, "ejection-refused", "a", open),
+            event(8.0, "fault", "a", None),
+            event(9.0, "fault", "a", None),
+        ];
+        let entries = collapse_timeline(&events);
+        let shape: Vec<(&str, &str, u64, f64, f64)> = entries
+            .iter()
+            .map(|e| (e.kind, e.instance.as_str(), e.count, e.first_ms, e.last_ms))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("fault", "a", 1, 1.0, 1.0),
+                ("ejection-refused", "a", 3, 2.0, 5.0),
+                ("ejection-refused", "b", 1, 3.0, 3.0),
+                ("breaker", "a", 1, 6.0, 6.0),
+                ("ejection-refused", "a", 1, 7.0, 7.0),
+                ("fault", "a", 1, 8.0, 8.0),
+                ("fault", "a", 1, 9.0, 9.0),
+            ]
+        );
+        assert_eq!(entries[1].what(), "ejection-refused ×3");
+        assert_eq!(entries[1].when(), "0.002–0.005s");
+    }
+
+    #[test]
+    fn ramp_and_steps_read_as_rates() {
+        let model = |rate: f64, profile: &str| ModelInfo {
+            kind: "open",
+            concurrency: 1,
+            rate: Some(rate),
+            arrivals: Some("constant"),
+            profile: Some(profile.into()),
+            scheduled: None,
+            schedule_digest: None,
+        };
+        assert_eq!(
+            model(0.0, "ramp:100-3000").rate_text(),
+            "ramp 100→3000 req/s"
+        );
+        assert_eq!(model(0.0, "steps:1,2").rate_text(), "steps 1, 2 req/s");
+        assert_eq!(model(500.0, "constant").rate_text(), "500 req/s");
+        assert_eq!(model(2.5, "constant").rate_text(), "2.5 req/s");
+    }
+
+    #[test]
+    fn errors_and_requests_to_dead_agree_or_say_why() {
+        assert_eq!(why_errors_differ(9, 9, 0), None);
+        let why = why_errors_differ(9, 30, 21).unwrap();
+        assert!(why.contains("21 its breaker refused locally"), "{why}");
+        let why = why_errors_differ(9, 12, 0).unwrap();
+        assert!(
+            why.contains("3 of its errors were sent before the kill"),
+            "{why}"
+        );
+    }
 }

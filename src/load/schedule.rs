@@ -2,30 +2,21 @@
 //! the same schedule can be replayed against another strategy.
 use std::fmt;
 use std::str::FromStr;
+
+use super::SpecError;
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 /// How arrivals are spaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Arrivals {
     /// Evenly spaced at 1/rate.
     #[default]
     Constant,
     /// Exponential gaps with mean 1/rate (a Poisson process).
     Poisson,
-}
-
-impl FromStr for Arrivals {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "constant" => Ok(Arrivals::Constant),
-            "poisson" => Ok(Arrivals::Poisson),
-            _ => Err(format!("unknown arrivals {s:?}: use constant or poisson")),
-        }
-    }
 }
 
 /// How the target rate changes over the run.
@@ -53,15 +44,15 @@ impl fmt::Display for Profile {
 }
 
 impl FromStr for Profile {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let rate = |t: &str| -> Result<f64, String> {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        let rate = |t: &str| -> Result<f64, SpecError> {
             let r: f64 = t
                 .trim()
                 .parse()
                 .map_err(|_| format!("{t:?} in profile {s:?} is not a rate (requests/s)"))?;
             if !(r.is_finite() && r > 0.0) {
-                return Err(format!("rate {t:?} in profile {s:?} must be above 0"));
+                return Err(format!("rate {t:?} in profile {s:?} must be above 0").into());
             }
             Ok(r)
         };
@@ -81,9 +72,10 @@ impl FromStr for Profile {
         if s == "constant" {
             return Ok(Profile::Constant);
         }
-        Err(format!(
-            "unknown profile {s:?}: use ramp:FROM-TO or steps:R1,R2,R3 (requests/s)"
-        ))
+        Err(
+            format!("unknown profile {s:?}: use ramp:FROM-TO or steps:R1,R2,R3 (requests/s)")
+                .into(),
+        )
     }
 }
 
@@ -217,12 +209,14 @@ mod tests {
         assert!("ramp:100"
             .parse::<Profile>()
             .unwrap_err()
+            .0
             .contains("ramp:FROM-TO"));
         assert!("steps:1,x"
             .parse::<Profile>()
             .unwrap_err()
+            .0
             .contains("not a rate"));
-        assert!("wave".parse::<Profile>().unwrap_err().contains("steps:"));
+        assert!("wave".parse::<Profile>().unwrap_err().0.contains("steps:"));
     }
 
     #[test]

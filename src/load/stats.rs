@@ -21,10 +21,12 @@ pub enum ErrorKind {
     BreakerRejected,
     /// Discovery had no instance to send to.
     NoInstance,
+    /// HTTPS: TCP connected but the TLS handshake failed (certificate not trusted, …).
+    Tls,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Transport,
@@ -32,8 +34,9 @@ impl ErrorKind {
         ErrorKind::Status4xx,
         ErrorKind::BreakerRejected,
         ErrorKind::NoInstance,
+        ErrorKind::Tls,
     ];
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
 
     pub fn name(self) -> &'static str {
         match self {
@@ -44,6 +47,7 @@ impl ErrorKind {
             ErrorKind::Status4xx => "4xx",
             ErrorKind::BreakerRejected => "breaker-rejected",
             ErrorKind::NoInstance => "no-instance",
+            ErrorKind::Tls => "tls",
         }
     }
 
@@ -52,7 +56,11 @@ impl ErrorKind {
     pub fn is_instance_failure(self) -> bool {
         matches!(
             self,
-            ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Transport | ErrorKind::Status5xx
+            ErrorKind::Connect
+                | ErrorKind::Timeout
+                | ErrorKind::Transport
+                | ErrorKind::Status5xx
+                | ErrorKind::Tls
         )
     }
 }
@@ -130,6 +138,11 @@ pub struct Totals {
     pub last_end_ns: u64,
     pub corrected: Histogram<u64>,
     pub uncorrected: Histogram<u64>,
+    /// Connections opened (a new one per instance and worker, then again only when one broke
+    /// or the server closed it).
+    pub connections: u64,
+    /// HTTPS: TLS handshake time of each opened connection, microseconds.
+    pub tls_handshakes: Histogram<u64>,
 }
 
 impl Totals {
@@ -142,6 +155,10 @@ impl Totals {
             last_end_ns: 0,
             corrected: latency_histogram(),
             uncorrected: latency_histogram(),
+            connections: 0,
+            // Starts empty and grows on first use: most runs (plain HTTP) never record one,
+            // and every worker carries its own.
+            tls_handshakes: Histogram::new(3).expect("valid histogram precision"),
         }
     }
 
@@ -155,6 +172,8 @@ impl Totals {
         self.last_end_ns = self.last_end_ns.max(other.last_end_ns);
         let _ = self.corrected.add(&other.corrected);
         let _ = self.uncorrected.add(&other.uncorrected);
+        self.connections += other.connections;
+        let _ = self.tls_handshakes.add(&other.tls_handshakes);
     }
 
     pub fn error_total(&self) -> u64 {

@@ -98,10 +98,19 @@ fn unknown_shell_is_a_usage_error_on_one_line() {
     let out = run(&["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("tcsh") && err.contains("hale completions --help"),
-        "{err}"
+    assert_eq!(
+        err,
+        "error: invalid value 'tcsh' for '<SHELL>' [possible values: bash, elvish, fish, powershell, zsh]; a similar value exists: 'zsh' (see 'hale completions --help')\n"
+    );
+}
+
+#[test]
+fn a_missing_argument_is_named_on_one_line() {
+    let out = run(&["new"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: the following required arguments were not provided: <NAME> (see 'hale new --help')\n"
     );
 }
 
@@ -125,15 +134,20 @@ fn missing_subcommand_shows_help_and_exits_2() {
 
 #[test]
 fn unbuilt_commands_say_so_and_exit_2() {
-    for cmd in ["build", "deploy"] {
-        let out = run(&[cmd]);
-        assert_eq!(out.status.code(), Some(2), "hale {cmd}");
-        assert_eq!(
-            stderr(&out).trim(),
-            format!("error: `hale {cmd}` is not implemented yet")
-        );
-        assert!(out.stdout.is_empty());
-    }
+    let dir = common::tempdir();
+    let svc = dir.path().join("orders");
+    common::scaffold(dir.path(), "orders", &svc);
+    let out = common::hale(dir.path())
+        .args(["build", "--engine", "docker"])
+        .arg(&svc)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "hale build --engine docker");
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: `hale build --engine docker` is not implemented yet"
+    );
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

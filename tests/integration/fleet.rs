@@ -62,7 +62,7 @@ fn wait_discovered(tmp: &Path, name: &str, registry: &[&str], want: &[String]) -
     let start = Instant::now();
     loop {
         let ids = discovered_ids(tmp, name, registry);
-        if ids == want || start.elapsed() > Duration::from_secs(20) {
+        if ids == want || start.elapsed() > Duration::from_secs(60) {
             return ids;
         }
         std::thread::sleep(Duration::from_millis(250));
@@ -180,7 +180,9 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
     let reg = ["--registry", registry.as_str()];
     assert_eq!(wait_discovered(tmp.path(), &name, &reg, &both), both);
 
-    hale::fleet::kill_instance(&dir, &both[0]).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(hale::fleet::kill_instance(&dir, &both[0]))
+        .unwrap();
     let state = hale::fleet::FleetState::load(&dir).unwrap();
     assert!(!pid_alive(state.instance(&both[0]).unwrap().pid as u64));
     // A SIGKILLed instance cannot deregister: it leaves once its TTL (10 s) runs out.
@@ -191,7 +193,8 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
     let ps = hale_json(tmp.path(), &["ps", &dir_text]);
     assert_eq!(ps["instances"][0]["alive"], false);
 
-    hale::fleet::restore_instance(&dir, &both[0]).unwrap();
+    rt.block_on(hale::fleet::restore_instance(&dir, &both[0]))
+        .unwrap();
     assert_eq!(wait_discovered(tmp.path(), &name, &reg, &both), both);
     let restored = hale::fleet::FleetState::load(&dir).unwrap();
     assert_eq!(
@@ -201,9 +204,18 @@ fn killed_instance_leaves_discovery_and_restore_brings_it_back() {
     );
 
     let addr = restored.instance(&both[1]).unwrap().socket_addr();
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let admin = restored.instance(&both[1]).unwrap().admin_addr();
+    assert_ne!(admin, addr, "the admin API has its own listener");
+    let faults = hale::fleet::Faults {
+        error_rate: 1.0,
+        latency: Duration::ZERO,
+    };
+    assert!(
+        rt.block_on(hale::fleet::set_faults(addr, &faults)).is_err(),
+        "the traffic port serves no admin API"
+    );
     rt.block_on(hale::fleet::set_faults(
-        addr,
+        admin,
         &hale::fleet::Faults {
             error_rate: 1.0,
             latency: Duration::ZERO,
@@ -328,7 +340,7 @@ fn generated_service_calls_an_instance_hale_registered_in_the_file_registry() {
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let start = Instant::now();
     let mut status = None;
-    while start.elapsed() < Duration::from_secs(20) {
+    while start.elapsed() < Duration::from_secs(60) {
         status = http_status(addr, "/v1/downstream");
         if status == Some(200) {
             break;
@@ -343,4 +355,74 @@ fn generated_service_calls_an_instance_hale_registered_in_the_file_registry() {
         "GET /v1/downstream never reached the hale-registered backend"
     );
     assert!(hits.load(Ordering::SeqCst) > 0);
+}
+
+#[test]
+fn sigint_during_the_readiness_wait_stops_the_started_instances_and_exits_130() {
+    use std::io::BufRead as _;
+    need!(Go);
+    // A service that never turns ready: `hale up` waits on /readyz until it is stopped.
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("never");
+    std::fs::create_dir_all(dir.join("cmd/never")).unwrap();
+    std::fs::write(dir.join("hale.toml"), "name = \"never\"\n").unwrap();
+    std::fs::write(dir.join("go.mod"), "module never\n\ngo 1.21\n").unwrap();
+    std::fs::write(
+        dir.join("cmd/never/main.go"),
+        r#"package main
+
+import (
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) })
+	_ = http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
+}
+"#,
+    )
+    .unwrap();
+    let mut child = common::hale(tmp.path())
+        .args(["up", dir.to_str().unwrap(), "--replicas", "2"])
+        .args(["--ready-timeout", "10m"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut pids = Vec::new();
+    let mut seen = String::new();
+    while pids.len() < 2 {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "hale up ended early: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(pid) = line
+            .trim()
+            .strip_suffix(')')
+            .and_then(|l| l.rsplit_once("(pid "))
+        {
+            pids.push(pid.1.parse::<u64>().unwrap());
+        }
+    }
+    assert!(pids.iter().all(|&p| pid_alive(p)), "{seen}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert!(rest.contains("Stopped never-1"), "{rest}");
+    for pid in pids {
+        assert!(
+            !pid_alive(pid),
+            "instance pid {pid} still runs after hale up was stopped"
+        );
+    }
+    assert!(!hale::fleet::FleetState::path(&dir).exists());
 }

@@ -24,6 +24,10 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::{json, Value};
 
+/// Held by the tests that depend on whether the Prometheus operator's CRDs are installed: the
+/// monitoring test removes and reinstalls them cluster-wide.
+static CRDS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Long enough for a busy machine; a rollout on kwok takes about a second.
 const ROLLOUT: Duration = Duration::from_secs(240);
 
@@ -213,6 +217,7 @@ async fn a_rollout_is_reported_successful_only_once_every_replica_is_available()
         svc,
         service_objects(svc, &ns.name, &Shape::default()),
         &quiet(),
+        &Stop::new(),
     )
     .await
     .unwrap();
@@ -299,6 +304,7 @@ async fn crash_loop(kubeconfig: &str, tag: &str, rollback: bool) -> (Namespace, 
         svc,
         service_objects(svc, &ns.name, &broken),
         &quiet(),
+        &Stop::new(),
     )
     .await
     .unwrap_err();
@@ -537,9 +543,15 @@ async fn fields_of_another_manager_are_not_taken_without_force_conflicts() {
         timeout: ROLLOUT,
         ..ApplyArgs::default()
     };
-    let err = deploy_kube::apply(&args, svc, service_objects(svc, &ns.name, &shape), &quiet())
-        .await
-        .unwrap_err();
+    let err = deploy_kube::apply(
+        &args,
+        svc,
+        service_objects(svc, &ns.name, &shape),
+        &quiet(),
+        &Stop::new(),
+    )
+    .await
+    .unwrap_err();
     let text = format!("{err:#}");
     assert_eq!(classify(&err), Exit::Failed, "{text}");
     assert!(text.contains("ConfigMap/orders"), "{text}");
@@ -559,6 +571,7 @@ async fn fields_of_another_manager_are_not_taken_without_force_conflicts() {
         svc,
         service_objects(svc, &ns.name, &shape),
         &quiet(),
+        &Stop::new(),
     )
     .await
     .unwrap();
@@ -579,6 +592,7 @@ fn read_crds(dir: &Path) -> Vec<DynamicObject> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitoring_objects_are_applied_only_when_their_crds_are_installed() {
+    let _crds = CRDS.lock().await;
     let kubeconfig = need!(Kube);
     let crds_dir = need!(PrometheusCrds);
     let ns = Namespace::new(&kubeconfig, "monitoring");
@@ -810,6 +824,7 @@ async fn a_user_without_rights_gets_the_rbac_refusal_and_nothing_is_applied() {
         svc,
         service_objects(svc, &ns.name, &Shape::default()),
         &quiet(),
+        &Stop::new(),
     )
     .await
     .unwrap_err();
@@ -823,4 +838,73 @@ async fn a_user_without_rights_gets_the_rbac_refusal_and_nothing_is_applied() {
     let admin = cluster(&kubeconfig, &ns.name).await;
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.client.clone());
     assert!(namespaces.get_opt(&ns.name).await.unwrap().is_none());
+}
+
+/// The whole command as a user runs it: `hale deploy` renders a generated service's objects
+/// (its Namespace too, with `--create-namespace`), applies them and waits for the rollout;
+/// running it again changes nothing; `status` reports it; `delete` removes it.
+#[test]
+fn hale_deploy_renders_applies_and_rolls_out_a_generated_service() {
+    let kubeconfig = need!(Kube);
+    let _crds = CRDS.blocking_lock();
+    let ns = Namespace::new(&kubeconfig, "cli");
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    common::scaffold(tmp.path(), "orders", &dir);
+    let target = [
+        "--kubeconfig",
+        kubeconfig.as_str(),
+        "--context",
+        "hale-test",
+        "-n",
+        ns.name.as_str(),
+    ];
+    let run = |args: &[&str]| {
+        common::hale(tmp.path())
+            .current_dir(&dir)
+            .args(args)
+            .args(target)
+            .args(["--output", "json"])
+            .output()
+            .unwrap()
+    };
+    let out = run(&["deploy", "--create-namespace", "--timeout", "240s"]);
+    common::assert_success(&out, "hale deploy");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], "hale.deploy.apply/v1", "{doc}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let d = rt.block_on(async {
+        let c = cluster(&kubeconfig, &ns.name).await;
+        deployment_api(&c).get("orders").await.unwrap()
+    });
+    assert_eq!(rollout_state(&d), RolloutState::Complete, "{doc}");
+    let pod = d.spec.unwrap().template.spec.unwrap();
+    let sc = pod.containers[0].security_context.clone().unwrap();
+    assert_eq!(sc.run_as_non_root, Some(true), "restricted by default");
+
+    let again = run(&["deploy", "--create-namespace", "--timeout", "240s"]);
+    common::assert_success(&again, "hale deploy (again)");
+    let text = String::from_utf8_lossy(&again.stdout);
+    let doc: Value = serde_json::from_slice(&again.stdout).unwrap();
+    let changes: Vec<&Value> = doc["objects"].as_array().expect("objects").iter().collect();
+    assert!(!changes.is_empty(), "{text}");
+    assert!(
+        changes
+            .iter()
+            .all(|o| o["change"] == "unchanged" || o["change"] == "skipped"),
+        "re-applying changes nothing: {text}"
+    );
+
+    let status = run(&["deploy", "status"]);
+    common::assert_success(&status, "hale deploy status");
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["schema"], "hale.deploy.status/v1", "{status}");
+
+    let deleted = run(&["deploy", "delete"]);
+    common::assert_success(&deleted, "hale deploy delete");
+    let left = rt.block_on(async {
+        let c = cluster(&kubeconfig, &ns.name).await;
+        deployment_api(&c).get_opt("orders").await.unwrap()
+    });
+    assert!(left.is_none(), "delete removed the Deployment");
 }

@@ -3,7 +3,7 @@
 use crate::common;
 
 use std::net::SocketAddr;
-use std::process::Output;
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,17 +15,19 @@ use tokio::sync::watch;
 
 /// How a test server answers.
 #[derive(Clone, Copy)]
-enum Behaviour {
+pub(crate) enum Behaviour {
     Ok,
     /// 503 to every request.
     Unavailable,
     /// 200 with `Connection: close`, then the server closes the connection.
     CloseEachConnection,
+    /// 200, after holding each request this long.
+    Slow(Duration),
 }
 
 /// A real HTTP/1.1 server on 127.0.0.1 that counts the requests it answered.
-struct TestServer {
-    addr: SocketAddr,
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
     served: Arc<AtomicU64>,
     /// Connections accepted and not yet closed (by either side).
     open: Arc<AtomicU64>,
@@ -34,7 +36,7 @@ struct TestServer {
 }
 
 impl TestServer {
-    fn start(name: &str, behaviour: Behaviour) -> TestServer {
+    pub(crate) fn start(name: &str, behaviour: Behaviour) -> TestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -45,7 +47,7 @@ impl TestServer {
         let served = Arc::new(AtomicU64::new(0));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let response: &'static [u8] = match behaviour {
-            Behaviour::Ok => Box::leak(
+            Behaviour::Ok | Behaviour::Slow(_) => Box::leak(
                 format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Instance-ID: {name}\r\nContent-Length: 11\r\n\r\n{{\"ok\":true}}"
                 )
@@ -68,6 +70,10 @@ impl TestServer {
             ),
         };
         let close_after = matches!(behaviour, Behaviour::CloseEachConnection);
+        let delay = match behaviour {
+            Behaviour::Slow(d) => Some(d),
+            _ => None,
+        };
         let counter = served.clone();
         let open = Arc::new(AtomicU64::new(0));
         let open_count = open.clone();
@@ -97,6 +103,9 @@ impl TestServer {
                                     }
                                     buf.drain(..end + body);
                                     counter.fetch_add(1, Ordering::Relaxed);
+                                    if let Some(d) = delay {
+                                        tokio::time::sleep(d).await;
+                                    }
                                     if socket.write_all(response).await.is_err() || close_after {
                                         return;
                                     }
@@ -123,7 +132,7 @@ impl TestServer {
         let _ = self.shutdown.send(true);
     }
 
-    fn served(&self) -> u64 {
+    pub(crate) fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
     }
 
@@ -177,6 +186,87 @@ fn load(args: &[&str]) -> (Output, tempfile::TempDir) {
         .output()
         .unwrap();
     (output, dir)
+}
+
+/// `hale load ARGS` started in the background, JSON output, in its own temporary folder.
+fn spawn_load(args: &[&str]) -> (Child, tempfile::TempDir) {
+    let dir = common::tempdir();
+    let mut cmd = common::hale(dir.path());
+    cmd.arg("load")
+        .args(args)
+        .args(["--output", "json"])
+        .current_dir(dir.path());
+    (spawn(cmd), dir)
+}
+
+fn spawn(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The generous deadline for anything a test waits for: the machine may be busy, so no test
+/// depends on how fast a condition comes, only on that it comes.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Poll `done` until it holds or `PATIENCE` runs out; whether it held.
+fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if done() {
+            return true;
+        }
+        if start.elapsed() > PATIENCE {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Wait until `done` holds, then stop the run as Ctrl-C would and return its output (exit 130,
+/// the report of what it did). The run's own `-d` is only a safety bound, longer than
+/// `PATIENCE`, so the test never depends on how much the run got done in a fixed time.
+fn interrupt_when(child: Child, what: &str, done: impl FnMut() -> bool) -> Output {
+    interrupt_with(child, "-INT", what, done)
+}
+
+/// [`interrupt_when`] with another stop signal (`-TERM`, as a supervisor sends).
+fn interrupt_with(child: Child, signal: &str, what: &str, done: impl FnMut() -> bool) -> Output {
+    let held = wait_until(done);
+    let _ = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        held,
+        "waited {PATIENCE:?} for {what}; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "the run ended before {what} was seen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// How many requests a three-state breaker can let through to a dead instance, read from the
+/// run's own timeline: up to `concurrency - 1` already in flight plus the `consecutive` failures
+/// that trip it, and then up to `probes` per half-open episode of that instance. A property of
+/// the breaker, not of how fast the machine is.
+fn breaker_bound(report: &Value, instance: &str, concurrency: u64) -> u64 {
+    let (consecutive, probes) = (5, 3);
+    let half_opens = report["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["kind"] == "breaker" && e["instance"] == instance && e["state"] == "half-open"
+        })
+        .count() as u64;
+    consecutive + concurrency - 1 + probes * half_opens
 }
 
 fn json(output: &Output) -> Value {
@@ -246,22 +336,16 @@ fn round_robin_gives_each_of_three_servers_a_third() {
 }
 
 #[test]
-fn every_strategy_spreads_load_within_tolerance() {
+fn counting_strategies_spread_load_within_tolerance() {
     let servers: Vec<_> = (1..=3)
         .map(|i| TestServer::start(&format!("srv-{i}"), Behaviour::Ok))
         .collect();
     let refs: Vec<&TestServer> = servers.iter().collect();
-    // Tolerances: counting strategies are exact; random is binomial (3000 draws, ±4σ ≈ 3.5 pp);
-    // least-connections and p2c-ewma follow measured load on a 2-core machine (p2c-ewma
-    // rightly prefers whichever server answered fastest lately), so ±15 / ±25 pp. A single
-    // latency spike steers p2c-ewma away from a server for about its decay time (1 s), so the
-    // measured strategies run for 3 s rather than a few hundred milliseconds of requests.
-    for (strategy, tolerance, bound) in [
-        ("weighted-round-robin", 0.01, ["-n", "3000"]),
-        ("random", 0.05, ["-n", "3000"]),
-        ("least-connections", 0.15, ["-d", "3s"]),
-        ("p2c-ewma", 0.25, ["-d", "3s"]),
-    ] {
+    // Counting strategies are exact; random is binomial (3000 draws, ±4σ ≈ 3.5 pp). Neither
+    // depends on how fast the servers answer. The measured strategies (least-connections,
+    // p2c-ewma) follow the servers' speed, which a busy machine changes: the next test proves
+    // what they promise instead, that a slow server gets less than the fast ones.
+    for (strategy, tolerance) in [("weighted-round-robin", 0.01), ("random", 0.05)] {
         let (out, _dir) = load(&[
             "--endpoints",
             &endpoints(&refs),
@@ -269,8 +353,8 @@ fn every_strategy_spreads_load_within_tolerance() {
             strategy,
             "-c",
             "6",
-            bound[0],
-            bound[1],
+            "-n",
+            "3000",
             "--output",
             "json",
         ]);
@@ -283,6 +367,45 @@ fn every_strategy_spreads_load_within_tolerance() {
             "{strategy}: share deviation {dev}; instances {}",
             report["instances"]
         );
+    }
+}
+
+#[test]
+fn measured_strategies_send_less_to_a_slow_server_than_to_each_fast_one() {
+    // 50 ms per request against well under a millisecond: a gap no neighbour on the machine
+    // closes over 2000 requests, so the ordering holds however busy it is.
+    let fast1 = TestServer::start("fast-1", Behaviour::Ok);
+    let fast2 = TestServer::start("fast-2", Behaviour::Ok);
+    let slow = TestServer::start("slow", Behaviour::Slow(Duration::from_millis(50)));
+    let refs = [&fast1, &fast2, &slow];
+    for strategy in ["least-connections", "p2c-ewma"] {
+        let before: Vec<u64> = refs.iter().map(|s| s.served()).collect();
+        let (out, _dir) = load(&[
+            "--endpoints",
+            &endpoints(&refs),
+            "--strategy",
+            strategy,
+            "-c",
+            "6",
+            "-n",
+            "2000",
+            "--output",
+            "json",
+        ]);
+        let report = succeeded(&out);
+        assert_eq!(report["strategy"], strategy);
+        assert_eq!(report["errors"], 0, "{strategy}: {report}");
+        let got = |s: &TestServer| instance(&report, s.addr)["requests"].as_u64().unwrap();
+        let (f1, f2, sl) = (got(&fast1), got(&fast2), got(&slow));
+        assert_eq!(f1 + f2 + sl, 2000, "{strategy}");
+        assert!(
+            sl < f1 && sl < f2,
+            "{strategy}: slow server got {sl}, fast ones {f1} and {f2}"
+        );
+        // The servers' own counts agree with the attribution.
+        for (s, was) in refs.iter().zip(before) {
+            assert_eq!(s.served() - was, got(s), "{strategy}: {}", s.addr);
+        }
     }
 }
 
@@ -314,6 +437,62 @@ fn consistent_hash_on_a_fixed_header_sticks_to_one_server() {
         "{served:?}"
     );
     assert_eq!(served.iter().sum::<u64>(), 300);
+    // One fixed key sends everything to one instance: that is fair for this strategy.
+    let report = json(&out);
+    assert_eq!(report["fairness"]["jain"], 1.0, "{}", report["fairness"]);
+    assert_eq!(report["fairness"]["max_share_deviation"], 0.0);
+    assert!(report["fairness"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("one fixed key"));
+    let expected: Vec<f64> = report["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["expected_share"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        expected.iter().filter(|&&e| e == 1.0).count(),
+        1,
+        "{expected:?}"
+    );
+    assert_eq!(
+        expected.iter().filter(|&&e| e == 0.0).count(),
+        2,
+        "{expected:?}"
+    );
+}
+
+#[test]
+fn idle_instances_show_a_dash_not_zero_latency() {
+    let servers: Vec<_> = (1..=3)
+        .map(|i| TestServer::start(&format!("srv-{i}"), Behaviour::Ok))
+        .collect();
+    let refs: Vec<&TestServer> = servers.iter().collect();
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &endpoints(&refs),
+        "--strategy",
+        "consistent-hash",
+        "--hash-header",
+        "X-User",
+        "-H",
+        "X-User: alice",
+        "-n",
+        "100",
+    ]);
+    common::assert_success(&out, "hale load");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let idle: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("127.0.0.1:") && l.split_whitespace().nth(4) == Some("0"))
+        .collect();
+    assert_eq!(idle.len(), 2, "{text}");
+    for row in idle {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(&cols[6..8], ["-", "-"], "idle latency is -: {row}");
+    }
+    assert!(!text.contains(" 0.000 "), "{text}");
 }
 
 #[test]
@@ -328,8 +507,8 @@ fn failing_server_opens_its_breaker_and_loses_its_traffic() {
         "round-robin",
         "-c",
         "4",
-        "-d",
-        "2s",
+        "-n",
+        "1000",
         "--output",
         "json",
     ]);
@@ -340,11 +519,18 @@ fn failing_server_opens_its_breaker_and_loses_its_traffic() {
         e["kind"] == "breaker" && e["state"] == "open" && e["instance"] == bad.addr.to_string()
     });
     assert!(opened, "no breaker-open event in {}", report["timeline"]);
-    // Before it opened it took at most a few failures per worker: the rest went elsewhere.
+    // It took only what the breaker lets through (the trip, then a few probes per cool-down
+    // the timeline shows): the rest went to the good servers.
     let bad_requests = b["requests"].as_u64().unwrap();
-    assert!(bad_requests <= 50, "bad server got {bad_requests}");
-    assert!(report["errors_by_kind"]["5xx"].as_u64().unwrap() <= 50);
-    assert!(report["ok"].as_u64().unwrap() > 100);
+    let bound = breaker_bound(&report, &bad.addr.to_string(), 4);
+    assert!(
+        (1..=bound).contains(&bad_requests),
+        "bad server got {bad_requests}, breaker bound {bound}: {}",
+        report["timeline"]
+    );
+    assert_eq!(report["errors_by_kind"]["5xx"], bad_requests);
+    assert_eq!(report["ok"].as_u64().unwrap(), 1000 - bad_requests);
+    assert_eq!(good1.served() + good2.served(), 1000 - bad_requests);
 }
 
 #[test]
@@ -352,46 +538,50 @@ fn killed_server_is_cut_off_and_the_others_take_its_traffic() {
     let a = TestServer::start("a", Behaviour::Ok);
     let b = TestServer::start("b", Behaviour::Ok);
     let victim = TestServer::start("victim", Behaviour::Ok);
-    let list = endpoints(&[&a, &b, &victim]);
-    let handle = std::thread::spawn(move || {
-        load(&[
-            "--endpoints",
-            &list,
-            "--strategy",
-            "round-robin",
-            "-c",
-            "4",
-            "-d",
-            "3s",
-            "--output",
-            "json",
-        ])
-    });
-    std::thread::sleep(Duration::from_millis(1200));
-    let before_kill = victim.served();
-    victim.kill();
-    let (out, _dir) = handle.join().unwrap();
-    let report = succeeded(&out);
-    assert!(
-        before_kill > 50,
-        "victim served {before_kill} before the kill"
+    let (child, _dir) = spawn_load(&[
+        "--endpoints",
+        &endpoints(&[&a, &b, &victim]),
+        "--strategy",
+        "round-robin",
+        "-c",
+        "4",
+        "-d",
+        "120s",
+    ]);
+    let mut others_at_kill = 0;
+    let mut killed = false;
+    // The victim takes its share, is killed, and then the others serve 500 more requests.
+    let out = interrupt_when(
+        child,
+        "the victim's share, the kill, 500 more elsewhere",
+        || {
+            if !killed {
+                if victim.served() > 50 {
+                    victim.kill();
+                    others_at_kill = a.served() + b.served();
+                    killed = true;
+                }
+                return false;
+            }
+            a.served() + b.served() >= others_at_kill + 500
+        },
     );
+    let report = json(&out);
     let v = instance(&report, victim.addr);
     assert_eq!(v["breaker"], "open", "{v}");
-    // Attempts after the kill: bounded by one broken connection per worker plus the
-    // breaker's consecutive-failure threshold.
+    // Attempts after the kill: what the breaker lets through to a dead instance, however long
+    // the run took to get there.
     let failed: u64 = v["errors"]
         .as_object()
         .unwrap()
         .values()
         .map(|n| n.as_u64().unwrap())
         .sum();
-    assert!((1..=30).contains(&failed), "victim failures {failed}");
-    let total_ok = report["ok"].as_u64().unwrap();
-    let others = a.served() + b.served();
+    let bound = breaker_bound(&report, &victim.addr.to_string(), 4);
     assert!(
-        others > total_ok * 6 / 10,
-        "others served {others} of {total_ok}"
+        (1..=bound).contains(&failed),
+        "victim failures {failed}, breaker bound {bound}: {}",
+        report["timeline"]
     );
 }
 
@@ -413,8 +603,10 @@ fn connections_closed_by_the_server_are_reopened_without_errors() {
     assert_eq!(s.served(), 300);
 }
 
+/// The rate the open model achieves on this machine is measured by `bench/open-model.sh`; here,
+/// what it promises whatever the machine's load: rate × duration arrivals, each one sent.
 #[test]
-fn open_model_achieves_the_target_rate_within_one_percent() {
+fn open_model_schedules_rate_times_duration_arrivals_and_sends_each() {
     let s = TestServer::start("s", Behaviour::Ok);
     let (out, _dir) = load(&[
         "--endpoints",
@@ -427,14 +619,19 @@ fn open_model_achieves_the_target_rate_within_one_percent() {
         "json",
     ]);
     let report = succeeded(&out);
-    let requests = report["requests"].as_u64().unwrap();
-    assert!((requests as f64 - 3000.0).abs() <= 30.0, "{requests}");
-    let rps = report["rps"].as_f64().unwrap();
-    assert!((rps - 1000.0).abs() <= 10.0, "achieved {rps} req/s");
     assert_eq!(report["model"]["kind"], "open");
+    // One arrival every millisecond from 0 s to 3 s, both ends included.
+    let scheduled = report["model"]["scheduled"].as_u64().unwrap();
+    assert!((3000..=3001).contains(&scheduled), "{}", report["model"]);
+    assert_eq!(report["requests"], scheduled);
+    assert_eq!(report["ok"], scheduled, "{}", report["errors_by_kind"]);
+    assert_eq!(s.served(), scheduled);
+    // Latency is measured from each arrival's scheduled time (coordinated omission corrected),
+    // so the corrected figures never fall below the uncorrected ones.
     let c = &report["latency"]["corrected"];
     let u = &report["latency"]["uncorrected"];
-    assert!(c["p99"].as_f64().unwrap() >= u["p50"].as_f64().unwrap());
+    assert!(c["p99"].as_f64().unwrap() >= u["p99"].as_f64().unwrap());
+    assert!(c["p50"].as_f64().unwrap() >= u["p50"].as_f64().unwrap());
 }
 
 #[test]
@@ -567,7 +764,8 @@ fn refused_connections_are_counted_as_connect_errors() {
         "--output",
         "json",
     ]);
-    let report = succeeded(&out);
+    assert_eq!(out.status.code(), Some(1), "nothing answered: a failed run");
+    let report = json(&out);
     assert_eq!(report["ok"], 0);
     assert!(report["errors_by_kind"]["connect"].as_u64().unwrap() > 0);
     assert_eq!(report["errors"], report["requests"]);
@@ -598,7 +796,13 @@ fn a_server_that_never_answers_gives_timeouts_never_early_ones() {
         "--output",
         "json",
     ]);
-    let report = succeeded(&out);
+    assert_eq!(out.status.code(), Some(1), "nothing answered: a failed run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("nothing answered at {addr}: ")) && stderr.contains("timed out"),
+        "{stderr}"
+    );
+    let report = json(&out);
     assert_eq!(report["ok"], 0);
     let timeouts = report["errors_by_kind"]["timeout"].as_u64().unwrap();
     assert!(timeouts > 0);
@@ -628,7 +832,7 @@ fn html_report_and_mergeable_histograms_are_written() {
     ]);
     common::assert_success(&out, "hale load --report");
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("<svg") && page.contains("breaker state"));
+    assert!(page.contains("<svg") && page.contains("Breaker state per instance"));
     assert!(
         !page.contains("<script src") && !page.contains("https://"),
         "must be self-contained"
@@ -692,6 +896,15 @@ impl Fleet {
 
     /// `hale load SERVICE ...` from the service folder, JSON output.
     fn load(&self, args: &[&str]) -> Output {
+        self.load_command(args).output().unwrap()
+    }
+
+    /// The same, started in the background.
+    fn spawn_load(&self, args: &[&str]) -> Child {
+        spawn(self.load_command(args))
+    }
+
+    fn load_command(&self, args: &[&str]) -> Command {
         let mut cmd = common::hale(self.tmp.path());
         cmd.arg("load")
             .arg(&self.name)
@@ -700,7 +913,35 @@ impl Fleet {
         if let Some(r) = &self.registry {
             cmd.args(["--registry", r]);
         }
-        cmd.current_dir(&self.dir).output().unwrap()
+        cmd.current_dir(&self.dir);
+        cmd
+    }
+
+    /// Requests instance `n` answered on its application routes, from its own `/metrics`.
+    fn served_by(&self, n: u32) -> u64 {
+        let ps = common::hale(self.tmp.path())
+            .args(["ps"])
+            .arg(&self.dir)
+            .args(["--output", "json"])
+            .output()
+            .unwrap();
+        let Ok(ps) = serde_json::from_slice::<Value>(&ps.stdout) else {
+            return 0;
+        };
+        let id = self.id(n);
+        let Some(addr) = ps["instances"]
+            .as_array()
+            .and_then(|all| all.iter().find(|i| i["id"] == id.as_str()))
+            .and_then(|i| {
+                let host = i["address"].as_str()?;
+                host.parse::<SocketAddr>()
+                    .ok()
+                    .or_else(|| format!("{host}:{}", i["port"].as_u64()?).parse().ok())
+            })
+        else {
+            return 0;
+        };
+        metrics_requests(addr)
     }
 }
 
@@ -711,6 +952,25 @@ impl Drop for Fleet {
             .arg(&self.dir)
             .output();
     }
+}
+
+/// The sum of `http_requests_total` outside the operational routes, scraped from `addr`.
+fn metrics_requests(addr: SocketAddr) -> u64 {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return 0;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if write!(stream, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").is_err() {
+        return 0;
+    }
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text.lines()
+        .filter(|l| l.starts_with("http_requests_total{"))
+        .filter(|l| !l.contains("/metrics") && !l.contains("/healthz") && !l.contains("/readyz"))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 fn by_id<'a>(report: &'a Value, id: &str) -> &'a Value {
@@ -852,13 +1112,16 @@ fn killed_instance_is_cut_off_and_restored_instance_recovers() {
     let fleet = Fleet::up("k", 3, None);
     let victim = fleet.id(2);
     let fleet_dir = fleet.dir.to_str().unwrap().to_string();
+    // The restore comes 3 s after the kill, three cool-downs of the breaker; the run goes on
+    // for 8 s after it, so recovering (a restarted Go process, then a probe after a cool-down)
+    // fits however busy the machine is.
     let out = fleet.load(&[
         "-s",
         "round-robin",
         "-c",
         "4",
         "-d",
-        "5s",
+        "12s",
         "--breaker-open",
         "1s",
         "--fleet",
@@ -866,9 +1129,9 @@ fn killed_instance_is_cut_off_and_restored_instance_recovers() {
         "--fault",
         &format!("at=1s,kill={victim}"),
         "--fault",
-        &format!("at=2500ms,restore={victim}"),
+        &format!("at=4s,restore={victim}"),
         "--assert",
-        "recover<2500ms",
+        "recover<8s",
     ]);
     let report = json(&out);
     assert!(
@@ -879,22 +1142,42 @@ fn killed_instance_is_cut_off_and_restored_instance_recovers() {
     let figures = report["resilience"].as_array().unwrap();
     eprintln!("resilience: {}", report["resilience"]);
     let kill = figures.iter().find(|f| f["kind"] == "kill").unwrap();
+    let restore = figures.iter().find(|f| f["kind"] == "restore").unwrap();
+    // The breaker opened after the kill and before the restore.
     let opened = kill["breaker_opened_after_ms"]
         .as_f64()
         .expect("breaker opened");
-    assert!(opened < 1000.0, "breaker opened {opened} ms after the kill");
-    // Before the breaker opened: one broken connection per worker and the 5-failure trip;
-    // then a few half-open probes per 1 s cool-down until the restore.
-    let dead = kill["requests_to_dead"].as_u64().unwrap();
-    assert!(dead <= 40, "{dead} requests went to the dead instance");
-    let restore = figures.iter().find(|f| f["kind"] == "restore").unwrap();
+    let restored_after = restore["at_ms"].as_f64().unwrap() - kill["at_ms"].as_f64().unwrap();
+    // Killed on purpose: not counted against fairness.
     assert!(
-        restore["recovered_after_ms"].as_f64().is_some(),
-        "{restore}"
+        report["fairness"]["excluded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == victim.as_str()),
+        "{}",
+        report["fairness"]
     );
+    assert!(by_id(&report, &victim)["expected_share"].is_null());
+    assert!(
+        opened < restored_after,
+        "breaker opened {opened} ms after the kill, the restore came {restored_after} ms after it"
+    );
+    // The dead instance got only what its breaker lets through: the trip, then the probes of
+    // the half-open episodes the timeline shows.
+    let dead = kill["requests_to_dead"].as_u64().unwrap();
+    let bound = breaker_bound(&report, &victim, 4);
+    assert!(
+        (1..=bound).contains(&dead),
+        "{dead} requests went to the dead instance, breaker bound {bound}: {}",
+        report["timeline"]
+    );
+    let recovered = restore["recovered_after_ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("never recovered: {restore}"));
     let v = by_id(&report, &victim);
     assert_eq!(v["breaker"], "closed");
-    // The restored instance takes traffic again in the last second.
+    // The restored instance takes traffic again once recovered.
     let series = report["series"].as_array().unwrap();
     let index = report["instances"]
         .as_array()
@@ -902,12 +1185,16 @@ fn killed_instance_is_cut_off_and_restored_instance_recovers() {
         .iter()
         .position(|i| i["id"] == victim)
         .unwrap();
+    let since = restore["at_ms"].as_f64().unwrap() + recovered;
     let late: u64 = series
         .iter()
-        .filter(|p| p["t_ms"].as_f64().unwrap() >= 4000.0)
+        .filter(|p| p["t_ms"].as_f64().unwrap() >= since)
         .map(|p| p["per_instance"][index].as_u64().unwrap_or(0))
         .sum();
-    assert!(late > 0, "restored instance took no traffic after 4 s");
+    assert!(
+        late > 0,
+        "restored instance took no traffic after it recovered"
+    );
     let timeline = report["timeline"].as_array().unwrap();
     assert!(timeline
         .iter()
@@ -926,7 +1213,7 @@ fn an_instance_removed_from_the_registry_loses_its_traffic_and_its_connections()
         let out = common::hale(state.path())
             .args(["register", "--once", "--registry", &registry])
             .args(["--name", &name, "--id", &format!("{name}-{i}")])
-            .args(["--address", &s.addr.to_string(), "--ttl", "60s"])
+            .args(["--address", &s.addr.to_string(), "--ttl", "300s"])
             .output()
             .unwrap();
         common::assert_success(&out, "hale register");
@@ -934,56 +1221,47 @@ fn an_instance_removed_from_the_registry_loses_its_traffic_and_its_connections()
     register(1, &servers[0]);
     register(2, &servers[1]);
     let leaving = &servers[1];
-    std::thread::scope(|scope| {
-        let run = scope.spawn(|| {
-            load(&[
-                &name,
-                "--registry",
-                &registry,
-                "-s",
-                "round-robin",
-                "-c",
-                "4",
-                "-d",
-                "4s",
-                "--output",
-                "json",
-            ])
-        });
-        // Bounded waits: the run itself stops after 4 s whatever happens here.
-        let started = Instant::now();
-        while leaving.served() == 0 && started.elapsed() < Duration::from_secs(2) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(leaving.open_connections() > 0, "the load never reached it");
-        let out = common::hale(state.path())
-            .args(["deregister", "--registry", &registry, "--name", &name])
-            .args(["--id", &format!("{name}-2")])
-            .output()
-            .unwrap();
-        common::assert_success(&out, "hale deregister");
-        let deregistered = Instant::now();
-        while leaving.open_connections() > 0 && deregistered.elapsed() < Duration::from_secs(2) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Checked while the run still goes on (it has at least a second left).
-        let open_after = leaving.open_connections();
-        let served_then = leaving.served();
-        let (out, _dir) = run.join().unwrap();
-        let report = succeeded(&out);
-        assert_eq!(
-            open_after, 0,
-            "connections to the removed instance stayed open during the run"
-        );
-        assert_eq!(report["errors"], 0, "{report}");
-        assert_eq!(leaving.served(), served_then, "traffic after removal");
-        assert!(report["timeline"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "removed" && e["instance"] == format!("{name}-2")));
-        assert!(servers[0].served() > served_then, "{report}");
+    let (child, _dir) = spawn_load(&[
+        &name,
+        "--registry",
+        &registry,
+        "-s",
+        "round-robin",
+        "-c",
+        "4",
+        "-d",
+        "120s",
+    ]);
+    assert!(
+        wait_until(|| leaving.open_connections() > 0 && leaving.served() > 0),
+        "the load never reached {name}-2"
+    );
+    let out = common::hale(state.path())
+        .args(["deregister", "--registry", &registry, "--name", &name])
+        .args(["--id", &format!("{name}-2")])
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale deregister");
+    // The run closes its connections to the removed instance while it goes on.
+    let closed = wait_until(|| leaving.open_connections() == 0);
+    let served_then = leaving.served();
+    let staying_then = servers[0].served();
+    // ... and keeps loading the one that stays: 500 more requests there, none to the other.
+    let out = interrupt_when(child, "500 more requests to the staying instance", || {
+        servers[0].served() >= staying_then + 500
     });
+    let report = json(&out);
+    assert!(
+        closed,
+        "connections to the removed instance stayed open during the run"
+    );
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(leaving.served(), served_then, "traffic after removal");
+    assert!(report["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "removed" && e["instance"] == format!("{name}-2")));
 }
 
 #[test]
@@ -992,20 +1270,28 @@ fn instance_added_mid_run_starts_taking_traffic() {
         return;
     }
     let fleet = Fleet::up("a", 2, None);
-    std::thread::scope(|scope| {
-        let load = scope.spawn(|| fleet.load(&["-s", "round-robin", "-c", "4", "-d", "5s"]));
-        std::thread::sleep(Duration::from_millis(800));
-        fleet.scale(3);
-        let out = load.join().unwrap();
-        let report = succeeded(&out);
-        let added = by_id(&report, &fleet.id(3));
-        assert!(added["requests"].as_u64().unwrap() > 20, "{added}");
-        assert!(report["timeline"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "added" && e["instance"] == fleet.id(3)));
+    let child = fleet.spawn_load(&["-s", "round-robin", "-c", "4", "-d", "120s"]);
+    // Once the run loads the first two, a third instance starts; it counts what it answered on
+    // its own /metrics, and once that is 20 the run is stopped.
+    let mut scaled = false;
+    let out = interrupt_when(child, "20 requests to the added instance", || {
+        if !scaled {
+            if fleet.served_by(1) > 0 {
+                fleet.scale(3);
+                scaled = true;
+            }
+            return false;
+        }
+        fleet.served_by(3) > 20
     });
+    let report = json(&out);
+    let added = by_id(&report, &fleet.id(3));
+    assert!(added["requests"].as_u64().unwrap() > 20, "{added}");
+    assert!(report["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "added" && e["instance"] == fleet.id(3)));
 }
 
 #[test]
@@ -1084,33 +1370,444 @@ fn error_rate_fault_engages_adaptive_throttling_on_that_instance() {
 }
 
 #[test]
-fn ctrl_c_stops_the_run_prints_the_report_and_exits_130() {
+fn sigint_or_sigterm_stops_the_run_prints_the_report_and_exits_130() {
+    let s = TestServer::start("s", Behaviour::Ok);
+    for signal in ["-INT", "-TERM"] {
+        let (child, _dir) =
+            spawn_load(&["--endpoints", &s.addr.to_string(), "-c", "2", "-d", "120s"]);
+        let before = s.served();
+        let out = interrupt_with(child, signal, "the first request", || s.served() > before);
+        let report = json(&out);
+        assert!(report["requests"].as_u64().unwrap() > 0, "{signal}");
+        // Stopped well before its own end.
+        assert!(report["duration_s"].as_f64().unwrap() < 120.0, "{signal}");
+        assert_eq!(
+            report["interrupted"], true,
+            "{signal}: the JSON says the run was cut short"
+        );
+    }
+}
+
+#[test]
+fn repeated_events_collapse_into_one_timeline_entry_with_a_count() {
+    let port = common::free_port();
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &format!("127.0.0.1:{port}"),
+        "-d",
+        "1s",
+        "-c",
+        "2",
+        "--output",
+        "json",
+    ]);
+    let report = json(&out);
+    let timeline = report["timeline"].as_array().unwrap();
+    let events = report["timeline_events"].as_u64().unwrap();
+    // Every failure past the trip asks to eject the one instance and is refused.
+    assert!(events > 100, "{events} events");
+    assert!(timeline.len() <= 5, "{} timeline entries", timeline.len());
+    let refused = timeline
+        .iter()
+        .find(|e| e["kind"] == "ejection-refused")
+        .expect("a refused ejection");
+    let count = refused["count"].as_u64().unwrap();
+    assert!(count > 100, "{refused}");
+    assert!(refused["first_ms"].as_f64().unwrap() < refused["last_ms"].as_f64().unwrap());
+    assert_eq!(
+        refused["t_ms"], refused["first_ms"],
+        "t_ms stays the first time"
+    );
+    let counted: u64 = timeline.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, events, "no event lost in collapsing");
+
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &format!("127.0.0.1:{port}"),
+        "-d",
+        "1s",
+        "-c",
+        "2",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ejection-refused"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("ejection-refused ×"), "{}", lines[0]);
+}
+
+#[test]
+fn a_run_where_nothing_answers_exits_1_naming_the_cause() {
+    let port = common::free_port();
+    let target = format!("127.0.0.1:{port}");
+    for model in [&["-c", "2"][..], &["--rate", "200"][..]] {
+        let (out, _dir) = load(&[&["--endpoints", &target, "-d", "1s"][..], model].concat());
+        assert_eq!(out.status.code(), Some(1), "{model:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.trim().lines().last().unwrap();
+        assert!(
+            last.ends_with(&format!("nothing answered at {target}: connection refused")),
+            "{model:?}: {stderr}"
+        );
+        // The report is still printed, for the figures.
+        assert!(String::from_utf8_lossy(&out.stdout).contains("errors: connect"));
+    }
+}
+
+#[test]
+fn a_target_that_goes_away_for_good_exits_1() {
     let s = TestServer::start("s", Behaviour::Ok);
     let dir = common::tempdir();
     let child = common::hale(dir.path())
-        .args([
-            "load",
-            "--endpoints",
-            &s.addr.to_string(),
-            "-c",
-            "2",
-            "-d",
-            "30s",
-        ])
-        .args(["--output", "json"])
+        .args(["load", "--endpoints", &s.addr.to_string(), "-c", "2"])
+        .args(["-d", "3s", "--output", "json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // Wait until it has answered, then take it away for the rest of the run.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.served() < 50 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    s.kill();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130));
     let report = json(&out);
-    assert!(report["requests"].as_u64().unwrap() > 0);
-    assert!(report["duration_s"].as_f64().unwrap() < 10.0);
+    assert!(report["ok"].as_u64().unwrap() > 0, "it answered at first");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} stopped answering at ", s.addr))
+            && stderr.contains("did not come back: connection refused"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn assertion_results_carry_their_unit_in_text_and_json() {
+    let s = TestServer::start("s", Behaviour::Ok);
+    let args = [
+        "--endpoints",
+        &s.addr.to_string(),
+        "-n",
+        "200",
+        "-c",
+        "2",
+        "--assert",
+        "errors<1%",
+        "--assert",
+        "p99<5s",
+        "--assert",
+        "rps>1",
+    ];
+    let (out, _dir) = load(&args);
+    common::assert_success(&out, "hale load --assert");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("pass errors<1%  (actual 0 %)"), "{text}");
+    let p99 = text.lines().find(|l| l.contains("p99<5s")).unwrap();
+    assert!(p99.ends_with(" ms)"), "{p99}");
+    let (out, _dir) = load(&[&args[..], &["--output", "json"]].concat());
+    let report = succeeded(&out);
+    let results = report["assertions"].as_array().unwrap();
+    assert_eq!(results[0]["value"], 0.0);
+    assert_eq!(results[0]["unit"], "%");
+    assert_eq!(results[1]["unit"], "ms");
+    assert_eq!(results[2]["unit"], "req/s");
+    assert_eq!(report["interrupted"], false);
+}
+
+#[test]
+fn a_ramp_profile_reads_as_a_ramp_in_the_header() {
+    let s = TestServer::start("s", Behaviour::Ok);
+    let (out, _dir) = load(&[
+        "--endpoints",
+        &s.addr.to_string(),
+        "--profile",
+        "ramp:100-300",
+        "-d",
+        "1s",
+    ]);
+    common::assert_success(&out, "hale load --profile");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("model open ramp 100→300 req/s, constant arrivals"),
+        "{text}"
+    );
+}
+
+/// Headless Chromium with everything that could reach the network switched off and a fresh
+/// profile; `args` say what to do with `page`.
+fn chromium(chromium: &str, page: &std::path::Path, args: &[&str]) -> Output {
+    let profile = common::tempdir();
+    std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium_with_every_section() {
+    let chromium_path = need!(Chromium);
+    if common::service(common::Service::Go).is_none() {
+        return;
+    }
+    let fleet = Fleet::up("h", 3, None);
+    let victim = fleet.id(2);
+    let fleet_dir = fleet.dir.to_str().unwrap().to_string();
+    let html = fleet.tmp.path().join("report.html");
+    let out = fleet.load(&[
+        "-s",
+        "round-robin",
+        "--rate",
+        "400",
+        "-d",
+        "5s",
+        "--breaker-open",
+        "1s",
+        "--fleet",
+        &fleet_dir,
+        "--fault",
+        &format!("at=1s,kill={victim}"),
+        "--fault",
+        &format!("at=2500ms,restore={victim}"),
+        "--assert",
+        "recover<2500ms",
+        "--assert",
+        "errors<5%",
+        "--report",
+        html.to_str().unwrap(),
+    ]);
+    common::assert_success(&out, "hale load --report");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        !page.contains("<script src") && !page.contains("https://") && !page.contains("<link"),
+        "one self-contained file"
+    );
+    // Named fault markers on the charts, both palettes' legends, the time axis.
+    assert!(
+        page.contains(&format!("kill {victim}</text>")),
+        "named marker"
+    );
+    assert!(page.contains(&format!("restore {victim}</text>")));
+    assert!(page.contains("time since start (s)"));
+
+    let dom = chromium(&chromium_path, &html, &["--dump-dom"]);
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    assert!(
+        !dom_text.contains("<html data-script-error="),
+        "script error: {dom_text}"
+    );
+    assert!(
+        dom_text.contains(r#"data-status="ok""#),
+        "status: {dom_text}"
+    );
+    let sections = dom_text
+        .split(r#"data-sections=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default();
+    for section in [
+        "summary",
+        "latency",
+        "errors",
+        "instances",
+        "fairness",
+        "chart-latency-section",
+        "chart-throughput-section",
+        "chart-share-section",
+        "chart-breaker-section",
+        "resilience",
+        "assertions",
+        "timeline",
+    ] {
+        assert!(
+            sections.split(' ').any(|s| s == section),
+            "{section} missing from {sections}"
+        );
+    }
+    assert!(dom_text.contains(r#"data-charts-drawn="4""#), "{dom_text}");
+
+    let shot = fleet.tmp.path().join("load-report.png");
+    let screenshot = chromium(
+        &chromium_path,
+        &html,
+        &[
+            "--window-size=1400,2600",
+            &format!("--screenshot={}", shot.display()),
+        ],
+    );
+    assert!(
+        screenshot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&screenshot.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    // HALE_UPDATE_DOCS=1 refreshes the screenshot docs/commands/load.md shows.
+    if std::env::var("HALE_UPDATE_DOCS").is_ok_and(|v| v == "1") {
+        let docs =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/commands/load-report.png");
+        std::fs::write(docs, png).unwrap();
+    }
+}
+
+/// An HTTPS/1.1 keep-alive server on 127.0.0.1 with a certificate made for this test (rcgen,
+/// for `localhost` and 127.0.0.1); counts the TCP connections it accepted.
+struct TlsTestServer {
+    addr: SocketAddr,
+    /// The certificate, PEM: what `--cacert` trusts.
+    cert_pem: String,
+    accepted: Arc<AtomicU64>,
+    served: Arc<AtomicU64>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl TlsTestServer {
+    fn start() -> TlsTestServer {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+                .unwrap();
+        let key =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let served = Arc::new(AtomicU64::new(0));
+        let (accepted_count, served_count) = (accepted.clone(), served.clone());
+        runtime.spawn(async move {
+            let response: &[u8] =
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+            while let Ok((socket, _)) = listener.accept().await {
+                accepted_count.fetch_add(1, Ordering::Relaxed);
+                let acceptor = acceptor.clone();
+                let served = served_count.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(socket).await else {
+                        return;
+                    };
+                    let mut buf = Vec::with_capacity(4096);
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let n = match tls.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = find_head_end(&buf) {
+                            buf.drain(..end);
+                            served.fetch_add(1, Ordering::Relaxed);
+                            if tls.write_all(response).await.is_err() || tls.flush().await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        TlsTestServer {
+            addr,
+            cert_pem: certified.cert.pem(),
+            accepted,
+            served,
+            _runtime: runtime,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://{}/", self.addr)
+    }
+}
+
+#[test]
+fn https_target_trusted_by_cacert_reuses_connections_and_reports_handshake_time() {
+    let server = TlsTestServer::start();
+    let dir = common::tempdir();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &server.cert_pem).unwrap();
+    let args = [
+        "--url",
+        &server.url(),
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-c",
+        "2",
+        "-n",
+        "400",
+    ];
+    let (out, _d) = load(&[&args[..], &["--output", "json"]].concat());
+    let report = succeeded(&out);
+    assert_eq!(report["ok"], 400, "{report}");
+    assert_eq!(server.served.load(Ordering::Relaxed), 400);
+    // Kept alive as over HTTP: one connection per worker, each with one handshake.
+    let accepted = server.accepted.load(Ordering::Relaxed);
+    assert_eq!(report["connections"], accepted, "{report}");
+    assert!(accepted <= 2, "{accepted} connections for 2 workers");
+    let handshake = &report["tls"]["handshake"];
+    assert_eq!(handshake["count"], accepted, "{report}");
+    assert!(handshake["p50"].as_f64().unwrap() > 0.0);
+
+    let (out, _d) = load(&args);
+    common::assert_success(&out, "hale load https");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("TLS handshake ms p50 "), "{text}");
+}
+
+#[test]
+fn https_target_with_an_untrusted_certificate_fails_unless_insecure() {
+    let server = TlsTestServer::start();
+    let url = server.url();
+    // The system roots do not know the test's certificate: nothing succeeds, exit 1.
+    let (out, _d) = load(&["--url", &url, "-c", "1", "-d", "1s", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TLS handshake failed"), "{stderr}");
+    assert!(json(&out)["errors_by_kind"]["tls"].as_u64().unwrap() > 0);
+
+    let (out, _d) = load(&["--url", &url, "--insecure", "-c", "1", "-n", "50"]);
+    common::assert_success(&out, "hale load --insecure");
+    assert_eq!(server.served.load(Ordering::Relaxed), 50);
+
+    // --cacert is for https:// only; an unreadable one is named before any request.
+    let (out, _d) = load(&["--url", "http://127.0.0.1:1/", "--insecure", "-n", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let (out, _d) = load(&["--url", &url, "--cacert", "/nonexistent/ca.pem", "-n", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--cacert /nonexistent/ca.pem"), "{stderr}");
+    assert_eq!(server.served.load(Ordering::Relaxed), 50, "no request sent");
 }

@@ -5,10 +5,13 @@
 #[macro_use]
 mod common;
 
+mod build;
 mod cli;
+mod deploy;
 mod fleet;
 mod kube;
 mod load;
 mod new;
 mod registry;
+mod reports;
 mod smoke;

@@ -79,6 +79,7 @@ fn built() -> &'static Built {
 /// A running instance of the built service; killed on drop so a failing test leaks nothing.
 struct Service {
     child: Child,
+    host: String,
     port: u16,
     log: PathBuf,
 }
@@ -103,14 +104,24 @@ impl Service {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        let host = env
+            .iter()
+            .find(|(k, _)| *k == "HOST")
+            .map_or("127.0.0.1", |(_, v)| *v)
+            .to_string();
         let child = cmd.spawn().expect("starting the generated service");
-        let mut svc = Service { child, port, log };
+        let mut svc = Service {
+            child,
+            host,
+            port,
+            log,
+        };
         svc.wait_ready();
         svc
     }
 
     fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 
     fn wait_ready(&mut self) {
@@ -301,6 +312,7 @@ fn generated_project_is_gofmt_clean_and_passes_vet_build_and_its_own_tests() {
     let test = go(&built.project, &["test", "-count=1", "./..."]);
     let report = String::from_utf8_lossy(&test.stdout);
     for pkg in [
+        "cmd/orders",
         "internal/config",
         "internal/server",
         "internal/handlers",
@@ -320,6 +332,94 @@ fn generated_project_is_gofmt_clean_and_passes_vet_build_and_its_own_tests() {
         built.project.join("go.sum").is_file(),
         "go.sum is part of the project"
     );
+}
+
+/// The default `go test ./...` starts no Consul or etcd: those tests carry the `integration`
+/// build tag and run here, against the real servers, through the service's own variables.
+#[test]
+fn registry_integration_tests_pass_against_real_consul_and_etcd() {
+    need!(Go);
+    let consul = need!(Consul);
+    let etcd = need!(Etcd);
+    let built = built();
+    let out = Command::new("go")
+        .args([
+            "test",
+            "-tags",
+            "integration",
+            "-count=1",
+            "-v",
+            "-run",
+            "Consul|Etcd",
+            "./pkg/registry",
+        ])
+        .current_dir(&built.project)
+        .env("INTEGRATION_CONSUL_ADDR", &consul)
+        .env("INTEGRATION_ETCD_ADDR", &etcd)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "go test -tags integration failed:\n{report}{}",
+        stderr_of(&out)
+    );
+    for family in ["TestConsul", "TestEtcd"] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with(&format!("--- PASS: {family}"))),
+            "no {family}* test passed:\n{report}"
+        );
+    }
+    assert!(
+        !report.contains("INTEGRATION_CONSUL_ADDR") && !report.contains("INTEGRATION_ETCD_ADDR"),
+        "a test skipped for want of a server:\n{report}"
+    );
+    // Without the tag the registry package runs no Consul or etcd test at all.
+    let default = go(
+        &built.project,
+        &[
+            "test",
+            "-count=1",
+            "-v",
+            "-run",
+            "Consul|Etcd",
+            "./pkg/registry",
+        ],
+    );
+    let report = String::from_utf8_lossy(&default.stdout);
+    assert!(
+        !report.contains("=== RUN   TestConsul") && !report.contains("=== RUN   TestEtcd"),
+        "the default go test runs server tests:\n{report}"
+    );
+}
+
+/// The file registry locks with flock(2) on unix and LockFileEx on windows (lock_*.go), so the
+/// project builds, tests included, for every platform a developer or CI runs it on.
+#[test]
+fn generated_project_cross_compiles_for_linux_darwin_and_windows() {
+    need!(Go);
+    let built = built();
+    for (os, arch) in [
+        ("linux", "arm64"),
+        ("darwin", "arm64"),
+        ("windows", "amd64"),
+    ] {
+        let out = Command::new("go")
+            .args(["vet", "./..."])
+            .current_dir(&built.project)
+            .env("GOOS", os)
+            .env("GOARCH", arch)
+            .env("CGO_ENABLED", "0")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "GOOS={os} GOARCH={arch} go vet ./... (which builds every package and test) failed:\n{}",
+            stderr_of(&out)
+        );
+    }
 }
 
 #[test]
@@ -417,6 +517,30 @@ fn service_answers_probes_root_and_resources_with_request_and_instance_ids() {
     assert_eq!(list["items"][0]["name"], "first");
 }
 
+/// `promtool check metrics` (names, types, help and label conventions) passes on `text`.
+fn promtool_check(promtool: &Path, text: &str) {
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let checked = check.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
 #[test]
 fn metrics_pass_promtool_and_hold_the_named_series_after_traffic() {
     need!(Go);
@@ -435,29 +559,13 @@ fn metrics_pass_promtool_and_hold_the_named_series_after_traffic() {
     .unwrap();
     get(&svc, "/v1/orders");
     assert_eq!(get(&svc, "/no/such/thing/42").status, 404);
+    for method in ["BREW", "PROPFIND"] {
+        http(&svc.addr(), method, "/", None, &[]).unwrap();
+    }
 
     let metrics = get(&svc, "/metrics");
     assert_eq!(metrics.status, 200);
-    let mut check = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(metrics.body.as_bytes())
-        .unwrap();
-    let checked = check.wait_with_output().unwrap();
-    assert!(
-        checked.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    promtool_check(Path::new(&promtool), &metrics.body);
     let text = &metrics.body;
     for series in [
         r#"http_requests_total{code="200",method="GET",route="GET /{$}"} 3"#,
@@ -468,15 +576,19 @@ fn metrics_pass_promtool_and_hold_the_named_series_after_traffic() {
         "http_requests_in_flight 1",
         "http_rate_limited_total 0",
         "http_load_shed_total 0",
-        r#"build_info{revision="testrev",version="9.9.9"} 1"#,
+        r#"orders_build_info{revision="testrev",version="9.9.9"} 1"#,
         "go_goroutines ",
         "process_resident_memory_bytes ",
     ] {
         assert!(text.contains(series), "/metrics lacks {series}:\n{text}");
     }
     assert!(
-        !text.contains("/no/such/thing"),
-        "a raw path leaked into a label"
+        !text.contains("/no/such/thing") && !text.contains("BREW") && !text.contains("PROPFIND"),
+        "a raw path or method leaked into a label"
+    );
+    assert!(
+        text.contains(r#"method="_OTHER""#),
+        "methods outside the standard set are not _OTHER:\n{text}"
     );
 }
 
@@ -561,6 +673,145 @@ fn sigterm_completes_every_in_flight_request_and_readyz_turns_503_before_the_lis
 }
 
 #[test]
+fn admin_api_is_on_its_own_loopback_listener_logs_changes_and_yields_to_fault_injection_off() {
+    need!(Go);
+    let admin = format!("127.0.0.1:{}", common::free_port());
+    let body = r#"{"error_rate":1,"latency_ms":0}"#;
+    let off = Service::start(&[("ADMIN_ENABLED", "true"), ("ADMIN_ADDR", &admin)]);
+    assert_eq!(
+        get(&off, "/admin/faults").status,
+        404,
+        "admin on the traffic port"
+    );
+    let put = http(&admin, "PUT", "/admin/faults", Some(body), &[]).unwrap();
+    assert_eq!(put.status, 409, "FAULT_INJECTION=false must win: {put:?}");
+    assert_eq!(get(&off, "/").status, 200);
+    drop(off);
+
+    let on = Service::start(&[
+        ("ADMIN_ENABLED", "true"),
+        ("ADMIN_ADDR", &admin),
+        ("FAULT_INJECTION", "true"),
+    ]);
+    let put = http(&admin, "PUT", "/admin/faults", Some(body), &[]).unwrap();
+    assert_eq!(put.status, 200, "{put:?}");
+    assert_eq!(
+        get(&on, "/").status,
+        503,
+        "error rate 1 set through the admin API"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || on
+            .logs()
+            .contains("fault injection change")),
+        "the change was not logged:\n{}",
+        on.logs()
+    );
+    let pprof = http(&admin, "GET", "/debug/pprof/", None, &[]).unwrap();
+    assert_eq!(pprof.status, 200);
+}
+
+/// Once the drain starts, answers close their connection, so pooled clients move on.
+#[test]
+fn keep_alives_are_turned_off_when_the_drain_starts() {
+    need!(Go);
+    let mut svc = Service::start(&[("DRAIN_DELAY", "5s")]);
+    let keep_alive = |stream: &mut TcpStream| -> String {
+        let req = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", svc.addr());
+        // A connection the server closed reads as empty (EOF or reset).
+        let mut buf = [0u8; 4096];
+        let n = match stream.write_all(req.as_bytes()) {
+            Ok(()) => stream.read(&mut buf).unwrap_or(0),
+            Err(_) => 0,
+        };
+        String::from_utf8_lossy(&buf[..n]).to_lowercase()
+    };
+    let mut before = TcpStream::connect(svc.addr()).unwrap();
+    before
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = keep_alive(&mut before);
+    assert!(!head.contains("connection: close"), "{head}");
+    svc.sigterm();
+    // The service keeps serving through DRAIN_DELAY; wait for readiness to turn.
+    assert!(
+        eventually(Duration::from_secs(4), || get(&svc, "/readyz").status
+            == 503),
+        "/readyz never turned 503:\n{}",
+        svc.logs()
+    );
+    // The idle pooled connection is closed (or its next answer says so) ...
+    let head = keep_alive(&mut before);
+    assert!(
+        head.is_empty() || head.contains("connection: close"),
+        "an idle keep-alive connection stays open during the drain:\n{head}"
+    );
+    // ... and a connection opened during the drain gets one answer, then closes.
+    let mut during = TcpStream::connect(svc.addr()).unwrap();
+    during
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = keep_alive(&mut during);
+    assert!(
+        head.starts_with("http/1.1 200") && head.contains("connection: close"),
+        "a keep-alive request during the drain kept its connection:\n{head}"
+    );
+    assert_eq!(svc.wait_exit(Duration::from_secs(20)), 0, "{}", svc.logs());
+}
+
+/// Open `n` connections that send a POST's headers and the first bytes of a body they never
+/// finish: the slow-client attack on in-flight slots and graceful shutdown.
+fn stalled_uploads(addr: &str, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let head = format!(
+                "POST /v1/{NAME} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Content-Length: 100000\r\n\r\n{{\"name\":"
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn stalled_uploads_time_out_so_other_requests_are_served_and_shutdown_ends_in_time() {
+    need!(Go);
+    // Every in-flight slot is taken by a client that stops mid-body. The body read has
+    // READ_TIMEOUT (the request deadline) to finish; reads ignore the context, so without it
+    // the slots stay taken and SIGTERM waits out SHUTDOWN_TIMEOUT, exiting 1.
+    let mut svc = Service::start(&[
+        ("MAX_IN_FLIGHT", "4"),
+        ("REQUEST_TIMEOUT", "1s"),
+        ("DRAIN_DELAY", "0s"),
+        ("SHUTDOWN_TIMEOUT", "30s"),
+    ]);
+    let stalled = stalled_uploads(&svc.addr(), 4);
+    let served = eventually(Duration::from_secs(20), || {
+        http(&svc.addr(), "GET", &format!("/v1/{NAME}"), None, &[])
+            .map(|r| r.status == 200)
+            .unwrap_or(false)
+    });
+    assert!(
+        served,
+        "the stalled uploads kept every slot:\n{}",
+        svc.logs()
+    );
+
+    // Stall again, then stop: shutdown must not wait on the stalled bodies past their deadline.
+    let again = stalled_uploads(&svc.addr(), 4);
+    svc.sigterm();
+    assert_eq!(
+        svc.wait_exit(Duration::from_secs(25)),
+        0,
+        "shutdown did not finish within SHUTDOWN_TIMEOUT:\n{}",
+        svc.logs()
+    );
+    drop((stalled, again));
+}
+
+#[test]
 fn bad_configuration_exits_2_naming_the_variable() {
     need!(Go);
     let out = Command::new(&built().binary)
@@ -601,6 +852,7 @@ fn instance_registers_in_consul_while_running_and_leaves_on_sigterm() {
     let id = format!("{name}-1");
     let mut svc = Service::start(&[
         ("REGISTRY", &format!("consul://{consul}")),
+        ("ADVERTISE_ADDR", "127.0.0.1"),
         ("SERVICE_NAME", &name),
         ("INSTANCE_ID", &id),
     ]);
@@ -639,6 +891,74 @@ fn instance_registers_in_consul_while_running_and_leaves_on_sigterm() {
     );
 }
 
+/// `POD_IP` (the downward API's address) is what a pod publishes. The test stays on loopback:
+/// 127.0.0.2 is loopback too, and the service listens there, so Consul's own HTTP check can
+/// reach it and passes.
+#[test]
+fn pod_ip_is_the_address_published_in_consul_and_its_check_passes() {
+    need!(Go);
+    let consul = need!(Consul);
+    let name = unique("hale-new-podip");
+    let id = format!("{name}-1");
+    let mut svc = Service::start(&[
+        ("HOST", "127.0.0.2"),
+        ("POD_IP", "127.0.0.2"),
+        ("REGISTRY", &format!("consul://{consul}")),
+        ("SERVICE_NAME", &name),
+        ("INSTANCE_ID", &id),
+    ]);
+    let health = || {
+        let r = http(
+            &consul,
+            "GET",
+            &format!("/v1/health/service/{name}?passing"),
+            None,
+            &[],
+        )
+        .expect("Consul answers");
+        serde_json::from_str::<Vec<serde_json::Value>>(&r.body).unwrap_or_default()
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || health()
+            .iter()
+            .any(|e| e["Service"]["ID"] == id.as_str())),
+        "{id} never became passing in Consul:\n{}",
+        svc.logs()
+    );
+    let entry = health()
+        .into_iter()
+        .find(|e| e["Service"]["ID"] == id.as_str())
+        .unwrap();
+    assert_eq!(entry["Service"]["Address"], "127.0.0.2");
+    svc.sigterm();
+    assert_eq!(svc.wait_exit(Duration::from_secs(20)), 0, "{}", svc.logs());
+}
+
+#[test]
+fn loopback_host_without_advertise_addr_is_refused_for_consul_and_etcd() {
+    need!(Go);
+    for registry in ["consul://127.0.0.1:1", "etcd://127.0.0.1:1"] {
+        let out = Command::new(&built().binary)
+            .env_clear()
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("REGISTRY", registry)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{registry}: {}",
+            stderr_of(&out)
+        );
+        assert!(
+            stderr_of(&out).contains("ADVERTISE_ADDR"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+}
+
 fn etcd_keys(etcd: &str, prefix: &str) -> String {
     let out = Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
@@ -658,6 +978,7 @@ fn instance_registers_in_etcd_while_running_and_leaves_on_sigterm() {
     let key = format!("/hale/services/{name}/{id}");
     let mut svc = Service::start(&[
         ("REGISTRY", &format!("etcd://{etcd}")),
+        ("ADVERTISE_ADDR", "127.0.0.1"),
         ("SERVICE_NAME", &name),
         ("INSTANCE_ID", &id),
     ]);
@@ -718,7 +1039,7 @@ fn instance_registers_in_the_file_registry_while_running_and_leaves_on_sigterm()
         .unwrap();
     assert_eq!(entry["name"], name.as_str());
     assert_eq!(entry["port"], svc.port);
-    assert_eq!(entry["check"], "/healthz");
+    assert_eq!(entry["check"], "/readyz");
     assert_eq!(entry["meta"]["weight"], "3");
     assert_eq!(entry["meta"]["version"], "9.9.9");
 
@@ -768,9 +1089,29 @@ fn downstream_route_calls_an_instance_discovered_in_the_registry() {
     assert_eq!(doc["fallback"], false);
     assert_eq!(doc["body"]["instance"], callee_id.as_str());
     let metrics = get(&caller, "/metrics").body;
+    if let Some(promtool) = common::service(common::Service::Promtool) {
+        promtool_check(Path::new(&promtool), &metrics);
+    }
+    // Label names stay clear of the target labels Prometheus and its operator add.
+    for series in [
+        format!(
+            r#"downstream_requests_total{{downstream="{callee_name}",endpoint="{callee_id}",outcome="success"}}"#
+        ),
+        format!(
+            r#"downstream_breaker_state{{downstream="{callee_name}",endpoint="{callee_id}",state="closed"}} 1"#
+        ),
+        format!(
+            r#"downstream_breaker_state{{downstream="{callee_name}",endpoint="{callee_id}",state="open"}} 0"#
+        ),
+    ] {
+        assert!(
+            metrics.contains(&series),
+            "/metrics lacks {series}:\n{metrics}"
+        );
+    }
     assert!(
-        metrics.contains("downstream_requests_total{"),
-        "the caller exports no downstream client metrics"
+        !metrics.contains("instance=") && !metrics.contains("service="),
+        "a label collides with Prometheus's target labels:\n{metrics}"
     );
 }
 
@@ -991,7 +1332,12 @@ fn generated_files_carry_the_name_module_and_go_version() {
     ] {
         assert!(dockerfile.contains(want), "Dockerfile lacks {want}");
     }
-    assert!(read(".dockerignore").contains(".hale/"));
+    // An allowlist: everything is out (.hale/, .env, keys) unless named.
+    let ignore = read(".dockerignore");
+    assert!(
+        ignore.lines().any(|l| l == "*") && ignore.contains("!cmd/") && ignore.contains("**/.env"),
+        "{ignore}"
+    );
     let toml = read("hale.toml");
     assert!(toml.contains("name = \"billing\"") && toml.contains("port = 8080"));
     assert!(read("cmd/billing/main.go").contains("\"example.org/acme/billing/internal/config\""));
@@ -1060,6 +1406,9 @@ fn dockerfile_builds_offline_into_a_non_root_image_that_serves_its_probes() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     go(&dir, &["mod", "vendor"]);
+    // Secrets lying in the folder must never enter the build context (.dockerignore allowlist).
+    std::fs::write(dir.join(".env"), "TOKEN=leak\n").unwrap();
+    std::fs::write(dir.join("internal").join("server.key"), "leak\n").unwrap();
 
     let image = format!("hale-test/{name}:{}", std::process::id());
     let container = format!("hale-test-{name}-{}", std::process::id());
@@ -1084,10 +1433,60 @@ fn dockerfile_builds_offline_into_a_non_root_image_that_serves_its_probes() {
             "VERSION=1.2.3",
             "--build-arg",
             "REVISION=cafe01",
+            "--build-arg",
+            "SOURCE=https://example.com/you/imgsvc",
+            "--build-arg",
+            "CREATED=2026-01-02T03:04:05Z",
             "-t",
             &image,
             dir.to_str().unwrap(),
         ],
+    );
+    // The build stage, from the same cached layers: what the context held.
+    let stage = format!("{image}-build");
+    docker_ok(
+        &host,
+        &config,
+        &[
+            "build",
+            "--network",
+            "none",
+            "--target",
+            "build",
+            "--build-arg",
+            &format!("BUILDER_IMAGE={builder}"),
+            "-t",
+            &stage,
+            dir.to_str().unwrap(),
+        ],
+    );
+    let context = docker_ok(
+        &host,
+        &config,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "find",
+            &stage,
+            "/src",
+            "-name",
+            "*.key",
+            "-o",
+            "-name",
+            ".env",
+            "-o",
+            "-name",
+            "hale.toml",
+        ],
+    );
+    let _ = docker(&host, &config, &["rmi", "-f", &stage]);
+    assert_eq!(
+        context.trim(),
+        "",
+        "files outside the allowlist entered the build context"
     );
     let inspect =
         |format: &str| docker_ok(&host, &config, &["image", "inspect", "-f", format, &image]);
@@ -1100,6 +1499,25 @@ fn dockerfile_builds_offline_into_a_non_root_image_that_serves_its_probes() {
         inspect("{{len .RootFS.Layers}}"),
         "1",
         "only the binary's layer"
+    );
+    for (label, want) in [
+        ("org.opencontainers.image.version", "1.2.3"),
+        ("org.opencontainers.image.revision", "cafe01"),
+        (
+            "org.opencontainers.image.source",
+            "https://example.com/you/imgsvc",
+        ),
+        ("org.opencontainers.image.created", "2026-01-02T03:04:05Z"),
+    ] {
+        assert_eq!(
+            inspect(&format!("{{{{index .Config.Labels \"{label}\"}}}}")),
+            want,
+            "{label}"
+        );
+    }
+    assert_eq!(
+        inspect("{{json .Config.Healthcheck.Test}}"),
+        format!("[\"CMD\",\"/{name}\",\"-healthcheck\"]")
     );
 
     let port = common::free_port();
@@ -1134,10 +1552,16 @@ fn dockerfile_builds_offline_into_a_non_root_image_that_serves_its_probes() {
         String::from_utf8_lossy(&docker(&host, &config, &["logs", &container]).stderr)
     );
     assert_eq!(fetch("/readyz").status, 200);
+    // The HEALTHCHECK command works inside the image, which has no shell or curl.
+    docker_ok(
+        &host,
+        &config,
+        &["exec", &container, &format!("/{name}"), "-healthcheck"],
+    );
     let metrics = fetch("/metrics").body;
     assert!(
         metrics.contains("version=\"1.2.3\"") && metrics.contains("revision=\"cafe01\""),
-        "build_info lacks the build args: {metrics}"
+        "orders_build_info lacks the build args: {metrics}"
     );
     let pid = docker_ok(
         &host,

@@ -24,6 +24,14 @@ pub enum Service {
     GoBuilderImage,
     /// A docker CLI configuration folder whose cli-plugins hold buildx (BuildKit builds).
     DockerConfig,
+    /// PyPI spdx-tools' validator, in a venv made by scripts/test-env.d/image.sh.
+    Pyspdxtools,
+    /// A Python with bcrypt (same venv), to write htpasswd files.
+    ImagePython,
+    /// PyPI's kubernetes-validate (offline Kubernetes schemas), from scripts/test-env.d/manifests.sh.
+    KubernetesValidate,
+    /// kustomize, built by scripts/test-env.d/manifests.sh.
+    Kustomize,
     /// The admin kubeconfig of the Kubernetes control plane scripts/kube-env.sh starts
     /// (kube-apiserver, controller manager, scheduler, kwok's fake nodes).
     Kube,
@@ -44,6 +52,10 @@ impl Service {
             Service::Chromium => "chromium",
             Service::GoBuilderImage => "HALE_TEST_GO_BUILDER_IMAGE",
             Service::DockerConfig => "HALE_TEST_DOCKER_CONFIG",
+            Service::Pyspdxtools => "HALE_TEST_PYSPDXTOOLS",
+            Service::ImagePython => "HALE_TEST_IMAGE_PYTHON",
+            Service::KubernetesValidate => "HALE_TEST_KUBERNETES_VALIDATE",
+            Service::Kustomize => "HALE_TEST_KUSTOMIZE",
             Service::Kube => "HALE_TEST_KUBECONFIG",
             Service::PrometheusCrds => "HALE_TEST_PROMETHEUS_CRDS",
         }

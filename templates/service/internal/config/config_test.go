@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -20,7 +21,7 @@ func TestDefaultsFollowTheRuntimeContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 8080 || c.Host != "0.0.0.0" || c.AdvertiseAddr != "127.0.0.1" {
+	if c.Port != 8080 || c.Host != "0.0.0.0" || c.AdvertiseAddr == "" {
 		t.Errorf("listen defaults: %d %q %q", c.Port, c.Host, c.AdvertiseAddr)
 	}
 	if c.RegistryTTL != 10*time.Second || c.DrainDelay != 5*time.Second ||
@@ -102,5 +103,92 @@ func TestReadmeListsEveryVariable(t *testing.T) {
 		if !strings.Contains(string(readme), "`"+name+"`") {
 			t.Errorf("README.md does not list `%s`", name)
 		}
+	}
+}
+
+func ipNet(s string) net.Addr {
+	ip, n, err := net.ParseCIDR(s)
+	if err != nil {
+		panic(err)
+	}
+	n.IP = ip
+	return n
+}
+
+func TestAdvertiseAddrComesFromTheFirstReachableSource(t *testing.T) {
+	container := []net.Addr{ipNet("127.0.0.1/8"), ipNet("::1/128"), ipNet("fe80::1/64"), ipNet("10.1.2.3/24"), ipNet("10.9.9.9/24")}
+	v6only := []net.Addr{ipNet("127.0.0.1/8"), ipNet("fe80::1/64"), ipNet("2001:db8::7/64")}
+	loopbackOnly := []net.Addr{ipNet("127.0.0.1/8"), ipNet("::1/128")}
+	for _, tc := range []struct {
+		name, explicit, podIP, host, registry string
+		addrs                                 []net.Addr
+		want                                  string
+		wantErr                               string
+	}{
+		{name: "explicit wins", explicit: "127.0.0.1", podIP: "10.0.0.5", host: "0.0.0.0", registry: "consul://c:8500", addrs: container, want: "127.0.0.1"},
+		{name: "pod IP before interfaces", podIP: "10.0.0.5", host: "0.0.0.0", registry: "etcd://e:2379", addrs: container, want: "10.0.0.5"},
+		{name: "bad pod IP", podIP: "pod", host: "0.0.0.0", addrs: container, wantErr: "POD_IP"},
+		{name: "specific host", host: "10.9.9.9", registry: "consul://c:8500", addrs: container, want: "10.9.9.9"},
+		{name: "wildcard takes the first non-loopback IPv4", host: "0.0.0.0", registry: "consul://c:8500", addrs: container, want: "10.1.2.3"},
+		{name: "empty host is a wildcard", host: "", registry: "etcd://e:2379", addrs: container, want: "10.1.2.3"},
+		{name: "global IPv6 when no IPv4", host: "::", registry: "etcd://e:2379", addrs: v6only, want: "2001:db8::7"},
+		{name: "loopback only: consul refuses", host: "0.0.0.0", registry: "consul://c:8500", addrs: loopbackOnly, wantErr: "ADVERTISE_ADDR"},
+		{name: "loopback only: etcd refuses", host: "0.0.0.0", registry: "etcd://e:2379", addrs: nil, wantErr: "ADVERTISE_ADDR"},
+		{name: "loopback host: consul refuses", host: "127.0.0.1", registry: "consul://c:8500", addrs: container, wantErr: "ADVERTISE_ADDR"},
+		{name: "loopback only: file registry is local", host: "0.0.0.0", registry: "file:///tmp/r.json", addrs: loopbackOnly, want: "127.0.0.1"},
+		{name: "loopback host: file registry keeps it", host: "127.0.0.2", registry: "file:///tmp/r.json", addrs: container, want: "127.0.0.2"},
+		{name: "no registry", host: "0.0.0.0", addrs: nil, want: "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ChooseAdvertiseAddr(tc.explicit, tc.podIP, tc.host, tc.registry, tc.addrs)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %q, %v; want an error naming %s", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// The default budget is documented (README, docs/contracts.md) and read by hale's manifests
+// for terminationGracePeriodSeconds: 5s preStop + 5s deregister + 5s drain + 20s shutdown +
+// 5s span flush = 40s, more than Kubernetes' default of 30s.
+func TestDefaultTimeBudgetIsTheDocumentedSum(t *testing.T) {
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.TimeBudget()
+	want := TimeBudget{PreStop: 5 * time.Second, Deregister: 5 * time.Second, Drain: 5 * time.Second, Shutdown: 20 * time.Second, SpanFlush: 5 * time.Second}
+	if b != want || b.Total() != 40*time.Second {
+		t.Fatalf("budget %+v (total %s), want %+v = 40s", b, b.Total(), want)
+	}
+	c, err = Load(nil, env(map[string]string{"DRAIN_DELAY": "1s", "SHUTDOWN_TIMEOUT": "3s"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.TimeBudget().Total(); got != 19*time.Second {
+		t.Errorf("total %s, want 19s", got)
+	}
+}
+
+func TestAdminOffLoopbackNeedsNoTokenElsewhereDoes(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{"ADMIN_ENABLED": "true"}), io.Discard)
+	if err != nil || c.AdminAddr != "127.0.0.1:6060" {
+		t.Fatalf("default admin: %q, %v", c.AdminAddr, err)
+	}
+	_, err = Load(nil, env(map[string]string{"ADMIN_ENABLED": "true", "ADMIN_ADDR": "0.0.0.0:6060"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") {
+		t.Fatalf("non-loopback admin without a token: %v; want an error naming ADMIN_TOKEN", err)
+	}
+	if _, err := Load(nil, env(map[string]string{"ADMIN_ENABLED": "true", "ADMIN_ADDR": "0.0.0.0:6060", "ADMIN_TOKEN": "t"}), io.Discard); err != nil {
+		t.Fatalf("with a token: %v", err)
+	}
+	if _, err := Load(nil, env(map[string]string{"ADMIN_ADDR": "0.0.0.0:6060"}), io.Discard); err != nil {
+		t.Fatalf("admin off: ADMIN_ADDR is not checked: %v", err)
 	}
 }

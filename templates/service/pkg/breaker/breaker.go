@@ -24,8 +24,8 @@ import (
 	"time"
 )
 
-// State is where a breaker is; its value is the one the downstream_breaker_state gauge
-// reports.
+// State is where a breaker is; its String is the state label of the
+// downstream_breaker_state gauge.
 type State int
 
 const (
@@ -75,6 +75,10 @@ type Config struct {
 	Cooldown time.Duration
 	// HalfOpenProbes is how many calls half-open admits; all must succeed to close.
 	HalfOpenProbes int
+	// ConsecutiveFailures opens the breaker after that many failures in a row, whatever
+	// MinCalls says, so an instance taking fewer than MinCalls per Window is still ejected
+	// (Finagle's and Envoy's 5). A negative value turns the rule off.
+	ConsecutiveFailures int
 }
 
 // DefaultConfig is resilience4j's rule (50 % over the window after a minimum of calls) with
@@ -90,6 +94,8 @@ func DefaultConfig() Config {
 		MinCalls:       20,
 		Cooldown:       5 * time.Second,
 		HalfOpenProbes: 3,
+
+		ConsecutiveFailures: 5,
 	}
 }
 
@@ -113,6 +119,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.HalfOpenProbes == 0 {
 		c.HalfOpenProbes = d.HalfOpenProbes
+	}
+	if c.ConsecutiveFailures == 0 {
+		c.ConsecutiveFailures = d.ConsecutiveFailures
 	}
 	return c
 }
@@ -178,6 +187,7 @@ type Breaker struct {
 	buckets    []bucket
 	probes     int // half-open: probes admitted and not given back
 	passed     int // half-open: probes that succeeded
+	streak     int // closed: failures in a row
 }
 
 // bucket counts the outcomes of one slice of the window; epoch says which slice, so a
@@ -268,11 +278,15 @@ func (b *Breaker) record(generation uint64, o Outcome) {
 		}
 		bk := b.bucketAt(now)
 		bk.calls++
+		b.streak++
 		if o == Failure {
 			bk.failures++
+		} else {
+			b.streak = 0
 		}
 		calls, failures := b.windowCounts(now)
-		if calls >= b.cfg.MinCalls && float64(failures) >= b.cfg.FailureRate*float64(calls) {
+		if calls >= b.cfg.MinCalls && float64(failures) >= b.cfg.FailureRate*float64(calls) ||
+			b.cfg.ConsecutiveFailures > 0 && b.streak >= b.cfg.ConsecutiveFailures {
 			b.transition(Open, now)
 		}
 	case HalfOpen:
@@ -302,7 +316,7 @@ func (b *Breaker) transition(to State, now time.Time) {
 	from := b.state
 	b.state = to
 	b.generation++
-	b.probes, b.passed = 0, 0
+	b.probes, b.passed, b.streak = 0, 0, 0
 	switch to {
 	case Open:
 		b.openedAt = now

@@ -15,9 +15,14 @@ func (c *fakeClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
 
 type transition struct{ from, to State }
 
-// newTestBreaker is a default breaker on a fake clock that records its transitions.
+// newTestBreaker is a default breaker on a fake clock that records its transitions. Unless
+// cfg says otherwise, the consecutive-failures rule is off, so the failure-rate rule is
+// tested alone.
 func newTestBreaker(t *testing.T, cfg Config) (*Breaker, *fakeClock, *[]transition) {
 	t.Helper()
+	if cfg.ConsecutiveFailures == 0 {
+		cfg.ConsecutiveFailures = -1
+	}
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 	var seen []transition
 	b, err := New(cfg, WithClock(clock.Now), WithStateChange(func(from, to State) {
@@ -203,6 +208,22 @@ func TestOutcomeOfACallStartedInAnEarlierStateIsDropped(t *testing.T) {
 	late(Failure) // and calling done twice changes nothing either
 	call(t, b, 3, Success)
 	wantState(t, b, Closed)
+}
+
+// An instance taking fewer calls than MinCalls per window is still ejected once it fails
+// ConsecutiveFailures times in a row; a success in between starts the count again.
+func TestBreakerOpensAfterConsecutiveFailuresBelowTheMinimumOfCalls(t *testing.T) {
+	b, clock, seen := newTestBreaker(t, Config{ConsecutiveFailures: 5})
+	call(t, b, 4, Failure)
+	call(t, b, 1, Success)
+	call(t, b, 4, Failure)
+	wantState(t, b, Closed)         // 8 failures of 9 calls, never 5 in a row, under 20 calls
+	clock.Advance(30 * time.Second) // a fresh window: the streak still counts
+	call(t, b, 1, Failure)
+	wantState(t, b, Open)
+	if len(*seen) != 1 || (*seen)[0] != (transition{Closed, Open}) {
+		t.Errorf("transitions = %v; want closed→open", *seen)
+	}
 }
 
 func TestConfigDefaultsAndValidation(t *testing.T) {

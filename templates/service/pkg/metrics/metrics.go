@@ -35,10 +35,12 @@ func Handler(reg *prometheus.Registry) http.Handler {
 	})
 }
 
-// RegisterBuildInfo exposes build_info{version,revision} = 1, the usual way to join a build
-// to any other series.
-func RegisterBuildInfo(reg prometheus.Registerer, version, revision string) {
+// RegisterBuildInfo exposes <namespace>_build_info{version,revision} = 1, the usual way to
+// join a build to any other series. The namespace (the service's name, see Namespace) keeps it
+// apart from the build_info of every other program Prometheus scrapes.
+func RegisterBuildInfo(reg prometheus.Registerer, namespace, version, revision string) {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace:   Namespace(namespace),
 		Name:        "build_info",
 		Help:        "Build of the running binary; always 1.",
 		ConstLabels: prometheus.Labels{"version": version, "revision": revision},
@@ -47,8 +49,26 @@ func RegisterBuildInfo(reg prometheus.Registerer, version, revision string) {
 	reg.MustRegister(g)
 }
 
+// Namespace turns a service name into a metric name prefix: every character outside
+// [a-zA-Z0-9_] becomes '_' ("my-orders" → "my_orders"), and a leading digit gets a '_'.
+func Namespace(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		switch {
+		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		default:
+			b[i] = '_'
+		}
+	}
+	if len(b) > 0 && '0' <= b[0] && b[0] <= '9' {
+		b = append([]byte{'_'}, b...)
+	}
+	return string(b)
+}
+
 // HTTP holds the inbound HTTP metrics. The route label is always the ServeMux pattern that
-// matched (for example "GET /v1/orders"), never the raw path, so cardinality stays bounded.
+// matched (for example "GET /v1/orders"), never the raw path, and the method label one of the
+// standard methods or OtherMethod, so cardinality stays bounded.
 type HTTP struct {
 	Requests    *prometheus.CounterVec
 	Duration    *prometheus.HistogramVec
@@ -71,8 +91,42 @@ type series struct {
 	duration prometheus.Observer
 }
 
-// Observe counts one finished request and records its duration.
+// OtherMethod labels every request method outside the standard set, as OpenTelemetry's HTTP
+// conventions do: a client sending arbitrary methods must not create series without bound.
+const OtherMethod = "_OTHER"
+
+// Method maps a request method to a label value from a fixed set: the standard methods
+// (RFC 9110 and PATCH) as they are, anything else OtherMethod. It returns constants, so it
+// never allocates.
+func Method(m string) string {
+	switch m {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodPut:
+		return http.MethodPut
+	case http.MethodDelete:
+		return http.MethodDelete
+	case http.MethodConnect:
+		return http.MethodConnect
+	case http.MethodOptions:
+		return http.MethodOptions
+	case http.MethodTrace:
+		return http.MethodTrace
+	case http.MethodPatch:
+		return http.MethodPatch
+	}
+	return OtherMethod
+}
+
+// Observe counts one finished request and records its duration. method is mapped through
+// Method and route must come from a fixed set (ServeMux patterns and one unmatched value), so
+// the series, and the cache below, stay bounded whatever clients send.
 func (m *HTTP) Observe(method, route string, code int, elapsed time.Duration) {
+	method = Method(method)
 	key := seriesKey{method: method, route: route, code: code}
 	v, ok := m.series.Load(key)
 	if !ok {

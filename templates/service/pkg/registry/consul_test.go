@@ -1,3 +1,5 @@
+//go:build integration
+
 package registry
 
 import (
@@ -15,13 +17,13 @@ import (
 	"time"
 )
 
-// sharedConsul is the machine's test Consul agent (HALE_TEST_CONSUL); tests that need it skip
+// sharedConsul is the machine's test Consul agent (INTEGRATION_CONSUL_ADDR); tests that need it skip
 // without it. They only add and remove their own uniquely named services.
 func sharedConsul(t *testing.T) string {
 	t.Helper()
-	addr := os.Getenv("HALE_TEST_CONSUL")
+	addr := os.Getenv("INTEGRATION_CONSUL_ADDR")
 	if addr == "" {
-		t.Skip("HALE_TEST_CONSUL not set (source /tmp/hale-test-env/env)")
+		t.Skip("INTEGRATION_CONSUL_ADDR (host:port of a Consul agent to test against) is not set")
 	}
 	return addr
 }

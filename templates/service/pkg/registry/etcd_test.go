@@ -1,3 +1,5 @@
+//go:build integration
+
 package registry
 
 import (
@@ -19,13 +21,13 @@ import (
 	"go.uber.org/zap"
 )
 
-// sharedEtcd is the machine's test etcd (HALE_TEST_ETCD); tests that need it skip without it.
+// sharedEtcd is the machine's test etcd (INTEGRATION_ETCD_ADDR); tests that need it skip without it.
 // They only touch keys of their own uniquely named services.
 func sharedEtcd(t *testing.T) string {
 	t.Helper()
-	addr := os.Getenv("HALE_TEST_ETCD")
+	addr := os.Getenv("INTEGRATION_ETCD_ADDR")
 	if addr == "" {
-		t.Skip("HALE_TEST_ETCD not set (source /tmp/hale-test-env/env)")
+		t.Skip("INTEGRATION_ETCD_ADDR (host:port of a etcd to test against) is not set")
 	}
 	return addr
 }
@@ -314,10 +316,10 @@ func (p *privateEtcd) start() {
 	p.t.Helper()
 	client := "http://" + p.addr()
 	peer := "http://127.0.0.1:" + strconv.Itoa(p.peerPort)
-	p.cmd = exec.Command("etcd", "--name", "hale-test", "--data-dir", p.dataDir,
+	p.cmd = exec.Command("etcd", "--name", "registry-test", "--data-dir", p.dataDir,
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "hale-test="+peer, "--log-level", "error")
+		"--initial-cluster", "registry-test="+peer, "--log-level", "error")
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}

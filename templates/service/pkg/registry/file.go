@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -78,9 +77,10 @@ func newFileRegistry(path string) *fileRegistry { return &fileRegistry{path: pat
 
 func nowUnixMs() int64 { return time.Now().UnixMilli() }
 
-// lock takes flock(how) on PATH.lock, creating it and the parent folder if missing. It polls
-// with LOCK_NB so a stuck holder cannot outlast ctx.
-func (f *fileRegistry) lock(ctx context.Context, how int) (*os.File, error) {
+// lock takes the lock on PATH.lock (flock(2) on unix, LockFileEx on windows; lock_*.go),
+// shared or exclusive, creating it and the parent folder if missing. It polls without
+// blocking so a stuck holder cannot outlast ctx.
+func (f *fileRegistry) lock(ctx context.Context, exclusive bool) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
 		return nil, err
 	}
@@ -89,13 +89,13 @@ func (f *fileRegistry) lock(ctx context.Context, how int) (*os.File, error) {
 		return nil, err
 	}
 	for pause := time.Millisecond; ; pause = min(pause*2, 20*time.Millisecond) {
-		err := syscall.Flock(int(lf.Fd()), how|syscall.LOCK_NB)
-		if err == nil {
-			return lf, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+		busy, err := tryLock(lf, exclusive)
+		if err != nil {
 			lf.Close()
 			return nil, fmt.Errorf("locking %s.lock: %w", f.path, err)
+		}
+		if !busy {
+			return lf, nil
 		}
 		if !sleep(ctx, pause) {
 			lf.Close()
@@ -106,7 +106,7 @@ func (f *fileRegistry) lock(ctx context.Context, how int) (*os.File, error) {
 
 // unlock releases the lock; closing the descriptor would too, but say it explicitly.
 func unlock(lf *os.File) {
-	_ = syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
+	_ = unlockFile(lf)
 	_ = lf.Close()
 }
 
@@ -127,7 +127,7 @@ func (f *fileRegistry) readDocument() (fileDocument, error) {
 
 // read returns the document under a shared lock.
 func (f *fileRegistry) read(ctx context.Context) (fileDocument, error) {
-	lf, err := f.lock(ctx, syscall.LOCK_SH)
+	lf, err := f.lock(ctx, false)
 	if err != nil {
 		return fileDocument{}, err
 	}
@@ -139,7 +139,7 @@ func (f *fileRegistry) read(ctx context.Context) (fileDocument, error) {
 // result sorted by name and id, written to PATH.tmp.<pid> and renamed over PATH. change failing
 // leaves the file untouched.
 func (f *fileRegistry) update(ctx context.Context, change func(doc *fileDocument, nowMs int64) error) error {
-	lf, err := f.lock(ctx, syscall.LOCK_EX)
+	lf, err := f.lock(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -371,19 +371,36 @@ mod tests {
 
     #[tokio::test]
     async fn expired_entries_are_invisible_and_dropped() {
+        // Expiry is read from the file's own `expires_unix_ms`, so the test writes an entry
+        // that expired long ago next to a live one, rather than waiting out a short TTL (which
+        // a busy machine can overrun before the first look).
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.json");
-        let mut short = instance("orders-1", 1);
-        short.ttl = Duration::from_millis(50);
         let reg = FileRegistry::new(path.clone());
-        reg.register(&short, false).await.unwrap();
-        assert_eq!(reg.discover("orders").await.unwrap().len(), 1);
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        assert!(reg.discover("orders").await.unwrap().is_empty());
+        let live = instance("orders-1", 1);
+        reg.register(&live, false).await.unwrap();
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut expired = doc["instances"][0].clone();
+        expired["id"] = "orders-2".into();
+        expired["port"] = 2.into();
+        expired["expires_unix_ms"] = (now_unix_ms() - 1).into();
+        doc["instances"].as_array_mut().unwrap().push(expired);
+        std::fs::write(&path, doc.to_string()).unwrap();
+
+        let found = reg.discover("orders").await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].id, "orders-1");
+        let gone = instance("orders-2", 2);
         assert!(matches!(
-            reg.heartbeat(&short).await,
+            reg.heartbeat(&gone).await,
             Err(RegistryError::Lost { .. })
         ));
+        // The next write drops it from the file.
+        reg.heartbeat(&live).await.unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(doc["instances"].as_array().unwrap().len(), 1, "{doc}");
     }
 
     #[tokio::test]

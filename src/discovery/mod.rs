@@ -19,7 +19,8 @@ use std::time::Duration;
 use rand::Rng as _;
 use serde::{Deserialize as _, Serialize, Serializer};
 
-use crate::exit::UsageError;
+use crate::progress::Progress;
+use crate::stop::Stop;
 
 /// The default time an instance stays registered without a heartbeat.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
@@ -52,7 +53,83 @@ fn serialize_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
     s.serialize_u64(d.as_millis() as u64)
 }
 
+/// What `hale register` was given for one instance, before it is checked.
+#[derive(Debug, Clone)]
+pub struct InstanceRequest {
+    pub name: String,
+    /// `HOST:PORT` (`[v6]:PORT`).
+    pub address: String,
+    /// The HTTP health path.
+    pub check: String,
+    pub ttl: Duration,
+    /// `None`: [`crate::names::default_instance_id`].
+    pub id: Option<String>,
+    pub tags: Vec<String>,
+    /// `KEY=VALUE` pairs.
+    pub meta: Vec<String>,
+}
+
 impl Instance {
+    /// Check a request and build the instance; every refusal says how to fix it.
+    pub fn checked(req: InstanceRequest) -> Result<Instance, RegistryError> {
+        let bad = |m: String| RegistryError::BadInstance(m);
+        crate::names::validate_service_name(&req.name)?;
+        let (address, port) = split_host_port(&req.address)
+            .filter(|(host, port)| !host.is_empty() && *port != 0)
+            .ok_or_else(|| {
+                bad(format!(
+                    "bad --address {:?}: expected HOST:PORT, e.g. 127.0.0.1:8080",
+                    req.address
+                ))
+            })?;
+        let id = match req.id {
+            Some(id) => id,
+            None => crate::names::default_instance_id(&req.name, &address, port),
+        };
+        crate::names::validate_instance_id(&id)?;
+        if !req.check.starts_with('/') || req.check.contains(char::is_whitespace) {
+            return Err(bad(format!(
+                "bad --check {:?}: expected an HTTP path such as /healthz",
+                req.check
+            )));
+        }
+        if req.ttl < Duration::from_secs(1) {
+            return Err(bad(format!(
+                "bad --ttl {:?}: registries count TTLs in seconds, use at least 1s",
+                humantime::format_duration(req.ttl).to_string()
+            )));
+        }
+        let mut meta = BTreeMap::new();
+        for pair in &req.meta {
+            let (k, v) = pair
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "bad --meta {pair:?}: expected KEY=VALUE, e.g. version=1.2.0"
+                    ))
+                })?;
+            meta.insert(k.to_string(), v.to_string());
+        }
+        if let Some(w) = meta.get("weight") {
+            if w.parse::<u32>().ok().filter(|w| *w > 0).is_none() {
+                return Err(bad(format!(
+                    "bad --meta weight={w:?}: the weight is a positive integer"
+                )));
+            }
+        }
+        Ok(Instance {
+            name: req.name,
+            id,
+            address,
+            port,
+            tags: req.tags,
+            meta,
+            check: Some(req.check),
+            ttl: req.ttl,
+        })
+    }
+
     /// `host:port`, with brackets around an IPv6 address.
     pub fn endpoint(&self) -> String {
         if self.address.contains(':') {
@@ -75,8 +152,11 @@ const URL_FORMS: &str = "use consul://host:port, etcd://host:port or file://PATH
 
 impl RegistryUrl {
     /// Parse a registry URL. Anything else is a one-line usage error naming the accepted forms.
-    pub fn parse(text: &str) -> Result<RegistryUrl, UsageError> {
-        let bad = |why: &str| UsageError(format!("bad registry URL {text:?}: {why}; {URL_FORMS}"));
+    pub fn parse(text: &str) -> Result<RegistryUrl, RegistryError> {
+        let bad = |why: &str| RegistryError::BadUrl {
+            text: text.to_string(),
+            why: why.to_string(),
+        };
         let (scheme, rest) = text.split_once("://").ok_or_else(|| bad("no scheme"))?;
         match scheme {
             "consul" | "etcd" => {
@@ -140,7 +220,7 @@ pub fn split_host_port(text: &str) -> Option<(String, u16)> {
 }
 
 /// How instances are laid out in etcd: hale's own keys, or those go-zero and kratos read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
     /// `/hale/services/<name>/<id>` → JSON instance.
@@ -152,22 +232,18 @@ pub enum Layout {
     Kratos,
 }
 
-impl Layout {
-    pub fn parse(text: &str) -> Result<Layout, UsageError> {
-        match text {
-            "hale" => Ok(Layout::Hale),
-            "go-zero" => Ok(Layout::GoZero),
-            "kratos" => Ok(Layout::Kratos),
-            other => Err(UsageError(format!(
-                "unknown layout {other:?}: use hale, go-zero or kratos"
-            ))),
-        }
-    }
-}
-
 /// What went wrong talking to a registry.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    #[error("bad registry URL {text:?}: {why}; {URL_FORMS}")]
+    BadUrl { text: String, why: String },
+    /// An instance `hale register` was asked to register that cannot be.
+    #[error("{0}")]
+    BadInstance(String),
+    #[error(transparent)]
+    Name(#[from] crate::names::NameError),
+    #[error("cannot set up the HTTP client for registries: {0}")]
+    Client(#[source] reqwest::Error),
     #[error("registry {url} is unreachable: {cause}")]
     Unreachable { url: String, cause: String },
     #[error("registry {url} answered HTTP {status}: {body}")]
@@ -196,35 +272,6 @@ pub enum RegistryError {
     File { path: String, cause: std::io::Error },
 }
 
-impl RegistryError {
-    /// Whether retrying later can help (the registry is away), as opposed to a refusal.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            RegistryError::Unreachable { .. } | RegistryError::Lost { .. } => true,
-            RegistryError::Http { status, .. } => *status >= 500,
-            _ => false,
-        }
-    }
-
-    /// Whether the user can fix it by changing the input (exit 2) rather than an operation failure.
-    pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            RegistryError::DuplicateId { .. } | RegistryError::LayoutNotSupported { .. }
-        )
-    }
-}
-
-/// Turn a registry error into the anyhow error a command returns: a usage error (exit 2) for
-/// what the user can fix, a failed operation (exit 1) otherwise.
-pub fn into_command_error(err: RegistryError) -> anyhow::Error {
-    if err.is_usage() {
-        anyhow::Error::new(UsageError(err.to_string()))
-    } else {
-        anyhow::Error::new(err)
-    }
-}
-
 /// What a registration holds on to between heartbeats (etcd's lease).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lease {
@@ -244,12 +291,12 @@ pub enum Registry {
 
 /// The HTTP client every backend uses: short connect timeout so an absent registry is
 /// reported quickly; no overall timeout because blocking queries and watches are long.
-pub(crate) fn http_client() -> reqwest::Client {
+pub(crate) fn http_client() -> Result<reqwest::Client, RegistryError> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))
         .no_proxy()
         .build()
-        .expect("reqwest client without TLS always builds")
+        .map_err(RegistryError::Client)
 }
 
 impl Registry {
@@ -262,8 +309,8 @@ impl Registry {
             });
         }
         Ok(match url {
-            RegistryUrl::Consul { addr } => Registry::Consul(consul::ConsulRegistry::new(addr)),
-            RegistryUrl::Etcd { addr } => Registry::Etcd(etcd::EtcdRegistry::new(addr, layout)),
+            RegistryUrl::Consul { addr } => Registry::Consul(consul::ConsulRegistry::new(addr)?),
+            RegistryUrl::Etcd { addr } => Registry::Etcd(etcd::EtcdRegistry::new(addr, layout)?),
             RegistryUrl::File { path } => Registry::File(file::FileRegistry::new(path.clone())),
         })
     }
@@ -308,6 +355,15 @@ impl Registry {
         }
     }
 
+    /// The registry's URL as text, for messages.
+    pub fn url(&self) -> String {
+        match self {
+            Registry::Consul(c) => c.url(),
+            Registry::Etcd(e) => e.url(),
+            Registry::File(f) => f.url(),
+        }
+    }
+
     /// The healthy instances of `name`, sorted by id.
     pub async fn discover(&self, name: &str) -> Result<Vec<Instance>, RegistryError> {
         let mut found = match self {
@@ -318,15 +374,6 @@ impl Registry {
         found.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(found)
     }
-
-    /// The registry's URL as text, for messages.
-    pub fn url(&self) -> String {
-        match self {
-            Registry::Consul(c) => c.url(),
-            Registry::Etcd(e) => e.url(),
-            Registry::File(f) => f.url(),
-        }
-    }
 }
 
 /// Follow the healthy instances of `service`: resolves once (an unreachable registry is an
@@ -335,7 +382,7 @@ impl Registry {
 pub async fn follow(
     url: &RegistryUrl,
     service: &str,
-) -> anyhow::Result<tokio::sync::watch::Receiver<Vec<Instance>>> {
+) -> Result<tokio::sync::watch::Receiver<Vec<Instance>>, RegistryError> {
     follow_layout(url, service, Layout::Hale).await
 }
 
@@ -344,8 +391,8 @@ pub async fn follow_layout(
     url: &RegistryUrl,
     service: &str,
     layout: Layout,
-) -> anyhow::Result<tokio::sync::watch::Receiver<Vec<Instance>>> {
-    let registry = Registry::new(url, layout).map_err(into_command_error)?;
+) -> Result<tokio::sync::watch::Receiver<Vec<Instance>>, RegistryError> {
+    let registry = Registry::new(url, layout)?;
     let rx = match registry {
         Registry::Consul(c) => c.follow(service.to_string()).await?,
         Registry::Etcd(e) => e.follow(service.to_string()).await?,
@@ -405,26 +452,6 @@ impl Backoff {
     }
 }
 
-/// What [`keep_registered`] reports while it runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeeperEvent {
-    Registered {
-        id: String,
-    },
-    /// A heartbeat or registration failed; the next attempt is after `retry_in`.
-    Lost {
-        error: String,
-        retry_in: Duration,
-    },
-    /// Registered again after the registry came back or forgot the instance.
-    Reregistered {
-        id: String,
-    },
-    Deregistered {
-        id: String,
-    },
-}
-
 /// How [`keep_registered`] ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeeperOutcome {
@@ -434,7 +461,8 @@ pub enum KeeperOutcome {
     DeregisterFailed(String),
 }
 
-/// Register `instance` and keep it alive until `stop` resolves, then remove it.
+/// Register `instance` and keep it alive until `stop`, then remove it. Registrations, losses
+/// (one warning per outage) and the deregistration are reported on `progress`.
 ///
 /// The first registration must succeed (an unreachable registry or a duplicate id is returned
 /// as an error). After that, a lost registry never ends the loop: heartbeats every TTL/3, and on
@@ -444,12 +472,20 @@ pub async fn keep_registered(
     registry: &Registry,
     instance: &Instance,
     replace: bool,
-    stop: impl std::future::Future<Output = ()>,
-    mut events: impl FnMut(KeeperEvent),
+    stop: &Stop,
+    progress: &Progress,
 ) -> Result<KeeperOutcome, RegistryError> {
     let mut lease = registry.register(instance, replace).await?;
     let id = registered_id(instance, &lease);
-    events(KeeperEvent::Registered { id: id.clone() });
+    progress.status(
+        "Registered",
+        format!(
+            "{id} {} in {} (ttl {}; Ctrl-C to deregister)",
+            instance.endpoint(),
+            registry.url(),
+            humantime::format_duration(instance.ttl)
+        ),
+    );
     let interval = (instance.ttl / 3).max(Duration::from_millis(100));
     // Re-registration after a loss replaces our own stale entry (replace = true); the backoff
     // cap keeps the gap after the registry returns well under the 5 s users expect.
@@ -457,6 +493,7 @@ pub async fn keep_registered(
         let mut backoff =
             Backoff::with_cap(interval.clamp(Duration::from_secs(1), Duration::from_secs(3)));
         let mut healthy = true;
+        let mut warned = false;
         loop {
             if healthy {
                 tokio::time::sleep(interval).await;
@@ -476,9 +513,11 @@ pub async fn keep_registered(
                 match registry.register(instance, true).await {
                     Ok(new_lease) => {
                         lease = new_lease;
-                        events(KeeperEvent::Reregistered {
-                            id: registered_id(instance, &lease),
-                        });
+                        warned = false;
+                        progress.status(
+                            "Registered",
+                            format!("{} again", registered_id(instance, &lease)),
+                        );
                         Ok(())
                     }
                     Err(e) => Err(e),
@@ -492,22 +531,28 @@ pub async fn keep_registered(
                 Err(error) => {
                     healthy = false;
                     let retry_in = backoff.next_delay();
-                    events(KeeperEvent::Lost {
-                        error: error.to_string(),
-                        retry_in,
-                    });
+                    // One warning per outage, not one per retry.
+                    if !warned {
+                        warned = true;
+                        progress.warn(format!(
+                            "{error}; retrying in {} (until it answers)",
+                            humantime::format_duration(Duration::from_millis(
+                                retry_in.as_millis() as u64
+                            ))
+                        ));
+                    }
                     tokio::time::sleep(retry_in).await;
                 }
             }
         }
     };
     tokio::select! {
-        () = stop => {}
+        () = stop.stopped() => {}
         () = keep_alive => {}
     }
     match tokio::time::timeout(Duration::from_secs(5), registry.release(instance, &lease)).await {
         Ok(Ok(_)) => {
-            events(KeeperEvent::Deregistered { id });
+            progress.status("Deregistered", id);
             Ok(KeeperOutcome::Deregistered)
         }
         Ok(Err(e)) => Ok(KeeperOutcome::DeregisterFailed(e.to_string())),
@@ -523,58 +568,6 @@ pub fn registered_id(instance: &Instance, lease: &Lease) -> String {
         Lease::Etcd { key, .. } => key.rsplit('/').next().unwrap_or(&instance.id).to_string(),
         _ => instance.id.clone(),
     }
-}
-
-/// Check a service name: it ends up in keys, URLs and file paths.
-pub fn validate_name(name: &str) -> Result<(), UsageError> {
-    validate_token(name, 63).map_err(|why| {
-        UsageError(format!(
-            "bad service name {name:?}: {why}; use letters, digits, '.', '_' and '-' (at most 63)"
-        ))
-    })
-}
-
-/// Check an instance id, as [`validate_name`].
-pub fn validate_id(id: &str) -> Result<(), UsageError> {
-    validate_token(id, 128).map_err(|why| {
-        UsageError(format!(
-            "bad instance id {id:?}: {why}; use letters, digits, '.', '_' and '-' (at most 128)"
-        ))
-    })
-}
-
-fn validate_token(text: &str, max: usize) -> Result<(), &'static str> {
-    if text.is_empty() {
-        return Err("it is empty");
-    }
-    if text.len() > max {
-        return Err("it is too long");
-    }
-    if !text.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err("it must start with a letter or digit");
-    }
-    if !text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    {
-        return Err("it contains a character that is not allowed");
-    }
-    Ok(())
-}
-
-/// The default instance id: `<name>-<address>-<port>` with anything outside `[A-Za-z0-9._-]`
-/// turned into `-`.
-pub fn default_id(name: &str, address: &str, port: u16) -> String {
-    format!("{name}-{address}-{port}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -622,24 +615,6 @@ mod tests {
             );
             assert!(!err.contains('\n'));
         }
-    }
-
-    #[test]
-    fn default_id_is_sanitized() {
-        assert_eq!(
-            default_id("orders", "127.0.0.1", 8080),
-            "orders-127.0.0.1-8080"
-        );
-        assert_eq!(default_id("orders", "::1", 80), "orders---1-80");
-        assert!(validate_id(&default_id("orders", "::1", 80)).is_ok());
-    }
-
-    #[test]
-    fn names_with_slashes_are_refused() {
-        assert!(validate_name("orders").is_ok());
-        assert!(validate_name("../etc").is_err());
-        assert!(validate_name("a/b").is_err());
-        assert!(validate_id("").is_err());
     }
 
     #[test]

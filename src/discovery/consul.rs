@@ -89,11 +89,11 @@ struct AgentService {
 }
 
 impl ConsulRegistry {
-    pub fn new(addr: &str) -> ConsulRegistry {
-        ConsulRegistry {
+    pub fn new(addr: &str) -> Result<ConsulRegistry, RegistryError> {
+        Ok(ConsulRegistry {
             addr: addr.to_string(),
-            client: http_client(),
-        }
+            client: http_client()?,
+        })
     }
 
     pub fn url(&self) -> String {

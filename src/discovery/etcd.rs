@@ -143,12 +143,12 @@ fn prefix_end(prefix: &str) -> String {
 }
 
 impl EtcdRegistry {
-    pub fn new(addr: &str, layout: Layout) -> EtcdRegistry {
-        EtcdRegistry {
+    pub fn new(addr: &str, layout: Layout) -> Result<EtcdRegistry, RegistryError> {
+        Ok(EtcdRegistry {
             addr: addr.to_string(),
             layout,
-            client: http_client(),
-        }
+            client: http_client()?,
+        })
     }
 
     pub fn url(&self) -> String {
@@ -557,12 +557,12 @@ mod tests {
 
     #[test]
     fn layouts_decode_their_own_values() {
-        let zero = EtcdRegistry::new("127.0.0.1:1", Layout::GoZero);
+        let zero = EtcdRegistry::new("127.0.0.1:1", Layout::GoZero).unwrap();
         let i = zero
             .decode("orders", "orders/7587", "127.0.0.1:8081")
             .unwrap();
         assert_eq!((i.id.as_str(), i.port), ("7587", 8081));
-        let kratos = EtcdRegistry::new("127.0.0.1:1", Layout::Kratos);
+        let kratos = EtcdRegistry::new("127.0.0.1:1", Layout::Kratos).unwrap();
         let v = r#"{"id":"k1","name":"orders","version":"v1","metadata":null,"endpoints":["http://127.0.0.1:9000"]}"#;
         let i = kratos
             .decode("orders", "/microservices/orders/k1", v)

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Tools the image tests need, sourced by scripts/test-env.sh (STATE, log, die come from it):
+# pyspdxtools (PyPI spdx-tools), the offline SPDX validator the SBOM test runs, and bcrypt, with
+# which the auth test writes the htpasswd file of its second docker-registry, in one venv under
+# $STATE. Cold: about a minute (pip download and install); warm: nothing.
+SPDX_TOOLS_VERSION=0.8.5
+BCRYPT_VERSION=5.0.0
+SPDX_VENV=$STATE/image-tools-$SPDX_TOOLS_VERSION-$BCRYPT_VERSION
+if [ ! -x "$SPDX_VENV/bin/pyspdxtools" ]; then
+  log "installing spdx-tools $SPDX_TOOLS_VERSION into $SPDX_VENV"
+  command -v python3 >/dev/null || die "python3 not found: the SBOM test needs it for spdx-tools"
+  rm -rf "$SPDX_VENV"
+  python3 -m venv "$SPDX_VENV" || die "python3 -m venv failed (install python3-venv)"
+  "$SPDX_VENV/bin/pip" install -q "spdx-tools==$SPDX_TOOLS_VERSION" "bcrypt==$BCRYPT_VERSION" \
+    || { rm -rf "$SPDX_VENV"; die "pip could not install spdx-tools and bcrypt"; }
+fi
+HALE_TEST_PYSPDXTOOLS=$SPDX_VENV/bin/pyspdxtools
+HALE_TEST_IMAGE_PYTHON=$SPDX_VENV/bin/python

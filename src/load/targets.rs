@@ -1,0 +1,197 @@
+//! Where a run sends: one `--url`, a fixed `--endpoints` list, or a service followed live
+//! through the registry (the adapter from discovery's instances to load [`Endpoint`]s). Names
+//! resolve asynchronously (`tokio::net::lookup_host`), never blocking a runtime thread.
+use std::net::SocketAddr;
+
+use tokio::sync::watch;
+
+use super::Endpoint;
+use crate::discovery::{self, Instance, Layout, RegistryError, RegistryUrl};
+
+/// A target hale cannot send to.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The user's input: a malformed or unresolvable endpoint or URL, an empty list.
+    #[error("{0}")]
+    Bad(String),
+    /// The service has no healthy instance in the registry.
+    #[error(
+        "no instances of service {service:?} in {registry} (check the name with `hale discover \
+         {service}`, or start it with `hale up`)"
+    )]
+    NoInstances { service: String, registry: String },
+    #[error("following {service} in {registry}")]
+    Follow {
+        service: String,
+        registry: String,
+        #[source]
+        source: RegistryError,
+    },
+}
+
+fn bad<T>(message: String) -> Result<T, TargetError> {
+    Err(TargetError::Bad(message))
+}
+
+/// Resolve `host:port` (an IP or a name) to one address.
+pub async fn resolve_endpoint(text: &str) -> Result<SocketAddr, TargetError> {
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return bad(format!(
+            "endpoint {text:?} is not host:port, e.g. 127.0.0.1:8080"
+        ));
+    };
+    if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+        return bad(format!(
+            "endpoint {text:?} is not host:port with a port from 1 to 65535"
+        ));
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    match tokio::net::lookup_host(text).await {
+        Ok(mut addrs) => match addrs.next() {
+            Some(addr) => Ok(addr),
+            None => bad(format!("endpoint {text:?} resolves to no address")),
+        },
+        Err(e) => bad(format!("endpoint {text:?} does not resolve: {e}")),
+    }
+}
+
+/// The one endpoint of `--url` (http or https), named by its `host:port`.
+pub async fn url_endpoint(text: &str) -> Result<Endpoint, TargetError> {
+    let url = url::Url::parse(text).or_else(|e| bad(format!("--url {text:?}: {e}")))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return bad(format!("--url {text:?}: use http:// or https://"));
+    }
+    let Some(host) = url.host_str() else {
+        return bad(format!("--url {text:?} has no host"));
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let host_port = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let addr = resolve_endpoint(&host_port).await?;
+    Ok(Endpoint {
+        id: host_port,
+        addr,
+        weight: 1,
+        check_id: false,
+    })
+}
+
+/// The request path and query of `--url`.
+pub fn url_path(text: &str) -> Result<String, TargetError> {
+    let url = url::Url::parse(text).or_else(|e| bad(format!("--url {text:?}: {e}")))?;
+    let mut path = url.path().to_string();
+    if let Some(q) = url.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    Ok(path)
+}
+
+/// The `--endpoints` list, each resolved; a duplicate address or an empty list is refused.
+pub async fn fixed_endpoints(list: &[String]) -> Result<Vec<Endpoint>, TargetError> {
+    let mut out: Vec<Endpoint> = Vec::new();
+    for e in list.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        let addr = resolve_endpoint(e).await?;
+        if out.iter().any(|x| x.addr == addr) {
+            return bad(format!("--endpoints lists {e} twice"));
+        }
+        out.push(Endpoint {
+            id: e.to_string(),
+            addr,
+            weight: 1,
+            check_id: false,
+        });
+    }
+    if out.is_empty() {
+        return bad("--endpoints is empty: give host:port,host:port".into());
+    }
+    Ok(out)
+}
+
+/// Follow `service` in the registry as load endpoints, kept current until the run drops the
+/// receiver. An unreachable registry, or no healthy instance at the start, is an error.
+pub async fn follow_service(
+    url: &RegistryUrl,
+    service: &str,
+    layout: Layout,
+) -> Result<watch::Receiver<Vec<Endpoint>>, TargetError> {
+    let mut instances = discovery::follow_layout(url, service, layout)
+        .await
+        .map_err(|source| TargetError::Follow {
+            service: service.to_string(),
+            registry: url.to_string(),
+            source,
+        })?;
+    if instances.borrow().is_empty() {
+        return Err(TargetError::NoInstances {
+            service: service.to_string(),
+            registry: url.to_string(),
+        });
+    }
+    let first = endpoints_of(&instances.borrow_and_update().clone()).await;
+    let (tx, rx) = watch::channel(first);
+    tokio::spawn(async move {
+        while instances.changed().await.is_ok() {
+            let list = instances.borrow_and_update().clone();
+            if tx.send(endpoints_of(&list).await).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(rx)
+}
+
+async fn endpoints_of(list: &[Instance]) -> Vec<Endpoint> {
+    let mut out = Vec::with_capacity(list.len());
+    for i in list {
+        if let Some(e) = endpoint_of(i).await {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// A registry instance as a load target: its address resolved, its weight from meta `weight`.
+async fn endpoint_of(instance: &Instance) -> Option<Endpoint> {
+    let host_port = instance.endpoint();
+    let addr = match host_port.parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => tokio::net::lookup_host(&host_port).await.ok()?.next()?,
+    };
+    Some(Endpoint {
+        id: instance.id.clone(),
+        addr,
+        weight: instance
+            .meta
+            .get("weight")
+            .and_then(|w| w.parse::<u32>().ok())
+            .filter(|&w| w > 0)
+            .unwrap_or(1),
+        check_id: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn endpoints_resolve_without_blocking_and_refuse_bad_forms() {
+        let e = fixed_endpoints(&["localhost:8080".into()]).await.unwrap();
+        assert_eq!(e[0].addr.port(), 8080);
+        assert!(e[0].addr.ip().is_loopback());
+        for bad in ["127.0.0.1", ":80", "127.0.0.1:0"] {
+            assert!(matches!(
+                resolve_endpoint(bad).await,
+                Err(TargetError::Bad(_))
+            ));
+        }
+        let twice = fixed_endpoints(&["127.0.0.1:1".into(), "127.0.0.1:1".into()]).await;
+        assert!(matches!(twice, Err(TargetError::Bad(m)) if m.contains("twice")));
+    }
+}

@@ -1,0 +1,255 @@
+//! The Grafana dashboard of one service: RED per route, saturation, in-flight requests,
+//! breaker state per downstream, rate-limit rejections and the SLO budget left.
+use serde::Serialize;
+
+use super::Spec;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dashboard {
+    pub uid: String,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub timezone: String,
+    pub schema_version: u32,
+    pub refresh: String,
+    pub time: TimeRange,
+    pub templating: Templating,
+    pub panels: Vec<Panel>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimeRange {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Templating {
+    pub list: Vec<Variable>,
+}
+
+/// The data source variable, so the dashboard works with whichever Prometheus is default.
+#[derive(Debug, Clone, Serialize)]
+pub struct Variable {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub query: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Panel {
+    pub id: u32,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub datasource: DataSource,
+    pub grid_pos: GridPos,
+    pub field_config: FieldConfig,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub uid: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GridPos {
+    pub h: u32,
+    pub w: u32,
+    pub x: u32,
+    pub y: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldConfig {
+    pub defaults: FieldDefaults,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldDefaults {
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    pub ref_id: String,
+    pub expr: String,
+    pub legend_format: String,
+}
+
+/// Every panel query, for tests that prove each returns a series.
+pub fn queries(d: &Dashboard) -> Vec<String> {
+    d.panels
+        .iter()
+        .flat_map(|p| p.targets.iter().map(|t| t.expr.clone()))
+        .collect()
+}
+
+/// A panel before layout: title, unit, and (query, legend) pairs.
+type Row = (&'static str, &'static str, Vec<(String, &'static str)>);
+
+pub fn dashboard(spec: &Spec) -> Dashboard {
+    let job = &spec.name;
+    let user = format!(r#"job="{job}",route!~"GET /(healthz|readyz|metrics)""#);
+    let mut rows: Vec<Row> = vec![
+        (
+            "Requests per second by route",
+            "reqps",
+            vec![(
+                format!("sum by (route) (rate(http_requests_total{{{user}}}[5m]))"),
+                "{{route}}",
+            )],
+        ),
+        (
+            "Error ratio (5xx) by route",
+            "percentunit",
+            vec![(
+                format!(
+                    "(sum by (route) (rate(http_requests_total{{{user},code=~\"5..\"}}[5m])) or 0 * sum by (route) (rate(http_requests_total{{{user}}}[5m])))\n/ sum by (route) (rate(http_requests_total{{{user}}}[5m]))"
+                ),
+                "{{route}}",
+            )],
+        ),
+        (
+            "Latency by route",
+            "s",
+            vec![
+                (
+                    format!("histogram_quantile(0.5, sum by (route, le) (rate(http_request_duration_seconds_bucket{{{user}}}[5m])))"),
+                    "p50 {{route}}",
+                ),
+                (
+                    format!("histogram_quantile(0.99, sum by (route, le) (rate(http_request_duration_seconds_bucket{{{user}}}[5m])))"),
+                    "p99 {{route}}",
+                ),
+            ],
+        ),
+        (
+            "In-flight requests",
+            "short",
+            vec![(
+                format!("sum by (instance) (http_requests_in_flight{{job=\"{job}\"}})"),
+                "{{instance}}",
+            )],
+        ),
+        (
+            "Saturation: CPU",
+            "percentunit",
+            vec![(
+                format!("sum by (instance) (rate(process_cpu_seconds_total{{job=\"{job}\"}}[5m]))"),
+                "{{instance}}",
+            )],
+        ),
+        (
+            "Saturation: memory",
+            "bytes",
+            vec![
+                (
+                    format!("sum by (instance) (process_resident_memory_bytes{{job=\"{job}\"}})"),
+                    "rss {{instance}}",
+                ),
+                (
+                    format!("sum by (instance) (go_memstats_heap_inuse_bytes{{job=\"{job}\"}})"),
+                    "heap {{instance}}",
+                ),
+            ],
+        ),
+        (
+            "Rate-limit rejections and load shedding",
+            "reqps",
+            vec![
+                (
+                    format!("sum(rate(http_rate_limited_total{{job=\"{job}\"}}[5m]))"),
+                    "rate limited",
+                ),
+                (
+                    format!("sum(rate(http_load_shed_total{{job=\"{job}\"}}[5m]))"),
+                    "load shed",
+                ),
+            ],
+        ),
+    ];
+    if !spec.downstreams.is_empty() {
+        rows.push((
+            "Breaker state per downstream (endpoints in each state)",
+            "short",
+            vec![(
+                format!("sum by (downstream, state) (downstream_breaker_state{{job=\"{job}\"}})"),
+                "{{downstream}} {{state}}",
+            )],
+        ));
+    }
+    if !spec.slos.is_empty() {
+        rows.push((
+            "SLO error budget remaining",
+            "percentunit",
+            vec![(
+                format!("slo:error_budget_remaining:ratio{{slo_service=\"{job}\"}}"),
+                "{{slo}}",
+            )],
+        ));
+    }
+    let panels = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, (title, unit, exprs))| {
+            let i = i as u32;
+            Panel {
+                id: i + 1,
+                title: title.into(),
+                kind: "timeseries".into(),
+                datasource: DataSource {
+                    kind: "prometheus".into(),
+                    uid: "${datasource}".into(),
+                },
+                grid_pos: GridPos {
+                    h: 8,
+                    w: 12,
+                    x: (i % 2) * 12,
+                    y: (i / 2) * 8,
+                },
+                field_config: FieldConfig {
+                    defaults: FieldDefaults { unit: unit.into() },
+                },
+                targets: exprs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, (expr, legend))| Target {
+                        ref_id: char::from(b'A' + j as u8).to_string(),
+                        expr,
+                        legend_format: legend.into(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Dashboard {
+        uid: format!("hale-{job}"),
+        title: format!("{job} (hale)"),
+        tags: vec!["hale".into(), job.clone()],
+        timezone: "utc".into(),
+        schema_version: 39,
+        refresh: "30s".into(),
+        time: TimeRange {
+            from: "now-6h".into(),
+            to: "now".into(),
+        },
+        templating: Templating {
+            list: vec![Variable {
+                name: "datasource".into(),
+                label: "Data source".into(),
+                kind: "datasource".into(),
+                query: "prometheus".into(),
+            }],
+        },
+        panels,
+    }
+}

@@ -1,0 +1,566 @@
+//! The Kubernetes objects of one service, as k8s-openapi types: ServiceAccount, ConfigMap,
+//! Deployment, Service, PodDisruptionBudget, HorizontalPodAutoscaler, Namespace, NetworkPolicy.
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
+    MetricTarget, ResourceMetricSource,
+};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
+    EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, Namespace,
+    ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceFieldSelector, ResourceRequirements, SeccompProfile, SecurityContext, Service,
+    ServiceAccount, ServicePort, ServiceSpec, SleepAction, TopologySpreadConstraint, Volume,
+    VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use sha2::{Digest, Sha256};
+
+use super::Spec;
+
+/// The container port's name: probes, the Service's targetPort and the ServiceMonitor use it.
+pub const PORT_NAME: &str = "http";
+/// The uid and gid of distroless `nonroot`, which the generated image runs as.
+pub const NONROOT: i64 = 65532;
+
+/// Object names, shared by every builder and the tests.
+pub fn config_map_name(spec: &Spec) -> String {
+    format!("{}-config", spec.name)
+}
+
+fn meta(spec: &Spec, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: spec.namespace.clone(),
+        labels: Some(spec.labels()),
+        ..Default::default()
+    }
+}
+
+fn selector(spec: &Spec) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(spec.selector_labels()),
+        ..Default::default()
+    }
+}
+
+pub fn namespace(spec: &Spec) -> Option<Namespace> {
+    let ns = spec.namespace.as_ref().filter(|_| spec.create_namespace)?;
+    let mut labels = spec.labels();
+    // Enforce the same standard the pods are built to, so a hand edit that breaks it is refused.
+    labels.insert(
+        "pod-security.kubernetes.io/enforce".into(),
+        "restricted".into(),
+    );
+    labels.insert(
+        "pod-security.kubernetes.io/enforce-version".into(),
+        "latest".into(),
+    );
+    Some(Namespace {
+        metadata: ObjectMeta {
+            name: Some(ns.clone()),
+            labels: Some(labels),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+}
+
+pub fn service_account(spec: &Spec) -> ServiceAccount {
+    ServiceAccount {
+        metadata: meta(spec, &spec.name),
+        automount_service_account_token: Some(false),
+        ..Default::default()
+    }
+}
+
+/// The service's configuration as the generated service reads it (docs/contracts.md).
+pub fn config_map(spec: &Spec) -> ConfigMap {
+    let mut data = BTreeMap::from([
+        ("SERVICE_NAME".to_string(), spec.name.clone()),
+        ("PORT".to_string(), spec.port.to_string()),
+        ("HOST".to_string(), "0.0.0.0".to_string()),
+        (
+            "DRAIN_DELAY".to_string(),
+            format!("{}s", spec.budget.drain.as_secs()),
+        ),
+        (
+            "SHUTDOWN_TIMEOUT".to_string(),
+            format!("{}s", spec.budget.shutdown.as_secs()),
+        ),
+        (
+            "REGISTRY".to_string(),
+            spec.registry.clone().unwrap_or_default(),
+        ),
+    ]);
+    for (k, v) in &spec.env {
+        data.insert(k.clone(), v.clone());
+    }
+    ConfigMap {
+        metadata: meta(spec, &config_map_name(spec)),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String(PORT_NAME.into()),
+            scheme: Some("HTTP".into()),
+            ..Default::default()
+        }),
+        period_seconds: Some(period),
+        timeout_seconds: Some(2),
+        failure_threshold: Some(failures),
+        ..Default::default()
+    }
+}
+
+fn env_field(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn spread(spec: &Spec, key: &str) -> TopologySpreadConstraint {
+    TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: key.into(),
+        // ScheduleAnyway: a one-zone or one-node cluster still runs the service.
+        when_unsatisfiable: "ScheduleAnyway".into(),
+        label_selector: Some(selector(spec)),
+        match_label_keys: Some(vec!["pod-template-hash".into()]),
+        ..Default::default()
+    }
+}
+
+pub fn deployment(spec: &Spec) -> Deployment {
+    let mut pod_labels = spec.labels();
+    pod_labels.retain(|k, _| k != "app.kubernetes.io/managed-by");
+    // A changed ConfigMap rolls the pods: its digest is part of the pod template.
+    let config_digest = {
+        let cm = config_map(spec);
+        let mut h = Sha256::new();
+        for (k, v) in cm.data.unwrap_or_default() {
+            h.update(k.as_bytes());
+            h.update([0]);
+            h.update(v.as_bytes());
+            h.update([0]);
+        }
+        format!("{:x}", h.finalize())
+    };
+    let r = &spec.resources;
+    let container = Container {
+        name: spec.name.clone(),
+        image: Some(spec.image.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        ports: Some(vec![ContainerPort {
+            name: Some(PORT_NAME.into()),
+            container_port: i32::from(spec.port),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }]),
+        env_from: Some(vec![EnvFromSource {
+            config_map_ref: Some(ConfigMapEnvSource {
+                name: config_map_name(spec),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }]),
+        env: Some(vec![
+            env_field("POD_IP", "status.podIP"),
+            env_field("INSTANCE_ID", "metadata.name"),
+            EnvVar {
+                name: "ADVERTISE_ADDR".into(),
+                value: Some("$(POD_IP)".into()),
+                ..Default::default()
+            },
+            EnvVar {
+                name: "GOMEMLIMIT".into(),
+                value_from: Some(EnvVarSource {
+                    resource_field_ref: Some(ResourceFieldSelector {
+                        container_name: Some(spec.name.clone()),
+                        resource: "limits.memory".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ]),
+        startup_probe: Some(http_probe("/healthz", 2, 30)),
+        liveness_probe: Some(http_probe("/healthz", 10, 3)),
+        readiness_probe: Some(http_probe("/readyz", 5, 2)),
+        lifecycle: Some(Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction {
+                    seconds: spec.budget.pre_stop.as_secs() as i64,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".to_string(), Quantity(r.cpu_request.clone())),
+                ("memory".to_string(), Quantity(r.memory_request.clone())),
+            ])),
+            limits: Some(BTreeMap::from([(
+                "memory".to_string(),
+                Quantity(r.memory_limit.clone()),
+            )])),
+            ..Default::default()
+        }),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            run_as_user: Some(NONROOT),
+            run_as_group: Some(NONROOT),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Default::default()
+            }),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    Deployment {
+        metadata: meta(spec, &spec.name),
+        spec: Some(DeploymentSpec {
+            // The HPA owns the count when there is one; a replicas field would fight it.
+            replicas: match spec.autoscale {
+                Some(_) => None,
+                None => Some(spec.replicas as i32),
+            },
+            revision_history_limit: Some(5),
+            selector: selector(spec),
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".into()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(IntOrString::Int(0)),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: Some(BTreeMap::from([
+                        ("hale.dev/config-sha256".to_string(), config_digest),
+                        (
+                            "kubectl.kubernetes.io/default-container".to_string(),
+                            spec.name.clone(),
+                        ),
+                    ])),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(spec.name.clone()),
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    termination_grace_period_seconds: Some(
+                        spec.budget.termination_grace_period_seconds(),
+                    ),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(NONROOT),
+                        run_as_group: Some(NONROOT),
+                        fs_group: Some(NONROOT),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".into(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    topology_spread_constraints: Some(vec![
+                        spread(spec, "topology.kubernetes.io/zone"),
+                        spread(spec, "kubernetes.io/hostname"),
+                    ]),
+                    containers: vec![container],
+                    volumes: Some(vec![Volume {
+                        name: "tmp".into(),
+                        empty_dir: Some(EmptyDirVolumeSource {
+                            size_limit: Some(Quantity("64Mi".into())),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn service(spec: &Spec) -> Service {
+    Service {
+        metadata: meta(spec, &spec.name),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(spec.selector_labels()),
+            ports: Some(vec![ServicePort {
+                name: Some(PORT_NAME.into()),
+                port: i32::from(spec.port),
+                target_port: Some(IntOrString::String(PORT_NAME.into())),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn pod_disruption_budget(spec: &Spec) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(spec, &spec.name),
+        spec: Some(PodDisruptionBudgetSpec {
+            // One at a time, never zero: maxUnavailable 0 would block every node drain.
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(selector(spec)),
+            unhealthy_pod_eviction_policy: Some("AlwaysAllow".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn utilization(resource: &str, percent: u32) -> MetricSpec {
+    MetricSpec {
+        type_: "Resource".into(),
+        resource: Some(ResourceMetricSource {
+            name: resource.into(),
+            target: MetricTarget {
+                type_: "Utilization".into(),
+                average_utilization: Some(percent as i32),
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn horizontal_pod_autoscaler(spec: &Spec) -> Option<HorizontalPodAutoscaler> {
+    let a = spec.autoscale.as_ref()?;
+    let mut metrics = vec![utilization("cpu", a.cpu_percent)];
+    if let Some(m) = a.memory_percent {
+        metrics.push(utilization("memory", m));
+    }
+    Some(HorizontalPodAutoscaler {
+        metadata: meta(spec, &spec.name),
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: "Deployment".into(),
+                name: spec.name.clone(),
+            },
+            min_replicas: Some(spec.replicas as i32),
+            max_replicas: a.max_replicas as i32,
+            metrics: Some(metrics),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+fn port(p: IntOrString, protocol: &str) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        port: Some(p),
+        protocol: Some(protocol.into()),
+        ..Default::default()
+    }
+}
+
+/// The registry's port, from consul://host:port or etcd://host:port.
+fn registry_port(url: &str) -> Option<u16> {
+    let rest = url.split_once("://")?.1;
+    rest.rsplit_once(':')?.1.trim_end_matches('/').parse().ok()
+}
+
+pub fn network_policy(spec: &Spec) -> Option<NetworkPolicy> {
+    if !spec.network_policy {
+        return None;
+    }
+    let ns_peer = |ns: &str| NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                "kubernetes.io/metadata.name".to_string(),
+                ns.to_string(),
+            )])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let ingress = NetworkPolicyIngressRule {
+        from: Some(vec![
+            // Any pod of the service's own namespace.
+            NetworkPolicyPeer {
+                pod_selector: Some(LabelSelector::default()),
+                ..Default::default()
+            },
+            ns_peer(&spec.monitoring_namespace),
+        ]),
+        ports: Some(vec![port(IntOrString::String(PORT_NAME.into()), "TCP")]),
+    };
+    let mut egress = vec![NetworkPolicyEgressRule {
+        ports: Some(vec![
+            port(IntOrString::Int(53), "UDP"),
+            port(IntOrString::Int(53), "TCP"),
+        ]),
+        ..Default::default()
+    }];
+    for d in &spec.downstreams {
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(vec![NetworkPolicyPeer {
+                pod_selector: Some(LabelSelector {
+                    match_labels: Some(BTreeMap::from([(
+                        "app.kubernetes.io/name".to_string(),
+                        d.clone(),
+                    )])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+    }
+    if let Some(p) = spec.registry.as_deref().and_then(registry_port) {
+        egress.push(NetworkPolicyEgressRule {
+            ports: Some(vec![port(IntOrString::Int(i32::from(p)), "TCP")]),
+            ..Default::default()
+        });
+    }
+    Some(NetworkPolicy {
+        metadata: meta(spec, &spec.name),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector(spec)),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: Some(vec![ingress]),
+            egress: Some(egress),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifests::tests::full_spec;
+
+    fn subset(sel: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+        !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+
+    #[test]
+    fn every_selector_matches_the_pod_labels() {
+        let spec = full_spec();
+        let d = deployment(&spec);
+        let ds = d.spec.as_ref().unwrap();
+        let pod = ds
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .labels
+            .clone()
+            .unwrap();
+        assert!(subset(ds.selector.match_labels.as_ref().unwrap(), &pod));
+        let svc = service(&spec);
+        assert!(subset(
+            svc.spec.as_ref().unwrap().selector.as_ref().unwrap(),
+            &pod
+        ));
+        let pdb = pod_disruption_budget(&spec);
+        let pdb_sel = pdb.spec.unwrap().selector.unwrap().match_labels.unwrap();
+        assert!(subset(&pdb_sel, &pod));
+        let np = network_policy(&spec).unwrap();
+        let np_sel = np.spec.unwrap().pod_selector.unwrap().match_labels.unwrap();
+        assert!(subset(&np_sel, &pod));
+        for c in spread_selectors(&d) {
+            assert!(subset(&c, &pod));
+        }
+        let hpa = horizontal_pod_autoscaler(&spec).unwrap();
+        let target = hpa.spec.unwrap().scale_target_ref;
+        assert_eq!(
+            (target.kind.as_str(), target.name.as_str()),
+            ("Deployment", d.metadata.name.as_deref().unwrap())
+        );
+        // The ServiceMonitor selects the Service by its labels, the Service selects the pods.
+        let monitor = crate::manifests::monitoring::service_monitor(&spec);
+        let svc_labels = svc.metadata.labels.clone().unwrap();
+        assert!(subset(&monitor.spec.selector.match_labels, &svc_labels));
+    }
+
+    fn spread_selectors(d: &Deployment) -> Vec<BTreeMap<String, String>> {
+        d.spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .as_ref()
+            .unwrap()
+            .topology_spread_constraints
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.label_selector.unwrap().match_labels.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn hpa_owns_replicas() {
+        let spec = full_spec();
+        assert_eq!(deployment(&spec).spec.unwrap().replicas, None);
+        let fixed = Spec {
+            autoscale: None,
+            ..full_spec()
+        };
+        assert_eq!(deployment(&fixed).spec.unwrap().replicas, Some(2));
+        assert!(horizontal_pod_autoscaler(&fixed).is_none());
+    }
+
+    #[test]
+    fn grace_period_covers_the_time_budget() {
+        let spec = full_spec();
+        let pod = deployment(&spec).spec.unwrap().template.spec.unwrap();
+        assert_eq!(pod.termination_grace_period_seconds, Some(40));
+    }
+
+    #[test]
+    fn registry_port_comes_from_the_url() {
+        assert_eq!(registry_port("consul://consul:8500"), Some(8500));
+        assert_eq!(registry_port("etcd://10.0.0.1:2379/"), Some(2379));
+        assert_eq!(registry_port("file:///x.json"), None);
+    }
+}

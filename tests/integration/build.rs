@@ -1,0 +1,679 @@
+//! `hale build`: native images (no daemon) of a `hale new` service are reproducible across
+//! checkouts, list every platform in their index, carry a valid SPDX SBOM, and — loaded into
+//! the real Docker Engine — run read-only, without capabilities or a shell, as uid 65532 and
+//! answer /healthz on 127.0.0.1. Bad input exits 2 and a stopped engine fails clearly.
+use crate::common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const NAME: &str = "imgsvc";
+
+/// A committed `hale new` service, made once per test binary.
+fn fixture() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-fixture");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let dir = root.join(NAME);
+        common::scaffold(&root, NAME, &dir);
+        git(&dir, &["init", "-q"]);
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-qm", "generated"]);
+        dir
+    })
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "user.name=t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, &format!("git {}", args.join(" ")));
+}
+
+/// `hale build` in `dir` with the engine at `docker_host`.
+fn hale_build(dir: &Path, docker_host: &str, args: &[&str]) -> Output {
+    common::hale(dir.parent().unwrap())
+        .arg("build")
+        .arg(dir)
+        .args(args)
+        .env("DOCKER_HOST", docker_host)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap()
+}
+
+fn json_build(dir: &Path, docker_host: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--output", "json"];
+    all.extend_from_slice(args);
+    let out = hale_build(dir, docker_host, &all);
+    common::assert_success(&out, "hale build");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+/// A socket path nobody listens on: an engine that is stopped.
+fn dead_engine() -> (tempfile::TempDir, String) {
+    let t = common::tempdir();
+    let host = format!("unix://{}", t.path().join("docker.sock").display());
+    (t, host)
+}
+
+/// The fixture cloned into two different folders, each built for amd64 and arm64.
+struct TwoCheckouts {
+    _tmp: tempfile::TempDir,
+    a: PathBuf,
+    docs: [serde_json::Value; 2],
+}
+
+fn two_checkouts() -> &'static TwoCheckouts {
+    static T: OnceLock<TwoCheckouts> = OnceLock::new();
+    T.get_or_init(|| {
+        let tmp = common::tempdir();
+        let (_dead, host) = dead_engine();
+        let mut docs = Vec::new();
+        let mut dirs = Vec::new();
+        for sub in ["first/checkout", "second"] {
+            let dir = tmp.path().join(sub).join(NAME);
+            std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+            let out = Command::new("git")
+                .args(["clone", "-q"])
+                .arg(fixture())
+                .arg(&dir)
+                .output()
+                .unwrap();
+            common::assert_success(&out, "git clone");
+            docs.push(json_build(
+                &dir,
+                &host,
+                &[
+                    "--engine",
+                    "native",
+                    "--platform",
+                    "linux/amd64,linux/arm64",
+                ],
+            ));
+            dirs.push(dir);
+        }
+        TwoCheckouts {
+            a: dirs.remove(0),
+            docs: [docs.remove(0), docs.remove(0)],
+            _tmp: tmp,
+        }
+    })
+}
+
+fn platform_digests(doc: &serde_json::Value) -> Vec<(String, String)> {
+    doc["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["platform"].as_str().unwrap().into(),
+                p["digest"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn two_native_builds_of_one_commit_from_two_checkouts_give_the_same_digest() {
+    need!(Go);
+    let t = two_checkouts();
+    let [a, b] = &t.docs;
+    assert!(a["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(
+        a["digest"], b["digest"],
+        "index digests differ:\n{a:#}\n{b:#}"
+    );
+    assert_eq!(platform_digests(a), platform_digests(b));
+    // .hale/build.json records the same document for `hale deploy`.
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.a.join(".hale/build.json")).unwrap()).unwrap();
+    assert_eq!(record["digest"], a["digest"]);
+    assert_eq!(record["reference"], format!("{NAME}:dev"));
+    assert_eq!(record["user"], "65532:65532");
+    assert_eq!(record["engine"], "native");
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn blob(layout: &Path, digest: &str) -> serde_json::Value {
+    read_json(&layout.join("blobs").join(digest.replacen(':', "/", 1)))
+}
+
+#[test]
+fn multi_platform_build_writes_an_index_listing_amd64_and_arm64() {
+    need!(Go);
+    let t = two_checkouts();
+    let layout = t.a.join(".hale/image/oci");
+    let top = read_json(&layout.join("index.json"));
+    let entry = &top["manifests"][0];
+    assert_eq!(entry["digest"], t.docs[0]["digest"]);
+    assert_eq!(
+        entry["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(
+        entry["annotations"]["org.opencontainers.image.ref.name"],
+        format!("{NAME}:dev")
+    );
+    let index = blob(&layout, entry["digest"].as_str().unwrap());
+    let mut listed = Vec::new();
+    for m in index["manifests"].as_array().unwrap() {
+        let arch = m["platform"]["architecture"].as_str().unwrap().to_string();
+        assert_eq!(m["platform"]["os"], "linux");
+        let manifest = blob(&layout, m["digest"].as_str().unwrap());
+        let config = blob(&layout, manifest["config"]["digest"].as_str().unwrap());
+        assert_eq!(
+            config["architecture"],
+            arch.as_str(),
+            "config matches its index entry"
+        );
+        assert_eq!(config["config"]["User"], "65532:65532");
+        assert_eq!(config["config"]["Entrypoint"][0], format!("/app/{NAME}"));
+        assert!(config["config"]["ExposedPorts"]["8080/tcp"].is_object());
+        assert!(config["config"]["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".into()));
+        let labels = &config["config"]["Labels"];
+        assert_eq!(labels["org.opencontainers.image.version"], "dev");
+        assert_eq!(
+            labels["org.opencontainers.image.revision"]
+                .as_str()
+                .unwrap()
+                .len(),
+            40,
+            "the commit"
+        );
+        assert_eq!(
+            manifest["layers"].as_array().unwrap().len(),
+            2,
+            "base + binary"
+        );
+        listed.push(arch);
+    }
+    listed.sort();
+    assert_eq!(listed, ["amd64", "arm64"]);
+}
+
+#[test]
+fn sbom_is_valid_spdx_2_3_listing_the_modules_with_purls() {
+    need!(Go);
+    let validator = need!(Pyspdxtools);
+    let t = two_checkouts();
+    for p in t.docs[0]["platforms"].as_array().unwrap() {
+        let path = PathBuf::from(p["sbom"].as_str().unwrap());
+        let out = Command::new(&validator)
+            .arg("-i")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pyspdxtools refused {}:\n{}{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+        let doc = read_json(&path);
+        assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+        let purls: Vec<&str> = doc["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+            .collect();
+        assert!(
+            purls
+                .iter()
+                .any(|p| p.starts_with("pkg:golang/github.com/prometheus/client_golang@v")),
+            "{purls:?}"
+        );
+        assert!(purls.iter().any(|p| p.starts_with("pkg:golang/stdlib@")));
+    }
+}
+
+/// One HTTP GET over a fresh connection; the status code.
+fn get_status(addr: &str, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    buf.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn docker(host: &str, args: &[&str]) -> Output {
+    Command::new("docker")
+        .env("DOCKER_HOST", host)
+        .args(args)
+        .output()
+        .expect("running docker")
+}
+
+fn docker_ok(host: &str, args: &[&str]) -> String {
+    let out = docker(host, args);
+    common::assert_success(&out, &format!("docker {}", args.join(" ")));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+struct Cleanup<'a> {
+    host: &'a str,
+    container: String,
+    images: Vec<String>,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = docker(self.host, &["rm", "-f", &self.container]);
+        for i in &self.images {
+            let _ = docker(self.host, &["rmi", "-f", i]);
+        }
+    }
+}
+
+#[test]
+fn native_image_loaded_into_the_engine_runs_read_only_as_65532_without_a_shell() {
+    need!(Go);
+    let host = need!(Docker);
+    let tmp = common::tempdir();
+    let dir = tmp.path().join(NAME);
+    let out = Command::new("git")
+        .args(["clone", "-q"])
+        .arg(fixture())
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "git clone");
+    let tag = format!("{NAME}:load-{}", std::process::id());
+    let container = format!("hale-test-build-{}", std::process::id());
+    let _cleanup = Cleanup {
+        host: &host,
+        container: container.clone(),
+        images: vec![tag.clone()],
+    };
+    let doc = json_build(
+        &dir,
+        &host,
+        &["--engine", "native", "--load", "--tag", &tag],
+    );
+    assert_eq!(doc["loaded"], true);
+    assert_eq!(
+        docker_ok(&host, &["image", "inspect", "-f", "{{.Config.User}}", &tag]),
+        "65532:65532"
+    );
+    let shell = docker(
+        &host,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/bin/sh",
+            &tag,
+        ],
+    );
+    assert!(!shell.status.success(), "the image has a shell");
+
+    let port = common::free_port();
+    docker_ok(
+        &host,
+        &[
+            "run",
+            "-d",
+            "--name",
+            &container,
+            "--read-only",
+            "--cap-drop",
+            "ALL",
+            "--network",
+            "host",
+            "-e",
+            "HOST=127.0.0.1",
+            "-e",
+            &format!("PORT={port}"),
+            "-e",
+            "DRAIN_DELAY=0s",
+            &tag,
+        ],
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get_status(&addr, "/healthz") != Some(200) {
+        assert!(
+            Instant::now() < deadline,
+            "no 200 on /healthz; logs:\n{}",
+            stderr(&docker(&host, &["logs", &container]))
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    let pid = docker_ok(&host, &["inspect", "-f", "{{.State.Pid}}", &container]);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uid.split_whitespace().skip(1).collect::<Vec<_>>(),
+        ["65532"; 4],
+        "{uid}"
+    );
+}
+
+#[test]
+fn a_base_read_from_an_oci_layout_keeps_its_layers_under_the_binary() {
+    need!(Go);
+    let t = two_checkouts();
+    let (_dead, host) = dead_engine();
+    let tmp = common::tempdir();
+    let dir = tmp.path().join(NAME);
+    let out = Command::new("git")
+        .args(["clone", "-q"])
+        .arg(fixture())
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "git clone");
+    let base = t.a.join(".hale/image/oci");
+    let doc = json_build(
+        &dir,
+        &host,
+        &[
+            "--engine",
+            "native",
+            "--base",
+            &format!("oci-layout:{}", base.display()),
+        ],
+    );
+    assert_eq!(
+        doc["layers"], 3,
+        "the base's two layers and the binary: {doc:#}"
+    );
+    assert!(doc["base"].as_str().unwrap().starts_with("oci-layout:"));
+}
+
+#[test]
+fn auto_engine_with_no_engine_answering_says_so_and_builds_natively() {
+    need!(Go);
+    let (_dead, host) = dead_engine();
+    let tmp = common::tempdir();
+    let dir = tmp.path().join(NAME);
+    let out = Command::new("git")
+        .args(["clone", "-q"])
+        .arg(fixture())
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "git clone");
+    let out = hale_build(&dir, &host, &[]);
+    common::assert_success(&out, "hale build");
+    let err = stderr(&out);
+    assert!(
+        err.contains("no Docker Engine answers at") && err.contains("building natively"),
+        "{err}"
+    );
+    // Loading needs the engine: a clear failure, exit 1.
+    let out = hale_build(&dir, &host, &["--engine", "native", "--load"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no Docker Engine answers at unix://"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn invalid_platforms_tags_and_references_exit_2_and_write_nothing() {
+    let tmp = common::tempdir();
+    let dir = tmp.path().join(NAME);
+    common::scaffold(tmp.path(), NAME, &dir);
+    let before = common::tree(&dir);
+    let (_dead, host) = dead_engine();
+    for args in [
+        &["--platform", "linux/sparc"][..],
+        &["--platform", "windows/amd64"],
+        &["--tag", "Bad:Tag"],
+        &["--push", "127.0.0.1:5000/UPPER/x"],
+        &["--push", "no-registry-host"],
+        &["--image-version", "-nope"],
+    ] {
+        let out = hale_build(&dir, &host, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out).lines().count(),
+            1,
+            "one line: {}",
+            stderr(&out)
+        );
+        assert_eq!(common::tree(&dir), before, "{args:?} wrote something");
+    }
+}
+
+/// Lines of the registry's access log that upload a blob into `repo`.
+fn upload_requests(state: &str, repo: &str) -> usize {
+    let log = std::fs::read_to_string(Path::new(state).join("registry.log")).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains(&format!("POST /v2/{repo}/blobs/uploads/")))
+        .count()
+}
+
+fn clone_fixture(tmp: &Path) -> PathBuf {
+    let dir = tmp.join(NAME);
+    let out = Command::new("git")
+        .args(["clone", "-q"])
+        .arg(fixture())
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "git clone");
+    dir
+}
+
+#[test]
+fn push_then_pull_by_digest_round_trips_and_a_second_push_uploads_no_blob() {
+    need!(Go);
+    let registry = need!(OciRegistry);
+    let host = need!(Docker);
+    let state = std::env::var("HALE_TEST_STATE").unwrap_or_default();
+    let tmp = common::tempdir();
+    let dir = clone_fixture(tmp.path());
+    let repo = format!("hale-test/push-{}", std::process::id());
+    let target = format!("{registry}/{repo}:v1");
+    let first = json_build(&dir, &host, &["--engine", "native", "--push", &target]);
+    let push = &first["push"];
+    assert!(push["uploaded_blobs"].as_u64().unwrap() >= 3, "{push:#}");
+    assert_eq!(push["sbom_referrers"].as_array().unwrap().len(), 1);
+    let digest = first["digest"].as_str().unwrap();
+    assert_eq!(first["pushed"], format!("{registry}/{repo}@{digest}"));
+    let uploads_after_first = upload_requests(&state, &repo);
+    assert!(
+        uploads_after_first >= 3,
+        "the registry's log shows the uploads"
+    );
+
+    let second = json_build(&dir, &host, &["--engine", "native", "--push", &target]);
+    assert_eq!(second["digest"], first["digest"]);
+    assert_eq!(second["push"]["uploaded_blobs"], 0, "{:#}", second["push"]);
+    assert_eq!(second["push"]["uploaded_bytes"], 0);
+    assert_eq!(
+        upload_requests(&state, &repo),
+        uploads_after_first,
+        "the registry saw no new upload"
+    );
+
+    // The registry serves the manifest by digest, and the engine pulls and runs it.
+    let by_digest = format!("{registry}/{repo}@{digest}");
+    let _cleanup = Cleanup {
+        host: &host,
+        container: format!("hale-test-pull-{}", std::process::id()),
+        images: vec![by_digest.clone()],
+    };
+    docker_ok(&host, &["pull", "-q", &by_digest]);
+    assert_eq!(
+        docker_ok(
+            &host,
+            &["image", "inspect", "-f", "{{.Config.User}}", &by_digest]
+        ),
+        "65532:65532"
+    );
+    let repo_digests = docker_ok(
+        &host,
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{json .RepoDigests}}",
+            &by_digest,
+        ],
+    );
+    assert!(repo_digests.contains(digest), "{repo_digests}");
+}
+
+/// A second docker-registry with htpasswd auth on a free loopback port; stopped on drop.
+struct AuthRegistry {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for AuthRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn auth_registry(python: &str, user: &str, password: &str) -> AuthRegistry {
+    let dir = common::tempdir();
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import bcrypt,sys; print(sys.argv[1] + ':' + bcrypt.hashpw(sys.argv[2].encode(), bcrypt.gensalt()).decode())",
+            user,
+            password,
+        ])
+        .output()
+        .unwrap();
+    common::assert_success(&out, "bcrypt");
+    std::fs::write(dir.path().join("htpasswd"), &out.stdout).unwrap();
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let config = format!(
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}\nhttp:\n  addr: {addr}\n\
+         auth:\n  htpasswd:\n    realm: hale-test\n    path: {root}/../htpasswd\n",
+        root = dir.path().join("data").display()
+    );
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("config.yml"), config).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.path().join("config.yml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
+        .spawn()
+        .expect("starting docker-registry");
+    let reg = AuthRegistry {
+        child,
+        addr,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // 401 on /v2/ means it is up and asking for credentials.
+    while get_status(&reg.addr, "/v2/") != Some(401) {
+        assert!(
+            Instant::now() < deadline,
+            "the htpasswd registry did not start"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    reg
+}
+
+fn docker_config_with(dir: &Path, registry: &str, user: &str, password: &str) -> PathBuf {
+    use base64::Engine as _;
+    let cfg = dir.join("docker-config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    std::fs::write(
+        cfg.join("config.json"),
+        format!(r#"{{"auths":{{"{registry}":{{"auth":"{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    cfg
+}
+
+#[test]
+fn an_htpasswd_registry_takes_the_right_credentials_and_refuses_wrong_ones_clearly() {
+    need!(Go);
+    let python = need!(ImagePython);
+    let reg = auth_registry(&python, "hale", "right-pass");
+    let tmp = common::tempdir();
+    let dir = clone_fixture(tmp.path());
+    let (_dead, engine) = dead_engine();
+    let target = format!("{}/acme/{NAME}:v1", reg.addr);
+
+    let wrong = docker_config_with(&tmp.path().join("w"), &reg.addr, "hale", "wrong-pass");
+    let out = common::hale(tmp.path())
+        .args(["build", "--engine", "native", "--push", &target])
+        .arg(&dir)
+        .env("DOCKER_HOST", &engine)
+        .env("DOCKER_CONFIG", &wrong)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("refused the credentials"), "{err}");
+    assert!(!err.contains("wrong-pass"), "the password leaked: {err}");
+
+    let right = docker_config_with(&tmp.path().join("r"), &reg.addr, "hale", "right-pass");
+    let out = common::hale(tmp.path())
+        .args([
+            "build", "--engine", "native", "--output", "json", "--push", &target,
+        ])
+        .arg(&dir)
+        .env("DOCKER_HOST", &engine)
+        .env("DOCKER_CONFIG", &right)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "push with the right credentials");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["push"]["uploaded_blobs"].as_u64().unwrap() >= 3);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("right-pass") && !stderr(&out).contains("right-pass"));
+
+    // And a registry nobody listens on: a clear failure.
+    let nowhere = format!("127.0.0.1:{}/acme/{NAME}:v1", common::free_port());
+    let out = common::hale(tmp.path())
+        .args(["build", "--engine", "native", "--push", &nowhere])
+        .arg(&dir)
+        .env("DOCKER_HOST", &engine)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is unreachable"), "{}", stderr(&out));
+}

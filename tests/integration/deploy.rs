@@ -1,0 +1,662 @@
+//! `hale deploy --render` and `--check`: the rendered set as real tools see it — promtool,
+//! kubernetes-validate's strict schemas, the Prometheus operator's Go types, kustomize — plus
+//! snapshots, determinism, clobber protection and bad input.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::{self, assert_success};
+
+/// Every optional part on: HPA with memory, NetworkPolicy, Namespace, a downstream, two SLOs.
+const FULL: &[&str] = &[
+    "--render",
+    "--slo",
+    "availability=99.9,window=30d",
+    "--slo",
+    "latency=p99<250ms",
+    "--max-replicas",
+    "6",
+    "--hpa-memory",
+    "80",
+    "--network-policy",
+    "--create-namespace",
+    "--downstream",
+    "payments",
+];
+
+const DIGEST: &str = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945";
+
+/// A service folder as `hale new` leaves it (hale.toml is all `--render` reads), plus the
+/// record `hale build` writes.
+fn service(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("orders");
+    std::fs::create_dir_all(dir.join(".hale")).unwrap();
+    std::fs::write(
+        dir.join("hale.toml"),
+        "name = \"orders\"\nport = 8080\nregistry = \"consul://consul.consul.svc:8500\"\n\n\
+         [image]\nrepository = \"registry.local/orders\"\ntag = \"0.1.0\"\n\n\
+         [deploy]\nnamespace = \"shop\"\nreplicas = 2\nenv = { LOG_LEVEL = \"info\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".hale/build.json"),
+        format!("{{\"reference\":\"registry.local/orders:0.1.0\",\"digest\":\"{DIGEST}\"}}"),
+    )
+    .unwrap();
+    dir
+}
+
+fn hale(tmp: &Path, dir: &Path, args: &[&str]) -> Output {
+    common::hale(tmp)
+        .arg("deploy")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn render_full(tmp: &Path) -> PathBuf {
+    let dir = service(tmp);
+    let out = hale(tmp, &dir, FULL);
+    assert_success(&out, "hale deploy --render");
+    dir.join("deploy")
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn run(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} exited with {}:\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    out
+}
+
+/// The files of a rendered set (record excluded), relative and sorted, with their text.
+fn files(root: &Path) -> Vec<(String, String)> {
+    common::tree(root)
+        .into_iter()
+        .filter(|p| root.join(p).is_file() && !p.ends_with(".hale-render.json"))
+        .map(|p| (p.display().to_string(), read(&root.join(&p))))
+        .collect()
+}
+
+#[test]
+fn rendered_set_matches_snapshot_and_is_byte_identical_on_rerun() {
+    let tmp = common::tempdir();
+    let deploy = render_full(tmp.path());
+    let first = files(&deploy);
+    let listing: Vec<&str> = first.iter().map(|(p, _)| p.as_str()).collect();
+    insta::assert_snapshot!("deploy-render-files", listing.join("\n"));
+    let mut whole = String::new();
+    for (p, text) in &first {
+        whole.push_str(&format!("=== {p}\n{text}"));
+    }
+    insta::assert_snapshot!("deploy-render-set", whole);
+
+    let again = hale(tmp.path(), &tmp.path().join("orders"), FULL);
+    assert_success(&again, "second render");
+    assert_eq!(files(&deploy), first, "a second render changed bytes");
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        text.contains("(0 written, 25 unchanged, 0 removed)"),
+        "{text}"
+    );
+    // The image is the digest `hale build` recorded, never a tag.
+    assert!(read(&deploy.join("base/deployment.yaml"))
+        .contains(&format!("image: registry.local/orders@{DIGEST}")));
+}
+
+#[test]
+fn promtool_checks_rules_and_configs_and_every_alert_test_passes() {
+    let promtool = need!(Promtool);
+    let tmp = common::tempdir();
+    let prom = render_full(tmp.path()).join("prometheus");
+    let out = run(
+        Command::new(&promtool)
+            .args(["check", "rules", "rules.yml"])
+            .current_dir(&prom),
+        "promtool check rules",
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("SUCCESS: 29 rules found"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for config in [
+        "prometheus-static.yml",
+        "prometheus-kubernetes.yml",
+        "prometheus-consul.yml",
+    ] {
+        let out = Command::new(&promtool)
+            .args(["check", "config", config])
+            .current_dir(&prom)
+            .output()
+            .unwrap();
+        let err = stderr(&out) + &String::from_utf8_lossy(&out.stdout);
+        // Debian's Prometheus is built without Consul and Kubernetes discovery, so its promtool
+        // cannot parse those configs; any upstream build can.
+        if config != "prometheus-static.yml" && err.contains("_sd_configs not found in type") {
+            eprintln!("skipped: this promtool lacks that service discovery ({config} not checked)");
+            continue;
+        }
+        assert!(
+            out.status.success(),
+            "promtool check config {config}: {err}"
+        );
+    }
+    let out = run(
+        Command::new(&promtool)
+            .args(["test", "rules", "rules.test.yml"])
+            .current_dir(&prom),
+        "promtool test rules",
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS"));
+
+    // The tests have teeth: a page threshold off by a little fails them.
+    let rules = read(&prom.join("rules.yml"));
+    assert!(rules.contains("> 0.0144"), "{rules}");
+    std::fs::write(prom.join("rules.yml"), rules.replace("> 0.0144", "> 0.016")).unwrap();
+    let broken = Command::new(&promtool)
+        .args(["test", "rules", "rules.test.yml"])
+        .current_dir(&prom)
+        .output()
+        .unwrap();
+    assert!(
+        !broken.status.success(),
+        "a wrong threshold passed the rule tests"
+    );
+}
+
+#[test]
+fn kubernetes_objects_validate_strictly_against_the_schemas() {
+    let validate = need!(KubernetesValidate);
+    let tmp = common::tempdir();
+    let base = render_full(tmp.path()).join("base");
+    let objects: Vec<PathBuf> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            // CRDs (checked through the operator's types) and kustomize's own file are not in
+            // the Kubernetes schemas.
+            ![
+                "servicemonitor.yaml",
+                "prometheusrule.yaml",
+                "kustomization.yaml",
+            ]
+            .contains(&name.as_ref())
+        })
+        .collect();
+    assert_eq!(objects.len(), 9, "{objects:?}");
+    let out = run(
+        Command::new(&validate)
+            .args(["--strict", "--kubernetes-version", "1.33.0"])
+            .args(&objects),
+        "kubernetes-validate --strict",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches(" passed for resource ").count(), 9, "{text}");
+
+    // Strict means strict: an unknown field fails.
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        read(&base.join("service.yaml"))
+            .replace("  type: ClusterIP", "  type: ClusterIP\n  tpye: x"),
+    )
+    .unwrap();
+    let out = Command::new(&validate)
+        .args(["--strict", "--kubernetes-version", "1.33.0"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "an unknown field passed strict validation"
+    );
+}
+
+fn monitoring_checker(tmp: &Path, go: &str) -> PathBuf {
+    let bin = tmp.join("monitoring-check");
+    run(
+        Command::new(go)
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg(".")
+            .current_dir(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/monitoring"),
+            ),
+        "building tests/integration/monitoring",
+    );
+    bin
+}
+
+#[test]
+fn operator_types_decode_the_monitor_and_rules_refusing_unknown_fields() {
+    let go = need!(Go);
+    let tmp = common::tempdir();
+    let base = render_full(tmp.path()).join("base");
+    let checker = monitoring_checker(tmp.path(), &go);
+    let out = run(
+        Command::new(&checker)
+            .arg(base.join("servicemonitor.yaml"))
+            .arg(base.join("prometheusrule.yaml"))
+            .arg(
+                tmp.path()
+                    .join("orders/deploy/overlays/dev/prometheusrule-patch.yaml"),
+            ),
+        "operator types",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ServiceMonitor ok") && text.contains("PrometheusRule ok"),
+        "{text}"
+    );
+
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        read(&base.join("servicemonitor.yaml")).replace("    path: /metrics", "    pth: /metrics"),
+    )
+    .unwrap();
+    let out = Command::new(&checker).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unknown field"), "{}", stderr(&out));
+}
+
+#[test]
+fn overlays_build_with_kustomize_and_pass_the_check() {
+    let kustomize = need!(Kustomize);
+    let tmp = common::tempdir();
+    let deploy = render_full(tmp.path());
+    for (overlay, want) in [
+        ("dev", ["minReplicas: 1", "cpu: 50m", "vector(0.99)"]),
+        ("prod", ["minReplicas: 3", "cpu: 250m", "vector(0.999)"]),
+    ] {
+        let out = run(
+            Command::new(&kustomize)
+                .arg("build")
+                .arg(deploy.join("overlays").join(overlay)),
+            &format!("kustomize build overlays/{overlay}"),
+        );
+        let built = String::from_utf8_lossy(&out.stdout).into_owned();
+        for w in want {
+            assert!(built.contains(w), "overlays/{overlay} lacks {w}");
+        }
+        let dir = tmp.path().join(format!("built-{overlay}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("all.yaml"), &built).unwrap();
+        let check = common::hale(tmp.path())
+            .args(["deploy", "--check"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_success(
+            &check,
+            &format!("hale deploy --check on overlays/{overlay}"),
+        );
+    }
+}
+
+#[test]
+fn render_then_check_finds_nothing() {
+    let tmp = common::tempdir();
+    let dir = service(tmp.path());
+    let mut args = FULL.to_vec();
+    args.push("--check");
+    let out = hale(tmp.path(), &dir, &args);
+    assert_success(&out, "hale deploy --render --check");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 errors, 0 warnings"));
+}
+
+#[test]
+fn hand_edited_mistakes_are_found_as_text_json_and_sarif() {
+    let tmp = common::tempdir();
+    let deploy = render_full(tmp.path());
+    let svc = deploy.join("base/service.yaml");
+    let text = read(&svc);
+    let at = text.rfind("app.kubernetes.io/name: orders").unwrap();
+    let mut edited = text.clone();
+    edited.replace_range(at..at + 30, "app.kubernetes.io/name: ordres");
+    std::fs::write(&svc, edited).unwrap();
+    let dep = deploy.join("base/deployment.yaml");
+    let text = read(&dep);
+    let start = text.find("        readinessProbe:").unwrap();
+    let end = start + text[start..].find("        resources:").unwrap();
+    let edited = format!("{}{}", &text[..start], &text[end..])
+        .replace("          runAsUser: 65532", "          runAsUser: 0");
+    std::fs::write(&dep, edited).unwrap();
+
+    let out = common::hale(tmp.path())
+        .args(["deploy", "--check"])
+        .arg(&deploy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "error[dangling-service] Service/shop/orders (base/service.yaml)",
+        "error[no-readiness-probe] Deployment/shop/orders (base/deployment.yaml)",
+        "error[run-as-non-root] Deployment/shop/orders (base/deployment.yaml): container \"orders\": runAsUser is 0 (root)",
+    ] {
+        assert!(text.contains(want), "{want} missing in:\n{text}");
+    }
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: --check found 3 error-level finding(s); fix them (see the report above) and run again"
+    );
+
+    let out = common::hale(tmp.path())
+        .args(["deploy", "--output", "json", "--check"])
+        .arg(&deploy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], "hale.deploy-check/v1");
+    let rules: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"dangling-service") && rules.contains(&"no-readiness-probe"));
+    // The ServiceMonitor selects the Service by its labels, which the typo left alone.
+    assert!(!rules.contains(&"dangling-servicemonitor"), "{rules:?}");
+
+    let out = common::hale(tmp.path())
+        .args(["deploy", "--check-format", "sarif", "--check"])
+        .arg(&deploy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(results
+        .iter()
+        .any(|r| r["ruleId"] == "run-as-non-root" && r["level"] == "error"));
+}
+
+#[test]
+fn hand_edited_files_are_not_overwritten_without_force() {
+    let tmp = common::tempdir();
+    let deploy = render_full(tmp.path());
+    let dir = tmp.path().join("orders");
+    let cm = deploy.join("base/configmap.yaml");
+    std::fs::write(&cm, "# mine\n").unwrap();
+    let before = files(&deploy);
+    let mut args = FULL.to_vec();
+    args.extend(["--replicas", "3"]);
+    let out = hale(tmp.path(), &dir, &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("configmap.yaml was changed since hale wrote it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(files(&deploy), before, "a refused render changed files");
+    args.push("--force");
+    assert_success(&hale(tmp.path(), &dir, &args), "render --force");
+    assert!(read(&cm).contains("kind: ConfigMap"));
+}
+
+#[test]
+fn out_dash_prints_the_base_objects_and_writes_nothing() {
+    let tmp = common::tempdir();
+    let dir = service(tmp.path());
+    let out = hale(tmp.path(), &dir, &["--render", "--out", "-"]);
+    assert_success(&out, "--out -");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("---\n# Source: base/serviceaccount.yaml\n"),
+        "{text}"
+    );
+    for kind in [
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "ServiceMonitor",
+        "PrometheusRule",
+    ] {
+        assert!(text.contains(&format!("kind: {kind}\n")), "{kind}");
+    }
+    assert!(!dir.join("deploy").exists());
+}
+
+#[test]
+fn bad_input_is_one_line_exit_2_and_writes_nothing() {
+    let tmp = common::tempdir();
+    let dir = service(tmp.path());
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--render", "--replicas", "0"],
+            "replicas 0 with a PodDisruptionBudget",
+        ),
+        (&["--render", "--slo", "availability"], "is not KEY=VALUE"),
+        (
+            &["--render", "--slo", "availability=100"],
+            "leaves no error budget",
+        ),
+        (
+            &["--render", "--slo", "latency=p99<300ms"],
+            "is not a bucket",
+        ),
+        (
+            &["--render", "--memory-limit", "16Mi"],
+            "is below the request",
+        ),
+        (
+            &["--render", "--scrape-target", "127.0.0.1:70000"],
+            "HOST:PORT",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = hale(tmp.path(), &dir, args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
+        assert!(!dir.join("deploy").exists(), "{args:?} wrote files");
+    }
+    // A port out of range in hale.toml.
+    std::fs::write(dir.join("hale.toml"), "name = \"orders\"\nport = 70000\n").unwrap();
+    let out = hale(tmp.path(), &dir, &["--render"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(!dir.join("deploy").exists());
+}
+
+#[test]
+fn plain_deploy_is_not_built_yet() {
+    let tmp = common::tempdir();
+    let dir = service(tmp.path());
+    let out = hale(tmp.path(), &dir, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: `hale deploy` is not implemented yet"
+    );
+}
+
+/// Stops what the fleet test started, even when an assertion fails.
+struct FleetGuard {
+    tmp: PathBuf,
+    dir: PathBuf,
+    prometheus: Option<std::process::Child>,
+}
+
+impl Drop for FleetGuard {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.prometheus.take() {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+        let _ = common::hale(&self.tmp).arg("down").arg(&self.dir).output();
+    }
+}
+
+fn prom_query(addr: &str, query: &str) -> Vec<serde_json::Value> {
+    let url = format!("http://{addr}/api/v1/query");
+    let Ok(resp) = reqwest::blocking::Client::new()
+        .get(url)
+        .query(&[("query", query)])
+        .send()
+    else {
+        return Vec::new();
+    };
+    let doc: serde_json::Value = resp.json().unwrap_or_default();
+    assert_ne!(doc["status"], "error", "{query}: {doc}");
+    doc["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// An alert expression with every comparison made `bool`, so it returns its series whether or
+/// not the alert would fire: what proves the expression reads metrics that exist.
+fn unfiltered(expr: &str) -> String {
+    expr.replace(" > ", " > bool ").replace(" == ", " == bool ")
+}
+
+#[test]
+fn real_prometheus_scrapes_a_fleet_under_load_and_every_rule_and_panel_returns_series() {
+    need!(Go);
+    need!(Prometheus);
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        if std::env::var("HALE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+            panic!("HALE_TEST_REQUIRE_ALL=1 and the prometheus binary is not on PATH");
+        }
+        eprintln!("skipped: the prometheus binary is not on PATH");
+        return;
+    }
+    let tmp = common::tempdir();
+    let name = format!("m{}", std::process::id());
+    let dir = tmp.path().join(&name);
+    common::scaffold(tmp.path(), &name, &dir);
+    let mut guard = FleetGuard {
+        tmp: tmp.path().to_path_buf(),
+        dir: dir.clone(),
+        prometheus: None,
+    };
+    let up = common::hale(tmp.path())
+        .args(["up", "--replicas", "2", "--output", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_success(&up, "hale up");
+    let up: serde_json::Value = serde_json::from_slice(&up.stdout).unwrap();
+    let targets: Vec<String> = up["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| format!("127.0.0.1:{}", i["port"]))
+        .collect();
+
+    let mut args = vec![
+        "--render",
+        "--slo",
+        "availability=99.9",
+        "--slo",
+        "latency=p99<250ms",
+    ];
+    for t in &targets {
+        args.extend(["--scrape-target", t.as_str()]);
+    }
+    assert_success(&hale(tmp.path(), &dir, &args), "render");
+    let prom_dir = dir.join("deploy/prometheus");
+    // Scrape and evaluate every second, so a short test sees several samples.
+    let config = read(&prom_dir.join("prometheus-static.yml"))
+        .replace("scrape_interval: 15s", "scrape_interval: 1s")
+        .replace("evaluation_interval: 15s", "evaluation_interval: 1s");
+    std::fs::write(prom_dir.join("fast.yml"), config).unwrap();
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    guard.prometheus = Some(
+        Command::new("prometheus")
+            .arg("--config.file")
+            .arg(prom_dir.join("fast.yml"))
+            .arg("--storage.tsdb.path")
+            .arg(tmp.path().join("tsdb"))
+            .arg("--web.listen-address")
+            .arg(&addr)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(tmp.path().join("prometheus.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+
+    // Bounded load through hale's own balancer, in the background.
+    let endpoints = targets.join(",");
+    let mut load = common::hale(tmp.path())
+        .args([
+            "load",
+            "--endpoints",
+            &endpoints,
+            "-c",
+            "2",
+            "-r",
+            "50",
+            "-d",
+            "90s",
+            "-q",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let rules: serde_json::Value =
+        serde_norway::from_str(&read(&prom_dir.join("rules.yml"))).unwrap();
+    let mut queries: Vec<String> = Vec::new();
+    for group in rules["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            if let Some(record) = rule["record"].as_str() {
+                queries.push(record.to_string());
+            } else if rule["alert"] != "DownstreamBreakerOpen" {
+                // The fleet has no downstream, so it exports no breaker series.
+                queries.push(unfiltered(rule["expr"].as_str().unwrap()));
+            }
+        }
+    }
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("deploy/grafana/dashboard.json"))).unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            queries.push(target["expr"].as_str().unwrap().to_string());
+        }
+    }
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    let mut empty: Vec<String> = queries.clone();
+    let mut targets_up = false;
+    while std::time::Instant::now() < deadline && (!empty.is_empty() || !targets_up) {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        targets_up = prom_query(&addr, &format!("up{{job=\"{name}\"}} == 1")).len() == 2;
+        empty.retain(|q| prom_query(&addr, q).is_empty());
+    }
+    let _ = load.kill();
+    let _ = load.wait();
+    assert!(targets_up, "Prometheus does not see both instances up");
+    assert!(
+        empty.is_empty(),
+        "queries that returned no series (broken rules or panels): {empty:#?}\nprometheus log: {}",
+        read(&tmp.path().join("prometheus.log"))
+    );
+}
