@@ -481,14 +481,24 @@ fn bad_input_is_one_line_exit_2_and_writes_nothing() {
 }
 
 #[test]
-fn plain_deploy_is_not_built_yet() {
+fn plain_deploy_with_a_missing_kubeconfig_is_one_line_and_writes_nothing() {
     let tmp = common::tempdir();
     let dir = service(tmp.path());
-    let out = hale(tmp.path(), &dir, &[]);
+    let before = common::tree(&dir);
+    let out = hale(
+        tmp.path(),
+        &dir,
+        &["--kubeconfig", "/nonexistent/kubeconfig"],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out).trim(),
-        "error: `hale deploy` is not implemented yet"
+        "error: cannot read the kubeconfig /nonexistent/kubeconfig: no such file"
+    );
+    assert_eq!(
+        common::tree(&dir),
+        before,
+        "plain deploy renders in memory only"
     );
 }
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Wall time of `hale deploy` (server-side apply + rollout wait) against `kubectl apply
+# --server-side` followed by `kubectl rollout status`, on the same objects and the same control
+# plane (scripts/kube-env.sh: kube-apiserver, controller manager, scheduler, kwok), in one run.
+# Each round changes the image, so every round is a real rollout for both; the order of the two
+# alternates per round, and the script prints the median of the per-round ratios hale/kubectl.
+# Target: at most 0.8.
+#
+#   bench/deploy.sh                  # ROUNDS=7, release build
+#   HALE=target/debug/hale bench/deploy.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-7}
+STATE=${HALE_TEST_STATE:-/tmp/hale-test-env}
+[ -f "$STATE/env" ] || { echo "deploy.sh: no $STATE/env: run scripts/test-env.sh first" >&2; exit 1; }
+# shellcheck disable=SC1091
+source "$STATE/env"
+[ -n "${HALE_TEST_KUBECONFIG:-}" ] || { echo "deploy.sh: no control plane: run scripts/kube-env.sh" >&2; exit 1; }
+if [ -z "${HALE:-}" ]; then
+  cargo build --release --quiet
+  HALE=target/release/hale
+fi
+KUBECTL=$HALE_TEST_KUBECTL
+KCFG=(--kubeconfig "$HALE_TEST_KUBECONFIG" --context hale-test)
+work=$(mktemp -d)
+cleanup() {
+  for ns in hale-bench-hale hale-bench-kubectl; do
+    "$KUBECTL" "${KCFG[@]}" delete namespace "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+"$HALE" new orders --dir "$work/orders" --no-tidy -q
+for ns in hale-bench-hale hale-bench-kubectl; do
+  "$KUBECTL" "${KCFG[@]}" create namespace "$ns" >/dev/null
+done
+
+ms_now() { date +%s%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+run_hale() { # image
+  (cd "$work/orders" && "$HALE" deploy "${KCFG[@]}" -n hale-bench-hale --image "$1" -q >/dev/null)
+}
+run_kubectl() { # image: the same objects hale renders, applied and awaited by kubectl
+  (cd "$work/orders" && "$HALE" deploy --render --out - -n hale-bench-kubectl --image "$1" -q) \
+    | grep -v '^# Source' >"$work/objects.yaml"
+  "$KUBECTL" "${KCFG[@]}" -n hale-bench-kubectl apply --server-side --field-manager kubectl-bench \
+    -f "$work/objects.yaml" >/dev/null 2>&1 || true
+  "$KUBECTL" "${KCFG[@]}" -n hale-bench-kubectl rollout status deployment/orders --timeout 5m >/dev/null
+}
+timed() { local t0 t1; t0=$(ms_now); "$@"; t1=$(ms_now); echo $(( (t1 - t0) / 1000000 )); }
+
+# A first rollout of each, not measured: both start from a deployed service.
+run_hale "orders:0.0.0"
+run_kubectl "orders:0.0.0"
+
+ratios=()
+hale_ms=()
+kubectl_ms=()
+for round in $(seq "$ROUNDS"); do
+  image="orders:0.0.$round"
+  if (( round % 2 )); then
+    h=$(timed run_hale "$image"); k=$(timed run_kubectl "$image")
+  else
+    k=$(timed run_kubectl "$image"); h=$(timed run_hale "$image")
+  fi
+  hale_ms+=("$h"); kubectl_ms+=("$k")
+  ratios+=("$(awk -v h="$h" -v k="$k" 'BEGIN {printf "%.3f", h / k}')")
+  printf 'round %d: hale %d ms, kubectl %d ms\n' "$round" "$h" "$k"
+done
+printf 'hale deploy (apply + wait):            median %s ms\n' "$(printf '%s\n' "${hale_ms[@]}" | median)"
+printf 'kubectl apply --server-side + rollout: median %s ms\n' "$(printf '%s\n' "${kubectl_ms[@]}" | median)"
+printf 'ratio hale/kubectl (median of rounds): %s (target <= 0.8)\n' "$(printf '%s\n' "${ratios[@]}" | median)"
