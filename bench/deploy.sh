@@ -2,7 +2,8 @@
 # Wall time of `hale deploy` (server-side apply + rollout wait) against `kubectl apply
 # --server-side` followed by `kubectl rollout status`, on the same objects and the same control
 # plane (scripts/kube-env.sh: kube-apiserver, controller manager, scheduler, kwok), in one run.
-# Each round changes the image, so every round is a real rollout for both; the order of the two
+# Each round changes the image, so every round is a real rollout for both (hale's time includes
+# rendering the objects; kubectl gets them rendered before its clock starts); the order of the two
 # alternates per round, and the script prints the median of the per-round ratios hale/kubectl.
 # Target: at most 0.8.
 #
@@ -20,18 +21,21 @@ if [ -z "${HALE:-}" ]; then
   cargo build --release --quiet
   HALE=target/release/hale
 fi
+HALE=$(realpath "$HALE")
+NS_HALE=hale-bench-hale-$$
+NS_KUBECTL=hale-bench-kubectl-$$
 KUBECTL=$HALE_TEST_KUBECTL
 KCFG=(--kubeconfig "$HALE_TEST_KUBECONFIG" --context hale-test)
 work=$(mktemp -d)
 cleanup() {
-  for ns in hale-bench-hale hale-bench-kubectl; do
+  for ns in "$NS_HALE" "$NS_KUBECTL"; do
     "$KUBECTL" "${KCFG[@]}" delete namespace "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
   done
   rm -rf "$work"
 }
 trap cleanup EXIT
 "$HALE" new orders --dir "$work/orders" --no-tidy -q
-for ns in hale-bench-hale hale-bench-kubectl; do
+for ns in "$NS_HALE" "$NS_KUBECTL"; do
   "$KUBECTL" "${KCFG[@]}" create namespace "$ns" >/dev/null
 done
 
@@ -39,30 +43,34 @@ ms_now() { date +%s%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 run_hale() { # image
-  (cd "$work/orders" && "$HALE" deploy "${KCFG[@]}" -n hale-bench-hale --image "$1" -q >/dev/null)
+  (cd "$work/orders" && "$HALE" deploy "${KCFG[@]}" -n "$NS_HALE" --image "$1" -q >/dev/null)
 }
-run_kubectl() { # image: the same objects hale renders, applied and awaited by kubectl
-  (cd "$work/orders" && "$HALE" deploy --render --out - -n hale-bench-kubectl --image "$1" -q) \
+render_for_kubectl() { # image: the same objects hale renders, written before the clock starts
+  (cd "$work/orders" && "$HALE" deploy --render --out - -n "$NS_KUBECTL" --image "$1" -q) \
     | grep -v '^# Source' >"$work/objects.yaml"
-  "$KUBECTL" "${KCFG[@]}" -n hale-bench-kubectl apply --server-side --field-manager kubectl-bench \
+}
+run_kubectl() { # the rendered objects, applied and awaited by kubectl
+  "$KUBECTL" "${KCFG[@]}" -n "$NS_KUBECTL" apply --server-side --field-manager kubectl-bench \
     -f "$work/objects.yaml" >/dev/null 2>&1 || true
-  "$KUBECTL" "${KCFG[@]}" -n hale-bench-kubectl rollout status deployment/orders --timeout 5m >/dev/null
+  "$KUBECTL" "${KCFG[@]}" -n "$NS_KUBECTL" rollout status deployment/orders --timeout 5m >/dev/null
 }
 timed() { local t0 t1; t0=$(ms_now); "$@"; t1=$(ms_now); echo $(( (t1 - t0) / 1000000 )); }
 
 # A first rollout of each, not measured: both start from a deployed service.
 run_hale "orders:0.0.0"
-run_kubectl "orders:0.0.0"
+render_for_kubectl "orders:0.0.0"
+run_kubectl
 
 ratios=()
 hale_ms=()
 kubectl_ms=()
 for round in $(seq "$ROUNDS"); do
   image="orders:0.0.$round"
+  render_for_kubectl "$image"
   if (( round % 2 )); then
-    h=$(timed run_hale "$image"); k=$(timed run_kubectl "$image")
+    h=$(timed run_hale "$image"); k=$(timed run_kubectl)
   else
-    k=$(timed run_kubectl "$image"); h=$(timed run_hale "$image")
+    k=$(timed run_kubectl); h=$(timed run_hale "$image")
   fi
   hale_ms+=("$h"); kubectl_ms+=("$k")
   ratios+=("$(awk -v h="$h" -v k="$k" 'BEGIN {printf "%.3f", h / k}')")
