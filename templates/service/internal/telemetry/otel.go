@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -12,35 +13,59 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Exporter sends spans over OTLP/HTTP. The exporter reads the standard OTEL_EXPORTER_OTLP_*
-// variables itself (endpoint, headers, TLS), so every option the SDK documents works here.
+// SetGlobalPropagator makes the W3C trace-context + baggage propagator the global one, so
+// instrumentation added to the service (otelhttp, database drivers) propagates the same way.
+// It runs whether or not spans are exported.
+func SetGlobalPropagator() { otel.SetTextMapPropagator(propagator) }
+
+// Exporter is the service's TracerProvider; it is also installed as the global one.
 type Exporter struct {
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
 }
 
-// NewExporter starts a batching OTLP/HTTP span exporter for this service.
+// NewExporter starts a batching OTLP/HTTP span exporter for this service. The exporter reads
+// the standard OTEL_EXPORTER_OTLP_* variables itself (endpoint, headers, TLS).
 func NewExporter(ctx context.Context, service, instance, version string) (*Exporter, error) {
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("creating the OTLP/HTTP trace exporter: %w", err)
 	}
-	res := resource.NewWithAttributes(semconv.SchemaURL,
-		semconv.ServiceName(service),
-		semconv.ServiceInstanceID(instance),
-		semconv.ServiceVersion(version),
+	return NewProvider(ctx, service, instance, version, sdktrace.WithBatcher(exp))
+}
+
+// NewProvider builds the TracerProvider with opts (a span processor at least), sets it as the
+// global TracerProvider and the W3C propagator as the global propagator.
+//
+// The standard environment is honoured: the resource is service.name, service.instance.id
+// and service.version from the service's configuration, overridden by OTEL_RESOURCE_ATTRIBUTES
+// and OTEL_SERVICE_NAME; the sampler is OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG
+// (default parentbased_always_on), read by the SDK.
+func NewProvider(ctx context.Context, service, instance, version string, opts ...sdktrace.TracerProviderOption) (*Exporter, error) {
+	res, err := resource.New(ctx,
+		resource.WithSchemaURL(semconv.SchemaURL),
+		resource.WithAttributes(
+			semconv.ServiceName(service),
+			semconv.ServiceInstanceID(instance),
+			semconv.ServiceVersion(version),
+		),
+		resource.WithFromEnv(), // last, so OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
 	)
-	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp),
-		sdktrace.WithResource(res),
-		// Respect the caller's sampling decision; sample new traces.
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
-	)
+	if err != nil {
+		return nil, fmt.Errorf("reading the OpenTelemetry resource (OTEL_RESOURCE_ATTRIBUTES): %w", err)
+	}
+	// No WithSampler: the SDK then takes OTEL_TRACES_SAMPLER, parentbased_always_on by default.
+	tp := sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{sdktrace.WithResource(res)}, opts...)...)
+	otel.SetTracerProvider(tp)
+	SetGlobalPropagator()
 	return &Exporter{provider: tp, tracer: tp.Tracer("http.server")}, nil
 }
 
 // Tracer is the tracer server spans are started with.
 func (e *Exporter) Tracer() trace.Tracer { return e.tracer }
+
+// Provider is the TracerProvider, for clients that start their own spans.
+func (e *Exporter) Provider() trace.TracerProvider { return e.provider }
 
 // Shutdown flushes buffered spans, giving up at ctx's deadline.
 func (e *Exporter) Shutdown(ctx context.Context) error {

@@ -1,9 +1,10 @@
 // Package telemetry carries per-request identity (request ID, W3C trace context) through
 // contexts, gives handlers a logger that prints both, and sets up OpenTelemetry export.
 //
-// Without OTEL_EXPORTER_OTLP_ENDPOINT the service still propagates trace context: it parses
-// an incoming traceparent, makes a child span ID for itself and passes its own span on to the
-// services it calls, so traces stay connected across hale services with zero setup.
+// Trace context travels with the SDK's W3C propagators (traceparent, tracestate, baggage).
+// Without OTEL_EXPORTER_OTLP_ENDPOINT the service still propagates it: it continues an incoming
+// trace with a span ID of its own and passes that on to the services it calls, so traces stay
+// connected across services with zero setup and no span is recorded.
 package telemetry
 
 import (
@@ -13,20 +14,46 @@ import (
 	"math/rand/v2"
 	"net/http"
 
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
-// TraceparentHeader is the W3C Trace Context request header.
-const TraceparentHeader = "traceparent"
+// propagator is W3C Trace Context plus W3C Baggage, the OpenTelemetry default; Setup makes it
+// the global one too, so any otel instrumentation added to the service uses the same.
+var propagator propagation.TextMapPropagator = propagation.NewCompositeTextMapPropagator(
+	propagation.TraceContext{}, propagation.Baggage{})
+
+// Propagator returns the W3C trace-context + baggage propagator the service uses.
+func Propagator() propagation.TextMapPropagator { return propagator }
 
 // requestInfo is the per-request identity, stored in one context value (one allocation) and
 // read by loggers and outgoing calls.
 type requestInfo struct {
-	id   string
-	span trace.SpanContext
+	id    string
+	span  trace.SpanContext
+	local localSpan
 }
 
 type requestKey struct{}
+
+// localSpan is the span of a request when nothing is exported: it records nothing and only
+// carries the span context, so trace.SpanFromContext, tracers and propagators see it.
+type localSpan struct {
+	noop.Span
+	sc trace.SpanContext
+}
+
+// SpanContext is the local span's own context.
+func (s *localSpan) SpanContext() trace.SpanContext { return s.sc }
+
+// WithLocalSpan stores the request ID in ctx, with sc as the current (non-recording) span;
+// the span lives in the same allocation as the request's identity.
+func WithLocalSpan(ctx context.Context, id string, sc trace.SpanContext) context.Context {
+	ri := &requestInfo{id: id, span: sc}
+	ri.local.sc = sc
+	return context.WithValue(trace.ContextWithSpan(ctx, &ri.local), requestKey{}, ri)
+}
 
 // WithRequest stores the request ID and this service's span context in ctx.
 func WithRequest(ctx context.Context, id string, span trace.SpanContext) context.Context {
@@ -87,61 +114,6 @@ func fill(b []byte) {
 	}
 }
 
-// ParseTraceparent reads a W3C traceparent header ("00-<trace-id>-<parent-id>-<flags>").
-// It returns ok=false for anything malformed or all-zero, as the spec requires.
-func ParseTraceparent(h string) (trace.SpanContext, bool) {
-	// Version 00 is exactly 55 bytes; future versions may append fields after a '-'.
-	if len(h) < 55 || (len(h) > 55 && h[55] != '-') {
-		return trace.SpanContext{}, false
-	}
-	if h[2] != '-' || h[35] != '-' || h[52] != '-' || h[:2] == "ff" {
-		return trace.SpanContext{}, false
-	}
-	if !lowerHex(h[:2]) || !lowerHex(h[3:35]) || !lowerHex(h[36:52]) || !lowerHex(h[53:55]) {
-		return trace.SpanContext{}, false
-	}
-	if h[:2] == "00" && len(h) != 55 {
-		return trace.SpanContext{}, false
-	}
-	var tid trace.TraceID
-	var sid trace.SpanID
-	var flags [1]byte
-	_, _ = hex.Decode(tid[:], []byte(h[3:35]))
-	_, _ = hex.Decode(sid[:], []byte(h[36:52]))
-	_, _ = hex.Decode(flags[:], []byte(h[53:55]))
-	sc := trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID:    tid,
-		SpanID:     sid,
-		TraceFlags: trace.TraceFlags(flags[0]),
-		Remote:     true,
-	})
-	return sc, sc.IsValid()
-}
-
-func lowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// FormatTraceparent writes sc as a version-00 traceparent header value.
-func FormatTraceparent(sc trace.SpanContext) string {
-	tid := sc.TraceID()
-	sid := sc.SpanID()
-	var b [55]byte
-	b[0], b[1], b[2] = '0', '0', '-'
-	hex.Encode(b[3:35], tid[:])
-	b[35] = '-'
-	hex.Encode(b[36:52], sid[:])
-	b[52] = '-'
-	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
-	return string(b[:])
-}
-
 // ChildSpanContext makes the span context of this service's own span: the parent's trace ID
 // (or a new one when there is no valid parent) and a fresh span ID. New traces are sampled.
 func ChildSpanContext(parent trace.SpanContext) trace.SpanContext {
@@ -161,12 +133,16 @@ func ChildSpanContext(parent trace.SpanContext) trace.SpanContext {
 	return trace.NewSpanContext(cfg)
 }
 
-// InjectTraceparent sets the traceparent header for an outgoing call made on behalf of ctx's
-// span, so the callee's span becomes its child.
-func InjectTraceparent(ctx context.Context, h http.Header) {
-	if sc := SpanContext(ctx); sc.IsValid() {
-		h["Traceparent"] = []string{FormatTraceparent(sc)} // canonical form of traceparent
-	}
+// Extract reads the caller's W3C trace context (traceparent, tracestate) and baggage from h
+// into ctx, with the SDK's propagators. A malformed or missing header leaves ctx as it was.
+func Extract(ctx context.Context, h http.Header) context.Context {
+	return propagator.Extract(ctx, propagation.HeaderCarrier(h))
+}
+
+// Inject writes ctx's span (traceparent, tracestate) and baggage into h for an outgoing call,
+// so the callee's span becomes a child of ctx's span.
+func Inject(ctx context.Context, h http.Header) {
+	propagator.Inject(ctx, propagation.HeaderCarrier(h))
 }
 
 // TraceID returns the hex trace ID in ctx, or "".
