@@ -946,6 +946,39 @@ pub struct InstanceStatus {
     /// HTTP status of /readyz, `null` if nothing answered.
     pub readyz: Option<u16>,
     pub log: PathBuf,
+    /// The faults the instance injects now (GET /admin/faults), `null` if its admin API did
+    /// not answer.
+    pub faults: Option<ActiveFaults>,
+}
+
+/// What `GET /admin/faults` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ActiveFaults {
+    /// Whether fault injection is allowed (FAULT_INJECTION).
+    pub enabled: bool,
+    pub error_rate: f64,
+    pub latency_ms: i64,
+}
+
+impl ActiveFaults {
+    /// Whether any fault is on.
+    pub fn any(&self) -> bool {
+        self.error_rate > 0.0 || self.latency_ms > 0
+    }
+}
+
+/// `GET /admin/faults` on the instance at `addr`; `None` if nothing answered it well.
+pub async fn get_faults(client: &reqwest::Client, addr: SocketAddr) -> Option<ActiveFaults> {
+    let resp = client
+        .get(format!("http://{addr}/admin/faults"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    resp.json().await.ok()
 }
 
 /// The fleet in `dir` and the state of each instance (running, /healthz, /readyz).
@@ -956,13 +989,14 @@ pub async fn status(dir: &Path) -> Result<(FleetState, Vec<InstanceStatus>), Fle
     let mut rows = Vec::new();
     for i in &state.instances {
         let alive = runtime.is_running(&i.handle()).await;
-        let (healthz, readyz) = if alive {
+        let (healthz, readyz, faults) = if alive {
             (
                 probe(&client, i.socket_addr(), "/healthz").await,
                 probe(&client, i.socket_addr(), "/readyz").await,
+                get_faults(&client, i.admin_addr()).await,
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
         rows.push(InstanceStatus {
             id: i.id.clone(),
@@ -973,6 +1007,7 @@ pub async fn status(dir: &Path) -> Result<(FleetState, Vec<InstanceStatus>), Fle
             healthz,
             readyz,
             log: i.log.clone(),
+            faults,
         });
     }
     Ok((state, rows))
