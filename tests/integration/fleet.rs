@@ -426,3 +426,58 @@ func main() {
     }
     assert!(!hale::fleet::FleetState::path(&dir).exists());
 }
+
+/// `hale up` and `hale down` hold an flock on .hale/fleet.lock while they change the fleet; a
+/// second one in the same folder refuses with one line naming the holder's pid. Here the test
+/// itself holds that lock (the same flock a running `hale up` takes), so nothing depends on
+/// how long a real `hale up` takes.
+#[test]
+fn up_and_down_refuse_while_another_holds_the_fleet_lock() {
+    use std::io::Write as _;
+    need!(Go);
+    let tmp = common::tempdir();
+    let (_name, dir) = new_service(tmp.path(), "lock");
+    std::fs::create_dir_all(dir.join(".hale")).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.join(".hale/fleet.lock"))
+        .unwrap();
+    let mut held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    writeln!(held, "{}", std::process::id()).unwrap();
+    for cmd in ["up", "down"] {
+        let out = common::hale(tmp.path())
+            .arg(cmd)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "hale {cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "hale {cmd}: {err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "hale {cmd}: {err}"
+        );
+    }
+    assert!(!dir.join(".hale/fleet.json").exists(), "nothing started");
+    drop(held);
+    let out = common::hale(tmp.path())
+        .arg("up")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale up after the lock is free");
+    let out = common::hale(tmp.path())
+        .arg("down")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale down");
+    assert!(
+        !dir.join(".hale").exists(),
+        "down leaves no lock file behind"
+    );
+}
