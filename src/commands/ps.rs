@@ -25,6 +25,12 @@ struct PsDocument<'a> {
 }
 
 pub async fn run(args: PsArgs, printer: &Printer) -> anyhow::Result<()> {
+    if !args.path.is_dir() {
+        return Err(crate::usage!(
+            "{} is not a folder: pass the service folder where `hale up` ran",
+            args.path.display()
+        ));
+    }
     if !FleetState::path(&args.path).exists() {
         printer.note(format!(
             "no fleet in {} (start one with `hale up`)",

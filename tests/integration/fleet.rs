@@ -481,3 +481,51 @@ fn up_and_down_refuse_while_another_holds_the_fleet_lock() {
         "down leaves no lock file behind"
     );
 }
+
+/// `discover` (on the default embedded file registry) and `ps` read only: they leave no file
+/// and no folder behind, not even the state folder or the registry's lock file.
+#[test]
+fn read_only_commands_create_nothing_and_a_missing_folder_is_a_usage_error() {
+    let tmp = common::tempdir();
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    for args in [
+        &["discover", "orders"][..],
+        &["ps"],
+        &["ps", "--output", "json"],
+    ] {
+        let out = common::hale(tmp.path())
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "work")
+            .collect();
+        assert!(left.is_empty(), "{args:?} created {left:?}");
+        assert!(
+            common::tree(&work).is_empty(),
+            "{args:?} wrote into the folder"
+        );
+    }
+    let missing = tmp.path().join("no-such-folder");
+    for cmd in ["ps", "down", "up"] {
+        let out = common::hale(tmp.path())
+            .arg(cmd)
+            .arg(&missing)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "hale {cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "hale {cmd}: {err}");
+        assert!(err.contains("no-such-folder"), "hale {cmd}: {err}");
+        assert!(!missing.exists(), "hale {cmd} created the folder");
+    }
+}
