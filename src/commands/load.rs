@@ -254,6 +254,15 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         ));
     };
 
+    for (flag, path) in [
+        ("--report", &args.report),
+        ("--histogram-out", &args.histogram_out),
+    ] {
+        if let Some(path) = path {
+            check_writable(flag, path)?;
+        }
+    }
+
     let actuator: Option<Arc<dyn load::FaultActuator>> = if options.faults.is_empty() {
         None
     } else {
@@ -348,4 +357,26 @@ async fn undo_faults(actuator: &dyn load::FaultActuator, plan: &[FaultStep], pri
             Err(e) => printer.warn(format!("could not reset the faults on {id}: {e:#}")),
         }
     }
+}
+
+/// An output path is checked before any request is sent: its folder must exist and take a new
+/// file (a temporary one, removed at once), and the path must not be a folder.
+fn check_writable(flag: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        return Err(usage!(
+            "{flag} {}: is a folder; give a file path",
+            path.display()
+        ));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if let Err(e) = tempfile::NamedTempFile::new_in(parent) {
+        return Err(usage!(
+            "{flag} {}: cannot write there ({e}); give a path in a folder that exists and is writable",
+            path.display()
+        ));
+    }
+    Ok(())
 }

@@ -1915,3 +1915,34 @@ fn injected_faults_are_undone_at_the_end_on_ctrl_c_and_on_sigterm_unless_kept() 
 fn refs(a: &[String]) -> Vec<&str> {
     a.iter().map(String::as_str).collect()
 }
+
+#[test]
+fn an_output_path_that_cannot_be_written_is_refused_before_any_request() {
+    let s = TestServer::start("w", Behaviour::Ok);
+    for flag in ["--report", "--histogram-out"] {
+        let (out, dir) = load(&[
+            "--endpoints",
+            &s.addr.to_string(),
+            "-n",
+            "50",
+            flag,
+            "/nonexistent-hale-dir/out.file",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{flag}: {err}");
+        assert!(err.contains(flag), "{flag}: {err}");
+        assert_eq!(s.served(), 0, "{flag}: a request was sent");
+        // A folder given as the file is refused too.
+        let (out, _) = load(&[
+            "--endpoints",
+            &s.addr.to_string(),
+            "-n",
+            "50",
+            flag,
+            dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{flag} on a folder");
+        assert_eq!(s.served(), 0, "{flag}: a request was sent");
+    }
+}
