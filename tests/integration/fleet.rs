@@ -529,3 +529,36 @@ fn read_only_commands_create_nothing_and_a_missing_folder_is_a_usage_error() {
         assert!(!missing.exists(), "hale {cmd} created the folder");
     }
 }
+
+/// `hale new` and `hale templates export` share the target check; its refusal names no flag
+/// that one of them lacks (`templates export` takes a DIR argument, not `--dir`).
+#[test]
+fn a_non_empty_target_is_refused_in_words_both_commands_understand() {
+    let tmp = common::tempdir();
+    let full = tmp.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("keep.txt"), "mine").unwrap();
+    let runs: [&[&str]; 2] = [
+        &["templates", "export"],
+        &["new", "orders", "--no-tidy", "--dir"],
+    ];
+    for args in runs {
+        let out = common::hale(tmp.path())
+            .args(args)
+            .arg(&full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("not empty") && err.contains("--force"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("--dir"), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(full.join("keep.txt")).unwrap(),
+            "mine"
+        );
+    }
+}
