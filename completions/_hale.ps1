@@ -373,6 +373,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--merge', '--merge', [CompletionResultType]::ParameterName, 'Merge --histogram-out files (no load is sent) and print their percentiles')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
+            [CompletionResult]::new('--keep-faults', '--keep-faults', [CompletionResultType]::ParameterName, 'Leave the error-rate and latency faults the run injected in place when it ends (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM)')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'HTTPS: accept any server certificate (test servers only)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'HTTPS: accept any server certificate (test servers only)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')

@@ -349,6 +349,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --merge 'Merge --histogram-out files (no load is sent) and print their percentiles'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --keep-faults 'Leave the error-rate and latency faults the run injected in place when it ends (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM)'
             cand -k 'HTTPS: accept any server certificate (test servers only)'
             cand --insecure 'HTTPS: accept any server certificate (test servers only)'
             cand -q 'Print only results and errors'

@@ -314,6 +314,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand load" -l keep-faults -d 'Leave the error-rate and latency faults the run injected in place when it ends (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s k -l insecure -d 'HTTPS: accept any server certificate (test servers only)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand load" -s v -l verbose -d 'Print more detail (repeat for more)'

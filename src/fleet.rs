@@ -118,6 +118,67 @@ pub enum FleetError {
     /// The stop signal arrived: what had started was stopped again.
     #[error("stopped before the fleet was ready")]
     Stopped,
+    #[error("another hale{} is changing the fleet in {}: let it finish and run this again (lock {})", holder.map(|p| format!(" (pid {p})")).unwrap_or_default(), dir.display(), lock.display())]
+    Locked {
+        dir: PathBuf,
+        lock: PathBuf,
+        holder: Option<u32>,
+    },
+}
+
+/// The lock file that `hale up` and `hale down` hold while they change a fleet.
+pub const LOCK_FILE: &str = "fleet.lock";
+
+/// An exclusive `flock` on `.hale/fleet.lock`, held while a command changes the fleet: a second
+/// `hale up` or `hale down` in the same folder refuses (it does not wait). The holder writes its
+/// pid into the file, for the refusal to name it. Released when dropped (or the process exits).
+#[derive(Debug)]
+pub struct FleetLock {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl FleetLock {
+    /// Take the lock of the fleet in `dir` (absolute), creating `.hale/` if needed.
+    pub fn take(dir: &Path) -> Result<FleetLock, FleetError> {
+        use std::io::{Read as _, Seek as _, Write as _};
+        let state_dir = dir.join(STATE_DIR);
+        std::fs::create_dir_all(&state_dir)
+            .map_err(io(format!("creating {}", state_dir.display())))?;
+        let path = state_dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(format!("opening {}", path.display())))?;
+        let mut lock =
+            match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => lock,
+                Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+                    let mut text = String::new();
+                    let _ = file.read_to_string(&mut text);
+                    return Err(FleetError::Locked {
+                        dir: dir.to_path_buf(),
+                        lock: path,
+                        holder: text.trim().parse().ok(),
+                    });
+                }
+                Err((_, errno)) => {
+                    return Err(FleetError::Io {
+                        action: format!("locking {}", path.display()),
+                        source: errno.into(),
+                    })
+                }
+            };
+        let write = |f: &mut std::fs::File| -> std::io::Result<()> {
+            f.set_len(0)?;
+            f.rewind()?;
+            writeln!(f, "{}", std::process::id())
+        };
+        write(&mut lock).map_err(io(format!("writing {}", path.display())))?;
+        Ok(FleetLock { _lock: lock })
+    }
 }
 
 fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> FleetError {
@@ -598,6 +659,7 @@ pub async fn up(
     stop: &Stop,
 ) -> Result<UpReport, FleetError> {
     let dir = std::path::absolute(&opts.dir).map_err(io("resolving the service folder"))?;
+    let _lock = FleetLock::take(&dir)?;
     let state_dir = dir.join(STATE_DIR);
     let binary = state_dir.join("bin").join(&opts.name);
     let previous = if FleetState::path(&dir).exists() {
@@ -946,6 +1008,39 @@ pub struct InstanceStatus {
     /// HTTP status of /readyz, `null` if nothing answered.
     pub readyz: Option<u16>,
     pub log: PathBuf,
+    /// The faults the instance injects now (GET /admin/faults), `null` if its admin API did
+    /// not answer.
+    pub faults: Option<ActiveFaults>,
+}
+
+/// What `GET /admin/faults` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ActiveFaults {
+    /// Whether fault injection is allowed (FAULT_INJECTION).
+    pub enabled: bool,
+    pub error_rate: f64,
+    pub latency_ms: i64,
+}
+
+impl ActiveFaults {
+    /// Whether any fault is on.
+    pub fn any(&self) -> bool {
+        self.error_rate > 0.0 || self.latency_ms > 0
+    }
+}
+
+/// `GET /admin/faults` on the instance at `addr`; `None` if nothing answered it well.
+pub async fn get_faults(client: &reqwest::Client, addr: SocketAddr) -> Option<ActiveFaults> {
+    let resp = client
+        .get(format!("http://{addr}/admin/faults"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    resp.json().await.ok()
 }
 
 /// The fleet in `dir` and the state of each instance (running, /healthz, /readyz).
@@ -956,13 +1051,14 @@ pub async fn status(dir: &Path) -> Result<(FleetState, Vec<InstanceStatus>), Fle
     let mut rows = Vec::new();
     for i in &state.instances {
         let alive = runtime.is_running(&i.handle()).await;
-        let (healthz, readyz) = if alive {
+        let (healthz, readyz, faults) = if alive {
             (
                 probe(&client, i.socket_addr(), "/healthz").await,
                 probe(&client, i.socket_addr(), "/readyz").await,
+                get_faults(&client, i.admin_addr()).await,
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
         rows.push(InstanceStatus {
             id: i.id.clone(),
@@ -973,6 +1069,7 @@ pub async fn status(dir: &Path) -> Result<(FleetState, Vec<InstanceStatus>), Fle
             healthz,
             readyz,
             log: i.log.clone(),
+            faults,
         });
     }
     Ok((state, rows))
@@ -999,11 +1096,16 @@ pub struct StoppedInstance {
 /// registry, and remove `.hale/` (fleet.json, bin/, logs/). `Ok(None)` when there is no fleet.
 pub async fn down(dir: &Path, grace: Duration) -> Result<Option<DownReport>, FleetError> {
     let dir = std::path::absolute(dir).map_err(io("resolving the service folder"))?;
+    if !dir.join(STATE_DIR).is_dir() {
+        return Ok(None);
+    }
+    let _lock = FleetLock::take(&dir)?;
     if !FleetState::path(&dir).exists() {
         // A failed `hale up` keeps its logs for reading; `hale down` clears them too.
         let hale_dir = dir.join(STATE_DIR);
         let _ = std::fs::remove_dir_all(hale_dir.join("logs"));
         let _ = std::fs::remove_dir_all(hale_dir.join("bin"));
+        let _ = std::fs::remove_file(hale_dir.join(LOCK_FILE));
         let _ = std::fs::remove_dir(&hale_dir);
         return Ok(None);
     }
@@ -1052,6 +1154,8 @@ pub async fn down(dir: &Path, grace: Duration) -> Result<Option<DownReport>, Fle
     let _ = std::fs::remove_dir(hale_dir.join("bin"));
     let path = FleetState::path(&dir);
     std::fs::remove_file(&path).map_err(io(format!("removing {}", path.display())))?;
+    // Unlinked while still held: a run that opened it now finds the fleet gone.
+    let _ = std::fs::remove_file(hale_dir.join(LOCK_FILE));
     let _ = std::fs::remove_dir(&hale_dir);
     Ok(Some(DownReport {
         service: state.service.clone(),

@@ -356,14 +356,14 @@ pub fn check_target(root: &Path, force: bool) -> anyhow::Result<()> {
     if root.exists() && !root.is_dir() {
         return Err(refuse!(
             Target,
-            "{} exists and is not a folder; choose another --dir",
+            "{} exists and is not a folder; choose a new or empty folder",
             root.display()
         ));
     }
     if non_empty(root) && !force {
         return Err(refuse!(
             Target,
-            "{} is not empty; choose another --dir, or pass --force to overwrite the generated files in it",
+            "{} is not empty; choose a new or empty folder, or pass --force to overwrite the generated files in it",
             root.display()
         ));
     }

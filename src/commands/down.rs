@@ -31,6 +31,12 @@ struct DownDocument<'a> {
 }
 
 pub async fn run(args: DownArgs, printer: &Printer) -> anyhow::Result<()> {
+    if !args.path.is_dir() {
+        return Err(crate::usage!(
+            "{} is not a folder: pass the service folder where `hale up` ran",
+            args.path.display()
+        ));
+    }
     let report = fleet::down(&args.path, args.grace).await?;
     let Some(report) = report else {
         printer.note(format!(

@@ -137,6 +137,10 @@ pub struct LoadArgs {
     /// Service folder holding .hale/fleet.json (for --fault).
     #[arg(long, default_value = ".", value_name = "PATH")]
     pub fleet: PathBuf,
+    /// Leave the error-rate and latency faults the run injected in place when it ends
+    /// (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM).
+    #[arg(long)]
+    pub keep_faults: bool,
     /// Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N,
     /// recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable).
     #[arg(long = "assert", value_name = "EXPR")]
@@ -250,6 +254,15 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         ));
     };
 
+    for (flag, path) in [
+        ("--report", &args.report),
+        ("--histogram-out", &args.histogram_out),
+    ] {
+        if let Some(path) = path {
+            check_writable(flag, path)?;
+        }
+    }
+
     let actuator: Option<Arc<dyn load::FaultActuator>> = if options.faults.is_empty() {
         None
     } else {
@@ -266,6 +279,7 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         load::faults::validate_plan(&options.faults, &known, options.duration)?;
         Some(Arc::new(actuator))
     };
+    let undo = actuator.clone().filter(|_| !args.keep_faults);
 
     printer.status(
         "Loading",
@@ -286,6 +300,9 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
     let outcome = load::run(options.clone(), targets, actuator, &progress, stop).await;
     drop(progress);
     renderer.finish().await;
+    if let Some(actuator) = undo {
+        undo_faults(actuator.as_ref(), &options.faults, printer).await;
+    }
     let outcome = outcome?;
 
     let report = Report::build(&outcome, &options, target_info, &assertions);
@@ -314,6 +331,52 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         .collect();
     if !failed.is_empty() {
         anyhow::bail!("assertion failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// Reset to zero the error-rate and latency faults of `plan` on the instances they name, so a
+/// run leaves nothing behind. A killed instance stays killed unless the plan restores it; an
+/// instance that cannot be reached (killed, gone) is reported and skipped.
+async fn undo_faults(actuator: &dyn load::FaultActuator, plan: &[FaultStep], printer: &Printer) {
+    let mut ids: Vec<&str> = plan
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.action,
+                load::FaultAction::ErrorRate(..) | load::FaultAction::Latency(..)
+            )
+        })
+        .map(|s| s.action.instance())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        match actuator.set_faults(id, 0.0, Duration::ZERO).await {
+            Ok(()) => printer.status("Reset", format!("faults on {id}")),
+            Err(e) => printer.warn(format!("could not reset the faults on {id}: {e:#}")),
+        }
+    }
+}
+
+/// An output path is checked before any request is sent: its folder must exist and take a new
+/// file (a temporary one, removed at once), and the path must not be a folder.
+fn check_writable(flag: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        return Err(usage!(
+            "{flag} {}: is a folder; give a file path",
+            path.display()
+        ));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if let Err(e) = tempfile::NamedTempFile::new_in(parent) {
+        return Err(usage!(
+            "{flag} {}: cannot write there ({e}); give a path in a folder that exists and is writable",
+            path.display()
+        ));
     }
     Ok(())
 }

@@ -25,6 +25,12 @@ struct PsDocument<'a> {
 }
 
 pub async fn run(args: PsArgs, printer: &Printer) -> anyhow::Result<()> {
+    if !args.path.is_dir() {
+        return Err(crate::usage!(
+            "{} is not a folder: pass the service folder where `hale up` ran",
+            args.path.display()
+        ));
+    }
     if !FleetState::path(&args.path).exists() {
         printer.note(format!(
             "no fleet in {} (start one with `hale up`)",
@@ -50,22 +56,38 @@ pub async fn run(args: PsArgs, printer: &Printer) -> anyhow::Result<()> {
     printer.emit(&doc, |out| {
         writeln!(
             out,
-            "{:<20} {:>8}  {:<21} {:<5} {:<7} READYZ",
-            "ID", "PID", "ADDRESS", "ALIVE", "HEALTHZ"
+            "{:<20} {:>8}  {:<21} {:<5} {:<7} {:<6} FAULTS",
+            "ID", "PID", "ADDRESS", "ALIVE", "HEALTHZ", "READYZ"
         )?;
         for r in &rows {
             writeln!(
                 out,
-                "{:<20} {:>8}  {:<21} {:<5} {:<7} {}",
+                "{:<20} {:>8}  {:<21} {:<5} {:<7} {:<6} {}",
                 r.id,
                 r.pid,
                 format!("{}:{}", r.address, r.port),
                 if r.alive { "yes" } else { "no" },
                 code(r.healthz),
-                code(r.readyz)
+                code(r.readyz),
+                faults_text(r.faults.as_ref())
             )?;
         }
         Ok(())
     })?;
     Ok(())
+}
+
+/// The FAULTS column: `-` when none is on or the admin API did not answer.
+fn faults_text(faults: Option<&fleet::ActiveFaults>) -> String {
+    let Some(f) = faults.filter(|f| f.any()) else {
+        return "-".to_string();
+    };
+    let mut parts = Vec::new();
+    if f.error_rate > 0.0 {
+        parts.push(format!("error-rate={}", f.error_rate));
+    }
+    if f.latency_ms > 0 {
+        parts.push(format!("latency={}ms", f.latency_ms));
+    }
+    parts.join(",")
 }

@@ -279,9 +279,20 @@ fn read_document(path: &Path) -> Result<FileDocument, RegistryError> {
     })
 }
 
-/// Read the document under a shared lock.
+/// Read the document under a shared lock. Reading never creates anything: no registry file
+/// reads as empty, and without a lock file (no writer made one yet) the file is read as is —
+/// writers replace it by rename, so a reader sees a whole version either way.
 pub fn read_shared(path: &Path) -> Result<FileDocument, RegistryError> {
-    let _lock = flock(open_lock(path)?, FlockArg::LockShared, path)?;
+    if !path.exists() {
+        return Ok(FileDocument::default());
+    }
+    let lock = lock_path(path);
+    let file = match OpenOptions::new().read(true).open(&lock) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return read_document(path),
+        Err(e) => return Err(file_error(&lock, e)),
+    };
+    let _lock = flock(file, FlockArg::LockShared, path)?;
     read_document(path)
 }
 

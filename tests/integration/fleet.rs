@@ -426,3 +426,139 @@ func main() {
     }
     assert!(!hale::fleet::FleetState::path(&dir).exists());
 }
+
+/// `hale up` and `hale down` hold an flock on .hale/fleet.lock while they change the fleet; a
+/// second one in the same folder refuses with one line naming the holder's pid. Here the test
+/// itself holds that lock (the same flock a running `hale up` takes), so nothing depends on
+/// how long a real `hale up` takes.
+#[test]
+fn up_and_down_refuse_while_another_holds_the_fleet_lock() {
+    use std::io::Write as _;
+    need!(Go);
+    let tmp = common::tempdir();
+    let (_name, dir) = new_service(tmp.path(), "lock");
+    std::fs::create_dir_all(dir.join(".hale")).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.join(".hale/fleet.lock"))
+        .unwrap();
+    let mut held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    writeln!(held, "{}", std::process::id()).unwrap();
+    for cmd in ["up", "down"] {
+        let out = common::hale(tmp.path())
+            .arg(cmd)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "hale {cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "hale {cmd}: {err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "hale {cmd}: {err}"
+        );
+    }
+    assert!(!dir.join(".hale/fleet.json").exists(), "nothing started");
+    drop(held);
+    let out = common::hale(tmp.path())
+        .arg("up")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale up after the lock is free");
+    let out = common::hale(tmp.path())
+        .arg("down")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale down");
+    assert!(
+        !dir.join(".hale").exists(),
+        "down leaves no lock file behind"
+    );
+}
+
+/// `discover` (on the default embedded file registry) and `ps` read only: they leave no file
+/// and no folder behind, not even the state folder or the registry's lock file.
+#[test]
+fn read_only_commands_create_nothing_and_a_missing_folder_is_a_usage_error() {
+    let tmp = common::tempdir();
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    for args in [
+        &["discover", "orders"][..],
+        &["ps"],
+        &["ps", "--output", "json"],
+    ] {
+        let out = common::hale(tmp.path())
+            .args(args)
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "work")
+            .collect();
+        assert!(left.is_empty(), "{args:?} created {left:?}");
+        assert!(
+            common::tree(&work).is_empty(),
+            "{args:?} wrote into the folder"
+        );
+    }
+    let missing = tmp.path().join("no-such-folder");
+    for cmd in ["ps", "down", "up"] {
+        let out = common::hale(tmp.path())
+            .arg(cmd)
+            .arg(&missing)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "hale {cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "hale {cmd}: {err}");
+        assert!(err.contains("no-such-folder"), "hale {cmd}: {err}");
+        assert!(!missing.exists(), "hale {cmd} created the folder");
+    }
+}
+
+/// `hale new` and `hale templates export` share the target check; its refusal names no flag
+/// that one of them lacks (`templates export` takes a DIR argument, not `--dir`).
+#[test]
+fn a_non_empty_target_is_refused_in_words_both_commands_understand() {
+    let tmp = common::tempdir();
+    let full = tmp.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("keep.txt"), "mine").unwrap();
+    let runs: [&[&str]; 2] = [
+        &["templates", "export"],
+        &["new", "orders", "--no-tidy", "--dir"],
+    ];
+    for args in runs {
+        let out = common::hale(tmp.path())
+            .args(args)
+            .arg(&full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("not empty") && err.contains("--force"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("--dir"), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(full.join("keep.txt")).unwrap(),
+            "mine"
+        );
+    }
+}

@@ -1811,3 +1811,138 @@ fn https_target_with_an_untrusted_certificate_fails_unless_insecure() {
     assert!(stderr.contains("--cacert /nonexistent/ca.pem"), "{stderr}");
     assert_eq!(server.served.load(Ordering::Relaxed), 50, "no request sent");
 }
+
+impl Fleet {
+    /// The faults `hale ps` reports on instance `n` now (its `faults` field).
+    fn faults_of(&self, n: u32) -> Value {
+        let out = common::hale(self.tmp.path())
+            .args(["ps"])
+            .arg(&self.dir)
+            .args(["--output", "json"])
+            .output()
+            .unwrap();
+        common::assert_success(&out, "hale ps");
+        let ps: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let id = self.id(n);
+        ps["instances"]
+            .as_array()
+            .and_then(|all| all.iter().find(|i| i["id"] == id.as_str()))
+            .map(|i| i["faults"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    fn fault_on(&self, n: u32) -> bool {
+        let f = self.faults_of(n);
+        f["error_rate"].as_f64().unwrap_or(0.0) > 0.0 || f["latency_ms"].as_u64().unwrap_or(0) > 0
+    }
+}
+
+#[test]
+fn injected_faults_are_undone_at_the_end_on_ctrl_c_and_on_sigterm_unless_kept() {
+    if common::service(common::Service::Go).is_none() {
+        return;
+    }
+    let fleet = Fleet::up("u", 2, None);
+    let fleet_dir = fleet.dir.to_str().unwrap().to_string();
+    let faults = [
+        format!("at=0s,error-rate={}:0.5", fleet.id(1)),
+        format!("at=0s,latency={}:5ms", fleet.id(2)),
+    ];
+    let args = |duration: &'static str, keep: bool| {
+        let mut a = vec![
+            "-s".to_string(),
+            "round-robin".into(),
+            "-c".into(),
+            "2".into(),
+            "-d".into(),
+            duration.into(),
+            "--fleet".into(),
+            fleet_dir.clone(),
+        ];
+        for f in &faults {
+            a.extend(["--fault".to_string(), f.clone()]);
+        }
+        if keep {
+            a.push("--keep-faults".into());
+        }
+        a
+    };
+
+    // A run that ends by itself resets what it injected; ps shows the faults as zero.
+    let a = args("2s", false);
+    let out = fleet.load(&refs(&a));
+    assert!(
+        out.status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for n in 1..=2 {
+        let f = fleet.faults_of(n);
+        assert_eq!(f["error_rate"].as_f64(), Some(0.0), "instance {n}: {f}");
+        assert_eq!(f["latency_ms"].as_u64(), Some(0), "instance {n}: {f}");
+    }
+
+    // --keep-faults leaves them on, and ps shows them.
+    let a = args("2s", true);
+    let _ = fleet.load(&refs(&a));
+    assert_eq!(fleet.faults_of(1)["error_rate"].as_f64(), Some(0.5));
+    assert_eq!(fleet.faults_of(2)["latency_ms"].as_u64(), Some(5));
+    let text = common::hale(fleet.tmp.path())
+        .arg("ps")
+        .arg(&fleet.dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("FAULTS"), "{text}");
+    assert!(text.contains("error-rate=0.5"), "{text}");
+    assert!(text.contains("latency=5ms"), "{text}");
+
+    // Ctrl-C and SIGTERM: the run is stopped once its faults are on, and still undoes them.
+    for signal in ["-INT", "-TERM"] {
+        let a = args("300s", false);
+        // Start from no faults, so "on" below is this run's doing.
+        let _ = fleet.load(&refs(&args("1s", false)));
+        assert!(!fleet.fault_on(1) && !fleet.fault_on(2), "{signal}");
+        let child = fleet.spawn_load(&refs(&a));
+        let _ = interrupt_with(child, signal, "the faults to be on", || {
+            fleet.fault_on(1) && fleet.fault_on(2)
+        });
+        assert!(!fleet.fault_on(1), "{signal}: {}", fleet.faults_of(1));
+        assert!(!fleet.fault_on(2), "{signal}: {}", fleet.faults_of(2));
+    }
+}
+
+fn refs(a: &[String]) -> Vec<&str> {
+    a.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn an_output_path_that_cannot_be_written_is_refused_before_any_request() {
+    let s = TestServer::start("w", Behaviour::Ok);
+    for flag in ["--report", "--histogram-out"] {
+        let (out, dir) = load(&[
+            "--endpoints",
+            &s.addr.to_string(),
+            "-n",
+            "50",
+            flag,
+            "/nonexistent-hale-dir/out.file",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{flag}: {err}");
+        assert!(err.contains(flag), "{flag}: {err}");
+        assert_eq!(s.served(), 0, "{flag}: a request was sent");
+        // A folder given as the file is refused too.
+        let (out, _) = load(&[
+            "--endpoints",
+            &s.addr.to_string(),
+            "-n",
+            "50",
+            flag,
+            dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{flag} on a folder");
+        assert_eq!(s.served(), 0, "{flag}: a request was sent");
+    }
+}
