@@ -230,11 +230,7 @@ async fn apply(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Res
     let spec = resolve_spec(&args.path, &args.render_flags, &args.apply)?;
     let set = manifests::render(&spec).map_err(user_error)?;
     let objects = set
-        .files
-        .iter()
-        .filter(|f| {
-            f.path.starts_with("base/") && f.kind.as_deref().is_some_and(|k| k != "Kustomization")
-        })
+        .base_objects()
         .map(|f| {
             serde_norway::from_str::<kube::api::DynamicObject>(&f.contents)
                 .with_context(|| format!("reading the rendered {}", f.path))

@@ -28,14 +28,19 @@ impl Rendered {
     /// The Kubernetes objects of the base, as one multi-document YAML stream (for `--out -`).
     pub fn base_stream(&self) -> String {
         let mut out = String::new();
-        for f in self.files.iter().filter(|f| {
-            f.path.starts_with("base/") && f.kind.as_deref().is_some_and(|k| k != "Kustomization")
-        }) {
+        for f in self.base_objects() {
             out.push_str("---\n");
             out.push_str(&format!("# Source: {}\n", f.path));
             out.push_str(&f.contents);
         }
         out
+    }
+
+    /// The files of the base that hold one Kubernetes object each (not the kustomization).
+    pub fn base_objects(&self) -> impl Iterator<Item = &RenderedFile> {
+        self.files.iter().filter(|f| {
+            f.path.starts_with("base/") && f.kind.as_deref().is_some_and(|k| k != "Kustomization")
+        })
     }
 
     pub fn get(&self, path: &str) -> Option<&RenderedFile> {
