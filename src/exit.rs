@@ -79,7 +79,6 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     if cause.is::<UsageError>()
         || cause.is::<NotImplemented>()
         || cause.is::<crate::names::NameError>()
-        || cause.is::<crate::scaffold::ScaffoldError>()
         || cause.is::<crate::settings::SettingsError>()
         || cause.is::<crate::load::histograms::HistogramError>()
         || cause.is::<crate::load::SpecError>()
@@ -100,6 +99,9 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     if let Some(e) = cause.downcast_ref::<crate::load::targets::TargetError>() {
         use crate::load::targets::TargetError;
         return matches!(e, TargetError::Bad(_) | TargetError::NoInstances { .. });
+    }
+    if let Some(e) = cause.downcast_ref::<crate::scaffold::ScaffoldError>() {
+        return e.is_bad_input();
     }
     if let Some(e) = cause.downcast_ref::<crate::load::LoadError>() {
         return matches!(e, crate::load::LoadError::BadPath { .. });
