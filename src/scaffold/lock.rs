@@ -151,11 +151,16 @@ impl Lock {
             _ => {}
         }
         let lock: Lock = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
             refuse!(
                 Lock,
-                "{}: {} (restore it from version control)",
+                "{}{line}: {} (restore it from version control)",
                 path.display(),
-                e.message().trim()
+                e.message().split_whitespace().collect::<Vec<_>>().join(" ")
             )
         })?;
         lock.check().map_err(|why| {
