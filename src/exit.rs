@@ -170,6 +170,18 @@ mod tests {
     }
 
     #[test]
+    fn scaffold_errors_split_bad_input_from_failed_writes() {
+        let lock = crate::scaffold::ScaffoldError::Lock("no hale.lock".into());
+        assert_eq!(classify(&anyhow::Error::new(lock)), Exit::Usage);
+        let io = crate::scaffold::ScaffoldError::Io {
+            action: "writing",
+            path: "x".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(classify(&anyhow::Error::new(io)), Exit::Failed);
+    }
+
+    #[test]
     fn broken_pipe_is_success() {
         let err = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
         assert_eq!(classify(&err), Exit::Ok);
