@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Scaffold a production-grade Go microservice')
+            [CompletionResult]::new('upgrade', 'upgrade', [CompletionResultType]::ParameterValue, 'Bring a service made by `hale new` up to the current templates, keeping your changes')
             [CompletionResult]::new('templates', 'templates', [CompletionResultType]::ParameterValue, 'Work with the service templates (export the built-in set to customise it)')
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build a minimal, non-root container image of a service')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Render Kubernetes and Prometheus manifests, apply them and wait for the rollout')
@@ -56,6 +57,22 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Write into a non-empty folder, replacing the generated files there')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'List the files that would be written, and write nothing')
             [CompletionResult]::new('--no-tidy', '--no-tidy', [CompletionResultType]::ParameterName, 'Do not run `go mod tidy` after writing')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hale;upgrade' {
+            [CompletionResult]::new('--templates', '--templates', [CompletionResultType]::ParameterName, 'Upgrade to the templates in this folder instead of the built-in set')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
+            [CompletionResult]::new('--merge', '--merge', [CompletionResultType]::ParameterName, 'Write a three-way merge, with conflict markers, into files you changed, instead of leaving them alone')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the changes as a unified diff, and write nothing')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
@@ -415,6 +432,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         }
         'hale;help' {
             [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Scaffold a production-grade Go microservice')
+            [CompletionResult]::new('upgrade', 'upgrade', [CompletionResultType]::ParameterValue, 'Bring a service made by `hale new` up to the current templates, keeping your changes')
             [CompletionResult]::new('templates', 'templates', [CompletionResultType]::ParameterValue, 'Work with the service templates (export the built-in set to customise it)')
             [CompletionResult]::new('build', 'build', [CompletionResultType]::ParameterValue, 'Build a minimal, non-root container image of a service')
             [CompletionResult]::new('deploy', 'deploy', [CompletionResultType]::ParameterValue, 'Render Kubernetes and Prometheus manifests, apply them and wait for the rollout')
@@ -431,6 +449,9 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;help;new' {
+            break
+        }
+        'hale;help;upgrade' {
             break
         }
         'hale;help;templates' {

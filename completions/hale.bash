@@ -58,6 +58,9 @@ _hale() {
             hale,up)
                 cmd="hale__subcmd__up"
                 ;;
+            hale,upgrade)
+                cmd="hale__subcmd__upgrade"
+                ;;
             hale__subcmd__deploy,delete)
                 cmd="hale__subcmd__deploy__subcmd__delete"
                 ;;
@@ -118,6 +121,9 @@ _hale() {
             hale__subcmd__help,up)
                 cmd="hale__subcmd__help__subcmd__up"
                 ;;
+            hale__subcmd__help,upgrade)
+                cmd="hale__subcmd__help__subcmd__upgrade"
+                ;;
             hale__subcmd__help__subcmd__deploy,delete)
                 cmd="hale__subcmd__help__subcmd__deploy__subcmd__delete"
                 ;;
@@ -146,7 +152,7 @@ _hale() {
 
     case "${cmd}" in
         hale)
-            opts="-q -v -h -V --output --quiet --verbose --color --help --version new templates build deploy up ps down register deregister discover load completions man help"
+            opts="-q -v -h -V --output --quiet --verbose --color --help --version new upgrade templates build deploy up ps down register deregister discover load completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -588,7 +594,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__help)
-            opts="new templates build deploy up ps down register deregister discover load completions man help"
+            opts="new upgrade templates build deploy up ps down register deregister discover load completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -826,6 +832,20 @@ _hale() {
             return 0
             ;;
         hale__subcmd__help__subcmd__up)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hale__subcmd__help__subcmd__upgrade)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1283,6 +1303,32 @@ _hale() {
                     return 0
                     ;;
                 --ready-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hale__subcmd__upgrade)
+            opts="-q -v -h -V --merge --dry-run --templates --output --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --templates)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

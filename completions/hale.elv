@@ -29,6 +29,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand new 'Scaffold a production-grade Go microservice'
+            cand upgrade 'Bring a service made by `hale new` up to the current templates, keeping your changes'
             cand templates 'Work with the service templates (export the built-in set to customise it)'
             cand build 'Build a minimal, non-root container image of a service'
             cand deploy 'Render Kubernetes and Prometheus manifests, apply them and wait for the rollout'
@@ -52,6 +53,21 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --force 'Write into a non-empty folder, replacing the generated files there'
             cand --dry-run 'List the files that would be written, and write nothing'
             cand --no-tidy 'Do not run `go mod tidy` after writing'
+            cand -q 'Print only results and errors'
+            cand --quiet 'Print only results and errors'
+            cand -v 'Print more detail (repeat for more)'
+            cand --verbose 'Print more detail (repeat for more)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hale;upgrade'= {
+            cand --templates 'Upgrade to the templates in this folder instead of the built-in set'
+            cand --output 'Output format: human text, or one stable JSON document on stdout'
+            cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --merge 'Write a three-way merge, with conflict markers, into files you changed, instead of leaving them alone'
+            cand --dry-run 'Print the changes as a unified diff, and write nothing'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -388,6 +404,7 @@ set edit:completion:arg-completer[hale] = {|@words|
         }
         &'hale;help'= {
             cand new 'Scaffold a production-grade Go microservice'
+            cand upgrade 'Bring a service made by `hale new` up to the current templates, keeping your changes'
             cand templates 'Work with the service templates (export the built-in set to customise it)'
             cand build 'Build a minimal, non-root container image of a service'
             cand deploy 'Render Kubernetes and Prometheus manifests, apply them and wait for the rollout'
@@ -403,6 +420,8 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'hale;help;new'= {
+        }
+        &'hale;help;upgrade'= {
         }
         &'hale;help;templates'= {
             cand export 'Write the built-in templates into DIR; use them with `hale new --templates DIR`'

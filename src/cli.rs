@@ -43,6 +43,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Scaffold a production-grade Go microservice.
     New(commands::new::NewArgs),
+    /// Bring a service made by `hale new` up to the current templates, keeping your changes.
+    Upgrade(commands::upgrade::UpgradeArgs),
     /// Work with the service templates (export the built-in set to customise it).
     Templates(commands::templates::TemplatesArgs),
     /// Build a minimal, non-root container image of a service.

@@ -79,7 +79,6 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     if cause.is::<UsageError>()
         || cause.is::<NotImplemented>()
         || cause.is::<crate::names::NameError>()
-        || cause.is::<crate::scaffold::ScaffoldError>()
         || cause.is::<crate::settings::SettingsError>()
         || cause.is::<crate::load::histograms::HistogramError>()
         || cause.is::<crate::load::SpecError>()
@@ -100,6 +99,9 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     if let Some(e) = cause.downcast_ref::<crate::load::targets::TargetError>() {
         use crate::load::targets::TargetError;
         return matches!(e, TargetError::Bad(_) | TargetError::NoInstances { .. });
+    }
+    if let Some(e) = cause.downcast_ref::<crate::scaffold::ScaffoldError>() {
+        return e.is_bad_input();
     }
     if let Some(e) = cause.downcast_ref::<crate::load::LoadError>() {
         return matches!(e, crate::load::LoadError::BadPath { .. });
@@ -165,6 +167,18 @@ mod tests {
             id: "o1".into(),
         };
         assert_eq!(classify(&anyhow::Error::new(lost)), Exit::Failed);
+    }
+
+    #[test]
+    fn scaffold_errors_split_bad_input_from_failed_writes() {
+        let lock = crate::scaffold::ScaffoldError::Lock("no hale.lock".into());
+        assert_eq!(classify(&anyhow::Error::new(lock)), Exit::Usage);
+        let io = crate::scaffold::ScaffoldError::Io {
+            action: "writing",
+            path: "x".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(classify(&anyhow::Error::new(io)), Exit::Failed);
     }
 
     #[test]

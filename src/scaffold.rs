@@ -7,13 +7,18 @@
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-use anyhow::Context as _;
 use include_dir::{include_dir, Dir};
 use serde::Serialize;
+use sha2::Digest as _;
 
 use crate::names::NameError;
 
-/// Input `hale new` refuses: a name, module path, template folder or target the user gave.
+pub mod lock;
+pub mod upgrade;
+
+/// What can go wrong while scaffolding. The first variants are the user's to fix (a name,
+/// module path, template folder, target or `hale.lock` they gave: [`ScaffoldError::is_bad_input`]);
+/// the others are operations that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
     #[error(transparent)]
@@ -30,13 +35,52 @@ pub enum ScaffoldError {
     /// A target that is a file, or a non-empty folder without `--force`.
     #[error("{0}")]
     Target(String),
+    /// A service folder without a `hale.lock`, or one hale cannot read or trust.
+    #[error("{0}")]
+    Lock(String),
+    /// Reading or writing a file failed.
+    #[error("{action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `go mod tidy` could not start or failed.
+    #[error("{0}")]
+    Tidy(String),
+}
+
+impl ScaffoldError {
+    /// Whether the user can fix this by changing what they gave (exit 2), rather than an
+    /// operation that failed (exit 1).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            ScaffoldError::Name(_)
+                | ScaffoldError::Module(_)
+                | ScaffoldError::Templates(_)
+                | ScaffoldError::Target(_)
+                | ScaffoldError::Lock(_)
+        )
+    }
+
+    fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ScaffoldError {
+        let path = path.to_path_buf();
+        move |source| ScaffoldError::Io {
+            action,
+            path,
+            source,
+        }
+    }
 }
 
 macro_rules! refuse {
     ($variant:ident, $($arg:tt)*) => {
-        ::anyhow::Error::new(ScaffoldError::$variant(format!($($arg)*)))
+        $crate::scaffold::ScaffoldError::$variant(format!($($arg)*))
     };
 }
+use refuse;
 
 /// The built-in service templates.
 pub static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates/service");
@@ -44,6 +88,10 @@ pub static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates/s
 /// The Go release the generated Dockerfile builds with (`golang:<version>`), overridable there
 /// by the GO_VERSION build argument.
 pub const GO_VERSION: &str = "1.26";
+
+/// The file at a template set's root that names the set's version. It describes the set and is
+/// not rendered into the service.
+pub const SET_FILE: &str = "template-set.toml";
 
 /// What `hale new` was asked to do.
 #[derive(Debug, Clone)]
@@ -85,12 +133,68 @@ pub struct PlannedFile {
     pub contents: Vec<u8>,
 }
 
+/// One rendered service file and the template it came from.
+#[derive(Debug, Clone)]
+pub struct RenderedFile {
+    pub path: PathBuf,
+    pub contents: Vec<u8>,
+    /// The template's path in its set, `/`-separated: `cmd/_name_/main.go.tera`.
+    pub template: String,
+    /// The template's own version: `sha256:` and the first 16 hex digits of its source. It
+    /// changes exactly when that template changes.
+    pub template_version: String,
+}
+
+/// A template set's identity, as `hale.lock` records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetIdentity {
+    /// The version `template-set.toml` declares (`unversioned` when the set has none).
+    pub version: String,
+    /// `sha256:` of every template's path and source, in path order.
+    pub digest: String,
+}
+
 /// A fully rendered project, not yet on disk.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub root: PathBuf,
     pub context: TemplateContext,
-    pub files: Vec<PlannedFile>,
+    pub set: SetIdentity,
+    pub files: Vec<RenderedFile>,
+}
+
+impl Plan {
+    /// The lock that records this render.
+    pub fn lock(&self) -> lock::Lock {
+        lock::Lock::for_render(&self.context, &self.set, &self.files)
+    }
+
+    /// Everything `hale new` writes: the service's files, `hale.lock`, and the base copies
+    /// under `.hale-base/` that a later `hale upgrade --merge` merges against.
+    pub fn files_to_write(&self) -> Vec<PlannedFile> {
+        let mut out: Vec<PlannedFile> = self
+            .files
+            .iter()
+            .map(|f| PlannedFile {
+                path: f.path.clone(),
+                contents: f.contents.clone(),
+            })
+            .collect();
+        out.extend(self.files.iter().map(|f| PlannedFile {
+            path: Path::new(lock::BASE_DIR).join(&f.path),
+            contents: f.contents.clone(),
+        }));
+        out.push(PlannedFile {
+            path: PathBuf::from(lock::LOCK_FILE),
+            contents: self.lock().to_toml().into_bytes(),
+        });
+        out
+    }
+}
+
+/// `sha256:` and the hex digest of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
 /// Check a service name against the DNS-1123 label rule, spelling the rule out on failure.
@@ -179,7 +283,7 @@ fn builtin_files() -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-fn user_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
+fn user_files(root: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, ScaffoldError> {
     let meta = std::fs::metadata(root).map_err(|e| {
         refuse!(
             Templates,
@@ -197,34 +301,67 @@ fn user_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
-        {
-            let entry = entry?;
+        for entry in std::fs::read_dir(&dir).map_err(ScaffoldError::io("reading", &dir))? {
+            let entry = entry.map_err(ScaffoldError::io("reading", &dir))?;
             let path = entry.path();
-            let kind = entry.file_type()?;
+            let kind = entry
+                .file_type()
+                .map_err(ScaffoldError::io("reading", &path))?;
             if kind.is_dir() {
                 stack.push(path);
             } else if kind.is_file() {
-                let rel = path
-                    .strip_prefix(root)
-                    .expect("walked below root")
-                    .to_path_buf();
-                let bytes =
-                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                let Ok(rel) = path.strip_prefix(root) else {
+                    continue;
+                };
+                let rel = rel.to_path_buf();
+                let bytes = std::fs::read(&path).map_err(ScaffoldError::io("reading", &path))?;
                 out.push((rel, bytes));
             }
         }
     }
-    if out.is_empty() {
+    if out.iter().all(|(rel, _)| rel == Path::new(SET_FILE)) {
         return Err(refuse!(
             Templates,
-            "--templates {} holds no files; export the built-in set with `hale templates export DIR`",
+            "--templates {} holds no templates; export the built-in set with `hale templates export DIR`",
             root.display()
         ));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// The set's declared version, from `template-set.toml` (`version = "..."`).
+fn set_version(files: &[(PathBuf, Vec<u8>)], origin: &str) -> Result<String, ScaffoldError> {
+    #[derive(serde::Deserialize)]
+    struct SetFile {
+        version: String,
+    }
+    let Some((_, bytes)) = files.iter().find(|(rel, _)| rel == Path::new(SET_FILE)) else {
+        return Ok("unversioned".to_string());
+    };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| refuse!(Templates, "{origin}/{SET_FILE}: not UTF-8 text"))?;
+    let parsed: SetFile = toml::from_str(text).map_err(|e| {
+        refuse!(
+            Templates,
+            "{origin}/{SET_FILE}: {}; it holds one line such as version = \"3\"",
+            e.message()
+        )
+    })?;
+    let ok = !parsed.version.is_empty()
+        && parsed.version.len() <= 64
+        && parsed
+            .version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._+".contains(c));
+    if !ok {
+        return Err(refuse!(
+            Templates,
+            "{origin}/{SET_FILE}: version {:?} must be letters, digits and '-._+'",
+            parsed.version
+        ));
+    }
+    Ok(parsed.version)
 }
 
 /// Turn tera's multi-line error chain into `LINE:COL: message`, or the chain on one line when
@@ -259,8 +396,9 @@ fn describe_tera_error(err: &tera::Error) -> String {
     }
 }
 
-/// Map a template path to its output path, refusing anything that could escape the project.
-fn output_path(template: &Path, name: &str) -> anyhow::Result<(PathBuf, bool)> {
+/// Map a template path to its output path, refusing anything that could escape the project
+/// or collide with what hale keeps beside the service (`hale.lock`, `.hale-base/`).
+fn output_path(template: &Path, name: &str) -> Result<(PathBuf, bool), ScaffoldError> {
     let mut out = PathBuf::new();
     for comp in template.components() {
         match comp {
@@ -281,26 +419,60 @@ fn output_path(template: &Path, name: &str) -> anyhow::Result<(PathBuf, bool)> {
     if is_template {
         out.set_extension("");
     }
+    if out == Path::new(lock::LOCK_FILE) || out.starts_with(lock::BASE_DIR) {
+        return Err(refuse!(
+            Templates,
+            "template {} would overwrite {}, which hale keeps for `hale upgrade`; rename it",
+            template.display(),
+            out.display()
+        ));
+    }
     Ok((out, is_template))
 }
 
-/// Render the whole project in memory. Nothing touches the disk here.
-pub fn plan(opts: &NewOptions) -> anyhow::Result<Plan> {
-    validate_name(&opts.name)?;
-    if let Some(module) = &opts.module {
-        validate_module(module)?;
-    }
-    let context = TemplateContext::new(&opts.name, opts.module.as_deref());
-    let (files, origin) = match &opts.templates {
-        Some(dir) => (user_files(dir)?, dir.display().to_string()),
-        None => (builtin_files(), "templates/service".to_string()),
+/// Where a template set comes from.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    Builtin,
+    Folder(&'a Path),
+}
+
+/// Render a template set for a name and module, in memory. Nothing touches the disk here
+/// except reading a `--templates` folder.
+pub fn render(
+    context: &TemplateContext,
+    templates: Option<&Path>,
+) -> Result<(SetIdentity, Vec<RenderedFile>), ScaffoldError> {
+    let source = templates.map_or(Source::Builtin, Source::Folder);
+    let (files, origin) = match source {
+        Source::Folder(dir) => (user_files(dir)?, dir.display().to_string()),
+        Source::Builtin => (builtin_files(), "templates/service".to_string()),
     };
-    let tera_ctx = tera::Context::from_serialize(&context).context("building template context")?;
+    let version = set_version(&files, &origin)?;
+    let mut set_hash = sha2::Sha256::new();
+    for (rel, bytes) in &files {
+        let key = rel.to_string_lossy().replace('\\', "/");
+        set_hash.update((key.len() as u64).to_le_bytes());
+        set_hash.update(key.as_bytes());
+        set_hash.update((bytes.len() as u64).to_le_bytes());
+        set_hash.update(bytes);
+    }
+    let set = SetIdentity {
+        version,
+        digest: format!("sha256:{}", hex::encode(set_hash.finalize())),
+    };
+    let tera_ctx = tera::Context::from_serialize(context)
+        .map_err(|e| refuse!(Templates, "building the template context: {e}"))?;
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
-    let mut planned = Vec::with_capacity(files.len());
+    let mut rendered = Vec::with_capacity(files.len());
     for (rel, bytes) in files {
-        let (out, is_template) = output_path(&rel, &opts.name)?;
+        if rel == Path::new(SET_FILE) {
+            continue;
+        }
+        let (out, is_template) = output_path(&rel, &context.name)?;
+        let key = rel.to_string_lossy().replace('\\', "/");
+        let template_version = sha256(&bytes)[..7 + 16].to_string();
         let contents = if is_template {
             let shown = Path::new(&origin).join(&rel);
             let text = String::from_utf8(bytes).map_err(|_| {
@@ -310,7 +482,6 @@ pub fn plan(opts: &NewOptions) -> anyhow::Result<Plan> {
                     shown.display()
                 )
             })?;
-            let key = rel.to_string_lossy().to_string();
             tera.add_raw_template(&key, &text).map_err(|e| {
                 refuse!(Templates, "{}:{}", shown.display(), describe_tera_error(&e))
             })?;
@@ -327,11 +498,25 @@ pub fn plan(opts: &NewOptions) -> anyhow::Result<Plan> {
         } else {
             bytes
         };
-        planned.push(PlannedFile {
+        rendered.push(RenderedFile {
             path: out,
             contents,
+            template: key,
+            template_version,
         });
     }
+    rendered.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((set, rendered))
+}
+
+/// Render the whole project in memory. Nothing touches the disk here.
+pub fn plan(opts: &NewOptions) -> Result<Plan, ScaffoldError> {
+    validate_name(&opts.name)?;
+    if let Some(module) = &opts.module {
+        validate_module(module)?;
+    }
+    let context = TemplateContext::new(&opts.name, opts.module.as_deref());
+    let (set, files) = render(&context, opts.templates.as_deref())?;
     let root = opts
         .dir
         .clone()
@@ -339,7 +524,8 @@ pub fn plan(opts: &NewOptions) -> anyhow::Result<Plan> {
     Ok(Plan {
         root,
         context,
-        files: planned,
+        set,
+        files,
     })
 }
 
@@ -352,7 +538,7 @@ fn non_empty(dir: &Path) -> bool {
 
 /// Refuse a target that is a file, or a non-empty folder without `force`: the checks
 /// [`write_tree`] makes, for a dry run to report the same outcome without writing.
-pub fn check_target(root: &Path, force: bool) -> anyhow::Result<()> {
+pub fn check_target(root: &Path, force: bool) -> Result<(), ScaffoldError> {
     if root.exists() && !root.is_dir() {
         return Err(refuse!(
             Target,
@@ -370,22 +556,64 @@ pub fn check_target(root: &Path, force: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Replace one file atomically: write a temporary file beside it, then rename it over.
+pub fn write_atomic(dest: &Path, contents: &[u8]) -> Result<(), ScaffoldError> {
+    stage(dest, contents)?.commit()
+}
+
+/// A file written beside its destination, not yet renamed over it.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+}
+
+impl Staged {
+    /// Rename the staged file over its destination.
+    pub fn commit(self) -> Result<(), ScaffoldError> {
+        let dest = self.dest;
+        self.tmp
+            .persist(&dest)
+            .map_err(|e| ScaffoldError::Io {
+                action: "writing",
+                path: dest,
+                source: e.error,
+            })
+            .map(drop)
+    }
+}
+
+/// Write `contents` to a temporary file in `dest`'s folder (created when missing), to be
+/// renamed over `dest` by [`Staged::commit`]. Dropping it removes the temporary file.
+pub fn stage(dest: &Path, contents: &[u8]) -> Result<Staged, ScaffoldError> {
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(ScaffoldError::io("creating", &parent))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".hale-tmp-")
+        .tempfile_in(&parent)
+        .map_err(ScaffoldError::io("writing into", &parent))?;
+    std::io::Write::write_all(&mut tmp, contents).map_err(ScaffoldError::io("writing", dest))?;
+    Ok(Staged {
+        tmp,
+        dest: dest.to_path_buf(),
+    })
+}
+
 /// Write a set of files under `root` without ever leaving a half-written folder: a new folder is
 /// built beside the target and renamed into place; with `force`, an existing folder gets each
 /// file replaced atomically (its other files are kept).
-pub fn write_tree(root: &Path, files: &[PlannedFile], force: bool) -> anyhow::Result<()> {
+pub fn write_tree(root: &Path, files: &[PlannedFile], force: bool) -> Result<(), ScaffoldError> {
     check_target(root, force)?;
     if non_empty(root) {
-        for file in files {
-            let dest = root.join(&file.path);
-            let parent = dest.parent().expect("a file has a parent");
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-            let mut tmp = tempfile::NamedTempFile::new_in(parent)
-                .with_context(|| format!("writing into {}", parent.display()))?;
-            std::io::Write::write_all(&mut tmp, &file.contents)?;
-            tmp.persist(&dest)
-                .with_context(|| format!("writing {}", dest.display()))?;
+        let staged = files
+            .iter()
+            .map(|file| stage(&root.join(&file.path), &file.contents))
+            .collect::<Result<Vec<_>, _>>()?;
+        for file in staged {
+            file.commit()?;
         }
         return Ok(());
     }
@@ -393,25 +621,30 @@ pub fn write_tree(root: &Path, files: &[PlannedFile], force: bool) -> anyhow::Re
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    std::fs::create_dir_all(&parent).map_err(ScaffoldError::io("creating", &parent))?;
     let staging = tempfile::Builder::new()
         .prefix(".hale-new-")
         .tempdir_in(&parent)
-        .with_context(|| format!("creating a staging folder in {}", parent.display()))?;
+        .map_err(ScaffoldError::io("creating a staging folder in", &parent))?;
     for file in files {
         let dest = staging.path().join(&file.path);
-        std::fs::create_dir_all(dest.parent().expect("a file has a parent"))?;
-        std::fs::write(&dest, &file.contents)
-            .with_context(|| format!("writing {}", file.path.display()))?;
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).map_err(ScaffoldError::io("creating", dir))?;
+        }
+        std::fs::write(&dest, &file.contents).map_err(ScaffoldError::io("writing", &file.path))?;
     }
     // An empty target folder is replaced; rename cannot replace a folder that has entries.
     if root.exists() {
-        std::fs::remove_dir(root).with_context(|| format!("replacing {}", root.display()))?;
+        std::fs::remove_dir(root).map_err(ScaffoldError::io("replacing", root))?;
     }
     let staged = staging.keep();
     if let Err(e) = std::fs::rename(&staged, root) {
         let _ = std::fs::remove_dir_all(&staged);
-        return Err(e).with_context(|| format!("moving the new project to {}", root.display()));
+        return Err(ScaffoldError::Io {
+            action: "moving the new project to",
+            path: root.to_path_buf(),
+            source: e,
+        });
     }
     Ok(())
 }
@@ -426,7 +659,7 @@ pub enum Tidy {
 }
 
 /// Run `go mod tidy` in `root` when Go is on PATH.
-pub fn tidy(root: &Path) -> anyhow::Result<Tidy> {
+pub fn tidy(root: &Path) -> Result<Tidy, ScaffoldError> {
     let output = match Command::new("go")
         .args(["mod", "tidy"])
         .current_dir(root)
@@ -434,15 +667,15 @@ pub fn tidy(root: &Path) -> anyhow::Result<Tidy> {
     {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Tidy::NoGo),
-        Err(e) => return Err(e).context("running go mod tidy"),
+        Err(e) => return Err(ScaffoldError::Tidy(format!("running go mod tidy: {e}"))),
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-        anyhow::bail!(
+        return Err(ScaffoldError::Tidy(format!(
             "go mod tidy failed in {} ({first}); the project is written: fix the cause and run `go mod tidy` there",
             root.display()
-        );
+        )));
     }
     Ok(Tidy::Ran)
 }

@@ -14,6 +14,7 @@ pub mod ps;
 pub mod register;
 pub mod templates;
 pub mod up;
+pub mod upgrade;
 
 use std::path::Path;
 
@@ -67,6 +68,7 @@ pub async fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     let stop = &stop;
     match cli.command {
         Command::New(args) => new::run(args, printer).await,
+        Command::Upgrade(args) => upgrade::run(args, printer),
         Command::Templates(args) => templates::run(args, printer),
         Command::Build(args) => build::run(args, printer).await,
         Command::Deploy(args) => deploy::run(*args, printer, stop).await,

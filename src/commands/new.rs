@@ -53,18 +53,21 @@ pub async fn run(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
     };
     let plan = scaffold::plan(&opts)?;
     let root = plan.root.clone();
+    let to_write = plan.files_to_write();
     let tidy = if args.dry_run {
         // A dry run fails where the real run would, so it can be trusted as a preview.
         scaffold::check_target(&root, opts.force)?;
         Tidy::Skipped
     } else {
-        scaffold::write_tree(&root, &plan.files, opts.force)?;
+        scaffold::write_tree(&root, &to_write, opts.force)?;
         printer.status(
             "Created",
             format!(
-                "{} ({} files) in {}",
+                "{} ({} files, and {} with its base in {}) in {}",
                 plan.context.name,
                 plan.files.len(),
+                scaffold::lock::LOCK_FILE,
+                scaffold::lock::BASE_DIR,
                 root.display()
             ),
         );
@@ -80,10 +83,9 @@ pub async fn run(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
             outcome
         }
     };
-    let mut files: Vec<String> = plan
-        .files
+    let mut files: Vec<String> = to_write
         .iter()
-        .map(|f| f.path.to_string_lossy().into_owned())
+        .map(|f| scaffold::lock::slash_path(&f.path))
         .collect();
     files.sort();
     let report = NewReport {
@@ -103,9 +105,14 @@ pub async fn run(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
                 report.files.len(),
                 report.dir
             )?;
-            for f in &report.files {
+            let base = format!("{}/", scaffold::lock::BASE_DIR);
+            for f in report.files.iter().filter(|f| !f.starts_with(&base)) {
                 writeln!(out, "  {f}")?;
             }
+            writeln!(
+                out,
+                "  {base} (what the templates rendered, for `hale upgrade --merge`)"
+            )?;
             return Ok(());
         }
         if printer.is_quiet() {

@@ -15,3 +15,4 @@ mod new;
 mod registry;
 mod reports;
 mod smoke;
+mod upgrade;

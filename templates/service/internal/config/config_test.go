@@ -95,13 +95,49 @@ func TestReadmeListsEveryVariable(t *testing.T) {
 	for _, m := range regexp.MustCompile(`l\.\w+\(&[\w.]+, "([A-Z_]+)"`).FindAllSubmatch(src, -1) {
 		names = append(names, string(m[1]))
 	}
-	names = append(names, "OTEL_EXPORTER_OTLP_ENDPOINT")
+	names = append(names, "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER")
 	if len(names) < 25 {
 		t.Fatalf("found only %d variables in config.go", len(names))
 	}
 	for _, name := range names {
 		if !strings.Contains(string(readme), "`"+name+"`") {
 			t.Errorf("README.md does not list `%s`", name)
+		}
+	}
+}
+
+// OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER as the OpenTelemetry environment specification
+// reads them, except that unset exports over OTLP only when an endpoint is set.
+func TestTracingFollowsTheStandardEnvironment(t *testing.T) {
+	const endpoint = "http://127.0.0.1:4318"
+	cases := []struct {
+		env      map[string]string
+		disabled bool
+		want     string
+	}{
+		{map[string]string{}, false, ""},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}, false, "otlp"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint}, false, "otlp"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_TRACES_EXPORTER": "none"}, false, ""},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}, false, "otlp"},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "Console, otlp"}, false, "console,otlp"},
+		{map[string]string{"OTEL_SDK_DISABLED": "TRUE", "OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}, true, ""},
+		// Anything but "true" is false, as the specification's booleans are.
+		{map[string]string{"OTEL_SDK_DISABLED": "1", "OTEL_TRACES_EXPORTER": "console"}, false, "console"},
+	}
+	for _, c := range cases {
+		cfg, err := Load(nil, env(c.env), io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", c.env, err)
+		}
+		if cfg.TracingDisabled != c.disabled || strings.Join(cfg.TracesExporters, ",") != c.want {
+			t.Errorf("%v: disabled=%v exporters=%v; want %v %q", c.env, cfg.TracingDisabled, cfg.TracesExporters, c.disabled, c.want)
+		}
+	}
+	for _, bad := range []string{"zipkin", "none,otlp"} {
+		_, err := Load(nil, env(map[string]string{"OTEL_TRACES_EXPORTER": bad}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "OTEL_TRACES_EXPORTER") {
+			t.Errorf("OTEL_TRACES_EXPORTER=%s: %v; want an error naming the variable", bad, err)
 		}
 	}
 }

@@ -18,6 +18,10 @@ type deadlineContext struct {
 	once     sync.Once
 	armed    atomic.Pointer[armedDeadline]
 	released atomic.Bool
+
+	// values, when set, answers Value lookups before the parent does: the request's identity
+	// kept in the same per-request state (telemetry.RequestInfo).
+	values interface{ Answer(key any) (any, bool) }
 }
 
 type armedDeadline struct {
@@ -31,11 +35,19 @@ var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // withLazyDeadline returns parent with a deadline d after now (the request's start, so the
 // clock is read once per request), and the function releasing it.
 func withLazyDeadline(parent context.Context, now time.Time, d time.Duration) (*deadlineContext, func()) {
-	c := &deadlineContext{Context: parent, deadline: now.Add(d)}
+	c := &deadlineContext{}
+	c.init(parent, now, d)
+	return c, c.release
+}
+
+// init sets up a zero deadlineContext in place (the middleware keeps it in its per-request
+// state, to save an allocation).
+func (c *deadlineContext) init(parent context.Context, now time.Time, d time.Duration) {
+	c.Context = parent
+	c.deadline = now.Add(d)
 	if pd, ok := parent.Deadline(); ok && pd.Before(c.deadline) {
 		c.deadline = pd
 	}
-	return c, c.release
 }
 
 func (c *deadlineContext) arm() *armedDeadline {
@@ -77,6 +89,11 @@ func (c *deadlineContext) Err() error {
 // Value answers from the armed context once there is one, so contexts derived from this one
 // find its cancellation directly instead of watching it from a goroutine.
 func (c *deadlineContext) Value(key any) any {
+	if c.values != nil {
+		if v, ok := c.values.Answer(key); ok {
+			return v
+		}
+	}
 	if a := c.armed.Load(); a != nil {
 		return a.ctx.Value(key)
 	}

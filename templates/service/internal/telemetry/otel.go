@@ -3,10 +3,12 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -24,14 +26,28 @@ type Exporter struct {
 	tracer   trace.Tracer
 }
 
-// NewExporter starts a batching OTLP/HTTP span exporter for this service. The exporter reads
-// the standard OTEL_EXPORTER_OTLP_* variables itself (endpoint, headers, TLS).
-func NewExporter(ctx context.Context, service, instance, version string) (*Exporter, error) {
-	exp, err := otlptracehttp.New(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("creating the OTLP/HTTP trace exporter: %w", err)
+// NewExporter starts a batching span exporter per name in exporters (OTEL_TRACES_EXPORTER's
+// choices): "otlp" over OTLP/HTTP, which reads the standard OTEL_EXPORTER_OTLP_* variables
+// itself (endpoint, headers, TLS), and "console", one JSON object per span on console.
+func NewExporter(ctx context.Context, service, instance, version string, exporters []string, console io.Writer) (*Exporter, error) {
+	var opts []sdktrace.TracerProviderOption
+	for _, name := range exporters {
+		var exp sdktrace.SpanExporter
+		var err error
+		switch name {
+		case "otlp":
+			exp, err = otlptracehttp.New(ctx)
+		case "console":
+			exp, err = stdouttrace.New(stdouttrace.WithWriter(console))
+		default:
+			err = fmt.Errorf("unknown exporter %q", name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("creating the %s trace exporter: %w", name, err)
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
-	return NewProvider(ctx, service, instance, version, sdktrace.WithBatcher(exp))
+	return NewProvider(ctx, service, instance, version, opts...)
 }
 
 // NewProvider builds the TracerProvider with opts (a span processor at least), sets it as the

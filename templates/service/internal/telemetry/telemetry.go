@@ -55,6 +55,28 @@ func WithLocalSpan(ctx context.Context, id string, sc trace.SpanContext) context
 	return context.WithValue(trace.ContextWithSpan(ctx, &ri.local), requestKey{}, ri)
 }
 
+// RequestInfo is a request's identity kept by its owner instead of in a context value of its
+// own: the middleware embeds one in its per-request state and has its context's Value consult
+// [RequestInfo.Answer], saving the two allocations of [WithLocalSpan].
+type RequestInfo struct{ info requestInfo }
+
+// InitLocal sets ri up as WithLocalSpan would (request ID id, sc as the current non-recording
+// span) and returns ctx with that span. The context built above the result must answer
+// Value(key) through ri.Answer for RequestID and SpanContext to find ri.
+func (ri *RequestInfo) InitLocal(ctx context.Context, id string, sc trace.SpanContext) context.Context {
+	ri.info = requestInfo{id: id, span: sc}
+	ri.info.local.sc = sc
+	return trace.ContextWithSpan(ctx, &ri.info.local)
+}
+
+// Answer returns ri's identity when key is the one RequestID and SpanContext look up.
+func (ri *RequestInfo) Answer(key any) (any, bool) {
+	if _, ok := key.(requestKey); ok {
+		return &ri.info, true
+	}
+	return nil, false
+}
+
 // WithRequest stores the request ID and this service's span context in ctx.
 func WithRequest(ctx context.Context, id string, span trace.SpanContext) context.Context {
 	return context.WithValue(ctx, requestKey{}, &requestInfo{id: id, span: span})
