@@ -873,7 +873,23 @@ pub async fn up(
     stop: &Stop,
 ) -> Result<UpReport, FleetError> {
     let dir = std::path::absolute(&opts.dir).map_err(io("resolving the service folder"))?;
-    let _lock = FleetLock::take(&dir)?;
+    let lock = FleetLock::take(&dir)?;
+    let result = up_locked(opts, dir.clone(), progress, stop).await;
+    if result.is_err() && !FleetState::path(&dir).exists() {
+        // Nothing runs: the refusal leaves no lock file (nor an empty .hale/) behind.
+        let _ = std::fs::remove_file(dir.join(STATE_DIR).join(LOCK_FILE));
+        let _ = std::fs::remove_dir(dir.join(STATE_DIR));
+    }
+    drop(lock);
+    result
+}
+
+async fn up_locked(
+    opts: &UpOptions,
+    dir: PathBuf,
+    progress: &Progress,
+    stop: &Stop,
+) -> Result<UpReport, FleetError> {
     let state_dir = dir.join(STATE_DIR);
     let binary = state_dir.join("bin").join(&opts.name);
     let previous = if FleetState::path(&dir).exists() {
