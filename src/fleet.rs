@@ -1032,6 +1032,9 @@ async fn up_locked(
             stopped.push(extra.id.clone());
         }
     }
+    // A start that fails (an engine that refuses a container) is handled as a readiness
+    // failure: what this run started is stopped again.
+    let mut start_failed = None;
     for id in &wanted {
         if let Some(alive) = running.iter().find(|i| &i.id == id) {
             kept.push(id.clone());
@@ -1058,9 +1061,8 @@ async fn up_locked(
         let handle = match runtime.start(&spec).await {
             Ok(h) => h,
             Err(e) => {
-                // Record what did start, so `hale down` stops it.
-                let _ = state.save(&dir);
-                return Err(e);
+                start_failed = Some(e);
+                break;
             }
         };
         progress.status("Started", format!("{id} on 127.0.0.1:{port} ({handle})"));
@@ -1081,9 +1083,12 @@ async fn up_locked(
     // Record what runs before waiting, so `hale down` can clean up even if hale is killed.
     state.save(&dir)?;
 
-    let ready = tokio::select! {
-        result = wait_ready(&runtime, &state, &started, opts.ready_timeout, progress) => result,
-        () = stop.stopped() => Err(FleetError::Stopped),
+    let ready = match start_failed {
+        Some(e) => Err(e),
+        None => tokio::select! {
+            result = wait_ready(&runtime, &state, &started, opts.ready_timeout, progress) => result,
+            () = stop.stopped() => Err(FleetError::Stopped),
+        },
     };
     if let Err(e) = ready {
         let failed: Vec<FleetInstance> = state

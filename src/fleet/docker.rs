@@ -32,7 +32,9 @@ pub const LABEL_INSTANCE: &str = "dev.hale.instance";
 /// What went wrong talking to the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
-    #[error("no Docker Engine answers at {host}: {reason} (set DOCKER_HOST, or run `hale up` without --runtime docker)")]
+    #[error(
+        "no Docker Engine answers at {host}: {reason} (is it running? DOCKER_HOST names another)"
+    )]
     Unreachable { host: String, reason: String },
     #[error("the Docker Engine at {host} refused {what}: HTTP {status}: {message}")]
     Refused {

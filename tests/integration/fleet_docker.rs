@@ -381,13 +381,66 @@ fn a_container_fleet_that_cannot_start_says_why_in_one_line() {
         let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
         assert_eq!(lines.len(), 1, "{what}: {err}");
         assert!(lines[0].contains(says), "{what}: {err}");
-        assert!(
-            !dir.join(".hale/fleet.json").exists(),
-            "{what}: nothing recorded"
-        );
+        assert!(!dir.join(".hale").exists(), "{what}: nothing written");
     }
     assert!(labelled(&host, &format!("dev.hale.service={name}")).is_empty());
     // --image without --runtime docker is a usage error too.
     let out = hale(tmp.path(), &host, &["up", &dir_text, "--image", "x:1"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Containers reach Consul (and etcd alike) over loopback through host networking: they
+/// register themselves there, and leave it when `hale down` stops them gracefully.
+#[test]
+fn containers_register_in_consul_over_loopback_and_leave_it_on_down() {
+    let consul = need!(Consul);
+    need!(Go);
+    let host = need!(Docker);
+    let tmp = common::tempdir();
+    let name = format!("d{}consul", std::process::id());
+    let dir = tmp.path().join(&name);
+    common::scaffold(tmp.path(), &name, &dir);
+    let dir_text = dir.display().to_string();
+    let mut cleanup = Cleanup {
+        tmp: tmp.path().to_path_buf(),
+        host: host.clone(),
+        dir: dir.clone(),
+        service: name.clone(),
+        image: None,
+    };
+    let build = hale_json(
+        tmp.path(),
+        &host,
+        &["build", &dir_text, "--engine", "native", "--load"],
+    );
+    let reference = build["reference"].as_str().unwrap().to_string();
+    cleanup.image = Some(reference.clone());
+    let registry = format!("consul://{consul}");
+    let up = hale_json(
+        tmp.path(),
+        &host,
+        &[
+            "up",
+            &dir_text,
+            "--runtime",
+            "docker",
+            "--image",
+            &reference,
+            "--replicas",
+            "2",
+            "--registry",
+            &registry,
+        ],
+    );
+    let want: Vec<String> = (1..=2).map(|n| format!("{name}-{n}")).collect();
+    assert_eq!(up["runtime"], "docker");
+    assert_eq!(wait_discovered(tmp.path(), &name, &registry, &want), want);
+    let down = hale_json(tmp.path(), &host, &["down", &dir_text]);
+    assert_eq!(
+        down["deregistered_by_hale"],
+        serde_json::json!([]),
+        "{down}"
+    );
+    assert!(discovered(tmp.path(), &name, &registry).is_empty());
+    assert!(labelled(&host, &format!("dev.hale.service={name}")).is_empty());
 }
