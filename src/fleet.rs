@@ -153,20 +153,34 @@ impl FleetLock {
         let state_dir = dir.join(STATE_DIR);
         std::fs::create_dir_all(&state_dir)
             .map_err(io(format!("creating {}", state_dir.display())))?;
-        Self::lock(dir, true)
-    }
-
-    /// Take the lock of a fleet that exists: nothing is created, so acting on a fleet that
-    /// `hale down` just removed fails with [`FleetError::NoFleet`] and leaves nothing behind.
-    pub fn take_existing(dir: &Path) -> Result<FleetLock, FleetError> {
-        let lock = Self::lock(dir, false)?;
-        // `hale down` removes fleet.json before it lets go of the lock.
-        FleetState::load(dir)?;
+        let mut lock = Self::lock(dir, true)?;
+        lock.announce(dir)?;
         Ok(lock)
     }
 
+    /// Take the lock of a fleet that exists: nothing is created, so acting on a fleet that
+    /// `hale down` just removed fails with [`FleetError::NoFleet`] and leaves nothing behind
+    /// (`hale down` removes fleet.json before it lets go of the lock, so the caller's read of
+    /// fleet.json under this lock says so). Two system calls: a kill fault sends its signal
+    /// right after, and [`FleetLock::announce`] can follow it.
+    pub fn take_existing(dir: &Path) -> Result<FleetLock, FleetError> {
+        Self::lock(dir, false)
+    }
+
+    /// Write this process's pid into the lock file, for a refused `hale up`/`down` to name.
+    pub fn announce(&mut self, dir: &Path) -> Result<(), FleetError> {
+        use std::os::unix::fs::FileExt as _;
+        let path = dir.join(STATE_DIR).join(LOCK_FILE);
+        let text = format!("{}\n", std::process::id());
+        let write = |f: &std::fs::File| -> std::io::Result<()> {
+            f.write_all_at(text.as_bytes(), 0)?;
+            f.set_len(text.len() as u64)
+        };
+        write(&self._lock).map_err(io(format!("writing {}", path.display())))
+    }
+
     fn lock(dir: &Path, create: bool) -> Result<FleetLock, FleetError> {
-        use std::io::{Read as _, Seek as _, Write as _};
+        use std::io::Read as _;
         let path = dir.join(STATE_DIR).join(LOCK_FILE);
         let file = match std::fs::OpenOptions::new()
             .read(true)
@@ -189,31 +203,25 @@ impl FleetLock {
             }
             Err(e) => return Err(io(format!("opening {}", path.display()))(e)),
         };
-        let mut lock =
-            match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => lock,
-                Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
-                    let mut text = String::new();
-                    let _ = file.read_to_string(&mut text);
-                    return Err(FleetError::Locked {
-                        dir: dir.to_path_buf(),
-                        lock: path,
-                        holder: text.trim().parse().ok(),
-                    });
-                }
-                Err((_, errno)) => {
-                    return Err(FleetError::Io {
-                        action: format!("locking {}", path.display()),
-                        source: errno.into(),
-                    })
-                }
-            };
-        let write = |f: &mut std::fs::File| -> std::io::Result<()> {
-            f.set_len(0)?;
-            f.rewind()?;
-            writeln!(f, "{}", std::process::id())
+        let lock = match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        {
+            Ok(lock) => lock,
+            Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(FleetError::Locked {
+                    dir: dir.to_path_buf(),
+                    lock: path,
+                    holder: text.trim().parse().ok(),
+                });
+            }
+            Err((_, errno)) => {
+                return Err(FleetError::Io {
+                    action: format!("locking {}", path.display()),
+                    source: errno.into(),
+                })
+            }
         };
-        write(&mut lock).map_err(io(format!("writing {}", path.display())))?;
         Ok(FleetLock { _lock: lock })
     }
 }
@@ -726,12 +734,14 @@ fn spec_for(
 /// that is changing the fleet); it refuses with [`FleetError::Locked`] instead.
 pub async fn kill_instance(dir: &Path, id: &str) -> Result<(), FleetError> {
     let dir = std::path::absolute(dir).map_err(io("resolving the service folder"))?;
-    let _lock = FleetLock::take_existing(&dir)?;
+    let mut lock = FleetLock::take_existing(&dir)?;
     let state = FleetState::load(&dir)?;
     let handle = state.instance(id)?.handle();
     let runtime = state.runtime(&dir)?;
     if runtime.is_running(&handle).await {
         runtime.kill(&handle).await?;
+        // After the signal: a kill fault's moment is what `hale load` measures from.
+        lock.announce(&dir)?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while runtime.is_running(&handle).await {
             if tokio::time::Instant::now() >= deadline {
@@ -754,7 +764,8 @@ pub async fn kill_instance(dir: &Path, id: &str) -> Result<(), FleetError> {
 pub async fn restore_instance(dir: &Path, id: &str) -> Result<(), FleetError> {
     let dir = std::path::absolute(dir).map_err(io("resolving the service folder"))?;
     let dir = dir.as_path();
-    let _lock = FleetLock::take_existing(dir)?;
+    let mut lock = FleetLock::take_existing(dir)?;
+    lock.announce(dir)?;
     let mut state = FleetState::load(dir)?;
     let runtime = state.runtime(dir)?;
     let instance = state.instance(id)?.clone();

@@ -643,6 +643,21 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_image_is_the_users_to_fix_an_absent_engine_is_a_failure() {
+        use crate::exit::{classify, Exit};
+        let missing = FleetError::Docker(DockerError::ImageMissing {
+            image: "orders:0.1.0".into(),
+            host: "unix:///d.sock".into(),
+        });
+        assert_eq!(classify(&anyhow::Error::new(missing)), Exit::Usage);
+        let gone = FleetError::Docker(DockerError::Unreachable {
+            host: "unix:///d.sock".into(),
+            reason: "No such file or directory".into(),
+        });
+        assert_eq!(classify(&anyhow::Error::new(gone)), Exit::Failed);
+    }
+
+    #[test]
     fn a_registry_folder_only_root_may_write_is_refused() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();

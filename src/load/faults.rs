@@ -265,6 +265,24 @@ mod tests {
     }
 
     #[test]
+    fn fault_errors_tell_a_mistake_from_a_failure() {
+        use crate::fleet::FleetError;
+        let unknown = FaultError::from(FleetError::NoInstance {
+            id: "orders-9".into(),
+            service: "orders".into(),
+            known: "orders-1".into(),
+        });
+        assert!(unknown.is_bad_input());
+        let locked = FaultError::from(FleetError::Locked {
+            dir: "/srv/orders".into(),
+            lock: "/srv/orders/.hale/fleet.lock".into(),
+            holder: Some(42),
+        });
+        assert!(!locked.is_bad_input());
+        assert!(locked.to_string().contains("pid 42"), "{locked}");
+    }
+
+    #[test]
     fn plan_names_unknown_instances() {
         let plan = vec!["at=1s,kill=orders-9".parse().unwrap()];
         let err = validate_plan(&plan, &["orders-1".into()], None).unwrap_err();
