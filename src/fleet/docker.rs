@@ -55,7 +55,7 @@ pub enum DockerError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("the file registry folder {dir} is not writable by the containers' user 65532: pass --registry consul://HOST:PORT or etcd://HOST:PORT, or a file:// registry in a folder that user may write (for example `chown 65532:65532 {dir}`)")]
+    #[error("the file registry folder {dir} does not exist or is not writable by the containers' user 65532: pass --registry consul://HOST:PORT or etcd://HOST:PORT, or a file:// registry in a folder that user may write (for example `chown 65532:65532 {dir}`)")]
     RegistryNotWritable { dir: PathBuf },
 }
 
