@@ -1288,7 +1288,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__up)
-            opts="-q -v -h -V --replicas --registry --ready-timeout --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --replicas --registry --ready-timeout --runtime --image --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1303,6 +1303,14 @@ _hale() {
                     return 0
                     ;;
                 --ready-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runtime)
+                    COMPREPLY=($(compgen -W "process docker" -- "${cur}"))
+                    return 0
+                    ;;
+                --image)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -226,6 +226,8 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --replicas 'How many instances to run. On a running fleet, starts or stops instances to match'
             cand --registry 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]'
             cand --ready-timeout 'How long the instances may take to answer 200 on /readyz'
+            cand --runtime 'Where the instances run: processes, or containers of the built image'
+            cand --image 'The image to run with `--runtime docker` [default: the one `.hale/build.json` names]'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand -q 'Print only results and errors'

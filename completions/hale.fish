@@ -193,6 +193,9 @@ complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcom
 complete -c hale -n "__fish_hale_using_subcommand up" -l replicas -d 'How many instances to run. On a running fleet, starts or stops instances to match' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l ready-timeout -d 'How long the instances may take to answer 200 on /readyz' -r
+complete -c hale -n "__fish_hale_using_subcommand up" -l runtime -d 'Where the instances run: processes, or containers of the built image' -r -f -a "process\t'Local processes of the binary `go build` makes'
+docker\t'Containers of the image `hale build --load` made, through the Docker Engine (DOCKER_HOST or the default socket)'"
+complete -c hale -n "__fish_hale_using_subcommand up" -l image -d 'The image to run with `--runtime docker` [default: the one `.hale/build.json` names]' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand up" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'

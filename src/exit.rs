@@ -106,10 +106,17 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     if let Some(e) = cause.downcast_ref::<crate::load::LoadError>() {
         return matches!(e, crate::load::LoadError::BadPath { .. });
     }
+    if let Some(e) = cause.downcast_ref::<crate::fleet::docker::DockerError>() {
+        return e.is_bad_input();
+    }
     if let Some(e) = cause.downcast_ref::<FleetError>() {
+        if let FleetError::Docker(e) = e {
+            return e.is_bad_input();
+        }
         return matches!(
             e,
             FleetError::RegistryChanged { .. }
+                | FleetError::RuntimeChanged { .. }
                 | FleetError::ServiceChanged { .. }
                 | FleetError::NotAService(_)
                 | FleetError::NoInstance { .. }

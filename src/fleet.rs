@@ -7,10 +7,14 @@
 //! variable); hale only checks they showed up.
 //!
 //! Everything that touches an instance goes through the [`Runtime`] trait, addressed by the
-//! instance's [`Handle`]: [`ProcessRuntime`] runs processes (a pid); a container runtime (a
-//! container id) is one more [`FleetRuntime`] variant, without touching the callers. `up`,
-//! [`status`], [`down`], [`kill_instance`] and [`restore_instance`] all take the runtime from
-//! the fleet's state. `hale load` uses the last two and [`set_faults`] to inject failures.
+//! instance's [`Handle`]: [`ProcessRuntime`] runs processes (a pid), [`docker::DockerRuntime`]
+//! containers of the image `hale build` made (a container id), chosen by the fleet state's
+//! [`RuntimeKind`]. `up`, [`status`], [`down`], [`kill_instance`] and [`restore_instance`] all
+//! take the runtime from the fleet's state. `hale load` uses the last two and [`set_faults`]
+//! to inject failures; they hold the fleet lock as `up` and `down` do.
+pub mod docker;
+pub mod report;
+
 use std::future::Future;
 use std::io::{Read as _, Seek as _};
 use std::net::SocketAddr;
@@ -118,6 +122,12 @@ pub enum FleetError {
     /// The stop signal arrived: what had started was stopped again.
     #[error("stopped before the fleet was ready")]
     Stopped,
+    #[error(
+        "the running fleet runs as {running} (not {asked}): run `hale down` first to change runtime"
+    )]
+    RuntimeChanged { running: String, asked: String },
+    #[error(transparent)]
+    Docker(#[from] docker::DockerError),
     #[error("another hale{} is changing the fleet in {}: let it finish and run this again (lock {})", holder.map(|p| format!(" (pid {p})")).unwrap_or_default(), dir.display(), lock.display())]
     Locked {
         dir: PathBuf,
@@ -140,43 +150,78 @@ pub struct FleetLock {
 impl FleetLock {
     /// Take the lock of the fleet in `dir` (absolute), creating `.hale/` if needed.
     pub fn take(dir: &Path) -> Result<FleetLock, FleetError> {
-        use std::io::{Read as _, Seek as _, Write as _};
         let state_dir = dir.join(STATE_DIR);
         std::fs::create_dir_all(&state_dir)
             .map_err(io(format!("creating {}", state_dir.display())))?;
-        let path = state_dir.join(LOCK_FILE);
-        let file = std::fs::OpenOptions::new()
+        let mut lock = Self::lock(dir, true)?;
+        lock.announce(dir)?;
+        Ok(lock)
+    }
+
+    /// Take the lock of a fleet that exists: nothing is created, so acting on a fleet that
+    /// `hale down` just removed fails with [`FleetError::NoFleet`] and leaves nothing behind
+    /// (`hale down` removes fleet.json before it lets go of the lock, so the caller's read of
+    /// fleet.json under this lock says so). Two system calls: a kill fault sends its signal
+    /// right after, and [`FleetLock::announce`] can follow it.
+    pub fn take_existing(dir: &Path) -> Result<FleetLock, FleetError> {
+        Self::lock(dir, false)
+    }
+
+    /// Write this process's pid into the lock file, for a refused `hale up`/`down` to name.
+    pub fn announce(&mut self, dir: &Path) -> Result<(), FleetError> {
+        use std::os::unix::fs::FileExt as _;
+        let path = dir.join(STATE_DIR).join(LOCK_FILE);
+        let text = format!("{}\n", std::process::id());
+        let write = |f: &std::fs::File| -> std::io::Result<()> {
+            f.write_all_at(text.as_bytes(), 0)?;
+            f.set_len(text.len() as u64)
+        };
+        write(&self._lock).map_err(io(format!("writing {}", path.display())))
+    }
+
+    fn lock(dir: &Path, create: bool) -> Result<FleetLock, FleetError> {
+        use std::io::Read as _;
+        let path = dir.join(STATE_DIR).join(LOCK_FILE);
+        let file = match std::fs::OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
+            .create(create)
             .truncate(false)
             .open(&path)
-            .map_err(io(format!("opening {}", path.display())))?;
-        let mut lock =
-            match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => lock,
-                Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
-                    let mut text = String::new();
-                    let _ = file.read_to_string(&mut text);
-                    return Err(FleetError::Locked {
-                        dir: dir.to_path_buf(),
-                        lock: path,
-                        holder: text.trim().parse().ok(),
-                    });
+        {
+            Ok(f) => f,
+            Err(source) if !create && source.kind() == std::io::ErrorKind::NotFound => {
+                // A fleet started before the lock existed has fleet.json and no lock file.
+                if FleetState::path(dir).exists() {
+                    return Self::lock(dir, true);
                 }
-                Err((_, errno)) => {
-                    return Err(FleetError::Io {
-                        action: format!("locking {}", path.display()),
-                        source: errno.into(),
-                    })
-                }
-            };
-        let write = |f: &mut std::fs::File| -> std::io::Result<()> {
-            f.set_len(0)?;
-            f.rewind()?;
-            writeln!(f, "{}", std::process::id())
+                return Err(FleetError::NoFleet {
+                    dir: dir.to_path_buf(),
+                    path: FleetState::path(dir),
+                    source,
+                });
+            }
+            Err(e) => return Err(io(format!("opening {}", path.display()))(e)),
         };
-        write(&mut lock).map_err(io(format!("writing {}", path.display())))?;
+        let lock = match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        {
+            Ok(lock) => lock,
+            Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(FleetError::Locked {
+                    dir: dir.to_path_buf(),
+                    lock: path,
+                    holder: text.trim().parse().ok(),
+                });
+            }
+            Err((_, errno)) => {
+                return Err(FleetError::Io {
+                    action: format!("locking {}", path.display()),
+                    source: errno.into(),
+                })
+            }
+        };
         Ok(FleetLock { _lock: lock })
     }
 }
@@ -196,6 +241,16 @@ pub struct FleetState {
     /// Where the instances run; absent in files written before containers existed.
     #[serde(default)]
     pub runtime: RuntimeKind,
+    /// The engine a container fleet runs on (`unix:///…` or `tcp://…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// The image a container fleet runs: the reference asked for (`orders:0.1.0`)...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// ...and the engine's id of it (`sha256:…`), which every container (restored ones too)
+    /// runs, so a moved tag changes nothing in a running fleet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
     pub instances: Vec<FleetInstance>,
 }
 
@@ -206,13 +261,25 @@ pub enum RuntimeKind {
     /// Local processes of the built binary.
     #[default]
     Process,
+    /// Containers of the built image, through the Docker Engine.
+    Docker,
+}
+
+impl RuntimeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RuntimeKind::Process => "process",
+            RuntimeKind::Docker => "docker",
+        }
+    }
 }
 
 /// One instance of a fleet.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FleetInstance {
     pub id: String,
-    /// The process id (the [`Handle`] of a process instance).
+    /// The process id (the [`Handle`] of a process instance; a container's main process, as
+    /// the engine reported it when it started).
     pub pid: u32,
     pub address: String,
     pub port: u16,
@@ -222,6 +289,9 @@ pub struct FleetInstance {
     /// started before the admin API had its own listener.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_port: Option<u16>,
+    /// The container id (the [`Handle`] of a container instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 impl FleetInstance {
@@ -243,20 +313,43 @@ impl FleetInstance {
 
     /// How the runtime addresses this instance.
     pub fn handle(&self) -> Handle {
-        Handle::Pid(self.pid)
+        match &self.container {
+            Some(id) => Handle::Container {
+                id: id.clone(),
+                pid: self.pid,
+            },
+            None => Handle::Pid(self.pid),
+        }
+    }
+
+    /// Record a new handle (after a start).
+    fn set_handle(&mut self, handle: Handle) {
+        match handle {
+            Handle::Pid(pid) => {
+                self.pid = pid;
+                self.container = None;
+            }
+            Handle::Container { id, pid } => {
+                self.pid = pid;
+                self.container = Some(id);
+            }
+        }
     }
 }
 
-/// A runtime-specific handle on a running instance: a pid for processes (a container id next).
+/// A runtime-specific handle on a running instance: a pid for processes, a container id (and
+/// its main process, for display) for containers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handle {
     Pid(u32),
+    Container { id: String, pid: u32 },
 }
 
 impl std::fmt::Display for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Handle::Pid(pid) => write!(f, "pid {pid}"),
+            Handle::Container { id, .. } => write!(f, "container {}", &id[..id.len().min(12)]),
         }
     }
 }
@@ -310,13 +403,49 @@ impl FleetState {
             })
     }
 
-    /// The runtime the instances of this fleet run on.
-    pub fn runtime(&self) -> FleetRuntime {
+    /// The runtime the instances of this fleet (in the absolute folder `dir`) run on.
+    pub fn runtime(&self, dir: &Path) -> Result<FleetRuntime, FleetError> {
         match self.runtime {
-            RuntimeKind::Process => FleetRuntime::Process(ProcessRuntime {
+            RuntimeKind::Process => Ok(FleetRuntime::Process(ProcessRuntime {
                 binary: self.binary.clone(),
-            }),
+            })),
+            RuntimeKind::Docker => {
+                let host = crate::image::engine::EngineHost::parse(self.engine.as_deref())
+                    .map_err(|e| FleetError::Io {
+                        action: format!("reading {}", Self::path(dir).display()),
+                        source: std::io::Error::other(e),
+                    })?;
+                Ok(FleetRuntime::Docker(docker_runtime(
+                    host,
+                    self.image_id.clone().unwrap_or_default(),
+                    &self.service,
+                    dir,
+                    &self.registry,
+                )))
+            }
         }
+    }
+}
+
+fn docker_runtime(
+    host: crate::image::engine::EngineHost,
+    image_id: String,
+    service: &str,
+    dir: &Path,
+    registry: &str,
+) -> docker::DockerRuntime {
+    let mounts = match RegistryUrl::parse(registry) {
+        Ok(RegistryUrl::File { path }) => {
+            path.parent().map(Path::to_path_buf).into_iter().collect()
+        }
+        _ => Vec::new(),
+    };
+    docker::DockerRuntime {
+        engine: docker::Engine::new(host),
+        image: image_id,
+        service: service.to_string(),
+        fleet_key: docker::fleet_key(dir),
+        mounts,
     }
 }
 
@@ -341,36 +470,83 @@ pub trait Runtime {
     fn terminate(&self, handle: &Handle) -> impl Future<Output = Result<(), FleetError>> + Send;
     /// End the instance at once, as a crash would (SIGKILL: no deregistration).
     fn kill(&self, handle: &Handle) -> impl Future<Output = Result<(), FleetError>> + Send;
+    /// Release what a stopped instance still holds (a container; nothing for a process).
+    fn remove(&self, handle: &Handle) -> impl Future<Output = Result<(), FleetError>> + Send;
+    /// Bring the instance's output into its log file (a container's; a process writes there).
+    fn save_log(
+        &self,
+        handle: &Handle,
+        log: &Path,
+    ) -> impl Future<Output = Result<(), FleetError>> + Send;
 }
 
 /// The runtime of a fleet, chosen by its state's [`RuntimeKind`].
 #[derive(Debug, Clone)]
 pub enum FleetRuntime {
     Process(ProcessRuntime),
+    Docker(docker::DockerRuntime),
+}
+
+impl FleetRuntime {
+    /// Whether the runtime can be reached at all (the engine answers), so a fleet whose
+    /// engine is gone is said to be so, not listed as dead.
+    pub async fn check(&self) -> Result<(), FleetError> {
+        match self {
+            FleetRuntime::Process(_) => Ok(()),
+            FleetRuntime::Docker(d) => Ok(d.engine.ping().await?),
+        }
+    }
+
+    /// Remove whatever this fleet left in its runtime, also what fleet.json does not list (the
+    /// containers a killed `hale up` started); how many there were.
+    pub async fn remove_all(&self) -> Result<usize, FleetError> {
+        match self {
+            FleetRuntime::Process(_) => Ok(0),
+            FleetRuntime::Docker(d) => d.remove_all().await,
+        }
+    }
 }
 
 impl Runtime for FleetRuntime {
     async fn start(&self, spec: &InstanceSpec) -> Result<Handle, FleetError> {
         match self {
             FleetRuntime::Process(p) => p.start(spec).await,
+            FleetRuntime::Docker(d) => d.start(spec).await,
         }
     }
 
     async fn is_running(&self, handle: &Handle) -> bool {
         match self {
             FleetRuntime::Process(p) => p.is_running(handle).await,
+            FleetRuntime::Docker(d) => d.is_running(handle).await,
         }
     }
 
     async fn terminate(&self, handle: &Handle) -> Result<(), FleetError> {
         match self {
             FleetRuntime::Process(p) => p.terminate(handle).await,
+            FleetRuntime::Docker(d) => d.terminate(handle).await,
         }
     }
 
     async fn kill(&self, handle: &Handle) -> Result<(), FleetError> {
         match self {
             FleetRuntime::Process(p) => p.kill(handle).await,
+            FleetRuntime::Docker(d) => d.kill(handle).await,
+        }
+    }
+
+    async fn remove(&self, handle: &Handle) -> Result<(), FleetError> {
+        match self {
+            FleetRuntime::Process(p) => p.remove(handle).await,
+            FleetRuntime::Docker(d) => d.remove(handle).await,
+        }
+    }
+
+    async fn save_log(&self, handle: &Handle, log: &Path) -> Result<(), FleetError> {
+        match self {
+            FleetRuntime::Process(p) => p.save_log(handle, log).await,
+            FleetRuntime::Docker(d) => d.save_log(handle, log).await,
         }
     }
 }
@@ -417,7 +593,9 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn is_running(&self, handle: &Handle) -> bool {
-        let Handle::Pid(pid) = *handle;
+        let Handle::Pid(pid) = *handle else {
+            return false;
+        };
         reap(pid);
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             return false;
@@ -446,11 +624,21 @@ impl Runtime for ProcessRuntime {
     async fn kill(&self, handle: &Handle) -> Result<(), FleetError> {
         signal_group(handle, Signal::SIGKILL)
     }
+
+    async fn remove(&self, _: &Handle) -> Result<(), FleetError> {
+        Ok(())
+    }
+
+    async fn save_log(&self, _: &Handle, _: &Path) -> Result<(), FleetError> {
+        Ok(())
+    }
 }
 
 /// Send a signal to the process group an instance leads (or the process, if it no longer does).
 fn signal_group(handle: &Handle, signal: Signal) -> Result<(), FleetError> {
-    let Handle::Pid(pid) = *handle;
+    let Handle::Pid(pid) = *handle else {
+        return Ok(());
+    };
     let failed = |source| FleetError::Signal {
         signal,
         handle: handle.clone(),
@@ -541,12 +729,19 @@ fn spec_for(
 /// Kill one instance (no graceful shutdown, no deregistration: a crash). The entry stays in
 /// fleet.json so [`restore_instance`] can bring it back. Returns once the instance is really
 /// gone, so callers (tests, `hale load`'s fault timeline) see it dead from then on.
+///
+/// Holds the fleet lock, as `up` and `down` do: a kill never races a `hale down` (or an `up`
+/// that is changing the fleet); it refuses with [`FleetError::Locked`] instead.
 pub async fn kill_instance(dir: &Path, id: &str) -> Result<(), FleetError> {
-    let state = FleetState::load(dir)?;
+    let dir = std::path::absolute(dir).map_err(io("resolving the service folder"))?;
+    let mut lock = FleetLock::take_existing(&dir)?;
+    let state = FleetState::load(&dir)?;
     let handle = state.instance(id)?.handle();
-    let runtime = state.runtime();
+    let runtime = state.runtime(&dir)?;
     if runtime.is_running(&handle).await {
         runtime.kill(&handle).await?;
+        // After the signal: a kill fault's moment is what `hale load` measures from.
+        lock.announce(&dir)?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while runtime.is_running(&handle).await {
             if tokio::time::Instant::now() >= deadline {
@@ -557,15 +752,22 @@ pub async fn kill_instance(dir: &Path, id: &str) -> Result<(), FleetError> {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        // What the crashed container printed stays readable after a restore replaces it.
+        let _ = runtime.save_log(&handle, &state.instance(id)?.log).await;
     }
     Ok(())
 }
 
 /// Start an instance again with the same id, port and environment; fleet.json gets its new
 /// handle. A no-op if it still runs. Does not wait for readiness: callers watch it recover.
+/// Holds the fleet lock, as [`kill_instance`] does.
 pub async fn restore_instance(dir: &Path, id: &str) -> Result<(), FleetError> {
+    let dir = std::path::absolute(dir).map_err(io("resolving the service folder"))?;
+    let dir = dir.as_path();
+    let mut lock = FleetLock::take_existing(dir)?;
+    lock.announce(dir)?;
     let mut state = FleetState::load(dir)?;
-    let runtime = state.runtime();
+    let runtime = state.runtime(dir)?;
     let instance = state.instance(id)?.clone();
     if runtime.is_running(&instance.handle()).await {
         return Ok(());
@@ -580,8 +782,7 @@ pub async fn restore_instance(dir: &Path, id: &str) -> Result<(), FleetError> {
         ))
         .await?;
     if let Some(entry) = state.instances.iter_mut().find(|i| i.id == id) {
-        let Handle::Pid(pid) = handle;
-        entry.pid = pid;
+        entry.set_handle(handle);
         entry.started_unix_ms = now_unix_ms();
     }
     state.save(dir)
@@ -635,11 +836,35 @@ pub struct UpOptions {
     pub ready_timeout: Duration,
     /// How long to wait for the instances to show up in the registry.
     pub registry_timeout: Duration,
+    pub runtime: RuntimeChoice,
+}
+
+/// Where `hale up` runs the instances.
+#[derive(Debug, Clone)]
+pub enum RuntimeChoice {
+    /// Processes of the binary built from the service folder.
+    Process,
+    /// Containers on the engine at `engine`, of `image` (else the one `.hale/build.json` names).
+    Docker {
+        engine: crate::image::engine::EngineHost,
+        image: Option<String>,
+    },
+}
+
+impl RuntimeChoice {
+    pub fn kind(&self) -> RuntimeKind {
+        match self {
+            RuntimeChoice::Process => RuntimeKind::Process,
+            RuntimeChoice::Docker { .. } => RuntimeKind::Docker,
+        }
+    }
 }
 
 /// The outcome of `hale up`.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpReport {
+    /// The service folder (absolute).
+    pub dir: PathBuf,
     pub state: FleetState,
     pub started: Vec<String>,
     pub stopped: Vec<String>,
@@ -659,7 +884,23 @@ pub async fn up(
     stop: &Stop,
 ) -> Result<UpReport, FleetError> {
     let dir = std::path::absolute(&opts.dir).map_err(io("resolving the service folder"))?;
-    let _lock = FleetLock::take(&dir)?;
+    let lock = FleetLock::take(&dir)?;
+    let result = up_locked(opts, dir.clone(), progress, stop).await;
+    if result.is_err() && !FleetState::path(&dir).exists() {
+        // Nothing runs: the refusal leaves no lock file (nor an empty .hale/) behind.
+        let _ = std::fs::remove_file(dir.join(STATE_DIR).join(LOCK_FILE));
+        let _ = std::fs::remove_dir(dir.join(STATE_DIR));
+    }
+    drop(lock);
+    result
+}
+
+async fn up_locked(
+    opts: &UpOptions,
+    dir: PathBuf,
+    progress: &Progress,
+    stop: &Stop,
+) -> Result<UpReport, FleetError> {
     let state_dir = dir.join(STATE_DIR);
     let binary = state_dir.join("bin").join(&opts.name);
     let previous = if FleetState::path(&dir).exists() {
@@ -667,17 +908,21 @@ pub async fn up(
     } else {
         None
     };
-    let runtime = FleetRuntime::Process(ProcessRuntime {
-        binary: binary.clone(),
-    });
     let mut running: Vec<FleetInstance> = Vec::new();
-    for i in previous.iter().flat_map(|s| s.instances.iter()) {
-        if runtime.is_running(&i.handle()).await {
-            running.push(i.clone());
-        }
-    }
     if let Some(prev) = &previous {
+        let prev_runtime = prev.runtime(&dir)?;
+        for i in &prev.instances {
+            if prev_runtime.is_running(&i.handle()).await {
+                running.push(i.clone());
+            }
+        }
         if !running.is_empty() {
+            if prev.runtime != opts.runtime.kind() {
+                return Err(FleetError::RuntimeChanged {
+                    running: prev.runtime.name().to_string(),
+                    asked: opts.runtime.kind().name().to_string(),
+                });
+            }
             if prev.registry != opts.registry.to_string() {
                 return Err(FleetError::RegistryChanged {
                     running: prev.registry.clone(),
@@ -690,23 +935,11 @@ pub async fn up(
                     asked: opts.name.clone(),
                 });
             }
+        } else {
+            // Nothing runs: what a previous fleet left in its runtime (stopped containers)
+            // goes, whichever runtime this one uses.
+            prev_runtime.remove_all().await?;
         }
-    }
-
-    // A running binary cannot be overwritten (ETXTBSY), and instances of one fleet should run
-    // the same build: rebuild only when nothing runs.
-    let built = running.is_empty();
-    if built {
-        progress.status("Building", binary.display().to_string());
-        tokio::select! {
-            result = build(&dir, &opts.name, &binary) => result?,
-            () = stop.stopped() => return Err(FleetError::Stopped),
-        }
-    } else {
-        progress.status(
-            "Reusing",
-            "the running fleet's binary (`hale down` first to rebuild)",
-        );
     }
 
     let mut state = FleetState {
@@ -714,9 +947,79 @@ pub async fn up(
         service: opts.name.clone(),
         registry: opts.registry.to_string(),
         binary: binary.clone(),
-        runtime: RuntimeKind::Process,
+        runtime: opts.runtime.kind(),
+        engine: None,
+        image: None,
+        image_id: None,
         instances: Vec::new(),
     };
+    // Instances of one fleet run the same build: rebuild (or look the image up again) only
+    // when nothing runs. A running binary cannot be overwritten anyway (ETXTBSY).
+    let built = running.is_empty();
+    let runtime = match &opts.runtime {
+        RuntimeChoice::Process => {
+            if built {
+                progress.status("Building", binary.display().to_string());
+                tokio::select! {
+                    result = build(&dir, &opts.name, &binary) => result?,
+                    () = stop.stopped() => return Err(FleetError::Stopped),
+                }
+            } else {
+                progress.status(
+                    "Reusing",
+                    "the running fleet's binary (`hale down` first to rebuild)",
+                );
+            }
+            FleetRuntime::Process(ProcessRuntime {
+                binary: binary.clone(),
+            })
+        }
+        RuntimeChoice::Docker { engine, image } => {
+            let (reference, image_id) = match previous.as_ref().filter(|_| !built) {
+                Some(prev) => {
+                    progress.status(
+                        "Reusing",
+                        "the running fleet's image (`hale down` first to change it)",
+                    );
+                    (
+                        prev.image.clone(),
+                        prev.image_id.clone().unwrap_or_default(),
+                    )
+                }
+                None => {
+                    let reference = match image {
+                        Some(r) => {
+                            docker::validate_reference(r)?;
+                            r.clone()
+                        }
+                        None => docker::built_image(&dir)?,
+                    };
+                    if let RegistryUrl::File { path } = &opts.registry {
+                        docker::check_registry_folder(path)?;
+                    }
+                    let client = docker::Engine::new(engine.clone());
+                    client.ping().await?;
+                    let id = client.image_id(&reference).await?;
+                    progress.status(
+                        "Using",
+                        format!("image {reference} ({})", &id[..id.len().min(19)]),
+                    );
+                    (Some(reference), id)
+                }
+            };
+            state.engine = Some(engine.to_string());
+            state.image = reference;
+            state.image_id = Some(image_id.clone());
+            FleetRuntime::Docker(docker_runtime(
+                engine.clone(),
+                image_id,
+                &opts.name,
+                &dir,
+                &state.registry,
+            ))
+        }
+    };
+
     let wanted: Vec<String> = (1..=opts.replicas)
         .map(|n| format!("{}-{n}", opts.name))
         .collect();
@@ -733,12 +1036,16 @@ pub async fn up(
         stop_instances(&runtime, &extras, Duration::from_secs(30)).await?;
         let registry = Registry::new(&opts.registry, Layout::Hale)?;
         for extra in &extras {
+            runtime.remove(&extra.handle()).await?;
             let _ = registry.deregister(&opts.name, &extra.id).await;
             let _ = std::fs::remove_file(&extra.log);
             progress.status("Stopped", extra.id.clone());
             stopped.push(extra.id.clone());
         }
     }
+    // A start that fails (an engine that refuses a container) is handled as a readiness
+    // failure: what this run started is stopped again.
+    let mut start_failed = None;
     for id in &wanted {
         if let Some(alive) = running.iter().find(|i| &i.id == id) {
             kept.push(id.clone());
@@ -762,26 +1069,37 @@ pub async fn up(
             }
         };
         let spec = spec_for(&dir, &state, id, port, Some(admin_port));
-        let handle = runtime.start(&spec).await?;
+        let handle = match runtime.start(&spec).await {
+            Ok(h) => h,
+            Err(e) => {
+                start_failed = Some(e);
+                break;
+            }
+        };
         progress.status("Started", format!("{id} on 127.0.0.1:{port} ({handle})"));
-        let Handle::Pid(pid) = handle;
-        state.instances.push(FleetInstance {
+        let mut instance = FleetInstance {
             id: id.clone(),
-            pid,
+            pid: 0,
             address: "127.0.0.1".into(),
             port,
             log: spec.log.clone(),
             started_unix_ms: now_unix_ms(),
             admin_port: Some(admin_port),
-        });
+            container: None,
+        };
+        instance.set_handle(handle);
+        state.instances.push(instance);
         started.push(id.clone());
     }
     // Record what runs before waiting, so `hale down` can clean up even if hale is killed.
     state.save(&dir)?;
 
-    let ready = tokio::select! {
-        result = wait_ready(&runtime, &state, &started, opts.ready_timeout, progress) => result,
-        () = stop.stopped() => Err(FleetError::Stopped),
+    let ready = match start_failed {
+        Some(e) => Err(e),
+        None => tokio::select! {
+            result = wait_ready(&runtime, &state, &started, opts.ready_timeout, progress) => result,
+            () = stop.stopped() => Err(FleetError::Stopped),
+        },
     };
     if let Err(e) = ready {
         let failed: Vec<FleetInstance> = state
@@ -794,6 +1112,9 @@ pub async fn up(
             for (id, _) in outcome {
                 progress.status("Stopped", id);
             }
+        }
+        for i in &failed {
+            let _ = runtime.remove(&i.handle()).await;
         }
         state.instances.retain(|i| !started.contains(&i.id));
         if state.instances.is_empty() {
@@ -811,6 +1132,7 @@ pub async fn up(
         () = stop.stopped() => Vec::new(),
     };
     Ok(UpReport {
+        dir,
         state,
         started,
         stopped,
@@ -879,6 +1201,7 @@ async fn wait_ready(
         let instance = state.instance(id)?;
         loop {
             if !runtime.is_running(&instance.handle()).await {
+                let _ = runtime.save_log(&instance.handle(), &instance.log).await;
                 return Err(FleetError::ExitedBeforeReady {
                     id: id.clone(),
                     log: instance.log.clone(),
@@ -890,6 +1213,7 @@ async fn wait_ready(
                 break;
             }
             if tokio::time::Instant::now() >= deadline {
+                let _ = runtime.save_log(&instance.handle(), &instance.log).await;
                 return Err(FleetError::NotReady {
                     id: id.clone(),
                     addr: instance.socket_addr(),
@@ -1011,6 +1335,9 @@ pub struct InstanceStatus {
     /// The faults the instance injects now (GET /admin/faults), `null` if its admin API did
     /// not answer.
     pub faults: Option<ActiveFaults>,
+    /// The container id (`--runtime docker`); absent for processes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// What `GET /admin/faults` answers.
@@ -1045,12 +1372,16 @@ pub async fn get_faults(client: &reqwest::Client, addr: SocketAddr) -> Option<Ac
 
 /// The fleet in `dir` and the state of each instance (running, /healthz, /readyz).
 pub async fn status(dir: &Path) -> Result<(FleetState, Vec<InstanceStatus>), FleetError> {
-    let state = FleetState::load(dir)?;
-    let runtime = state.runtime();
+    let dir = std::path::absolute(dir).map_err(io("resolving the service folder"))?;
+    let state = FleetState::load(&dir)?;
+    let runtime = state.runtime(&dir)?;
+    runtime.check().await?;
     let client = probe_client()?;
     let mut rows = Vec::new();
     for i in &state.instances {
         let alive = runtime.is_running(&i.handle()).await;
+        // A container's output is the engine's: bring it to the log file `ps` names.
+        let _ = runtime.save_log(&i.handle(), &i.log).await;
         let (healthz, readyz, faults) = if alive {
             (
                 probe(&client, i.socket_addr(), "/healthz").await,
@@ -1070,6 +1401,7 @@ pub async fn status(dir: &Path) -> Result<(FleetState, Vec<InstanceStatus>), Fle
             readyz,
             log: i.log.clone(),
             faults,
+            container: i.container.clone(),
         });
     }
     Ok((state, rows))
@@ -1110,8 +1442,11 @@ pub async fn down(dir: &Path, grace: Duration) -> Result<Option<DownReport>, Fle
         return Ok(None);
     }
     let state = FleetState::load(&dir)?;
-    let runtime = state.runtime();
+    let runtime = state.runtime(&dir)?;
+    runtime.check().await?;
     let stopped = stop_instances(&runtime, &state.instances, grace).await?;
+    // Stopped containers are removed, with any other of this fleet's (labelled) containers.
+    runtime.remove_all().await?;
 
     // Graceful instances deregister themselves; killed ones leave entries behind (Consul
     // keeps even critical ones until DeregisterCriticalServiceAfter). Remove what is left.
@@ -1181,6 +1516,9 @@ mod tests {
             registry: "file:///tmp/r.json".into(),
             binary: "/x/orders".into(),
             runtime: RuntimeKind::Process,
+            engine: None,
+            image: None,
+            image_id: None,
             instances: vec![FleetInstance {
                 id: "orders-1".into(),
                 pid: 1,
@@ -1189,6 +1527,7 @@ mod tests {
                 log: "/x/orders-1.log".into(),
                 started_unix_ms: 5,
                 admin_port: Some(41002),
+                container: None,
             }],
         };
         state.save(dir.path()).unwrap();
@@ -1213,7 +1552,100 @@ mod tests {
         .unwrap();
         let state = FleetState::load(dir.path()).unwrap();
         assert_eq!(state.runtime, RuntimeKind::Process);
-        assert!(matches!(state.runtime(), FleetRuntime::Process(_)));
+        assert!(matches!(
+            state.runtime(dir.path()),
+            Ok(FleetRuntime::Process(_))
+        ));
+    }
+
+    #[test]
+    fn a_container_fleet_round_trips_its_engine_image_and_handles() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = FleetState {
+            version: 1,
+            service: "orders".into(),
+            registry: "file:///srv/reg/r.json".into(),
+            binary: "/x/orders".into(),
+            runtime: RuntimeKind::Docker,
+            engine: Some("unix:///run/d.sock".into()),
+            image: Some("orders:0.1.0".into()),
+            image_id: Some("sha256:00".into()),
+            instances: vec![FleetInstance {
+                id: "orders-1".into(),
+                pid: 7,
+                address: "127.0.0.1".into(),
+                port: 41001,
+                log: "/x/orders-1.log".into(),
+                started_unix_ms: 5,
+                admin_port: Some(41002),
+                container: Some("abc".into()),
+            }],
+        };
+        state.save(dir.path()).unwrap();
+        let back = FleetState::load(dir.path()).unwrap();
+        assert_eq!(back, state);
+        assert_eq!(
+            back.instances[0].handle(),
+            Handle::Container {
+                id: "abc".into(),
+                pid: 7
+            }
+        );
+        let Ok(FleetRuntime::Docker(d)) = back.runtime(dir.path()) else {
+            panic!("a docker fleet runs on the docker runtime");
+        };
+        assert_eq!(d.mounts, vec![PathBuf::from("/srv/reg")]);
+        assert_eq!(d.image, "sha256:00");
+    }
+
+    #[test]
+    fn killing_an_instance_refuses_while_another_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let state = FleetState {
+            version: 1,
+            service: "orders".into(),
+            registry: "file:///tmp/r.json".into(),
+            binary: "/x/orders".into(),
+            runtime: RuntimeKind::Process,
+            engine: None,
+            image: None,
+            image_id: None,
+            instances: Vec::new(),
+        };
+        state.save(dir).unwrap();
+        let held = FleetLock::take(dir).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        assert!(matches!(
+            rt.block_on(kill_instance(dir, "orders-1")),
+            Err(FleetError::Locked { .. })
+        ));
+        assert!(matches!(
+            rt.block_on(restore_instance(dir, "orders-1")),
+            Err(FleetError::Locked { .. })
+        ));
+        drop(held);
+        assert!(matches!(
+            rt.block_on(kill_instance(dir, "orders-1")),
+            Err(FleetError::NoInstance { .. })
+        ));
+    }
+
+    #[test]
+    fn acting_on_a_removed_fleet_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        assert!(matches!(
+            rt.block_on(kill_instance(dir.path(), "orders-1")),
+            Err(FleetError::NoFleet { .. })
+        ));
+        assert!(!dir.path().join(STATE_DIR).exists());
     }
 
     #[test]

@@ -273,8 +273,14 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
                 fleet_file.display()
             ));
         }
-        let actuator = load::fleet_faults::FleetActuator::open(args.fleet.clone())
-            .with_context(|| format!("reading {}", fleet_file.display()))?;
+        let actuator =
+            load::fleet_faults::FleetActuator::open(args.fleet.clone()).map_err(|e| {
+                if e.is_bad_input() {
+                    usage!("--fleet {}: {e}", args.fleet.display())
+                } else {
+                    anyhow::Error::new(e).context(format!("reading {}", fleet_file.display()))
+                }
+            })?;
         let known = load::FaultActuator::instances(&actuator);
         load::faults::validate_plan(&options.faults, &known, options.duration)?;
         Some(Arc::new(actuator))
@@ -354,7 +360,10 @@ async fn undo_faults(actuator: &dyn load::FaultActuator, plan: &[FaultStep], pri
     for id in ids {
         match actuator.set_faults(id, 0.0, Duration::ZERO).await {
             Ok(()) => printer.status("Reset", format!("faults on {id}")),
-            Err(e) => printer.warn(format!("could not reset the faults on {id}: {e:#}")),
+            Err(e) => printer.warn(format!(
+                "could not reset the faults on {id}: {:#}",
+                anyhow::Error::new(e)
+            )),
         }
     }
 }

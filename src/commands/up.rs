@@ -4,11 +4,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use serde::Serialize;
 
 use crate::commands::RegistryUrlArgs;
 use crate::exit::Interrupted;
-use crate::fleet::{self, FleetError, FleetState, UpOptions};
+use crate::fleet::report::UpDocument;
+use crate::fleet::{self, FleetError, RuntimeChoice, UpOptions};
+use crate::image::engine::EngineHost;
 use crate::names;
 use crate::output::Printer;
 use crate::settings::{self, Overrides};
@@ -28,30 +29,22 @@ pub struct UpArgs {
     /// How long the instances may take to answer 200 on /readyz.
     #[arg(long, default_value = "60s", value_parser = settings::parse_duration)]
     pub ready_timeout: Duration,
+    /// Where the instances run: processes, or containers of the built image.
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Process)]
+    pub runtime: RuntimeArg,
+    /// The image to run with `--runtime docker` [default: the one `.hale/build.json` names].
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
 }
 
-/// `--output json` document (docs/json/up.md).
-#[derive(Debug, Serialize)]
-struct UpDocument<'a> {
-    schema: &'static str,
-    service: &'a str,
-    registry: &'a str,
-    dir: String,
-    built: bool,
-    started: &'a [String],
-    stopped: &'a [String],
-    kept: &'a [String],
-    instances: Vec<UpInstance<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct UpInstance<'a> {
-    id: &'a str,
-    pid: u32,
-    address: &'a str,
-    port: u16,
-    registered: bool,
-    log: String,
+/// Where the instances run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeArg {
+    /// Local processes of the binary `go build` makes.
+    Process,
+    /// Containers of the image `hale build --load` made, through the Docker Engine
+    /// (DOCKER_HOST or the default socket).
+    Docker,
 }
 
 pub async fn run(args: UpArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
@@ -83,6 +76,21 @@ pub async fn run(args: UpArgs, printer: &Printer, stop: &Stop) -> anyhow::Result
     })?;
     names::validate_service_name(&name)?;
     let url = crate::discovery::RegistryUrl::parse(&settings.registry)?;
+    let runtime = match args.runtime {
+        RuntimeArg::Process => {
+            if args.image.is_some() {
+                return Err(usage!(
+                    "--image runs a container image: add --runtime docker (or drop --image)"
+                ));
+            }
+            RuntimeChoice::Process
+        }
+        RuntimeArg::Docker => RuntimeChoice::Docker {
+            engine: EngineHost::parse(std::env::var("DOCKER_HOST").ok().as_deref())
+                .map_err(|e| usage!("{e}"))?,
+            image: args.image.clone(),
+        },
+    };
     let opts = UpOptions {
         dir: args.path.clone(),
         name: name.clone(),
@@ -90,6 +98,7 @@ pub async fn run(args: UpArgs, printer: &Printer, stop: &Stop) -> anyhow::Result
         registry: url,
         ready_timeout: args.ready_timeout,
         registry_timeout: Duration::from_secs(20),
+        runtime,
     };
     let (progress, renderer) = printer.progress();
     let report = fleet::up(&opts, &progress, stop).await;
@@ -102,60 +111,11 @@ pub async fn run(args: UpArgs, printer: &Printer, stop: &Stop) -> anyhow::Result
         }
         other => other?,
     };
-    emit(printer, &report.state, &report)?;
+    let doc = UpDocument::new(&report);
+    printer.emit(&doc, |out| doc.write_text(out))?;
     printer.note(format!(
         "the instances keep running: `hale ps {0}` to check them, `hale down {0}` to stop them",
         args.path.display()
     ));
-    Ok(())
-}
-
-fn emit(printer: &Printer, state: &FleetState, report: &fleet::UpReport) -> anyhow::Result<()> {
-    let doc = UpDocument {
-        schema: "hale.up/v1",
-        service: &state.service,
-        registry: &state.registry,
-        dir: state
-            .binary
-            .parent()
-            .and_then(|p| p.parent())
-            .and_then(|p| p.parent())
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        built: report.built,
-        started: &report.started,
-        stopped: &report.stopped,
-        kept: &report.kept,
-        instances: state
-            .instances
-            .iter()
-            .map(|i| UpInstance {
-                id: &i.id,
-                pid: i.pid,
-                address: &i.address,
-                port: i.port,
-                registered: report.registered.contains(&i.id),
-                log: i.log.display().to_string(),
-            })
-            .collect(),
-    };
-    printer.emit(&doc, |out| {
-        writeln!(
-            out,
-            "{:<20} {:>8}  {:<21} REGISTERED",
-            "ID", "PID", "ADDRESS"
-        )?;
-        for i in &doc.instances {
-            writeln!(
-                out,
-                "{:<20} {:>8}  {:<21} {}",
-                i.id,
-                i.pid,
-                format!("{}:{}", i.address, i.port),
-                if i.registered { "yes" } else { "no" }
-            )?;
-        }
-        writeln!(out, "registry: {}", doc.registry)
-    })?;
     Ok(())
 }

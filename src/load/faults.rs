@@ -157,18 +157,44 @@ impl FromStr for FaultStep {
     }
 }
 
+/// Why a fault could not be carried out (or the actuator not set up).
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    /// The fleet refused or failed: no such instance, its admin API did not answer, the
+    /// fleet is locked by a `hale up`/`down` that is changing it, the engine is gone...
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::FleetError),
+}
+
+impl FaultError {
+    /// Whether the user can fix it by changing what they asked for (an unknown instance, an
+    /// error rate outside 0..1), as opposed to a fault that failed to happen.
+    pub fn is_bad_input(&self) -> bool {
+        use crate::fleet::FleetError;
+        match self {
+            FaultError::Fleet(e) => matches!(
+                e,
+                FleetError::NoInstance { .. }
+                    | FleetError::BadErrorRate(_)
+                    | FleetError::NoFleet { .. }
+                    | FleetError::BadState { .. }
+            ),
+        }
+    }
+}
+
 /// Carries out faults on real instances. The fleet implementation kills and restores
 /// processes started by `hale up` and sets faults through each instance's admin API.
 /// Each call is async: the run's workers keep sending while a fault is carried out.
 pub trait FaultActuator: Send + Sync {
-    fn kill<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
-    fn restore<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn kill<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, Result<(), FaultError>>;
+    fn restore<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, Result<(), FaultError>>;
     fn set_faults<'a>(
         &'a self,
         instance: &'a str,
         error_rate: f64,
         latency: Duration,
-    ) -> BoxFuture<'a, anyhow::Result<()>>;
+    ) -> BoxFuture<'a, Result<(), FaultError>>;
     /// The instance ids this actuator can act on, to validate a plan before any load is sent.
     fn instances(&self) -> Vec<String>;
 }
@@ -236,6 +262,24 @@ mod tests {
             let err = bad.parse::<FaultStep>().unwrap_err();
             assert!(err.0.starts_with("fault "), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn fault_errors_tell_a_mistake_from_a_failure() {
+        use crate::fleet::FleetError;
+        let unknown = FaultError::from(FleetError::NoInstance {
+            id: "orders-9".into(),
+            service: "orders".into(),
+            known: "orders-1".into(),
+        });
+        assert!(unknown.is_bad_input());
+        let locked = FaultError::from(FleetError::Locked {
+            dir: "/srv/orders".into(),
+            lock: "/srv/orders/.hale/fleet.lock".into(),
+            holder: Some(42),
+        });
+        assert!(!locked.is_bad_input());
+        assert!(locked.to_string().contains("pid 42"), "{locked}");
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! The [`FaultActuator`] over a local fleet started by `hale up`: kill and restore processes
-//! through [`crate::fleet`], faults through each instance's admin API.
+//! The [`FaultActuator`] over a local fleet started by `hale up`: kill and restore instances
+//! (processes or containers) through [`crate::fleet`], which holds the fleet lock for each so
+//! a fault never races `hale up`/`down`; faults through each instance's admin API.
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::faults::FaultActuator;
+use super::faults::{FaultActuator, FaultError};
 use crate::fleet::{self, FleetState};
 
 /// Acts on the fleet in `dir` (the service folder holding .hale/fleet.json).
@@ -18,7 +19,7 @@ pub struct FleetActuator {
 
 impl FleetActuator {
     /// Read the fleet.
-    pub fn open(dir: PathBuf) -> Result<FleetActuator, fleet::FleetError> {
+    pub fn open(dir: PathBuf) -> Result<FleetActuator, FaultError> {
         let state = FleetState::load(&dir)?;
         Ok(FleetActuator { dir, state })
     }
@@ -30,11 +31,11 @@ impl FleetActuator {
 }
 
 impl FaultActuator for FleetActuator {
-    fn kill<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+    fn kill<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, Result<(), FaultError>> {
         Box::pin(async move { Ok(fleet::kill_instance(&self.dir, instance).await?) })
     }
 
-    fn restore<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+    fn restore<'a>(&'a self, instance: &'a str) -> BoxFuture<'a, Result<(), FaultError>> {
         Box::pin(async move { Ok(fleet::restore_instance(&self.dir, instance).await?) })
     }
 
@@ -43,7 +44,7 @@ impl FaultActuator for FleetActuator {
         instance: &'a str,
         error_rate: f64,
         latency: Duration,
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
+    ) -> BoxFuture<'a, Result<(), FaultError>> {
         Box::pin(async move {
             let faults = fleet::Faults {
                 error_rate,

@@ -815,7 +815,12 @@ async fn apply_fault(shared: &Arc<Shared>, actuator: Arc<dyn FaultActuator>, ste
             if let (FaultAction::Kill(_), Some(slot)) = (&step.action, &slot) {
                 slot.dead.store(false, Ordering::Relaxed);
             }
-            shared.fault_event(started_ns, "fault-failed", &step, format!("{step}: {e:#}"))
+            shared.fault_event(
+                started_ns,
+                "fault-failed",
+                &step,
+                format!("{step}: {:#}", anyhow::Error::new(e)),
+            )
         }
     }
 }

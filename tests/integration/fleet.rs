@@ -562,3 +562,67 @@ fn a_non_empty_target_is_refused_in_words_both_commands_understand() {
         );
     }
 }
+
+/// `hale load`'s kill and restore faults take the fleet lock as `hale up` and `hale down` do:
+/// while another holds it (here the test, with the same flock a running `hale down` takes),
+/// the kill is refused — reported as a failed fault naming the holder — and the instance runs
+/// on. Once the lock is free, the same fault kills it.
+#[test]
+fn a_kill_fault_is_refused_while_the_fleet_is_locked_and_kills_once_it_is_free() {
+    use std::io::Write as _;
+    need!(Go);
+    let tmp = common::tempdir();
+    let (name, dir) = new_service(tmp.path(), "flock");
+    let dir_text = dir.display().to_string();
+    let up = hale_json(tmp.path(), &["up", &dir_text, "--replicas", "2"]);
+    let victim = format!("{name}-2");
+    let pid = up["instances"][1]["pid"].as_u64().unwrap();
+    let load = |fault: &str| {
+        let out = common::hale(tmp.path())
+            .args(["load", &name, "--output", "json", "-c", "2", "-d", "3s"])
+            .args(["--fleet", &dir_text, "--fault", fault])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        report["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "fault" || e["kind"] == "fault-failed")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(".hale/fleet.lock"))
+        .unwrap();
+    let mut held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    held.set_len(0).unwrap();
+    writeln!(held, "{}", std::process::id()).unwrap();
+    let events = load(&format!("at=1s,kill={victim}"));
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["kind"], "fault-failed", "{events:?}");
+    let detail = events[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("pid {}", std::process::id())),
+        "{detail}"
+    );
+    assert!(pid_alive(pid), "the locked fleet's instance was killed");
+    drop(held);
+
+    let events = load(&format!("at=1s,kill={victim}"));
+    assert_eq!(events[0]["kind"], "fault", "{events:?}");
+    assert!(
+        !pid_alive(pid),
+        "the kill went through once the lock was free"
+    );
+    let down = common::hale(tmp.path())
+        .args(["down", &dir_text])
+        .output()
+        .unwrap();
+    common::assert_success(&down, "hale down");
+}

@@ -9,6 +9,7 @@ mod build;
 mod cli;
 mod deploy;
 mod fleet;
+mod fleet_docker;
 mod kube;
 mod load;
 mod new;
