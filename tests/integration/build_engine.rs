@@ -273,6 +273,88 @@ fn auto_builds_a_new_service_through_buildkit_into_a_read_only_65532_image_that_
 }
 
 #[test]
+fn an_engine_image_pushes_through_hales_pusher_with_its_sbom_and_a_second_push_uploads_nothing() {
+    need!(Go);
+    let host = need!(Docker);
+    let builder = need!(GoBuilderImage);
+    let registry = need!(OciRegistry);
+    let tmp = common::tempdir();
+    let dir = clone_into(tmp.path());
+    // A commit of its own, so its `<name>:<sha>` tag is not another test's.
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "push"]);
+    let version = format!("push{}", std::process::id());
+    let repo = format!("hale-test/engine-push-{}", std::process::id());
+    let target = format!("{registry}/{repo}:v1");
+    let mut args = offline_args(&builder);
+    args.extend([
+        "--engine".into(),
+        "docker".into(),
+        "--image-version".into(),
+        version.clone(),
+        "--push".into(),
+        target.clone(),
+        "--output".into(),
+        "json".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = hale_build(&dir, &host, &args);
+    common::assert_success(&out, "hale build --push");
+    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tags: Vec<String> = first["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    let by_digest = format!("{registry}/{repo}@{}", first["digest"].as_str().unwrap());
+    let mut images = tags.clone();
+    images.push(by_digest.clone());
+    let _cleanup = Cleanup {
+        host: &host,
+        container: String::new(),
+        images,
+    };
+    assert_eq!(first["engine"], "docker");
+    assert_eq!(first["pushed"], by_digest.as_str());
+    assert!(
+        first["push"]["uploaded_blobs"].as_u64().unwrap() >= 2,
+        "{first:#}"
+    );
+    assert_eq!(
+        first["push"]["sbom_referrers"].as_array().unwrap().len(),
+        1,
+        "the SBOM of the binary the engine built is attached: {first:#}"
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(".hale/build.json")).unwrap()).unwrap();
+    assert_eq!(record, first, "build.json records what was printed");
+
+    let out = hale_build(&dir, &host, &args);
+    common::assert_success(&out, "hale build --push, again");
+    let second: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        second["digest"], first["digest"],
+        "same engine image, same digest"
+    );
+    assert_eq!(second["push"]["uploaded_blobs"], 0, "{:#}", second["push"]);
+
+    // The registry serves it by digest to the engine, which runs it as built.
+    docker_ok(&host, &["pull", "-q", &by_digest]);
+    assert_eq!(
+        docker_ok(
+            &host,
+            &["image", "inspect", "-f", "{{.Config.User}}", &by_digest]
+        ),
+        "65532:65532"
+    );
+    assert_eq!(
+        docker_ok(&host, &["image", "inspect", "-f", "{{.Id}}", &by_digest]),
+        docker_ok(&host, &["image", "inspect", "-f", "{{.Id}}", &tags[0]]),
+        "the pushed image is the engine's image (same config, same ID)"
+    );
+}
+
+#[test]
 fn a_failing_step_is_named_with_its_last_output_lines_and_exits_1_tagging_nothing() {
     need!(Go);
     let host = need!(Docker);
