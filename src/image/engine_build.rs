@@ -116,15 +116,17 @@ fn message(e: &bollard::errors::Error) -> String {
 /// Does this error mean the connection to the engine broke (rather than the engine answering)?
 fn is_transport(e: &bollard::errors::Error) -> bool {
     use bollard::errors::Error as E;
-    matches!(
-        e,
+    match e {
+        // The engine's own words: it is there.
+        E::DockerResponseServerError { .. } | E::DockerStreamError { .. } => false,
         E::HyperResponseError { .. }
-            | E::IOError { .. }
-            | E::RequestTimeoutError
-            | E::SocketNotFoundError(_)
-    ) || {
-        let text = format!("{e:?}").to_ascii_lowercase();
-        text.contains("connection") || text.contains("broken pipe") || text.contains("eof")
+        | E::IOError { .. }
+        | E::RequestTimeoutError
+        | E::SocketNotFoundError(_) => true,
+        other => {
+            let text = format!("{other:?}").to_ascii_lowercase();
+            text.contains("connection") || text.contains("broken pipe") || text.contains("eof")
+        }
     }
 }
 
@@ -443,7 +445,11 @@ impl<'a> Steps<'a> {
         match info.aux {
             Some(BuildInfoAux::BuildKit(status)) => {
                 for v in status.vertexes {
-                    let name = scrub(&v.name, self.secrets);
+                    // A RUN's continuation lines arrive as runs of spaces: one line reads better.
+                    let name = scrub(
+                        &v.name.split_whitespace().collect::<Vec<_>>().join(" "),
+                        self.secrets,
+                    );
                     self.names.insert(v.digest.clone(), name.clone());
                     if (v.started.is_some() || v.cached) && self.started.insert(v.digest.clone()) {
                         self.progress.start(v.digest.clone(), name.clone(), None);
@@ -492,7 +498,14 @@ impl<'a> Steps<'a> {
                             self.names.insert(step.clone(), step.clone());
                             self.classic_step = Some(step);
                         } else if let Some(step) = self.classic_step.clone() {
-                            self.log(&step, line);
+                            // The builder's own bookkeeping is not the step's output.
+                            let own = line.starts_with(" ---> ")
+                                || line.starts_with("Removing intermediate container")
+                                || line.starts_with("Successfully built")
+                                || line.starts_with("Successfully tagged");
+                            if !own {
+                                self.log(&step, line);
+                            }
                         }
                     }
                 }
