@@ -305,62 +305,17 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
     }
 
     let stop = Stop::on_signals();
-    let engine = match args.engine {
-        EngineChoice::Native => None,
-        EngineChoice::Docker => {
-            let engine = Engine::connect(&engine_host).await?;
-            let builder = engine.builder().await?;
-            if builder == Builder::Classic {
-                printer.note(format!(
-                    "the Docker Engine at {engine_host} has no BuildKit: building with its classic builder (cache mounts and --platform need BuildKit)"
-                ));
-            }
-            Some((engine, builder))
-        }
-        EngineChoice::Auto => {
-            let why_native = if platforms.len() > 1 {
-                Some("several platforms make an index".to_string())
-            } else if args.base.is_some() {
-                Some("--base is for the native build".to_string())
-            } else if !dockerfile.is_file() {
-                Some(format!("{} has no Dockerfile", args.path.display()))
-            } else {
-                None
-            };
-            match why_native {
-                Some(why) => {
-                    printer.note(format!("building natively: {why}"));
-                    None
-                }
-                None => match Engine::connect(&engine_host).await {
-                    Ok(engine) => match engine.builder().await {
-                        Ok(Builder::BuildKit) => {
-                            printer.note(format!(
-                                "building with BuildKit through the Docker Engine at {engine_host}"
-                            ));
-                            Some((engine, Builder::BuildKit))
-                        }
-                        Ok(Builder::Classic) => {
-                            printer.note(format!("the Docker Engine at {engine_host} has no BuildKit; building natively with the host's Go toolchain"));
-                            None
-                        }
-                        Err(e) => {
-                            printer.note(format!(
-                                "{e}; building natively with the host's Go toolchain"
-                            ));
-                            None
-                        }
-                    },
-                    Err(e) => {
-                        printer.note(format!(
-                            "{e}; building natively with the host's Go toolchain"
-                        ));
-                        None
-                    }
-                },
-            }
-        }
+    // Why `auto` would build natively even with an engine answering.
+    let native_reason = if platforms.len() > 1 {
+        Some("several platforms make an index".to_string())
+    } else if args.base.is_some() {
+        Some("--base is for the native build".to_string())
+    } else if !dockerfile.is_file() {
+        Some(format!("{} has no Dockerfile", args.path.display()))
+    } else {
+        None
     };
+    let engine = pick_engine(args.engine, &engine_host, native_reason, printer).await?;
     if engine.is_none() && engine_only_flags {
         printer.note(
             "--build-arg, --target, --network and --no-cache are not used by the native build",
@@ -575,6 +530,55 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
     image::write_record(&args.path, &record)?;
     printer.emit(&record, |out| text_report(out, &record))?;
     Ok(())
+}
+
+/// The engine to build with, or None for native; every fallback said in one line.
+async fn pick_engine(
+    choice: EngineChoice,
+    host: &EngineHost,
+    native_reason: Option<String>,
+    printer: &Printer,
+) -> anyhow::Result<Option<(Engine, Builder)>> {
+    let native = |why: String| {
+        printer.note(format!(
+            "{why}; building natively with the host's Go toolchain"
+        ));
+        None
+    };
+    match choice {
+        EngineChoice::Native => Ok(None),
+        EngineChoice::Docker => {
+            let engine = Engine::connect(host).await?;
+            let builder = engine.builder().await?;
+            if builder == Builder::Classic {
+                printer.note(format!(
+                    "the Docker Engine at {host} has no BuildKit: building with its classic builder (cache mounts and --platform need BuildKit)"
+                ));
+            }
+            Ok(Some((engine, builder)))
+        }
+        EngineChoice::Auto => {
+            if let Some(why) = native_reason {
+                return Ok(native(why));
+            }
+            let engine = match Engine::connect(host).await {
+                Ok(e) => e,
+                Err(e) => return Ok(native(e.to_string())),
+            };
+            Ok(match engine.builder().await {
+                Ok(Builder::BuildKit) => {
+                    printer.note(format!(
+                        "building with BuildKit through the Docker Engine at {host}"
+                    ));
+                    Some((engine, Builder::BuildKit))
+                }
+                Ok(Builder::Classic) => {
+                    native(format!("the Docker Engine at {host} has no BuildKit"))
+                }
+                Err(e) => native(e.to_string()),
+            })
+        }
+    }
 }
 
 /// `--build-arg KEY=VALUE` values, checked: the key is a Dockerfile ARG name.
