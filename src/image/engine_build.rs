@@ -452,7 +452,8 @@ impl<'a> Steps<'a> {
                     );
                     self.names.insert(v.digest.clone(), name.clone());
                     if (v.started.is_some() || v.cached) && self.started.insert(v.digest.clone()) {
-                        self.progress.start(v.digest.clone(), name.clone(), None);
+                        self.progress
+                            .start(v.digest.clone(), shortened(&name), None);
                     }
                     if !v.error.is_empty() && self.failed.is_none() {
                         self.failed = Some((v.digest.clone(), scrub(&v.error, self.secrets)));
@@ -543,6 +544,15 @@ impl<'a> Steps<'a> {
                 self.progress.finish(step, "done");
             }
         }
+    }
+}
+
+/// A step's name as a progress label: at most 100 characters (the error names it in full).
+fn shortened(name: &str) -> String {
+    if name.chars().count() <= 100 {
+        name.to_string()
+    } else {
+        format!("{}…", name.chars().take(99).collect::<String>())
     }
 }
 
@@ -707,6 +717,46 @@ mod tests {
     fn secrets_are_scrubbed_from_engine_lines() {
         let s = vec!["hunter2-token".to_string()];
         assert_eq!(scrub("curl -H hunter2-token x", &s), "curl -H *** x");
+    }
+
+    #[test]
+    fn a_failed_vertex_is_named_with_its_last_lines_scrubbed() {
+        use bollard::moby::buildkit::v1::{StatusResponse, Vertex, VertexLog};
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let progress = Progress::to_channel(tx);
+        let secrets = vec!["s3cr3t-value".to_string()];
+        let mut steps = Steps::new(&progress, &secrets);
+        let text: String = (1..=25)
+            .map(|i| format!("line {i} s3cr3t-value\n"))
+            .collect();
+        let status = StatusResponse {
+            vertexes: vec![Vertex {
+                digest: "sha256:d1".into(),
+                name: "[build 6/6] RUN   go build \\\n    ./cmd/x".into(),
+                error: "exit code: 1".into(),
+                ..Default::default()
+            }],
+            logs: vec![VertexLog {
+                vertex: "sha256:d1".into(),
+                msg: text.into_bytes(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let info = BuildInfo {
+            aux: Some(BuildInfoAux::BuildKit(status)),
+            ..Default::default()
+        };
+        assert_eq!(steps.take(info), None);
+        let Some(EngineBuildError::StepFailed { step, error, lines }) =
+            steps.failure("executor failed")
+        else {
+            panic!("no failed step")
+        };
+        assert_eq!(step, "[build 6/6] RUN go build \\ ./cmd/x");
+        assert_eq!(error, "exit code: 1");
+        assert_eq!(lines.len(), FAILED_STEP_LINES);
+        assert_eq!(lines.last().unwrap(), "line 25 ***");
     }
 
     #[test]
