@@ -85,7 +85,7 @@ complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_sub
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "export" -d 'Write the built-in templates into DIR; use them with `hale new --templates DIR`'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c hale -n "__fish_hale_using_subcommand build" -l engine -d 'How to build' -r -f -a "auto\t'The Docker Engine when one answers, otherwise native'
+complete -c hale -n "__fish_hale_using_subcommand build" -l engine -d 'How to build' -r -f -a "auto\t'The Docker Engine when one with BuildKit answers and there is a Dockerfile, else native'
 native\t'No daemon: the host\'s Go toolchain and an image assembled by hale'
 docker\t'The Docker Engine (BuildKit) with the service\'s Dockerfile'"
 complete -c hale -n "__fish_hale_using_subcommand build" -l platform -d 'Target platform(s), repeatable or comma-separated; several make a multi-platform index [default: linux/<this machine\'s arch>]' -r

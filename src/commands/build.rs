@@ -21,7 +21,7 @@ use crate::usage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineChoice {
-    /// The Docker Engine when one answers, otherwise native.
+    /// The Docker Engine when one with BuildKit answers and there is a Dockerfile, else native.
     Auto,
     /// No daemon: the host's Go toolchain and an image assembled by hale.
     Native,
