@@ -98,7 +98,7 @@ complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_sub
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "export" -d 'Write the built-in templates into DIR; use them with `hale new --templates DIR`'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c hale -n "__fish_hale_using_subcommand build" -l engine -d 'How to build' -r -f -a "auto\t'The Docker Engine when one answers, otherwise native'
+complete -c hale -n "__fish_hale_using_subcommand build" -l engine -d 'How to build' -r -f -a "auto\t'The Docker Engine when one with BuildKit answers and there is a Dockerfile, else native'
 native\t'No daemon: the host\'s Go toolchain and an image assembled by hale'
 docker\t'The Docker Engine (BuildKit) with the service\'s Dockerfile'"
 complete -c hale -n "__fish_hale_using_subcommand build" -l platform -d 'Target platform(s), repeatable or comma-separated; several make a multi-platform index [default: linux/<this machine\'s arch>]' -r
@@ -109,12 +109,17 @@ complete -c hale -n "__fish_hale_using_subcommand build" -l oci-layout -d 'The O
 complete -c hale -n "__fish_hale_using_subcommand build" -l archive -d 'Also write a docker-archive tar (what `docker load -i` reads)' -r -F
 complete -c hale -n "__fish_hale_using_subcommand build" -l push -d 'Push the image (and its SBOM as a referrer) to HOST[:PORT]/REPOSITORY[:TAG]' -r
 complete -c hale -n "__fish_hale_using_subcommand build" -l insecure-registry -d 'A registry (HOST[:PORT]) reached over plain http although it is not on loopback' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l build-arg -d 'A Dockerfile build argument (engine path), repeatable. Build args stay in the image\'s history: pass secrets as BuildKit secret mounts, never here' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l target -d 'The Dockerfile stage to build (engine path) [default: the last one]' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l network -d 'The network of the Dockerfile\'s RUN steps (engine path): `default`, `none` (an offline build, e.g. with a vendor/ folder) or `host`' -r
 complete -c hale -n "__fish_hale_using_subcommand build" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand build" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c hale -n "__fish_hale_using_subcommand build" -l load -d 'Load the image into the Docker Engine at DOCKER_HOST (the host\'s platform of an index)'
+complete -c hale -n "__fish_hale_using_subcommand build" -l no-cache -d 'Build every Dockerfile step again, ignoring the engine\'s cache (engine path)'
+complete -c hale -n "__fish_hale_using_subcommand build" -l write-dockerfile -d 'Write the Dockerfile (and a .dockerignore when there is none) that `hale new` makes, when the folder has no Dockerfile; never overwrites'
 complete -c hale -n "__fish_hale_using_subcommand build" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand build" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand build" -s h -l help -d 'Print help (see more with \'--help\')'

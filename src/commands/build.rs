@@ -1,5 +1,7 @@
 //! `hale build`: resolve flags, hale.toml and the checkout's commit into image options, build
-//! natively (docs/commands/build.md), write the outputs and `.hale/build.json`, report.
+//! natively or through the Docker Engine (docs/commands/build.md), write the outputs and
+//! `.hale/build.json`, report.
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -8,6 +10,7 @@ use clap::{Args, ValueEnum};
 
 use crate::exit::NotImplemented;
 use crate::image::engine::{self, EngineHost};
+use crate::image::engine_build::{Builder, Engine, EngineBuildError, EngineBuildOptions};
 use crate::image::platform::Platform;
 use crate::image::reference::{self, Reference};
 use crate::image::{self, BaseSource, BuildRecord, ImageError, NativeOptions, PlatformReport};
@@ -18,7 +21,7 @@ use crate::usage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineChoice {
-    /// The Docker Engine when one answers, otherwise native.
+    /// The Docker Engine when one with BuildKit answers and there is a Dockerfile, else native.
     Auto,
     /// No daemon: the host's Go toolchain and an image assembled by hale.
     Native,
@@ -63,6 +66,24 @@ pub struct BuildArgs {
     /// A registry (HOST[:PORT]) reached over plain http although it is not on loopback.
     #[arg(long, value_name = "HOST")]
     pub insecure_registry: Vec<String>,
+    /// A Dockerfile build argument (engine path), repeatable. Build args stay in the image's
+    /// history: pass secrets as BuildKit secret mounts, never here.
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub build_arg: Vec<String>,
+    /// The Dockerfile stage to build (engine path) [default: the last one].
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// The network of the Dockerfile's RUN steps (engine path): `default`, `none` (an offline
+    /// build, e.g. with a vendor/ folder) or `host`.
+    #[arg(long, value_name = "MODE")]
+    pub network: Option<String>,
+    /// Build every Dockerfile step again, ignoring the engine's cache (engine path).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Write the Dockerfile (and a .dockerignore when there is none) that `hale new` makes,
+    /// when the folder has no Dockerfile; never overwrites.
+    #[arg(long)]
+    pub write_dockerfile: bool,
 }
 
 /// `--output json` document and `.hale/build.json` (docs/json/build.md).
@@ -241,55 +262,186 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
         return Err(usage!("--archive names a folder: give a file path"));
     }
 
-    let (progress, renderer) = printer.progress();
+    let build_args = parse_build_args(&args.build_arg)?;
+    if let Some(t) = &args.target {
+        if !stage_name_ok(t) {
+            return Err(usage!(
+                "--target {t:?} is not a Dockerfile stage name (letters, digits, `_`, `.`, `-`)"
+            ));
+        }
+    }
+    if let Some(n) = &args.network {
+        if !["default", "none", "host"].contains(&n.as_str()) {
+            return Err(usage!("--network {n:?}: give default, none or host"));
+        }
+    }
+    let engine_only_flags =
+        !build_args.is_empty() || args.target.is_some() || args.no_cache || args.network.is_some();
+    if args.engine == EngineChoice::Native && engine_only_flags {
+        return Err(usage!(
+            "--build-arg, --target, --network and --no-cache are for the Dockerfile build: use --engine docker (or auto)"
+        ));
+    }
+    if args.engine == EngineChoice::Docker {
+        if platforms.len() > 1 {
+            return Err(usage!(
+                "--engine docker builds one platform (the engine's image store holds one per image): use --engine native for a multi-platform index"
+            ));
+        }
+        if args.base.is_some() {
+            return Err(usage!(
+                "--base is for the native build: on the engine path the Dockerfile names its base (the generated one takes --build-arg RUNTIME_IMAGE=…)"
+            ));
+        }
+    }
+    let dockerfile = args.path.join(image::context::DOCKERFILE);
+    if args.write_dockerfile {
+        write_dockerfile(&args.path, &name, printer)?;
+    } else if args.engine == EngineChoice::Docker && !dockerfile.is_file() {
+        return Err(usage!(
+            "{} has no Dockerfile: `hale build --write-dockerfile` writes the one `hale new` makes (and a .dockerignore if there is none), or build without one: --engine native",
+            args.path.display()
+        ));
+    }
+
     let stop = Stop::on_signals();
-    let which = match args.engine {
-        EngineChoice::Native => "native",
-        EngineChoice::Docker => return Err(NotImplemented("build --engine docker").into()),
-        EngineChoice::Auto => {
-            match engine::ping(&engine_host).await {
-                // The engine path is not built yet: say so once, build natively.
-                Ok(()) => printer.note(format!(
-                    "building natively: the Docker Engine path of `hale build` is not implemented yet (engine at {engine_host} not used)"
-                )),
-                Err(e) => printer.note(format!("{e}; building natively with the host's Go toolchain")),
+    // Why `auto` would build natively even with an engine answering.
+    let native_reason = if platforms.len() > 1 {
+        Some("several platforms make an index".to_string())
+    } else if args.base.is_some() {
+        Some("--base is for the native build".to_string())
+    } else if !dockerfile.is_file() {
+        Some(format!("{} has no Dockerfile", args.path.display()))
+    } else {
+        None
+    };
+    let engine = pick_engine(args.engine, &engine_host, native_reason, printer).await?;
+    if engine.is_none() && engine_only_flags {
+        printer.note(
+            "--build-arg, --target, --network and --no-cache are not used by the native build",
+        );
+    }
+    let created = image::rfc3339(epoch);
+    let (which, built) = match &engine {
+        Some((engine, builder)) => {
+            let mut all_args = BTreeMap::from([
+                ("VERSION".to_string(), version.clone()),
+                ("REVISION".to_string(), revision.clone()),
+                ("CREATED".to_string(), created.clone()),
+                ("SOURCE_DATE_EPOCH".to_string(), epoch.to_string()),
+            ]);
+            if let Some(src) = &facts.origin {
+                all_args.insert("SOURCE".to_string(), src.clone());
             }
-            "native"
-        }
-    };
-    let opts = NativeOptions {
-        dir: args.path.clone(),
-        name: name.clone(),
-        package: format!("./cmd/{name}"),
-        platforms: platforms.clone(),
-        version: version.clone(),
-        revision: revision.clone(),
-        source: facts.origin.clone(),
-        epoch,
-        port: settings.port,
-        base: base.clone(),
-        work_dir: out_dir.join("bin"),
-    };
-    let built = image::build_native(&opts, &progress, &stop).await;
-    drop(progress);
-    renderer.finish().await;
-    let built = match built {
-        Err(ImageError::Interrupted) => return Err(crate::exit::Interrupted.into()),
-        Err(ImageError::NoGo) => {
-            let engine_state = match engine::ping(&engine_host).await {
-                Ok(()) => "",
-                Err(_) => " and no Docker Engine answers",
+            let mut secrets = Vec::new();
+            for (k, v) in &build_args {
+                if looks_secret(k) {
+                    printer.warn(format!(
+                        "build arg {k} looks like a secret: build args stay in the image's history; use a BuildKit secret mount (RUN --mount=type=secret) instead. Its value is never shown"
+                    ));
+                    secrets.push(v.clone());
+                }
+                all_args.insert(k.clone(), v.clone());
+            }
+            let context = image::context::build(&args.path, epoch)
+                .map_err(|e| match e {
+                    image::context::ContextError::Pattern(p) => {
+                        usage!("{}: {p}", args.path.display())
+                    }
+                    other => anyhow::Error::new(other),
+                })
+                .with_context(|| format!("packing the build context of {}", args.path.display()))?;
+            let opts = EngineBuildOptions {
+                context: context.tar,
+                tags: tags.clone(),
+                build_args: all_args,
+                labels: image::oci_labels(
+                    &name,
+                    &version,
+                    &revision,
+                    facts.origin.as_deref(),
+                    &created,
+                ),
+                platform: args.platform.first().map(|_| platforms[0].clone()),
+                target: args.target.clone(),
+                no_cache: args.no_cache,
+                network: args.network.clone(),
+                secrets,
             };
-            anyhow::bail!("cannot build {name}: no Go toolchain (`go` is not on PATH){engine_state}; install Go or start a Docker Engine")
+            let (progress, renderer) = printer.progress();
+            let result = engine.build(&opts, *builder, &progress, &stop).await;
+            drop(progress);
+            renderer.finish().await;
+            let exported = match result {
+                Ok(_) => {
+                    engine
+                        .export(
+                            &tags[0],
+                            &out_dir.join("bin"),
+                            Some((name.as_str(), version.as_str(), created.as_str())),
+                            &stop,
+                        )
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            let built = match exported {
+                Ok(b) => b,
+                Err(EngineBuildError::Interrupted) => {
+                    engine.untag(tags.iter().map(String::as_str)).await;
+                    return Err(crate::exit::Interrupted.into());
+                }
+                Err(e @ EngineBuildError::Export(_)) => {
+                    engine.untag(tags.iter().map(String::as_str)).await;
+                    return Err(anyhow::Error::new(e).context(format!("building {name}")));
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "building {name} through the Docker Engine at {engine_host}"
+                    )))
+                }
+            };
+            ("docker", built)
         }
-        other => other.with_context(|| format!("building {name}"))?,
+        None => {
+            let opts = NativeOptions {
+                dir: args.path.clone(),
+                name: name.clone(),
+                package: format!("./cmd/{name}"),
+                platforms: platforms.clone(),
+                version: version.clone(),
+                revision: revision.clone(),
+                source: facts.origin.clone(),
+                epoch,
+                port: settings.port,
+                base: base.clone(),
+                work_dir: out_dir.join("bin"),
+            };
+            let (progress, renderer) = printer.progress();
+            let built = image::build_native(&opts, &progress, &stop).await;
+            drop(progress);
+            renderer.finish().await;
+            let built = match built {
+                Err(ImageError::Interrupted) => return Err(crate::exit::Interrupted.into()),
+                Err(ImageError::NoGo) => {
+                    let engine_state = match engine::ping(&engine_host).await {
+                        Ok(()) => "",
+                        Err(_) => " and no Docker Engine answers",
+                    };
+                    anyhow::bail!("cannot build {name}: no Go toolchain (`go` is not on PATH){engine_state}; install Go or start a Docker Engine")
+                }
+                other => other.with_context(|| format!("building {name}"))?,
+            };
+            ("native", built)
+        }
     };
+    let on_engine = engine.is_some();
 
     let sboms = image::write_sboms(&out_dir, &name, &built)?;
     image::layout::write_oci_layout(&oci_dir, &built.store, &built.top, &tags[0])
         .with_context(|| format!("writing the OCI layout {}", oci_dir.display()))?;
     let host = Platform::host();
-    let needs_archive = args.archive.is_some() || args.load;
+    let needs_archive = args.archive.is_some() || (args.load && !on_engine);
     let archive = if needs_archive {
         let img = built.for_host(&host).ok_or_else(|| {
             usage!(
@@ -308,7 +460,7 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
         image::layout::write_atomic(path, data)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if args.load {
+    if args.load && !on_engine {
         if let Some(data) = archive {
             engine::load(&engine_host, data)
                 .await
@@ -327,15 +479,18 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
         .images
         .iter()
         .zip(&built.binary_sizes)
-        .zip(&sboms)
-        .map(|((img, bin), sbom)| PlatformReport {
+        .enumerate()
+        .map(|(i, (img, bin))| PlatformReport {
             platform: img.platform.to_string(),
             digest: img.manifest.digest().to_string(),
             compressed_size: img.compressed_size,
             uncompressed_size: img.uncompressed_size,
             layers: img.layers,
             binary_size: *bin,
-            sbom: sbom.display().to_string(),
+            sbom: sboms
+                .get(i)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
         })
         .collect();
     let record = BuildDocument {
@@ -356,20 +511,174 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
             .unwrap_or(0),
         layers: platforms.first().map(|p| p.layers).unwrap_or(0),
         platforms,
-        base: base.to_string(),
+        base: if on_engine {
+            "Dockerfile".to_string()
+        } else {
+            base.to_string()
+        },
         user: built.user.clone(),
         sbom: sboms.iter().map(|p| p.display().to_string()).collect(),
         oci_layout: Some(oci_dir.display().to_string()),
         archive: args.archive.as_ref().map(|p| p.display().to_string()),
-        loaded: args.load,
+        loaded: args.load || on_engine,
         pushed: push.as_ref().map(|p| p.reference.clone()),
         push,
-        created: image::rfc3339(epoch),
+        created,
         revision,
         version,
     };
     image::write_record(&args.path, &record)?;
     printer.emit(&record, |out| text_report(out, &record))?;
+    Ok(())
+}
+
+/// The engine to build with, or None for native; every fallback said in one line.
+async fn pick_engine(
+    choice: EngineChoice,
+    host: &EngineHost,
+    native_reason: Option<String>,
+    printer: &Printer,
+) -> anyhow::Result<Option<(Engine, Builder)>> {
+    let native = |why: String| {
+        printer.note(format!(
+            "{why}; building natively with the host's Go toolchain"
+        ));
+        None
+    };
+    match choice {
+        EngineChoice::Native => Ok(None),
+        EngineChoice::Docker => {
+            let engine = Engine::connect(host).await?;
+            let builder = engine.builder().await?;
+            if builder == Builder::Classic {
+                printer.note(format!(
+                    "the Docker Engine at {host} has no BuildKit: building with its classic builder (cache mounts and --platform need BuildKit)"
+                ));
+            }
+            Ok(Some((engine, builder)))
+        }
+        EngineChoice::Auto => {
+            if let Some(why) = native_reason {
+                return Ok(native(why));
+            }
+            let engine = match Engine::connect(host).await {
+                Ok(e) => e,
+                Err(e) => return Ok(native(e.to_string())),
+            };
+            Ok(match engine.builder().await {
+                Ok(Builder::BuildKit) => {
+                    printer.note(format!(
+                        "building with BuildKit through the Docker Engine at {host}"
+                    ));
+                    Some((engine, Builder::BuildKit))
+                }
+                Ok(Builder::Classic) => {
+                    native(format!("the Docker Engine at {host} has no BuildKit"))
+                }
+                Err(e) => native(e.to_string()),
+            })
+        }
+    }
+}
+
+/// `--build-arg KEY=VALUE` values, checked: the key is a Dockerfile ARG name.
+fn parse_build_args(raw: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for a in raw {
+        let Some((k, v)) = a.split_once('=') else {
+            return Err(usage!(
+                "--build-arg {:?} has no `=`: give KEY=VALUE",
+                a.chars().take(40).collect::<String>()
+            ));
+        };
+        let key_ok = k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !key_ok {
+            // The key only: the value may be a secret.
+            return Err(usage!(
+                "--build-arg {k:?}=…: the name must be letters, digits and `_`, not starting with a digit"
+            ));
+        }
+        if v.contains('\n') || v.contains('\0') {
+            return Err(usage!("--build-arg {k}: the value holds a newline or NUL"));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// A Dockerfile stage name (`AS name`).
+fn stage_name_ok(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 128
+        && t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// Does a build arg's name say it holds a secret? Its value is then never shown.
+fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "PASS",
+        "KEY",
+        "CREDENTIAL",
+        "AUTH",
+        "PRIVATE",
+        "CERT",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
+}
+
+/// `--write-dockerfile`: the Dockerfile `hale new` makes (and its .dockerignore when the folder
+/// has none), rendered from the embedded templates. Never overwrites a Dockerfile.
+fn write_dockerfile(dir: &Path, name: &str, printer: &Printer) -> anyhow::Result<()> {
+    let target = dir.join(image::context::DOCKERFILE);
+    if target.exists() {
+        return Err(usage!(
+            "{} already exists: --write-dockerfile never overwrites (remove it first, or drop the flag)",
+            target.display()
+        ));
+    }
+    crate::scaffold::validate_name(name).map_err(|e| usage!("hale.toml name: {e}"))?;
+    let plan = crate::scaffold::plan(&crate::scaffold::NewOptions {
+        name: name.to_string(),
+        module: None,
+        dir: None,
+        force: false,
+        templates: None,
+    })?;
+    let file = |wanted: &str| {
+        plan.files
+            .iter()
+            .find(|f| f.path == Path::new(wanted))
+            .map(|f| f.contents.clone())
+    };
+    let ignore = dir.join(image::context::DOCKERIGNORE);
+    if !ignore.exists() {
+        if let Some(data) = file(image::context::DOCKERIGNORE) {
+            image::layout::write_atomic(&ignore, &data)?;
+            printer.note(format!(
+                "wrote {} (an allowlist: go.mod, go.sum, cmd/, internal/, pkg/, vendor/)",
+                ignore.display()
+            ));
+        }
+    }
+    let data = file(image::context::DOCKERFILE)
+        .ok_or_else(|| anyhow::anyhow!("the built-in templates hold no Dockerfile"))?;
+    image::layout::write_atomic(&target, &data)?;
+    printer.note(format!(
+        "wrote {} (hale new's multi-stage Dockerfile for {name})",
+        target.display()
+    ));
     Ok(())
 }
 

@@ -5,7 +5,10 @@
 //! docker-archive, an SPDX SBOM per platform, and a load into a Docker Engine.
 pub mod auth;
 pub mod base;
+pub mod context;
+pub mod dockerignore;
 pub mod engine;
+pub mod engine_build;
 pub mod gobuild;
 pub mod layer;
 pub mod layout;

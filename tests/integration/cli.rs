@@ -138,14 +138,20 @@ fn unbuilt_commands_say_so_and_exit_2() {
     let svc = dir.path().join("orders");
     common::scaffold(dir.path(), "orders", &svc);
     let out = common::hale(dir.path())
-        .args(["build", "--engine", "docker"])
+        .args([
+            "build",
+            "--engine",
+            "native",
+            "--base",
+            "127.0.0.1:5000/acme/base:1",
+        ])
         .arg(&svc)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "hale build --engine docker");
+    assert_eq!(out.status.code(), Some(2), "hale build --base <registry>");
     assert_eq!(
         stderr(&out).trim(),
-        "error: `hale build --engine docker` is not implemented yet"
+        "error: `hale build --base <registry reference>` is not implemented yet"
     );
     assert!(out.stdout.is_empty());
 }

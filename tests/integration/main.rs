@@ -6,6 +6,7 @@
 mod common;
 
 mod build;
+mod build_engine;
 mod cli;
 mod deploy;
 mod fleet;
