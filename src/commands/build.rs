@@ -253,7 +253,9 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
     let epoch = epoch(facts.commit_time)?;
     let docker_host = settings::process_env("DOCKER_HOST");
     let engine_host = EngineHost::parse(docker_host.as_deref()).map_err(|e| usage!("{e}"))?;
-    let out_dir = args.path.join(".hale").join("image");
+    // Absolute: `go build -o` runs in the service folder, so a relative PATH would land twice.
+    let out_dir = std::path::absolute(args.path.join(".hale").join("image"))
+        .with_context(|| format!("resolving {}", args.path.display()))?;
     let oci_dir = args
         .oci_layout
         .clone()

@@ -1001,9 +1001,9 @@ impl Worker {
                     break;
                 }
             }
-            if slot.dead.load(Ordering::Relaxed) {
-                slot.sent_while_dead.fetch_add(1, Ordering::Relaxed);
-            }
+            // Sent after the kill was ordered: counted once it is known the instance did not
+            // answer (one that still answered was not dead yet: the kill takes a moment).
+            let sent_while_dead = slot.dead.load(Ordering::Relaxed);
             sent_ns = now;
             generation.balancer.start(position);
             let attempt = self.send(&slot, hash_value.as_ref(), sent_ns).await;
@@ -1018,6 +1018,9 @@ impl Worker {
                 Attempt::Failed(kind) => Some(*kind),
             };
             let instance_failure = failed.is_some_and(ErrorKind::is_instance_failure);
+            if sent_while_dead && failed.is_some() {
+                slot.sent_while_dead.fetch_add(1, Ordering::Relaxed);
+            }
             if let Some(b) = &slot.breaker {
                 if let Some(t) = b.record(end_ns, instance_failure, &self.shared.ejection) {
                     self.shared.transition(&slot, t);

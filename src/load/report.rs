@@ -818,9 +818,9 @@ impl Report {
     }
 }
 
-/// The error count of a killed instance and the requests sent to it while dead differ for
-/// two reasons: local breaker rejections count as its errors but were never sent, and failures
-/// while it was alive (or requests sent just before the restore that were answered).
+/// The error count of a killed instance and the requests sent to it while dead (those it did
+/// not answer) differ for two reasons: local breaker rejections count as its errors but were
+/// never sent, and failures before the kill was ordered (in flight when it died, or earlier).
 fn why_errors_differ(dead: u64, errors: u64, rejected: u64) -> Option<String> {
     if errors == dead {
         return None;
@@ -831,17 +831,12 @@ fn why_errors_differ(dead: u64, errors: u64, rejected: u64) -> Option<String> {
             "its {errors} errors include {rejected} its breaker refused locally, never sent"
         ));
     }
-    let reached = errors - rejected;
-    match reached.cmp(&dead) {
-        std::cmp::Ordering::Greater => parts.push(format!(
+    let reached = errors.saturating_sub(rejected);
+    if reached > dead {
+        parts.push(format!(
             "{} of its errors were sent before the kill (in flight when it died, or earlier failures)",
             reached - dead
-        )),
-        std::cmp::Ordering::Less => parts.push(format!(
-            "{} sent while dead were answered after the restore",
-            dead - reached
-        )),
-        std::cmp::Ordering::Equal => {}
+        ));
     }
     Some(parts.join("; "))
 }

@@ -320,11 +320,19 @@ fn native_image_loaded_into_the_engine_runs_read_only_as_65532_without_a_shell()
         container: container.clone(),
         images: vec![tag.clone()],
     };
-    let doc = json_build(
-        &dir,
-        &host,
-        &["--engine", "native", "--load", "--tag", &tag],
-    );
+    // A relative PATH, as a user types it (`go build -o` runs in the service folder).
+    let out = common::hale(tmp.path())
+        .current_dir(tmp.path())
+        .args([
+            "build", NAME, "--output", "json", "--engine", "native", "--load", "--tag",
+        ])
+        .arg(&tag)
+        .env("DOCKER_HOST", &host)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale build NAME (relative)");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["loaded"], true);
     assert_eq!(
         docker_ok(&host, &["image", "inspect", "-f", "{{.Config.User}}", &tag]),
