@@ -291,9 +291,10 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
         None => None,
     };
     let base_credentials = match &base {
-        BaseSource::Registry(r) => {
-            image::auth::lookup(&docker_config_dir(), r.registry.as_deref().unwrap_or_default())?
-        }
+        BaseSource::Registry(r) => image::auth::lookup(
+            &docker_config_dir(),
+            r.registry.as_deref().unwrap_or_default(),
+        )?,
         _ => None,
     };
     let epoch = epoch(facts.commit_time)?;

@@ -148,7 +148,9 @@ fn tls_error(e: &reqwest::Error) -> Option<rustls::Error> {
             return Some(t.clone());
         }
         next = match err.downcast_ref::<std::io::Error>() {
-            Some(io) => io.get_ref().map(|i| i as &(dyn std::error::Error + 'static)),
+            Some(io) => io
+                .get_ref()
+                .map(|i| i as &(dyn std::error::Error + 'static)),
             None => err.source(),
         };
     }
@@ -376,7 +378,8 @@ impl Client {
         digest: Option<&str>,
         what: &str,
     ) -> Result<(Vec<u8>, Option<String>), RegistryError> {
-        let headers: Vec<(&str, String)> = accept.iter().map(|a| ("Accept", a.to_string())).collect();
+        let headers: Vec<(&str, String)> =
+            accept.iter().map(|a| ("Accept", a.to_string())).collect();
         let resp = self.send(Method::GET, path, &headers, None).await?;
         if resp.status() != StatusCode::OK {
             return Err(self.http_error(&format!("GET {what}"), resp).await);
@@ -386,7 +389,11 @@ impl Client {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let data = resp.bytes().await.map_err(|e| self.unreachable(&e))?.to_vec();
+        let data = resp
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(&e))?
+            .to_vec();
         if let Some(d) = digest {
             let got = super::layer::sha256(&data);
             if got != d {

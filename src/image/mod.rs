@@ -229,6 +229,26 @@ pub async fn build_native(
         if stop.is_stopped() {
             return Err(ImageError::Interrupted);
         }
+        // The base first: a base without this platform fails before the Go build.
+        let base_image = match &opts.base {
+            BaseSource::Hale => None,
+            BaseSource::Layout(dir) => Some(layout::read_base(dir, platform, &mut store)?),
+            BaseSource::Registry(r) => {
+                let client = base_client
+                    .as_mut()
+                    .unwrap_or_else(|| unreachable!("connected above"));
+                let task = format!("base-{}", platform.slug());
+                progress.start(task.clone(), format!("base {r} {platform}"), None);
+                let (b, digest) = pull::read_base(client, r, platform, &mut store)
+                    .await
+                    .map_err(|cause| ImageError::BasePull {
+                        base: r.to_string(),
+                        cause,
+                    })?;
+                progress.finish(task, format!("{digest}, {} layers", b.layers.len()));
+                Some(b)
+            }
+        };
         let task = format!("go-{}", platform.slug());
         progress.start(task.clone(), format!("go build {platform}"), None);
         let bin = opts
@@ -269,22 +289,6 @@ pub async fn build_native(
         let app = LayerRef::store(&mut store, app, &format!("hale build: {entry}"))?;
 
         let mut env = vec![format!("PORT={}", opts.port)];
-        let base_image = match &opts.base {
-            BaseSource::Hale => None,
-            BaseSource::Layout(dir) => Some(layout::read_base(dir, platform, &mut store)?),
-            BaseSource::Registry(r) => {
-                let client = base_client
-                    .as_mut()
-                    .unwrap_or_else(|| unreachable!("connected above"));
-                let (b, _digest) = pull::read_base(client, r, platform, &mut store)
-                    .await
-                    .map_err(|cause| ImageError::BasePull {
-                        base: r.to_string(),
-                        cause,
-                    })?;
-                Some(b)
-            }
-        };
         let (mut layers, working_dir) = match base_image {
             None => {
                 env.push(format!("SSL_CERT_FILE={}", base::CA_BUNDLE));

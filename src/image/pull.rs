@@ -95,8 +95,7 @@ pub async fn read_base(
         )
         .await?;
     let config: ImageConfiguration = json(&config_data, "config")?;
-    if config.os().to_string() != platform.os
-        || config.architecture().to_string() != platform.arch
+    if config.os().to_string() != platform.os || config.architecture().to_string() != platform.arch
     {
         return Err(PullError::NoPlatform(platform.to_string()));
     }

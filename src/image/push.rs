@@ -87,7 +87,10 @@ impl Pusher {
         match resp.status() {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(c.http_error(&format!("HEAD blob {digest}"), resp).await.into()),
+            _ => Err(c
+                .http_error(&format!("HEAD blob {digest}"), resp)
+                .await
+                .into()),
         }
     }
 
@@ -236,7 +239,8 @@ impl Pusher {
                 report.mounted_bytes += data.len() as u64;
             }
             Some(loc) => {
-                self.upload(loc, digest, data, progress, &task, stop).await?;
+                self.upload(loc, digest, data, progress, &task, stop)
+                    .await?;
                 progress.finish(task, "pushed");
                 report.uploaded_blobs += 1;
                 report.uploaded_bytes += data.len() as u64;
@@ -376,7 +380,10 @@ pub async fn push(
     let empty_digest = super::layer::sha256(&empty);
     for (subject, sbom) in sboms {
         let sbom_digest = super::layer::sha256(sbom);
-        for (d, data, what) in [(&empty_digest, &empty, "empty config"), (&sbom_digest, sbom, "sbom")] {
+        for (d, data, what) in [
+            (&empty_digest, &empty, "empty config"),
+            (&sbom_digest, sbom, "sbom"),
+        ] {
             let label = format!("{what} {}", &d[7..19]);
             pusher
                 .put_blob(d, data, label, &mut report, progress, stop)

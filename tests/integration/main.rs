@@ -12,6 +12,7 @@ mod fleet;
 mod kube;
 mod load;
 mod new;
+mod push;
 mod registry;
 mod reports;
 mod smoke;
