@@ -220,8 +220,8 @@ impl Client {
                         reason: format!("{why:?}"),
                     })
                 }
-                // Not TLS at all: a plain http registry.
-                Some(_) if opts.may_use_http(&registry) => {
+                // Not TLS (a plain http registry answers garbage or hangs up): http, if it may.
+                _ if opts.may_use_http(&registry) => {
                     http.get(format!("http://{registry}/v2/"))
                         .send()
                         .await

@@ -675,3 +675,105 @@ fn a_base_from_the_registry_is_matched_per_platform_keeps_env_and_user_and_is_mo
     let out = build(&dir, &["--base", "just-a-name:1"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// A proxy in front of a registry that refuses every PATCH (as some registries and gateways
+/// refuse chunked uploads) and forwards everything else, one request per connection.
+struct PatchRefusingProxy {
+    addr: String,
+    refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn patch_refusing_proxy(upstream: &str) -> PatchRefusingProxy {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let (upstream, count) = (upstream.to_string(), refused.clone());
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let (upstream, count) = (upstream.clone(), count.clone());
+            thread::spawn(move || {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if conn.read_exact(&mut byte).is_err() {
+                        return;
+                    }
+                    // A TLS ClientHello: answer as a plain http server does.
+                    if head.is_empty() && byte[0] == 0x16 {
+                        let _ = conn.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).to_string();
+                let length: usize = text
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                if conn.read_exact(&mut body).is_err() {
+                    return;
+                }
+                if text.starts_with("PATCH ") {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let _ = conn.write_all(
+                        b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    return;
+                }
+                let head: String = text
+                    .trim_end()
+                    .lines()
+                    .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                    .map(|l| format!("{l}\r\n"))
+                    .collect();
+                let Ok(mut up) = TcpStream::connect(&upstream) else {
+                    return;
+                };
+                let _ = up.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes());
+                let _ = up.write_all(&body);
+                let mut answer = Vec::new();
+                let _ = up.read_to_end(&mut answer);
+                let _ = conn.write_all(&answer);
+            });
+        }
+    });
+    PatchRefusingProxy { addr, refused }
+}
+
+#[test]
+fn a_registry_that_refuses_chunks_gets_each_blob_in_one_put() {
+    need!(Go);
+    need!(OciRegistry);
+    let reg = PrivateRegistry::start();
+    let proxy = patch_refusing_proxy(&reg.addr);
+    let tmp = common::tempdir();
+    let dir = clone_fixture(tmp.path());
+    let doc = json_build(&dir, &["--push", &format!("{}/acme/mono:v1", proxy.addr)]);
+    let uploaded = doc["push"]["uploaded_blobs"].as_u64().unwrap();
+    assert!(uploaded >= 5, "{:#}", doc["push"]);
+    // Each blob: its first PATCH refused, then the whole blob in one PUT.
+    let refused = proxy.refused.load(std::sync::atomic::Ordering::SeqCst) as u64;
+    assert_eq!(refused, uploaded);
+    assert!(reg.requests("PATCH", "/v2/").is_empty());
+    let puts: Vec<String> = reg
+        .requests("PUT", "/v2/acme/mono/blobs/uploads/")
+        .into_iter()
+        .filter(|l| l.contains("digest=sha256:") && l.contains("\" 201 "))
+        .collect();
+    assert_eq!(puts.len() as u64, uploaded, "{puts:#?}");
+    let resp = reqwest::blocking::Client::new()
+        .get(format!("http://{}/v2/acme/mono/manifests/v1", reg.addr))
+        .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
