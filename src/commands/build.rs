@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use crate::exit::NotImplemented;
+use crate::image::auth::Credentials;
 use crate::image::distribution::{check_ca_file, Client, RegistryOptions};
 use crate::image::engine::{self, EngineHost};
 use crate::image::platform::Platform;
@@ -261,42 +262,11 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
         None => None,
     };
     let base = parse_base(args.base.as_deref())?;
-    if let Some(ca) = &args.registry_cacert {
-        check_ca_file(ca).map_err(|e| usage!("--registry-cacert {e}"))?;
-    }
-    let registry_opts = RegistryOptions {
-        insecure: args.insecure_registry.clone(),
-        cacert: args.registry_cacert.clone(),
-        certs_dirs: RegistryOptions::docker_certs_dirs(
-            settings::process_env("HOME").as_deref(),
-            settings::process_env("XDG_CONFIG_HOME").as_deref(),
-        ),
-    };
-    let mount_from = push_ref
-        .as_ref()
-        .and_then(|r| r.registry.as_deref())
-        .map(|host| mount_sources(&args.path, host, &base))
-        .unwrap_or_default();
-    // Reach the push registry before building: an unreachable or untrusted one fails fast.
-    let push_client = match &push_ref {
-        Some(r) => {
-            let host = r.registry.clone().unwrap_or_default();
-            let creds = image::auth::lookup(&docker_config_dir(), &host)?;
-            Some(
-                Client::connect(r, &registry_opts, creds)
-                    .await
-                    .with_context(|| format!("pushing to {r}"))?,
-            )
-        }
-        None => None,
-    };
-    let base_credentials = match &base {
-        BaseSource::Registry(r) => image::auth::lookup(
-            &docker_config_dir(),
-            r.registry.as_deref().unwrap_or_default(),
-        )?,
-        _ => None,
-    };
+    let RegistrySetup {
+        opts: registry_opts,
+        pusher,
+        base_credentials,
+    } = registry_setup(&args, push_ref.as_ref(), &base).await?;
     let epoch = epoch(facts.commit_time)?;
     let docker_host = settings::process_env("DOCKER_HOST");
     let engine_host = EngineHost::parse(docker_host.as_deref()).map_err(|e| usage!("{e}"))?;
@@ -386,9 +356,8 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
         }
     }
 
-    let push = match (&push_ref, push_client) {
-        (Some(r), Some(client)) => {
-            let mut pusher = image::push::Pusher::new(client, mount_from);
+    let push = match (&push_ref, pusher) {
+        (Some(r), Some(mut pusher)) => {
             Some(push_image(r, &mut pusher, &built, &sboms, printer, &stop).await?)
         }
         _ => None,
@@ -451,6 +420,56 @@ fn docker_config_dir() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| settings::process_env("HOME").map(|h| PathBuf::from(h).join(".docker")))
         .unwrap_or_else(|| PathBuf::from(".docker"))
+}
+
+/// What `--push` and a registry `--base` need, resolved before building.
+struct RegistrySetup {
+    opts: RegistryOptions,
+    /// Connected to the `--push` registry already: an unreachable or untrusted one fails fast.
+    pusher: Option<image::push::Pusher>,
+    base_credentials: Option<Credentials>,
+}
+
+async fn registry_setup(
+    args: &BuildArgs,
+    push_ref: Option<&Reference>,
+    base: &BaseSource,
+) -> anyhow::Result<RegistrySetup> {
+    if let Some(ca) = &args.registry_cacert {
+        check_ca_file(ca).map_err(|e| usage!("--registry-cacert {e}"))?;
+    }
+    let opts = RegistryOptions {
+        insecure: args.insecure_registry.clone(),
+        cacert: args.registry_cacert.clone(),
+        certs_dirs: RegistryOptions::docker_certs_dirs(
+            settings::process_env("HOME").as_deref(),
+            settings::process_env("XDG_CONFIG_HOME").as_deref(),
+        ),
+    };
+    let pusher = match push_ref {
+        Some(r) => {
+            let host = r.registry.clone().unwrap_or_default();
+            let creds = image::auth::lookup(&docker_config_dir(), &host)?;
+            let client = Client::connect(r, &opts, creds)
+                .await
+                .with_context(|| format!("pushing to {r}"))?;
+            let from = mount_sources(&args.path, &host, base);
+            Some(image::push::Pusher::new(client, from))
+        }
+        None => None,
+    };
+    let base_credentials = match base {
+        BaseSource::Registry(r) => image::auth::lookup(
+            &docker_config_dir(),
+            r.registry.as_deref().unwrap_or_default(),
+        )?,
+        _ => None,
+    };
+    Ok(RegistrySetup {
+        opts,
+        pusher,
+        base_credentials,
+    })
 }
 
 async fn push_image(

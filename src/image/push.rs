@@ -127,7 +127,10 @@ impl Pusher {
                 Started::Upload(loc) if Some(&from) == self.mount_from.last() => {
                     return Ok(Some(loc))
                 }
-                Started::Upload(_) => {}
+                Started::Upload(loc) => {
+                    // Close the session this source opened; the next source gets its own.
+                    let _ = self.client.send(Method::DELETE, &loc, &[], None).await;
+                }
             }
         }
         match self.start_upload(None).await? {
