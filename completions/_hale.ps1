@@ -126,7 +126,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         'hale;build' {
             [CompletionResult]::new('--engine', '--engine', [CompletionResultType]::ParameterName, 'How to build')
             [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'Target platform(s), repeatable or comma-separated; several make a multi-platform index [default: linux/<this machine''s arch>]')
-            [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Base image for the native build: an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale''s static base: CA certificates, nonroot 65532, /tmp]')
+            [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Base image for the native build: HOST[:PORT]/REPOSITORY[:TAG|@DIGEST] in a registry, or an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale''s static base: CA certificates, nonroot 65532, /tmp]')
             [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Extra tag(s) (`TAG` or `NAME:TAG`), besides `<name>:<version>` and `<name>:<short sha>`')
             [CompletionResult]::new('--image-version', '--image-version', [CompletionResultType]::ParameterName, 'The image version [default: hale.toml `[image] tag`, the commit''s exact git tag, `dev`]')
             [CompletionResult]::new('--oci-layout', '--oci-layout', [CompletionResultType]::ParameterName, 'The OCI image layout folder to write [default: <path>/.hale/image/oci]')
@@ -136,6 +136,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--build-arg', '--build-arg', [CompletionResultType]::ParameterName, 'A Dockerfile build argument (engine path), repeatable. Build args stay in the image''s history: pass secrets as BuildKit secret mounts, never here')
             [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The Dockerfile stage to build (engine path) [default: the last one]')
             [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'The network of the Dockerfile''s RUN steps (engine path): `default`, `none` (an offline build, e.g. with a vendor/ folder) or `host`')
+            [CompletionResult]::new('--registry-cacert', '--registry-cacert', [CompletionResultType]::ParameterName, 'A PEM file of CA certificates trusted for registries, besides the system''s and /etc/docker/certs.d/<host[:port]>/*.crt')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('--load', '--load', [CompletionResultType]::ParameterName, 'Load the image into the Docker Engine at DOCKER_HOST (the host''s platform of an index)')

@@ -174,7 +174,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__build)
-            opts="-q -v -h -V --engine --platform --base --tag --image-version --oci-layout --archive --load --push --insecure-registry --build-arg --target --network --no-cache --write-dockerfile --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --engine --platform --base --tag --image-version --oci-layout --archive --load --push --insecure-registry --build-arg --target --network --no-cache --write-dockerfile --registry-cacert --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,6 +225,10 @@ _hale() {
                     return 0
                     ;;
                 --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-cacert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

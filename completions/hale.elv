@@ -115,7 +115,7 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale;build'= {
             cand --engine 'How to build'
             cand --platform 'Target platform(s), repeatable or comma-separated; several make a multi-platform index [default: linux/<this machine''s arch>]'
-            cand --base 'Base image for the native build: an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale''s static base: CA certificates, nonroot 65532, /tmp]'
+            cand --base 'Base image for the native build: HOST[:PORT]/REPOSITORY[:TAG|@DIGEST] in a registry, or an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale''s static base: CA certificates, nonroot 65532, /tmp]'
             cand --tag 'Extra tag(s) (`TAG` or `NAME:TAG`), besides `<name>:<version>` and `<name>:<short sha>`'
             cand --image-version 'The image version [default: hale.toml `[image] tag`, the commit''s exact git tag, `dev`]'
             cand --oci-layout 'The OCI image layout folder to write [default: <path>/.hale/image/oci]'
@@ -125,6 +125,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --build-arg 'A Dockerfile build argument (engine path), repeatable. Build args stay in the image''s history: pass secrets as BuildKit secret mounts, never here'
             cand --target 'The Dockerfile stage to build (engine path) [default: the last one]'
             cand --network 'The network of the Dockerfile''s RUN steps (engine path): `default`, `none` (an offline build, e.g. with a vendor/ folder) or `host`'
+            cand --registry-cacert 'A PEM file of CA certificates trusted for registries, besides the system''s and /etc/docker/certs.d/<host[:port]>/*.crt'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand --load 'Load the image into the Docker Engine at DOCKER_HOST (the host''s platform of an index)'

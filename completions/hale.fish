@@ -102,7 +102,7 @@ complete -c hale -n "__fish_hale_using_subcommand build" -l engine -d 'How to bu
 native\t'No daemon: the host\'s Go toolchain and an image assembled by hale'
 docker\t'The Docker Engine (BuildKit) with the service\'s Dockerfile'"
 complete -c hale -n "__fish_hale_using_subcommand build" -l platform -d 'Target platform(s), repeatable or comma-separated; several make a multi-platform index [default: linux/<this machine\'s arch>]' -r
-complete -c hale -n "__fish_hale_using_subcommand build" -l base -d 'Base image for the native build: an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale\'s static base: CA certificates, nonroot 65532, /tmp]' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l base -d 'Base image for the native build: HOST[:PORT]/REPOSITORY[:TAG|@DIGEST] in a registry, or an OCI image layout folder (`oci-layout:DIR` or DIR) [default: hale\'s static base: CA certificates, nonroot 65532, /tmp]' -r
 complete -c hale -n "__fish_hale_using_subcommand build" -l tag -d 'Extra tag(s) (`TAG` or `NAME:TAG`), besides `<name>:<version>` and `<name>:<short sha>`' -r
 complete -c hale -n "__fish_hale_using_subcommand build" -l image-version -d 'The image version [default: hale.toml `[image] tag`, the commit\'s exact git tag, `dev`]' -r
 complete -c hale -n "__fish_hale_using_subcommand build" -l oci-layout -d 'The OCI image layout folder to write [default: <path>/.hale/image/oci]' -r -F
@@ -112,6 +112,7 @@ complete -c hale -n "__fish_hale_using_subcommand build" -l insecure-registry -d
 complete -c hale -n "__fish_hale_using_subcommand build" -l build-arg -d 'A Dockerfile build argument (engine path), repeatable. Build args stay in the image\'s history: pass secrets as BuildKit secret mounts, never here' -r
 complete -c hale -n "__fish_hale_using_subcommand build" -l target -d 'The Dockerfile stage to build (engine path) [default: the last one]' -r
 complete -c hale -n "__fish_hale_using_subcommand build" -l network -d 'The network of the Dockerfile\'s RUN steps (engine path): `default`, `none` (an offline build, e.g. with a vendor/ folder) or `host`' -r
+complete -c hale -n "__fish_hale_using_subcommand build" -l registry-cacert -d 'A PEM file of CA certificates trusted for registries, besides the system\'s and /etc/docker/certs.d/<host[:port]>/*.crt' -r -F
 complete -c hale -n "__fish_hale_using_subcommand build" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand build" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'

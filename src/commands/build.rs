@@ -8,7 +8,8 @@ use std::process::Command;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use crate::exit::NotImplemented;
+use crate::image::auth::Credentials;
+use crate::image::distribution::{check_ca_file, Client, RegistryOptions};
 use crate::image::engine::{self, EngineHost};
 use crate::image::engine_build::{Builder, Engine, EngineBuildError, EngineBuildOptions};
 use crate::image::platform::Platform;
@@ -41,7 +42,8 @@ pub struct BuildArgs {
     /// [default: linux/<this machine's arch>].
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_delimiter = ',')]
     pub platform: Vec<String>,
-    /// Base image for the native build: an OCI image layout folder (`oci-layout:DIR` or DIR)
+    /// Base image for the native build: HOST[:PORT]/REPOSITORY[:TAG|@DIGEST] in a registry, or
+    /// an OCI image layout folder (`oci-layout:DIR` or DIR)
     /// [default: hale's static base: CA certificates, nonroot 65532, /tmp].
     #[arg(long, value_name = "REF")]
     pub base: Option<String>,
@@ -84,6 +86,10 @@ pub struct BuildArgs {
     /// when the folder has no Dockerfile; never overwrites.
     #[arg(long)]
     pub write_dockerfile: bool,
+    /// A PEM file of CA certificates trusted for registries, besides the system's and
+    /// /etc/docker/certs.d/<host[:port]>/*.crt.
+    #[arg(long, value_name = "FILE")]
+    pub registry_cacert: Option<PathBuf>,
 }
 
 /// `--output json` document and `.hale/build.json` (docs/json/build.md).
@@ -147,8 +153,37 @@ fn parse_base(base: Option<&str>) -> anyhow::Result<BaseSource> {
             dir.display()
         ));
     }
-    b.parse::<Reference>().map_err(|e| usage!("--base: {e}"))?;
-    Err(NotImplemented("build --base <registry reference>").into())
+    let r: Reference = b.parse().map_err(|e| usage!("--base: {e}"))?;
+    if r.registry.is_none() {
+        return Err(usage!(
+            "--base {b}: name the registry (e.g. 127.0.0.1:5000/{}) or give an OCI layout folder",
+            r.repository
+        ));
+    }
+    Ok(BaseSource::Registry(r))
+}
+
+/// Repositories of `registry` that may hold blobs of this build already, to mount them from:
+/// the last push recorded in `.hale/build.json`, and the base when it lives there too.
+fn mount_sources(service_dir: &Path, registry: &str, base: &BaseSource) -> Vec<String> {
+    let mut from = Vec::new();
+    let last: Option<BuildRecord> = std::fs::read(service_dir.join(image::BUILD_RECORD))
+        .ok()
+        .and_then(|t| serde_json::from_slice(&t).ok());
+    if let Some(r) = last
+        .and_then(|r| r.pushed)
+        .and_then(|p| p.parse::<Reference>().ok())
+    {
+        if r.registry.as_deref() == Some(registry) {
+            from.push(r.repository);
+        }
+    }
+    if let BaseSource::Registry(r) = base {
+        if r.registry.as_deref() == Some(registry) && !from.contains(&r.repository) {
+            from.push(r.repository.clone());
+        }
+    }
+    from
 }
 
 fn epoch(commit_time: Option<u64>) -> anyhow::Result<u64> {
@@ -242,14 +277,16 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
                     "--push {p}: push to a tag or a bare repository, not a digest"
                 ));
             }
-            // Plain http only for loopback or --insecure-registry: refused before building.
-            image::push::Pusher::new(&r, &args.insecure_registry, None)
-                .map_err(|e| usage!("--push {p}: {e}"))?;
             Some(r)
         }
         None => None,
     };
     let base = parse_base(args.base.as_deref())?;
+    let RegistrySetup {
+        opts: registry_opts,
+        pusher,
+        base_credentials,
+    } = registry_setup(&args, push_ref.as_ref(), &base).await?;
     let epoch = epoch(facts.commit_time)?;
     let docker_host = settings::process_env("DOCKER_HOST");
     let engine_host = EngineHost::parse(docker_host.as_deref()).map_err(|e| usage!("{e}"))?;
@@ -417,6 +454,8 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
                 epoch,
                 port: settings.port,
                 base: base.clone(),
+                registry: registry_opts.clone(),
+                base_credentials,
                 work_dir: out_dir.join("bin"),
             };
             let (progress, renderer) = printer.progress();
@@ -470,11 +509,11 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
         }
     }
 
-    let push = match &push_ref {
-        Some(r) => {
-            Some(push_image(r, &args.insecure_registry, &built, &sboms, printer, &stop).await?)
+    let push = match (&push_ref, pusher) {
+        (Some(r), Some(mut pusher)) => {
+            Some(push_image(r, &mut pusher, &built, &sboms, printer, &stop).await?)
         }
-        None => None,
+        _ => None,
     };
 
     let platforms: Vec<PlatformReport> = built
@@ -693,17 +732,64 @@ fn docker_config_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".docker"))
 }
 
+/// What `--push` and a registry `--base` need, resolved before building.
+struct RegistrySetup {
+    opts: RegistryOptions,
+    /// Connected to the `--push` registry already: an unreachable or untrusted one fails fast.
+    pusher: Option<image::push::Pusher>,
+    base_credentials: Option<Credentials>,
+}
+
+async fn registry_setup(
+    args: &BuildArgs,
+    push_ref: Option<&Reference>,
+    base: &BaseSource,
+) -> anyhow::Result<RegistrySetup> {
+    if let Some(ca) = &args.registry_cacert {
+        check_ca_file(ca).map_err(|e| usage!("--registry-cacert {e}"))?;
+    }
+    let opts = RegistryOptions {
+        insecure: args.insecure_registry.clone(),
+        cacert: args.registry_cacert.clone(),
+        certs_dirs: RegistryOptions::docker_certs_dirs(
+            settings::process_env("HOME").as_deref(),
+            settings::process_env("XDG_CONFIG_HOME").as_deref(),
+        ),
+    };
+    let pusher = match push_ref {
+        Some(r) => {
+            let host = r.registry.clone().unwrap_or_default();
+            let creds = image::auth::lookup(&docker_config_dir(), &host)?;
+            let client = Client::connect(r, &opts, creds)
+                .await
+                .with_context(|| format!("pushing to {r}"))?;
+            let from = mount_sources(&args.path, &host, base);
+            Some(image::push::Pusher::new(client, from))
+        }
+        None => None,
+    };
+    let base_credentials = match base {
+        BaseSource::Registry(r) => image::auth::lookup(
+            &docker_config_dir(),
+            r.registry.as_deref().unwrap_or_default(),
+        )?,
+        _ => None,
+    };
+    Ok(RegistrySetup {
+        opts,
+        pusher,
+        base_credentials,
+    })
+}
+
 async fn push_image(
     reference: &Reference,
-    insecure: &[String],
+    pusher: &mut image::push::Pusher,
     built: &image::NativeImage,
     sboms: &[PathBuf],
     printer: &Printer,
     stop: &Stop,
 ) -> anyhow::Result<image::push::PushReport> {
-    let host = reference.registry.clone().unwrap_or_default();
-    let creds = image::auth::lookup(&docker_config_dir(), &host)?;
-    let mut pusher = image::push::Pusher::new(reference, insecure, creds)?;
     let mut attached = Vec::new();
     for (img, path) in built.images.iter().zip(sboms) {
         let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -713,7 +799,7 @@ async fn push_image(
     }
     let (progress, renderer) = printer.progress();
     let result = image::push::push(
-        &mut pusher,
+        pusher,
         reference,
         &built.store,
         &built.top,
@@ -773,10 +859,11 @@ fn text_report(out: &mut dyn std::io::Write, r: &BuildRecord) -> std::io::Result
     if let Some(p) = &r.push {
         writeln!(
             out,
-            "  pushed      {} ({} blobs uploaded, {}; {} already there)",
+            "  pushed      {} ({} blobs uploaded, {}; {} mounted; {} already there)",
             p.reference,
             p.uploaded_blobs,
             human(p.uploaded_bytes),
+            p.mounted_blobs,
             p.existing_blobs
         )?;
     }

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod base;
 pub mod context;
+pub mod distribution;
 pub mod dockerignore;
 pub mod engine;
 pub mod engine_build;
@@ -14,6 +15,7 @@ pub mod layer;
 pub mod layout;
 pub mod oci;
 pub mod platform;
+pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod sbom;
@@ -52,6 +54,11 @@ pub enum ImageError {
     NotALayout(PathBuf),
     #[error("base image {base}: {reason}")]
     Base { base: String, reason: String },
+    #[error("base image {base}: {cause}")]
+    BasePull {
+        base: String,
+        cause: pull::PullError,
+    },
     #[error("blob {0} is missing from the image being built")]
     MissingBlob(String),
     #[error("layer: {0}")]
@@ -73,6 +80,8 @@ pub enum BaseSource {
     Hale,
     /// An OCI image layout folder.
     Layout(PathBuf),
+    /// An image in a registry.
+    Registry(reference::Reference),
 }
 
 impl std::fmt::Display for BaseSource {
@@ -80,6 +89,7 @@ impl std::fmt::Display for BaseSource {
         match self {
             BaseSource::Hale => f.write_str("hale-static"),
             BaseSource::Layout(p) => write!(f, "oci-layout:{}", p.display()),
+            BaseSource::Registry(r) => write!(f, "{r}"),
         }
     }
 }
@@ -103,6 +113,10 @@ pub struct NativeOptions {
     /// The port the service listens on (ExposedPorts, PORT).
     pub port: u16,
     pub base: BaseSource,
+    /// How registries are reached (a `--base` from a registry).
+    pub registry: distribution::RegistryOptions,
+    /// The credentials for the base's registry, from the Docker config.
+    pub base_credentials: Option<auth::Credentials>,
     /// Where temporary binaries go (`.hale/image/bin`).
     pub work_dir: PathBuf,
 }
@@ -186,7 +200,18 @@ pub async fn build_native(
             base::layer(opts.epoch),
             "hale base: CA certificates, passwd/group (nonroot 65532), /tmp",
         )?),
-        BaseSource::Layout(_) => None,
+        BaseSource::Layout(_) | BaseSource::Registry(_) => None,
+    };
+    let mut base_client = match &opts.base {
+        BaseSource::Registry(r) => Some(
+            distribution::Client::connect(r, &opts.registry, opts.base_credentials.clone())
+                .await
+                .map_err(|e| ImageError::BasePull {
+                    base: r.to_string(),
+                    cause: e.into(),
+                })?,
+        ),
+        _ => None,
     };
     std::fs::create_dir_all(&opts.work_dir).map_err(|source| ImageError::Io {
         path: opts.work_dir.clone(),
@@ -198,7 +223,7 @@ pub async fn build_native(
         version: &opts.version,
         revision: &opts.revision,
     };
-    let user = format!("{0}:{0}", base::NONROOT_UID);
+    let mut user = format!("{0}:{0}", base::NONROOT_UID);
     let entry = format!("{APP_DIR}/{}", opts.name);
     let mut images = Vec::new();
     let mut sboms = Vec::new();
@@ -207,6 +232,26 @@ pub async fn build_native(
         if stop.is_stopped() {
             return Err(ImageError::Interrupted);
         }
+        // The base first: a base without this platform fails before the Go build.
+        let base_image = match &opts.base {
+            BaseSource::Hale => None,
+            BaseSource::Layout(dir) => Some(layout::read_base(dir, platform, &mut store)?),
+            BaseSource::Registry(r) => {
+                let client = base_client
+                    .as_mut()
+                    .unwrap_or_else(|| unreachable!("connected above"));
+                let task = format!("base-{}", platform.slug());
+                progress.start(task.clone(), format!("base {r} {platform}"), None);
+                let (b, digest) = pull::read_base(client, r, platform, &mut store)
+                    .await
+                    .map_err(|cause| ImageError::BasePull {
+                        base: r.to_string(),
+                        cause,
+                    })?;
+                progress.finish(task, format!("{digest}, {} layers", b.layers.len()));
+                Some(b)
+            }
+        };
         let task = format!("go-{}", platform.slug());
         progress.start(task.clone(), format!("go build {platform}"), None);
         let bin = opts
@@ -247,19 +292,26 @@ pub async fn build_native(
         let app = LayerRef::store(&mut store, app, &format!("hale build: {entry}"))?;
 
         let mut env = vec![format!("PORT={}", opts.port)];
-        let (mut layers, working_dir) = match &opts.base {
-            BaseSource::Hale => {
+        let (mut layers, working_dir) = match base_image {
+            None => {
                 env.push(format!("SSL_CERT_FILE={}", base::CA_BUNDLE));
                 (base_layer.clone().into_iter().collect::<Vec<_>>(), None)
             }
-            BaseSource::Layout(dir) => {
-                let b = layout::read_base(dir, platform, &mut store)?;
+            Some(b) => {
                 let cfg = b.config.config().clone().unwrap_or_default();
                 // The base's environment first, so PORT set here wins on a clash.
                 let mut base_env: Vec<String> = cfg.env().clone().unwrap_or_default();
                 base_env.retain(|e| !e.starts_with("PORT="));
                 base_env.append(&mut env);
                 env = base_env;
+                let (u, was_root) = user_on_base(cfg.user().as_deref());
+                if was_root {
+                    progress.warn(format!(
+                        "base {} runs as root; the image runs as {u} (hale images never run as root)",
+                        opts.base
+                    ));
+                }
+                user = u;
                 (b.layers, cfg.working_dir().clone())
             }
         };
@@ -298,6 +350,20 @@ pub async fn build_native(
         binary_sizes,
         user,
     })
+}
+
+/// The user of an image on a base: the base's own when it names one that is not root, else
+/// nonroot 65532. The flag says the base asked for root (and did not get it).
+pub fn user_on_base(base_user: Option<&str>) -> (String, bool) {
+    let default = format!("{0}:{0}", base::NONROOT_UID);
+    let Some(u) = base_user.map(str::trim).filter(|u| !u.is_empty()) else {
+        return (default, false);
+    };
+    let name = u.split(':').next().unwrap_or_default();
+    if name == "0" || name == "root" {
+        return (default, true);
+    }
+    (u.to_string(), false)
 }
 
 impl NativeImage {
@@ -371,6 +437,16 @@ pub fn write_record(service_dir: &Path, record: &BuildRecord) -> Result<PathBuf,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_keeps_its_non_root_user_and_never_makes_the_image_root() {
+        assert_eq!(user_on_base(None), ("65532:65532".into(), false));
+        assert_eq!(user_on_base(Some("")), ("65532:65532".into(), false));
+        assert_eq!(user_on_base(Some("1000:1000")), ("1000:1000".into(), false));
+        assert_eq!(user_on_base(Some("nonroot")), ("nonroot".into(), false));
+        assert_eq!(user_on_base(Some("root")), ("65532:65532".into(), true));
+        assert_eq!(user_on_base(Some("0:0")), ("65532:65532".into(), true));
+    }
 
     #[test]
     fn epoch_formats_as_rfc3339_seconds() {

@@ -2,14 +2,14 @@
 //! uploading it (a second push uploads nothing, an interrupted one resumes with what is
 //! missing), chunked upload (POST, PATCH, PUT ?digest=) with a monolithic fallback, manifests by
 //! digest then the tag, the SBOM as a referrer (a manifest whose `subject` is the image).
-//! Credentials come from the Docker config ([`auth`](super::auth)) and never reach output.
+//! Blobs another repository of the registry holds are mounted (`?mount=&from=`), not sent.
+//! The transport (TLS, auth) is [`distribution`](super::distribution).
 use std::collections::BTreeSet;
 
-use base64::Engine as _;
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, MediaType};
 use reqwest::{header, Method, StatusCode};
 
-use super::auth::Credentials;
+use super::distribution::{Client, RegistryError};
 use super::oci::{canonical_json, descriptor, BlobStore};
 use super::reference::Reference;
 use crate::progress::Progress;
@@ -20,24 +20,13 @@ const CHUNK: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
-    #[error("{0} has no registry host: push to HOST[:PORT]/REPOSITORY[:TAG]")]
-    NoRegistry(String),
-    #[error("registry {0} is not on loopback: plain http is used only for 127.0.0.1, localhost and --insecure-registry, and this build of hale has no TLS client")]
-    NeedsTls(String),
-    #[error("registry {registry} is unreachable: {reason}")]
-    Unreachable { registry: String, reason: String },
-    #[error("registry {registry} refused the credentials for {repository} (HTTP {status}): check `docker login {registry}`")]
-    Unauthorized {
-        registry: String,
-        repository: String,
-        status: u16,
-    },
-    #[error("registry {registry}: {what} failed with HTTP {status}: {body}")]
-    Http {
-        registry: String,
-        what: String,
-        status: u16,
-        body: String,
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("{cause} ({done} of {total} blobs are in the registry; run the push again to send only the rest)")]
+    Incomplete {
+        cause: Box<PushError>,
+        done: usize,
+        total: usize,
     },
     #[error("blob {0} is missing from the image being pushed")]
     MissingBlob(String),
@@ -55,227 +44,113 @@ pub struct PushReport {
     pub uploaded_blobs: usize,
     pub uploaded_bytes: u64,
     pub existing_blobs: usize,
+    /// Blobs mounted from another repository of the same registry (no bytes sent).
+    #[serde(default)]
+    pub mounted_blobs: usize,
+    #[serde(default)]
+    pub mounted_bytes: u64,
     /// Digests of the SBOM referrer manifests.
     pub sbom_referrers: Vec<String>,
 }
 
-/// A client for one repository of one registry.
+/// How an upload session began.
+enum Started {
+    /// The registry mounted the blob from another repository: nothing to send.
+    Mounted,
+    /// An upload session at this location.
+    Upload(String),
+}
+
+/// Pushes into one repository.
+#[derive(Debug)]
 pub struct Pusher {
-    client: reqwest::Client,
-    base: String,
-    registry: String,
-    repository: String,
-    creds: Option<Credentials>,
-    /// The Authorization header that worked last (basic or bearer).
-    authorization: Option<String>,
-}
-
-impl std::fmt::Debug for Pusher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the credentials.
-        f.debug_struct("Pusher")
-            .field("base", &self.base)
-            .field("repository", &self.repository)
-            .finish_non_exhaustive()
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let h = host.rsplit_once(':').map_or(
-        host,
-        |(h, p)| if p.parse::<u16>().is_ok() { h } else { host },
-    );
-    let h = h.trim_start_matches('[').trim_end_matches(']');
-    h == "localhost"
-        || h.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    pub client: Client,
+    /// Repositories of the same registry that may hold the blobs already (mount sources).
+    pub mount_from: Vec<String>,
 }
 
 impl Pusher {
-    pub fn new(
-        reference: &Reference,
-        insecure: &[String],
-        creds: Option<Credentials>,
-    ) -> Result<Pusher, PushError> {
-        let registry = reference
-            .registry
-            .clone()
-            .ok_or_else(|| PushError::NoRegistry(reference.to_string()))?;
-        if !is_loopback(&registry) && !insecure.contains(&registry) {
-            return Err(PushError::NeedsTls(registry));
-        }
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .timeout(std::time::Duration::from_secs(300))
-            .build()
-            .map_err(|e| PushError::Unreachable {
-                registry: registry.clone(),
-                reason: e.to_string(),
-            })?;
-        Ok(Pusher {
-            client,
-            base: format!("http://{registry}"),
-            registry,
-            repository: reference.repository.clone(),
-            creds,
-            authorization: None,
-        })
-    }
-
-    fn url(&self, path: &str) -> String {
-        if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_string()
-        } else {
-            format!("{}{path}", self.base)
-        }
-    }
-
-    /// Send a request, answering one auth challenge (Basic, or Bearer through the token realm).
-    async fn send(
-        &mut self,
-        method: Method,
-        url: &str,
-        headers: &[(&str, String)],
-        body: Option<Vec<u8>>,
-    ) -> Result<reqwest::Response, PushError> {
-        for attempt in 0..2 {
-            let mut req = self.client.request(method.clone(), self.url(url));
-            for (k, v) in headers {
-                req = req.header(*k, v);
-            }
-            if let Some(a) = &self.authorization {
-                req = req.header(header::AUTHORIZATION, a);
-            }
-            if let Some(b) = &body {
-                req = req.body(b.clone());
-            }
-            let resp = req.send().await.map_err(|e| self.unreachable(&e))?;
-            if resp.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
-                if resp.status() == StatusCode::UNAUTHORIZED
-                    || resp.status() == StatusCode::FORBIDDEN
-                {
-                    return Err(self.unauthorized(resp.status()));
-                }
-                return Ok(resp);
-            }
-            let challenge = resp
-                .headers()
-                .get(header::WWW_AUTHENTICATE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            self.authorization = Some(self.answer(&challenge).await?);
-        }
-        unreachable!("the loop returns on its second attempt")
-    }
-
-    fn unreachable(&self, e: &reqwest::Error) -> PushError {
-        PushError::Unreachable {
-            registry: self.registry.clone(),
-            reason: crate::discovery::consul::cause_of(e),
-        }
-    }
-
-    fn unauthorized(&self, status: StatusCode) -> PushError {
-        PushError::Unauthorized {
-            registry: self.registry.clone(),
-            repository: self.repository.clone(),
-            status: status.as_u16(),
-        }
-    }
-
-    async fn answer(&self, challenge: &str) -> Result<String, PushError> {
-        let Some(creds) = &self.creds else {
-            return Err(self.unauthorized(StatusCode::UNAUTHORIZED));
-        };
-        let basic = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", creds.username, creds.secret))
-        );
-        let lower = challenge.to_ascii_lowercase();
-        if !lower.starts_with("bearer") {
-            return Ok(basic);
-        }
-        let params = parse_challenge(&challenge[6..]);
-        let realm = params
-            .iter()
-            .find(|(k, _)| k == "realm")
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| self.unauthorized(StatusCode::UNAUTHORIZED))?;
-        let mut query: Vec<(String, String)> =
-            params.into_iter().filter(|(k, _)| k != "realm").collect();
-        if !query.iter().any(|(k, _)| k == "scope") {
-            query.push((
-                "scope".into(),
-                format!("repository:{}:pull,push", self.repository),
-            ));
-        }
-        let resp = self
-            .client
-            .get(&realm)
-            .query(&query)
-            .header(header::AUTHORIZATION, basic)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
-        if !resp.status().is_success() {
-            return Err(self.unauthorized(resp.status()));
-        }
-        let doc: serde_json::Value = resp.json().await.map_err(|e| self.unreachable(&e))?;
-        let token = doc["token"]
-            .as_str()
-            .or(doc["access_token"].as_str())
-            .ok_or_else(|| self.unauthorized(StatusCode::UNAUTHORIZED))?;
-        Ok(format!("Bearer {token}"))
-    }
-
-    async fn http_error(&self, what: &str, resp: reqwest::Response) -> PushError {
-        let status = resp.status().as_u16();
-        let body = resp.text().await.unwrap_or_default();
-        PushError::Http {
-            registry: self.registry.clone(),
-            what: what.to_string(),
-            status,
-            body: body.trim().chars().take(300).collect(),
-        }
+    pub fn new(client: Client, mount_from: Vec<String>) -> Pusher {
+        let mut mount_from = mount_from;
+        mount_from.retain(|r| *r != client.repository);
+        mount_from.dedup();
+        let mut client = client;
+        client.extra_pull_scopes = mount_from.clone();
+        Pusher { client, mount_from }
     }
 
     /// Does the registry have this blob already?
     pub async fn has_blob(&mut self, digest: &str) -> Result<bool, PushError> {
-        let url = format!("/v2/{}/blobs/{digest}", self.repository);
-        let resp = self.send(Method::HEAD, &url, &[], None).await?;
+        let c = &mut self.client;
+        let url = format!("/v2/{}/blobs/{digest}", c.repository);
+        let resp = c.send(Method::HEAD, &url, &[], None).await?;
         match resp.status() {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(self.http_error(&format!("HEAD blob {digest}"), resp).await),
+            _ => Err(c
+                .http_error(&format!("HEAD blob {digest}"), resp)
+                .await
+                .into()),
         }
     }
 
-    async fn start_upload(&mut self) -> Result<String, PushError> {
-        let url = format!("/v2/{}/blobs/uploads/", self.repository);
-        let resp = self.send(Method::POST, &url, &[], None).await?;
-        if resp.status() != StatusCode::ACCEPTED {
-            return Err(self.http_error("starting an upload", resp).await);
+    /// `POST …/blobs/uploads/`, with `?mount=&from=` to ask for a cross-repository mount.
+    async fn start_upload(&mut self, mount: Option<(&str, &str)>) -> Result<Started, PushError> {
+        let c = &mut self.client;
+        let mut url = format!("/v2/{}/blobs/uploads/", c.repository);
+        if let Some((digest, from)) = mount {
+            url.push_str(&format!("?mount={digest}&from={from}"));
         }
-        location(&resp).ok_or(PushError::Http {
-            registry: self.registry.clone(),
+        let resp = c.send(Method::POST, &url, &[], None).await?;
+        match resp.status() {
+            StatusCode::CREATED if mount.is_some() => return Ok(Started::Mounted),
+            StatusCode::ACCEPTED => {}
+            _ => return Err(c.http_error("starting an upload", resp).await.into()),
+        }
+        let loc = location(&resp).ok_or_else(|| RegistryError::Http {
+            registry: c.registry.clone(),
             what: "starting an upload".into(),
             status: 202,
             body: "no Location header".into(),
-        })
+        })?;
+        Ok(Started::Upload(loc))
     }
 
-    /// Upload one blob: chunked, or monolithic when the registry refuses a chunk.
+    /// Mount `digest` from the first source repository that has it; `Ok(None)` when mounted,
+    /// else the upload session the registry opened instead.
+    async fn mount_or_start(&mut self, digest: &str) -> Result<Option<String>, PushError> {
+        for from in self.mount_from.clone() {
+            match self.start_upload(Some((digest, &from))).await? {
+                Started::Mounted => return Ok(None),
+                // Not in that repository: the registry opened an ordinary upload. Use it only
+                // when no other source is left to try.
+                Started::Upload(loc) if Some(&from) == self.mount_from.last() => {
+                    return Ok(Some(loc))
+                }
+                Started::Upload(loc) => {
+                    // Close the session this source opened; the next source gets its own.
+                    let _ = self.client.send(Method::DELETE, &loc, &[], None).await;
+                }
+            }
+        }
+        match self.start_upload(None).await? {
+            Started::Upload(loc) => Ok(Some(loc)),
+            Started::Mounted => Ok(None),
+        }
+    }
+
+    /// Send one blob into the session at `loc`: chunked, or monolithic when the registry
+    /// refuses a chunk.
     pub async fn upload(
         &mut self,
+        loc: String,
         digest: &str,
         data: &[u8],
         progress: &Progress,
         task: &str,
         stop: &Stop,
     ) -> Result<(), PushError> {
-        let mut loc = self.start_upload().await?;
+        let mut loc = loc;
         let mut offset = 0usize;
         let mut chunked = true;
         while offset < data.len() {
@@ -288,6 +163,7 @@ impl Pusher {
                 ("Content-Range", format!("{offset}-{}", end - 1)),
             ];
             let resp = self
+                .client
                 .send(
                     Method::PATCH,
                     &loc,
@@ -303,34 +179,76 @@ impl Pusher {
             offset = end;
             progress.position(task.to_string(), offset as u64);
         }
-        let sep = if loc.contains('?') { '&' } else { '?' };
         let resp = if chunked {
-            self.send(
-                Method::PUT,
-                &format!("{loc}{sep}digest={digest}"),
-                &[],
-                Some(Vec::new()),
-            )
-            .await?
+            let sep = if loc.contains('?') { '&' } else { '?' };
+            self.client
+                .send(
+                    Method::PUT,
+                    &format!("{loc}{sep}digest={digest}"),
+                    &[],
+                    Some(Vec::new()),
+                )
+                .await?
         } else {
             // Monolithic: a fresh upload, the whole blob in the closing PUT.
-            let loc = self.start_upload().await?;
+            let Started::Upload(loc) = self.start_upload(None).await? else {
+                return Ok(());
+            };
             let sep = if loc.contains('?') { '&' } else { '?' };
             let headers = [("Content-Type", "application/octet-stream".to_string())];
-            self.send(
-                Method::PUT,
-                &format!("{loc}{sep}digest={digest}"),
-                &headers,
-                Some(data.to_vec()),
-            )
-            .await?
+            self.client
+                .send(
+                    Method::PUT,
+                    &format!("{loc}{sep}digest={digest}"),
+                    &headers,
+                    Some(data.to_vec()),
+                )
+                .await?
         };
         if resp.status() != StatusCode::CREATED {
             return Err(self
+                .client
                 .http_error(&format!("uploading blob {digest}"), resp)
-                .await);
+                .await
+                .into());
         }
         progress.position(task.to_string(), data.len() as u64);
+        Ok(())
+    }
+
+    /// Put one blob unless the registry has it: mounted when a source repository holds it,
+    /// else uploaded. Counted in `report`.
+    async fn put_blob(
+        &mut self,
+        digest: &str,
+        data: &[u8],
+        label: String,
+        report: &mut PushReport,
+        progress: &Progress,
+        stop: &Stop,
+    ) -> Result<(), PushError> {
+        let task = format!("blob-{digest}");
+        if self.has_blob(digest).await? {
+            progress.start(task.clone(), label, None);
+            progress.finish(task, "exists");
+            report.existing_blobs += 1;
+            return Ok(());
+        }
+        progress.start(task.clone(), label, Some(data.len() as u64));
+        match self.mount_or_start(digest).await? {
+            None => {
+                progress.finish(task, "mounted");
+                report.mounted_blobs += 1;
+                report.mounted_bytes += data.len() as u64;
+            }
+            Some(loc) => {
+                self.upload(loc, digest, data, progress, &task, stop)
+                    .await?;
+                progress.finish(task, "pushed");
+                report.uploaded_blobs += 1;
+                report.uploaded_bytes += data.len() as u64;
+            }
+        }
         Ok(())
     }
 
@@ -340,15 +258,17 @@ impl Pusher {
         media_type: &str,
         data: &[u8],
     ) -> Result<(), PushError> {
-        let url = format!("/v2/{}/manifests/{reference}", self.repository);
+        let c = &mut self.client;
+        let url = format!("/v2/{}/manifests/{reference}", c.repository);
         let headers = [("Content-Type", media_type.to_string())];
-        let resp = self
+        let resp = c
             .send(Method::PUT, &url, &headers, Some(data.to_vec()))
             .await?;
         if resp.status() != StatusCode::CREATED {
-            return Err(self
+            return Err(c
                 .http_error(&format!("PUT manifest {reference}"), resp)
-                .await);
+                .await
+                .into());
         }
         Ok(())
     }
@@ -359,30 +279,6 @@ fn location(resp: &reqwest::Response) -> Option<String> {
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-}
-
-/// `realm="…",service="…",scope="…"` → pairs.
-fn parse_challenge(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = s.trim();
-    while let Some((k, v)) = rest.split_once('=') {
-        let k = k.trim().trim_start_matches(',').trim().to_string();
-        let v = v.trim_start();
-        let (val, tail) = if let Some(v) = v.strip_prefix('"') {
-            match v.split_once('"') {
-                Some((val, tail)) => (val.to_string(), tail),
-                None => (v.to_string(), ""),
-            }
-        } else {
-            match v.split_once(',') {
-                Some((val, tail)) => (val.to_string(), tail),
-                None => (v.to_string(), ""),
-            }
-        };
-        out.push((k, val));
-        rest = tail.trim_start_matches(',').trim();
-    }
-    out
 }
 
 /// The blobs and manifests of `top`, leaves first.
@@ -419,7 +315,8 @@ fn walk(
 }
 
 /// Push `top` and everything it points at; tag it with `reference`'s tag; attach each SBOM
-/// to its platform's manifest as a referrer.
+/// to its platform's manifest as a referrer. Blobs go smallest first, so an interruption
+/// leaves as many of them complete in the registry as it can.
 #[allow(clippy::too_many_arguments)]
 pub async fn push(
     pusher: &mut Pusher,
@@ -431,31 +328,35 @@ pub async fn push(
     stop: &Stop,
 ) -> Result<PushReport, PushError> {
     let (blobs, manifests) = walk(store, top)?;
-    let mut report = PushReport::default();
+    let mut ordered = Vec::new();
     for digest in &blobs {
-        if stop.is_stopped() {
-            return Err(PushError::Interrupted);
-        }
         let data = store
             .get(digest)
             .ok_or_else(|| PushError::MissingBlob(digest.clone()))?;
-        let short = &digest[7..19.min(digest.len())];
-        let task = format!("blob-{digest}");
-        if pusher.has_blob(digest).await? {
-            progress.start(task.clone(), format!("layer {short}"), None);
-            progress.finish(task, "exists");
-            report.existing_blobs += 1;
-            continue;
+        ordered.push((digest.as_str(), data));
+    }
+    ordered.sort_by_key(|(d, data)| (data.len(), *d));
+    let mut report = PushReport::default();
+    let total = ordered.len();
+    for (done, (digest, data)) in ordered.into_iter().enumerate() {
+        if stop.is_stopped() {
+            return Err(PushError::Interrupted);
         }
-        progress.start(
-            task.clone(),
-            format!("layer {short}"),
-            Some(data.len() as u64),
-        );
-        pusher.upload(digest, data, progress, &task, stop).await?;
-        progress.finish(task, "pushed");
-        report.uploaded_blobs += 1;
-        report.uploaded_bytes += data.len() as u64;
+        let short = &digest[7..19.min(digest.len())];
+        let label = format!("layer {short}");
+        if let Err(e) = pusher
+            .put_blob(digest, data, label, &mut report, progress, stop)
+            .await
+        {
+            return Err(match e {
+                PushError::Interrupted => e,
+                e => PushError::Incomplete {
+                    cause: Box::new(e),
+                    done,
+                    total,
+                },
+            });
+        }
     }
     for m in &manifests {
         let data = store
@@ -482,16 +383,14 @@ pub async fn push(
     let empty_digest = super::layer::sha256(&empty);
     for (subject, sbom) in sboms {
         let sbom_digest = super::layer::sha256(sbom);
-        for (d, data) in [(&empty_digest, &empty), (&sbom_digest, sbom)] {
-            if !pusher.has_blob(d).await? {
-                pusher
-                    .upload(d, data, progress, &format!("blob-{d}"), stop)
-                    .await?;
-                report.uploaded_blobs += 1;
-                report.uploaded_bytes += data.len() as u64;
-            } else {
-                report.existing_blobs += 1;
-            }
+        for (d, data, what) in [
+            (&empty_digest, &empty, "empty config"),
+            (&sbom_digest, sbom, "sbom"),
+        ] {
+            let label = format!("{what} {}", &d[7..19]);
+            pusher
+                .put_blob(d, data, label, &mut report, progress, stop)
+                .await?;
         }
         let wrap = |e| PushError::Image(Box::new(e));
         let mut layer = descriptor(
@@ -522,32 +421,4 @@ pub async fn push(
     let host = reference.registry.clone().unwrap_or_default();
     report.reference = format!("{host}/{}@{}", reference.repository, top.digest());
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_hosts_only_get_plain_http() {
-        assert!(is_loopback("127.0.0.1:5000"));
-        assert!(is_loopback("localhost"));
-        assert!(is_loopback("[::1]:5000"));
-        assert!(!is_loopback("registry.example:5000"));
-        let r: Reference = "registry.example:5000/a/b:1".parse().unwrap();
-        assert!(matches!(
-            Pusher::new(&r, &[], None),
-            Err(PushError::NeedsTls(_))
-        ));
-        assert!(Pusher::new(&r, &["registry.example:5000".into()], None).is_ok());
-    }
-
-    #[test]
-    fn bearer_challenges_parse() {
-        let p = parse_challenge(
-            r#"realm="http://127.0.0.1:1/token",service="reg",scope="repository:a:pull""#,
-        );
-        assert_eq!(p[0], ("realm".into(), "http://127.0.0.1:1/token".into()));
-        assert_eq!(p[2].1, "repository:a:pull");
-    }
 }

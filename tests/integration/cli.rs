@@ -133,30 +133,6 @@ fn missing_subcommand_shows_help_and_exits_2() {
 }
 
 #[test]
-fn unbuilt_commands_say_so_and_exit_2() {
-    let dir = common::tempdir();
-    let svc = dir.path().join("orders");
-    common::scaffold(dir.path(), "orders", &svc);
-    let out = common::hale(dir.path())
-        .args([
-            "build",
-            "--engine",
-            "native",
-            "--base",
-            "127.0.0.1:5000/acme/base:1",
-        ])
-        .arg(&svc)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "hale build --base <registry>");
-    assert_eq!(
-        stderr(&out).trim(),
-        "error: `hale build --base <registry reference>` is not implemented yet"
-    );
-    assert!(out.stdout.is_empty());
-}
-
-#[test]
 fn man_page_renders_roff() {
     let out = run(&["man"]);
     assert_eq!(out.status.code(), Some(0));

@@ -14,6 +14,7 @@ mod fleet_docker;
 mod kube;
 mod load;
 mod new;
+mod push;
 mod registry;
 mod reports;
 mod smoke;
