@@ -7,6 +7,12 @@
 # alternates per round, and the script prints the median of the per-round ratios hale/kubectl.
 # Target: at most 0.8.
 #
+# It also measures how late hale reports a completed rollout: an independent watch
+# (`kubectl get --watch`, each event stamped on arrival by a small Python reader) records when
+# the Deployment became complete the way `kubectl rollout status` defines it (observedGeneration
+# caught up, updated = spec, no old replicas, available = updated); the lag is the time from that
+# event to hale's process exiting with its report written.
+#
 #   bench/deploy.sh                  # ROUNDS=7, release build
 #   HALE=target/debug/hale bench/deploy.sh
 set -euo pipefail
@@ -34,6 +40,13 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+cat >"$work/stamp.py" <<'PY'
+import sys, time
+# One line per watch event: "<ns since epoch> <generation> <observed> <spec> <updated> <replicas> <available>"
+for line in sys.stdin:
+    sys.stdout.write(f"{time.time_ns()} {line.strip()}\n")
+    sys.stdout.flush()
+PY
 "$HALE" new orders --dir "$work/orders" --no-tidy -q
 for ns in "$NS_HALE" "$NS_KUBECTL"; do
   "$KUBECTL" "${KCFG[@]}" create namespace "$ns" >/dev/null
@@ -44,6 +57,17 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 
 run_hale() { # image
   (cd "$work/orders" && "$HALE" deploy "${KCFG[@]}" -n "$NS_HALE" --image "$1" -q >/dev/null)
+}
+watch_hale_deployment() { # file: stamped watch events of hale's Deployment, until killed
+  "$KUBECTL" "${KCFG[@]}" -n "$NS_HALE" get deployment orders --watch --output jsonpath=\
+'{.metadata.generation} {.status.observedGeneration} {.spec.replicas} {.status.updatedReplicas} {.status.replicas} {.status.availableReplicas}{"\n"}' \
+    2>/dev/null | python3 -u "$work/stamp.py" >"$1"
+}
+# The lag in ms from the first complete event at or after $2 (ns) in file $1 to $3 (ns).
+report_lag() {
+  awk -v t0="$2" -v t1="$3" '$1 >= t0 && NF == 7 && $3 >= $2 && $5 == $4 && $6 == $4 && $7 == $4 {
+      printf "%.1f", (t1 - $1) / 1e6; found = 1; exit }
+    END { if (!found) printf "n/a" }' "$1"
 }
 render_for_kubectl() { # image: the same objects hale renders, written before the clock starts
   (cd "$work/orders" && "$HALE" deploy --render --out - -n "$NS_KUBECTL" --image "$1" -q) \
@@ -64,18 +88,27 @@ run_kubectl
 ratios=()
 hale_ms=()
 kubectl_ms=()
+lags=()
 for round in $(seq "$ROUNDS"); do
   image="orders:0.0.$round"
   render_for_kubectl "$image"
+  watch_hale_deployment "$work/events-$round" &
+  watcher=$!
+  sleep 1 # the watch is established (its first event is the current state)
   if (( round % 2 )); then
-    h=$(timed run_hale "$image"); k=$(timed run_kubectl)
+    t0=$(ms_now); h=$(timed run_hale "$image"); t1=$(ms_now); k=$(timed run_kubectl)
   else
-    k=$(timed run_kubectl); h=$(timed run_hale "$image")
+    k=$(timed run_kubectl); t0=$(ms_now); h=$(timed run_hale "$image"); t1=$(ms_now)
   fi
-  hale_ms+=("$h"); kubectl_ms+=("$k")
+  sleep 0.5 # late events reach the file
+  kill "$watcher" 2>/dev/null || true
+  pkill -f -- "$NS_HALE get deployment orders --watch" 2>/dev/null || true
+  lag=$(report_lag "$work/events-$round" "$t0" "$t1")
+  hale_ms+=("$h"); kubectl_ms+=("$k"); lags+=("$lag")
   ratios+=("$(awk -v h="$h" -v k="$k" 'BEGIN {printf "%.3f", h / k}')")
-  printf 'round %d: hale %d ms, kubectl %d ms\n' "$round" "$h" "$k"
+  printf 'round %d: hale %d ms, kubectl %d ms, complete -> hale exited %s ms\n' "$round" "$h" "$k" "$lag"
 done
 printf 'hale deploy (apply + wait):            median %s ms\n' "$(printf '%s\n' "${hale_ms[@]}" | median)"
 printf 'kubectl apply --server-side + rollout: median %s ms\n' "$(printf '%s\n' "${kubectl_ms[@]}" | median)"
+printf 'complete -> hale reported:            median %s ms\n' "$(printf '%s\n' "${lags[@]}" | grep -v n/a | median)"
 printf 'ratio hale/kubectl (median of rounds): %s (target <= 0.8)\n' "$(printf '%s\n' "${ratios[@]}" | median)"
