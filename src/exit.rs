@@ -99,7 +99,10 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     }
     if let Some(e) = cause.downcast_ref::<crate::load::targets::TargetError>() {
         use crate::load::targets::TargetError;
-        return matches!(e, TargetError::Bad(_) | TargetError::NoInstances { .. });
+        return matches!(
+            e,
+            TargetError::Bad(_) | TargetError::NoInstances { .. } | TargetError::Tls(_)
+        );
     }
     if let Some(e) = cause.downcast_ref::<crate::load::LoadError>() {
         return matches!(e, crate::load::LoadError::BadPath { .. });
