@@ -80,12 +80,16 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
         || cause.is::<NotImplemented>()
         || cause.is::<crate::names::NameError>()
         || cause.is::<crate::scaffold::ScaffoldError>()
-        || cause.is::<crate::settings::SettingsError>()
-        || cause.is::<crate::load::histograms::HistogramError>()
         || cause.is::<crate::load::SpecError>()
         || cause.is::<crate::load::plan::PlanError>()
     {
         return true;
+    }
+    if let Some(e) = cause.downcast_ref::<crate::settings::SettingsError>() {
+        return e.is_bad_input();
+    }
+    if let Some(e) = cause.downcast_ref::<crate::load::histograms::HistogramError>() {
+        return e.is_bad_input();
     }
     if let Some(e) = cause.downcast_ref::<RegistryError>() {
         return matches!(

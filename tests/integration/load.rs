@@ -850,6 +850,124 @@ fn html_report_and_mergeable_histograms_are_written() {
     assert_eq!(doc["instances"].as_object().unwrap().len(), 2);
 }
 
+/// `--merge` adds up its parts: the merged total and counts are the sums of the files'; where
+/// figures cannot agree (instance rows count attempts, the total successes; an old export
+/// without counts), the document says so.
+#[test]
+fn a_merged_run_is_the_sum_of_its_parts_or_says_what_differs() {
+    let s1 = TestServer::start("m1", Behaviour::Ok);
+    let s2 = TestServer::start("m2", Behaviour::Ok);
+    let failing = TestServer::start("m3", Behaviour::Unavailable);
+    let dir = common::tempdir();
+    let export = |file: &str, list: &str, extra: &[&str]| {
+        let path = dir.path().join(file);
+        let mut args = vec![
+            "--endpoints",
+            list,
+            "--histogram-out",
+            path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--output", "json"]);
+        let (out, _d) = load(&args);
+        (path, json(&out))
+    };
+    let merge = |paths: &[&std::path::Path], json_out: bool| {
+        let mut args = vec!["--merge"];
+        args.extend(paths.iter().map(|p| p.to_str().unwrap()));
+        if json_out {
+            args.extend_from_slice(&["--output", "json"]);
+        }
+        let (out, _d) = load(&args);
+        common::assert_success(&out, "hale load --merge");
+        out
+    };
+    let healthy = endpoints(&[&s1, &s2]);
+    let (a, ra) = export("a.json", &healthy, &["-n", "300"]);
+    let (b, rb) = export("b.json", &healthy, &["-n", "200", "-c", "3"]);
+    let doc = json(&merge(&[&a, &b], true));
+    let sum = |key: &str| ra[key].as_u64().unwrap() + rb[key].as_u64().unwrap();
+    assert_eq!(doc["total"]["count"], sum("ok"), "{doc}");
+    for key in ["requests", "ok", "errors", "retries"] {
+        assert_eq!(doc["counts"][key], sum(key), "{key}: {doc}");
+    }
+    assert_eq!(doc["parts"][0]["counts"]["requests"], 300);
+    assert_eq!(doc["parts"][1]["latencies"], rb["ok"]);
+    let instance_rows: u64 = doc["instances"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        instance_rows,
+        sum("ok"),
+        "no failures: instance rows add up to the total"
+    );
+    assert_eq!(doc["differences"], serde_json::json!([]), "{doc}");
+
+    // A run with failed attempts and retries: its instance rows hold more than its total.
+    let mixed = endpoints(&[&s1, &failing]);
+    let (c, rc) = export(
+        "c.json",
+        &mixed,
+        &[
+            "-n",
+            "300",
+            "--retries",
+            "1",
+            "--breaker",
+            "off",
+            "-s",
+            "round-robin",
+        ],
+    );
+    assert!(
+        rc["errors_by_kind"]["5xx"].as_u64().unwrap() > 0 || rc["retries"].as_u64().unwrap() > 0,
+        "{rc}"
+    );
+    let doc = json(&merge(&[&a, &c], true));
+    let requests = ra["requests"].as_u64().unwrap() + rc["requests"].as_u64().unwrap();
+    assert_eq!(doc["counts"]["requests"], requests);
+    assert_eq!(doc["counts"]["errors"], rc["errors"]);
+    assert_eq!(doc["counts"]["retries"], rc["retries"]);
+    assert_eq!(
+        doc["total"]["count"].as_u64().unwrap(),
+        ra["ok"].as_u64().unwrap() + rc["ok"].as_u64().unwrap()
+    );
+    let attempts: u64 = [&ra, &rc]
+        .iter()
+        .flat_map(|r| r["instances"].as_array().unwrap())
+        .map(|i| i["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(doc["counts"]["attempts"], attempts, "{doc}");
+    let differences = doc["differences"].to_string();
+    assert!(
+        differences.contains("the instance rows count attempts"),
+        "{differences}"
+    );
+    let text = String::from_utf8_lossy(&merge(&[&a, &c], false).stdout).to_string();
+    assert!(
+        text.contains("\nsum ") && text.contains("note: the total counts successful requests"),
+        "{text}"
+    );
+
+    // An export without counts (an older hale): named, and the counts cover the rest.
+    let mut old: Value = serde_json::from_str(&std::fs::read_to_string(&a).unwrap()).unwrap();
+    old.as_object_mut().unwrap().remove("counts");
+    let old_path = dir.path().join("old.json");
+    std::fs::write(&old_path, old.to_string()).unwrap();
+    let doc = json(&merge(&[&old_path, &b], true));
+    assert_eq!(doc["counts"]["requests"], rb["requests"]);
+    assert_eq!(doc["total"]["count"], sum("ok"));
+    assert!(
+        doc["differences"]
+            .to_string()
+            .contains("has no request counts"),
+        "{doc}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Fleet tests: a real generated Go service, three instances started by `hale up`,
 // self-registered, discovered and followed by `hale load SERVICE`.
