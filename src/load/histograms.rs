@@ -25,7 +25,7 @@ pub struct HistogramFile {
     pub total: String,
     /// Per-instance attempt latency, by instance id.
     pub instances: BTreeMap<String, String>,
-    /// The run's request counts (absent from exports of hale before 0.2).
+    /// The run's request counts (absent from exports made by older hale versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counts: Option<RunCounts>,
 }
