@@ -3,8 +3,9 @@
 //! Shape: N worker tasks each own one HTTP/1.1 keep-alive connection per instance (hale's own
 //! minimal client, [`http1`]), pick an instance through the shared [`Balancer`], ask that
 //! instance's breaker, send, and record into their own statistics. Once per tick a worker
-//! hands a small window to the collector over a channel; at the end it hands over its
-//! histograms. The collector merges, feeds the live view and builds the report. Nothing on the
+//! hands a small window to the collector over a channel, saying which ticks it has closed; at
+//! the end it hands over its histograms. The collector merges ([`live::TickBook`]), feeds the
+//! live view from ticks every worker has closed and builds the report. Nothing on the
 //! request path takes a lock except the breaker's outcome record and smooth weighted round
 //! robin's pick.
 pub mod assertions;
