@@ -13,7 +13,6 @@ CONNS=${CONNS:-64}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 ROUNDS=${ROUNDS:-3}
-TOOLS=${HALE_BENCH_TOOLS:-$ROOT/target/bench-tools}
 WORK=$(mktemp -d /tmp/hale-bench-https.XXXXXX)
 
 cleanup() {
@@ -36,18 +35,21 @@ echo "== building hale (release)"
 (cd "$ROOT" && cargo build --release --quiet)
 HALE=$ROOT/target/release/hale
 
-OHA=$(command -v oha || true)
+# oha from crates.io at a pinned version, cached under /var/cache/hale-test (bench/setup.sh).
+OHA=${OHA:-}
 if [[ -z $OHA ]]; then
-    OHA=$TOOLS/bin/oha
-    if [[ ! -x $OHA ]]; then
-        echo "== installing oha into $TOOLS (compiles for a while, once)"
-        cargo install oha --locked --root "$TOOLS" --quiet
-    fi
+    eval "$("$ROOT/bench/setup.sh")"
 fi
 
+# A private CA and a server certificate it signs: `openssl req -x509` alone makes a
+# certificate marked CA:TRUE, which webpki (rustls) refuses as a server's own certificate.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+    -subj /CN=hale-bench-ca -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+    -keyout "$WORK/key.pem" -out "$WORK/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$WORK/server.ext"
+openssl x509 -req -in "$WORK/server.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
+    -CAcreateserial -days 2 -extfile "$WORK/server.ext" -out "$WORK/cert.pem" 2>/dev/null
 
 cat > "$WORK/nginx.conf" <<CONF
 worker_processes 1;
@@ -90,7 +92,7 @@ measure() {
         | json_field 'd["summary"]["requestsPerSec"]' ;;
     insecure) run "$HALE" load --url "$URL" --insecure -c "$CONNS" -d "${DURATION}s" --breaker off \
         --output json | json_field 'd["rps"]' ;;
-    cacert) run "$HALE" load --url "$URL" --cacert "$WORK/cert.pem" -c "$CONNS" -d "${DURATION}s" \
+    cacert) run "$HALE" load --url "$URL" --cacert "$WORK/ca.pem" -c "$CONNS" -d "${DURATION}s" \
         --breaker off --output json | json_field 'd["rps"]' ;;
     esac
 }
@@ -108,7 +110,7 @@ done
 echo "   (oha --insecure; insecure = hale --url --insecure --breaker off; cacert = the same,"
 echo "    verifying the certificate with --cacert)"
 echo "== one hale run's handshake figures"
-run "$HALE" load --url "$URL" --cacert "$WORK/cert.pem" -c "$CONNS" -d 2s --breaker off --output json \
+run "$HALE" load --url "$URL" --cacert "$WORK/ca.pem" -c "$CONNS" -d 2s --breaker off --output json \
     | json_field '"connections %d, TLS handshake ms p50 %.3f p99 %.3f" % (d["connections"], d["tls"]["handshake"]["p50"], d["tls"]["handshake"]["p99"])'
 
 python3 - "$RESULTS" <<'PY'

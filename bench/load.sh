@@ -12,7 +12,6 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-TOOLS=${HALE_BENCH_TOOLS:-$ROOT/target/bench-tools}
 WORK=$(mktemp -d /tmp/hale-bench.XXXXXX)
 
 cleanup() {
@@ -36,13 +35,10 @@ echo "== building hale (release)"
 (cd "$ROOT" && cargo build --release --quiet)
 HALE=$ROOT/target/release/hale
 
-OHA=$(command -v oha || true)
+# oha from crates.io at a pinned version, cached under /var/cache/hale-test (bench/setup.sh).
+OHA=${OHA:-}
 if [[ -z $OHA ]]; then
-    OHA=$TOOLS/bin/oha
-    if [[ ! -x $OHA ]]; then
-        echo "== installing oha into $TOOLS (compiles for a while, once)"
-        cargo install oha --locked --root "$TOOLS" --quiet
-    fi
+    eval "$("$ROOT/bench/setup.sh")"
 fi
 
 cat > "$WORK/nginx.conf" <<CONF

@@ -4,7 +4,7 @@
 # nginx (one worker) serves one 127.0.0.1 port pinned to core $SERVER_CPU; hale runs pinned to
 # core $LOAD_CPU with `--rate R -d $DURATION` for each rate in $RATES, ROUNDS times, and prints
 # achieved/target per run and the median per rate (target: within 1 %, i.e. 0.99-1.01). If oha
-# is installed (bench/load.sh installs it into target/bench-tools), its `-q R` runs alongside
+# is cached (bench/setup.sh builds it under /var/cache/hale-test), its `-q R` runs alongside
 # as the named peer. HALE=path picks the binary (default: a release build). Traffic goes only
 # to 127.0.0.1.
 set -euo pipefail
@@ -15,7 +15,6 @@ RATES=${RATES:-"1000 5000 20000"}
 ROUNDS=${ROUNDS:-3}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-TOOLS=${HALE_BENCH_TOOLS:-$ROOT/target/bench-tools}
 WORK=$(mktemp -d /tmp/hale-bench.XXXXXX)
 
 cleanup() {
@@ -38,8 +37,10 @@ if [[ -z ${HALE:-} ]]; then
     (cd "$ROOT" && cargo build --release --quiet)
     HALE=$ROOT/target/release/hale
 fi
-OHA=$(command -v oha || true)
-[[ -z $OHA && -x $TOOLS/bin/oha ]] && OHA=$TOOLS/bin/oha
+# oha only when bench/setup.sh has already cached it (this script does not build it).
+OHA=${OHA:-}
+OHA_CACHED=${HALE_TEST_CACHE:-/var/cache/hale-test}/oha-${OHA_VERSION:-1.16.0}/bin/oha
+[[ -z $OHA && -x $OHA_CACHED ]] && OHA=$OHA_CACHED
 
 cat > "$WORK/nginx.conf" <<CONF
 worker_processes 1;

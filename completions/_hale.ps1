@@ -394,6 +394,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--assert', '--assert', [CompletionResultType]::ParameterName, 'Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N, recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable)')
             [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write a self-contained HTML report')
             [CompletionResult]::new('--histogram-out', '--histogram-out', [CompletionResultType]::ParameterName, 'Write the HDR histograms (V2, base64) per instance and in total')
+            [CompletionResult]::new('--scheme', '--scheme', [CompletionResultType]::ParameterName, 'http or https for --endpoints and for every instance of SERVICE (default: http, and each registry instance''s own: meta scheme=https or the tag https)')
             [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'HTTPS: trust only the CA certificates in this PEM file (instead of the system''s)')
             [CompletionResult]::new('--merge', '--merge', [CompletionResultType]::ParameterName, 'Merge --histogram-out files (no load is sent) and print their percentiles')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')

@@ -876,7 +876,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__load)
-            opts="-X -H -c -r -d -n -s -k -q -v -h -V --registry --layout --endpoints --url --path --method --header --body --body-file --concurrency --rate --arrivals --profile --duration --requests --timeout --strategy --hash-header --hash --hash-keys --breaker --breaker-failure-rate --breaker-min-calls --breaker-consecutive --breaker-window --breaker-open --breaker-probes --adaptive-k --retries --max-ejected --seed --fault --fleet --keep-faults --assert --report --histogram-out --cacert --insecure --merge --output --quiet --verbose --color --help --version"
+            opts="-X -H -c -r -d -n -s -k -q -v -h -V --registry --layout --endpoints --url --path --method --header --body --body-file --concurrency --rate --arrivals --profile --duration --requests --timeout --strategy --hash-header --hash --hash-keys --breaker --breaker-failure-rate --breaker-min-calls --breaker-consecutive --breaker-window --breaker-open --breaker-probes --adaptive-k --retries --max-ejected --seed --fault --fleet --keep-faults --assert --report --histogram-out --scheme --cacert --insecure --merge --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1052,6 +1052,10 @@ _hale() {
                     ;;
                 --histogram-out)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scheme)
+                    COMPREPLY=($(compgen -W "http https" -- "${cur}"))
                     return 0
                     ;;
                 --cacert)

@@ -369,6 +369,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --assert 'Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N, recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable)'
             cand --report 'Write a self-contained HTML report'
             cand --histogram-out 'Write the HDR histograms (V2, base64) per instance and in total'
+            cand --scheme 'http or https for --endpoints and for every instance of SERVICE (default: http, and each registry instance''s own: meta scheme=https or the tag https)'
             cand --cacert 'HTTPS: trust only the CA certificates in this PEM file (instead of the system''s)'
             cand --merge 'Merge --histogram-out files (no load is sent) and print their percentiles'
             cand --output 'Output format: human text, or one stable JSON document on stdout'

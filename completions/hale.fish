@@ -329,6 +329,8 @@ complete -c hale -n "__fish_hale_using_subcommand load" -l fleet -d 'Service fol
 complete -c hale -n "__fish_hale_using_subcommand load" -l assert -d 'Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N, recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l report -d 'Write a self-contained HTML report' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l histogram-out -d 'Write the HDR histograms (V2, base64) per instance and in total' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -l scheme -d 'http or https for --endpoints and for every instance of SERVICE (default: http, and each registry instance\'s own: meta scheme=https or the tag https)' -r -f -a "http\t''
+https\t''"
 complete -c hale -n "__fish_hale_using_subcommand load" -l cacert -d 'HTTPS: trust only the CA certificates in this PEM file (instead of the system\'s)' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l merge -d 'Merge --histogram-out files (no load is sent) and print their percentiles' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'

@@ -79,12 +79,16 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     if cause.is::<UsageError>()
         || cause.is::<NotImplemented>()
         || cause.is::<crate::names::NameError>()
-        || cause.is::<crate::settings::SettingsError>()
-        || cause.is::<crate::load::histograms::HistogramError>()
         || cause.is::<crate::load::SpecError>()
         || cause.is::<crate::load::plan::PlanError>()
     {
         return true;
+    }
+    if let Some(e) = cause.downcast_ref::<crate::settings::SettingsError>() {
+        return e.is_bad_input();
+    }
+    if let Some(e) = cause.downcast_ref::<crate::load::histograms::HistogramError>() {
+        return e.is_bad_input();
     }
     if let Some(e) = cause.downcast_ref::<RegistryError>() {
         return matches!(
@@ -98,7 +102,10 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     }
     if let Some(e) = cause.downcast_ref::<crate::load::targets::TargetError>() {
         use crate::load::targets::TargetError;
-        return matches!(e, TargetError::Bad(_) | TargetError::NoInstances { .. });
+        return matches!(
+            e,
+            TargetError::Bad(_) | TargetError::NoInstances { .. } | TargetError::Tls(_)
+        );
     }
     if let Some(e) = cause.downcast_ref::<crate::scaffold::ScaffoldError>() {
         return e.is_bad_input();

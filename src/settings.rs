@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 /// The name of the per-service settings file.
@@ -119,12 +118,12 @@ pub fn default_registry(env: &dyn Fn(&str) -> Option<String>) -> String {
 }
 
 /// Read `dir/hale.toml` if present. A malformed file is a usage error naming file, line and column.
-pub fn read_file(dir: &Path) -> anyhow::Result<Option<(PathBuf, ConfigFile)>> {
+pub fn read_file(dir: &Path) -> Result<Option<(PathBuf, ConfigFile)>, SettingsError> {
     let path = dir.join(FILE_NAME);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(source) => return Err(SettingsError::Read { path, source }),
     };
     let file = parse(&text).map_err(|e| SettingsError::File {
         path: path.clone(),
@@ -139,7 +138,8 @@ pub fn read_file(dir: &Path) -> anyhow::Result<Option<(PathBuf, ConfigFile)>> {
     Ok(Some((path, file)))
 }
 
-/// Settings hale refuses: a malformed hale.toml or environment value.
+/// Settings hale cannot resolve: a malformed hale.toml or environment value (the user's to
+/// fix, [`SettingsError::is_bad_input`]), or a hale.toml that cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("{}:{detail}", path.display())]
@@ -148,6 +148,19 @@ pub enum SettingsError {
     Port(String),
     #[error("port 0 is not allowed: pick a port from 1 to 65535")]
     PortZero,
+    #[error("reading {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl SettingsError {
+    /// Whether the user can fix it by editing a value (exit 2), not a read that failed.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, SettingsError::Read { .. })
+    }
 }
 
 /// Why hale.toml text does not parse: `LINE:COLUMN: message`, one line.
@@ -189,7 +202,7 @@ pub fn resolve(
     dir: &Path,
     flags: Overrides,
     env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<Settings> {
+) -> Result<Settings, SettingsError> {
     let (file_path, file) = match read_file(dir)? {
         Some((path, file)) => (Some(path), file),
         None => (None, ConfigFile::default()),
@@ -209,7 +222,7 @@ pub fn resolve(
         .or(file.port)
         .unwrap_or(DEFAULT_PORT);
     if port == 0 {
-        return Err(SettingsError::PortZero.into());
+        return Err(SettingsError::PortZero);
     }
 
     let (registry, registry_source) = if let Some(r) = flags.registry {
@@ -309,7 +322,9 @@ mod tests {
     fn a_name_in_hale_toml_is_a_dns_label() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE_NAME), "name = \"Orders\"\n").unwrap();
-        let err = resolve(dir.path(), Overrides::default(), &env_of(&[])).unwrap_err();
+        let err: anyhow::Error = resolve(dir.path(), Overrides::default(), &env_of(&[]))
+            .unwrap_err()
+            .into();
         assert_eq!(crate::exit::classify(&err), crate::exit::Exit::Usage);
         assert!(format!("{err:#}").contains("DNS-1123"), "{err:#}");
     }
@@ -318,7 +333,25 @@ mod tests {
     fn bad_env_port_is_a_usage_error() {
         let dir = tempfile::tempdir().unwrap();
         let env = env_of(&[("HALE_PORT", "http")]);
-        let err = resolve(dir.path(), Overrides::default(), &env).unwrap_err();
+        let err: anyhow::Error = resolve(dir.path(), Overrides::default(), &env)
+            .unwrap_err()
+            .into();
         assert_eq!(crate::exit::classify(&err), crate::exit::Exit::Usage);
+    }
+
+    #[test]
+    fn an_unreadable_hale_toml_is_a_failure_not_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the file should be: reading it fails, whoever runs the test.
+        std::fs::create_dir(dir.path().join(FILE_NAME)).unwrap();
+        let err: anyhow::Error = resolve(dir.path(), Overrides::default(), &env_of(&[]))
+            .unwrap_err()
+            .into();
+        assert!(matches!(
+            err.downcast_ref::<SettingsError>(),
+            Some(SettingsError::Read { .. })
+        ));
+        assert_eq!(crate::exit::classify(&err), crate::exit::Exit::Failed);
+        assert!(format!("{err:#}").starts_with("reading "), "{err:#}");
     }
 }

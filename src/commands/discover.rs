@@ -1,13 +1,12 @@
 //! `hale discover`: list the healthy instances of a service, or follow them with --watch
 //! (docs/commands/discover.md).
-use std::io::Write;
 use std::time::Duration;
 
 use clap::Args;
-use serde::Serialize;
 
 use crate::commands::RegistryArgs;
-use crate::discovery::{self, Instance, Registry, RegistryUrl};
+use crate::discovery::report::DiscoverReport;
+use crate::discovery::{self, Registry};
 use crate::exit::Interrupted;
 use crate::names;
 use crate::output::Printer;
@@ -27,37 +26,15 @@ pub struct DiscoverArgs {
     pub timeout: Option<Duration>,
 }
 
-/// `--output json` document and `--watch` JSON line (docs/json/discover.md).
-#[derive(Debug, Serialize)]
-struct DiscoverReport<'a> {
-    schema: &'static str,
-    service: &'a str,
-    registry: String,
-    instances: &'a [Instance],
-}
-
 pub async fn run(args: DiscoverArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
     names::validate_service_name(&args.name)?;
     let layout = args.registry.layout;
     let url = args.registry.url.resolve(std::path::Path::new("."))?;
-    fn report<'a>(
-        service: &'a str,
-        url: &RegistryUrl,
-        instances: &'a [Instance],
-    ) -> DiscoverReport<'a> {
-        DiscoverReport {
-            schema: "hale.discover/v1",
-            service,
-            registry: url.to_string(),
-            instances,
-        }
-    }
     if !args.watch {
         let registry = Registry::new(&url, layout)?;
         let instances = registry.discover(&args.name).await?;
-        printer.emit(&report(&args.name, &url, &instances), |out| {
-            table(out, &instances)
-        })?;
+        let report = DiscoverReport::new(&args.name, &url, &instances);
+        printer.emit(&report, |out| report.write_table(out))?;
         if instances.is_empty() {
             printer.note(format!("no healthy instance of {} in {url}", args.name));
         }
@@ -75,10 +52,11 @@ pub async fn run(args: DiscoverArgs, printer: &Printer, stop: &Stop) -> anyhow::
     let mut changes = 0u64;
     loop {
         let instances = rx.borrow_and_update().clone();
+        let report = DiscoverReport::new(&args.name, &url, &instances);
         if printer.is_json() {
-            printer.json_line(&report(&args.name, &url, &instances))?;
+            printer.json_line(&report)?;
         } else {
-            printer.line(watch_line(&instances))?;
+            printer.line(report.watch_line(std::time::SystemTime::now()))?;
         }
         tokio::select! {
             changed = rx.changed() => if changed.is_err() { return Ok(()) },
@@ -90,56 +68,4 @@ pub async fn run(args: DiscoverArgs, printer: &Printer, stop: &Stop) -> anyhow::
         }
         changes += 1;
     }
-}
-
-fn watch_line(instances: &[Instance]) -> String {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
-    let list: Vec<String> = instances
-        .iter()
-        .map(|i| format!("{}={}", i.id, i.endpoint()))
-        .collect();
-    format!("{now} {} healthy: {}", instances.len(), list.join(" "))
-}
-
-fn table(out: &mut dyn Write, instances: &[Instance]) -> std::io::Result<()> {
-    if instances.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<[String; 4]> = instances
-        .iter()
-        .map(|i| {
-            let meta: Vec<String> = i.meta.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            [
-                i.id.clone(),
-                i.endpoint(),
-                if i.tags.is_empty() {
-                    "-".into()
-                } else {
-                    i.tags.join(",")
-                },
-                if meta.is_empty() {
-                    "-".into()
-                } else {
-                    meta.join(",")
-                },
-            ]
-        })
-        .collect();
-    let width = |col: usize, title: &str| {
-        rows.iter()
-            .map(|r| r[col].len())
-            .max()
-            .unwrap_or(0)
-            .max(title.len())
-    };
-    let (w0, w1, w2) = (width(0, "ID"), width(1, "ADDRESS"), width(2, "TAGS"));
-    writeln!(
-        out,
-        "{:<w0$}  {:<w1$}  {:<w2$}  META",
-        "ID", "ADDRESS", "TAGS"
-    )?;
-    for [id, endpoint, tags, meta] in &rows {
-        writeln!(out, "{id:<w0$}  {endpoint:<w1$}  {tags:<w2$}  {meta}")?;
-    }
-    Ok(())
 }

@@ -151,6 +151,10 @@ pub struct LoadArgs {
     /// Write the HDR histograms (V2, base64) per instance and in total.
     #[arg(long, value_name = "FILE")]
     pub histogram_out: Option<PathBuf>,
+    /// http or https for --endpoints and for every instance of SERVICE (default: http, and
+    /// each registry instance's own: meta scheme=https or the tag https).
+    #[arg(long, value_enum, value_name = "SCHEME", conflicts_with = "url")]
+    pub scheme: Option<targets::Scheme>,
     /// HTTPS: trust only the CA certificates in this PEM file (instead of the system's).
     #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
     pub cacert: Option<PathBuf>,
@@ -225,33 +229,52 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         method: options.method.to_string(),
         path: options.path.clone(),
     };
-    if args.url.is_none() && (args.cacert.is_some() || args.insecure) {
-        return Err(usage!("--cacert and --insecure are for an https:// --url"));
-    }
-    let (targets, target_info) = if let Some(u) = &args.url {
+    let (targets, target_info, any_https) = if let Some(u) = &args.url {
         let endpoint = targets::url_endpoint(u).await?;
-        let url = url::Url::parse(u).map_err(|e| usage!("--url {u:?}: {e}"))?;
-        let tls = load::tls::tls_for(&url, args.cacert.as_deref(), args.insecure)
-            .map_err(|e| usage!("{e}"))?;
-        let info = target("url", None, None);
-        options.tls = tls;
-        (Targets::Fixed(vec![endpoint]), info)
+        let https = endpoint.tls.is_some();
+        (
+            Targets::Fixed(vec![endpoint]),
+            target("url", None, None),
+            https,
+        )
     } else if !args.endpoints.is_empty() {
-        let list = targets::fixed_endpoints(&args.endpoints).await?;
-        (Targets::Fixed(list), target("endpoints", None, None))
+        let scheme = args.scheme.unwrap_or(targets::Scheme::Http);
+        let list = targets::fixed_endpoints(&args.endpoints, scheme).await?;
+        (
+            Targets::Fixed(list),
+            target("endpoints", None, None),
+            scheme == targets::Scheme::Https,
+        )
     } else if let Some(service) = &args.service {
         crate::names::validate_service_name(service)?;
         let cwd = std::env::current_dir().context("reading the current folder")?;
         let url = args.registry.url.resolve(&cwd)?;
-        let live = targets::follow_service(&url, service, args.registry.layout).await?;
+        let live =
+            targets::follow_service(&url, service, args.registry.layout, args.scheme).await?;
+        // Instances may turn up HTTPS later in the run; none is HTTPS if --scheme says http.
+        let https = live.borrow().iter().any(|e| e.tls.is_some());
+        let maybe_https = args.scheme != Some(targets::Scheme::Http);
         (
             Targets::Live(live),
             target("service", Some(service.clone()), Some(url.to_string())),
+            https || (maybe_https && (args.cacert.is_some() || args.insecure)),
         )
     } else {
         return Err(usage!(
             "nothing to load: give a SERVICE name, --endpoints HOST:PORT,... or --url URL"
         ));
+    };
+    let trust = load::tls::Trust::from_flags(args.cacert.as_deref(), args.insecure);
+    options.tls = if any_https {
+        Some(load::tls::TlsClient::new(&trust).map_err(|e| usage!("{e}"))?)
+    } else if args.cacert.is_some() || args.insecure {
+        return Err(usage!("{}", load::tls::TlsError::NotHttps));
+    } else if args.service.is_some() && args.scheme.is_none() {
+        // A registry instance may register as HTTPS mid-run: have the system's roots ready
+        // (a machine without any gets a tls error for it, as for an untrusted certificate).
+        load::tls::TlsClient::new(&trust).ok()
+    } else {
+        None
     };
 
     for (flag, path) in [

@@ -277,15 +277,22 @@ impl EtcdRegistry {
                     .endpoints
                     .iter()
                     .filter_map(|e| url::Url::parse(e).ok())
-                    .find(|u| u.host_str().is_some() && u.port().is_some())?;
+                    .find(|u| u.host_str().is_some() && u.port_or_known_default().is_some())?;
                 instance.id = v.id;
                 instance.address = endpoint
                     .host_str()?
                     .trim_start_matches('[')
                     .trim_end_matches(']')
                     .to_string();
-                instance.port = endpoint.port()?;
+                instance.port = endpoint.port_or_known_default()?;
                 instance.meta = v.metadata.unwrap_or_default();
+                // kratos marks a TLS server by its endpoint's scheme; hale load reads meta.
+                if endpoint.scheme() == "https" {
+                    instance
+                        .meta
+                        .entry("scheme".into())
+                        .or_insert_with(|| "https".into());
+                }
                 if !v.version.is_empty() {
                     instance.meta.entry("version".into()).or_insert(v.version);
                 }
@@ -572,5 +579,10 @@ mod tests {
             ("k1", "127.0.0.1", 9000)
         );
         assert_eq!(i.meta["version"], "v1");
+        let tls = r#"{"id":"k2","name":"orders","version":"","metadata":{},"endpoints":["https://127.0.0.1:9443"]}"#;
+        let i = kratos
+            .decode("orders", "/microservices/orders/k2", tls)
+            .unwrap();
+        assert_eq!((i.port, i.meta["scheme"].as_str()), (9443, "https"));
     }
 }

@@ -10,6 +10,7 @@
 pub mod consul;
 pub mod etcd;
 pub mod file;
+pub mod report;
 
 use std::collections::BTreeMap;
 use std::fmt;

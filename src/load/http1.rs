@@ -27,7 +27,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::tls::TlsTarget;
+use rustls::pki_types::ServerName;
+
+use super::tls::TlsClient;
 
 /// The first read buffer; it grows (up to [`MAX_HEAD`]) only for a larger response head.
 const BUFFER: usize = 16 * 1024;
@@ -210,16 +212,20 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub async fn open(addr: SocketAddr, tls: Option<&TlsTarget>) -> Result<Connection, OpenError> {
+    /// Connect to `addr`; with `tls`, make the handshake presenting that server name.
+    pub async fn open(
+        addr: SocketAddr,
+        tls: Option<(&TlsClient, &ServerName<'static>)>,
+    ) -> Result<Connection, OpenError> {
         let tcp = TcpStream::connect(addr).await.map_err(OpenError::Connect)?;
         tcp.set_nodelay(true).map_err(OpenError::Connect)?;
         let (stream, handshake) = match tls {
             None => (Stream::Plain(tcp), None),
-            Some(t) => {
+            Some((client, name)) => {
                 let started = Instant::now();
-                let stream = t
+                let stream = client
                     .connector
-                    .connect(t.server_name.clone(), tcp)
+                    .connect(name.clone(), tcp)
                     .await
                     .map_err(OpenError::Tls)?;
                 (Stream::Tls(Box::new(stream)), Some(started.elapsed()))

@@ -3,8 +3,9 @@
 //! Shape: N worker tasks each own one HTTP/1.1 keep-alive connection per instance (hale's own
 //! minimal client, [`http1`]), pick an instance through the shared [`Balancer`], ask that
 //! instance's breaker, send, and record into their own statistics. Once per tick a worker
-//! hands a small window to the collector over a channel; at the end it hands over its
-//! histograms. The collector merges, feeds the live view and builds the report. Nothing on the
+//! hands a small window to the collector over a channel, saying which ticks it has closed; at
+//! the end it hands over its histograms. The collector merges ([`live::TickBook`]), feeds the
+//! live view from ticks every worker has closed and builds the report. Nothing on the
 //! request path takes a lock except the breaker's outcome record and smooth weighted round
 //! robin's pick.
 pub mod assertions;
@@ -13,6 +14,7 @@ pub mod fleet_faults;
 pub mod histograms;
 pub mod html;
 pub mod http1;
+pub mod live;
 pub mod plan;
 pub mod report;
 pub mod schedule;
@@ -56,6 +58,8 @@ pub struct Endpoint {
     /// Count responses whose X-Instance-ID differs from `id` (registry targets; an address
     /// given with --endpoints has no known id).
     pub check_id: bool,
+    /// HTTPS: the name the instance's certificate is checked against; `None` for HTTP.
+    pub tls: Option<rustls::pki_types::ServerName<'static>>,
 }
 
 /// Where the instances come from.
@@ -134,8 +138,9 @@ pub struct LoadOptions {
     pub faults: Vec<FaultStep>,
     /// Length of a timeline tick.
     pub tick: Duration,
-    /// HTTPS targets: the TLS client every connection uses.
-    pub tls: Option<tls::TlsTarget>,
+    /// HTTPS targets: the TLS client every HTTPS connection uses (each endpoint says whether
+    /// it is HTTPS and the name its certificate is checked against).
+    pub tls: Option<tls::TlsClient>,
 }
 
 impl Default for LoadOptions {
@@ -234,6 +239,8 @@ struct Slot {
     request: http1::RequestTemplate,
     weight: u32,
     check_id: bool,
+    /// HTTPS: the server name its connections present.
+    tls: Option<rustls::pki_types::ServerName<'static>>,
     breaker: Option<CircuitBreaker>,
     throttle: Option<AdaptiveThrottle>,
     /// Set while a kill fault is in force, so requests to a dead instance can be counted.
@@ -261,9 +268,18 @@ struct Generation {
 }
 
 enum Message {
-    Window(stats::Window),
+    /// A worker moved past a tick: its window for it (if anything happened in it), and the
+    /// first tick it may still add to.
+    Window {
+        worker: usize,
+        window: Option<stats::Window>,
+        open_from: u32,
+    },
     Event(TimelineEvent),
-    Done(Box<stats::WorkerReport>),
+    Done {
+        worker: usize,
+        report: Box<stats::WorkerReport>,
+    },
     /// A worker panicked: it will never send `Done`, so the run ends with this error.
     WorkerFailed(String),
 }
@@ -407,7 +423,7 @@ impl Shared {
         for e in endpoints {
             let existing = all
                 .iter()
-                .find(|s| s.id == e.id && s.addr == e.addr)
+                .find(|s| s.id == e.id && s.addr == e.addr && s.tls == e.tls)
                 .cloned();
             let slot = existing.unwrap_or_else(|| {
                 let slot = Arc::new(Slot {
@@ -423,6 +439,7 @@ impl Shared {
                     ),
                     weight: e.weight.max(1),
                     check_id: e.check_id,
+                    tls: e.tls.clone(),
                     breaker: match &self.options.protection {
                         Protection::Breaker(c) => Some(CircuitBreaker::new(c.clone())),
                         _ => None,
@@ -635,7 +652,7 @@ pub async fn run(
         let shared = shared.clone();
         let seed = shared.options.seed ^ (w as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         handles.push(tokio::spawn(async move {
-            let mut worker = Worker::new(shared, seed);
+            let mut worker = Worker::new(shared, seed, w);
             worker.run().await;
         }));
     }
@@ -654,13 +671,11 @@ pub async fn run(
 
     // Collect until every worker reported; draw progress once per tick.
     let mut totals = stats::WorkerReport::default();
-    let mut ticks: Vec<stats::Window> = Vec::new();
+    let mut book = live::TickBook::new(workers, tick);
     let mut events = Vec::new();
     let mut done = 0;
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut live_requests = 0u64;
-    let mut live_errors = 0u64;
     let mut interrupted = false;
     let mut failure = None;
     while done < workers {
@@ -671,19 +686,13 @@ pub async fn run(
                 shared.stop.store(true, Ordering::Relaxed);
             }
             message = rx.recv() => match message {
-                Some(Message::Window(w)) => {
-                    live_requests += u64::from(w.requests);
-                    live_errors += u64::from(w.errors);
-                    let i = w.tick as usize;
-                    if ticks.len() <= i {
-                        let len = ticks.len();
-                        ticks.extend((len..=i).map(|t| stats::Window::new(t as u32)));
-                    }
-                    ticks[i].merge(&w);
+                Some(Message::Window { worker, window, open_from }) => {
+                    book.record(worker, window.as_ref(), open_from);
                 }
                 Some(Message::Event(e)) => events.push(e),
-                Some(Message::Done(r)) => {
-                    totals.merge(&r);
+                Some(Message::Done { worker, report }) => {
+                    totals.merge(&report);
+                    book.finished(worker);
                     done += 1;
                 }
                 Some(Message::WorkerFailed(why)) => {
@@ -693,26 +702,22 @@ pub async fn run(
                 None => break,
             },
             _ = interval.tick() => {
-                {
-                    let elapsed = start.elapsed();
-                    // The last complete tick gives the current rate and p99.
-                    let current = (elapsed.as_nanos() / tick.as_nanos()) as usize;
-                    let last = current.checked_sub(1).and_then(|i| ticks.get(i));
-                    let generation = shared.current();
-                    progress.live(LiveView {
-                        elapsed,
-                        total: shared.options.duration,
-                        requests: live_requests,
-                        errors: live_errors,
-                        rps: last.map_or(0.0, |w| f64::from(w.requests) / tick.as_secs_f64()),
-                        p99_ms: last.map_or(0.0, |w| w.latency.value_at_quantile(0.99) as f64 / 1000.0),
-                        breakers: generation
-                            .slots
-                            .iter()
-                            .map(|s| (s.id.clone(), s.state().name()))
-                            .collect(),
-                    }.to_string());
-                }
+                // Only ticks every worker has closed count, as in the report.
+                let figures = book.figures();
+                let generation = shared.current();
+                progress.live(LiveView {
+                    elapsed: start.elapsed(),
+                    total: shared.options.duration,
+                    requests: figures.requests,
+                    errors: figures.errors,
+                    rps: figures.rps,
+                    p99_ms: figures.p99_ms,
+                    breakers: generation
+                        .slots
+                        .iter()
+                        .map(|s| (s.id.clone(), s.state().name()))
+                        .collect(),
+                }.to_string());
             }
         }
     }
@@ -778,7 +783,7 @@ pub async fn run(
         elapsed: elapsed.max(Duration::from_millis(1)),
         instances,
         totals: totals.totals,
-        ticks,
+        ticks: book.into_ticks(),
         events,
         schedule: schedule_digest,
         interrupted,
@@ -844,6 +849,8 @@ async fn wait_until(target: Instant) {
 
 struct Worker {
     shared: Arc<Shared>,
+    /// This worker's number, for the collector's per-worker tick marks.
+    index: usize,
     rng: SmallRng,
     generation: Arc<Generation>,
     connections: Vec<Option<http1::Connection>>,
@@ -864,7 +871,7 @@ enum Attempt {
 }
 
 impl Worker {
-    fn new(shared: Arc<Shared>, seed: u64) -> Self {
+    fn new(shared: Arc<Shared>, seed: u64, index: usize) -> Self {
         let generation = shared.current();
         let tick_ns = shared
             .options
@@ -873,6 +880,7 @@ impl Worker {
             .as_nanos() as u64;
         Worker {
             shared,
+            index,
             rng: SmallRng::seed_from_u64(seed),
             generation,
             connections: Vec::new(),
@@ -899,6 +907,11 @@ impl Worker {
                 let Some(&at) = self.shared.schedule.get(i) else {
                     break;
                 };
+                // Nothing this worker records from now on ends before `at`: the ticks
+                // before it are closed as far as it is concerned.
+                if at >= self.next_tick_ns {
+                    self.flush_window(at);
+                }
                 let target = self.shared.start + Duration::from_nanos(at);
                 wait_until(target).await;
                 (at, self.shared.now_ns())
@@ -927,7 +940,10 @@ impl Worker {
         let now = self.shared.now_ns();
         self.flush_window(now);
         let report = std::mem::take(&mut self.report);
-        let _ = self.shared.tx.send(Message::Done(Box::new(report)));
+        let _ = self.shared.tx.send(Message::Done {
+            worker: self.index,
+            report: Box::new(report),
+        });
     }
 
     fn refresh_generation(&mut self) {
@@ -946,14 +962,25 @@ impl Worker {
         }
     }
 
+    /// Close the current window: nothing this worker records from now on ends before
+    /// `now_ns`. The collector hears of it even when the window is empty, since it counts a
+    /// tick only once every worker has closed it.
     fn flush_window(&mut self, now_ns: u64) {
         let tick = (now_ns / self.tick_ns) as u32;
-        if self.window.requests > 0 || !self.window.per_slot.is_empty() {
-            let full = std::mem::replace(&mut self.window, stats::Window::new(tick));
-            let _ = self.shared.tx.send(Message::Window(full));
+        let window = if self.window.requests > 0 || !self.window.per_slot.is_empty() {
+            Some(std::mem::replace(
+                &mut self.window,
+                stats::Window::new(tick),
+            ))
         } else {
             self.window.tick = tick;
-        }
+            None
+        };
+        let _ = self.shared.tx.send(Message::Window {
+            worker: self.index,
+            window,
+            open_from: tick,
+        });
         self.next_tick_ns = (u64::from(tick) + 1) * self.tick_ns;
     }
 
@@ -1195,8 +1222,15 @@ impl Worker {
             let mut connection = match self.connections[slot.index].take() {
                 Some(c) => c,
                 None => {
+                    let tls = match (&slot.tls, &self.shared.options.tls) {
+                        (None, _) => None,
+                        (Some(name), Some(client)) => Some((client, name)),
+                        // An HTTPS instance appeared in a run that has no TLS client (no
+                        // trusted roots and neither --cacert nor --insecure).
+                        (Some(_), None) => return Err(ErrorKind::Tls),
+                    };
                     let opened =
-                        http1::Connection::open(slot.addr, self.shared.options.tls.as_ref())
+                        http1::Connection::open(slot.addr, tls)
                             .await
                             .map_err(|e| match e {
                                 http1::OpenError::Connect(_) => ErrorKind::Connect,

@@ -1,12 +1,44 @@
 //! Where a run sends: one `--url`, a fixed `--endpoints` list, or a service followed live
 //! through the registry (the adapter from discovery's instances to load [`Endpoint`]s). Names
 //! resolve asynchronously (`tokio::net::lookup_host`), never blocking a runtime thread.
+//!
+//! HTTP or HTTPS: an https:// `--url`; `--scheme https` for `--endpoints` and for every
+//! instance of a SERVICE; otherwise each registry instance says so itself, as the registries'
+//! users mark it: meta `scheme=https` (hale register `--meta scheme=https`, go-micro, and the
+//! kratos endpoint `https://…`), or the Consul tag `https`.
 use std::net::SocketAddr;
 
+use rustls::pki_types::ServerName;
 use tokio::sync::watch;
 
+use super::tls::{self, TlsError};
 use super::Endpoint;
 use crate::discovery::{self, Instance, Layout, RegistryError, RegistryUrl};
+
+/// `--scheme`: how to talk to `--endpoints` or a SERVICE's instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    /// What a registry instance says of itself: meta `scheme`, else the tag `https`.
+    pub fn of_instance(instance: &Instance) -> Scheme {
+        match instance.meta.get("scheme") {
+            Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
+            Some(_) => Scheme::Http,
+            None if instance
+                .tags
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case("https")) =>
+            {
+                Scheme::Https
+            }
+            None => Scheme::Http,
+        }
+    }
+}
 
 /// A target hale cannot send to.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +59,25 @@ pub enum TargetError {
         #[source]
         source: RegistryError,
     },
+    /// A host that cannot be an HTTPS server name.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// The host of `host:port` (an IPv6 literal keeps no brackets).
+fn host_of(host_port: &str) -> &str {
+    host_port
+        .rsplit_once(':')
+        .map_or(host_port, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+}
+
+fn tls_name(scheme: Scheme, host_port: &str) -> Result<Option<ServerName<'static>>, TlsError> {
+    match scheme {
+        Scheme::Http => Ok(None),
+        Scheme::Https => tls::server_name(host_of(host_port)).map(Some),
+    }
 }
 
 fn bad<T>(message: String) -> Result<T, TargetError> {
@@ -73,7 +124,13 @@ pub async fn url_endpoint(text: &str) -> Result<Endpoint, TargetError> {
         format!("{host}:{port}")
     };
     let addr = resolve_endpoint(&host_port).await?;
+    let scheme = if url.scheme() == "https" {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
     Ok(Endpoint {
+        tls: tls_name(scheme, &host_port)?,
         id: host_port,
         addr,
         weight: 1,
@@ -93,7 +150,10 @@ pub fn url_path(text: &str) -> Result<String, TargetError> {
 }
 
 /// The `--endpoints` list, each resolved; a duplicate address or an empty list is refused.
-pub async fn fixed_endpoints(list: &[String]) -> Result<Vec<Endpoint>, TargetError> {
+pub async fn fixed_endpoints(
+    list: &[String],
+    scheme: Scheme,
+) -> Result<Vec<Endpoint>, TargetError> {
     let mut out: Vec<Endpoint> = Vec::new();
     for e in list.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
         let addr = resolve_endpoint(e).await?;
@@ -105,6 +165,7 @@ pub async fn fixed_endpoints(list: &[String]) -> Result<Vec<Endpoint>, TargetErr
             addr,
             weight: 1,
             check_id: false,
+            tls: tls_name(scheme, e)?,
         });
     }
     if out.is_empty() {
@@ -115,10 +176,12 @@ pub async fn fixed_endpoints(list: &[String]) -> Result<Vec<Endpoint>, TargetErr
 
 /// Follow `service` in the registry as load endpoints, kept current until the run drops the
 /// receiver. An unreachable registry, or no healthy instance at the start, is an error.
+/// `scheme`: `--scheme`, for every instance; `None`: each instance's own.
 pub async fn follow_service(
     url: &RegistryUrl,
     service: &str,
     layout: Layout,
+    scheme: Option<Scheme>,
 ) -> Result<watch::Receiver<Vec<Endpoint>>, TargetError> {
     let mut instances = discovery::follow_layout(url, service, layout)
         .await
@@ -133,12 +196,12 @@ pub async fn follow_service(
             registry: url.to_string(),
         });
     }
-    let first = endpoints_of(&instances.borrow_and_update().clone()).await;
+    let first = endpoints_of(&instances.borrow_and_update().clone(), scheme).await;
     let (tx, rx) = watch::channel(first);
     tokio::spawn(async move {
         while instances.changed().await.is_ok() {
             let list = instances.borrow_and_update().clone();
-            if tx.send(endpoints_of(&list).await).is_err() {
+            if tx.send(endpoints_of(&list, scheme).await).is_err() {
                 break;
             }
         }
@@ -146,19 +209,23 @@ pub async fn follow_service(
     Ok(rx)
 }
 
-async fn endpoints_of(list: &[Instance]) -> Vec<Endpoint> {
+async fn endpoints_of(list: &[Instance], scheme: Option<Scheme>) -> Vec<Endpoint> {
     let mut out = Vec::with_capacity(list.len());
     for i in list {
-        if let Some(e) = endpoint_of(i).await {
+        if let Some(e) = endpoint_of(i, scheme).await {
             out.push(e);
         }
     }
     out
 }
 
-/// A registry instance as a load target: its address resolved, its weight from meta `weight`.
-async fn endpoint_of(instance: &Instance) -> Option<Endpoint> {
+/// A registry instance as a load target: its address resolved, its weight from meta `weight`,
+/// HTTPS when `scheme` or the instance itself says so (its certificate checked against its
+/// registered address). An instance whose address cannot be a server name is left out.
+async fn endpoint_of(instance: &Instance, scheme: Option<Scheme>) -> Option<Endpoint> {
     let host_port = instance.endpoint();
+    let scheme = scheme.unwrap_or_else(|| Scheme::of_instance(instance));
+    let tls = tls_name(scheme, &host_port).ok()?;
     let addr = match host_port.parse::<SocketAddr>() {
         Ok(a) => a,
         Err(_) => tokio::net::lookup_host(&host_port).await.ok()?.next()?,
@@ -173,6 +240,7 @@ async fn endpoint_of(instance: &Instance) -> Option<Endpoint> {
             .filter(|&w| w > 0)
             .unwrap_or(1),
         check_id: true,
+        tls,
     })
 }
 
@@ -182,7 +250,9 @@ mod tests {
 
     #[tokio::test]
     async fn endpoints_resolve_without_blocking_and_refuse_bad_forms() {
-        let e = fixed_endpoints(&["localhost:8080".into()]).await.unwrap();
+        let e = fixed_endpoints(&["localhost:8080".into()], Scheme::Http)
+            .await
+            .unwrap();
         assert_eq!(e[0].addr.port(), 8080);
         assert!(e[0].addr.ip().is_loopback());
         for bad in ["127.0.0.1", ":80", "127.0.0.1:0"] {
@@ -191,7 +261,60 @@ mod tests {
                 Err(TargetError::Bad(_))
             ));
         }
-        let twice = fixed_endpoints(&["127.0.0.1:1".into(), "127.0.0.1:1".into()]).await;
+        let twice =
+            fixed_endpoints(&["127.0.0.1:1".into(), "127.0.0.1:1".into()], Scheme::Http).await;
         assert!(matches!(twice, Err(TargetError::Bad(m)) if m.contains("twice")));
+    }
+
+    fn instance(meta: &[(&str, &str)], tags: &[&str]) -> Instance {
+        Instance {
+            name: "orders".into(),
+            id: "orders-1".into(),
+            address: "127.0.0.1".into(),
+            port: 8443,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            meta: meta
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            check: None,
+            ttl: std::time::Duration::from_secs(10),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_instance_is_https_by_its_scheme_meta_or_https_tag_unless_scheme_is_forced() {
+        assert_eq!(Scheme::of_instance(&instance(&[], &[])), Scheme::Http);
+        assert_eq!(
+            Scheme::of_instance(&instance(&[("scheme", "HTTPS")], &[])),
+            Scheme::Https
+        );
+        assert_eq!(
+            Scheme::of_instance(&instance(&[], &["https"])),
+            Scheme::Https
+        );
+        // The meta, when there, wins over a tag.
+        assert_eq!(
+            Scheme::of_instance(&instance(&[("scheme", "http")], &["https"])),
+            Scheme::Http
+        );
+        let own = endpoint_of(&instance(&[("scheme", "https")], &[]), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            own.tls,
+            Some(ServerName::try_from("127.0.0.1".to_string()).unwrap())
+        );
+        let forced = endpoint_of(&instance(&[("scheme", "https")], &[]), Some(Scheme::Http))
+            .await
+            .unwrap();
+        assert_eq!(forced.tls, None);
+        let listed = fixed_endpoints(&["[::1]:8443".into()], Scheme::Https)
+            .await
+            .unwrap();
+        assert_eq!(
+            listed[0].tls,
+            Some(ServerName::try_from("::1".to_string()).unwrap())
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! HTTPS targets: one rustls client configuration per run (system roots, `--cacert FILE`, or
-//! `--insecure`), and the server name every connection presents.
+//! `--insecure`) shared by every connection, and the server name each instance's connections
+//! present (its host from `--url`, `--endpoints` or the registry).
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,7 +30,10 @@ pub enum TlsError {
     NoSystemRoots,
     #[error("{name:?} is not a name a TLS server can present")]
     BadServerName { name: String },
-    #[error("--cacert and --insecure are for https:// URLs")]
+    #[error(
+        "--cacert and --insecure are for HTTPS targets: an https:// --url, --scheme https, or a \
+         SERVICE whose instances are HTTPS"
+    )]
     NotHttps,
     #[error("TLS setup: {0}")]
     Setup(#[from] rustls::Error),
@@ -46,34 +50,46 @@ pub enum Trust {
     Insecure,
 }
 
-/// What every HTTPS connection of a run shares.
-#[derive(Clone)]
-pub struct TlsTarget {
-    pub connector: TlsConnector,
-    pub server_name: ServerName<'static>,
+impl Trust {
+    /// The trust `--cacert` and `--insecure` ask for (clap keeps them apart).
+    pub fn from_flags(cacert: Option<&Path>, insecure: bool) -> Trust {
+        match (cacert, insecure) {
+            (Some(path), _) => Trust::CaFile(path.to_path_buf()),
+            (None, true) => Trust::Insecure,
+            (None, false) => Trust::System,
+        }
+    }
 }
 
-impl fmt::Debug for TlsTarget {
+/// What every HTTPS connection of a run shares.
+#[derive(Clone)]
+pub struct TlsClient {
+    pub connector: TlsConnector,
+}
+
+impl fmt::Debug for TlsClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsTarget")
-            .field("server_name", &self.server_name)
-            .finish_non_exhaustive()
+        f.debug_struct("TlsClient").finish_non_exhaustive()
     }
+}
+
+/// The name an instance's certificate is checked against: `host` as a DNS name or an IP
+/// address (brackets of an IPv6 literal dropped).
+pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(host.to_string()).map_err(|_| TlsError::BadServerName {
+        name: host.to_string(),
+    })
 }
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-impl TlsTarget {
-    /// A client for `host` (a DNS name or an IP address). HTTP/1.1 is the one protocol
-    /// offered (ALPN), as the exchange speaks nothing else.
-    pub fn new(host: &str, trust: &Trust) -> Result<TlsTarget, TlsError> {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let server_name =
-            ServerName::try_from(host.to_string()).map_err(|_| TlsError::BadServerName {
-                name: host.to_string(),
-            })?;
+impl TlsClient {
+    /// The run's client. HTTP/1.1 is the one protocol offered (ALPN), as the exchange speaks
+    /// nothing else.
+    pub fn new(trust: &Trust) -> Result<TlsClient, TlsError> {
         let builder = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?;
         let mut config = match trust {
@@ -89,9 +105,8 @@ impl TlsTarget {
                 .with_no_client_auth(),
         };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(TlsTarget {
+        Ok(TlsClient {
             connector: TlsConnector::from(Arc::new(config)),
-            server_name,
         })
     }
 }
@@ -179,26 +194,4 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
     }
-}
-
-/// The TLS client for `url`: `None` for http://. `--cacert` or `--insecure` given for an
-/// http:// URL are a mistake, said so rather than ignored.
-pub fn tls_for(
-    url: &url::Url,
-    cacert: Option<&Path>,
-    insecure: bool,
-) -> Result<Option<TlsTarget>, TlsError> {
-    if url.scheme() != "https" {
-        return if cacert.is_some() || insecure {
-            Err(TlsError::NotHttps)
-        } else {
-            Ok(None)
-        };
-    }
-    let trust = match (cacert, insecure) {
-        (Some(path), _) => Trust::CaFile(path.to_path_buf()),
-        (None, true) => Trust::Insecure,
-        (None, false) => Trust::System,
-    };
-    TlsTarget::new(url.host_str().unwrap_or_default(), &trust).map(Some)
 }

@@ -850,6 +850,124 @@ fn html_report_and_mergeable_histograms_are_written() {
     assert_eq!(doc["instances"].as_object().unwrap().len(), 2);
 }
 
+/// `--merge` adds up its parts: the merged total and counts are the sums of the files'; where
+/// figures cannot agree (instance rows count attempts, the total successes; an old export
+/// without counts), the document says so.
+#[test]
+fn a_merged_run_is_the_sum_of_its_parts_or_says_what_differs() {
+    let s1 = TestServer::start("m1", Behaviour::Ok);
+    let s2 = TestServer::start("m2", Behaviour::Ok);
+    let failing = TestServer::start("m3", Behaviour::Unavailable);
+    let dir = common::tempdir();
+    let export = |file: &str, list: &str, extra: &[&str]| {
+        let path = dir.path().join(file);
+        let mut args = vec![
+            "--endpoints",
+            list,
+            "--histogram-out",
+            path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--output", "json"]);
+        let (out, _d) = load(&args);
+        (path, json(&out))
+    };
+    let merge = |paths: &[&std::path::Path], json_out: bool| {
+        let mut args = vec!["--merge"];
+        args.extend(paths.iter().map(|p| p.to_str().unwrap()));
+        if json_out {
+            args.extend_from_slice(&["--output", "json"]);
+        }
+        let (out, _d) = load(&args);
+        common::assert_success(&out, "hale load --merge");
+        out
+    };
+    let healthy = endpoints(&[&s1, &s2]);
+    let (a, ra) = export("a.json", &healthy, &["-n", "300"]);
+    let (b, rb) = export("b.json", &healthy, &["-n", "200", "-c", "3"]);
+    let doc = json(&merge(&[&a, &b], true));
+    let sum = |key: &str| ra[key].as_u64().unwrap() + rb[key].as_u64().unwrap();
+    assert_eq!(doc["total"]["count"], sum("ok"), "{doc}");
+    for key in ["requests", "ok", "errors", "retries"] {
+        assert_eq!(doc["counts"][key], sum(key), "{key}: {doc}");
+    }
+    assert_eq!(doc["parts"][0]["counts"]["requests"], 300);
+    assert_eq!(doc["parts"][1]["latencies"], rb["ok"]);
+    let instance_rows: u64 = doc["instances"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        instance_rows,
+        sum("ok"),
+        "no failures: instance rows add up to the total"
+    );
+    assert_eq!(doc["differences"], serde_json::json!([]), "{doc}");
+
+    // A run with failed attempts and retries: its instance rows hold more than its total.
+    let mixed = endpoints(&[&s1, &failing]);
+    let (c, rc) = export(
+        "c.json",
+        &mixed,
+        &[
+            "-n",
+            "300",
+            "--retries",
+            "1",
+            "--breaker",
+            "off",
+            "-s",
+            "round-robin",
+        ],
+    );
+    assert!(
+        rc["errors_by_kind"]["5xx"].as_u64().unwrap() > 0 || rc["retries"].as_u64().unwrap() > 0,
+        "{rc}"
+    );
+    let doc = json(&merge(&[&a, &c], true));
+    let requests = ra["requests"].as_u64().unwrap() + rc["requests"].as_u64().unwrap();
+    assert_eq!(doc["counts"]["requests"], requests);
+    assert_eq!(doc["counts"]["errors"], rc["errors"]);
+    assert_eq!(doc["counts"]["retries"], rc["retries"]);
+    assert_eq!(
+        doc["total"]["count"].as_u64().unwrap(),
+        ra["ok"].as_u64().unwrap() + rc["ok"].as_u64().unwrap()
+    );
+    let attempts: u64 = [&ra, &rc]
+        .iter()
+        .flat_map(|r| r["instances"].as_array().unwrap())
+        .map(|i| i["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(doc["counts"]["attempts"], attempts, "{doc}");
+    let differences = doc["differences"].to_string();
+    assert!(
+        differences.contains("the instance rows count attempts"),
+        "{differences}"
+    );
+    let text = String::from_utf8_lossy(&merge(&[&a, &c], false).stdout).to_string();
+    assert!(
+        text.contains("\nsum ") && text.contains("note: the total counts successful requests"),
+        "{text}"
+    );
+
+    // An export without counts (an older hale): named, and the counts cover the rest.
+    let mut old: Value = serde_json::from_str(&std::fs::read_to_string(&a).unwrap()).unwrap();
+    old.as_object_mut().unwrap().remove("counts");
+    let old_path = dir.path().join("old.json");
+    std::fs::write(&old_path, old.to_string()).unwrap();
+    let doc = json(&merge(&[&old_path, &b], true));
+    assert_eq!(doc["counts"]["requests"], rb["requests"]);
+    assert_eq!(doc["total"]["count"], sum("ok"));
+    assert!(
+        doc["differences"]
+            .to_string()
+            .contains("has no request counts"),
+        "{doc}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Fleet tests: a real generated Go service, three instances started by `hale up`,
 // self-registered, discovered and followed by `hale load SERVICE`.
@@ -1810,6 +1928,224 @@ fn https_target_with_an_untrusted_certificate_fails_unless_insecure() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--cacert /nonexistent/ca.pem"), "{stderr}");
     assert_eq!(server.served.load(Ordering::Relaxed), 50, "no request sent");
+}
+
+/// HTTPS for registry targets: two TLS servers in the file registry, one marked by meta
+/// `scheme=https`, one by the Consul-style tag `https`; `--cacert` applies to both.
+#[test]
+fn registry_instances_marked_https_are_loaded_over_tls_with_cacert() {
+    let state = common::tempdir();
+    let registry = format!("file://{}", state.path().join("registry.json").display());
+    let name = format!("tls-{}", std::process::id());
+    let servers = [TlsTestServer::start(), TlsTestServer::start()];
+    let ca = state.path().join("ca.pem");
+    std::fs::write(
+        &ca,
+        format!("{}{}", servers[0].cert_pem, servers[1].cert_pem),
+    )
+    .unwrap();
+    for (i, (server, mark)) in servers
+        .iter()
+        .zip([["--meta", "scheme=https"], ["--tag", "https"]])
+        .enumerate()
+    {
+        let out = common::hale(state.path())
+            .args([
+                "register",
+                "--once",
+                "--registry",
+                &registry,
+                "--name",
+                &name,
+            ])
+            .args(["--id", &format!("{name}-{i}")])
+            .args(["--address", &server.addr.to_string(), "--ttl", "60s"])
+            .args(mark)
+            .output()
+            .unwrap();
+        common::assert_success(&out, "hale register");
+    }
+    let run = |extra: &[&str]| {
+        let mut args = vec![name.as_str(), "--registry", &registry, "-c", "2"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--output", "json"]);
+        load(&args)
+    };
+
+    let (out, _d) = run(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-n",
+        "300",
+        "-s",
+        "round-robin",
+    ]);
+    let report = succeeded(&out);
+    assert_eq!(report["ok"], 300, "{report}");
+    let served: Vec<u64> = servers
+        .iter()
+        .map(|s| s.served.load(Ordering::Relaxed))
+        .collect();
+    assert_eq!(served.iter().sum::<u64>(), 300, "{served:?}");
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "both instances served: {served:?}"
+    );
+    assert_eq!(
+        report["tls"]["handshake"]["count"], report["connections"],
+        "every connection made a TLS handshake: {report}"
+    );
+
+    // Not trusted by the system's roots: nothing succeeds, exit 1, errors of kind tls.
+    let (out, _d) = run(&["-n", "20"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(json(&out)["errors_by_kind"]["tls"].as_u64().unwrap() > 0);
+    // --scheme http overrides what the instances say: plain HTTP to a TLS port fails.
+    let (out, _d) = run(&["--scheme", "http", "-n", "20"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["errors_by_kind"]["tls"], 0);
+    // --cacert with --scheme http has no HTTPS target to apply to.
+    let (out, _d) = run(&[
+        "--scheme",
+        "http",
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-n",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cacert and --insecure are for HTTPS"));
+    let before: u64 = servers
+        .iter()
+        .map(|s| s.served.load(Ordering::Relaxed))
+        .sum();
+    assert_eq!(before, 300, "the failed runs were served nothing");
+
+    // --endpoints with --scheme https, and --insecure.
+    let list = format!("{},{}", servers[0].addr, servers[1].addr);
+    let (out, _d) = load(&[
+        "--endpoints",
+        &list,
+        "--scheme",
+        "https",
+        "--insecure",
+        "-n",
+        "100",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(succeeded(&out)["ok"], 100);
+    let (out, _d) = load(&["--endpoints", &list, "--insecure", "-n", "1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--insecure without an HTTPS target"
+    );
+}
+
+/// The live view counts a tick only once every worker has closed it: each figure it showed
+/// during a real run equals the report's figure for the same ticks (series), with workers
+/// out of step (one instance answers slowly).
+#[test]
+fn live_figures_equal_the_reports_figures_for_the_same_ticks() {
+    use hale::load::{self, Endpoint, LoadOptions, Model, Targets};
+    use hale::progress::{Event, Progress};
+
+    let fast = TestServer::start("fast", Behaviour::Ok);
+    let slow = TestServer::start("slow", Behaviour::Slow(Duration::from_millis(7)));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let endpoints = [&fast, &slow]
+        .iter()
+        .map(|s| Endpoint {
+            id: s.addr.to_string(),
+            addr: s.addr,
+            weight: 1,
+            check_id: false,
+            tls: None,
+        })
+        .collect();
+    let options = LoadOptions {
+        model: Model::Closed { concurrency: 6 },
+        duration: Some(Duration::from_secs(3)),
+        ..LoadOptions::default()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let outcome = runtime
+        .block_on(load::run(
+            options.clone(),
+            Targets::Fixed(endpoints),
+            None,
+            &Progress::to_channel(tx),
+            &hale::stop::Stop::new(),
+        ))
+        .unwrap();
+    let report = load::Report::build(
+        &outcome,
+        &options,
+        load::report::TargetInfo {
+            kind: "endpoints".into(),
+            service: None,
+            registry: None,
+            method: "GET".into(),
+            path: "/".into(),
+        },
+        &[],
+    );
+    let series = &report.series;
+    let span = (1000.0 / report.tick_ms) as usize;
+    let mut lines = Vec::new();
+    while let Ok(event) = rx.try_recv() {
+        if let Event::Live(line) = event {
+            lines.push(line);
+        }
+    }
+    // "1.2s/3s  4567 requests  3800 req/s  p99 ..."
+    let figure = |line: &str, unit: &str| -> String {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == unit).unwrap();
+        words[at - 1].to_string()
+    };
+    let mut compared = 0;
+    for line in &lines {
+        let requests: u64 = figure(line, "requests").parse().unwrap();
+        if requests == 0 {
+            continue;
+        }
+        // The closed ticks the line covered: the prefix of the series with that many requests.
+        let ends: Vec<usize> = (1..=series.len())
+            .filter(|&end| {
+                series[..end]
+                    .iter()
+                    .map(|p| u64::from(p.requests))
+                    .sum::<u64>()
+                    == requests
+            })
+            .collect();
+        assert!(
+            !ends.is_empty(),
+            "{line:?}: no prefix of the report's ticks has {requests} requests"
+        );
+        let matches = ends.iter().any(|&end| {
+            let window = &series[end.saturating_sub(span)..end];
+            let rps = window.iter().map(|p| p.rps).sum::<f64>() / window.len() as f64;
+            format!("{rps:.0}") == figure(line, "req/s")
+        });
+        assert!(
+            matches,
+            "{line:?}: the report's rate over the same ticks differs"
+        );
+        compared += 1;
+    }
+    assert!(compared >= 2, "a 3 s run showed live figures: {lines:?}");
 }
 
 impl Fleet {

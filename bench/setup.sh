@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Provision the peers the benchmarks compare against, built from crates.io with cargo and
+# cached by version under /var/cache/hale-test (skipped when present). Prints the paths, one
+# `NAME=PATH` a line, so a bench script can `eval "$(bench/setup.sh)"`.
+#   oha  OHA_VERSION (default 1.16.0): cargo install --locked, compiles for a while once.
+set -euo pipefail
+
+CACHE=${HALE_TEST_CACHE:-/var/cache/hale-test}
+OHA_VERSION=${OHA_VERSION:-1.16.0}
+
+oha_root=$CACHE/oha-$OHA_VERSION
+if [[ ! -x $oha_root/bin/oha ]]; then
+    mkdir -p "$CACHE"
+    echo "bench/setup.sh: building oha $OHA_VERSION into $oha_root (once)" >&2
+    # A private build folder, removed after: the cache keeps only the binary.
+    build=$(mktemp -d /tmp/hale-oha-build.XXXXXX)
+    trap 'rm -rf "$build"' EXIT
+    CARGO_TARGET_DIR=$build nice -n 10 cargo install oha --locked --version "$OHA_VERSION" \
+        --root "$oha_root.partial" --quiet >&2
+    rm -rf "$oha_root"
+    mv "$oha_root.partial" "$oha_root"
+fi
+echo "OHA=$oha_root/bin/oha"
