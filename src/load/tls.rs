@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -44,7 +45,8 @@ pub enum TlsError {
 pub enum Trust {
     /// The system's root certificates.
     System,
-    /// Only the certificates in this PEM file (a private CA or a self-signed server).
+    /// Only the certificates in this PEM file (a private CA or a self-signed server: a server
+    /// that presents exactly one of them is trusted for the names it carries).
     CaFile(PathBuf),
     /// Nothing is checked: for a test server whose certificate nobody signed.
     Insecure,
@@ -98,7 +100,8 @@ impl TlsClient {
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
                 .with_no_client_auth(),
             Trust::CaFile(path) => builder
-                .with_root_certificates(roots_from(path)?)
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(CaFileVerifier::new(path)?))
                 .with_no_client_auth(),
             Trust::System => builder
                 .with_root_certificates(system_roots()?)
@@ -111,8 +114,8 @@ impl TlsClient {
     }
 }
 
-fn roots_from(path: &Path) -> Result<RootCertStore, TlsError> {
-    let mut roots = RootCertStore::empty();
+/// The certificates of a `--cacert` file, at least one.
+fn certificates_in(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certificates = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|source| TlsError::ReadCa {
@@ -124,7 +127,15 @@ fn roots_from(path: &Path) -> Result<RootCertStore, TlsError> {
             path: path.to_path_buf(),
         });
     }
-    for certificate in certificates {
+    Ok(certificates)
+}
+
+fn roots_from(
+    path: &Path,
+    certificates: &[CertificateDer<'static>],
+) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for certificate in certificates.iter().cloned() {
         roots
             .add(certificate)
             .map_err(|source| TlsError::BadCertificate {
@@ -144,6 +155,105 @@ fn system_roots() -> Result<RootCertStore, TlsError> {
         return Err(TlsError::NoSystemRoots);
     }
     Ok(roots)
+}
+
+/// `--cacert FILE`: the file's certificates are the roots (a private CA signed the server's
+/// certificate), and each is also pinned as a server's own. A self-signed certificate made the
+/// usual way (`openssl req -x509`) is marked CA:TRUE, which WebPKI refuses as a server's
+/// certificate even when it is a trusted root; curl accepts it. So a server that presents exactly
+/// one of the file's certificates is trusted when that certificate names the server (its SAN or
+/// IP address); its dates are not checked for such a pinned certificate.
+#[derive(Debug)]
+struct CaFileVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl CaFileVerifier {
+    fn new(path: &Path) -> Result<CaFileVerifier, TlsError> {
+        let pinned = certificates_in(path)?;
+        let roots = roots_from(path, &pinned)?;
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| TlsError::Setup(rustls::Error::General(e.to_string())))?;
+        Ok(CaFileVerifier {
+            webpki,
+            pinned,
+            provider: provider(),
+        })
+    }
+}
+
+impl ServerCertVerifier for CaFileVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let refused = match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(verified) => return Ok(verified),
+            Err(e) => e,
+        };
+        if !self
+            .pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+        {
+            return Err(refused);
+        }
+        let certificate = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|e| rustls::Error::General(format!("pinned certificate: {e}")))?;
+        certificate
+            .verify_is_valid_for_subject_name(server_name)
+            .map_err(|_| {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+            })?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// `--insecure`: any certificate is accepted, but the handshake's signatures are still checked
@@ -193,5 +303,48 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate as `openssl req -x509` makes it: CA:TRUE, SAN 127.0.0.1.
+    fn self_signed_ca(dir: &Path, name: &str, san: &str) -> (PathBuf, CertificateDer<'static>) {
+        let mut params = rcgen::CertificateParams::new(vec![san.to_string()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, cert.pem()).unwrap();
+        (path, cert.der().clone())
+    }
+
+    #[test]
+    fn a_pinned_self_signed_ca_certificate_is_trusted_for_its_own_names_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, presented) = self_signed_ca(dir.path(), "server.pem", "127.0.0.1");
+        let verifier = CaFileVerifier::new(&file).unwrap();
+        let name = server_name("127.0.0.1").unwrap();
+        // WebPKI alone refuses it (a CA certificate used as the server's own) ...
+        assert!(verifier
+            .webpki
+            .verify_server_cert(&presented, &[], &name, &[], UnixTime::now())
+            .is_err());
+        // ... the pin accepts it for the address it names,
+        assert!(verifier
+            .verify_server_cert(&presented, &[], &name, &[], UnixTime::now())
+            .is_ok());
+        // and for no other name.
+        let other = server_name("127.0.0.2").unwrap();
+        assert!(verifier
+            .verify_server_cert(&presented, &[], &other, &[], UnixTime::now())
+            .is_err());
+        // A certificate that is not in the file is refused, though it looks the same.
+        let (_, stranger) = self_signed_ca(dir.path(), "other.pem", "127.0.0.1");
+        assert!(verifier
+            .verify_server_cert(&stranger, &[], &name, &[], UnixTime::now())
+            .is_err());
     }
 }

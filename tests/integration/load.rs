@@ -1805,15 +1805,28 @@ impl TlsTestServer {
         let certified =
             rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
                 .unwrap();
-        let key =
-            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+        TlsTestServer::serving(certified.cert, certified.key_pair)
+    }
+
+    /// A self-signed certificate marked CA:TRUE, as `openssl req -x509` makes it by default.
+    fn start_with_a_ca_certificate() -> TlsTestServer {
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        TlsTestServer::serving(cert, key)
+    }
+
+    fn serving(cert: rcgen::Certificate, key_pair: rcgen::KeyPair) -> TlsTestServer {
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .with_single_cert(vec![cert.der().clone()], key)
         .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1859,7 +1872,7 @@ impl TlsTestServer {
         });
         TlsTestServer {
             addr,
-            cert_pem: certified.cert.pem(),
+            cert_pem: cert.pem(),
             accepted,
             served,
             _runtime: runtime,
@@ -1903,6 +1916,43 @@ fn https_target_trusted_by_cacert_reuses_connections_and_reports_handshake_time(
     common::assert_success(&out, "hale load https");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("TLS handshake ms p50 "), "{text}");
+}
+
+#[test]
+fn a_self_signed_ca_certificate_given_with_cacert_is_pinned() {
+    let server = TlsTestServer::start_with_a_ca_certificate();
+    let dir = common::tempdir();
+    let ca = dir.path().join("server.pem");
+    std::fs::write(&ca, &server.cert_pem).unwrap();
+    let args = [
+        "--url",
+        &server.url(),
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-c",
+        "1",
+        "-n",
+        "20",
+    ];
+    let (out, _d) = load(&[&args[..], &["--output", "json"]].concat());
+    let report = succeeded(&out);
+    assert_eq!(report["ok"], 20, "{report}");
+    assert_eq!(server.served.load(Ordering::Relaxed), 20);
+    // Another server's certificate of the same kind is still refused.
+    let other = TlsTestServer::start_with_a_ca_certificate();
+    let url = other.url();
+    let (out, _d) = load(&[
+        "--url",
+        &url,
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-c",
+        "1",
+        "-d",
+        "1s",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(other.served.load(Ordering::Relaxed), 0);
 }
 
 #[test]
