@@ -1,7 +1,9 @@
 //! Reproducible layers: a tar written header by header (sorted paths, one fixed mtime, uid/gid
 //! 0, no user or group names, explicit modes), gzipped at a fixed level with no timestamp or
 //! file name, so a layer's digest depends on its content alone.
-use std::io::Write;
+use std::collections::BTreeSet;
+use std::io::{Read as _, Write};
+use std::path::{Path, PathBuf};
 
 use flate2::{Compression, GzBuilder};
 use sha2::{Digest as _, Sha256};
@@ -63,6 +65,96 @@ pub fn build(entries: Vec<Entry>, mtime: u64) -> Result<Layer, PathError> {
         diff_id,
         uncompressed_size,
     })
+}
+
+/// Compressed layers kept between builds, by the digest of their uncompressed tar: compressing
+/// the same tar gives the same bytes every time, so a warm build reuses them instead of
+/// compressing a binary that did not change. Each entry is checked against its digest when
+/// read (a damaged one is compressed again); `prune` drops the ones a build did not use.
+#[derive(Debug)]
+pub struct LayerCache {
+    dir: PathBuf,
+    used: BTreeSet<PathBuf>,
+}
+
+impl LayerCache {
+    pub fn new(dir: PathBuf) -> LayerCache {
+        LayerCache {
+            dir,
+            used: BTreeSet::new(),
+        }
+    }
+
+    /// [`build`], with the compressed blob taken from the cache when it holds this tar's.
+    /// Returns the layer and whether it came from the cache. A cache that cannot be written
+    /// only costs the next build its reuse.
+    pub fn build(&mut self, entries: Vec<Entry>, mtime: u64) -> Result<(Layer, bool), PathError> {
+        let tar = tar(entries, mtime)?;
+        let diff_id = sha256(&tar);
+        let uncompressed_size = tar.len() as u64;
+        let path = self
+            .dir
+            .join(format!("{}.gz", diff_id.trim_start_matches("sha256:")));
+        self.used.insert(path.clone());
+        if let Some(blob) = std::fs::read(&path)
+            .ok()
+            .filter(|blob| gunzip_digest(blob).as_deref() == Some(diff_id.as_str()))
+        {
+            let layer = Layer {
+                digest: sha256(&blob),
+                blob,
+                diff_id,
+                uncompressed_size,
+            };
+            return Ok((layer, true));
+        }
+        let blob = gzip(&tar);
+        let _ = write_atomically(&path, &blob);
+        let layer = Layer {
+            digest: sha256(&blob),
+            blob,
+            diff_id,
+            uncompressed_size,
+        };
+        Ok((layer, false))
+    }
+
+    /// Remove the cached layers this build did not use (an older binary's).
+    pub fn prune(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "gz") && !self.used.contains(&path) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// `sha256:<hex>` of what a gzip blob decompresses to; None if it is not gzip.
+fn gunzip_digest(blob: &[u8]) -> Option<String> {
+    let mut decoder = flate2::read::GzDecoder::new(blob);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match decoder.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(_) => return None,
+        }
+    }
+    Some(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// An uncompressed tar of `entries`, sorted, every mtime `mtime`.

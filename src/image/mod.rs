@@ -117,7 +117,9 @@ pub struct NativeOptions {
     pub registry: distribution::RegistryOptions,
     /// The credentials for the base's registry, from the Docker config.
     pub base_credentials: Option<auth::Credentials>,
-    /// Where temporary binaries go (`.hale/image/bin`).
+    /// hale's build cache (`.hale/image/bin`): the last binary per platform, so `go build` of
+    /// unchanged sources skips the link, and the compressed binary layers (`layers/`, by the
+    /// digest of their tar).
     pub work_dir: PathBuf,
 }
 
@@ -223,6 +225,7 @@ pub async fn build_native(
         version: &opts.version,
         revision: &opts.revision,
     };
+    let mut layers = layer::LayerCache::new(opts.work_dir.join("layers"));
     let mut user = format!("{0}:{0}", base::NONROOT_UID);
     let entry = format!("{APP_DIR}/{}", opts.name);
     let mut images = Vec::new();
@@ -274,21 +277,28 @@ pub async fn build_native(
             &binary_digest,
             &created,
         ));
-        let app = layer::build(
-            vec![
-                Entry::Dir {
-                    path: APP_DIR.trim_start_matches('/').into(),
-                    mode: 0o555,
-                },
-                Entry::File {
-                    path: entry.trim_start_matches('/').into(),
-                    mode: 0o555,
-                    data,
-                },
-            ],
-            opts.epoch,
-        )
-        .map_err(|e| ImageError::Layer(e.to_string()))?;
+        let (app, cached) = layers
+            .build(
+                vec![
+                    Entry::Dir {
+                        path: APP_DIR.trim_start_matches('/').into(),
+                        mode: 0o555,
+                    },
+                    Entry::File {
+                        path: entry.trim_start_matches('/').into(),
+                        mode: 0o555,
+                        data,
+                    },
+                ],
+                opts.epoch,
+            )
+            .map_err(|e| ImageError::Layer(e.to_string()))?;
+        if cached {
+            progress.status(
+                "reused",
+                format!("the compressed layer of {entry} ({platform})"),
+            );
+        }
         let app = LayerRef::store(&mut store, app, &format!("hale build: {entry}"))?;
 
         let mut env = vec![format!("PORT={}", opts.port)];
@@ -333,8 +343,10 @@ pub async fn build_native(
         images.push(oci::assemble(
             &mut store, platform, &layers, &run, &created,
         )?);
-        let _ = std::fs::remove_file(&bin);
+        // The binary stays: with it in place, the next `go build` of unchanged sources skips
+        // the link (Go compares the output's build ID), the slowest part of a warm build.
     }
+    layers.prune();
     let top = if images.len() == 1 {
         let mut d = images[0].manifest.clone();
         d.set_platform(None);

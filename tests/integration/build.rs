@@ -156,6 +156,42 @@ fn two_native_builds_of_one_commit_from_two_checkouts_give_the_same_digest() {
     assert_eq!(record["engine"], "native");
 }
 
+#[test]
+fn a_warm_native_build_reuses_its_compressed_layer_and_checks_it() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let (_dead, host) = dead_engine();
+    let dir = clone_fixture(tmp.path());
+    let build = || {
+        let out = hale_build(&dir, &host, &["--engine", "native"]);
+        common::assert_success(&out, "hale build");
+        let record = read_json(&dir.join(".hale/build.json"));
+        (record["digest"].as_str().unwrap().to_string(), stderr(&out))
+    };
+    let (cold, said) = build();
+    assert!(!said.contains("reused"), "{said}");
+    let (warm, said) = build();
+    assert_eq!(warm, cold, "a warm build gives the same image");
+    assert!(
+        said.contains(&format!(
+            "reused the compressed layer of /app/{NAME} (linux/"
+        )),
+        "{said}"
+    );
+    // A damaged cache entry is not used: the layer is compressed again, to the same bytes.
+    let layers = dir.join(".hale/image/bin/layers");
+    let cached: Vec<_> = std::fs::read_dir(&layers)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cached.len(), 1, "one binary layer cached: {cached:?}");
+    std::fs::write(&cached[0], b"not gzip").unwrap();
+    let (again, said) = build();
+    assert_eq!(again, cold);
+    assert!(!said.contains("reused"), "{said}");
+    assert_ne!(std::fs::read(&cached[0]).unwrap(), b"not gzip");
+}
+
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
