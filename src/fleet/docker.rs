@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
 use serde::Deserialize;
 use sha2::Digest as _;
 
@@ -216,34 +215,9 @@ impl Engine {
         let req = req
             .body(Full::new(bytes))
             .map_err(|e| unreachable(e.to_string()))?;
-        let work = async {
-            let resp = match &self.host {
-                EngineHost::Unix(p) => {
-                    let stream = tokio::net::UnixStream::connect(p)
-                        .await
-                        .map_err(|e| unreachable(e.to_string()))?;
-                    send(TokioIo::new(stream), req).await
-                }
-                EngineHost::Tcp(a) => {
-                    let stream = tokio::net::TcpStream::connect(a)
-                        .await
-                        .map_err(|e| unreachable(e.to_string()))?;
-                    send(TokioIo::new(stream), req).await
-                }
-            }
-            .map_err(|e| unreachable(e.to_string()))?;
-            let status = resp.status();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| unreachable(format!("the engine stopped answering: {e}")))?
-                .to_bytes();
-            Ok((status, body))
-        };
-        tokio::time::timeout(CONTROL, work)
+        crate::image::engine::round_trip(&self.host, req, CONTROL)
             .await
-            .map_err(|_| unreachable(format!("no answer within {}s", CONTROL.as_secs())))?
+            .map_err(unreachable)
     }
 
     fn refused(
@@ -405,18 +379,6 @@ impl Engine {
         }
         Ok(demultiplex(&body))
     }
-}
-
-async fn send<T>(
-    io: TokioIo<T>,
-    req: http::Request<Full<Bytes>>,
-) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
-    tokio::spawn(conn);
-    sender.send_request(req).await
 }
 
 /// The engine's log stream of a container without a TTY: frames of an 8-byte header (stream,

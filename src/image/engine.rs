@@ -72,34 +72,44 @@ async fn exchange(
         .header("Content-Type", "application/x-tar")
         .body(Full::new(body))
         .map_err(|e| unreachable(e.to_string()))?;
+    round_trip(host, req, timeout).await.map_err(unreachable)
+}
+
+/// One request to the engine on a connection of its own, with a deadline; the error is the
+/// reason, for the caller's own "unreachable" error (the build path's and the fleet's).
+pub(crate) async fn round_trip(
+    host: &EngineHost,
+    req: http::Request<Full<Bytes>>,
+    timeout: Duration,
+) -> Result<(http::StatusCode, Bytes), String> {
     let work = async {
         let resp = match host {
             EngineHost::Unix(p) => {
                 let stream = tokio::net::UnixStream::connect(p)
                     .await
-                    .map_err(|e| unreachable(e.to_string()))?;
+                    .map_err(|e| e.to_string())?;
                 send(TokioIo::new(stream), req).await
             }
             EngineHost::Tcp(a) => {
                 let stream = tokio::net::TcpStream::connect(a)
                     .await
-                    .map_err(|e| unreachable(e.to_string()))?;
+                    .map_err(|e| e.to_string())?;
                 send(TokioIo::new(stream), req).await
             }
         }
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
         let status = resp.status();
         let body = resp
             .into_body()
             .collect()
             .await
-            .map_err(|e| unreachable(format!("the engine stopped answering: {e}")))?
+            .map_err(|e| format!("the engine stopped answering: {e}"))?
             .to_bytes();
         Ok((status, body))
     };
     tokio::time::timeout(timeout, work)
         .await
-        .map_err(|_| unreachable(format!("no answer within {}s", timeout.as_secs())))?
+        .map_err(|_| format!("no answer within {}s", timeout.as_secs()))?
 }
 
 async fn send<T>(

@@ -97,11 +97,11 @@ impl TlsClient {
         let mut config = match trust {
             Trust::Insecure => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
+                .with_custom_certificate_verifier(Arc::new(Verifier::any()))
                 .with_no_client_auth(),
             Trust::CaFile(path) => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(CaFileVerifier::new(path)?))
+                .with_custom_certificate_verifier(Arc::new(Verifier::ca_file(path)?))
                 .with_no_client_auth(),
             Trust::System => builder
                 .with_root_certificates(system_roots()?)
@@ -157,35 +157,52 @@ fn system_roots() -> Result<RootCertStore, TlsError> {
     Ok(roots)
 }
 
-/// `--cacert FILE`: the file's certificates are the roots (a private CA signed the server's
-/// certificate), and each is also pinned as a server's own. A self-signed certificate made the
-/// usual way (`openssl req -x509`) is marked CA:TRUE, which WebPKI refuses as a server's
-/// certificate even when it is a trusted root; curl accepts it. So a server that presents exactly
-/// one of the file's certificates is trusted when that certificate names the server (its SAN or
-/// IP address); its dates are not checked for such a pinned certificate.
+/// How a server's certificate is checked beyond the handshake's signatures, which are always
+/// checked (so the connection is the one the certificate's key made).
 #[derive(Debug)]
-struct CaFileVerifier {
-    webpki: Arc<WebPkiServerVerifier>,
-    pinned: Vec<CertificateDer<'static>>,
+enum Check {
+    /// `--insecure`: any certificate is accepted.
+    Any,
+    /// `--cacert FILE`: the file's certificates are the roots (a private CA signed the server's
+    /// certificate), and each is also pinned as a server's own. A self-signed certificate made
+    /// the usual way (`openssl req -x509`) is marked CA:TRUE, which WebPKI refuses as a server's
+    /// certificate even when it is a trusted root; curl accepts it. So a server that presents
+    /// exactly one of the file's certificates is trusted when that certificate names the server
+    /// (its SAN or IP address); its dates are not checked for such a pinned certificate.
+    CaFile {
+        webpki: Arc<WebPkiServerVerifier>,
+        pinned: Vec<CertificateDer<'static>>,
+    },
+}
+
+#[derive(Debug)]
+struct Verifier {
+    check: Check,
     provider: Arc<CryptoProvider>,
 }
 
-impl CaFileVerifier {
-    fn new(path: &Path) -> Result<CaFileVerifier, TlsError> {
+impl Verifier {
+    fn any() -> Verifier {
+        Verifier {
+            check: Check::Any,
+            provider: provider(),
+        }
+    }
+
+    fn ca_file(path: &Path) -> Result<Verifier, TlsError> {
         let pinned = certificates_in(path)?;
         let roots = roots_from(path, &pinned)?;
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
             .build()
             .map_err(|e| TlsError::Setup(rustls::Error::General(e.to_string())))?;
-        Ok(CaFileVerifier {
-            webpki,
-            pinned,
+        Ok(Verifier {
+            check: Check::CaFile { webpki, pinned },
             provider: provider(),
         })
     }
 }
 
-impl ServerCertVerifier for CaFileVerifier {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -194,7 +211,10 @@ impl ServerCertVerifier for CaFileVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let refused = match self.webpki.verify_server_cert(
+        let Check::CaFile { webpki, pinned } = &self.check else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let refused = match webpki.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
@@ -204,11 +224,7 @@ impl ServerCertVerifier for CaFileVerifier {
             Ok(verified) => return Ok(verified),
             Err(e) => e,
         };
-        if !self
-            .pinned
-            .iter()
-            .any(|p| p.as_ref() == end_entity.as_ref())
-        {
+        if !pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
             return Err(refused);
         }
         let certificate = webpki::EndEntityCert::try_from(end_entity)
@@ -256,56 +272,6 @@ impl ServerCertVerifier for CaFileVerifier {
     }
 }
 
-/// `--insecure`: any certificate is accepted, but the handshake's signatures are still checked
-/// so the connection is the one the certificate's key made.
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,11 +291,13 @@ mod tests {
     fn a_pinned_self_signed_ca_certificate_is_trusted_for_its_own_names_only() {
         let dir = tempfile::tempdir().unwrap();
         let (file, presented) = self_signed_ca(dir.path(), "server.pem", "127.0.0.1");
-        let verifier = CaFileVerifier::new(&file).unwrap();
+        let verifier = Verifier::ca_file(&file).unwrap();
+        let Check::CaFile { webpki, .. } = &verifier.check else {
+            unreachable!("a --cacert verifier")
+        };
         let name = server_name("127.0.0.1").unwrap();
         // WebPKI alone refuses it (a CA certificate used as the server's own) ...
-        assert!(verifier
-            .webpki
+        assert!(webpki
             .verify_server_cert(&presented, &[], &name, &[], UnixTime::now())
             .is_err());
         // ... the pin accepts it for the address it names,

@@ -3,9 +3,8 @@
 //! the real Docker Engine — run read-only, without capabilities or a shell, as uid 65532 and
 //! answer /healthz on 127.0.0.1. Bad input exits 2 and a stopped engine fails clearly.
 use crate::common;
+use crate::common::engine::{docker_ok, get_status, Cleanup};
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -293,49 +292,6 @@ fn sbom_is_valid_spdx_2_3_listing_the_modules_with_purls() {
     }
 }
 
-/// One HTTP GET over a fresh connection; the status code.
-fn get_status(addr: &str, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    buf.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn docker(host: &str, args: &[&str]) -> Output {
-    Command::new("docker")
-        .env("DOCKER_HOST", host)
-        .args(args)
-        .output()
-        .expect("running docker")
-}
-
-fn docker_ok(host: &str, args: &[&str]) -> String {
-    let out = docker(host, args);
-    common::assert_success(&out, &format!("docker {}", args.join(" ")));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-struct Cleanup<'a> {
-    host: &'a str,
-    container: String,
-    images: Vec<String>,
-}
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let _ = docker(self.host, &["rm", "-f", &self.container]);
-        for i in &self.images {
-            let _ = docker(self.host, &["rmi", "-f", i]);
-        }
-    }
-}
-
 #[test]
 fn native_image_loaded_into_the_engine_runs_read_only_as_65532_without_a_shell() {
     need!(Go);
@@ -374,60 +330,7 @@ fn native_image_loaded_into_the_engine_runs_read_only_as_65532_without_a_shell()
         docker_ok(&host, &["image", "inspect", "-f", "{{.Config.User}}", &tag]),
         "65532:65532"
     );
-    let shell = docker(
-        &host,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--entrypoint",
-            "/bin/sh",
-            &tag,
-        ],
-    );
-    assert!(!shell.status.success(), "the image has a shell");
-
-    let port = common::free_port();
-    docker_ok(
-        &host,
-        &[
-            "run",
-            "-d",
-            "--name",
-            &container,
-            "--read-only",
-            "--cap-drop",
-            "ALL",
-            "--network",
-            "host",
-            "-e",
-            "HOST=127.0.0.1",
-            "-e",
-            &format!("PORT={port}"),
-            "-e",
-            "DRAIN_DELAY=0s",
-            &tag,
-        ],
-    );
-    let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while get_status(&addr, "/healthz") != Some(200) {
-        assert!(
-            Instant::now() < deadline,
-            "no 200 on /healthz; logs:\n{}",
-            stderr(&docker(&host, &["logs", &container]))
-        );
-        thread::sleep(Duration::from_millis(200));
-    }
-    let pid = docker_ok(&host, &["inspect", "-f", "{{.State.Pid}}", &container]);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert_eq!(
-        uid.split_whitespace().skip(1).collect::<Vec<_>>(),
-        ["65532"; 4],
-        "{uid}"
-    );
+    common::engine::assert_runs_hardened(&host, &tag, &container);
 }
 
 #[test]

@@ -5,9 +5,9 @@
 //! No image can be pulled: the generated Dockerfile takes its builder (this machine's Go as an
 //! image) and its runtime base (`scratch`) as build args.
 use crate::common;
+use crate::common::engine::{docker, docker_ok, Cleanup};
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -83,20 +83,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).trim().to_string()
 }
 
-fn docker(host: &str, args: &[&str]) -> Output {
-    Command::new("docker")
-        .env("DOCKER_HOST", host)
-        .args(args)
-        .output()
-        .expect("running docker")
-}
-
-fn docker_ok(host: &str, args: &[&str]) -> String {
-    let out = docker(host, args);
-    common::assert_success(&out, &format!("docker {}", args.join(" ")));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// The build args that stand in for the images that cannot be pulled.
 fn offline_args(builder: &str) -> Vec<String> {
     vec![
@@ -107,34 +93,6 @@ fn offline_args(builder: &str) -> Vec<String> {
         "--build-arg".into(),
         "RUNTIME_IMAGE=scratch".into(),
     ]
-}
-
-struct Cleanup<'a> {
-    host: &'a str,
-    container: String,
-    images: Vec<String>,
-}
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let _ = docker(self.host, &["rm", "-f", &self.container]);
-        for i in &self.images {
-            let _ = docker(self.host, &["rmi", "-f", i]);
-        }
-    }
-}
-
-fn get_status(addr: &str, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    buf.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[test]
@@ -217,59 +175,7 @@ fn auto_builds_a_new_service_through_buildkit_into_a_read_only_65532_image_that_
         "dev"
     );
 
-    let shell = docker(
-        &host,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--entrypoint",
-            "/bin/sh",
-            &tag,
-        ],
-    );
-    assert!(!shell.status.success(), "the image has a shell");
-    let port = common::free_port();
-    docker_ok(
-        &host,
-        &[
-            "run",
-            "-d",
-            "--name",
-            &container,
-            "--read-only",
-            "--cap-drop",
-            "ALL",
-            "--network",
-            "host",
-            "-e",
-            "HOST=127.0.0.1",
-            "-e",
-            &format!("PORT={port}"),
-            "-e",
-            "DRAIN_DELAY=0s",
-            &tag,
-        ],
-    );
-    let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while get_status(&addr, "/healthz") != Some(200) {
-        assert!(
-            Instant::now() < deadline,
-            "no 200 on /healthz; logs:\n{}",
-            stderr(&docker(&host, &["logs", &container]))
-        );
-        thread::sleep(Duration::from_millis(200));
-    }
-    let pid = docker_ok(&host, &["inspect", "-f", "{{.State.Pid}}", &container]);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert_eq!(
-        uid.split_whitespace().skip(1).collect::<Vec<_>>(),
-        ["65532"; 4],
-        "{uid}"
-    );
+    common::engine::assert_runs_hardened(&host, &tag, &container);
 }
 
 #[test]

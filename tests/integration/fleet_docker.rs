@@ -2,26 +2,13 @@
 //! from a `hale new` service, on the real engine of the test environment. `ps`, `down` and
 //! `hale load`'s kill/restore faults work as they do for processes, through the engine.
 use crate::common;
+use crate::common::engine::{docker, docker_ok};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn docker(host: &str, args: &[&str]) -> Output {
-    Command::new("docker")
-        .env("DOCKER_HOST", host)
-        .args(args)
-        .output()
-        .expect("running docker")
-}
-
-fn docker_ok(host: &str, args: &[&str]) -> String {
-    let out = docker(host, args);
-    common::assert_success(&out, &format!("docker {}", args.join(" ")));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// hale with the test engine as DOCKER_HOST.
 fn hale(tmp: &Path, host: &str, args: &[&str]) -> Output {

@@ -6,6 +6,7 @@
 //! where it fails naming the missing piece, so a green run never hides a missing service.
 #![allow(dead_code)]
 
+pub mod engine;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
