@@ -16,34 +16,7 @@ const NAME: &str = "imgsvc";
 /// A committed `hale new` service, made once per test binary.
 fn fixture() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-fixture");
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        let dir = root.join(NAME);
-        common::scaffold(&root, NAME, &dir);
-        git(&dir, &["init", "-q"]);
-        git(&dir, &["add", "-A"]);
-        git(&dir, &["commit", "-qm", "generated"]);
-        dir
-    })
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "user.name=t",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    common::assert_success(&out, &format!("git {}", args.join(" ")));
+    DIR.get_or_init(|| common::committed_service("build-fixture", NAME, |_| {}))
 }
 
 /// `hale build` in `dir` with the engine at `docker_host`.
@@ -160,7 +133,7 @@ fn a_warm_native_build_reuses_its_compressed_layer_and_checks_it() {
     need!(Go);
     let tmp = common::tempdir();
     let (_dead, host) = dead_engine();
-    let dir = clone_fixture(tmp.path());
+    let dir = common::clone(fixture(), tmp.path());
     let build = || {
         let out = hale_build(&dir, &host, &["--engine", "native"]);
         common::assert_success(&out, "hale build");
@@ -430,18 +403,6 @@ fn upload_requests(state: &str, repo: &str) -> usize {
         .count()
 }
 
-fn clone_fixture(tmp: &Path) -> PathBuf {
-    let dir = tmp.join(NAME);
-    let out = Command::new("git")
-        .args(["clone", "-q"])
-        .arg(fixture())
-        .arg(&dir)
-        .output()
-        .unwrap();
-    common::assert_success(&out, "git clone");
-    dir
-}
-
 #[test]
 fn push_then_pull_by_digest_round_trips_and_a_second_push_uploads_no_blob() {
     need!(Go);
@@ -449,7 +410,7 @@ fn push_then_pull_by_digest_round_trips_and_a_second_push_uploads_no_blob() {
     let host = need!(Docker);
     let state = std::env::var("HALE_TEST_STATE").unwrap_or_default();
     let tmp = common::tempdir();
-    let dir = clone_fixture(tmp.path());
+    let dir = common::clone(fixture(), tmp.path());
     let repo = format!("hale-test/push-{}", std::process::id());
     let target = format!("{registry}/{repo}:v1");
     let first = json_build(&dir, &host, &["--engine", "native", "--push", &target]);
@@ -580,7 +541,7 @@ fn an_htpasswd_registry_takes_the_right_credentials_and_refuses_wrong_ones_clear
     let python = need!(ImagePython);
     let reg = auth_registry(&python, "hale", "right-pass");
     let tmp = common::tempdir();
-    let dir = clone_fixture(tmp.path());
+    let dir = common::clone(fixture(), tmp.path());
     let (_dead, engine) = dead_engine();
     let target = format!("{}/acme/{NAME}:v1", reg.addr);
 

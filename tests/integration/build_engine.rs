@@ -16,56 +16,20 @@ use std::time::{Duration, Instant};
 
 const NAME: &str = "engsvc";
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "user.name=t",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    common::assert_success(&out, &format!("git {}", args.join(" ")));
-}
-
 /// A committed `hale new` service with a vendor/ folder (so the build needs no network), made
 /// once per test binary; tests clone it.
 fn vendored_fixture() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-engine-fixture");
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        let dir = root.join(NAME);
-        common::scaffold(&root, NAME, &dir);
-        let out = Command::new("go")
-            .args(["mod", "vendor"])
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        common::assert_success(&out, "go mod vendor");
-        git(&dir, &["init", "-q"]);
-        git(&dir, &["add", "-A"]);
-        git(&dir, &["commit", "-qm", "generated"]);
-        dir
+        common::committed_service("build-engine-fixture", NAME, |dir| {
+            let out = Command::new("go")
+                .args(["mod", "vendor"])
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            common::assert_success(&out, "go mod vendor");
+        })
     })
-}
-
-fn clone_into(tmp: &Path) -> PathBuf {
-    let dir = tmp.join(NAME);
-    let out = Command::new("git")
-        .args(["clone", "-q"])
-        .arg(vendored_fixture())
-        .arg(&dir)
-        .output()
-        .unwrap();
-    common::assert_success(&out, "git clone");
-    dir
 }
 
 fn hale_build(dir: &Path, docker_host: &str, args: &[&str]) -> Output {
@@ -101,7 +65,7 @@ fn auto_builds_a_new_service_through_buildkit_into_a_read_only_65532_image_that_
     let host = need!(Docker);
     let builder = need!(GoBuilderImage);
     let tmp = common::tempdir();
-    let dir = clone_into(tmp.path());
+    let dir = common::clone(vendored_fixture(), tmp.path());
     let tag = format!("{NAME}:engine-{}", std::process::id());
     let container = format!("hale-test-engine-{}", std::process::id());
     let mut cleanup = Cleanup {
@@ -185,9 +149,9 @@ fn an_engine_image_pushes_through_hales_pusher_with_its_sbom_and_a_second_push_u
     let builder = need!(GoBuilderImage);
     let registry = need!(OciRegistry);
     let tmp = common::tempdir();
-    let dir = clone_into(tmp.path());
+    let dir = common::clone(vendored_fixture(), tmp.path());
     // A commit of its own, so its `<name>:<sha>` tag is not another test's.
-    git(&dir, &["commit", "-q", "--allow-empty", "-m", "push"]);
+    common::git(&dir, &["commit", "-q", "--allow-empty", "-m", "push"]);
     let version = format!("push{}", std::process::id());
     let repo = format!("hale-test/engine-push-{}", std::process::id());
     let target = format!("{registry}/{repo}:v1");
@@ -266,7 +230,7 @@ fn a_failing_step_is_named_with_its_last_output_lines_and_exits_1_tagging_nothin
     let host = need!(Docker);
     let builder = need!(GoBuilderImage);
     let tmp = common::tempdir();
-    let dir = clone_into(tmp.path());
+    let dir = common::clone(vendored_fixture(), tmp.path());
     let main = dir.join("cmd").join(NAME).join("main.go");
     let mut src = std::fs::read_to_string(&main).unwrap();
     src.push_str("\nfunc broken() { undefinedThing() }\n");

@@ -4,6 +4,7 @@
 //! or Docker's certs.d and refused otherwise, a push cut off by the registry going away resumes
 //! with only the missing blobs, and `--base` reads a multi-platform base from a registry.
 use crate::common;
+use crate::common::engine::get_status;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -20,40 +21,7 @@ const NAME: &str = "pushsvc";
 /// A committed `hale new` service, made once per test binary.
 fn fixture() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("push-fixture");
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        let dir = root.join(NAME);
-        common::scaffold(&root, NAME, &dir);
-        for args in [
-            &["init", "-q"][..],
-            &["add", "-A"],
-            &["commit", "-qm", "generated"],
-        ] {
-            let out = Command::new("git")
-                .args(["-c", "user.email=t@t", "-c", "user.name=t"])
-                .args(["-c", "commit.gpgsign=false"])
-                .args(args)
-                .current_dir(&dir)
-                .output()
-                .unwrap();
-            common::assert_success(&out, "git");
-        }
-        dir
-    })
-}
-
-fn clone_fixture(tmp: &Path) -> PathBuf {
-    let dir = tmp.join(NAME);
-    let out = Command::new("git")
-        .args(["clone", "-q"])
-        .arg(fixture())
-        .arg(&dir)
-        .output()
-        .unwrap();
-    common::assert_success(&out, "git clone");
-    dir
+    DIR.get_or_init(|| common::committed_service("push-fixture", NAME, |_| {}))
 }
 
 /// `hale build --engine native DIR ARGS` with no engine, an empty Docker config and no
@@ -225,27 +193,13 @@ fn files_named(root: &Path, name: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// One HTTP GET over a fresh connection; the status code.
-fn get_status(addr: &str, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    buf.split_whitespace().nth(1)?.parse().ok()
-}
-
 #[test]
 fn pushing_to_a_second_repository_mounts_every_blob_and_sends_no_layer_bytes() {
     need!(Go);
     need!(OciRegistry);
     let reg = PrivateRegistry::start();
     let tmp = common::tempdir();
-    let dir = clone_fixture(tmp.path());
+    let dir = common::clone(fixture(), tmp.path());
     let first = json_build(&dir, &["--push", &format!("{}/acme/one:v1", reg.addr)]);
     let p1 = &first["push"];
     assert!(p1["uploaded_blobs"].as_u64().unwrap() >= 5, "{p1:#}");
@@ -313,7 +267,7 @@ fn a_tls_registry_is_trusted_through_registry_cacert_or_certs_d_and_refused_othe
     let (ca, cert, key) = ca_and_server_cert();
     let reg = PrivateRegistry::start_with(Some((&cert, &key)));
     let tmp = common::tempdir();
-    let dir = clone_fixture(tmp.path());
+    let dir = common::clone(fixture(), tmp.path());
     let target = format!("{}/acme/tls:v1", reg.addr);
 
     // Untrusted: one clear line, exit 1, before anything is built.
@@ -427,7 +381,7 @@ fn a_push_cut_off_by_the_registry_going_away_resumes_with_only_the_missing_blobs
     const BIG: usize = 96 * 1024 * 1024;
     let mut reg = PrivateRegistry::start();
     let tmp = common::tempdir();
-    let dir = clone_fixture(tmp.path());
+    let dir = common::clone(fixture(), tmp.path());
     let base = tmp.path().join("big-base");
     big_base_layout(&base, BIG);
     let base_arg = format!("oci-layout:{}", base.display());
@@ -601,7 +555,7 @@ fn a_base_from_the_registry_is_matched_per_platform_keeps_env_and_user_and_is_mo
     let reg = PrivateRegistry::start();
     let base_layers = push_two_platform_base(&reg.addr, "bases/tiny");
     let tmp = common::tempdir();
-    let dir = clone_fixture(tmp.path());
+    let dir = common::clone(fixture(), tmp.path());
     let base = format!("{}/bases/tiny:1", reg.addr);
     let doc = json_build(
         &dir,
@@ -756,7 +710,7 @@ fn a_registry_that_refuses_chunks_gets_each_blob_in_one_put() {
     let reg = PrivateRegistry::start();
     let proxy = patch_refusing_proxy(&reg.addr);
     let tmp = common::tempdir();
-    let dir = clone_fixture(tmp.path());
+    let dir = common::clone(fixture(), tmp.path());
     let doc = json_build(&dir, &["--push", &format!("{}/acme/mono:v1", proxy.addr)]);
     let uploaded = doc["push"]["uploaded_blobs"].as_u64().unwrap();
     assert!(uploaded >= 5, "{:#}", doc["push"]);

@@ -175,6 +175,46 @@ pub fn scaffold(state: &Path, name: &str, dir: &Path) {
     assert_success(&out, &format!("hale new {name}"));
 }
 
+/// git in `dir`, with a fixed identity and no signing; it must succeed.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.email=t@t", "-c", "user.name=t"])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_success(&out, &format!("git {}", args.join(" ")));
+}
+
+/// A `hale new` service `name`, made afresh under the test binary's temporary folder
+/// (`CARGO_TARGET_TMPDIR/<label>`), `prepare`d (e.g. `go mod vendor`) and committed.
+pub fn committed_service(label: &str, name: &str, prepare: impl FnOnce(&Path)) -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(label);
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let dir = root.join(name);
+    scaffold(&root, name, &dir);
+    prepare(&dir);
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "generated"]);
+    dir
+}
+
+/// A clone of the repository `from` into `into/<its folder name>`.
+pub fn clone(from: &Path, into: &Path) -> PathBuf {
+    let dir = into.join(from.file_name().unwrap());
+    let out = Command::new("git")
+        .args(["clone", "-q"])
+        .arg(from)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_success(&out, "git clone");
+    dir
+}
+
 /// Asserts a command exited 0, showing its status and stderr otherwise.
 #[track_caller]
 pub fn assert_success(out: &std::process::Output, what: &str) {
