@@ -112,6 +112,34 @@ fn by_id<'a>(report: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no instance {id} in {}", report["instances"]))
 }
 
+/// A `hale new` service `d<pid><suffix>` built natively and loaded into the engine: its folder,
+/// its name, the cleanup that removes what the test leaves, and the build's document.
+fn built_service(tmp: &Path, host: &str, suffix: &str) -> (PathBuf, String, Cleanup, Value) {
+    let name = format!("d{}{suffix}", std::process::id());
+    let dir = tmp.join(&name);
+    common::scaffold(tmp, &name, &dir);
+    let mut cleanup = Cleanup {
+        tmp: tmp.to_path_buf(),
+        host: host.to_string(),
+        dir: dir.clone(),
+        service: name.clone(),
+        image: None,
+    };
+    let build = hale_json(
+        tmp,
+        host,
+        &[
+            "build",
+            &dir.display().to_string(),
+            "--engine",
+            "native",
+            "--load",
+        ],
+    );
+    cleanup.image = build["reference"].as_str().map(str::to_string);
+    (dir, name, cleanup, build)
+}
+
 /// The whole life of a container fleet: build the image natively and load it, up 3 locked-down
 /// containers that register themselves, ps, a load test that kills and restores one through
 /// the engine, down — and no container, state or registry entry is left.
@@ -120,26 +148,10 @@ fn container_fleet_runs_the_built_image_survives_a_kill_fault_and_down_removes_e
     need!(Go);
     let host = need!(Docker);
     let tmp = common::tempdir();
-    let name = format!("d{}fleet", std::process::id());
-    let dir = tmp.path().join(&name);
-    common::scaffold(tmp.path(), &name, &dir);
+    let (dir, name, _cleanup, build) = built_service(tmp.path(), &host, "fleet");
     let dir_text = dir.display().to_string();
-    let mut cleanup = Cleanup {
-        tmp: tmp.path().to_path_buf(),
-        host: host.clone(),
-        dir: dir.clone(),
-        service: name.clone(),
-        image: None,
-    };
-
-    let build = hale_json(
-        tmp.path(),
-        &host,
-        &["build", &dir_text, "--engine", "native", "--load"],
-    );
     assert_eq!(build["loaded"], true, "{build}");
     let reference = build["reference"].as_str().unwrap().to_string();
-    cleanup.image = Some(reference.clone());
     let registry = registry_for_containers(tmp.path());
 
     // No --image: the one .hale/build.json names.
@@ -384,24 +396,9 @@ fn containers_register_in_consul_over_loopback_and_leave_it_on_down() {
     need!(Go);
     let host = need!(Docker);
     let tmp = common::tempdir();
-    let name = format!("d{}consul", std::process::id());
-    let dir = tmp.path().join(&name);
-    common::scaffold(tmp.path(), &name, &dir);
+    let (dir, name, _cleanup, build) = built_service(tmp.path(), &host, "consul");
     let dir_text = dir.display().to_string();
-    let mut cleanup = Cleanup {
-        tmp: tmp.path().to_path_buf(),
-        host: host.clone(),
-        dir: dir.clone(),
-        service: name.clone(),
-        image: None,
-    };
-    let build = hale_json(
-        tmp.path(),
-        &host,
-        &["build", &dir_text, "--engine", "native", "--load"],
-    );
     let reference = build["reference"].as_str().unwrap().to_string();
-    cleanup.image = Some(reference.clone());
     let registry = format!("consul://{consul}");
     let up = hale_json(
         tmp.path(),

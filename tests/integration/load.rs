@@ -1882,14 +1882,20 @@ impl TlsTestServer {
     fn url(&self) -> String {
         format!("https://{}/", self.addr)
     }
+
+    /// Its certificate written to `dir/ca.pem`, for `--cacert`.
+    fn trust_file(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, &self.cert_pem).unwrap();
+        ca
+    }
 }
 
 #[test]
 fn https_target_trusted_by_cacert_reuses_connections_and_reports_handshake_time() {
     let server = TlsTestServer::start();
     let dir = common::tempdir();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, &server.cert_pem).unwrap();
+    let ca = server.trust_file(dir.path());
     let args = [
         "--url",
         &server.url(),
@@ -1922,8 +1928,7 @@ fn https_target_trusted_by_cacert_reuses_connections_and_reports_handshake_time(
 fn a_self_signed_ca_certificate_given_with_cacert_is_pinned() {
     let server = TlsTestServer::start_with_a_ca_certificate();
     let dir = common::tempdir();
-    let ca = dir.path().join("server.pem");
-    std::fs::write(&ca, &server.cert_pem).unwrap();
+    let ca = server.trust_file(dir.path());
     let args = [
         "--url",
         &server.url(),
