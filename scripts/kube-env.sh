@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane for hale's tests, on loopback: etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler and kwok (fake nodes that run fake pods), plus kubectl
-# for the benchmarks. Every binary is built from its Go module through the Go module proxy (no
+# kube-controller-manager, kube-scheduler, kwok (tainted fake nodes that run fake pods) and one
+# real node (kubelet, kube-proxy, containerd: scripts/kube-node.sh), plus kubectl. Every binary is built from its Go module through the Go module proxy (no
 # release archive or image can be downloaded here) and cached in a folder keyed by version, so
 # only the first run pays (about 10 minutes and 6 GB of module and build cache on 2 cores).
 #
@@ -48,7 +48,7 @@ export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 # version, the list generated from that go.mod. sample-cli-plugin and sample-controller are
 # left out (the proxy refuses them and nothing built here imports them).
 build_kube() {
-  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=0
+  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy) missing=0
   for b in "${want[@]}"; do [ -x "$KUBE_BIN/$b" ] || missing=1; done
   [ $missing = 0 ] && return 0
   log "building Kubernetes $KUBE_VERSION from its Go module (cold: about 10 minutes)"
@@ -83,7 +83,8 @@ build_kube() {
   mkdir -p "$src/bin"
   (cd "$src" && go build -mod=mod -trimpath -ldflags "$ldflags" -o bin/ \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl) \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy) \
     || die "go build of Kubernetes $KUBE_VERSION failed"
   mkdir -p "$KUBE_BIN"
   for b in "${want[@]}"; do mv "$src/bin/$b" "$KUBE_BIN/$b.tmp" && mv "$KUBE_BIN/$b.tmp" "$KUBE_BIN/$b"; done
@@ -243,6 +244,10 @@ wait_for() { # name, seconds, then the probe command
 started_at=$SECONDS
 mkdir -p "$KUBE_STATE"
 pki
+# The real node's certificates, one of which (the apiserver's client certificate towards the
+# kubelet) the apiserver is started with.
+export KUBE_VERSION HALE_TEST_STATE=$STATE HALE_TEST_CACHE=$CACHE
+"$(dirname "$0")/kube-node.sh" pki
 ADMIN=$KUBE_STATE/admin.kubeconfig
 kubeconfig "$ADMIN" hale-test:admin hale-test-nobody:nobody
 kubeconfig "$KUBE_STATE/controller-manager.kubeconfig" cm:controller-manager
@@ -267,7 +272,11 @@ start kube-apiserver "$KUBE_BIN/kube-apiserver" \
   --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
   --endpoint-reconciler-type none --cert-dir "$KUBE_STATE/apiserver-certs" \
   --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
-  --client-ca-file "$PKI/ca.crt" --authorization-mode RBAC --anonymous-auth=false \
+  --client-ca-file "$PKI/ca.crt" --authorization-mode Node,RBAC --anonymous-auth=false \
+  --enable-admission-plugins NodeRestriction \
+  --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
+  --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority "$PKI/ca.crt" --kubelet-preferred-address-types InternalIP \
   --service-account-issuer https://kubernetes.default.svc \
   --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
   --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=false --profiling=false
@@ -365,10 +374,12 @@ STAGE
 start kube-kwok "$KWOK_DIR/bin/kwok" --kubeconfig "$KUBE_STATE/kwok.kubeconfig" \
   --config "$KWOK_DIR/stages.yaml" --config "$KUBE_STATE/crash-loop-stage.yaml" \
   --manage-nodes-with-label-selector kwok.x-k8s.io/node=fake \
-  --node-lease-duration-seconds 40 --node-ip 127.0.0.1 --cidr 10.244.0.0/16 \
+  --node-lease-duration-seconds 40 --node-ip 127.0.0.1 --cidr 10.245.0.0/16 \
   --server-address "127.0.0.1:$KWOK_PORT"
 
-# Two fake nodes for kwok to keep Ready (untainted, so the tests' pods need no tolerations).
+# Two fake nodes for kwok to keep Ready. They are tainted, so that only pods that ask for a fake
+# node (a toleration and the nodeSelector type=kwok: the tests that want many nodes, or pods
+# that only pretend to run) land there; everything else runs on the real node (kube-node.sh).
 for n in 0 1; do
   cat <<NODE
 apiVersion: v1
@@ -384,6 +395,9 @@ metadata:
   annotations:
     node.alpha.kubernetes.io/ttl: "0"
     kwok.x-k8s.io/node: fake
+spec:
+  taints:
+  - {key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}
 status:
   allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
   capacity: {cpu: "32", memory: 256Gi, pods: "110"}
@@ -400,13 +414,27 @@ wait_for kube-kwok 120 nodes_ready
 wait_for kube-controller-manager 120 "${KUBECTL[@]}" get serviceaccount default -n default
 log "control plane ready in $((SECONDS - started_at))s (kubeconfig $ADMIN)"
 
+# The real node. A machine that cannot run one (no cgroups, no iptables) says so in one line
+# (exit 3) and the env gets no HALE_TEST_KUBE_NODE: the tests that need it then fail under
+# HALE_TEST_REQUIRE_ALL=1.
+KUBE_NODE=
+node_rc=0
+"$(dirname "$0")/kube-node.sh" start || node_rc=$?
+case $node_rc in
+  0) KUBE_NODE=hale-node ;;
+  3) log "continuing without a real node" ;;
+  *) die "the real node did not start (logs: $STATE/kube-*.log)" ;;
+esac
+
 # The tests' environment: replace earlier lines of ours, keep everyone else's.
 touch "$STATE/env"
 grep -v -e '^export HALE_TEST_KUBECONFIG=' -e '^export HALE_TEST_KUBECTL=' \
-  -e '^export HALE_TEST_PROMETHEUS_CRDS=' "$STATE/env" >"$STATE/env.tmp" || true
+  -e '^export HALE_TEST_PROMETHEUS_CRDS=' -e '^export HALE_TEST_KUBE_NODE=' \
+  "$STATE/env" >"$STATE/env.tmp" || true
 {
   echo "export HALE_TEST_KUBECONFIG=$ADMIN"
   echo "export HALE_TEST_KUBECTL=$KUBE_BIN/kubectl"
   echo "export HALE_TEST_PROMETHEUS_CRDS=$CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds"
+  [ -z "$KUBE_NODE" ] || echo "export HALE_TEST_KUBE_NODE=$KUBE_NODE"
 } >>"$STATE/env.tmp"
 mv "$STATE/env.tmp" "$STATE/env"

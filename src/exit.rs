@@ -123,6 +123,7 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
         return matches!(
             e,
             FleetError::RegistryChanged { .. }
+                | FleetError::Escape(_)
                 | FleetError::RuntimeChanged { .. }
                 | FleetError::ServiceChanged { .. }
                 | FleetError::NotAService(_)

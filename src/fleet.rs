@@ -50,6 +50,9 @@ pub enum FleetError {
         #[source]
         source: serde_json::Error,
     },
+    /// A path in the state file that leads out of `.hale/` (a hand-edited or foreign file).
+    #[error(transparent)]
+    Escape(#[from] crate::confine::Escape),
     #[error("no instance {id:?} in the {service} fleet (it has {known})")]
     NoInstance {
         id: String,
@@ -362,13 +365,26 @@ impl FleetState {
 
     /// Read `dir/.hale/fleet.json`.
     pub fn load(dir: &Path) -> Result<FleetState, FleetError> {
+        let dir = &std::path::absolute(dir).map_err(io("resolving the service folder"))?;
         let path = Self::path(dir);
         let text = std::fs::read(&path).map_err(|source| FleetError::NoFleet {
             dir: dir.to_path_buf(),
             path: path.clone(),
             source,
         })?;
-        serde_json::from_slice(&text).map_err(|source| FleetError::BadState { path, source })
+        let state: FleetState =
+            serde_json::from_slice(&text).map_err(|source| FleetError::BadState {
+                path: path.clone(),
+                source,
+            })?;
+        // `hale down` removes the binary and the logs the state names, and signals processes
+        // running that binary: none of them may lie outside this service's `.hale/`.
+        let own = dir.join(STATE_DIR);
+        crate::confine::within(&own, &state.binary, &path)?;
+        for i in &state.instances {
+            crate::confine::within(&own, &i.log, &path)?;
+        }
+        Ok(state)
     }
 
     /// Write the state atomically: a temporary file renamed over the old one.
@@ -1431,6 +1447,10 @@ pub async fn down(dir: &Path, grace: Duration) -> Result<Option<DownReport>, Fle
     if !dir.join(STATE_DIR).is_dir() {
         return Ok(None);
     }
+    if FleetState::path(&dir).exists() {
+        // A state file that cannot be trusted is refused before anything is created or taken.
+        FleetState::load(&dir)?;
+    }
     let _lock = FleetLock::take(&dir)?;
     if !FleetState::path(&dir).exists() {
         // A failed `hale up` keeps its logs for reading; `hale down` clears them too.
@@ -1507,6 +1527,11 @@ pub async fn down(dir: &Path, grace: Duration) -> Result<Option<DownReport>, Fle
 mod tests {
     use super::*;
 
+    /// A path under the fleet's own `.hale/`, as `hale up` writes them.
+    fn own(dir: &Path, rel: &str) -> PathBuf {
+        dir.join(STATE_DIR).join(rel)
+    }
+
     #[test]
     fn fleet_state_round_trips_atomically() {
         let dir = tempfile::tempdir().unwrap();
@@ -1514,7 +1539,7 @@ mod tests {
             version: 1,
             service: "orders".into(),
             registry: "file:///tmp/r.json".into(),
-            binary: "/x/orders".into(),
+            binary: own(dir.path(), "bin/orders"),
             runtime: RuntimeKind::Process,
             engine: None,
             image: None,
@@ -1524,7 +1549,7 @@ mod tests {
                 pid: 1,
                 address: "127.0.0.1".into(),
                 port: 41001,
-                log: "/x/orders-1.log".into(),
+                log: own(dir.path(), "logs/orders-1.log"),
                 started_unix_ms: 5,
                 admin_port: Some(41002),
                 container: None,
@@ -1541,13 +1566,57 @@ mod tests {
     }
 
     #[test]
+    fn a_state_file_naming_files_outside_its_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = FleetState {
+            version: 1,
+            service: "orders".into(),
+            registry: "file:///tmp/r.json".into(),
+            binary: "/usr/bin/sshd".into(),
+            runtime: RuntimeKind::Process,
+            engine: None,
+            image: None,
+            image_id: None,
+            instances: Vec::new(),
+        };
+        state.save(dir.path()).unwrap();
+        let err = FleetState::load(dir.path()).unwrap_err();
+        assert!(matches!(err, FleetError::Escape(_)), "{err}");
+        state.binary = own(dir.path(), "bin/../../../victim");
+        state.save(dir.path()).unwrap();
+        assert!(matches!(
+            FleetState::load(dir.path()),
+            Err(FleetError::Escape(_))
+        ));
+        state.binary = own(dir.path(), "bin/orders");
+        state.instances.push(FleetInstance {
+            id: "orders-1".into(),
+            pid: 1,
+            address: "127.0.0.1".into(),
+            port: 41001,
+            log: dir.path().join("victim.txt"),
+            started_unix_ms: 5,
+            admin_port: None,
+            container: None,
+        });
+        state.save(dir.path()).unwrap();
+        assert!(matches!(
+            FleetState::load(dir.path()),
+            Err(FleetError::Escape(_))
+        ));
+    }
+
+    #[test]
     fn a_state_file_without_a_runtime_runs_processes() {
         let dir = tempfile::tempdir().unwrap();
         let path = FleetState::path(dir.path());
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(
             &path,
-            r#"{"version":1,"service":"orders","registry":"file:///r.json","binary":"/x/orders","instances":[]}"#,
+            format!(
+                r#"{{"version":1,"service":"orders","registry":"file:///r.json","binary":{:?},"instances":[]}}"#,
+                own(dir.path(), "bin/orders")
+            ),
         )
         .unwrap();
         let state = FleetState::load(dir.path()).unwrap();
@@ -1565,7 +1634,7 @@ mod tests {
             version: 1,
             service: "orders".into(),
             registry: "file:///srv/reg/r.json".into(),
-            binary: "/x/orders".into(),
+            binary: own(dir.path(), "bin/orders"),
             runtime: RuntimeKind::Docker,
             engine: Some("unix:///run/d.sock".into()),
             image: Some("orders:0.1.0".into()),
@@ -1575,7 +1644,7 @@ mod tests {
                 pid: 7,
                 address: "127.0.0.1".into(),
                 port: 41001,
-                log: "/x/orders-1.log".into(),
+                log: own(dir.path(), "logs/orders-1.log"),
                 started_unix_ms: 5,
                 admin_port: Some(41002),
                 container: Some("abc".into()),
@@ -1606,7 +1675,7 @@ mod tests {
             version: 1,
             service: "orders".into(),
             registry: "file:///tmp/r.json".into(),
-            binary: "/x/orders".into(),
+            binary: own(dir, "bin/orders"),
             runtime: RuntimeKind::Process,
             engine: None,
             image: None,

@@ -7,6 +7,7 @@ pub mod balance;
 pub mod breaker;
 pub mod cli;
 pub mod commands;
+pub mod confine;
 pub mod discovery;
 pub mod exit;
 pub mod fleet;

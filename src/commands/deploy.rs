@@ -140,6 +140,22 @@ pub enum CheckFormat {
 struct BuildRecord {
     reference: Option<String>,
     digest: Option<String>,
+    /// `host/repo@sha256:…` when the build was pushed: the only reference a cluster can pull.
+    pushed: Option<String>,
+}
+
+/// Where the deployed image reference came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ImageOrigin {
+    /// `--image`.
+    Flag,
+    /// The reference `hale build --push` pushed.
+    Pushed,
+    /// The last build, which was not pushed: only a cluster on this machine that shares the
+    /// image store (kind, minikube, …) could run it.
+    Unpushed,
+    /// `[image] repository:tag` from hale.toml (no build recorded).
+    Settings,
 }
 
 /// `--output json` document of `--render` (docs/json/deploy.md).
@@ -151,6 +167,9 @@ struct RenderDocument<'a> {
     image: &'a str,
     out: String,
     files: &'a [write::WrittenFile],
+    /// `--render --check --output json`: the check's document, inside the render's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<CheckDocument<'a>>,
 }
 
 /// `--output json` / `--check-format json` document of `--check` (docs/json/deploy.md).
@@ -181,21 +200,40 @@ pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Re
     if !args.render && args.check.is_none() {
         return apply(&args, printer, stop).await;
     }
+    let to_stdout = args.render_flags.out.as_deref() == Some(Path::new("-"));
+    if args.render && to_stdout && printer.is_json() {
+        return Err(usage!(
+            "--out - prints the objects as YAML, not a JSON document: drop --output json, or \
+             render into a folder"
+        ));
+    }
+    // With --output json, --render --check prints one document: the render's, with the check
+    // inside it.
+    let combined = args.render && args.check.is_some() && printer.is_json();
+    if combined && matches!(args.check_format, Some(f) if f != CheckFormat::Json) {
+        return Err(usage!(
+            "--check-format with --render and --output json would print two documents: run \
+             --check on its own for that format"
+        ));
+    }
     let mut rendered = None;
+    let mut render_report = None;
     if args.render {
-        let spec = resolve_spec(&args.path, &args.render_flags, &args.apply)?;
+        let (spec, _) = resolve_spec(&args.path, &args.render_flags, &args.apply)?;
         let set = manifests::render(&spec).map_err(user_error)?;
-        let out = args.render_flags.out.clone();
-        match out.as_deref() {
-            Some(p) if p == Path::new("-") => {
-                printer.line(set.base_stream().trim_end())?;
+        if to_stdout {
+            printer.line(set.base_stream().trim_end())?;
+        } else {
+            let dir = args
+                .render_flags
+                .out
+                .clone()
+                .unwrap_or_else(|| args.path.join("deploy"));
+            let report = write::write(&set, &dir, args.render_flags.force).map_err(user_error)?;
+            if !combined {
+                report_render(printer, &spec, &report, None)?;
             }
-            _ => {
-                let dir = out.unwrap_or_else(|| args.path.join("deploy"));
-                let report =
-                    write::write(&set, &dir, args.render_flags.force).map_err(user_error)?;
-                report_render(printer, &spec, &report)?;
-            }
+            render_report = Some((spec, report));
         }
         rendered = Some(set);
     }
@@ -216,7 +254,10 @@ pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Re
         } else {
             CheckFormat::Text
         });
-        print_check(printer, &report, format)?;
+        match (&render_report, combined) {
+            (Some((spec, written)), true) => report_render(printer, spec, written, Some(&report))?,
+            _ => print_check(printer, &report, format)?,
+        }
         if report.has_errors() {
             return Err(CheckFailed(report.errors).into());
         }
@@ -227,8 +268,9 @@ pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Re
 /// Plain `hale deploy`: render the base objects in memory (the image by the digest `hale build`
 /// recorded, when there is one) and apply them.
 async fn apply(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
-    let spec = resolve_spec(&args.path, &args.render_flags, &args.apply)?;
+    let (spec, origin) = resolve_spec(&args.path, &args.render_flags, &args.apply)?;
     let set = manifests::render(&spec).map_err(user_error)?;
+    let unpushed = (origin == ImageOrigin::Unpushed).then_some(spec.image.as_str());
     let objects = set
         .base_objects()
         .map(|f| {
@@ -240,7 +282,7 @@ async fn apply(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Res
     // override it again.
     let mut apply = args.apply.clone();
     apply.image = None;
-    deploy_kube::apply(&apply, &spec.name, objects, printer, stop).await
+    deploy_kube::apply(&apply, &spec.name, objects, unpushed, printer, stop).await
 }
 
 /// The service's name from its folder's hale.toml.
@@ -294,6 +336,7 @@ fn report_render(
     printer: &Printer,
     spec: &Spec,
     report: &write::WriteReport,
+    check: Option<&check::Report>,
 ) -> anyhow::Result<()> {
     let count = |s: write::FileStatus| report.files.iter().filter(|f| f.status == s).count();
     let doc = RenderDocument {
@@ -303,6 +346,10 @@ fn report_render(
         image: &spec.image,
         out: report.out.display().to_string(),
         files: &report.files,
+        check: check.map(|report| CheckDocument {
+            schema: "hale.deploy-check/v1",
+            report,
+        }),
     };
     printer.emit(&doc, |out| {
         for f in &report.files {
@@ -332,14 +379,20 @@ fn report_render(
 /// The user's mistakes become usage errors (exit 2); disk failures stay failures (exit 1).
 fn user_error(e: ManifestError) -> anyhow::Error {
     match e {
-        ManifestError::Invalid(_) | ManifestError::HandEdited(_) => usage!("{e}"),
+        ManifestError::Invalid(_) | ManifestError::HandEdited(_) | ManifestError::Escape(_) => {
+            usage!("{e}")
+        }
         other => anyhow::Error::new(other),
     }
 }
 
 /// Flags > hale.toml `[deploy]`/`[image]` > .hale/build.json > defaults, validated later by
 /// [`Spec::validate`] before anything is written.
-fn resolve_spec(dir: &Path, flags: &RenderFlags, apply: &ApplyArgs) -> anyhow::Result<Spec> {
+fn resolve_spec(
+    dir: &Path,
+    flags: &RenderFlags,
+    apply: &ApplyArgs,
+) -> anyhow::Result<(Spec, ImageOrigin)> {
     let env = |k: &str| std::env::var(k).ok();
     let settings = settings::resolve(dir, Overrides::default(), &env)?;
     let name = settings.name.clone().ok_or_else(|| {
@@ -364,7 +417,7 @@ fn resolve_spec(dir: &Path, flags: &RenderFlags, apply: &ApplyArgs) -> anyhow::R
             flags.prometheus_label
         )
     })?;
-    let (image, version) = resolve_image(dir, &name, apply.image.as_deref(), &settings)?;
+    let (image, version, origin) = resolve_image(dir, &name, apply.image.as_deref(), &settings)?;
     let registry = Some(settings.registry.clone())
         .filter(|r| r.starts_with("consul://") || r.starts_with("etcd://"));
     for t in &flags.scrape_target {
@@ -378,7 +431,7 @@ fn resolve_spec(dir: &Path, flags: &RenderFlags, apply: &ApplyArgs) -> anyhow::R
         }
     }
     let max_replicas = flags.max_replicas.or(d.max_replicas);
-    Ok(Spec {
+    let spec = Spec {
         name,
         namespace: apply
             .target
@@ -425,17 +478,19 @@ fn resolve_spec(dir: &Path, flags: &RenderFlags, apply: &ApplyArgs) -> anyhow::R
         slos,
         budget: manifests::TimeBudget::DEFAULT,
         scrape_targets: flags.scrape_target.clone(),
-    })
+    };
+    Ok((spec, origin))
 }
 
-/// The image and its version label: `--image`, else the digest from .hale/build.json, else
-/// `[image] repository:tag` (tag default 0.1.0, the version `hale new` starts at).
-fn resolve_image(
+/// The image and its version label: `--image`, else what .hale/build.json records (the pushed
+/// `registry/repo@sha256:…`, else the local reference by digest), else `[image]
+/// repository:tag` (tag default 0.1.0, the version `hale new` starts at).
+pub(crate) fn resolve_image(
     dir: &Path,
     name: &str,
     image: Option<&str>,
     settings: &settings::Settings,
-) -> anyhow::Result<(String, Option<String>)> {
+) -> anyhow::Result<(String, Option<String>, ImageOrigin)> {
     let repository = settings
         .image
         .repository
@@ -453,7 +508,11 @@ fn resolve_image(
             .next()
             .and_then(|last| last.split('@').next())
             .and_then(|last| last.split_once(':').map(|(_, t)| t.to_string()));
-        return Ok((image.to_string(), version.and_then(|v| label(&v))));
+        return Ok((
+            image.to_string(),
+            version.and_then(|v| label(&v)),
+            ImageOrigin::Flag,
+        ));
     }
     let record_path = dir.join(".hale/build.json");
     let record = match std::fs::read(&record_path) {
@@ -467,6 +526,7 @@ fn resolve_image(
     if let Some(BuildRecord {
         reference,
         digest: Some(digest),
+        pushed,
     }) = record
     {
         if !digest.starts_with("sha256:")
@@ -492,7 +552,26 @@ fn resolve_image(
             }
             None => (repository, Some(tag)),
         };
-        return Ok((format!("{repo}@{digest}"), version.and_then(|v| label(&v))));
+        if let Some(pushed) = pushed {
+            let (pushed_repo, pushed_digest) = pushed.split_once('@').unwrap_or((&pushed, ""));
+            if pushed_repo.is_empty() || !pushed_digest.starts_with("sha256:") {
+                return Err(usage!(
+                    "{}: pushed reference {pushed:?} is not registry/repository@sha256:…; run \
+                     `hale build --push` again",
+                    record_path.display()
+                ));
+            }
+            return Ok((pushed, version.and_then(|v| label(&v)), ImageOrigin::Pushed));
+        }
+        return Ok((
+            format!("{repo}@{digest}"),
+            version.and_then(|v| label(&v)),
+            ImageOrigin::Unpushed,
+        ));
     }
-    Ok((format!("{repository}:{tag}"), label(&tag)))
+    Ok((
+        format!("{repository}:{tag}"),
+        label(&tag),
+        ImageOrigin::Settings,
+    ))
 }

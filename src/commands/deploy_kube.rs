@@ -201,12 +201,32 @@ fn outcome_words(o: &RolloutOutcome) -> (&'static str, String, Replicas) {
     }
 }
 
+/// Contexts of clusters that run on this machine and can share its image store (`kind load`,
+/// `minikube image load`, Docker Desktop's engine): the only ones an unpushed build can run on.
+const LOCAL_CLUSTER_CONTEXTS: &[&str] = &[
+    "kind-",
+    "k3d-",
+    "minikube",
+    "docker-desktop",
+    "rancher-desktop",
+    "orbstack",
+    "colima",
+];
+
+fn is_local_cluster(context: &str) -> bool {
+    LOCAL_CLUSTER_CONTEXTS
+        .iter()
+        .any(|p| context.starts_with(p))
+}
+
 /// Apply `objects` (the rendered service) to the cluster and wait for each Deployment's
-/// rollout; on failure print the diagnosis, roll back when asked, and exit 1.
+/// rollout; on failure print the diagnosis, roll back when asked, and exit 1. `unpushed` is the
+/// image when it comes from a build that was not pushed: refused unless the cluster is local.
 pub async fn apply(
     args: &ApplyArgs,
     service: &str,
     objects: Vec<DynamicObject>,
+    unpushed: Option<&str>,
     printer: &Printer,
     stop: &Stop,
 ) -> anyhow::Result<()> {
@@ -220,6 +240,19 @@ pub async fn apply(
         }
     }
     let cluster = k8s::connect(&target).await.map_err(command_error)?;
+    if let Some(image) = unpushed {
+        if !is_local_cluster(&cluster.context) {
+            return Err(crate::usage!(
+                "the last build ({image}) was not pushed, so the nodes of context {:?} cannot \
+                 pull it: run `hale build --push` first, or pass --image",
+                cluster.context
+            ));
+        }
+        printer.warn(format!(
+            "deploying the unpushed build {image}: it runs only if loaded into the cluster \
+             (for example `kind load docker-image`)"
+        ));
+    }
     let options = ApplyOptions {
         service: service.to_string(),
         force_conflicts: args.force_conflicts,

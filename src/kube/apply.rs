@@ -111,6 +111,59 @@ struct Planned {
     kind: Option<ServedKind>,
     group: String,
     namespace: Option<String>,
+    /// For a Deployment an HPA scales (and which leaves `replicas` out): the HPA's minimum.
+    hpa_minimum: Option<i64>,
+}
+
+/// `(namespace, deployment) → minReplicas` of the HPAs in the plan that scale a Deployment.
+fn hpa_minimums(plan: &[Planned]) -> Vec<((Option<String>, String), i64)> {
+    plan.iter()
+        .filter(|p| kind_name(&p.object) == "HorizontalPodAutoscaler")
+        .filter_map(|p| {
+            let target = p.object.data.pointer("/spec/scaleTargetRef")?;
+            if target.get("kind")?.as_str()? != "Deployment" {
+                return None;
+            }
+            let name = target.get("name")?.as_str()?.to_string();
+            let min = p
+                .object
+                .data
+                .pointer("/spec/minReplicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            Some(((p.namespace.clone(), name), min))
+        })
+        .collect()
+}
+
+/// Whether hale's field manager owns `spec.replicas` of the live object (by an apply).
+fn hale_owns_replicas(live: &DynamicObject) -> bool {
+    live.metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|m| m.manager.as_deref() == Some(FIELD_MANAGER))
+        .filter(|m| m.operation.as_deref() == Some("Apply"))
+        .filter_map(|m| m.fields_v1.as_ref())
+        .any(|f| f.0.pointer("/f:spec/f:replicas").is_some())
+}
+
+/// `replicas` for a Deployment an HPA scales. The rendered object leaves it out (the HPA owns
+/// the count), but a Deployment created without it starts at 1 until the HPA acts. So the
+/// first apply sets the HPA's minimum; later applies keep the live count while hale still owns
+/// the field (dropping it would reset the count to 1), and leave it out once the HPA has taken
+/// it over (its scale updates take the field from hale).
+fn replicas_for_hpa(minimum: i64, live: Option<&DynamicObject>) -> Option<i64> {
+    match live {
+        None => Some(minimum),
+        Some(live) if hale_owns_replicas(live) => Some(
+            live.data
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(minimum),
+        ),
+        Some(_) => None,
+    }
 }
 
 /// Apply `objects` to the cluster. Every object is checked and its kind resolved before the
@@ -161,15 +214,30 @@ pub async fn apply(
             kind: served,
             group: gvk.group,
             namespace,
+            hpa_minimum: None,
         });
     }
     plan.sort_by_key(|p| rank(&p.group, &kind_name(&p.object)));
+    let hpa_minimums = hpa_minimums(&plan);
+    for p in &mut plan {
+        if kind_name(&p.object) == "Deployment" && p.object.data.pointer("/spec/replicas").is_none()
+        {
+            let name = p.object.metadata.name.clone().unwrap_or_default();
+            p.hpa_minimum = hpa_minimums
+                .iter()
+                .find(|(key, _)| key.0 == p.namespace && key.1 == name)
+                .map(|(_, min)| *min);
+        }
+    }
 
     let mut namespaces: BTreeSet<String> =
         plan.iter().filter_map(|p| p.namespace.clone()).collect();
     namespaces.insert(cluster.namespace.clone());
     let mut report = ApplyReport::default();
     let mut rendered: BTreeSet<(String, String, String)> = BTreeSet::new();
+    // One transient task line while applying; the report lists each object once, at the end.
+    progress.start("apply", "Applying", None);
+    let total = plan.len();
     for p in plan {
         let kind = kind_name(&p.object);
         let name = p.object.metadata.name.clone().unwrap_or_default();
@@ -183,7 +251,6 @@ pub async fn apply(
                     .map(|t| format!("{} {}", t.api_version, t.kind))
                     .unwrap_or_default()
             );
-            progress.status("Skipped", format!("{kind}/{name}: {note}"));
             report.objects.push(ObjectChange {
                 kind,
                 name,
@@ -194,11 +261,8 @@ pub async fn apply(
             });
             continue;
         };
+        progress.message("apply", format!("{kind}/{name}"));
         let (change, diff, applied) = apply_one(cluster, served, &p, options).await?;
-        progress.status(
-            capitalized(change.verb(options.dry_run)),
-            format!("{kind}/{name}"),
-        );
         if kind == "Deployment" && p.group == "apps" {
             report.deployments.push(AppliedDeployment {
                 name: name.clone(),
@@ -217,23 +281,13 @@ pub async fn apply(
         });
     }
     if options.prune {
-        for pruned in prune(cluster, &mut kinds, &namespaces, &rendered, options).await? {
-            progress.status(
-                capitalized(Change::Pruned.verb(options.dry_run)),
-                format!("{}/{}", pruned.kind, pruned.name),
-            );
-            report.objects.push(pruned);
-        }
+        progress.message("apply", "pruning");
+        report
+            .objects
+            .extend(prune(cluster, &mut kinds, &namespaces, &rendered, options).await?);
     }
+    progress.finish("apply", format!("{total} objects"));
     Ok(report)
-}
-
-fn capitalized(verb: &str) -> String {
-    let mut c = verb.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 fn kind_name(object: &DynamicObject) -> String {
@@ -319,8 +373,15 @@ async fn apply_one(
     let mut params = PatchParams::apply(FIELD_MANAGER);
     params.force = options.force_conflicts;
     params.dry_run = options.dry_run;
+    let mut object = p.object.clone();
+    if let Some(replicas) = p
+        .hpa_minimum
+        .and_then(|min| replicas_for_hpa(min, live.as_ref()))
+    {
+        object.data["spec"]["replicas"] = Value::from(replicas);
+    }
     let stored = api
-        .patch(&name, &params, &Patch::Apply(&p.object))
+        .patch(&name, &params, &Patch::Apply(&object))
         .await
         .map_err(|e| cluster.error(what.clone(), e))?;
     // Unchanged when the server kept the resourceVersion, or when only what it maintains itself
@@ -342,7 +403,7 @@ async fn apply_one(
     } else {
         None
     };
-    Ok((change, diff, p.object.clone()))
+    Ok((change, diff, object))
 }
 
 /// An object without what the server maintains by itself, for diffs and comparisons.
@@ -468,6 +529,32 @@ mod tests {
                 "ServiceMonitor"
             ]
         );
+    }
+
+    #[test]
+    fn a_deployment_an_hpa_scales_starts_at_its_minimum_and_keeps_its_count() {
+        assert_eq!(replicas_for_hpa(3, None), Some(3));
+        let owned = object(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "orders", "managedFields": [{
+                "manager": FIELD_MANAGER, "operation": "Apply", "apiVersion": "apps/v1",
+                "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]},
+            "spec": {"replicas": 5}
+        }));
+        assert_eq!(
+            replicas_for_hpa(3, Some(&owned)),
+            Some(5),
+            "keeps the live count"
+        );
+        let taken = object(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "orders", "managedFields": [{
+                "manager": "kube-controller-manager", "operation": "Update",
+                "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}}]},
+            "spec": {"replicas": 7}
+        }));
+        assert_eq!(replicas_for_hpa(3, Some(&taken)), None, "the HPA owns it");
     }
 
     #[test]

@@ -70,6 +70,19 @@ pub enum KubeError {
     BadObject { object: String, reason: String },
     #[error("{object}: rejected by the API server: {message}")]
     Rejected { object: String, message: String },
+    #[error(
+        "namespace {namespace:?} does not exist: create it with --create-namespace, or pick \
+         another with --namespace"
+    )]
+    NoNamespace { namespace: String },
+    /// Any other answer of the API server, as one sentence (never its debug form).
+    #[error("{what}: the API server answered {code} {reason}: {message}")]
+    Status {
+        what: String,
+        code: u16,
+        reason: String,
+        message: String,
+    },
     #[error("deployment {name:?} has no earlier revision to roll back to")]
     NoPreviousRevision { name: String },
     #[error("{what}: {source}")]
@@ -248,7 +261,29 @@ impl Cluster {
                     object: what,
                     message: status.message.clone(),
                 },
-                _ => KubeError::Api { what, source: err },
+                404 if status
+                    .details
+                    .as_ref()
+                    .is_some_and(|d| d.kind == "namespaces" && !d.name.is_empty()) =>
+                {
+                    KubeError::NoNamespace {
+                        namespace: status
+                            .details
+                            .as_ref()
+                            .map(|d| d.name.clone())
+                            .unwrap_or_default(),
+                    }
+                }
+                code => KubeError::Status {
+                    what,
+                    code,
+                    reason: if status.reason.is_empty() {
+                        "(no reason)".to_string()
+                    } else {
+                        status.reason.clone()
+                    },
+                    message: status.message.clone(),
+                },
             },
             kube::Error::HyperError(_) | kube::Error::Service(_) => KubeError::Unreachable {
                 server: self.server.clone(),

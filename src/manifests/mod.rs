@@ -101,6 +101,9 @@ pub enum ManifestError {
          overwrite it, or render into another folder with --out"
     )]
     HandEdited(String),
+    /// An entry of the render record points outside the output folder.
+    #[error(transparent)]
+    Escape(#[from] crate::confine::Escape),
     #[error("serializing {what}: {source}")]
     Yaml {
         what: String,

@@ -71,6 +71,13 @@ fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, ManifestError> {
 
 /// Write `set` under `out`. Checks every file first; writes nothing if one is hand-edited.
 pub fn write(set: &Rendered, out: &Path, force: bool) -> Result<WriteReport, ManifestError> {
+    if std::fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(ManifestError::invalid(format!(
+            "{} is a symbolic link: hale writes and removes rendered files only in a real folder; \
+             pass --out with a folder (or replace the link)",
+            out.display()
+        )));
+    }
     let record_path = out.join(RECORD);
     let record: Record = match read_existing(&record_path)? {
         Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
@@ -78,10 +85,17 @@ pub fn write(set: &Rendered, out: &Path, force: bool) -> Result<WriteReport, Man
     };
     let owned = |rel: &str, bytes: &[u8]| record.files.get(rel) == Some(&sha256(bytes));
 
+    // The record sits in a folder people commit and clone: every entry must stay inside `out`
+    // (checked before anything is read, written or removed; `force` never overrides this).
+    let mut confined = BTreeMap::new();
+    for rel in record.files.keys() {
+        confined.insert(rel.as_str(), crate::confine::join(out, rel, &record_path)?);
+    }
+
     // Plan: decide every file's fate before touching any.
     let mut plan = Vec::new();
     for f in &set.files {
-        let path = out.join(&f.path);
+        let path = crate::confine::join(out, &f.path, &record_path)?;
         let status = match read_existing(&path)? {
             Some(existing) if existing == f.contents.as_bytes() => FileStatus::Unchanged,
             Some(existing) if !force && !owned(&f.path, &existing) => {
@@ -92,16 +106,15 @@ pub fn write(set: &Rendered, out: &Path, force: bool) -> Result<WriteReport, Man
         plan.push((f, path, status));
     }
     let mut removals = Vec::new();
-    for rel in record.files.keys() {
+    for (rel, path) in confined {
         if set.get(rel).is_some() {
             continue;
         }
-        let path = out.join(rel);
         if let Some(existing) = read_existing(&path)? {
             if !force && !owned(rel, &existing) {
                 return Err(ManifestError::HandEdited(path.display().to_string()));
             }
-            removals.push((rel.clone(), path));
+            removals.push((rel.to_string(), path));
         }
     }
 
@@ -203,6 +216,60 @@ mod tests {
             std::fs::read_to_string(&edited).unwrap(),
             changed.get("base/deployment.yaml").unwrap().contents
         );
+    }
+
+    #[test]
+    fn a_record_entry_outside_the_folder_is_refused_even_with_force() {
+        let parent = tempfile::tempdir().unwrap();
+        let out = parent.path().join("deploy");
+        let set = render(&full_spec()).unwrap();
+        write(&set, &out, false).unwrap();
+        let victim = parent.path().join("victim.txt");
+        std::fs::write(&victim, "precious\n").unwrap();
+        for entry in [
+            "../victim.txt",
+            victim.to_str().unwrap(),
+            "base/../../victim.txt",
+        ] {
+            let record = serde_json::json!({
+                "version": 1,
+                "files": { entry: sha256(b"precious\n") },
+            });
+            std::fs::write(out.join(RECORD), record.to_string()).unwrap();
+            for force in [false, true] {
+                let err = write(&set, &out, force).unwrap_err();
+                assert!(matches!(err, ManifestError::Escape(_)), "{entry}: {err}");
+                assert!(err.to_string().contains(entry), "{err}");
+            }
+            assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        }
+    }
+
+    #[test]
+    fn a_symlinked_folder_inside_the_output_is_not_followed() {
+        let parent = tempfile::tempdir().unwrap();
+        let out = parent.path().join("deploy");
+        let set = render(&full_spec()).unwrap();
+        write(&set, &out, false).unwrap();
+        let elsewhere = parent.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("keep.txt"), "precious\n").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, out.join("link")).unwrap();
+        let record = serde_json::json!({
+            "version": 1,
+            "files": { "link/keep.txt": sha256(b"precious\n") },
+        });
+        std::fs::write(out.join(RECORD), record.to_string()).unwrap();
+        let err = write(&set, &out, true).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(elsewhere.join("keep.txt").exists());
+        // The output folder itself as a link is refused too.
+        let linked = parent.path().join("deploy-link");
+        std::os::unix::fs::symlink(&elsewhere, &linked).unwrap();
+        assert!(matches!(
+            write(&set, &linked, true).unwrap_err(),
+            ManifestError::Invalid(_)
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! SHA-256 of what the template rendered. The rendered text itself is kept beside it, under
 //! `.hale-base/`, as the common ancestor of a three-way merge. Both are meant to be committed.
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -225,18 +225,7 @@ pub fn slash_path(path: &Path) -> String {
 /// A lock path as a relative path of plain segments, or `None` when it is absolute, empty or
 /// has `.`/`..` segments.
 pub fn relative_path(path: &str) -> Option<PathBuf> {
-    if path.is_empty() || path.contains('\\') || path.contains('\0') {
-        return None;
-    }
-    let p = Path::new(path);
-    let mut out = PathBuf::new();
-    for comp in p.components() {
-        match comp {
-            Component::Normal(seg) => out.push(seg),
-            _ => return None,
-        }
-    }
-    (out.as_os_str().len() == path.len()).then_some(out)
+    crate::confine::plain_relative(path)
 }
 
 #[cfg(test)]

@@ -150,10 +150,7 @@ pub fn plan(opts: &UpgradeOptions) -> Result<Upgrade, ScaffoldError> {
     let fresh = Lock::for_render(&context, &set, &rendered);
 
     let base_of = |entry: &LockedFile| -> Result<Option<Vec<u8>>, ScaffoldError> {
-        let Some(rel) = lock::relative_path(&entry.path) else {
-            return Ok(None);
-        };
-        let bytes = read_optional(&root.join(BASE_DIR).join(rel))?;
+        let bytes = read_optional(&inside(&root.join(BASE_DIR), &entry.path, root)?)?;
         Ok(bytes.filter(|b| sha256(b) == entry.sha256))
     };
 
@@ -165,7 +162,7 @@ pub fn plan(opts: &UpgradeOptions) -> Result<Upgrade, ScaffoldError> {
     for file in &rendered {
         let path = lock::slash_path(&file.path);
         let new_entry = LockedFile::of(file);
-        let disk = read_optional(&root.join(&file.path))?;
+        let disk = read_optional(&inside(root, &path, root)?)?;
         let mut change = |status, reason, after: Option<Vec<u8>>| {
             changes.push(Change {
                 path: path.clone(),
@@ -220,10 +217,7 @@ pub fn plan(opts: &UpgradeOptions) -> Result<Upgrade, ScaffoldError> {
     }
 
     for entry in old.files.iter().filter(|e| !new_paths.contains(&e.path)) {
-        let Some(rel) = lock::relative_path(&entry.path) else {
-            continue;
-        };
-        let disk = read_optional(&root.join(rel))?;
+        let disk = read_optional(&inside(root, &entry.path, root)?)?;
         let (status, reason, after) = match &disk {
             Some(current) if sha256(current) != entry.sha256 => (
                 Status::Kept,
@@ -271,10 +265,7 @@ impl Upgrade {
         let mut staged = Vec::new();
         let mut deletes = Vec::new();
         for change in self.changes.iter().filter(|c| c.writes()) {
-            let Some(rel) = lock::relative_path(&change.path) else {
-                continue;
-            };
-            let dest = self.root.join(rel);
+            let dest = inside(&self.root, &change.path, &self.root)?;
             match &change.after {
                 Some(bytes) => staged.push(super::stage(&dest, bytes)?),
                 None => deletes.push(dest),
@@ -282,10 +273,7 @@ impl Upgrade {
         }
         let base_root = self.root.join(BASE_DIR);
         for (path, contents) in &self.bases {
-            let Some(rel) = lock::relative_path(path) else {
-                continue;
-            };
-            let dest = base_root.join(rel);
+            let dest = inside(&base_root, path, &self.root)?;
             let current = read_optional(&dest)?;
             match contents {
                 Some(bytes) if current.as_ref() != Some(bytes) => {
@@ -318,6 +306,13 @@ impl Upgrade {
         }
         Ok(())
     }
+}
+
+/// `dir/entry` for a path from hale.lock, refused (exit 2) when it would lead out of `dir`
+/// through a symbolic link (the lock's paths are already checked to be plain relative paths).
+fn inside(dir: &Path, entry: &str, root: &Path) -> Result<PathBuf, ScaffoldError> {
+    crate::confine::join(dir, entry, &root.join(LOCK_FILE))
+        .map_err(|e| ScaffoldError::Lock(e.to_string()))
 }
 
 /// Remove the folders a deleted file leaves empty, up to (not including) `root`.

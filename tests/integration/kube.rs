@@ -2,9 +2,11 @@
 //! controller manager, scheduler, kwok's fake nodes and pods), checked through the API
 //! server's own view: resourceVersions, generations, ReplicaSets, replica counts.
 //!
-//! Each test works in a namespace of its own (deleted when the test ends). Pods are kwok's: they
-//! become Ready without pulling any image; a pod labelled `hale.test/crash-loop=true` crash-loops
-//! instead (the tests' own kwok stage, see scripts/kube-env.sh).
+//! Each test works in a namespace of its own (deleted when the test ends). The objects these
+//! tests build run their pods on kwok's fake nodes (a toleration of their taint and the
+//! nodeSelector `type=kwok`): they become Ready without pulling any image; a pod labelled
+//! `hale.test/crash-loop=true` crash-loops instead (the tests' own kwok stage, see
+//! scripts/kube-env.sh). Pods that really run, on the real node, are `kube_node`'s.
 use crate::common;
 
 use std::path::{Path, PathBuf};
@@ -119,6 +121,10 @@ fn service_objects(svc: &str, ns: &str, shape: &Shape) -> Vec<DynamicObject> {
             "metadata": {"labels": pod_labels},
             "spec": {
                 "serviceAccountName": svc,
+                // Fake pods: on kwok's tainted nodes, never on the real node (no image to pull).
+                "nodeSelector": {"type": "kwok"},
+                "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Equal",
+                                 "value": "fake", "effect": "NoSchedule"}],
                 "containers": [{"name": svc, "image": shape.image,
                                 "ports": [{"name": "http", "containerPort": 8080}]}]
             }
@@ -216,6 +222,7 @@ async fn a_rollout_is_reported_successful_only_once_every_replica_is_available()
         &args,
         svc,
         service_objects(svc, &ns.name, &Shape::default()),
+        None,
         &quiet(),
         &Stop::new(),
     )
@@ -303,6 +310,7 @@ async fn crash_loop(kubeconfig: &str, tag: &str, rollback: bool) -> (Namespace, 
         &args,
         svc,
         service_objects(svc, &ns.name, &broken),
+        None,
         &quiet(),
         &Stop::new(),
     )
@@ -547,6 +555,7 @@ async fn fields_of_another_manager_are_not_taken_without_force_conflicts() {
         &args,
         svc,
         service_objects(svc, &ns.name, &shape),
+        None,
         &quiet(),
         &Stop::new(),
     )
@@ -570,6 +579,7 @@ async fn fields_of_another_manager_are_not_taken_without_force_conflicts() {
         &forced,
         svc,
         service_objects(svc, &ns.name, &shape),
+        None,
         &quiet(),
         &Stop::new(),
     )
@@ -823,6 +833,7 @@ async fn a_user_without_rights_gets_the_rbac_refusal_and_nothing_is_applied() {
         &args,
         svc,
         service_objects(svc, &ns.name, &Shape::default()),
+        None,
         &quiet(),
         &Stop::new(),
     )

@@ -11,6 +11,7 @@ mod cli;
 mod deploy;
 mod fleet;
 mod fleet_docker;
+mod hostile;
 mod kube;
 mod load;
 mod new;

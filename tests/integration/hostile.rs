@@ -1,0 +1,158 @@
+//! Hostile files, as a cloned repository can carry them: state and record files whose entries
+//! point outside their folder, directly or through a committed symbolic link. Each test runs
+//! the command a user would, and hashes the whole temporary folder (the project and its
+//! "outside") before and after: nothing may change, and the refusal is one line, exit 2.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use sha2::{Digest, Sha256};
+
+use crate::common;
+
+/// Every entry below `root` with a hash of its bytes (files) or its target (links).
+fn fingerprint(root: &Path) -> BTreeMap<PathBuf, String> {
+    common::tree(root)
+        .into_iter()
+        .map(|rel| {
+            let p = root.join(&rel);
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let print = if meta.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(&p).unwrap().display())
+            } else if meta.is_file() {
+                format!("{:x}", Sha256::digest(std::fs::read(&p).unwrap()))
+            } else {
+                "dir".to_string()
+            };
+            (rel, print)
+        })
+        .collect()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_refused(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "{needle:?} not in: {err}");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// A service folder `--render` can read (hale.toml only), beside a file it must never touch.
+fn service_beside_victim(tmp: &Path) -> (PathBuf, PathBuf) {
+    let dir = tmp.join("project/orders");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hale.toml"), "name = \"orders\"\nport = 8080\n").unwrap();
+    let victim = tmp.join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    (dir, victim)
+}
+
+fn render(tmp: &Path, dir: &Path, extra: &[&str]) -> Output {
+    common::hale(tmp)
+        .args(["deploy"])
+        .arg(dir)
+        .args(["--render"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_render_record_pointing_outside_deploy_deletes_nothing_even_with_force() {
+    let tmp = common::tempdir();
+    let (dir, victim) = service_beside_victim(tmp.path());
+    common::assert_success(&render(tmp.path(), &dir, &[]), "first render");
+    let hash = sha256_hex(b"precious\n");
+    for entry in [
+        "../../../victim.txt".to_string(),
+        victim.display().to_string(),
+        "base/../../../../victim.txt".to_string(),
+    ] {
+        let record = serde_json::json!({ "version": 1, "files": { &entry: &hash } });
+        std::fs::write(dir.join("deploy/.hale-render.json"), record.to_string()).unwrap();
+        let before = fingerprint(tmp.path());
+        for extra in [&[][..], &["--force"][..]] {
+            let out = render(tmp.path(), &dir, extra);
+            assert_refused(&out, &format!("entry {entry:?}"));
+            assert_eq!(fingerprint(tmp.path()), before, "{entry} {extra:?}");
+        }
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+}
+
+#[test]
+fn a_committed_symlink_inside_deploy_is_not_followed() {
+    let tmp = common::tempdir();
+    let (dir, _victim) = service_beside_victim(tmp.path());
+    common::assert_success(&render(tmp.path(), &dir, &[]), "first render");
+    let outside = tmp.path().join("home");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("thesis.tex"), "years of work\n").unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("deploy/docs")).unwrap();
+    let record = serde_json::json!({
+        "version": 1,
+        "files": { "docs/thesis.tex": sha256_hex(b"years of work\n") },
+    });
+    std::fs::write(dir.join("deploy/.hale-render.json"), record.to_string()).unwrap();
+    let before = fingerprint(tmp.path());
+    let out = render(tmp.path(), &dir, &["--force"]);
+    assert_refused(&out, "symbolic link");
+    assert_eq!(fingerprint(tmp.path()), before);
+}
+
+#[test]
+fn down_refuses_a_fleet_state_naming_files_outside_hale_dir() {
+    let tmp = common::tempdir();
+    let (dir, victim) = service_beside_victim(tmp.path());
+    std::fs::create_dir_all(dir.join(".hale/logs")).unwrap();
+    let state = serde_json::json!({
+        "version": 1,
+        "service": "orders",
+        "registry": format!("file://{}/reg.json", tmp.path().display()),
+        "binary": dir.join(".hale/bin/orders"),
+        "instances": [{
+            "id": "orders-1", "pid": 999_999, "address": "127.0.0.1", "port": 1,
+            "log": victim, "started_unix_ms": 0
+        }],
+    });
+    std::fs::write(dir.join(".hale/fleet.json"), state.to_string()).unwrap();
+    let before = fingerprint(tmp.path());
+    let out = common::hale(tmp.path())
+        .arg("down")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_refused(&out, "points outside its folder");
+    assert_eq!(fingerprint(tmp.path()), before);
+}
+
+#[test]
+fn upgrade_does_not_write_through_a_committed_symlink() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    common::scaffold(tmp.path(), "orders", &dir);
+    // The repository replaced cmd/ with a link to a folder of the user's.
+    let outside = tmp.path().join("elsewhere");
+    std::fs::rename(dir.join("cmd"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("cmd")).unwrap();
+    let before = fingerprint(tmp.path());
+    for extra in [&["--dry-run"][..], &[][..], &["--merge"][..]] {
+        let out = common::hale(tmp.path())
+            .arg("upgrade")
+            .arg(&dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_refused(&out, "symbolic link");
+        assert_eq!(fingerprint(tmp.path()), before, "{extra:?}");
+    }
+}
