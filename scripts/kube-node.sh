@@ -109,6 +109,12 @@ CNI_BIN=/usr/lib/cni
 iptables -t nat -L -n >/dev/null 2>&1 || cannot "iptables cannot read the nat table (kube-proxy needs it)"
 
 mkdir -p "$NODE_STATE"
+# Config files are replaced only when their content changes: kube-proxy exits when its
+# configuration file changes under it, and re-running this script must be harmless.
+write_if_changed() { # file; content on stdin
+  cat >"$1.new"
+  if cmp -s "$1.new" "$1"; then rm -f "$1.new"; else mv "$1.new" "$1"; fi
+}
 
 # --- the bridge --------------------------------------------------------------------------------
 # Made here rather than by the CNI plugin at the first pod, because the kubelet's node IP must
@@ -122,7 +128,7 @@ sysctl -qw net.ipv4.ip_forward=1 2>/dev/null || [ "$(cat /proc/sys/net/ipv4/ip_f
   || cannot "IPv4 forwarding is off and cannot be turned on"
 
 mkdir -p "$NODE_STATE/cni/net.d" "$NODE_STATE/cni/ipam"
-cat >"$NODE_STATE/cni/net.d/10-hale.conflist" <<CNI
+write_if_changed "$NODE_STATE/cni/net.d/10-hale.conflist" <<CNI
 {
   "cniVersion": "1.0.0",
   "name": "hale",
@@ -147,14 +153,14 @@ CNI
 
 # --- containerd --------------------------------------------------------------------------------
 mkdir -p "$NODE_STATE/containerd/certs.d/$REGISTRY"
-cat >"$NODE_STATE/containerd/certs.d/$REGISTRY/hosts.toml" <<HOSTS
+write_if_changed "$NODE_STATE/containerd/certs.d/$REGISTRY/hosts.toml" <<HOSTS
 server = "http://$REGISTRY"
 
 [host."http://$REGISTRY"]
   capabilities = ["pull", "resolve"]
 HOSTS
 # containerd 1.6 (Debian bookworm) reads restrict_oom_score_adj from the CRI plugin's own table.
-cat >"$NODE_STATE/containerd/config.toml" <<TOML
+write_if_changed "$NODE_STATE/containerd/config.toml" <<TOML
 version = 2
 root = "$NODE_STATE/containerd/root"
 state = "$NODE_STATE/containerd/state"
@@ -208,7 +214,7 @@ wait_for kube-containerd 60 ctr --address "$NODE_STATE/containerd/containerd.soc
 # What every pod's network namespace hangs on: a process that sleeps until it is told to stop
 # and reaps orphans, as Kubernetes' own pause does. Built static, pushed to the test registry
 # through the test engine (no image can be pulled from outside).
-if ! curl -fsS -o /dev/null "http://$REGISTRY/v2/hale-test/pause/manifests/1" \
+if ! curl -fs -o /dev/null "http://$REGISTRY/v2/hale-test/pause/manifests/1" \
   -H 'Accept: application/vnd.docker.distribution.manifest.v2+json'; then
   log "building the sandbox image $PAUSE_IMAGE"
   work=$(mktemp -d "$NODE_STATE/pause.XXXXXX")
@@ -262,8 +268,8 @@ kubeconfig "$NODE_STATE/kubelet.kubeconfig" kubelet
 kubeconfig "$NODE_STATE/kube-proxy.kubeconfig" kube-proxy
 
 # --- kubelet -----------------------------------------------------------------------------------
-echo "nameserver 127.0.0.1" >"$NODE_STATE/resolv.conf"
-cat >"$NODE_STATE/kubelet.yaml" <<KUBELET
+echo "nameserver 127.0.0.1" | write_if_changed "$NODE_STATE/resolv.conf"
+write_if_changed "$NODE_STATE/kubelet.yaml" <<KUBELET
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 failCgroupV1: false
@@ -303,7 +309,7 @@ start kube-kubelet "$KUBE_BIN/kubelet" --config "$NODE_STATE/kubelet.yaml" \
 # --- kube-proxy --------------------------------------------------------------------------------
 # Conntrack sizes and timeouts at 0: leave the host's sysctls alone (they are read-only in a
 # container). NodePorts only on the bridge address, never on the machine's other interfaces.
-cat >"$NODE_STATE/kube-proxy.yaml" <<PROXY
+write_if_changed "$NODE_STATE/kube-proxy.yaml" <<PROXY
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables

@@ -13,6 +13,7 @@ mod fleet;
 mod fleet_docker;
 mod hostile;
 mod kube;
+mod kube_node;
 mod load;
 mod new;
 mod push;

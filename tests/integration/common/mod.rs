@@ -38,6 +38,9 @@ pub enum Service {
     Kube,
     /// The folder of the Prometheus operator's CRD files (monitoring.coreos.com_*.yaml).
     PrometheusCrds,
+    /// The name of the cluster's real node (kubelet, containerd, kube-proxy:
+    /// scripts/kube-node.sh), whose pods really run; absent where the machine cannot run one.
+    KubeNode,
 }
 
 impl Service {
@@ -59,6 +62,7 @@ impl Service {
             Service::Kustomize => "HALE_TEST_KUSTOMIZE",
             Service::Kube => "HALE_TEST_KUBECONFIG",
             Service::PrometheusCrds => "HALE_TEST_PROMETHEUS_CRDS",
+            Service::KubeNode => "HALE_TEST_KUBE_NODE",
         }
     }
 }
