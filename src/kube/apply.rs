@@ -237,6 +237,7 @@ pub async fn apply(
     let mut rendered: BTreeSet<(String, String, String)> = BTreeSet::new();
     // One transient task line while applying; the report lists each object once, at the end.
     progress.start("apply", "Applying", None);
+    let mut namespaces_created = BTreeSet::new();
     let total = plan.len();
     for p in plan {
         let kind = kind_name(&p.object);
@@ -262,7 +263,23 @@ pub async fn apply(
             continue;
         };
         progress.message("apply", format!("{kind}/{name}"));
-        let (change, diff, applied) = apply_one(cluster, served, &p, options).await?;
+        let (change, diff, applied, note) = match apply_one(cluster, served, &p, options).await {
+            Ok((change, diff, applied)) => (change, diff, applied, None),
+            // A dry run creates no namespace, so the server cannot check what would go into
+            // one this run would create: say so rather than fail a first deploy's dry run.
+            Err(KubeError::NoNamespace { namespace })
+                if options.dry_run && namespaces_created.contains(&namespace) =>
+            {
+                let note = format!(
+                    "not checked by the API server: namespace {namespace} would be created first"
+                );
+                (Change::Created, None, p.object.clone(), Some(note))
+            }
+            Err(e) => return Err(e),
+        };
+        if kind == "Namespace" && change == Change::Created {
+            namespaces_created.insert(name.clone());
+        }
         if kind == "Deployment" && p.group == "apps" {
             report.deployments.push(AppliedDeployment {
                 name: name.clone(),
@@ -276,7 +293,7 @@ pub async fn apply(
             name,
             namespace: p.namespace,
             change,
-            note: None,
+            note,
             diff,
         });
     }

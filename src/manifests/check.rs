@@ -796,7 +796,7 @@ mod tests {
         );
         edit(
             &mut files,
-            "base/servicemonitor.yaml",
+            "components/monitoring/servicemonitor.yaml",
             "port: http",
             "port: metrics",
         );

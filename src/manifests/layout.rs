@@ -36,10 +36,14 @@ impl Rendered {
         out
     }
 
-    /// The files of the base that hold one Kubernetes object each (not the kustomization).
+    /// The files that hold one Kubernetes object each of the base and of the monitoring
+    /// component (not the kustomizations): what plain `hale deploy` applies.
     pub fn base_objects(&self) -> impl Iterator<Item = &RenderedFile> {
         self.files.iter().filter(|f| {
-            f.path.starts_with("base/") && f.kind.as_deref().is_some_and(|k| k != "Kustomization")
+            (f.path.starts_with("base/") || f.path.starts_with(MONITORING_COMPONENT))
+                && f.kind
+                    .as_deref()
+                    .is_some_and(|k| k != "Kustomization" && k != "Component")
         })
     }
 
@@ -85,8 +89,14 @@ impl Builder {
 }
 
 const KUSTOMIZE_API: &str = "kustomize.config.k8s.io/v1beta1";
+const KUSTOMIZE_COMPONENT_API: &str = "kustomize.config.k8s.io/v1alpha1";
 
 /// Render every file from a validated spec. Validates first; nothing here touches the disk.
+/// The kustomize component holding the Prometheus operator's objects (ServiceMonitor,
+/// PrometheusRule): outside the base, so `kubectl apply -k base` works on a cluster without
+/// the operator's CRDs; both overlays include it.
+pub const MONITORING_COMPONENT: &str = "components/monitoring/";
+
 pub fn render(spec: &Spec) -> Result<Rendered, ManifestError> {
     spec.validate()?;
     let mut b = Builder { files: Vec::new() };
@@ -158,18 +168,6 @@ pub fn render(spec: &Spec) -> Result<Rendered, ManifestError> {
             yaml("NetworkPolicy", &np),
         )?;
     }
-    add(
-        &mut b,
-        "servicemonitor.yaml",
-        "ServiceMonitor",
-        yaml("ServiceMonitor", &monitoring::service_monitor(spec)),
-    )?;
-    add(
-        &mut b,
-        "prometheusrule.yaml",
-        "PrometheusRule",
-        yaml("PrometheusRule", &monitoring::prometheus_rule(spec)),
-    )?;
     let board = dashboard::dashboard(spec);
     let board_json = dashboard_json(&board)?;
     add(
@@ -188,6 +186,25 @@ pub fn render(spec: &Spec) -> Result<Rendered, ManifestError> {
             "apiVersion": KUSTOMIZE_API,
             "kind": "Kustomization",
             "resources": base,
+        }),
+    )?;
+    b.object(
+        &format!("{MONITORING_COMPONENT}servicemonitor.yaml"),
+        "ServiceMonitor",
+        &monitoring::service_monitor(spec),
+    )?;
+    b.object(
+        &format!("{MONITORING_COMPONENT}prometheusrule.yaml"),
+        "PrometheusRule",
+        &monitoring::prometheus_rule(spec),
+    )?;
+    b.object(
+        &format!("{MONITORING_COMPONENT}kustomization.yaml"),
+        "Component",
+        &json!({
+            "apiVersion": KUSTOMIZE_COMPONENT_API,
+            "kind": "Component",
+            "resources": ["servicemonitor.yaml", "prometheusrule.yaml"],
         }),
     )?;
     overlays(&mut b, spec)?;
@@ -348,6 +365,7 @@ fn overlays(b: &mut Builder, spec: &Spec) -> Result<(), ManifestError> {
                 "apiVersion": KUSTOMIZE_API,
                 "kind": "Kustomization",
                 "resources": ["../../base"],
+                "components": ["../../components/monitoring"],
                 "patches": patches,
             }),
         )?;

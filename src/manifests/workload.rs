@@ -225,11 +225,18 @@ pub fn deployment(spec: &Spec) -> Deployment {
             requests: Some(BTreeMap::from([
                 ("cpu".to_string(), Quantity(r.cpu_request.clone())),
                 ("memory".to_string(), Quantity(r.memory_request.clone())),
+                (
+                    "ephemeral-storage".to_string(),
+                    Quantity(EPHEMERAL_STORAGE_REQUEST.into()),
+                ),
             ])),
-            limits: Some(BTreeMap::from([(
-                "memory".to_string(),
-                Quantity(r.memory_limit.clone()),
-            )])),
+            limits: Some(BTreeMap::from([
+                ("memory".to_string(), Quantity(r.memory_limit.clone())),
+                (
+                    "ephemeral-storage".to_string(),
+                    Quantity(EPHEMERAL_STORAGE_LIMIT.into()),
+                ),
+            ])),
             ..Default::default()
         }),
         security_context: Some(SecurityContext {
@@ -310,7 +317,7 @@ pub fn deployment(spec: &Spec) -> Deployment {
                     volumes: Some(vec![Volume {
                         name: "tmp".into(),
                         empty_dir: Some(EmptyDirVolumeSource {
-                            size_limit: Some(Quantity("64Mi".into())),
+                            size_limit: Some(Quantity(TMP_SIZE_LIMIT.into())),
                             ..Default::default()
                         }),
                         ..Default::default()
@@ -323,6 +330,15 @@ pub fn deployment(spec: &Spec) -> Deployment {
         ..Default::default()
     }
 }
+
+/// Local disk the pod may use: the `/tmp` emptyDir (capped at [`TMP_SIZE_LIMIT`]) and the
+/// container's logs (the kubelet keeps up to 5 × 10 MiB by default). Requested so that the
+/// scheduler counts it and limited so that a runaway writer is evicted rather than filling the
+/// node.
+pub const EPHEMERAL_STORAGE_REQUEST: &str = "128Mi";
+pub const EPHEMERAL_STORAGE_LIMIT: &str = "256Mi";
+/// The size limit of the `/tmp` emptyDir.
+pub const TMP_SIZE_LIMIT: &str = "64Mi";
 
 pub fn service(spec: &Spec) -> Service {
     Service {
@@ -548,6 +564,35 @@ mod tests {
         };
         assert_eq!(deployment(&fixed).spec.unwrap().replicas, Some(2));
         assert!(horizontal_pod_autoscaler(&fixed).is_none());
+    }
+
+    #[test]
+    fn local_disk_is_requested_limited_and_every_empty_dir_is_capped() {
+        let pod = deployment(&full_spec())
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap();
+        for c in &pod.containers {
+            let r = c.resources.as_ref().unwrap();
+            for side in [&r.requests, &r.limits] {
+                assert!(
+                    side.as_ref().unwrap().contains_key("ephemeral-storage"),
+                    "{}: {r:?}",
+                    c.name
+                );
+            }
+        }
+        for v in pod.volumes.unwrap() {
+            if let Some(dir) = v.empty_dir {
+                assert!(
+                    dir.size_limit.is_some(),
+                    "emptyDir {} has a sizeLimit",
+                    v.name
+                );
+            }
+        }
     }
 
     #[test]

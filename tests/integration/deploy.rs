@@ -108,7 +108,7 @@ fn rendered_set_matches_snapshot_and_is_byte_identical_on_rerun() {
     assert_eq!(files(&deploy), first, "a second render changed bytes");
     let text = String::from_utf8_lossy(&again.stdout);
     assert!(
-        text.contains("(0 written, 25 unchanged, 0 removed)"),
+        text.contains("(0 written, 26 unchanged, 0 removed)"),
         "{text}"
     );
     // The image is the digest `hale build` recorded, never a tag.
@@ -245,7 +245,7 @@ fn monitoring_checker(tmp: &Path, go: &str) -> PathBuf {
 fn operator_types_decode_the_monitor_and_rules_refusing_unknown_fields() {
     let go = need!(Go);
     let tmp = common::tempdir();
-    let base = render_full(tmp.path()).join("base");
+    let base = render_full(tmp.path()).join("components/monitoring");
     let checker = monitoring_checker(tmp.path(), &go);
     let out = run(
         Command::new(&checker)
@@ -668,5 +668,42 @@ fn real_prometheus_scrapes_a_fleet_under_load_and_every_rule_and_panel_returns_s
         empty.is_empty(),
         "queries that returned no series (broken rules or panels): {empty:#?}\nprometheus log: {}",
         read(&tmp.path().join("prometheus.log"))
+    );
+}
+
+/// Deploy bug 9: `--render --check --output json` prints exactly one JSON document (the render's,
+/// with the check inside); `--out -` prints YAML, so it refuses `--output json`.
+#[test]
+fn render_and_check_under_output_json_print_one_document() {
+    let tmp = common::tempdir();
+    let dir = service(tmp.path());
+    let out = common::hale(tmp.path())
+        .args(["--output", "json", "deploy"])
+        .arg(&dir)
+        .args(["--render", "--check"])
+        .output()
+        .unwrap();
+    assert_success(&out, "--render --check --output json");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "one JSON document: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    assert_eq!(doc["schema"], "hale.deploy-render/v1", "{doc}");
+    assert_eq!(doc["check"]["schema"], "hale.deploy-check/v1", "{doc}");
+
+    let out = common::hale(tmp.path())
+        .args(["--output", "json", "deploy"])
+        .arg(&dir)
+        .args(["--render", "--out", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out).contains("drop --output json"),
+        "{}",
+        stderr(&out)
     );
 }

@@ -851,71 +851,119 @@ async fn a_user_without_rights_gets_the_rbac_refusal_and_nothing_is_applied() {
     assert!(namespaces.get_opt(&ns.name).await.unwrap().is_none());
 }
 
-/// The whole command as a user runs it: `hale deploy` renders a generated service's objects
-/// (its Namespace too, with `--create-namespace`), applies them and waits for the rollout;
-/// running it again changes nothing; `status` reports it; `delete` removes it.
-#[test]
-fn hale_deploy_renders_applies_and_rolls_out_a_generated_service() {
+/// An autoscaled Deployment (no `replicas`, an HPA) for the service's objects.
+fn autoscaled(svc: &str, ns: &str, min: i64) -> Vec<DynamicObject> {
+    let mut objects = service_objects(svc, ns, &Shape::default());
+    for o in &mut objects {
+        if o.types.as_ref().is_some_and(|t| t.kind == "Deployment") {
+            o.data["spec"].as_object_mut().unwrap().remove("replicas");
+        }
+    }
+    objects.push(object(
+        json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": svc, "labels": labels(svc)},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": svc},
+                 "minReplicas": min, "maxReplicas": 10}}),
+    ));
+    objects
+}
+
+/// Deploy bug 2: the first apply of an autoscaled Deployment starts at the HPA's minimum (not
+/// at 1 until the HPA acts), and a later apply leaves the count alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_autoscaled_deployment_starts_at_the_hpa_minimum_and_keeps_its_count() {
     let kubeconfig = need!(Kube);
-    let _crds = CRDS.blocking_lock();
-    let ns = Namespace::new(&kubeconfig, "cli");
-    let tmp = common::tempdir();
-    let dir = tmp.path().join("orders");
-    common::scaffold(tmp.path(), "orders", &dir);
-    let target = [
-        "--kubeconfig",
-        kubeconfig.as_str(),
-        "--context",
-        "hale-test",
-        "-n",
-        ns.name.as_str(),
-    ];
-    let run = |args: &[&str]| {
-        common::hale(tmp.path())
-            .current_dir(&dir)
-            .args(args)
-            .args(target)
-            .args(["--output", "json"])
-            .output()
-            .unwrap()
-    };
-    let out = run(&["deploy", "--create-namespace", "--timeout", "240s"]);
-    common::assert_success(&out, "hale deploy");
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["schema"], "hale.deploy.apply/v1", "{doc}");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let d = rt.block_on(async {
-        let c = cluster(&kubeconfig, &ns.name).await;
-        deployment_api(&c).get("orders").await.unwrap()
-    });
-    assert_eq!(rollout_state(&d), RolloutState::Complete, "{doc}");
-    let pod = d.spec.unwrap().template.spec.unwrap();
-    let sc = pod.containers[0].security_context.clone().unwrap();
-    assert_eq!(sc.run_as_non_root, Some(true), "restricted by default");
-
-    let again = run(&["deploy", "--create-namespace", "--timeout", "240s"]);
-    common::assert_success(&again, "hale deploy (again)");
-    let text = String::from_utf8_lossy(&again.stdout);
-    let doc: Value = serde_json::from_slice(&again.stdout).unwrap();
-    let changes: Vec<&Value> = doc["objects"].as_array().expect("objects").iter().collect();
-    assert!(!changes.is_empty(), "{text}");
-    assert!(
-        changes
-            .iter()
-            .all(|o| o["change"] == "unchanged" || o["change"] == "skipped"),
-        "re-applying changes nothing: {text}"
+    let ns = Namespace::new(&kubeconfig, "hpamin");
+    let svc = "orders";
+    let c = cluster(&kubeconfig, &ns.name).await;
+    assert!(deploy(&c, autoscaled(svc, &ns.name, 3), &options(svc))
+        .await
+        .is_complete());
+    let d = deployment_api(&c).get(svc).await.unwrap();
+    assert_eq!(
+        d.spec.as_ref().unwrap().replicas,
+        Some(3),
+        "starts at minReplicas"
     );
+    assert_eq!(d.status.as_ref().unwrap().available_replicas, Some(3));
 
-    let status = run(&["deploy", "status"]);
-    common::assert_success(&status, "hale deploy status");
-    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(status["schema"], "hale.deploy.status/v1", "{status}");
+    // What the HPA does when it scales: an update of the scale subresource, by its manager.
+    let scale = json!({"spec": {"replicas": 5}});
+    deployment_api(&c)
+        .patch_scale(
+            svc,
+            &PatchParams {
+                field_manager: Some("kube-controller-manager".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(&scale),
+        )
+        .await
+        .unwrap();
+    assert!(deploy(&c, autoscaled(svc, &ns.name, 3), &options(svc))
+        .await
+        .is_complete());
+    let d = deployment_api(&c).get(svc).await.unwrap();
+    assert_eq!(
+        d.spec.unwrap().replicas,
+        Some(5),
+        "a re-apply keeps the HPA's count"
+    );
+}
 
-    let deleted = run(&["deploy", "delete"]);
-    common::assert_success(&deleted, "hale deploy delete");
-    let left = rt.block_on(async {
-        let c = cluster(&kubeconfig, &ns.name).await;
-        deployment_api(&c).get_opt("orders").await.unwrap()
-    });
-    assert!(left.is_none(), "delete removed the Deployment");
+/// Deploy bug 3: a namespace that does not exist is one line naming it and the flag that
+/// creates it, exit 1 — not the API error's debug form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_namespace_is_one_line_naming_create_namespace() {
+    let kubeconfig = need!(Kube);
+    let ns = Namespace::new(&kubeconfig, "nons");
+    let svc = "orders";
+    let objects: Vec<DynamicObject> = service_objects(svc, &ns.name, &Shape::default())
+        .into_iter()
+        .filter(|o| o.types.as_ref().is_some_and(|t| t.kind != "Namespace"))
+        .collect();
+    let args = ApplyArgs {
+        target: target(&kubeconfig, &ns.name),
+        timeout: ROLLOUT,
+        ..ApplyArgs::default()
+    };
+    let err = deploy_kube::apply(&args, svc, objects, None, &quiet(), &Stop::new())
+        .await
+        .unwrap_err();
+    let text = format!("{err:#}");
+    assert_eq!(classify(&err), Exit::Failed, "{text}");
+    assert_eq!(
+        text,
+        format!(
+            "namespace {:?} does not exist: create it with --create-namespace, or pick another \
+             with --namespace",
+            ns.name
+        )
+    );
+}
+
+/// Deploy bug 4: a dry run of a first deploy (its namespace not there yet) says what would be
+/// created, and creates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_of_a_first_deploy_says_what_would_be_created() {
+    let kubeconfig = need!(Kube);
+    let ns = Namespace::new(&kubeconfig, "firstdry");
+    let svc = "orders";
+    let c = cluster(&kubeconfig, &ns.name).await;
+    let opts = ApplyOptions {
+        dry_run: true,
+        ..options(svc)
+    };
+    let report = k8s::apply::apply(
+        &c,
+        service_objects(svc, &ns.name, &Shape::default()),
+        &opts,
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.objects.len(), 5, "{:?}", report.objects);
+    assert!(report.objects.iter().all(|o| o.change == Change::Created));
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.client.clone());
+    assert!(namespaces.get_opt(&ns.name).await.unwrap().is_none());
 }

@@ -206,6 +206,44 @@ fn a_generated_service_runs_on_the_real_node_and_rolls_out_under_load_without_er
         assert_eq!(image, &first, "{name} runs the pushed image");
     }
 
+    let deployment = ns.get(&["get", "deployment", "orders"]);
+    let sc = &deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"];
+    assert_eq!(sc["runAsNonRoot"], true, "restricted by default: {sc}");
+
+    // Again: nothing changes; `status` reports what runs.
+    let again = svc.deploy(&ns, &["--output", "json"]);
+    common::assert_success(&again, "hale deploy (again)");
+    let doc: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(doc["schema"], "hale.deploy.apply/v1", "{doc}");
+    let objects = doc["objects"].as_array().expect("objects");
+    assert!(!objects.is_empty(), "{doc}");
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["change"] == "unchanged" || o["change"] == "skipped"),
+        "re-applying changes nothing: {doc}"
+    );
+    let status = svc
+        .hale()
+        .args([
+            "deploy",
+            "status",
+            "--kubeconfig",
+            &ns.kubeconfig,
+            "--context",
+            "hale-test",
+        ])
+        .args(["-n", &ns.name, "--output", "json"])
+        .output()
+        .unwrap();
+    common::assert_success(&status, "hale deploy status");
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["schema"], "hale.deploy.status/v1", "{status}");
+    assert!(
+        status.to_string().contains(&first),
+        "status shows the image: {status}"
+    );
+
     let ip = cluster_ip(&ns);
     assert!(get_ok(&format!("http://{ip}:8080/readyz")).contains("ready"));
     let metrics = get_ok(&format!("http://{ip}:8080/metrics"));
