@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Wall time of `hale deploy` (server-side apply + rollout wait) against `kubectl apply
 # --server-side` followed by `kubectl rollout status`, on the same objects and the same control
-# plane (scripts/kube-env.sh: kube-apiserver, controller manager, scheduler, kwok), in one run.
-# Each round changes the image, so every round is a real rollout for both (hale's time includes
+# plane, with real pods on the real node (scripts/kube-env.sh, scripts/kube-node.sh: kubelet,
+# containerd), in one run. The service is built and pushed to the test registry under one tag per
+# round before any clock starts; each round deploys the next tag, so every round is a real
+# rollout of running containers for both (hale's time includes
 # rendering the objects; kubectl gets them rendered before its clock starts); the order of the two
 # alternates per round, and the script prints the median of the per-round ratios hale/kubectl.
 # Target: at most 0.8.
@@ -23,6 +25,7 @@ STATE=${HALE_TEST_STATE:-/tmp/hale-test-env}
 # shellcheck disable=SC1091
 source "$STATE/env"
 [ -n "${HALE_TEST_KUBECONFIG:-}" ] || { echo "deploy.sh: no control plane: run scripts/kube-env.sh" >&2; exit 1; }
+[ -n "${HALE_TEST_KUBE_NODE:-}" ] || { echo "deploy.sh: no real node: run scripts/kube-env.sh (see its log)" >&2; exit 1; }
 if [ -z "${HALE:-}" ]; then
   cargo build --release --quiet
   HALE=target/release/hale
@@ -50,6 +53,10 @@ PY
 "$HALE" new orders --dir "$work/orders" --no-tidy -q
 for ns in "$NS_HALE" "$NS_KUBECTL"; do
   "$KUBECTL" "${KCFG[@]}" create namespace "$ns" >/dev/null
+done
+REPO=$HALE_TEST_OCI_REGISTRY/hale-bench-$$/orders
+for round in $(seq 0 "$ROUNDS"); do # one tag per round, pushed before any clock starts
+  (cd "$work/orders" && "$HALE" build --engine native --push "$REPO:0.0.$round" -q >/dev/null)
 done
 
 ms_now() { date +%s%N; }
@@ -81,8 +88,8 @@ run_kubectl() { # the rendered objects, applied and awaited by kubectl
 timed() { local t0 t1; t0=$(ms_now); "$@"; t1=$(ms_now); echo $(( (t1 - t0) / 1000000 )); }
 
 # A first rollout of each, not measured: both start from a deployed service.
-run_hale "orders:0.0.0"
-render_for_kubectl "orders:0.0.0"
+run_hale "$REPO:0.0.0"
+render_for_kubectl "$REPO:0.0.0"
 run_kubectl
 
 ratios=()
@@ -90,7 +97,7 @@ hale_ms=()
 kubectl_ms=()
 lags=()
 for round in $(seq "$ROUNDS"); do
-  image="orders:0.0.$round"
+  image="$REPO:0.0.$round"
   render_for_kubectl "$image"
   watch_hale_deployment "$work/events-$round" &
   watcher=$!
