@@ -317,7 +317,17 @@ fn a_build_that_never_gets_ready_is_diagnosed_and_rolled_back_to_serving_pods() 
     let ns = Namespace::new(&kubeconfig, "rollback");
     let svc = Service::new(&registry, "rollback");
     let good = svc.build_and_push();
-    common::assert_success(&svc.deploy(&ns, &[]), "hale deploy (good build)");
+    let out = svc.deploy(&ns, &[]);
+    common::assert_success(&out, "hale deploy (good build)");
+    // Deploy bug 7: in text mode each object is listed once (stdout), not again as progress.
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    for object in [
+        "Deployment/orders",
+        "Service/orders",
+        "ConfigMap/orders-config",
+    ] {
+        assert_eq!(all.matches(object).count(), 1, "{object} once: {all}");
+    }
 
     // The broken build says why on stderr and exits: it never becomes ready.
     let main = svc.dir.join("cmd/orders/main.go");
