@@ -394,6 +394,27 @@ async fn apply_fault(shared: &Arc<Shared>, actuator: Arc<dyn FaultActuator>, ste
 mod tests {
     use super::*;
 
+    /// [`watch_workers`] only sees a panic if the binary unwinds: with `panic = "abort"` a
+    /// worker's panic would end the process with SIGABRT (no report, no one-line error, no
+    /// destructor: a `go build` child or a temporary file left behind).
+    #[test]
+    fn the_release_binary_unwinds_so_a_worker_panic_can_be_reported() {
+        let manifest: toml::Value = toml::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/Cargo.toml"
+        )))
+        .unwrap();
+        for profile in ["release", "dev"] {
+            let panic = manifest
+                .get("profile")
+                .and_then(|p| p.get(profile))
+                .and_then(|p| p.get("panic"))
+                .and_then(|p| p.as_str())
+                .unwrap_or("unwind");
+            assert_eq!(panic, "unwind", "[profile.{profile}] panic");
+        }
+    }
+
     #[tokio::test]
     async fn a_panicking_worker_is_reported_while_the_others_still_run() {
         let (tx, mut rx) = mpsc::unbounded_channel();
