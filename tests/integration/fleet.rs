@@ -380,6 +380,30 @@ func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) })
 	_ = http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
 }
+
+#[test]
+fn sigterm_during_the_readiness_wait_stops_the_started_instances_within_two_seconds() {
+    use std::io::BufRead as _;
+    need!(Go);
+    // A service that never turns ready: `hale up` waits on /readyz until it is stopped.
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("never");
+    std::fs::create_dir_all(dir.join("cmd/never")).unwrap();
+    std::fs::write(dir.join("hale.toml"), "name = \"never\"\n").unwrap();
+    std::fs::write(dir.join("go.mod"), "module never\n\ngo 1.21\n").unwrap();
+    std::fs::write(
+        dir.join("cmd/never/main.go"),
+        r#"package main
+
+import (
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) })
+	_ = http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
+}
 "#,
     )
     .unwrap();
@@ -410,12 +434,15 @@ func main() {
     assert!(pids.iter().all(|&p| pid_alive(p)), "{seen}");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
+    let sent = std::time::Instant::now();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
     assert_eq!(status.code(), Some(130), "{seen}{rest}");
     assert!(rest.contains("Stopped never-1"), "{rest}");
     for pid in pids {
