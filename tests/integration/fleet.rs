@@ -380,6 +380,52 @@ func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) })
 	_ = http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
 }
+"#,
+    )
+    .unwrap();
+    let mut child = common::hale(tmp.path())
+        .args(["up", dir.to_str().unwrap(), "--replicas", "2"])
+        .args(["--ready-timeout", "10m"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut pids = Vec::new();
+    let mut seen = String::new();
+    while pids.len() < 2 {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "hale up ended early: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(pid) = line
+            .trim()
+            .strip_suffix(')')
+            .and_then(|l| l.rsplit_once("(pid "))
+        {
+            pids.push(pid.1.parse::<u64>().unwrap());
+        }
+    }
+    assert!(pids.iter().all(|&p| pid_alive(p)), "{seen}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert!(rest.contains("Stopped never-1"), "{rest}");
+    for pid in pids {
+        assert!(
+            !pid_alive(pid),
+            "instance pid {pid} still runs after hale up was stopped"
+        );
+    }
+    assert!(!hale::fleet::FleetState::path(&dir).exists());
+}
 
 #[test]
 fn sigterm_during_the_readiness_wait_stops_the_started_instances_within_two_seconds() {
