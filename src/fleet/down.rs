@@ -53,6 +53,9 @@ pub async fn stop_instances(
         }
     }
     outcome.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, how) in &outcome {
+        tracing::debug!(%id, ?how, "instance stopped");
+    }
     Ok(outcome)
 }
 

@@ -124,6 +124,7 @@ pub(super) async fn build(dir: &Path, name: &str, binary: &Path) -> Result<(), F
     if !main.is_dir() {
         return Err(FleetError::NotAService(main));
     }
+    tracing::debug!(dir = %dir.display(), binary = %binary.display(), "go build ./cmd/{name}");
     let out = tokio::process::Command::new("go")
         .args(["build", "-o"])
         .arg(binary)

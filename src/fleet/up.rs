@@ -269,6 +269,7 @@ async fn up_locked(
                 break;
             }
         };
+        tracing::debug!(%id, port, admin_port, %handle, log = %spec.log.display(), "instance started");
         progress.status("Started", format!("{id} on 127.0.0.1:{port} ({handle})"));
         let mut instance = FleetInstance {
             id: id.clone(),

@@ -201,6 +201,11 @@ pub async fn prepare(job: Job) -> Result<Prepared, JobError> {
             )
         }
     };
+    if let Targets::Fixed(list) = &targets {
+        for e in list {
+            tracing::debug!(id = %e.id, addr = %e.addr, host = %e.authority, https = e.tls.is_some(), "target");
+        }
+    }
     let trust = Trust::from_flags(job.cacert.as_deref(), job.insecure);
     options.tls = if any_https {
         Some(TlsClient::new(&trust).map_err(|e| JobError::Tls(e.to_string()))?)

@@ -207,6 +207,12 @@ pub async fn run(
     let workers = match &shared.options.model {
         Model::Closed { concurrency } | Model::Open { concurrency, .. } => (*concurrency).max(1),
     };
+    tracing::debug!(
+        workers,
+        scheduled = shared.schedule.len(),
+        ?duration,
+        "starting the run"
+    );
     let mut handles = Vec::with_capacity(workers);
     for w in 0..workers {
         let shared = shared.clone();

@@ -238,5 +238,10 @@ impl Shared {
         });
         *self.generation.write().unwrap_or_else(|e| e.into_inner()) = generation;
         self.generation_number.store(number, Ordering::Release);
+        tracing::debug!(
+            generation = number,
+            instances = ?endpoints.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            "balancing generation installed"
+        );
     }
 }

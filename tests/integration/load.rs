@@ -2417,3 +2417,29 @@ fn an_output_path_that_cannot_be_written_is_refused_before_any_request() {
         assert_eq!(s.served(), 0, "{flag}: a request was sent");
     }
 }
+
+#[test]
+fn verbose_shows_hales_own_debug_events_on_stderr_and_nothing_without_it() {
+    let server = TestServer::start("v", Behaviour::Ok);
+    let target = server.addr.to_string();
+    let (quiet, _d1) = load(&["--endpoints", &target, "-n", "3", "-c", "1"]);
+    let (verbose, _d2) = load(&["-v", "--endpoints", &target, "-n", "3", "-c", "1"]);
+    assert!(quiet.status.success() && verbose.status.success());
+    let quiet = String::from_utf8_lossy(&quiet.stderr);
+    let verbose = String::from_utf8_lossy(&verbose.stderr);
+    assert!(!quiet.contains("DEBUG"), "{quiet}");
+    assert!(
+        verbose.contains("DEBUG hale::load::job: target")
+            && verbose.contains(&format!("host={target}"))
+            && verbose.contains("DEBUG hale::load::run: starting the run"),
+        "{verbose}"
+    );
+    // -v is hale's own events only: no library's.
+    assert!(
+        verbose
+            .lines()
+            .filter(|l| l.contains("DEBUG"))
+            .all(|l| l.contains("DEBUG hale::")),
+        "{verbose}"
+    );
+}
