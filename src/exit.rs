@@ -110,6 +110,9 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     if let Some(e) = cause.downcast_ref::<crate::scaffold::ScaffoldError>() {
         return e.is_bad_input();
     }
+    if let Some(e) = cause.downcast_ref::<crate::load::job::JobError>() {
+        return e.is_bad_input();
+    }
     if let Some(e) = cause.downcast_ref::<crate::load::LoadError>() {
         return matches!(e, crate::load::LoadError::BadPath { .. });
     }

@@ -42,6 +42,7 @@ pub fn main_entry() -> ExitCode {
         cli.global.verbose,
         cli.global.color,
     );
+    init_logging(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,6 +66,29 @@ pub fn main_entry() -> ExitCode {
             code.into()
         }
     }
+}
+
+/// `-v`: hale's own debug events (`tracing`) on stderr; `-vv`: hale's trace events and the
+/// libraries' debug events too. Without `-v` no subscriber is installed and events cost nothing.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = match verbose {
+        0 => return,
+        1 => Targets::new().with_target("hale", LevelFilter::DEBUG),
+        _ => Targets::new()
+            .with_target("hale", LevelFilter::TRACE)
+            .with_default(LevelFilter::DEBUG),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .without_time(),
+        )
+        .with(filter)
+        .try_init();
 }
 
 /// clap's own errors are several lines; hale prints one: the message and where to get help.

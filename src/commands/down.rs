@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use serde::Serialize;
 
-use crate::fleet::{self, StopMethod, StoppedInstance};
+use crate::fleet;
+use crate::fleet::report::{stop_method_text, DownDocument};
 use crate::output::Printer;
 use crate::settings;
 
@@ -18,16 +18,6 @@ pub struct DownArgs {
     /// How long each instance may take to exit after SIGTERM before it is killed.
     #[arg(long, default_value = "30s", value_parser = settings::parse_duration)]
     pub grace: Duration,
-}
-
-/// `--output json` document (docs/json/down.md).
-#[derive(Debug, Serialize)]
-struct DownDocument<'a> {
-    schema: &'static str,
-    service: Option<&'a str>,
-    registry: Option<&'a str>,
-    stopped: &'a [StoppedInstance],
-    deregistered_by_hale: &'a [String],
 }
 
 pub async fn run(args: DownArgs, printer: &Printer) -> anyhow::Result<()> {
@@ -43,23 +33,12 @@ pub async fn run(args: DownArgs, printer: &Printer) -> anyhow::Result<()> {
             "no fleet in {} (nothing to stop)",
             args.path.display()
         ));
-        let doc = DownDocument {
-            schema: "hale.down/v1",
-            service: None,
-            registry: None,
-            stopped: &[],
-            deregistered_by_hale: &[],
-        };
+        let doc = DownDocument::new(None);
         printer.emit(&doc, |_| Ok(()))?;
         return Ok(());
     };
     for s in &report.stopped {
-        let how = match s.how {
-            StopMethod::Sigterm => "exited after SIGTERM",
-            StopMethod::Sigkill => "killed after the grace period",
-            StopMethod::Gone => "was not running",
-        };
-        printer.status("Stopped", format!("{} ({how})", s.id));
+        printer.status("Stopped", format!("{} ({})", s.id, stop_method_text(s.how)));
     }
     if !report.deregistered_by_hale.is_empty() {
         printer.warn(format!(
@@ -69,13 +48,7 @@ pub async fn run(args: DownArgs, printer: &Printer) -> anyhow::Result<()> {
         ));
     }
     printer.status("Removed", args.path.join(fleet::STATE_DIR).display());
-    let doc = DownDocument {
-        schema: "hale.down/v1",
-        service: Some(&report.service),
-        registry: Some(&report.registry),
-        stopped: &report.stopped,
-        deregistered_by_hale: &report.deregistered_by_hale,
-    };
+    let doc = DownDocument::new(Some(&report));
     printer.emit(&doc, |_| Ok(()))?;
     Ok(())
 }

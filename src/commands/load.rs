@@ -1,6 +1,5 @@
 //! `hale load`: typed flags, settings, and a call into [`crate::load`] (docs/commands/load.md).
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -12,9 +11,9 @@ use http::Method;
 use crate::balance::{HashKind, Strategy};
 use crate::commands::RegistryArgs;
 use crate::load::assertions::Assertion;
+use crate::load::job::{self, Job, TargetSpec};
 use crate::load::plan::{self, Breaker, BreakerTuning, LoadRequest};
-use crate::load::report::TargetInfo;
-use crate::load::{self, targets, Arrivals, FaultStep, Profile, Report, Targets};
+use crate::load::{self, targets, Arrivals, FaultStep, Profile};
 use crate::output::Printer;
 use crate::settings::parse_duration;
 use crate::stop::Stop;
@@ -214,201 +213,81 @@ fn request(args: &LoadArgs) -> anyhow::Result<LoadRequest> {
     })
 }
 
+/// Where the flags say to send; a SERVICE's registry is resolved here (settings).
+fn target(args: &LoadArgs) -> anyhow::Result<TargetSpec> {
+    if let Some(u) = &args.url {
+        Ok(TargetSpec::Url(u.clone()))
+    } else if !args.endpoints.is_empty() {
+        Ok(TargetSpec::Endpoints {
+            list: args.endpoints.clone(),
+            scheme: args.scheme.unwrap_or(targets::Scheme::Http),
+        })
+    } else if let Some(service) = &args.service {
+        crate::names::validate_service_name(service)?;
+        let cwd = std::env::current_dir().context("reading the current folder")?;
+        Ok(TargetSpec::Service {
+            name: service.clone(),
+            registry: args.registry.url.resolve(&cwd)?,
+            layout: args.registry.layout,
+            scheme: args.scheme,
+        })
+    } else {
+        Err(usage!(
+            "nothing to load: give a SERVICE name, --endpoints HOST:PORT,... or --url URL"
+        ))
+    }
+}
+
 pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
     if !args.merge.is_empty() {
         let merged = load::histograms::merge_report(&args.merge)?;
         printer.emit(&merged, |out| merged.write_text(out))?;
         return Ok(());
     }
-    let assertions = args.assertions.clone();
-    let mut options = plan::plan(request(&args)?)?;
-    let target = |kind: &str, service: Option<String>, registry: Option<String>| TargetInfo {
-        kind: kind.into(),
-        service,
-        registry,
-        method: options.method.to_string(),
-        path: options.path.clone(),
-    };
-    let (targets, target_info, any_https) = if let Some(u) = &args.url {
-        let endpoint = targets::url_endpoint(u).await?;
-        let https = endpoint.tls.is_some();
-        (
-            Targets::Fixed(vec![endpoint]),
-            target("url", None, None),
-            https,
-        )
-    } else if !args.endpoints.is_empty() {
-        let scheme = args.scheme.unwrap_or(targets::Scheme::Http);
-        let list = targets::fixed_endpoints(&args.endpoints, scheme).await?;
-        (
-            Targets::Fixed(list),
-            target("endpoints", None, None),
-            scheme == targets::Scheme::Https,
-        )
-    } else if let Some(service) = &args.service {
-        crate::names::validate_service_name(service)?;
-        let cwd = std::env::current_dir().context("reading the current folder")?;
-        let url = args.registry.url.resolve(&cwd)?;
-        let live =
-            targets::follow_service(&url, service, args.registry.layout, args.scheme).await?;
-        // Instances may turn up HTTPS later in the run; none is HTTPS if --scheme says http.
-        let https = live.borrow().iter().any(|e| e.tls.is_some());
-        let maybe_https = args.scheme != Some(targets::Scheme::Http);
-        (
-            Targets::Live(live),
-            target("service", Some(service.clone()), Some(url.to_string())),
-            https || (maybe_https && (args.cacert.is_some() || args.insecure)),
-        )
-    } else {
-        return Err(usage!(
-            "nothing to load: give a SERVICE name, --endpoints HOST:PORT,... or --url URL"
-        ));
-    };
-    let trust = load::tls::Trust::from_flags(args.cacert.as_deref(), args.insecure);
-    options.tls = if any_https {
-        Some(load::tls::TlsClient::new(&trust).map_err(|e| usage!("{e}"))?)
-    } else if args.cacert.is_some() || args.insecure {
-        return Err(usage!("{}", load::tls::TlsError::NotHttps));
-    } else if args.service.is_some() && args.scheme.is_none() {
-        // A registry instance may register as HTTPS mid-run: have the system's roots ready
-        // (a machine without any gets a tls error for it, as for an untrusted certificate).
-        load::tls::TlsClient::new(&trust).ok()
-    } else {
-        None
-    };
-
-    for (flag, path) in [
-        ("--report", &args.report),
-        ("--histogram-out", &args.histogram_out),
-    ] {
-        if let Some(path) = path {
-            check_writable(flag, path)?;
-        }
-    }
-
-    let actuator: Option<Arc<dyn load::FaultActuator>> = if options.faults.is_empty() {
-        None
-    } else {
-        let fleet_file = args.fleet.join(".hale/fleet.json");
-        if !fleet_file.is_file() {
-            return Err(usage!(
-                "--fault needs a local fleet: no {} (run `hale up` in the service folder, or pass --fleet PATH)",
-                fleet_file.display()
-            ));
-        }
-        let actuator =
-            load::fleet_faults::FleetActuator::open(args.fleet.clone()).map_err(|e| {
-                if e.is_bad_input() {
-                    usage!("--fleet {}: {e}", args.fleet.display())
-                } else {
-                    anyhow::Error::new(e).context(format!("reading {}", fleet_file.display()))
-                }
-            })?;
-        let known = load::FaultActuator::instances(&actuator);
-        load::faults::validate_plan(&options.faults, &known, options.duration)?;
-        Some(Arc::new(actuator))
-    };
-    let undo = actuator.clone().filter(|_| !args.keep_faults);
-
-    printer.status(
-        "Loading",
-        format!(
-            "{} {} for {} ({}, {})",
-            target_info.method,
-            target_info.path,
-            options
-                .duration
-                .map(|d| humantime::format_duration(d).to_string())
-                .unwrap_or_else(|| format!("{} requests", options.requests.unwrap_or(0))),
-            options.balance.strategy,
-            options.protection.name()
-        ),
-    );
+    let prepared = job::prepare(Job {
+        request: request(&args)?,
+        target: target(&args)?,
+        cacert: args.cacert.clone(),
+        insecure: args.insecure,
+        fleet: args.fleet.clone(),
+        keep_faults: args.keep_faults,
+        html: args.report.clone(),
+        histogram_out: args.histogram_out.clone(),
+    })
+    .await?;
+    printer.status("Loading", prepared.summary());
 
     let (progress, renderer) = printer.progress();
-    let outcome = load::run(options.clone(), targets, actuator, &progress, stop).await;
+    let ran = prepared.run(&progress, stop).await;
     drop(progress);
     renderer.finish().await;
-    if let Some(actuator) = undo {
-        undo_faults(actuator.as_ref(), &options.faults, printer).await;
-    }
-    let outcome = outcome?;
-
-    let report = Report::build(&outcome, &options, target_info, &assertions);
-    if let Some(path) = &args.histogram_out {
-        let file = load::histograms::export(&outcome)?;
-        load::histograms::write(path, &file)?;
-        printer.status("Wrote", format!("histograms to {}", path.display()));
-    }
-    if let Some(path) = &args.report {
-        let page = load::html::render(&report);
-        std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
-        printer.status("Wrote", format!("HTML report to {}", path.display()));
-    }
-    printer.emit(&report, |out| report.write_text(out))?;
-    if outcome.interrupted {
-        return Err(crate::exit::Interrupted.into());
-    }
-    if let Some(cause) = load::verdict::failure(&report) {
-        anyhow::bail!(cause);
-    }
-    let failed: Vec<&str> = report
-        .assertions
-        .iter()
-        .filter(|a| !a.passed)
-        .map(|a| a.assertion.as_str())
-        .collect();
-    if !failed.is_empty() {
-        anyhow::bail!("assertion failed: {}", failed.join(", "));
-    }
-    Ok(())
-}
-
-/// Reset to zero the error-rate and latency faults of `plan` on the instances they name, so a
-/// run leaves nothing behind. A killed instance stays killed unless the plan restores it; an
-/// instance that cannot be reached (killed, gone) is reported and skipped.
-async fn undo_faults(actuator: &dyn load::FaultActuator, plan: &[FaultStep], printer: &Printer) {
-    let mut ids: Vec<&str> = plan
-        .iter()
-        .filter(|s| {
-            matches!(
-                s.action,
-                load::FaultAction::ErrorRate(..) | load::FaultAction::Latency(..)
-            )
-        })
-        .map(|s| s.action.instance())
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    for id in ids {
-        match actuator.set_faults(id, 0.0, Duration::ZERO).await {
-            Ok(()) => printer.status("Reset", format!("faults on {id}")),
+    for reset in ran.resets {
+        match reset.result {
+            Ok(()) => printer.status("Reset", format!("faults on {}", reset.instance)),
             Err(e) => printer.warn(format!(
-                "could not reset the faults on {id}: {:#}",
+                "could not reset the faults on {}: {:#}",
+                reset.instance,
                 anyhow::Error::new(e)
             )),
         }
     }
-}
-
-/// An output path is checked before any request is sent: its folder must exist and take a new
-/// file (a temporary one, removed at once), and the path must not be a folder.
-fn check_writable(flag: &str, path: &std::path::Path) -> anyhow::Result<()> {
-    if path.is_dir() {
-        return Err(usage!(
-            "{flag} {}: is a folder; give a file path",
-            path.display()
-        ));
+    for (what, path) in &ran.written {
+        printer.status("Wrote", format!("{what} to {}", path.display()));
     }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    if let Err(e) = tempfile::NamedTempFile::new_in(parent) {
-        return Err(usage!(
-            "{flag} {}: cannot write there ({e}); give a path in a folder that exists and is writable",
-            path.display()
-        ));
+    let finished = ran.result?;
+    let report = &finished.report;
+    printer.emit(report, |out| report.write_text(out))?;
+    if finished.interrupted {
+        return Err(crate::exit::Interrupted.into());
+    }
+    if let Some(cause) = finished.failure {
+        anyhow::bail!(cause);
+    }
+    if !finished.failed_assertions.is_empty() {
+        anyhow::bail!(
+            "assertion failed: {}",
+            finished.failed_assertions.join(", ")
+        );
     }
     Ok(())
 }

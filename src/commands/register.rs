@@ -4,9 +4,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
-use serde::Serialize;
 
 use crate::commands::RegistryArgs;
+use crate::discovery::report::RegisterReport;
 use crate::discovery::{
     self, Instance, InstanceRequest, KeeperOutcome, Layout, Registry, RegistryUrl,
 };
@@ -46,17 +46,6 @@ pub struct RegisterArgs {
     /// Register and exit, leaving the entry to expire after its TTL (no heartbeat).
     #[arg(long)]
     pub once: bool,
-}
-
-/// `--output json` document (docs/json/register.md).
-#[derive(Debug, Serialize)]
-struct RegisterReport<'a> {
-    schema: &'static str,
-    registry: String,
-    layout: Layout,
-    instance: &'a Instance,
-    once: bool,
-    deregistered: bool,
 }
 
 pub async fn run(args: RegisterArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
@@ -108,20 +97,7 @@ fn emit(
     once: bool,
     deregistered: bool,
 ) -> anyhow::Result<()> {
-    let doc = RegisterReport {
-        schema: "hale.register/v1",
-        registry: url.to_string(),
-        layout,
-        instance,
-        once,
-        deregistered,
-    };
-    printer.emit(&doc, |out| {
-        if once {
-            writeln!(out, "{}", instance.id)
-        } else {
-            Ok(())
-        }
-    })?;
+    let doc = RegisterReport::new(url, layout, instance, once, deregistered);
+    printer.emit(&doc, |out| doc.write_text(out))?;
     Ok(())
 }

@@ -500,6 +500,7 @@ pub async fn keep_registered(
                 tokio::time::sleep(interval).await;
             }
             let result = if healthy {
+                tracing::debug!(id = %instance.id, "heartbeat");
                 registry.heartbeat(instance, &lease).await
             } else {
                 // Drop the old lease first (best effort): with go-zero's layout its key would

@@ -1,11 +1,12 @@
 //! What `hale discover` shows of a service's instances: the `hale.discover/v1` document
-//! (docs/json/discover.md), its table, and the one line per change of `--watch`.
+//! (docs/json/discover.md), its table, and the one line per change of `--watch`; and what
+//! `hale register` reports (`hale.register/v1`, docs/json/register.md).
 use std::io::Write;
 use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::{Instance, RegistryUrl};
+use super::{Instance, Layout, RegistryUrl};
 
 /// The `--output json` document and `--watch` JSON line.
 #[derive(Debug, Serialize)]
@@ -82,6 +83,44 @@ impl<'a> DiscoverReport<'a> {
         )?;
         for [id, endpoint, tags, meta] in &rows {
             writeln!(out, "{id:<w0$}  {endpoint:<w1$}  {tags:<w2$}  {meta}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `hale register --output json` (docs/json/register.md).
+#[derive(Debug, Serialize)]
+pub struct RegisterReport<'a> {
+    schema: &'static str,
+    registry: String,
+    layout: Layout,
+    instance: &'a Instance,
+    once: bool,
+    deregistered: bool,
+}
+
+impl<'a> RegisterReport<'a> {
+    pub fn new(
+        url: &RegistryUrl,
+        layout: Layout,
+        instance: &'a Instance,
+        once: bool,
+        deregistered: bool,
+    ) -> Self {
+        RegisterReport {
+            schema: "hale.register/v1",
+            registry: url.to_string(),
+            layout,
+            instance,
+            once,
+            deregistered,
+        }
+    }
+
+    /// The text form: the instance id of a `--once` registration, nothing otherwise.
+    pub fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        if self.once {
+            writeln!(out, "{}", self.instance.id)?;
         }
         Ok(())
     }

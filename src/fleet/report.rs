@@ -1,11 +1,14 @@
-//! What `hale up` and `hale ps` report: their `--output json` documents (docs/json/up.md,
-//! docs/json/ps.md) and the tables printed instead of them. The commands only hand these to
+//! What `hale up`, `hale ps` and `hale down` report: their `--output json` documents
+//! (docs/json/up.md, docs/json/ps.md, docs/json/down.md) and the tables printed instead of them. The commands only hand these to
 //! the printer.
 use std::io::Write;
 
 use serde::Serialize;
 
-use super::{ActiveFaults, FleetState, InstanceStatus, RuntimeKind, UpReport};
+use super::{
+    ActiveFaults, DownReport, FleetState, InstanceStatus, RuntimeKind, StopMethod, StoppedInstance,
+    UpReport,
+};
 
 /// `hale up --output json` (docs/json/up.md).
 #[derive(Debug, Serialize)]
@@ -177,4 +180,35 @@ fn faults_text(faults: Option<&ActiveFaults>) -> String {
         parts.push(format!("latency={}ms", f.latency_ms));
     }
     parts.join(",")
+}
+/// `hale down --output json` (docs/json/down.md).
+#[derive(Debug, Serialize)]
+pub struct DownDocument<'a> {
+    schema: &'static str,
+    service: Option<&'a str>,
+    registry: Option<&'a str>,
+    stopped: &'a [StoppedInstance],
+    deregistered_by_hale: &'a [String],
+}
+
+impl<'a> DownDocument<'a> {
+    /// What `hale down` found: a report, or no fleet at all.
+    pub fn new(report: Option<&'a DownReport>) -> DownDocument<'a> {
+        DownDocument {
+            schema: "hale.down/v1",
+            service: report.map(|r| r.service.as_str()),
+            registry: report.map(|r| r.registry.as_str()),
+            stopped: report.map_or(&[], |r| r.stopped.as_slice()),
+            deregistered_by_hale: report.map_or(&[], |r| r.deregistered_by_hale.as_slice()),
+        }
+    }
+}
+
+/// How an instance went, as `hale down`'s status line says it.
+pub fn stop_method_text(how: StopMethod) -> &'static str {
+    match how {
+        StopMethod::Sigterm => "exited after SIGTERM",
+        StopMethod::Sigkill => "killed after the grace period",
+        StopMethod::Gone => "was not running",
+    }
 }

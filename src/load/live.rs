@@ -115,6 +115,47 @@ impl TickBook {
     }
 }
 
+/// The live view, sent to the progress renderer about every tick as one line.
+#[derive(Debug, Clone)]
+pub struct LiveView {
+    pub elapsed: Duration,
+    pub total: Option<Duration>,
+    pub requests: u64,
+    pub errors: u64,
+    pub rps: f64,
+    pub p99_ms: f64,
+    /// (instance id, breaker state name) for every current instance.
+    pub breakers: Vec<(String, &'static str)>,
+}
+
+impl std::fmt::Display for LiveView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open: Vec<String> = self
+            .breakers
+            .iter()
+            .filter(|(_, s)| *s != "closed")
+            .map(|(id, s)| format!("{id} {s}"))
+            .collect();
+        let total = self
+            .total
+            .map_or(String::new(), |t| format!("/{:.0}s", t.as_secs_f64()));
+        write!(
+            f,
+            "{:.1}s{total}  {} requests  {:.0} req/s  p99 {:.2} ms  {} errors  breakers: {}",
+            self.elapsed.as_secs_f64(),
+            self.requests,
+            self.rps,
+            self.p99_ms,
+            self.errors,
+            if open.is_empty() {
+                "all closed".to_string()
+            } else {
+                open.join(", ")
+            }
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

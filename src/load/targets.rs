@@ -129,13 +129,28 @@ pub async fn url_endpoint(text: &str) -> Result<Endpoint, TargetError> {
     } else {
         Scheme::Http
     };
+    // Host as the URL gives it: its port only when the URL names one other than the scheme's.
+    let authority = match url.port() {
+        Some(p) => format!("{}:{p}", bracketed(host)),
+        None => bracketed(host),
+    };
     Ok(Endpoint {
         tls: tls_name(scheme, &host_port)?,
+        authority,
         id: host_port,
         addr,
         weight: 1,
         check_id: false,
     })
+}
+
+/// An IPv6 literal in brackets, as an authority writes it; any other host as it is.
+fn bracketed(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
 }
 
 /// The request path and query of `--url`.
@@ -162,6 +177,7 @@ pub async fn fixed_endpoints(
         }
         out.push(Endpoint {
             id: e.to_string(),
+            authority: e.to_string(),
             addr,
             weight: 1,
             check_id: false,
@@ -232,6 +248,7 @@ async fn endpoint_of(instance: &Instance, scheme: Option<Scheme>) -> Option<Endp
     };
     Some(Endpoint {
         id: instance.id.clone(),
+        authority: host_port,
         addr,
         weight: instance
             .meta
@@ -264,6 +281,19 @@ mod tests {
         let twice =
             fixed_endpoints(&["127.0.0.1:1".into(), "127.0.0.1:1".into()], Scheme::Http).await;
         assert!(matches!(twice, Err(TargetError::Bad(m)) if m.contains("twice")));
+    }
+
+    #[tokio::test]
+    async fn a_url_endpoint_keeps_the_authority_as_given_for_the_host_header() {
+        let named = url_endpoint("http://localhost:8080/x").await.unwrap();
+        assert_eq!(named.authority, "localhost:8080");
+        assert!(named.addr.ip().is_loopback());
+        // The scheme's own port is not written, as browsers and curl send it.
+        let default_port = url_endpoint("http://localhost/").await.unwrap();
+        assert_eq!(default_port.authority, "localhost");
+        assert_eq!(default_port.addr.port(), 80);
+        let v6 = url_endpoint("http://[::1]:8443/").await.unwrap();
+        assert_eq!(v6.authority, "[::1]:8443");
     }
 
     fn instance(meta: &[(&str, &str)], tags: &[&str]) -> Instance {

@@ -427,6 +427,79 @@ func main() {
     assert!(!hale::fleet::FleetState::path(&dir).exists());
 }
 
+#[test]
+fn sigterm_during_the_readiness_wait_stops_the_started_instances_within_two_seconds() {
+    use std::io::BufRead as _;
+    need!(Go);
+    // A service that never turns ready: `hale up` waits on /readyz until it is stopped.
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("never");
+    std::fs::create_dir_all(dir.join("cmd/never")).unwrap();
+    std::fs::write(dir.join("hale.toml"), "name = \"never\"\n").unwrap();
+    std::fs::write(dir.join("go.mod"), "module never\n\ngo 1.21\n").unwrap();
+    std::fs::write(
+        dir.join("cmd/never/main.go"),
+        r#"package main
+
+import (
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) })
+	_ = http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
+}
+"#,
+    )
+    .unwrap();
+    let mut child = common::hale(tmp.path())
+        .args(["up", dir.to_str().unwrap(), "--replicas", "2"])
+        .args(["--ready-timeout", "10m"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut pids = Vec::new();
+    let mut seen = String::new();
+    while pids.len() < 2 {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "hale up ended early: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(pid) = line
+            .trim()
+            .strip_suffix(')')
+            .and_then(|l| l.rsplit_once("(pid "))
+        {
+            pids.push(pid.1.parse::<u64>().unwrap());
+        }
+    }
+    assert!(pids.iter().all(|&p| pid_alive(p)), "{seen}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let sent = std::time::Instant::now();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert!(rest.contains("Stopped never-1"), "{rest}");
+    for pid in pids {
+        assert!(
+            !pid_alive(pid),
+            "instance pid {pid} still runs after hale up was stopped"
+        );
+    }
+    assert!(!hale::fleet::FleetState::path(&dir).exists());
+}
+
 /// `hale up` and `hale down` hold an flock on .hale/fleet.lock while they change the fleet; a
 /// second one in the same folder refuses with one line naming the holder's pid. Here the test
 /// itself holds that lock (the same flock a running `hale up` takes), so nothing depends on

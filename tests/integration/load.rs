@@ -299,6 +299,85 @@ fn instance(report: &Value, addr: SocketAddr) -> &Value {
         .unwrap_or_else(|| panic!("no instance {addr} in {report}"))
 }
 
+/// A server on 127.0.0.1 that answers every request 200 (keep-alive) and records each
+/// request's Host header, as a virtual-hosted front would route on it.
+fn start_host_recorder() -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hosts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = hosts.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut host = None;
+                    loop {
+                        let mut line = String::new();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            if name.eq_ignore_ascii_case("host") {
+                                host = Some(value.trim().to_string());
+                            }
+                        }
+                    }
+                    seen.lock().unwrap().push(host.unwrap_or_default());
+                    let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                    if writer.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, hosts)
+}
+
+#[test]
+fn the_host_header_is_the_authority_the_user_gave_not_the_resolved_address() {
+    let (addr, hosts) = start_host_recorder();
+    let port = addr.port();
+    // `localhost` resolves to the recorder's 127.0.0.1; the server must still see the name.
+    let cases = [
+        (
+            vec!["--url".to_string(), format!("http://localhost:{port}/v1/x")],
+            format!("localhost:{port}"),
+        ),
+        (
+            vec!["--endpoints".to_string(), format!("localhost:{port}")],
+            format!("localhost:{port}"),
+        ),
+        (
+            vec!["--endpoints".to_string(), format!("127.0.0.1:{port}")],
+            format!("127.0.0.1:{port}"),
+        ),
+    ];
+    for (target, expected) in cases {
+        hosts.lock().unwrap().clear();
+        let mut args: Vec<&str> = target.iter().map(String::as_str).collect();
+        args.extend(["-n", "5", "-c", "1", "--output", "json"]);
+        let (out, _dir) = load(&args);
+        let report = succeeded(&out);
+        assert_eq!(report["requests"], 5, "{target:?}");
+        let seen = hosts.lock().unwrap().clone();
+        assert_eq!(seen.len(), 5, "{target:?}: {seen:?}");
+        assert!(
+            seen.iter().all(|h| *h == expected),
+            "{target:?}: Host headers {seen:?}, expected {expected}"
+        );
+    }
+}
+
 #[test]
 fn round_robin_gives_each_of_three_servers_a_third() {
     let servers: Vec<_> = (1..=3)
@@ -2126,6 +2205,7 @@ fn live_figures_equal_the_reports_figures_for_the_same_ticks() {
             weight: 1,
             check_id: false,
             tls: None,
+            authority: s.addr.to_string(),
         })
         .collect();
     let options = LoadOptions {
@@ -2336,4 +2416,30 @@ fn an_output_path_that_cannot_be_written_is_refused_before_any_request() {
         assert_eq!(out.status.code(), Some(2), "{flag} on a folder");
         assert_eq!(s.served(), 0, "{flag}: a request was sent");
     }
+}
+
+#[test]
+fn verbose_shows_hales_own_debug_events_on_stderr_and_nothing_without_it() {
+    let server = TestServer::start("v", Behaviour::Ok);
+    let target = server.addr.to_string();
+    let (quiet, _d1) = load(&["--endpoints", &target, "-n", "3", "-c", "1"]);
+    let (verbose, _d2) = load(&["-v", "--endpoints", &target, "-n", "3", "-c", "1"]);
+    assert!(quiet.status.success() && verbose.status.success());
+    let quiet = String::from_utf8_lossy(&quiet.stderr);
+    let verbose = String::from_utf8_lossy(&verbose.stderr);
+    assert!(!quiet.contains("DEBUG"), "{quiet}");
+    assert!(
+        verbose.contains("DEBUG hale::load::job: target")
+            && verbose.contains(&format!("host={target}"))
+            && verbose.contains("DEBUG hale::load::run: starting the run"),
+        "{verbose}"
+    );
+    // -v is hale's own events only: no library's.
+    assert!(
+        verbose
+            .lines()
+            .filter(|l| l.contains("DEBUG"))
+            .all(|l| l.contains("DEBUG hale::")),
+        "{verbose}"
+    );
 }

@@ -1296,3 +1296,86 @@ fn sigterm_stops_discover_watch_which_says_so_and_exits_130() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Stopped"), "{stderr}");
 }
+
+/// Send `signal` to a running hale and wait for it: its exit status and how long it took.
+fn stop_with(
+    child: &mut Child,
+    signal: nix::sys::signal::Signal,
+) -> (std::process::ExitStatus, Duration) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    let sent = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, sent.elapsed());
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(15),
+            "hale did not exit after {signal}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigint_or_sigterm_stops_register_within_two_seconds_deregistered_no_temporary_file_left() {
+    use nix::sys::signal::Signal;
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let tmp = common::tempdir();
+        let health = HealthServer::start();
+        let name = unique("sig");
+        let file = tmp.path().join("r.json");
+        let registry = format!("file://{}", file.display());
+        let mut reg = spawn_register(
+            tmp.path(),
+            &registry,
+            &name,
+            &health.address(),
+            &["--id", "s1"],
+        );
+        assert!(
+            wait_for(Duration::from_secs(10), || std::fs::read_to_string(&file)
+                .is_ok_and(|t| t.contains("\"s1\"")))
+            .is_some(),
+            "{signal}: the file registry never got the instance"
+        );
+        let (status, took) = stop_with(&mut reg.0, signal);
+        assert_eq!(status.code(), Some(130), "{signal}");
+        assert!(took < Duration::from_secs(2), "{signal}: took {took:?}");
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(doc["instances"].as_array().unwrap().len(), 0, "{signal}");
+        // The registry file is rewritten through a temporary file: none may be left beside it.
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("r.json.tmp"))
+            .collect();
+        assert!(left.is_empty(), "{signal}: left {left:?}");
+    }
+}
+
+#[test]
+fn sigint_stops_discover_watch_within_two_seconds_and_exits_130() {
+    let tmp = common::tempdir();
+    let registry = format!("file://{}", tmp.path().join("r.json").display());
+    let mut child = common::hale(tmp.path())
+        .args(["discover", "orders", "--watch", "--registry", &registry])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    let (status, took) = stop_with(&mut child, nix::sys::signal::Signal::SIGINT);
+    assert_eq!(status.code(), Some(130));
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("Stopped"), "{stderr}");
+}
