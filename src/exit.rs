@@ -153,6 +153,9 @@ pub fn classify(err: &anyhow::Error) -> Exit {
             return Exit::Interrupted;
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if crate::userfile::is_refusal(io) {
+                return Exit::Usage;
+            }
             if io.kind() == std::io::ErrorKind::BrokenPipe {
                 return Exit::Ok;
             }

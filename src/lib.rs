@@ -22,6 +22,7 @@ pub mod scaffold;
 pub mod service_contract;
 pub mod settings;
 pub mod stop;
+pub mod userfile;
 
 use std::process::ExitCode;
 

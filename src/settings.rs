@@ -120,7 +120,7 @@ pub fn default_registry(env: &dyn Fn(&str) -> Option<String>) -> String {
 /// Read `dir/hale.toml` if present. A malformed file is a usage error naming file, line and column.
 pub fn read_file(dir: &Path) -> Result<Option<(PathBuf, ConfigFile)>, SettingsError> {
     let path = dir.join(FILE_NAME);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::userfile::read_to_string(&path, crate::userfile::Limit::CONFIG) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(SettingsError::Read { path, source }),

@@ -515,7 +515,7 @@ pub(crate) fn resolve_image(
         ));
     }
     let record_path = dir.join(".hale/build.json");
-    let record = match std::fs::read(&record_path) {
+    let record = match crate::userfile::read(&record_path, crate::userfile::Limit::RECORD) {
         Ok(bytes) => Some(
             serde_json::from_slice::<BuildRecord>(&bytes)
                 .with_context(|| format!("reading {}", record_path.display()))?,

@@ -170,7 +170,8 @@ fn request(args: &LoadArgs) -> anyhow::Result<LoadRequest> {
     let body = match (&args.body, &args.body_file) {
         (Some(b), _) => Bytes::from(b.clone()),
         (None, Some(path)) => Bytes::from(
-            std::fs::read(path).map_err(|e| usage!("--body-file {}: {e}", path.display()))?,
+            crate::userfile::read(path, crate::userfile::Limit::BODY)
+                .map_err(|e| usage!("--body-file {}: {e}", path.display()))?,
         ),
         (None, None) => Bytes::new(),
     };

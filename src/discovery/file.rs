@@ -260,7 +260,7 @@ fn open_lock(path: &Path) -> Result<File, RegistryError> {
 }
 
 fn read_document(path: &Path) -> Result<FileDocument, RegistryError> {
-    let text = match fs::read(path) {
+    let text = match crate::userfile::read(path, crate::userfile::Limit::STATE) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FileDocument::default()),
         Err(e) => return Err(file_error(path, e)),

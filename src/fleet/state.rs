@@ -140,11 +140,14 @@ impl FleetState {
     pub fn load(dir: &Path) -> Result<FleetState, FleetError> {
         let dir = &std::path::absolute(dir).map_err(io("resolving the service folder"))?;
         let path = Self::path(dir);
-        let text = std::fs::read(&path).map_err(|source| FleetError::NoFleet {
-            dir: dir.to_path_buf(),
-            path: path.clone(),
-            source,
-        })?;
+        let text =
+            crate::userfile::read(&path, crate::userfile::Limit::STATE).map_err(|source| {
+                FleetError::NoFleet {
+                    dir: dir.to_path_buf(),
+                    path: path.clone(),
+                    source,
+                }
+            })?;
         let state: FleetState =
             serde_json::from_slice(&text).map_err(|source| FleetError::BadState {
                 path: path.clone(),

@@ -161,10 +161,12 @@ pub struct Part {
 
 /// Read one export.
 pub fn read(path: &Path) -> Result<Part, HistogramError> {
-    let text = std::fs::read_to_string(path).map_err(|source| HistogramError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::userfile::read_to_string(path, crate::userfile::Limit::HISTOGRAMS).map_err(
+        |source| HistogramError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+    )?;
     let file: HistogramFile =
         serde_json::from_str(&text).map_err(|e| HistogramError::NotAnExport {
             path: path.to_path_buf(),

@@ -175,14 +175,20 @@ pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, ManifestError> {
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         paths.sort();
         for p in paths {
+            // A linked folder is not followed: a link back up would loop forever, and one
+            // elsewhere would count files twice or read outside the set.
+            let is_link = std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink());
             if p.is_dir() {
-                stack.push(p);
+                if !is_link {
+                    stack.push(p);
+                }
             } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                let text = std::fs::read_to_string(&p).map_err(|source| ManifestError::Io {
-                    action: "reading",
-                    path: p.display().to_string(),
-                    source,
-                })?;
+                let text = crate::userfile::read_to_string(&p, crate::userfile::Limit::SOURCE)
+                    .map_err(|source| ManifestError::Io {
+                        action: "reading",
+                        path: p.display().to_string(),
+                        source,
+                    })?;
                 let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
                 out.push((rel, text));
             }

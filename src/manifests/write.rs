@@ -62,7 +62,7 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Manif
 }
 
 fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, ManifestError> {
-    match std::fs::read(path) {
+    match crate::userfile::read(path, crate::userfile::Limit::SOURCE) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io("reading", path)(e)),

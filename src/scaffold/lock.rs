@@ -114,7 +114,7 @@ impl Lock {
                 root.display()
             ));
         }
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::userfile::read_to_string(&path, crate::userfile::Limit::RECORD) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(refuse!(

@@ -121,7 +121,7 @@ pub struct Upgrade {
 
 /// Read a file, `None` when it does not exist.
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, ScaffoldError> {
-    match std::fs::read(path) {
+    match crate::userfile::read(path, crate::userfile::Limit::SOURCE) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(ScaffoldError::Io {

@@ -156,3 +156,95 @@ fn upgrade_does_not_write_through_a_committed_symlink() {
         assert_eq!(fingerprint(tmp.path()), before, "{extra:?}");
     }
 }
+
+/// Runs hale with `args` in `dir`; a command that hangs past a generous deadline is killed and
+/// the test fails (a FIFO read would block forever).
+fn run_bounded(state: &Path, dir: &Path, args: &[&str]) -> Output {
+    let child = common::hale(state)
+        .current_dir(dir)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output().unwrap());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            panic!("hale {args:?} hung on a file that is not a regular file")
+        })
+}
+
+fn fifo(path: &Path) {
+    let out = std::process::Command::new("mkfifo")
+        .arg(path)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "mkfifo");
+}
+
+/// hale.toml, hale.lock, the fleet state, a build record, `--check` manifests: a FIFO, a link
+/// to /dev/zero or a folder in their place is refused at once with one line, exit 2.
+#[test]
+fn special_files_where_a_file_is_expected_are_refused_without_hanging() {
+    let tmp = common::tempdir();
+    let state = tmp.path();
+
+    let dir = tmp.path().join("toml");
+    std::fs::create_dir_all(&dir).unwrap();
+    fifo(&dir.join("hale.toml"));
+    let out = run_bounded(state, &dir, &["deploy", "--render"]);
+    assert_refused(&out, "FIFO");
+
+    let dir = tmp.path().join("zero");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("hale.lock")).unwrap();
+    let out = run_bounded(state, &dir, &["upgrade", "--dry-run"]);
+    assert_refused(&out, "character device");
+
+    let (dir, _) = service_beside_victim(&tmp.path().join("fleet"));
+    std::fs::create_dir_all(dir.join(".hale")).unwrap();
+    fifo(&dir.join(".hale/fleet.json"));
+    let out = run_bounded(state, &dir, &["down"]);
+    assert_refused(&out, "FIFO");
+
+    let (dir, _) = service_beside_victim(&tmp.path().join("record"));
+    std::fs::create_dir_all(dir.join(".hale/build.json")).unwrap();
+    let out = run_bounded(state, &dir, &["deploy", "--render"]);
+    assert_refused(&out, "a folder");
+
+    let manifests = tmp.path().join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    fifo(&manifests.join("deployment.yaml"));
+    let out = run_bounded(state, tmp.path(), &["deploy", "--check", "manifests"]);
+    assert_refused(&out, "FIFO");
+}
+
+/// `deploy --check DIR` does not follow a link to a folder: a link back up would loop forever.
+#[test]
+fn check_does_not_follow_a_folder_link_into_a_loop() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    common::assert_success(&render(tmp.path(), &dir, &[]), "render");
+    let check = || {
+        let out = run_bounded(
+            tmp.path(),
+            &dir,
+            &["deploy", "--check", "deploy", "--output", "json"],
+        );
+        common::assert_success(&out, "deploy --check");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["objects"].as_u64().unwrap()
+    };
+    let before = check();
+    assert!(before > 0);
+    // A link back up to deploy/: followed, it would loop forever, or count every object again.
+    std::os::unix::fs::symlink("..", dir.join("deploy/base/loop")).unwrap();
+    assert_eq!(check(), before, "each object counted once");
+}
