@@ -165,15 +165,15 @@ func TraceID(ctx context.Context) string {
 	return ""
 }
 
-// Logger returns base with the request's request_id and trace_id attached, so every line a
-// handler logs can be joined to the access log, the caller's logs and the trace.
+// Logger returns base with the request's request_id, trace_id and span_id attached, so every
+// line a handler logs can be joined to the access log, the caller's logs and the trace.
 func Logger(ctx context.Context, base *slog.Logger) *slog.Logger {
-	attrs := make([]any, 0, 4)
+	attrs := make([]any, 0, 6)
 	if id := RequestID(ctx); id != "" {
 		attrs = append(attrs, "request_id", id)
 	}
-	if tid := TraceID(ctx); tid != "" {
-		attrs = append(attrs, "trace_id", tid)
+	if sc := SpanContext(ctx); sc.IsValid() {
+		attrs = append(attrs, "trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
 	}
 	if len(attrs) == 0 {
 		return base
