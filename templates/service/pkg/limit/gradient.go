@@ -64,6 +64,7 @@ func NewGradient(cfg Config) *Gradient {
 	if cfg.Initial <= 0 {
 		cfg.Initial = 100
 	}
+	cfg.Min = min(cfg.Min, cfg.Max)
 	cfg.Initial = min(max(cfg.Initial, cfg.Min), cfg.Max)
 	if cfg.Tolerance < 1 {
 		cfg.Tolerance = 1.5

@@ -90,3 +90,14 @@ func TestAnIdleInstanceKeepsItsLimit(t *testing.T) {
 		t.Errorf("a limit never used changed to %d", g.Limit())
 	}
 }
+
+// A ceiling below the default floor (MAX_IN_FLIGHT=4) is never exceeded.
+func TestTheLimitNeverExceedsItsCeiling(t *testing.T) {
+	g := NewGradient(Config{Max: 4})
+	for range 2000 {
+		round(g, dependency{capacity: 100, service: time.Millisecond}, 50)
+		if g.Limit() > 4 {
+			t.Fatalf("limit %d over the ceiling 4", g.Limit())
+		}
+	}
+}
