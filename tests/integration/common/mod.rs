@@ -38,6 +38,8 @@ pub enum Service {
     Kube,
     /// The folder of the Prometheus operator's CRD files (monitoring.coreos.com_*.yaml).
     PrometheusCrds,
+    /// PyPI's openapi-spec-validator, from scripts/test-env.d/openapi.sh.
+    OpenapiSpecValidator,
 }
 
 impl Service {
@@ -59,6 +61,7 @@ impl Service {
             Service::Kustomize => "HALE_TEST_KUSTOMIZE",
             Service::Kube => "HALE_TEST_KUBECONFIG",
             Service::PrometheusCrds => "HALE_TEST_PROMETHEUS_CRDS",
+            Service::OpenapiSpecValidator => "HALE_TEST_OPENAPI_SPEC_VALIDATOR",
         }
     }
 }
