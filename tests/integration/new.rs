@@ -422,6 +422,27 @@ fn generated_project_cross_compiles_for_linux_darwin_and_windows() {
     }
 }
 
+/// The OpenAPI document the service serves at /openapi.json passes a real OpenAPI 3.1
+/// validator (the generated Go test keeps it in step with the router).
+#[test]
+fn served_openapi_document_is_valid_openapi_3_1() {
+    need!(Go);
+    let validator = need!(OpenapiSpecValidator);
+    let svc = Service::start(&[]);
+    let reply = get(&svc, "/openapi.json");
+    assert_eq!(reply.status, 200, "GET /openapi.json");
+    let tmp = common::tempdir();
+    let doc = tmp.path().join("openapi.json");
+    std::fs::write(&doc, &reply.body).unwrap();
+    let out = Command::new(&validator).arg(&doc).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator rejected /openapi.json:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr_of(&out)
+    );
+}
+
 #[test]
 fn generated_go_mod_is_already_tidy() {
     need!(Go);

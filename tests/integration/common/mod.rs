@@ -41,6 +41,8 @@ pub enum Service {
     /// The name of the cluster's real node (kubelet, containerd, kube-proxy:
     /// scripts/kube-node.sh), whose pods really run; absent where the machine cannot run one.
     KubeNode,
+    /// PyPI's openapi-spec-validator, from scripts/test-env.d/openapi.sh.
+    OpenapiSpecValidator,
 }
 
 impl Service {
@@ -63,6 +65,7 @@ impl Service {
             Service::Kube => "HALE_TEST_KUBECONFIG",
             Service::PrometheusCrds => "HALE_TEST_PROMETHEUS_CRDS",
             Service::KubeNode => "HALE_TEST_KUBE_NODE",
+            Service::OpenapiSpecValidator => "HALE_TEST_OPENAPI_SPEC_VALIDATOR",
         }
     }
 }

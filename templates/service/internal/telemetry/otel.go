@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -26,19 +27,47 @@ type Exporter struct {
 	tracer   trace.Tracer
 }
 
-// NewExporter starts a batching span exporter per name in exporters (OTEL_TRACES_EXPORTER's
-// choices): "otlp" over OTLP/HTTP, which reads the standard OTEL_EXPORTER_OTLP_* variables
-// itself (endpoint, headers, TLS), and "console", one JSON object per span on console.
-func NewExporter(ctx context.Context, service, instance, version string, exporters []string, console io.Writer) (*Exporter, error) {
+// OTLP protocols (OTEL_EXPORTER_OTLP_PROTOCOL and its per-signal form) the service speaks.
+const (
+	ProtocolHTTPProtobuf = "http/protobuf"
+	ProtocolGRPC         = "grpc"
+)
+
+// ExporterOptions say what to export, how, and what the spans describe.
+type ExporterOptions struct {
+	Service, Instance, Version string
+	// Exporters are OTEL_TRACES_EXPORTER's choices: "otlp" and/or "console".
+	Exporters []string
+	// Protocol is the OTLP protocol, ProtocolHTTPProtobuf (the specification's default) or
+	// ProtocolGRPC.
+	Protocol string
+	// Sampler decides which new traces are recorded (ParseSampler); nil is the SDK's default.
+	Sampler sdktrace.Sampler
+	// Console receives the "console" exporter's spans, one JSON object each.
+	Console io.Writer
+}
+
+// NewExporter starts a batching span exporter per name in o.Exporters: "otlp" over OTLP/HTTP
+// or OTLP/gRPC, either of which reads the standard OTEL_EXPORTER_OTLP_* variables itself
+// (endpoint, headers, timeout, compression, TLS certificates, their per-signal TRACES_ forms),
+// and "console", one JSON object per span.
+func NewExporter(ctx context.Context, o ExporterOptions) (*Exporter, error) {
 	var opts []sdktrace.TracerProviderOption
-	for _, name := range exporters {
+	for _, name := range o.Exporters {
 		var exp sdktrace.SpanExporter
 		var err error
 		switch name {
 		case "otlp":
-			exp, err = otlptracehttp.New(ctx)
+			switch o.Protocol {
+			case ProtocolGRPC:
+				exp, err = otlptracegrpc.New(ctx)
+			case ProtocolHTTPProtobuf, "":
+				exp, err = otlptracehttp.New(ctx)
+			default:
+				err = fmt.Errorf("unknown OTLP protocol %q", o.Protocol)
+			}
 		case "console":
-			exp, err = stdouttrace.New(stdouttrace.WithWriter(console))
+			exp, err = stdouttrace.New(stdouttrace.WithWriter(o.Console))
 		default:
 			err = fmt.Errorf("unknown exporter %q", name)
 		}
@@ -47,7 +76,10 @@ func NewExporter(ctx context.Context, service, instance, version string, exporte
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
-	return NewProvider(ctx, service, instance, version, opts...)
+	if o.Sampler != nil {
+		opts = append(opts, sdktrace.WithSampler(o.Sampler))
+	}
+	return NewProvider(ctx, o.Service, o.Instance, o.Version, opts...)
 }
 
 // NewProvider builds the TracerProvider with opts (a span processor at least), sets it as the
@@ -55,8 +87,8 @@ func NewExporter(ctx context.Context, service, instance, version string, exporte
 //
 // The standard environment is honoured: the resource is service.name, service.instance.id
 // and service.version from the service's configuration, overridden by OTEL_RESOURCE_ATTRIBUTES
-// and OTEL_SERVICE_NAME; the sampler is OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG
-// (default parentbased_always_on), read by the SDK.
+// and OTEL_SERVICE_NAME; without a WithSampler option the SDK reads OTEL_TRACES_SAMPLER and
+// OTEL_TRACES_SAMPLER_ARG itself (default parentbased_always_on).
 func NewProvider(ctx context.Context, service, instance, version string, opts ...sdktrace.TracerProviderOption) (*Exporter, error) {
 	res, err := resource.New(ctx,
 		resource.WithSchemaURL(semconv.SchemaURL),
@@ -70,7 +102,6 @@ func NewProvider(ctx context.Context, service, instance, version string, opts ..
 	if err != nil {
 		return nil, fmt.Errorf("reading the OpenTelemetry resource (OTEL_RESOURCE_ATTRIBUTES): %w", err)
 	}
-	// No WithSampler: the SDK then takes OTEL_TRACES_SAMPLER, parentbased_always_on by default.
 	tp := sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{sdktrace.WithResource(res)}, opts...)...)
 	otel.SetTracerProvider(tp)
 	SetGlobalPropagator()

@@ -2,9 +2,11 @@
 // contexts, gives handlers a logger that prints both, and sets up OpenTelemetry export.
 //
 // Trace context travels with the SDK's W3C propagators (traceparent, tracestate, baggage).
-// Without OTEL_EXPORTER_OTLP_ENDPOINT the service still propagates it: it continues an incoming
-// trace with a span ID of its own and passes that on to the services it calls, so traces stay
-// connected across services with zero setup and no span is recorded.
+// Without an exporter the service still propagates it: it continues an incoming trace with a
+// span ID of its own and the caller's sampling decision, and passes that on to the services it
+// calls, so traces stay connected across services with zero setup and no span is recorded.
+// A trace it starts itself is sampled only as OTEL_TRACES_SAMPLER says (by default not, when
+// nothing is exported): no `-01` leaves an instance that records nothing.
 package telemetry
 
 import (
@@ -137,22 +139,10 @@ func fill(b []byte) {
 }
 
 // ChildSpanContext makes the span context of this service's own span: the parent's trace ID
-// (or a new one when there is no valid parent) and a fresh span ID. New traces are sampled.
+// and sampling decision (or a new, unsampled trace when there is no valid parent) and a fresh
+// span ID. It is [LocalSpanContext] with parentbased_always_off.
 func ChildSpanContext(parent trace.SpanContext) trace.SpanContext {
-	cfg := trace.SpanContextConfig{TraceFlags: trace.FlagsSampled}
-	if parent.IsValid() {
-		cfg.TraceID = parent.TraceID()
-		cfg.TraceFlags = parent.TraceFlags()
-		cfg.TraceState = parent.TraceState()
-	} else {
-		for !cfg.TraceID.IsValid() {
-			fill(cfg.TraceID[:])
-		}
-	}
-	for !cfg.SpanID.IsValid() {
-		fill(cfg.SpanID[:])
-	}
-	return trace.NewSpanContext(cfg)
+	return LocalSpanContext(trace.ContextWithRemoteSpanContext(context.Background(), parent), nil)
 }
 
 // Extract reads the caller's W3C trace context (traceparent, tracestate) and baggage from h
@@ -175,15 +165,15 @@ func TraceID(ctx context.Context) string {
 	return ""
 }
 
-// Logger returns base with the request's request_id and trace_id attached, so every line a
-// handler logs can be joined to the access log, the caller's logs and the trace.
+// Logger returns base with the request's request_id, trace_id and span_id attached, so every
+// line a handler logs can be joined to the access log, the caller's logs and the trace.
 func Logger(ctx context.Context, base *slog.Logger) *slog.Logger {
-	attrs := make([]any, 0, 4)
+	attrs := make([]any, 0, 6)
 	if id := RequestID(ctx); id != "" {
 		attrs = append(attrs, "request_id", id)
 	}
-	if tid := TraceID(ctx); tid != "" {
-		attrs = append(attrs, "trace_id", tid)
+	if sc := SpanContext(ctx); sc.IsValid() {
+		attrs = append(attrs, "trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
 	}
 	if len(attrs) == 0 {
 		return base

@@ -53,8 +53,8 @@ func TestChildKeepsTraceAndStateAndMakesNewSpan(t *testing.T) {
 		t.Fatalf("child %v of %v", child, parent)
 	}
 	root := ChildSpanContext(trace.SpanContext{})
-	if !root.IsValid() || !root.IsSampled() {
-		t.Fatalf("new root %v", root)
+	if !root.IsValid() || root.IsSampled() {
+		t.Fatalf("new root %v: want a valid, unsampled trace", root)
 	}
 }
 
@@ -70,5 +70,41 @@ func TestLoggerCarriesRequestAndTraceIDs(t *testing.T) {
 	}
 	if line["request_id"] != "r-1" || line["trace_id"] != sc.TraceID().String() {
 		t.Fatalf("log line %v", line)
+	}
+}
+
+// The standard sampler variables decide for a trace this instance starts; a parent-based one
+// keeps the caller's decision; unset, new traces are sampled only when spans are exported.
+func TestLocalSpanContextSamplesAsOTELTracesSamplerSays(t *testing.T) {
+	sampled := Extract(context.Background(), http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
+	unsampled := Extract(context.Background(), http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}})
+	root := context.Background()
+	for _, c := range []struct {
+		name, arg string
+		exporting bool
+		// want: sampled for (root, sampled parent, unsampled parent)
+		root, fromSampled, fromUnsampled bool
+	}{
+		{"", "", false, false, true, false},
+		{"", "", true, true, true, false},
+		{"always_on", "", false, true, true, true},
+		{"always_off", "", true, false, false, false},
+		{"parentbased_always_on", "", false, true, true, false},
+		{"parentbased_traceidratio", "0", true, false, true, false},
+		{"traceidratio", "1", false, true, true, true},
+	} {
+		s, err := ParseSampler(c.name, c.arg, c.exporting)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got := [3]bool{LocalSpanContext(root, s).IsSampled(), LocalSpanContext(sampled, s).IsSampled(), LocalSpanContext(unsampled, s).IsSampled()}
+		if got != [3]bool{c.root, c.fromSampled, c.fromUnsampled} {
+			t.Errorf("OTEL_TRACES_SAMPLER=%q ARG=%q exporting=%v: sampled (root, from -01, from -00) = %v", c.name, c.arg, c.exporting, got)
+		}
+	}
+	for _, bad := range [][2]string{{"jaeger_remote", ""}, {"traceidratio", "2"}, {"traceidratio", "half"}} {
+		if _, err := ParseSampler(bad[0], bad[1], false); err == nil {
+			t.Errorf("OTEL_TRACES_SAMPLER=%q ARG=%q accepted", bad[0], bad[1])
+		}
 	}
 }

@@ -75,6 +75,8 @@ type HTTP struct {
 	InFlight    prometheus.Gauge
 	RateLimited prometheus.Counter
 	LoadShed    prometheus.Counter
+	// ConcurrencyLimit is the adaptive concurrency limit's current value.
+	ConcurrencyLimit prometheus.Gauge
 
 	// series caches the children per (method, route, code): the label sets are few and
 	// fixed, and a cache hit skips hashing and validating label values on every request.
@@ -162,9 +164,13 @@ func NewHTTP(reg prometheus.Registerer) *HTTP {
 		}),
 		LoadShed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "http_load_shed_total",
-			Help: "Requests refused with 503 because MAX_IN_FLIGHT requests were already running.",
+			Help: "Requests refused with 503 because MAX_IN_FLIGHT or the adaptive concurrency limit was reached.",
 		}),
 	}
-	reg.MustRegister(m.Requests, m.Duration, m.InFlight, m.RateLimited, m.LoadShed)
+	m.ConcurrencyLimit = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "http_concurrency_limit",
+		Help: "Application requests the adaptive concurrency limit admits at once (0 when off).",
+	})
+	reg.MustRegister(m.Requests, m.Duration, m.InFlight, m.RateLimited, m.LoadShed, m.ConcurrencyLimit)
 	return m
 }
