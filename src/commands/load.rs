@@ -145,9 +145,10 @@ pub struct LoadArgs {
     /// recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable).
     #[arg(long = "assert", value_name = "EXPR")]
     pub assertions: Vec<Assertion>,
-    /// Write a self-contained HTML report.
-    #[arg(long, value_name = "FILE.html")]
-    pub report: Option<PathBuf>,
+    /// Write a report: FILE.html (or html=FILE) the self-contained page, junit=FILE one JUnit
+    /// test case per --assert (repeatable).
+    #[arg(long, value_name = "[FORMAT=]FILE")]
+    pub report: Vec<crate::ci::ReportTarget>,
     /// Write the HDR histograms (V2, base64) per instance and in total.
     #[arg(long, value_name = "FILE")]
     pub histogram_out: Option<PathBuf>,
@@ -277,10 +278,16 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         None
     };
 
-    for (flag, path) in [
-        ("--report", &args.report),
-        ("--histogram-out", &args.histogram_out),
-    ] {
+    use crate::ci::ReportFormat::{Html, Junit};
+    crate::ci::reports::only(&args.report, &[Html, Junit], "hale load")
+        .map_err(|e| usage!("{e}"))?;
+    let html = args
+        .report
+        .iter()
+        .find(|r| r.format == Html)
+        .map(|r| &r.path);
+    let reports = args.report.iter().map(|r| ("--report", Some(&r.path)));
+    for (flag, path) in reports.chain([("--histogram-out", args.histogram_out.as_ref())]) {
         if let Some(path) = path {
             check_writable(flag, path)?;
         }
@@ -340,12 +347,14 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         load::histograms::write(path, &file)?;
         printer.status("Wrote", format!("histograms to {}", path.display()));
     }
-    if let Some(path) = &args.report {
+    if let Some(path) = html {
         let page = load::html::render(&report);
         std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
         printer.status("Wrote", format!("HTML report to {}", path.display()));
     }
     printer.emit(&report, |out| report.write_text(out))?;
+    let annotations = crate::ci::load::publish(&report, &args.report, &crate::ci::process_env)?;
+    crate::ci::annotations::print(printer, &annotations)?;
     if outcome.interrupted {
         return Err(crate::exit::Interrupted.into());
     }
@@ -359,7 +368,8 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         .map(|a| a.assertion.as_str())
         .collect();
     if !failed.is_empty() {
-        anyhow::bail!("assertion failed: {}", failed.join(", "));
+        let failed = failed.into_iter().map(str::to_string).collect();
+        return Err(crate::exit::AssertionsFailed(failed).into());
     }
     Ok(())
 }

@@ -38,6 +38,12 @@ pub enum Service {
     Kube,
     /// The folder of the Prometheus operator's CRD files (monitoring.coreos.com_*.yaml).
     PrometheusCrds,
+    /// actionlint, built by scripts/test-env.d/ci.sh.
+    Actionlint,
+    /// golangci-lint, built by scripts/test-env.d/ci.sh.
+    GolangciLint,
+    /// PyPI's check-jsonschema (GitLab's CI schema inside), from scripts/test-env.d/ci.sh.
+    CheckJsonschema,
 }
 
 impl Service {
@@ -59,6 +65,9 @@ impl Service {
             Service::Kustomize => "HALE_TEST_KUSTOMIZE",
             Service::Kube => "HALE_TEST_KUBECONFIG",
             Service::PrometheusCrds => "HALE_TEST_PROMETHEUS_CRDS",
+            Service::Actionlint => "HALE_TEST_ACTIONLINT",
+            Service::GolangciLint => "HALE_TEST_GOLANGCI_LINT",
+            Service::CheckJsonschema => "HALE_TEST_CHECK_JSONSCHEMA",
         }
     }
 }
