@@ -141,7 +141,7 @@ pub struct LoadArgs {
     /// (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM).
     #[arg(long)]
     pub keep_faults: bool,
-    /// Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N,
+    /// Fail (exit 99) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N,
     /// recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable).
     #[arg(long = "assert", value_name = "EXPR")]
     pub assertions: Vec<Assertion>,
