@@ -122,7 +122,8 @@ for pid in sorted(seen, key=lambda i: (pkgs[i]["name"], pkgs[i]["version"])):
         "downloadLocation": "NOASSERTION",
         "filesAnalyzed": False,
         "licenseConcluded": "NOASSERTION",
-        "licenseDeclared": p.get("license") or "NOASSERTION",
+        # Old manifests write "MIT/Apache-2.0"; SPDX says "MIT OR Apache-2.0".
+        "licenseDeclared": " OR ".join(x.strip() for x in p["license"].split("/")) if p.get("license") else "NOASSERTION",
         "copyrightText": "NOASSERTION",
         "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
                           "referenceLocator": f"pkg:cargo/{p['name']}@{p['version']}"}],

@@ -645,3 +645,177 @@ fn failed_load_assertions_exit_99_with_annotations_summary_and_junit() {
     assert_success(&out, "hale load with a passing assertion");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("::error"));
 }
+
+#[test]
+fn the_makefile_targets_run_what_ci_runs() {
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    new_service(tmp.path(), &dir, None);
+    let make = |args: &[&str]| {
+        let hale_dir = Path::new(env!("CARGO_BIN_EXE_hale")).parent().unwrap();
+        Command::new("make")
+            .args(args)
+            .current_dir(&dir)
+            .env(
+                "PATH",
+                format!("{}:{}", hale_dir.display(), std::env::var("PATH").unwrap()),
+            )
+            .env("HALE_STATE_DIR", tmp.path().join("state"))
+            .output()
+            .unwrap()
+    };
+    let out = make(&[
+        "-n",
+        "lint",
+        "test",
+        "image",
+        "manifests",
+        "deploy",
+        "IMAGE=127.0.0.1:5000/o:1",
+        "CONTEXT=prod",
+    ]);
+    assert_success(&out, "make -n");
+    let plan = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "go vet ./...",
+        "golangci-lint run ./...",
+        "go test -race -covermode=atomic -coverprofile=coverage.out ./...",
+        "hale build --engine native --push 127.0.0.1:5000/o:1",
+        "hale deploy --render --check",
+        "hale deploy --context prod",
+    ] {
+        assert!(
+            plan.lines().any(|l| l.trim() == line),
+            "make -n lacks {line:?}:\n{plan}"
+        );
+    }
+    // One target for real: the manifests are rendered and pass the check.
+    let out = make(&["manifests"]);
+    assert_success(&out, "make manifests");
+    assert!(dir.join("deploy/base/deployment.yaml").is_file());
+}
+
+/// `scripts/release.sh --binary` packaging the hale under test, as a release build would be
+/// packaged, into `out`.
+fn package_release(out: &Path) -> std::process::Output {
+    Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/release.sh"))
+        .args([
+            "--binary",
+            env!("CARGO_BIN_EXE_hale"),
+            "--target",
+            "x86_64-unknown-linux-musl",
+            "--out",
+        ])
+        .arg(out)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn install_sh_installs_a_verified_release_archive_and_refuses_a_tampered_one() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the release archive of this test is labelled for x86_64");
+        return;
+    }
+    let tmp = common::tempdir();
+    let dist = tmp.path().join("dist");
+    assert_success(&package_release(&dist), "scripts/release.sh --binary");
+    let name = format!(
+        "hale-{}-x86_64-unknown-linux-musl.tar.gz",
+        env!("CARGO_PKG_VERSION")
+    );
+    let archive = dist.join(&name);
+    for f in [name.clone(), format!("{name}.sha256"), "SHA256SUMS".into()] {
+        assert!(dist.join(&f).is_file(), "release.sh did not write {f}");
+    }
+    // The packaging is reproducible: the same binary and epoch give the same archive bytes.
+    let again = tmp.path().join("dist-again");
+    assert_success(
+        &package_release(&again),
+        "scripts/release.sh --binary, again",
+    );
+    assert_eq!(
+        std::fs::read(&archive).unwrap(),
+        std::fs::read(again.join(&name)).unwrap()
+    );
+
+    let install = |from: &Path, root: &Path| {
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh"))
+            .arg("--from")
+            .arg(from)
+            .env("HALE_INSTALL_ROOT", root)
+            .env("HALE_NO_COMPLETION", "1")
+            .output()
+            .unwrap()
+    };
+    for (from, root) in [(&dist, "root-dir"), (&archive, "root-file")] {
+        let root = tmp.path().join(root);
+        let out = install(from, &root);
+        assert_success(&out, "install.sh --from");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("checksum verified"));
+        let version = Command::new(root.join("bin/hale"))
+            .arg("--version")
+            .output()
+            .unwrap();
+        assert_success(&version, "the installed hale --version");
+        assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+    }
+
+    // One changed byte: refused, nothing installed.
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&archive, &bytes).unwrap();
+    let root = tmp.path().join("root-tampered");
+    let out = install(&archive, &root);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!root.join("bin/hale").exists());
+    // No checksum at all: refused too.
+    std::fs::remove_file(dist.join(format!("{name}.sha256"))).unwrap();
+    std::fs::remove_file(dist.join("SHA256SUMS")).unwrap();
+    let out = install(&archive, &root);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no checksum"));
+    // A --from that does not exist is the user's mistake.
+    let out = install(&tmp.path().join("nowhere"), &root);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!root.join("bin/hale").exists());
+}
+
+#[test]
+fn the_release_sbom_is_valid_spdx() {
+    let pyspdxtools = need!(Pyspdxtools);
+    let tmp = common::tempdir();
+    let dist = tmp.path().join("dist");
+    assert_success(&package_release(&dist), "scripts/release.sh --binary");
+    let sbom = dist.join(format!(
+        "hale-{}-x86_64-unknown-linux-musl.spdx.json",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let out = Command::new(&pyspdxtools)
+        .arg("-i")
+        .arg(&sbom)
+        .output()
+        .unwrap();
+    assert_success(&out, "pyspdxtools -i");
+    let doc: Value = serde_json::from_slice(&std::fs::read(&sbom).unwrap()).unwrap();
+    let names: Vec<&str> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for crate_name in ["hale", "tokio", "clap", "kube"] {
+        assert!(names.contains(&crate_name), "the SBOM lacks {crate_name}");
+    }
+    assert!(
+        !names.contains(&"insta"),
+        "a dev-dependency is not in the binary"
+    );
+}

@@ -683,7 +683,11 @@ fn failed_assertion_is_named_and_exits_99() {
         "--assert",
         "errors<1%",
     ]);
-    assert_eq!(out.status.code(), Some(99), "a failed assertion has its own exit code");
+    assert_eq!(
+        out.status.code(),
+        Some(99),
+        "a failed assertion has its own exit code"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("FAIL p99<0.001ms"), "{stdout}");
     assert!(stdout.contains("pass errors<1%"), "{stdout}");

@@ -1345,7 +1345,10 @@ fn generated_files_carry_the_name_module_and_go_version() {
     // The Makefile runs what CI runs (issue 22): the same five targets.
     let make = read("Makefile");
     for target in ["lint:", "test:", "image:", "manifests:", "deploy:"] {
-        assert!(make.lines().any(|l| l.starts_with(target)), "Makefile lacks {target}");
+        assert!(
+            make.lines().any(|l| l.starts_with(target)),
+            "Makefile lacks {target}"
+        );
     }
 }
 
