@@ -77,11 +77,23 @@ build() { # build TARGET → prints the binary's path
   # Reproducible: no absolute path of this machine in the binary (the checkout, cargo's
   # registry, the toolchain), one codegen unit (Cargo.toml's release profile), static C runtime.
   local flags="-C target-feature=+crt-static --remap-path-prefix=$root=/hale --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$rustup_home=/rustup"
+  # The C compiler builds ring's C code. Linking stays rustc's own for the native musl target
+  # (its self-contained crt and libc: a static-pie with no interpreter; musl-gcc as the linker
+  # would make a dynamic one needing /lib/ld-musl-*.so.1); a cross target needs its linker.
+  local linker=()
+  case "$target" in
+    "$(uname -m)"-*) ;;
+    *) linker=("CARGO_TARGET_${upper}_LINKER=$cc") ;;
+  esac
   log "building $target (cargo build --release --locked)"
-  env "CC_${target//-/_}=$cc" "CARGO_TARGET_${upper}_LINKER=$cc" \
-    "CARGO_TARGET_${upper}_RUSTFLAGS=$flags" \
+  env "CC_${target//-/_}=$cc" "${linker[@]}" "CARGO_TARGET_${upper}_RUSTFLAGS=$flags" \
     nice cargo build --release --locked --target "$target" >&2
-  echo "$root/target/$target/release/hale"
+  local bin=$root/target/$target/release/hale
+  # Static means no program interpreter: it runs on any Linux of its architecture.
+  if command -v readelf >/dev/null && readelf -l "$bin" | grep -q 'program interpreter'; then
+    die "$bin asks for a program interpreter: it is not static"
+  fi
+  echo "$bin"
 }
 
 sbom() { # sbom TARGET BINARY VERSION → SPDX 2.3 JSON on stdout: hale and every crate linked in
@@ -158,7 +170,6 @@ package() { # package TARGET BINARY
   local target=$1 bin=$2 name="hale-$version-$1"
   local stage
   stage=$(mktemp -d)
-  trap 'rm -rf "$stage"' RETURN
   mkdir "$stage/$name"
   install -m 0755 "$bin" "$stage/$name/hale"
   install -m 0755 install.sh "$stage/$name/install.sh"
@@ -170,6 +181,7 @@ package() { # package TARGET BINARY
   # gzip without a name or timestamp.
   tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
       --mode='u+rwX,go+rX,go-w' --format=gnu -C "$stage" -cf - "$name" | gzip -9 -n >"$out/$name.tar.gz"
+  rm -rf "$stage"
   (cd "$out" && sha256sum "$name.tar.gz" >"$name.tar.gz.sha256")
   log "wrote $out/$name.tar.gz ($(cut -c1-16 "$out/$name.tar.gz.sha256")…)"
 }
