@@ -175,6 +175,172 @@ fn read_kv(path: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// Where a workflow run happens: the service's repository, its commit and the branch pushed.
+struct Run<'a> {
+    tmp: &'a Path,
+    origin: &'a Path,
+    sha: &'a str,
+    branch: &'a str,
+    /// PATH with hale's folder first.
+    path: &'a str,
+    workflow_env: &'a BTreeMap<String, String>,
+}
+
+impl Run<'_> {
+    /// Run every `run:` step of `job` in a fresh clone, as the runner would, recording its
+    /// outputs into `ctx` (`steps.*` while it runs, `needs.<name>.outputs.*` after). Returns the
+    /// `uses:` steps it left to the runner.
+    fn job(&self, name: &str, job: &Value, ctx: &mut BTreeMap<String, String>) -> Vec<String> {
+        let mut skipped_uses = Vec::new();
+        // A clean checkout per job, as actions/checkout gives.
+        let work = self.tmp.join(format!("job-{name}-{}", self.branch));
+        let dir = common::clone(self.origin, &work);
+        let runner_temp = work.join("runner-temp");
+        std::fs::create_dir_all(&runner_temp).unwrap();
+        let mut job_env: BTreeMap<String, String> = self.workflow_env.clone();
+        let mut extra_path: Vec<String> = Vec::new();
+        for (i, step) in job["steps"].as_array().unwrap().iter().enumerate() {
+            let Some(script) = step["run"].as_str() else {
+                skipped_uses.push(format!("{name}: {}", step["uses"].as_str().unwrap_or("?")));
+                continue;
+            };
+            assert!(
+                !script.contains("${{"),
+                "run: steps take expressions through env: {script}"
+            );
+            let files = work.join(format!("step-{i}"));
+            std::fs::create_dir_all(&files).unwrap();
+            let (output, env_file, path_file, summary) = (
+                files.join("output"),
+                files.join("env"),
+                files.join("path"),
+                files.join("summary"),
+            );
+            let script_file = files.join("script.sh");
+            std::fs::write(&script_file, script).unwrap();
+            let path: Vec<String> = extra_path
+                .iter()
+                .rev()
+                .cloned()
+                .chain([self.path.to_string()])
+                .collect();
+            let mut cmd = Command::new("bash");
+            cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+                .arg(&script_file)
+                .current_dir(&dir)
+                .env("PATH", path.join(":"))
+                .env("CI", "true")
+                .env("GITHUB_ACTIONS", "true")
+                .env("GITHUB_WORKSPACE", &dir)
+                .env("GITHUB_SHA", self.sha)
+                .env("GITHUB_REPOSITORY", "Acme/orders")
+                .env("GITHUB_REF", format!("refs/heads/{}", self.branch))
+                .env("GITHUB_REF_NAME", self.branch)
+                .env("GITHUB_EVENT_NAME", "push")
+                .env("RUNNER_OS", "Linux")
+                .env("RUNNER_TEMP", &runner_temp)
+                .env("GITHUB_OUTPUT", &output)
+                .env("GITHUB_ENV", &env_file)
+                .env("GITHUB_PATH", &path_file)
+                .env("GITHUB_STEP_SUMMARY", &summary)
+                .env("HALE_STATE_DIR", self.tmp.join("state"))
+                .env_remove("DOCKER_CONFIG")
+                .env_remove("KUBECONFIG")
+                .env_remove("NO_COLOR");
+            for (k, v) in &job_env {
+                cmd.env(k, v);
+            }
+            if let Some(env) = step["env"].as_object() {
+                for (k, v) in env {
+                    cmd.env(k, interpolate(v.as_str().unwrap(), ctx));
+                }
+            }
+            let out = cmd.output().unwrap();
+            let shown = step["name"].as_str().unwrap_or(script);
+            assert_success(&out, &format!("job {name}, step {shown:?}"));
+            eprintln!("job {name}, step {shown:?}: ok");
+            for (k, v) in read_kv(&env_file) {
+                job_env.insert(k, v);
+            }
+            extra_path.extend(
+                std::fs::read_to_string(&path_file)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::to_string),
+            );
+            if let Some(id) = step["id"].as_str() {
+                for (k, v) in read_kv(&output) {
+                    ctx.insert(format!("steps.{id}.outputs.{k}"), v);
+                }
+            }
+            if script.contains("hale deploy --render --check") {
+                let summary = std::fs::read_to_string(&summary).unwrap();
+                assert!(summary.contains("### hale deploy --check"), "{summary}");
+                let sarif: Value =
+                    serde_json::from_slice(&std::fs::read(dir.join("hale-check.sarif")).unwrap())
+                        .unwrap();
+                assert_eq!(sarif["version"], "2.1.0");
+                let junit = std::fs::read_to_string(dir.join("hale-check.xml")).unwrap();
+                assert!(junit.contains("failures=\"0\""), "{junit}");
+            }
+        }
+        if let Some(outputs) = job["outputs"].as_object() {
+            for (k, v) in outputs {
+                let value = interpolate(v.as_str().unwrap(), ctx);
+                ctx.insert(format!("needs.{name}.outputs.{k}"), value);
+            }
+        }
+        skipped_uses
+    }
+}
+
+/// The deploy job's guard, as the generated workflow writes it.
+const DEPLOY_GUARD: &str = "${{ github.event_name == 'push' && github.ref_name == github.event.repository.default_branch && vars.DEPLOY_CONTEXT != '' }}";
+
+/// A namespace of the test cluster, deleted (without waiting) when dropped.
+struct TestNamespace {
+    kubectl: String,
+    kubeconfig: String,
+    name: String,
+}
+
+impl TestNamespace {
+    fn kubectl(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.kubectl)
+            .args(["--kubeconfig", &self.kubeconfig, "--context", "hale-test"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let _ = self.kubectl(&["delete", "namespace", &self.name, "--wait=false"]);
+    }
+}
+
+/// The admin kubeconfig with one more context, `ci-deploy`: the admin's cluster and user in
+/// `namespace`, as a cluster's owner would hand a pipeline (the KUBECONFIG secret).
+fn pipeline_kubeconfig(admin: &str, namespace: &str) -> String {
+    let mut config: Value =
+        serde_norway::from_str(&std::fs::read_to_string(admin).unwrap()).unwrap();
+    let admin_context = config["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "hale-test")
+        .expect("the admin kubeconfig has the hale-test context")["context"]
+        .clone();
+    let mut context = admin_context;
+    context["namespace"] = namespace.into();
+    config["contexts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({ "name": "ci-deploy", "context": context }));
+    serde_norway::to_string(&config).unwrap()
+}
+
 #[test]
 fn every_run_step_of_the_generated_workflow_runs_green() {
     let registry = need!(OciRegistry);
@@ -188,6 +354,7 @@ fn every_run_step_of_the_generated_workflow_runs_green() {
     common::git(&origin, &["init", "-q", "-b", "feature"]);
     common::git(&origin, &["add", "-A"]);
     common::git(&origin, &["commit", "-qm", "generated"]);
+    common::git(&origin, &["branch", "main"]);
     let sha = String::from_utf8(
         Command::new("git")
             .args(["rev-parse", "HEAD"])
@@ -205,10 +372,7 @@ fn every_run_step_of_the_generated_workflow_runs_green() {
     )
     .unwrap();
     assert_eq!(workflow["defaults"]["run"]["shell"], "bash");
-    let hale_dir = Path::new(env!("CARGO_BIN_EXE_hale"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let hale_dir = Path::new(env!("CARGO_BIN_EXE_hale")).parent().unwrap();
     let path = format!("{}:{}", hale_dir.display(), std::env::var("PATH").unwrap());
     let repository = format!("{registry}/ci-test/orders");
 
@@ -254,133 +418,38 @@ fn every_run_step_of_the_generated_workflow_runs_green() {
             .expect("the jobs' needs form no cycle and name existing jobs");
         order.push(next);
     }
+    let feature = Run {
+        tmp: tmp.path(),
+        origin: &origin,
+        sha: &sha,
+        branch: "feature",
+        path: &path,
+        workflow_env: &workflow_env,
+    };
     let mut done: Vec<&str> = Vec::new();
     let mut skipped_uses = Vec::new();
     for name in &order {
         let job = &jobs[*name];
         if let Some(cond) = job["if"].as_str() {
             assert_eq!(*name, "deploy", "only the deploy job is conditional");
-            assert!(
-                cond.contains("github.event.repository.default_branch"),
-                "{cond}"
-            );
-            assert!(cond.contains("vars.DEPLOY_CONTEXT"), "{cond}");
+            assert_eq!(cond, DEPLOY_GUARD);
             eprintln!("job {name}: skipped, as on a feature branch ({cond})");
             continue;
         }
-        // A clean checkout per job, as actions/checkout gives.
-        let work = tmp.path().join(format!("job-{name}"));
-        let dir = common::clone(&origin, &work);
-        let runner_temp = work.join("runner-temp");
-        std::fs::create_dir_all(&runner_temp).unwrap();
-        let mut job_env: BTreeMap<String, String> = workflow_env.clone();
-        let mut extra_path: Vec<String> = Vec::new();
-        for (i, step) in job["steps"].as_array().unwrap().iter().enumerate() {
-            let Some(script) = step["run"].as_str() else {
-                skipped_uses.push(format!("{name}: {}", step["uses"].as_str().unwrap_or("?")));
-                continue;
-            };
-            assert!(
-                !script.contains("${{"),
-                "run: steps take expressions through env: {script}"
-            );
-            let files = work.join(format!("step-{i}"));
-            std::fs::create_dir_all(&files).unwrap();
-            let (output, env_file, path_file, summary) = (
-                files.join("output"),
-                files.join("env"),
-                files.join("path"),
-                files.join("summary"),
-            );
-            let script_file = files.join("script.sh");
-            std::fs::write(&script_file, script).unwrap();
-            let mut cmd = Command::new("bash");
-            cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
-                .arg(&script_file)
-                .current_dir(&dir)
-                .env(
-                    "PATH",
-                    extra_path
-                        .iter()
-                        .rev()
-                        .cloned()
-                        .chain([path.clone()])
-                        .collect::<Vec<_>>()
-                        .join(":"),
-                )
-                .env("CI", "true")
-                .env("GITHUB_ACTIONS", "true")
-                .env("GITHUB_WORKSPACE", &dir)
-                .env("GITHUB_SHA", &sha)
-                .env("GITHUB_REPOSITORY", "Acme/orders")
-                .env("GITHUB_REF", "refs/heads/feature")
-                .env("GITHUB_REF_NAME", "feature")
-                .env("GITHUB_EVENT_NAME", "push")
-                .env("RUNNER_OS", "Linux")
-                .env("RUNNER_TEMP", &runner_temp)
-                .env("GITHUB_OUTPUT", &output)
-                .env("GITHUB_ENV", &env_file)
-                .env("GITHUB_PATH", &path_file)
-                .env("GITHUB_STEP_SUMMARY", &summary)
-                .env("HALE_STATE_DIR", tmp.path().join("state"))
-                .env_remove("DOCKER_CONFIG")
-                .env_remove("NO_COLOR");
-            for (k, v) in &job_env {
-                cmd.env(k, v);
-            }
-            if let Some(env) = step["env"].as_object() {
-                for (k, v) in env {
-                    cmd.env(k, interpolate(v.as_str().unwrap(), &ctx));
-                }
-            }
-            let out = cmd.output().unwrap();
-            let shown = step["name"].as_str().unwrap_or(script);
-            assert_success(&out, &format!("job {name}, step {shown:?}"));
-            eprintln!("job {name}, step {shown:?}: ok");
-            for (k, v) in read_kv(&env_file) {
-                job_env.insert(k, v);
-            }
-            extra_path.extend(
-                std::fs::read_to_string(&path_file)
-                    .unwrap_or_default()
-                    .lines()
-                    .map(str::to_string),
-            );
-            if let Some(id) = step["id"].as_str() {
-                for (k, v) in read_kv(&output) {
-                    ctx.insert(format!("steps.{id}.outputs.{k}"), v);
-                }
-            }
-            if script.contains("hale deploy --render --check") {
-                let summary = std::fs::read_to_string(&summary).unwrap();
-                assert!(summary.contains("### hale deploy --check"), "{summary}");
-                let sarif: Value =
-                    serde_json::from_slice(&std::fs::read(dir.join("hale-check.sarif")).unwrap())
-                        .unwrap();
-                assert_eq!(sarif["version"], "2.1.0");
-                let junit = std::fs::read_to_string(dir.join("hale-check.xml")).unwrap();
-                assert!(junit.contains("failures=\"0\""), "{junit}");
-            }
-        }
-        if let Some(outputs) = job["outputs"].as_object() {
-            for (k, v) in outputs {
-                let value = interpolate(v.as_str().unwrap(), &ctx);
-                ctx.insert(format!("needs.{name}.outputs.{k}"), value);
-            }
-        }
+        skipped_uses.extend(feature.job(name, job, &mut ctx));
         done.push(name);
     }
     assert_eq!(done, ["lint", "test", "image", "manifests"]);
     eprintln!("uses: steps not run here (the runner's actions): {skipped_uses:?}");
 
     // The image job's outputs name the pushed image by digest, and the registry has it.
-    let image = &ctx["needs.image.outputs.image"];
+    let image = ctx["needs.image.outputs.image"].clone();
     let digest = &ctx["needs.image.outputs.digest"];
     assert!(
         digest.starts_with("sha256:") && digest.len() == 71,
         "{digest}"
     );
-    assert_eq!(image, &format!("{repository}@{digest}"));
+    assert_eq!(image, format!("{repository}@{digest}"));
     let status = reqwest::blocking::Client::new()
         .get(format!(
             "http://{registry}/v2/ci-test/orders/manifests/{digest}"
@@ -393,6 +462,49 @@ fn every_run_step_of_the_generated_workflow_runs_green() {
         .unwrap()
         .status();
     assert_eq!(status, 200, "the registry has the pushed manifest");
+
+    // The same commit pushed to the default branch, with a cluster named by vars.DEPLOY_CONTEXT:
+    // the guard holds (push, main == main, a context), and the deploy job rolls the pushed
+    // digest out to the test cluster's namespace that context names.
+    let Some(kubeconfig) = common::service(common::Service::Kube) else {
+        return;
+    };
+    let _crds = super::kube::CRDS.blocking_lock();
+    let ns = TestNamespace {
+        kubectl: std::env::var("HALE_TEST_KUBECTL").unwrap_or_else(|_| "kubectl".into()),
+        kubeconfig: kubeconfig.clone(),
+        name: format!("ci-{}", std::process::id()),
+    };
+    assert_success(
+        &ns.kubectl(&["create", "namespace", &ns.name]),
+        "kubectl create namespace",
+    );
+    ctx.insert("github.ref".into(), "refs/heads/main".into());
+    ctx.insert("vars.DEPLOY_CONTEXT".into(), "ci-deploy".into());
+    ctx.insert(
+        "secrets.KUBECONFIG".into(),
+        pipeline_kubeconfig(&kubeconfig, &ns.name),
+    );
+    let main = Run {
+        branch: "main",
+        ..feature
+    };
+    let _ = main.job("deploy", &jobs["deploy"], &mut ctx);
+    let out = ns.kubectl(&[
+        "-n",
+        &ns.name,
+        "get",
+        "deployment",
+        "orders",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_success(&out, "kubectl get deployment orders");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        image,
+        "the pushed digest is what runs"
+    );
 }
 
 /// A manifests folder with the mistakes `--check` finds, for the CI-output tests.
