@@ -273,6 +273,11 @@ impl Run<'_> {
                     ctx.insert(format!("steps.{id}.outputs.{k}"), v);
                 }
             }
+            if script.contains("hale deploy --context") {
+                let summary = std::fs::read_to_string(&summary).unwrap();
+                assert!(summary.contains("### hale deploy: orders"), "{summary}");
+                assert!(summary.contains("| rolled out |"), "{summary}");
+            }
             if script.contains("hale deploy --render --check") {
                 let summary = std::fs::read_to_string(&summary).unwrap();
                 assert!(summary.contains("### hale deploy --check"), "{summary}");
