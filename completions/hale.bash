@@ -270,7 +270,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deploy)
-            opts="-n -q -v -h -V --render --check --check-format --out --force --create-namespace --replicas --max-replicas --hpa-cpu --hpa-memory --cpu --memory --memory-limit --slo --downstream --network-policy --monitoring-namespace --prometheus-label --scrape-target --kubeconfig --context --namespace --dry-run --prune --force-conflicts --image --timeout --rollback-on-failure --no-wait --output --quiet --verbose --color --help --version status delete help"
+            opts="-n -q -v -h -V --render --check --check-format --report --out --force --create-namespace --replicas --max-replicas --hpa-cpu --hpa-memory --cpu --memory --memory-limit --slo --downstream --network-policy --monitoring-namespace --prometheus-label --scrape-target --kubeconfig --context --namespace --dry-run --prune --force-conflicts --image --timeout --rollback-on-failure --no-wait --output --quiet --verbose --color --help --version status delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -282,6 +282,10 @@ _hale() {
                     ;;
                 --check-format)
                     COMPREPLY=($(compgen -W "text json sarif" -- "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --out)
@@ -1108,7 +1112,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__new)
-            opts="-q -v -h -V --module --dir --force --dry-run --templates --no-tidy --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --module --dir --force --dry-run --templates --no-tidy --ci --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1124,6 +1128,10 @@ _hale() {
                     ;;
                 --templates)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ci)
+                    COMPREPLY=($(compgen -W "github gitlab none" -- "${cur}"))
                     return 0
                     ;;
                 --output)

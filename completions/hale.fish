@@ -51,6 +51,9 @@ complete -c hale -n "__fish_hale_needs_command" -f -a "help" -d 'Print this mess
 complete -c hale -n "__fish_hale_using_subcommand new" -l module -d 'Go module path [default: example.com/<NAME>]' -r
 complete -c hale -n "__fish_hale_using_subcommand new" -l dir -d 'Folder to create [default: ./<NAME>]' -r -F
 complete -c hale -n "__fish_hale_using_subcommand new" -l templates -d 'Use the templates in this folder instead of the built-in set' -r -F
+complete -c hale -n "__fish_hale_using_subcommand new" -l ci -d 'The CI pipeline to write: GitHub Actions (.github/workflows/ci.yml), GitLab CI (.gitlab-ci.yml) or none' -r -f -a "github\t'`.github/workflows/ci.yml`'
+gitlab\t'`.gitlab-ci.yml`'
+none\t'No pipeline file'"
 complete -c hale -n "__fish_hale_using_subcommand new" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand new" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
@@ -129,6 +132,7 @@ complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_su
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l check-format -d 'How `--check` prints its findings [default: json under --output json, else text]' -r -f -a "text\t''
 json\t''
 sarif\t'SARIF 2.1.0, for CI code scanning'"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l report -d 'Also write `--check`\'s findings to a file: junit=FILE (a test case per rule) or sarif=FILE (code scanning, with the files\' paths and lines). Repeatable' -r
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l out -d 'Where to write: a folder [default: <path>/deploy], or `-` for the base objects on stdout' -r -F
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l replicas -d 'Replicas, or the HPA\'s minimum with --max-replicas [default: hale.toml, then 2]' -r
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l max-replicas -d 'Let one HorizontalPodAutoscaler own scaling, up to N replicas' -r
@@ -326,8 +330,8 @@ complete -c hale -n "__fish_hale_using_subcommand load" -l max-ejected -d 'Large
 complete -c hale -n "__fish_hale_using_subcommand load" -l seed -d 'Seed of the arrival schedule and the random choices: replay a run with another strategy' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l fault -d 'Inject a fault through the fleet: at=10s,kill=ID | at=20s,restore=ID | at=5s,error-rate=ID:0.5 | at=5s,latency=ID:200ms (repeatable)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l fleet -d 'Service folder holding .hale/fleet.json (for --fault)' -r -F
-complete -c hale -n "__fish_hale_using_subcommand load" -l assert -d 'Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N, recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable)' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -l report -d 'Write a self-contained HTML report' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -l assert -d 'Fail (exit 99) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N, recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l report -d 'Write a report: FILE.html (or html=FILE) the self-contained page, junit=FILE one JUnit test case per --assert (repeatable)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l histogram-out -d 'Write the HDR histograms (V2, base64) per instance and in total' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l scheme -d 'http or https for --endpoints and for every instance of SERVICE (default: http, and each registry instance\'s own: meta scheme=https or the tag https)' -r -f -a "http\t''
 https\t''"

@@ -194,6 +194,7 @@ export HALE_TEST_IMAGE_PYTHON=$HALE_TEST_IMAGE_PYTHON
 ENV
 HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/manifests.sh" >>"$STATE/env"
 HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/openapi.sh" >>"$STATE/env"
+HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/ci.sh" >>"$STATE/env"
 HALE_TEST_STATE=$STATE "$(dirname "$0")/kube-env.sh" || die "the Kubernetes control plane did not start"
 log "ready; environment in $STATE/env"
 cat "$STATE/env"

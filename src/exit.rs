@@ -17,6 +17,8 @@ pub enum Exit {
     Failed = 1,
     /// Usage or bad input: a flag, name, URL or file was wrong. Nothing was changed.
     Usage = 2,
+    /// `hale load` ran, and an `--assert` did not hold (k6 uses 99 for failed thresholds).
+    AssertionsFailed = 99,
     /// Interrupted by SIGINT (Ctrl-C).
     Interrupted = 130,
 }
@@ -50,6 +52,19 @@ impl fmt::Display for Interrupted {
 }
 
 impl std::error::Error for Interrupted {}
+
+/// `hale load --assert`: the run went through and measured, and these assertions did not hold
+/// (exit 99, apart from a run that broke).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssertionsFailed(pub Vec<String>);
+
+impl fmt::Display for AssertionsFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "assertion failed: {}", self.0.join(", "))
+    }
+}
+
+impl std::error::Error for AssertionsFailed {}
 
 /// A command that exists in the CLI but whose issue has not landed. Exits 2, never a fake success.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +167,9 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         if cause.is::<Interrupted>() {
             return Exit::Interrupted;
         }
+        if cause.is::<AssertionsFailed>() {
+            return Exit::AssertionsFailed;
+        }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             if crate::userfile::is_refusal(io) {
                 return Exit::Usage;
@@ -200,6 +218,13 @@ mod tests {
             source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
         };
         assert_eq!(classify(&anyhow::Error::new(io)), Exit::Failed);
+    }
+
+    #[test]
+    fn failed_assertions_exit_99_like_k6() {
+        let err = anyhow::Error::new(AssertionsFailed(vec!["p99<1ms".into()]));
+        assert_eq!(err.to_string(), "assertion failed: p99<1ms");
+        assert_eq!(classify(&err), Exit::AssertionsFailed);
     }
 
     #[test]

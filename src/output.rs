@@ -38,7 +38,8 @@ pub struct Printer {
 
 impl Printer {
     pub fn new(format: OutputFormat, quiet: bool, verbose: u8, color: ColorChoice) -> Self {
-        let stderr_tty = io::stderr().is_terminal();
+        let stderr_tty =
+            crate::ci::terminal_stderr(io::stderr().is_terminal(), &crate::ci::process_env);
         let color = color_enabled(color, stderr_tty, &|k| std::env::var_os(k));
         Printer {
             format,

@@ -89,6 +89,31 @@ pub static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates/s
 /// by the GO_VERSION build argument.
 pub const GO_VERSION: &str = "1.26";
 
+/// Where the composite action that installs hale lives (`uses: <this>@v<version>` in the
+/// generated GitHub workflow): the repository that holds hale's `action.yml`.
+pub const HALE_ACTION: &str = "hale-dev/hale";
+
+/// The CI system a new service gets a pipeline for (`hale new --ci`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CiSystem {
+    /// `.github/workflows/ci.yml`
+    #[default]
+    Github,
+    /// `.gitlab-ci.yml`
+    Gitlab,
+    /// No pipeline file.
+    None,
+}
+
+impl CiSystem {
+    pub fn is_default(&self) -> bool {
+        *self == CiSystem::default()
+    }
+}
+
 /// The file at a template set's root that names the set's version. It describes the set and is
 /// not rendered into the service.
 pub const SET_FILE: &str = "template-set.toml";
@@ -104,6 +129,8 @@ pub struct NewOptions {
     pub force: bool,
     /// A folder holding a user's own template set instead of the built-in one.
     pub templates: Option<PathBuf>,
+    /// The CI pipeline to write.
+    pub ci: CiSystem,
 }
 
 /// The values every template sees.
@@ -124,6 +151,12 @@ pub struct TemplateContext {
     pub go_version: String,
     /// The hale version that generated the project.
     pub hale_version: String,
+    /// The CI system whose pipeline is written (`github`, `gitlab`, `none`): a template that
+    /// renders to nothing but whitespace is not written, so pipeline files wrap themselves in
+    /// `{% if ci == "github" %}`.
+    pub ci: CiSystem,
+    /// The composite action that installs hale in a GitHub workflow, [`HALE_ACTION`].
+    pub hale_action: String,
 }
 
 /// One file to write, relative to the project root.
@@ -263,6 +296,8 @@ impl TemplateContext {
             resource_type,
             go_version: GO_VERSION.to_string(),
             hale_version: env!("CARGO_PKG_VERSION").to_string(),
+            ci: CiSystem::default(),
+            hale_action: HALE_ACTION.to_string(),
         }
     }
 }
@@ -498,6 +533,11 @@ pub fn render(
         } else {
             bytes
         };
+        // A template that renders to nothing is not wanted for these inputs (a pipeline file
+        // for another CI system).
+        if is_template && contents.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
         rendered.push(RenderedFile {
             path: out,
             contents,
@@ -515,7 +555,8 @@ pub fn plan(opts: &NewOptions) -> Result<Plan, ScaffoldError> {
     if let Some(module) = &opts.module {
         validate_module(module)?;
     }
-    let context = TemplateContext::new(&opts.name, opts.module.as_deref());
+    let mut context = TemplateContext::new(&opts.name, opts.module.as_deref());
+    context.ci = opts.ci;
     let (set, files) = render(&context, opts.templates.as_deref())?;
     let root = opts
         .dir

@@ -569,6 +569,12 @@ pub async fn run(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
         version,
     };
     image::write_record(&args.path, &record)?;
+    let image = record.pushed.as_deref().unwrap_or(&record.reference);
+    crate::ci::outputs::set(
+        &crate::ci::process_env,
+        &[("digest", &record.digest), ("image", image)],
+    )
+    .context("writing the step outputs to $GITHUB_OUTPUT")?;
     printer.emit(&record, |out| text_report(out, &record))?;
     Ok(())
 }
@@ -696,6 +702,7 @@ fn write_dockerfile(dir: &Path, name: &str, printer: &Printer) -> anyhow::Result
         dir: None,
         force: false,
         templates: None,
+        ci: crate::scaffold::CiSystem::None,
     })?;
     let file = |wanted: &str| {
         plan.files

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 
 use super::deploy_kube::{self, ApplyArgs, DeleteArgs, StatusArgs};
+use crate::ci;
 use crate::manifests::{self, check, write, Autoscale, ManifestError, Resources, Slo, Spec};
 use crate::output::Printer;
 use crate::settings::{self, Overrides};
@@ -34,6 +35,10 @@ pub struct DeployArgs {
     /// How `--check` prints its findings [default: json under --output json, else text].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub check_format: Option<CheckFormat>,
+    /// Also write `--check`'s findings to a file: junit=FILE (a test case per rule) or
+    /// sarif=FILE (code scanning, with the files' paths and lines). Repeatable.
+    #[arg(long, value_name = "FORMAT=FILE")]
+    pub report: Vec<crate::ci::ReportTarget>,
     #[command(flatten)]
     pub render_flags: RenderFlags,
     #[command(flatten)]
@@ -216,6 +221,7 @@ pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Re
              --check on its own for that format"
         ));
     }
+    ci::deploy_check::validate(&args.report, args.check.is_some()).map_err(|e| usage!("{e}"))?;
     let mut rendered = None;
     let mut render_report = None;
     if args.render {
@@ -258,6 +264,18 @@ pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Re
             (Some((spec, written)), true) => report_render(printer, spec, written, Some(&report))?,
             _ => print_check(printer, &report, format)?,
         }
+        let base = ci::deploy_check::base(
+            dir.as_deref(),
+            rendered.is_some(),
+            args.render_flags.out.as_deref(),
+            &args.path,
+        );
+        let checked = ci::deploy_check::Checked {
+            base: base.as_deref(),
+            files: &files,
+        };
+        let notes = ci::deploy_check::publish(&report, checked, &args.report, &ci::process_env)?;
+        ci::annotations::print(printer, &notes)?;
         if report.has_errors() {
             return Err(CheckFailed(report.errors).into());
         }
@@ -282,7 +300,17 @@ async fn apply(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Res
     // override it again.
     let mut apply = args.apply.clone();
     apply.image = None;
-    deploy_kube::apply(&apply, &spec.name, objects, unpushed, printer, stop).await
+    let outcome = deploy_kube::apply(&apply, &spec.name, objects, unpushed, printer, stop).await;
+    let context = args.apply.target.context.as_deref();
+    ci::deploy_check::apply_summary(
+        &spec.name,
+        &spec.image,
+        context,
+        outcome.as_ref().map(|_| ()),
+        &ci::process_env,
+    )
+    .unwrap_or_else(|e| printer.warn(format!("could not append to $GITHUB_STEP_SUMMARY: {e}")));
+    outcome
 }
 
 /// The service's name from its folder's hale.toml.

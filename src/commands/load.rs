@@ -140,13 +140,14 @@ pub struct LoadArgs {
     /// (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM).
     #[arg(long)]
     pub keep_faults: bool,
-    /// Fail (exit 1) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N,
+    /// Fail (exit 99) unless this holds: p50|p90|p99|p999|max<DURATION, errors<N|P%, rps>N,
     /// recover<DURATION, open<DURATION, dead<N, share-deviation<P%, jain>X (repeatable).
     #[arg(long = "assert", value_name = "EXPR")]
     pub assertions: Vec<Assertion>,
-    /// Write a self-contained HTML report.
-    #[arg(long, value_name = "FILE.html")]
-    pub report: Option<PathBuf>,
+    /// Write a report: FILE.html (or html=FILE) the self-contained page, junit=FILE one JUnit
+    /// test case per --assert (repeatable).
+    #[arg(long, value_name = "[FORMAT=]FILE")]
+    pub report: Vec<crate::ci::ReportTarget>,
     /// Write the HDR histograms (V2, base64) per instance and in total.
     #[arg(long, value_name = "FILE")]
     pub histogram_out: Option<PathBuf>,
@@ -245,6 +246,14 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         printer.emit(&merged, |out| merged.write_text(out))?;
         return Ok(());
     }
+    use crate::ci::ReportFormat::{Html, Junit};
+    crate::ci::reports::only(&args.report, &[Html, Junit], "hale load")
+        .map_err(|e| usage!("{e}"))?;
+    let html = args
+        .report
+        .iter()
+        .find(|r| r.format == Html)
+        .map(|r| r.path.clone());
     let prepared = job::prepare(Job {
         request: request(&args)?,
         target: target(&args)?,
@@ -252,7 +261,7 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         insecure: args.insecure,
         fleet: args.fleet.clone(),
         keep_faults: args.keep_faults,
-        html: args.report.clone(),
+        html,
         histogram_out: args.histogram_out.clone(),
     })
     .await?;
@@ -278,6 +287,8 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
     let finished = ran.result?;
     let report = &finished.report;
     printer.emit(report, |out| report.write_text(out))?;
+    let annotations = crate::ci::load::publish(report, &args.report, &crate::ci::process_env)?;
+    crate::ci::annotations::print(printer, &annotations)?;
     if finished.interrupted {
         return Err(crate::exit::Interrupted.into());
     }
@@ -285,10 +296,7 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         anyhow::bail!(cause);
     }
     if !finished.failed_assertions.is_empty() {
-        anyhow::bail!(
-            "assertion failed: {}",
-            finished.failed_assertions.join(", ")
-        );
+        return Err(crate::exit::AssertionsFailed(finished.failed_assertions.clone()).into());
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::output::Printer;
-use crate::scaffold::{self, NewOptions, Tidy};
+use crate::scaffold::{self, CiSystem, NewOptions, Tidy};
 
 #[derive(Debug, Args)]
 pub struct NewArgs {
@@ -29,6 +29,10 @@ pub struct NewArgs {
     /// Do not run `go mod tidy` after writing.
     #[arg(long)]
     pub no_tidy: bool,
+    /// The CI pipeline to write: GitHub Actions (.github/workflows/ci.yml), GitLab CI
+    /// (.gitlab-ci.yml) or none.
+    #[arg(long, value_enum, value_name = "SYSTEM", default_value_t = CiSystem::Github)]
+    pub ci: CiSystem,
 }
 
 /// `--output json` document (docs/json/new.md).
@@ -50,6 +54,7 @@ pub async fn run(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
         dir: args.dir,
         force: args.force,
         templates: args.templates,
+        ci: args.ci,
     };
     let plan = scaffold::plan(&opts)?;
     let root = plan.root.clone();

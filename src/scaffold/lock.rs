@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{refuse, RenderedFile, ScaffoldError, SetIdentity, TemplateContext};
+use super::{refuse, CiSystem, RenderedFile, ScaffoldError, SetIdentity, TemplateContext};
 
 /// The lock's file name, at the service root.
 pub const LOCK_FILE: &str = "hale.lock";
@@ -52,6 +52,10 @@ pub struct Templates {
 pub struct Inputs {
     pub name: String,
     pub module: String,
+    /// The CI pipeline `hale new --ci` chose; absent means the default (GitHub), so locks of
+    /// services made before the option read the same.
+    #[serde(default, skip_serializing_if = "CiSystem::is_default")]
+    pub ci: CiSystem,
 }
 
 /// One file hale rendered.
@@ -87,6 +91,7 @@ impl Lock {
             inputs: Inputs {
                 name: context.name.clone(),
                 module: context.module.clone(),
+                ci: context.ci,
             },
             files,
         }

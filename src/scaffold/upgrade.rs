@@ -145,7 +145,8 @@ pub fn merge3(base: &[u8], ours: &[u8], theirs: &[u8]) -> Result<Vec<u8>, Vec<u8
 pub fn plan(opts: &UpgradeOptions) -> Result<Upgrade, ScaffoldError> {
     let root = &opts.root;
     let old = Lock::read(root)?;
-    let context = TemplateContext::new(&old.inputs.name, Some(&old.inputs.module));
+    let mut context = TemplateContext::new(&old.inputs.name, Some(&old.inputs.module));
+    context.ci = old.inputs.ci;
     let (set, rendered) = super::render(&context, opts.templates.as_deref())?;
     let fresh = Lock::for_render(&context, &set, &rendered);
 

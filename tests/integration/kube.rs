@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 
 /// Held by the tests that depend on whether the Prometheus operator's CRDs are installed: the
 /// monitoring test removes and reinstalls them cluster-wide.
-static CRDS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static CRDS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Long enough for a busy machine; a rollout on kwok takes about a second.
 const ROLLOUT: Duration = Duration::from_secs(240);

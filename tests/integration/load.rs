@@ -750,7 +750,7 @@ fn a_seeded_poisson_schedule_replays_identically_under_another_strategy() {
 }
 
 #[test]
-fn failed_assertion_is_named_and_exits_1() {
+fn failed_assertion_is_named_and_exits_99() {
     let s = TestServer::start("s", Behaviour::Ok);
     let (out, _dir) = load(&[
         "--endpoints",
@@ -762,7 +762,11 @@ fn failed_assertion_is_named_and_exits_1() {
         "--assert",
         "errors<1%",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(99),
+        "a failed assertion has its own exit code"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("FAIL p99<0.001ms"), "{stdout}");
     assert!(stdout.contains("pass errors<1%"), "{stdout}");

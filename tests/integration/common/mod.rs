@@ -43,6 +43,12 @@ pub enum Service {
     KubeNode,
     /// PyPI's openapi-spec-validator, from scripts/test-env.d/openapi.sh.
     OpenapiSpecValidator,
+    /// actionlint, built by scripts/test-env.d/ci.sh.
+    Actionlint,
+    /// golangci-lint, built by scripts/test-env.d/ci.sh.
+    GolangciLint,
+    /// PyPI's check-jsonschema (GitLab's CI schema inside), from scripts/test-env.d/ci.sh.
+    CheckJsonschema,
 }
 
 impl Service {
@@ -66,6 +72,9 @@ impl Service {
             Service::PrometheusCrds => "HALE_TEST_PROMETHEUS_CRDS",
             Service::KubeNode => "HALE_TEST_KUBE_NODE",
             Service::OpenapiSpecValidator => "HALE_TEST_OPENAPI_SPEC_VALIDATOR",
+            Service::Actionlint => "HALE_TEST_ACTIONLINT",
+            Service::GolangciLint => "HALE_TEST_GOLANGCI_LINT",
+            Service::CheckJsonschema => "HALE_TEST_CHECK_JSONSCHEMA",
         }
     }
 }
