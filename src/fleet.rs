@@ -410,11 +410,14 @@ impl FleetState {
                 binary: self.binary.clone(),
             })),
             RuntimeKind::Docker => {
-                let host = crate::image::engine::EngineHost::parse(self.engine.as_deref())
-                    .map_err(|e| FleetError::Io {
-                        action: format!("reading {}", Self::path(dir).display()),
-                        source: std::io::Error::other(e),
-                    })?;
+                let host = crate::engine::EngineHost::recorded(
+                    self.engine.as_deref(),
+                    &crate::settings::process_env,
+                )
+                .map_err(|e| FleetError::Io {
+                    action: format!("reading {}", Self::path(dir).display()),
+                    source: std::io::Error::other(e),
+                })?;
                 Ok(FleetRuntime::Docker(docker_runtime(
                     host,
                     self.image_id.clone().unwrap_or_default(),
@@ -428,7 +431,7 @@ impl FleetState {
 }
 
 fn docker_runtime(
-    host: crate::image::engine::EngineHost,
+    host: crate::engine::EngineHost,
     image_id: String,
     service: &str,
     dir: &Path,
@@ -846,7 +849,7 @@ pub enum RuntimeChoice {
     Process,
     /// Containers on the engine at `engine`, of `image` (else the one `.hale/build.json` names).
     Docker {
-        engine: crate::image::engine::EngineHost,
+        engine: crate::engine::EngineHost,
         image: Option<String>,
     },
 }

@@ -8,6 +8,7 @@ pub mod breaker;
 pub mod cli;
 pub mod commands;
 pub mod discovery;
+pub mod engine;
 pub mod exit;
 pub mod fleet;
 pub mod image;
