@@ -142,7 +142,10 @@ pub async fn run(
     stop: &Stop,
 ) -> Result<BuildRecord, BuildError> {
     let keychain = Keychain::new(plan.docker_config.clone());
-    let mut pusher = registry_setup(plan, &keychain).await?;
+    let mut pusher = tokio::select! {
+        pusher = registry_setup(plan, &keychain) => pusher?,
+        _ = stop.stopped() => return Err(BuildError::Interrupted),
+    };
     if plan.write_dockerfile {
         write_dockerfile(&plan.dir, &plan.name, out)?;
     }
@@ -161,6 +164,10 @@ pub async fn run(
         None => ("native", native_build(plan, keychain, out, stop).await?),
     };
     let on_engine = engine.is_some();
+    // A stop that came after the last step that watches it: nothing more is written.
+    if stop.is_stopped() {
+        return Err(BuildError::Interrupted);
+    }
     let sboms = super::write_sboms(&plan.out_dir, &plan.name, &built)?;
     super::layout::write_oci_layout(&plan.oci_dir, &built.store, &built.top, &plan.tags[0])
         .map_err(|source| BuildError::Layout {
@@ -172,6 +179,9 @@ pub async fn run(
         (Some(r), Some(pusher)) => Some(push(r, pusher, &built, &sboms, out, stop).await?),
         _ => None,
     };
+    if stop.is_stopped() {
+        return Err(BuildError::Interrupted);
+    }
     let record = record(plan, &built, &sboms, which, push, created);
     super::write_record(&plan.dir, &record)?;
     Ok(record)

@@ -247,12 +247,14 @@ pub async fn build_native(
                     .unwrap_or_else(|| unreachable!("connected above"));
                 let task = format!("base-{}", platform.slug());
                 progress.start(task.clone(), format!("base {r} {platform}"), None);
-                let (b, digest) = pull::read_base(client, r, platform, &mut store)
-                    .await
-                    .map_err(|cause| ImageError::BasePull {
-                        base: r.to_string(),
-                        cause,
-                    })?;
+                let pulled = tokio::select! {
+                    pulled = pull::read_base(client, r, platform, &mut store) => pulled,
+                    _ = stop.stopped() => return Err(ImageError::Interrupted),
+                };
+                let (b, digest) = pulled.map_err(|cause| ImageError::BasePull {
+                    base: r.to_string(),
+                    cause,
+                })?;
                 progress.finish(task, format!("{digest}, {} layers", b.layers.len()));
                 Some(b)
             }
