@@ -943,7 +943,7 @@ fn a_token_realm_on_another_host_gets_only_its_own_credentials() {
         &tmp.path().join("a"),
         &[(&reg.addr, "hale", "registry-pass")],
     );
-    let out = push(&only_registry, &[]);
+    let out = push(&only_registry, &["--output", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -963,7 +963,7 @@ fn a_token_realm_on_another_host_gets_only_its_own_credentials() {
         &tmp.path().join("b"),
         &[(&tokens.addr, "hale", "wrong-pass")],
     );
-    let out = push(&wrong, &[]);
+    let out = push(&wrong, &["--output", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
