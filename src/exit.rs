@@ -131,6 +131,12 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     if let Some(e) = cause.downcast_ref::<crate::load::LoadError>() {
         return matches!(e, crate::load::LoadError::BadPath { .. });
     }
+    if let Some(e) = cause.downcast_ref::<crate::image::build::BuildError>() {
+        return e.is_bad_input();
+    }
+    if let Some(e) = cause.downcast_ref::<crate::engine::EngineError>() {
+        return e.is_bad_input();
+    }
     if let Some(e) = cause.downcast_ref::<crate::fleet::docker::DockerError>() {
         return e.is_bad_input();
     }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod confine;
 pub mod discovery;
+pub mod engine;
 pub mod exit;
 pub mod fleet;
 pub mod image;

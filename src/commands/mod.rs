@@ -70,7 +70,7 @@ pub async fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::New(args) => new::run(args, printer).await,
         Command::Upgrade(args) => upgrade::run(args, printer),
         Command::Templates(args) => templates::run(args, printer),
-        Command::Build(args) => build::run(args, printer).await,
+        Command::Build(args) => build::run(args, printer, stop).await,
         Command::Deploy(args) => deploy::run(*args, printer, stop).await,
         Command::Up(args) => up::run(args, printer, stop).await,
         Command::Ps(args) => ps::run(args, printer).await,

@@ -6,10 +6,10 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::commands::RegistryUrlArgs;
+use crate::engine::EngineHost;
 use crate::exit::Interrupted;
 use crate::fleet::report::UpDocument;
 use crate::fleet::{self, FleetError, RuntimeChoice, UpOptions};
-use crate::image::engine::EngineHost;
 use crate::names;
 use crate::output::Printer;
 use crate::settings::{self, Overrides};
@@ -86,8 +86,7 @@ pub async fn run(args: UpArgs, printer: &Printer, stop: &Stop) -> anyhow::Result
             RuntimeChoice::Process
         }
         RuntimeArg::Docker => RuntimeChoice::Docker {
-            engine: EngineHost::parse(std::env::var("DOCKER_HOST").ok().as_deref())
-                .map_err(|e| usage!("{e}"))?,
+            engine: EngineHost::from_env(&crate::settings::process_env)?,
             image: args.image.clone(),
         },
     };

@@ -1,6 +1,6 @@
 //! The container [`Runtime`](super::Runtime): each instance of a fleet is a container of the
-//! image `hale build` made, run through the Docker Engine API (DOCKER_HOST or the default
-//! socket), spoken with hyper as `image::engine` does.
+//! image `hale build` made, run through the Docker Engine API (the engine [`crate::engine`]
+//! resolves from the environment), over its `round_trip`.
 //!
 //! Every container runs with host networking (it listens on 127.0.0.1 like a process would),
 //! a read-only root file system, no capabilities, `no-new-privileges`, as uid 65532, with a
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use sha2::Digest as _;
 
 use super::{FleetError, Handle, InstanceSpec};
-use crate::image::engine::EngineHost;
+use crate::engine::EngineHost;
 
 /// The user every container runs as (the image's nonroot user).
 pub const CONTAINER_USER: &str = "65532:65532";
@@ -215,7 +215,7 @@ impl Engine {
         let req = req
             .body(Full::new(bytes))
             .map_err(|e| unreachable(e.to_string()))?;
-        crate::image::engine::round_trip(&self.host, req, CONTROL)
+        crate::engine::round_trip(&self.host, req, CONTROL)
             .await
             .map_err(unreachable)
     }

@@ -7,7 +7,7 @@ use super::{docker, io, FleetError, FleetState, Handle, ProcessRuntime, STATE_DI
 use crate::discovery::RegistryUrl;
 
 pub(super) fn docker_runtime(
-    host: crate::image::engine::EngineHost,
+    host: crate::engine::EngineHost,
     image_id: String,
     service: &str,
     dir: &Path,

@@ -202,11 +202,14 @@ impl FleetState {
                 binary: self.binary.clone(),
             })),
             RuntimeKind::Docker => {
-                let host = crate::image::engine::EngineHost::parse(self.engine.as_deref())
-                    .map_err(|e| FleetError::Io {
-                        action: format!("reading {}", Self::path(dir).display()),
-                        source: std::io::Error::other(e),
-                    })?;
+                let host = crate::engine::EngineHost::recorded(
+                    self.engine.as_deref(),
+                    &crate::settings::process_env,
+                )
+                .map_err(|e| FleetError::Io {
+                    action: format!("reading {}", Self::path(dir).display()),
+                    source: std::io::Error::other(e),
+                })?;
                 Ok(FleetRuntime::Docker(docker_runtime(
                     host,
                     self.image_id.clone().unwrap_or_default(),

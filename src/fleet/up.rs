@@ -39,7 +39,7 @@ pub enum RuntimeChoice {
     Process,
     /// Containers on the engine at `engine`, of `image` (else the one `.hale/build.json` names).
     Docker {
-        engine: crate::image::engine::EngineHost,
+        engine: crate::engine::EngineHost,
         image: Option<String>,
     },
 }

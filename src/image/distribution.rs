@@ -13,7 +13,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
-use super::auth::Credentials;
+use super::auth::{self, AuthError, Credentials, Keychain};
 use super::reference::Reference;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +47,21 @@ pub enum RegistryError {
         what: String,
         reason: String,
     },
+    #[error("registry {registry} asks for credentials for {repository} and the Docker config has none for {login}: run `docker login {login}`")]
+    NoCredentials {
+        registry: String,
+        repository: String,
+        login: String,
+    },
+    #[error("the token service at {realm} refused the credentials for {registry}/{repository} (HTTP {status}): check `docker login {realm}`")]
+    TokenRefused {
+        realm: String,
+        registry: String,
+        repository: String,
+        status: u16,
+    },
+    #[error(transparent)]
+    Credentials(#[from] AuthError),
     #[error("TLS setup: {0}")]
     Tls(#[from] rustls::Error),
 }
@@ -164,7 +179,16 @@ pub struct Client {
     base: String,
     pub registry: String,
     pub repository: String,
-    creds: Option<Credentials>,
+    /// Where credentials come from; looked up per host when a challenge asks.
+    keychain: Keychain,
+    /// Registries that may be reached over plain http (credentials go only to these and
+    /// loopback over http).
+    insecure: Vec<String>,
+    /// Whether the Authorization that worked last carries credentials (not anonymous).
+    sent_credentials: bool,
+    /// The host whose credentials the last challenge asked for (this registry, or a token
+    /// realm's host), named when none were there.
+    login: String,
     /// Repositories a Bearer token should also cover (`pull`): mount sources.
     pub extra_pull_scopes: Vec<String>,
     /// The Authorization header that worked last (basic or bearer).
@@ -187,7 +211,7 @@ impl Client {
     pub async fn connect(
         reference: &Reference,
         opts: &RegistryOptions,
-        creds: Option<Credentials>,
+        keychain: Keychain,
     ) -> Result<Client, RegistryError> {
         let registry = reference
             .registry
@@ -236,8 +260,11 @@ impl Client {
             http,
             base,
             repository: reference.repository.clone(),
+            login: registry.clone(),
             registry,
-            creds,
+            keychain,
+            insecure: opts.insecure.clone(),
+            sent_credentials: false,
             extra_pull_scopes: Vec::new(),
             authorization: None,
         })
@@ -280,6 +307,9 @@ impl Client {
                 if resp.status() == StatusCode::UNAUTHORIZED
                     || resp.status() == StatusCode::FORBIDDEN
                 {
+                    if !self.sent_credentials {
+                        return Err(self.no_credentials(&self.login));
+                    }
                     return Err(self.unauthorized(resp.status()));
                 }
                 return Ok(resp);
@@ -310,18 +340,36 @@ impl Client {
         }
     }
 
-    async fn answer(&self, challenge: &str) -> Result<String, RegistryError> {
-        let Some(creds) = &self.creds else {
-            return Err(self.unauthorized(StatusCode::UNAUTHORIZED));
-        };
-        let basic = format!(
+    fn no_credentials(&self, login: &str) -> RegistryError {
+        RegistryError::NoCredentials {
+            registry: self.registry.clone(),
+            repository: self.repository.clone(),
+            login: login.to_string(),
+        }
+    }
+
+    fn basic(creds: &Credentials) -> String {
+        format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD
                 .encode(format!("{}:{}", creds.username, creds.secret))
-        );
+        )
+    }
+
+    /// The Authorization for a challenge: Basic with this registry's own credentials, or a
+    /// token from the Bearer realm. A realm on another host gets basic credentials only when
+    /// the Docker config holds some for that host's registry (as the docker CLI and containerd
+    /// do); otherwise the token is asked for anonymously. Credentials never travel over plain
+    /// http but to loopback or an `--insecure-registry`.
+    async fn answer(&mut self, challenge: &str) -> Result<String, RegistryError> {
         let lower = challenge.to_ascii_lowercase();
         if !lower.starts_with("bearer") {
-            return Ok(basic);
+            let creds = self.keychain.lookup(&self.registry).await?;
+            let Some(creds) = creds else {
+                return Err(self.no_credentials(&self.registry));
+            };
+            self.sent_credentials = true;
+            return Ok(Self::basic(&creds));
         }
         let params = parse_challenge(&challenge[6..]);
         let realm = params
@@ -329,6 +377,30 @@ impl Client {
             .find(|(k, _)| k == "realm")
             .map(|(_, v)| v.clone())
             .ok_or_else(|| self.unauthorized(StatusCode::UNAUTHORIZED))?;
+        let realm_url = url::Url::parse(&realm).map_err(|_| RegistryError::Http {
+            registry: self.registry.clone(),
+            what: "its auth challenge".into(),
+            status: 401,
+            body: format!("the token realm {realm:?} is not a URL"),
+        })?;
+        let realm_host = match (realm_url.host_str(), realm_url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => String::new(),
+        };
+        let plain_ok = realm_url.scheme() == "https"
+            || is_loopback(&realm_host)
+            || self.insecure.iter().any(|h| h == &realm_host);
+        if !auth::same_registry(&realm_host, &self.registry) {
+            self.login = realm_host.clone();
+        }
+        let creds = if !plain_ok {
+            None
+        } else if auth::same_registry(&realm_host, &self.registry) {
+            self.keychain.lookup(&self.registry).await?
+        } else {
+            self.keychain.lookup(&realm_host).await?
+        };
         let mut query: Vec<(String, String)> =
             params.into_iter().filter(|(k, _)| k != "realm").collect();
         if !query.iter().any(|(k, _)| k == "scope") {
@@ -340,16 +412,22 @@ impl Client {
         for from in &self.extra_pull_scopes {
             query.push(("scope".into(), format!("repository:{from}:pull")));
         }
-        let resp = self
-            .http
-            .get(&realm)
-            .query(&query)
-            .header(header::AUTHORIZATION, basic)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&e))?;
+        let mut req = self.http.get(realm_url).query(&query);
+        if let Some(c) = &creds {
+            req = req.header(header::AUTHORIZATION, Self::basic(c));
+        }
+        self.sent_credentials = creds.is_some();
+        let resp = req.send().await.map_err(|e| self.unreachable(&e))?;
         if !resp.status().is_success() {
-            return Err(self.unauthorized(resp.status()));
+            if creds.is_none() {
+                return Err(self.no_credentials(&realm_host));
+            }
+            return Err(RegistryError::TokenRefused {
+                realm: realm_host,
+                registry: self.registry.clone(),
+                repository: self.repository.clone(),
+                status: resp.status().as_u16(),
+            });
         }
         let doc: serde_json::Value = resp.json().await.map_err(|e| self.unreachable(&e))?;
         let token = doc["token"]

@@ -18,11 +18,11 @@ use bollard::Docker;
 use futures::StreamExt as _;
 use oci_spec::image::{ImageManifestBuilder, MediaType};
 
-use super::engine::{self, EngineHost};
 use super::layer;
 use super::oci::{self, BlobStore, PlatformImage};
 use super::platform::Platform;
 use super::{ImageError, NativeImage};
+use crate::engine::{self, EngineHost};
 use crate::progress::Progress;
 use crate::stop::Stop;
 
@@ -156,8 +156,19 @@ impl Engine {
                 timeout,
                 bollard::API_DEFAULT_VERSION,
             ),
-            EngineHost::Tcp(a) => Docker::connect_with_http(
-                &format!("tcp://{a}"),
+            EngineHost::Tcp { addr, tls: None } => Docker::connect_with_http(
+                &format!("tcp://{addr}"),
+                timeout,
+                bollard::API_DEFAULT_VERSION,
+            ),
+            EngineHost::Tcp {
+                addr,
+                tls: Some(files),
+            } => Docker::connect_with_ssl(
+                &format!("tcp://{addr}"),
+                &files.key,
+                &files.cert,
+                &files.ca,
                 timeout,
                 bollard::API_DEFAULT_VERSION,
             ),

@@ -29,7 +29,13 @@ pub async fn available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Build the binary for `platform` into `out`.
+/// How long `go build` has to clean up after SIGINT before its process group is killed.
+const GO_GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Build the binary for `platform` into `out`. `go` runs in a process group of its own with
+/// its work folder (GOTMPDIR) in a temporary folder beside `out`: on stop the group gets
+/// SIGINT (go removes its work folder and ends its compilers), then SIGKILL, and the
+/// temporary folder is removed either way, so an interrupted build leaves nothing behind.
 pub async fn build(
     spec: &GoBuild<'_>,
     platform: &Platform,
@@ -40,6 +46,14 @@ pub async fn build(
         "-s -w -X main.version={} -X main.revision={}",
         spec.version, spec.revision
     );
+    let work_parent = out.parent().unwrap_or(Path::new("."));
+    let go_tmp = tempfile::Builder::new()
+        .prefix(".go-tmp-")
+        .tempdir_in(work_parent)
+        .map_err(|source| ImageError::Io {
+            path: work_parent.to_path_buf(),
+            source,
+        })?;
     let mut cmd = tokio::process::Command::new("go");
     cmd.arg("build");
     if spec.dir.join("vendor").is_dir() {
@@ -57,6 +71,8 @@ pub async fn build(
     .arg(spec.package)
     .current_dir(spec.dir)
     .env("CGO_ENABLED", "0")
+    .env("GOTMPDIR", go_tmp.path())
+    .process_group(0)
     .env_remove("GOARM")
     .env_remove("GOAMD64")
     .envs(platform.go_env())
@@ -71,9 +87,23 @@ pub async fn build(
             source: e,
         },
     })?;
+    let group = child.id().map(|pid| nix::unistd::Pid::from_raw(pid as i32));
+    let waited = child.wait_with_output();
+    tokio::pin!(waited);
     let output = tokio::select! {
-        out = child.wait_with_output() => out.map_err(|source| ImageError::Io { path: "go".into(), source })?,
-        _ = stop.stopped() => return Err(ImageError::Interrupted),
+        out = &mut waited => out.map_err(|source| ImageError::Io { path: "go".into(), source })?,
+        _ = stop.stopped() => {
+            if let Some(g) = group {
+                use nix::sys::signal::{killpg, Signal};
+                let _ = killpg(g, Signal::SIGINT);
+                if tokio::time::timeout(GO_GRACE, &mut waited).await.is_err() {
+                    let _ = killpg(g, Signal::SIGKILL);
+                    let _ = tokio::time::timeout(GO_GRACE, &mut waited).await;
+                }
+            }
+            drop(go_tmp);
+            return Err(ImageError::Interrupted);
+        }
     };
     if !output.status.success() {
         let text = String::from_utf8_lossy(&output.stderr);

@@ -5,10 +5,10 @@
 //! docker-archive, an SPDX SBOM per platform, and a load into a Docker Engine.
 pub mod auth;
 pub mod base;
+pub mod build;
 pub mod context;
 pub mod distribution;
 pub mod dockerignore;
-pub mod engine;
 pub mod engine_build;
 pub mod gobuild;
 pub mod layer;
@@ -18,6 +18,8 @@ pub mod platform;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod report;
+pub mod request;
 pub mod sbom;
 
 use std::collections::BTreeMap;
@@ -68,7 +70,7 @@ pub enum ImageError {
     #[error("OCI document: {0}")]
     Spec(#[from] oci_spec::OciSpecError),
     #[error(transparent)]
-    Engine(#[from] engine::EngineError),
+    Engine(#[from] crate::engine::EngineError),
     #[error("interrupted")]
     Interrupted,
 }
@@ -115,8 +117,8 @@ pub struct NativeOptions {
     pub base: BaseSource,
     /// How registries are reached (a `--base` from a registry).
     pub registry: distribution::RegistryOptions,
-    /// The credentials for the base's registry, from the Docker config.
-    pub base_credentials: Option<auth::Credentials>,
+    /// The Docker config's credentials (for a base in a registry).
+    pub keychain: auth::Keychain,
     /// hale's build cache (`.hale/image/bin`): the last binary per platform, so `go build` of
     /// unchanged sources skips the link, and the compressed binary layers (`layers/`, by the
     /// digest of their tar).
@@ -206,7 +208,7 @@ pub async fn build_native(
     };
     let mut base_client = match &opts.base {
         BaseSource::Registry(r) => Some(
-            distribution::Client::connect(r, &opts.registry, opts.base_credentials.clone())
+            distribution::Client::connect(r, &opts.registry, opts.keychain.clone())
                 .await
                 .map_err(|e| ImageError::BasePull {
                     base: r.to_string(),
@@ -245,12 +247,14 @@ pub async fn build_native(
                     .unwrap_or_else(|| unreachable!("connected above"));
                 let task = format!("base-{}", platform.slug());
                 progress.start(task.clone(), format!("base {r} {platform}"), None);
-                let (b, digest) = pull::read_base(client, r, platform, &mut store)
-                    .await
-                    .map_err(|cause| ImageError::BasePull {
-                        base: r.to_string(),
-                        cause,
-                    })?;
+                let pulled = tokio::select! {
+                    pulled = pull::read_base(client, r, platform, &mut store) => pulled,
+                    _ = stop.stopped() => return Err(ImageError::Interrupted),
+                };
+                let (b, digest) = pulled.map_err(|cause| ImageError::BasePull {
+                    base: r.to_string(),
+                    cause,
+                })?;
                 progress.finish(task, format!("{digest}, {} layers", b.layers.len()));
                 Some(b)
             }

@@ -585,3 +585,128 @@ fn an_htpasswd_registry_takes_the_right_credentials_and_refuses_wrong_ones_clear
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("is unreachable"), "{}", stderr(&out));
 }
+
+/// Processes whose environment holds `mark` (the build and every child it started).
+fn processes_marked(mark: &str) -> Vec<String> {
+    let needle = format!("HALE_SIGNAL_MARK={mark}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if env.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            found.push(format!("{name} {}", comm.trim()));
+        }
+    }
+    found
+}
+
+/// Files and folders under `dir` whose name starts with `prefix`.
+fn named_like(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|r| {
+            r.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Start a cold native build (an empty GOCACHE, so Go compiles the standard library), wait
+/// until Go's compilers run, send `signal`, and check the build stopped cleanly.
+fn interrupted_go_build_leaves_nothing(signal: nix::sys::signal::Signal) {
+    let tmp = common::tempdir();
+    let dir = common::clone(fixture(), tmp.path());
+    let (_dead, engine) = dead_engine();
+    let private_tmp = tmp.path().join("tmp");
+    let gocache = tmp.path().join("gocache");
+    std::fs::create_dir_all(&private_tmp).unwrap();
+    let mark = format!("{}-{signal}", std::process::id());
+    let mut child = common::hale(tmp.path())
+        .args(["build", "--engine", "native"])
+        .arg(&dir)
+        .env("DOCKER_HOST", &engine)
+        .env("TMPDIR", &private_tmp)
+        .env("GOCACHE", &gocache)
+        .env("HALE_SIGNAL_MARK", &mark)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    // Go's work folder appears once it plans the build; a compiler runs soon after.
+    let bin = dir.join(".hale/image/bin");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !processes_marked(&mark)
+        .iter()
+        .any(|p| p.ends_with(" compile"))
+    {
+        assert!(child.try_wait().unwrap().is_none(), "the build ended first");
+        assert!(Instant::now() < deadline, "go never started compiling");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let used = common::tree(&bin).len() + common::tree(&private_tmp).len();
+    assert!(used > 0, "go's work folder is nowhere to be seen");
+    let sent = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "hale build still runs 5 s after {signal}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    };
+    let took = sent.elapsed();
+    let err = std::fs::read_to_string(tmp.path().join("stderr")).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(took < Duration::from_secs(3), "took {took:?} to stop");
+    // Go's compilers and linker are gone with it ...
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !processes_marked(&mark).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left running: {:?}",
+            processes_marked(&mark)
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    // ... and so are their work folders, in TMPDIR and beside the binary.
+    assert!(
+        common::tree(&private_tmp).is_empty(),
+        "left in TMPDIR: {:?}",
+        common::tree(&private_tmp)
+    );
+    assert!(
+        named_like(&bin, ".go-tmp-").is_empty(),
+        "{:?}",
+        common::tree(&bin)
+    );
+    assert!(
+        named_like(&bin, NAME).is_empty(),
+        "a half-built binary was left"
+    );
+    // Nothing of the image was written.
+    assert!(!dir.join(".hale/build.json").exists());
+    assert!(!dir.join(".hale/image/oci").exists());
+}
+
+#[test]
+fn sigint_stops_a_native_build_with_130_and_leaves_no_process_or_temp_folder() {
+    need!(Go);
+    interrupted_go_build_leaves_nothing(nix::sys::signal::Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_stops_a_native_build_with_130_and_leaves_no_process_or_temp_folder() {
+    need!(Go);
+    interrupted_go_build_leaves_nothing(nix::sys::signal::Signal::SIGTERM);
+}

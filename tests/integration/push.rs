@@ -76,6 +76,12 @@ impl PrivateRegistry {
 
     /// With `tls` (certificate and key PEM), it speaks only HTTPS.
     fn start_with(tls: Option<(&str, &str)>) -> PrivateRegistry {
+        Self::start_configured(tls, None)
+    }
+
+    /// With `auth`, the `auth:` section of its config (written to `auth.pem` beside it: the
+    /// bundle a token auth's `rootcertbundle` names).
+    fn start_configured(tls: Option<(&str, &str)>, auth: Option<(&str, &str)>) -> PrivateRegistry {
         let dir = common::tempdir();
         let addr = format!("127.0.0.1:{}", common::free_port());
         let mut config = format!(
@@ -89,6 +95,13 @@ impl PrivateRegistry {
             config.push_str(&format!(
                 "  tls:\n    certificate: {0}/cert.pem\n    key: {0}/key.pem\n",
                 dir.path().display()
+            ));
+        }
+        if let Some((section, bundle)) = auth {
+            std::fs::write(dir.path().join("auth.pem"), bundle).unwrap();
+            config.push_str(&section.replace(
+                "AUTH_PEM",
+                &dir.path().join("auth.pem").display().to_string(),
             ));
         }
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
@@ -122,7 +135,8 @@ impl PrivateRegistry {
             let up = if self.tls {
                 TcpStream::connect(&self.addr).is_ok()
             } else {
-                get_status(&self.addr, "/v2/") == Some(200)
+                // 401: up, and asking for a token.
+                matches!(get_status(&self.addr, "/v2/"), Some(200 | 401))
             };
             if up {
                 return;
@@ -730,4 +744,345 @@ fn a_registry_that_refuses_chunks_gets_each_blob_in_one_put() {
         .send()
         .unwrap();
     assert_eq!(resp.status(), 200);
+}
+
+/// A token service for docker-registry's `token` auth, on a loopback port of its own (so on
+/// another host than the registry, as far as credentials go). It grants what a scope asks for
+/// to `user` with `password`, nothing to anonymous callers, and answers 401 to any other
+/// password. It records every Authorization header it receives (None: none was sent).
+struct TokenServer {
+    addr: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    /// The certificate its tokens are signed with (PEM), for the registry's rootcertbundle.
+    cert_pem: String,
+}
+
+const TOKEN_ISSUER: &str = "hale-test-issuer";
+const TOKEN_SERVICE: &str = "hale-test-registry";
+
+fn b64url(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+/// An ECDSA signature's DER (SEQUENCE of two INTEGERs) as JOSE wants it: r and s, 32 bytes each.
+fn jose_signature(der: &[u8]) -> Vec<u8> {
+    let mut i = 2 + usize::from(der[1] & 0x80 != 0) * usize::from(der[1] & 0x7f);
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        assert_eq!(der[i], 0x02, "an INTEGER");
+        let len = usize::from(der[i + 1]);
+        let int = &der[i + 2..i + 2 + len];
+        let int = &int[int.len().saturating_sub(32)..];
+        out.extend(std::iter::repeat_n(0u8, 32 - int.len()));
+        out.extend_from_slice(int);
+        i += 2 + len;
+    }
+    out
+}
+
+fn token_server(user: &'static str, password: &'static str) -> TokenServer {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["hale-token-signer".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let signer = rustls::crypto::ring::sign::any_ecdsa_type(&PrivateKeyDer::Pkcs8(
+        PrivatePkcs8KeyDer::from(key.serialize_der()),
+    ))
+    .unwrap();
+    let signer = signer
+        .choose_scheme(&[rustls::SignatureScheme::ECDSA_NISTP256_SHA256])
+        .unwrap();
+    let cert_der = cert.der().to_vec();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    thread::spawn(move || {
+        use base64::Engine as _;
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let target = head.split(' ').nth(1).unwrap_or_default().to_string();
+            let authorization = head.lines().find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                    .map(|(_, v)| v.trim().to_string())
+            });
+            record.lock().unwrap().push(authorization.clone());
+            let given = authorization
+                .as_deref()
+                .and_then(|a| a.strip_prefix("Basic "))
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .map(|b| String::from_utf8_lossy(&b).to_string());
+            let granted = match given.as_deref() {
+                None => false,
+                Some(g) if g == format!("{user}:{password}") => true,
+                Some(_) => {
+                    let _ = conn.write_all(
+                        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    continue;
+                }
+            };
+            let query = url::Url::parse(&format!("http://x{target}")).unwrap();
+            let access: Vec<serde_json::Value> = query
+                .query_pairs()
+                .filter(|(k, _)| k == "scope")
+                .filter_map(|(_, v)| {
+                    let mut parts = v.splitn(3, ':');
+                    let (kind, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
+                    Some(serde_json::json!({
+                        "type": kind, "name": name,
+                        "actions": actions.split(',').collect::<Vec<_>>(),
+                    }))
+                })
+                .filter(|_| granted)
+                .collect();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let header = serde_json::json!({
+                "typ": "JWT", "alg": "ES256",
+                "x5c": [base64::engine::general_purpose::STANDARD.encode(&cert_der)],
+            });
+            let claims = serde_json::json!({
+                "iss": TOKEN_ISSUER, "sub": if granted { user } else { "" },
+                "aud": TOKEN_SERVICE, "exp": now + 300, "nbf": now - 10, "iat": now - 10,
+                "jti": format!("{now}-{}", record.lock().unwrap().len()), "access": access,
+            });
+            let input = format!(
+                "{}.{}",
+                b64url(header.to_string().as_bytes()),
+                b64url(claims.to_string().as_bytes())
+            );
+            let signature = jose_signature(&signer.sign(input.as_bytes()).unwrap());
+            let token = format!("{input}.{}", b64url(&signature));
+            let body = serde_json::json!({"token": token, "access_token": token}).to_string();
+            let _ = conn.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    TokenServer {
+        addr,
+        seen,
+        cert_pem: cert.pem(),
+    }
+}
+
+impl TokenServer {
+    fn seen(&self) -> Vec<Option<String>> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// A docker-registry that sends its clients here for tokens.
+    fn registry(&self) -> PrivateRegistry {
+        let section = format!(
+            "auth:\n  token:\n    realm: http://{}/token\n    service: {TOKEN_SERVICE}\n    \
+             issuer: {TOKEN_ISSUER}\n    rootcertbundle: AUTH_PEM\n",
+            self.addr
+        );
+        PrivateRegistry::start_configured(None, Some((&section, &self.cert_pem)))
+    }
+}
+
+/// A Docker config with `auths` for each (host, user, password).
+fn docker_config(dir: &Path, auths: &[(&str, &str, &str)]) -> PathBuf {
+    use base64::Engine as _;
+    let cfg = dir.join("docker-config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let entries: serde_json::Map<String, serde_json::Value> = auths
+        .iter()
+        .map(|(host, user, password)| {
+            let auth =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            (host.to_string(), serde_json::json!({ "auth": auth }))
+        })
+        .collect();
+    std::fs::write(
+        cfg.join("config.json"),
+        serde_json::json!({ "auths": entries }).to_string(),
+    )
+    .unwrap();
+    cfg
+}
+
+#[test]
+fn a_token_realm_on_another_host_gets_only_its_own_credentials() {
+    need!(Go);
+    need!(OciRegistry);
+    let tokens = token_server("hale", "realm-pass");
+    let reg = tokens.registry();
+    let tmp = common::tempdir();
+    let dir = common::clone(fixture(), tmp.path());
+    let target = format!("{}/acme/tokens:v1", reg.addr);
+    let push = |cfg: &Path, extra: &[&str]| {
+        let mut args = vec!["--push", target.as_str()];
+        args.extend_from_slice(extra);
+        build_cmd(&dir, &args)
+            .env("DOCKER_CONFIG", cfg)
+            .output()
+            .unwrap()
+    };
+
+    // Credentials for the registry only: the realm is another host, so it gets none.
+    let only_registry = docker_config(
+        &tmp.path().join("a"),
+        &[(&reg.addr, "hale", "registry-pass")],
+    );
+    let out = push(&only_registry, &["--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("the Docker config has none for {}", tokens.addr)),
+        "{err}"
+    );
+    let seen = tokens.seen();
+    assert!(!seen.is_empty(), "hale never asked the token service");
+    assert!(
+        seen.iter().all(Option::is_none),
+        "a foreign realm got credentials: {seen:?}"
+    );
+
+    // The realm's own entry with a wrong password: one line, exit 1, no password shown.
+    let wrong = docker_config(
+        &tmp.path().join("b"),
+        &[(&tokens.addr, "hale", "wrong-pass")],
+    );
+    let out = push(&wrong, &["--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "the token service at {} refused the credentials",
+            tokens.addr
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-pass"), "{err}");
+
+    // The realm's own entry with the right password: the push goes through, and the
+    // registry's password never reaches the token service.
+    let before = tokens.seen().len();
+    let right = docker_config(
+        &tmp.path().join("c"),
+        &[
+            (&tokens.addr, "hale", "realm-pass"),
+            (&reg.addr, "hale", "registry-pass"),
+        ],
+    );
+    let out = push(&right, &["--output", "json"]);
+    common::assert_success(&out, "push with the realm's credentials");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        doc["push"]["uploaded_blobs"].as_u64().unwrap() >= 3,
+        "{doc:#}"
+    );
+    let sent: Vec<Option<String>> = tokens.seen()[before..].to_vec();
+    use base64::Engine as _;
+    let realm_basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("hale:realm-pass")
+    );
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter()
+            .all(|a| a.as_deref() == Some(realm_basic.as_str())),
+        "{sent:?}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("realm-pass"));
+}
+
+#[test]
+fn sigterm_and_sigint_stop_a_push_with_130_and_write_no_build_record() {
+    need!(Go);
+    need!(OciRegistry);
+    for signal in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGINT,
+    ] {
+        let reg = PrivateRegistry::start();
+        let tmp = common::tempdir();
+        let dir = common::clone(fixture(), tmp.path());
+        let base = tmp.path().join("big-base");
+        big_base_layout(&base, 96 * 1024 * 1024);
+        let private_tmp = tmp.path().join("tmp");
+        std::fs::create_dir_all(&private_tmp).unwrap();
+        let base_arg = format!("oci-layout:{}", base.display());
+        let target = format!("{}/acme/stopped:v1", reg.addr);
+        let mut child = build_cmd(&dir, &["--base", &base_arg, "--push", &target])
+            .env("TMPDIR", &private_tmp)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(tmp.path().join("stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while reg.largest_partial_upload() < 4 * 1024 * 1024 {
+            assert!(child.try_wait().unwrap().is_none(), "hale finished first");
+            assert!(
+                Instant::now() < deadline,
+                "the big layer's upload never began"
+            );
+            thread::sleep(Duration::from_millis(2));
+        }
+        let sent = Instant::now();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(5),
+                "still pushing 5 s after {signal}"
+            );
+            thread::sleep(Duration::from_millis(10));
+        };
+        let err = std::fs::read_to_string(tmp.path().join("stderr")).unwrap();
+        assert_eq!(status.code(), Some(130), "{signal}: {err}");
+        assert!(
+            sent.elapsed() < Duration::from_secs(3),
+            "{signal}: {:?}",
+            sent.elapsed()
+        );
+        // It stopped sending: the partial upload does not grow any more.
+        let at_exit = reg.largest_partial_upload();
+        thread::sleep(Duration::from_millis(500));
+        assert_eq!(
+            reg.largest_partial_upload(),
+            at_exit,
+            "{signal}: bytes kept arriving"
+        );
+        assert!(
+            !dir.join(".hale/build.json").exists(),
+            "{signal}: a record of a push that did not finish"
+        );
+        assert!(
+            common::tree(&private_tmp).is_empty(),
+            "{signal}: {:?}",
+            common::tree(&private_tmp)
+        );
+        let bin = dir.join(".hale/image/bin");
+        assert!(
+            !common::tree(&bin)
+                .iter()
+                .any(|p| p.to_string_lossy().contains(".go-tmp-")),
+            "{signal}: {:?}",
+            common::tree(&bin)
+        );
+    }
 }
