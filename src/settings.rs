@@ -340,9 +340,9 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_hale_toml_is_a_failure_not_a_usage_error() {
+    fn a_folder_where_hale_toml_should_be_is_refused_as_bad_input() {
         let dir = tempfile::tempdir().unwrap();
-        // A folder where the file should be: reading it fails, whoever runs the test.
+        // Not a regular file: refused before any read (userfile), the user's to fix.
         std::fs::create_dir(dir.path().join(FILE_NAME)).unwrap();
         let err: anyhow::Error = resolve(dir.path(), Overrides::default(), &env_of(&[]))
             .unwrap_err()
@@ -351,7 +351,7 @@ mod tests {
             err.downcast_ref::<SettingsError>(),
             Some(SettingsError::Read { .. })
         ));
-        assert_eq!(crate::exit::classify(&err), crate::exit::Exit::Failed);
-        assert!(format!("{err:#}").starts_with("reading "), "{err:#}");
+        assert_eq!(crate::exit::classify(&err), crate::exit::Exit::Usage);
+        assert!(format!("{err:#}").contains("is a folder, not a regular file"), "{err:#}");
     }
 }
