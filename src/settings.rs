@@ -352,6 +352,9 @@ mod tests {
             Some(SettingsError::Read { .. })
         ));
         assert_eq!(crate::exit::classify(&err), crate::exit::Exit::Usage);
-        assert!(format!("{err:#}").contains("is a folder, not a regular file"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("is a folder, not a regular file"),
+            "{err:#}"
+        );
     }
 }
