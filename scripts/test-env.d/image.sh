@@ -3,6 +3,8 @@
 # pyspdxtools (PyPI spdx-tools), the offline SPDX validator the SBOM test runs, and bcrypt, with
 # which the auth test writes the htpasswd file of its second docker-registry, in one venv under
 # $STATE. Cold: about a minute (pip download and install); warm: nothing.
+# oras, built from its Go module and cached by version: the push test asks `oras discover` for the
+# SBOM on the test registry, which has no Referrers API (so the fallback tag must be there).
 SPDX_TOOLS_VERSION=0.8.5
 BCRYPT_VERSION=5.0.0
 SPDX_VENV=$STATE/image-tools-$SPDX_TOOLS_VERSION-$BCRYPT_VERSION
@@ -16,3 +18,15 @@ if [ ! -x "$SPDX_VENV/bin/pyspdxtools" ]; then
 fi
 HALE_TEST_PYSPDXTOOLS=$SPDX_VENV/bin/pyspdxtools
 HALE_TEST_IMAGE_PYTHON=$SPDX_VENV/bin/python
+
+ORAS_VERSION=v1.3.6
+ORAS_DIR=${HALE_TEST_CACHE:-/var/cache/hale-test}/oras-$ORAS_VERSION
+if [ ! -x "$ORAS_DIR/oras" ]; then
+  log "building oras $ORAS_VERSION into $ORAS_DIR (from its Go module)"
+  command -v go >/dev/null || die "go not found: cannot build oras"
+  mkdir -p "$ORAS_DIR.tmp"
+  GOBIN=$ORAS_DIR.tmp GOTOOLCHAIN=local nice go install "oras.land/oras/cmd/oras@$ORAS_VERSION" >&2 \
+    || { rm -rf "$ORAS_DIR.tmp"; die "building oras $ORAS_VERSION failed"; }
+  rm -rf "$ORAS_DIR" && mv "$ORAS_DIR.tmp" "$ORAS_DIR"
+fi
+HALE_TEST_ORAS=$ORAS_DIR/oras

@@ -2,6 +2,9 @@
 //! uploading it (a second push uploads nothing, an interrupted one resumes with what is
 //! missing), chunked upload (POST, PATCH, PUT ?digest=) with a monolithic fallback, manifests by
 //! digest then the tag, the SBOM as a referrer (a manifest whose `subject` is the image).
+//! A registry without the Referrers API (its answer to the referrer's PUT has no `OCI-Subject`
+//! header) gets the referrers tag schema of distribution-spec 1.1 as well: an index tagged
+//! `sha256-<subject hex>` listing the subject's referrers, so `oras discover` finds the SBOM.
 //! Blobs another repository of the registry holds are mounted (`?mount=&from=`), not sent.
 //! The transport (TLS, auth) is [`distribution`](super::distribution).
 use std::collections::BTreeSet;
@@ -51,6 +54,10 @@ pub struct PushReport {
     pub mounted_bytes: u64,
     /// Digests of the SBOM referrer manifests.
     pub sbom_referrers: Vec<String>,
+    /// Referrers fallback tags (`sha256-<hex>`) written because the registry has no Referrers
+    /// API; empty when it has one.
+    #[serde(default)]
+    pub referrers_tags: Vec<String>,
 }
 
 /// How an upload session began.
@@ -252,12 +259,14 @@ impl Pusher {
         Ok(())
     }
 
+    /// PUT a manifest; true when the registry answered with `OCI-Subject`, i.e. it indexes the
+    /// manifest's `subject` through its Referrers API.
     pub async fn put_manifest(
         &mut self,
         reference: &str,
         media_type: &str,
         data: &[u8],
-    ) -> Result<(), PushError> {
+    ) -> Result<bool, PushError> {
         let c = &mut self.client;
         let url = format!("/v2/{}/manifests/{reference}", c.repository);
         let headers = [("Content-Type", media_type.to_string())];
@@ -270,8 +279,60 @@ impl Pusher {
                 .await
                 .into());
         }
-        Ok(())
+        Ok(resp.headers().contains_key("OCI-Subject"))
     }
+
+    /// Add `referrer` to the referrers fallback index of `subject` (tag `sha256-<hex>`),
+    /// creating the index when the tag is absent or holds something else. Returns the tag.
+    async fn add_to_referrers_tag(
+        &mut self,
+        subject: &str,
+        referrer: &serde_json::Value,
+    ) -> Result<String, PushError> {
+        let tag = referrers_tag(subject);
+        let c = &mut self.client;
+        let url = format!("/v2/{}/manifests/{tag}", c.repository);
+        let accept = [("Accept", INDEX.to_string())];
+        let resp = c.send(Method::GET, &url, &accept, None).await?;
+        let existing = match resp.status() {
+            StatusCode::OK => resp.bytes().await.map_err(|e| c.unreachable(&e))?.to_vec(),
+            StatusCode::NOT_FOUND => Vec::new(),
+            _ => {
+                let what = format!("GET referrers tag {tag}");
+                return Err(c.http_error(&what, resp).await.into());
+            }
+        };
+        let Some(index) = with_referrer(&existing, referrer) else {
+            return Ok(tag);
+        };
+        let data = canonical_json(&index).map_err(|e| PushError::Image(Box::new(e)))?;
+        self.put_manifest(&tag, INDEX, &data).await?;
+        Ok(tag)
+    }
+}
+
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// The referrers fallback tag of a digest: `sha256:abc…` → `sha256-abc…`.
+fn referrers_tag(digest: &str) -> String {
+    digest.replacen(':', "-", 1)
+}
+
+/// The fallback index `existing` (empty or not an index: a new one) with `referrer` added;
+/// `None` when it lists the referrer already.
+fn with_referrer(existing: &[u8], referrer: &serde_json::Value) -> Option<serde_json::Value> {
+    let mut index: serde_json::Value = serde_json::from_slice(existing)
+        .ok()
+        .filter(|v: &serde_json::Value| v["mediaType"] == INDEX && v["manifests"].is_array())
+        .unwrap_or_else(
+            || serde_json::json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": []}),
+        );
+    let manifests = index["manifests"].as_array_mut()?;
+    if manifests.iter().any(|m| m["digest"] == referrer["digest"]) {
+        return None;
+    }
+    manifests.push(referrer.clone());
+    Some(index)
 }
 
 fn location(resp: &reqwest::Response) -> Option<String> {
@@ -413,12 +474,58 @@ pub async fn push(
         });
         let data = canonical_json(&manifest).map_err(wrap)?;
         let digest = super::layer::sha256(&data);
-        pusher
-            .put_manifest(&digest, "application/vnd.oci.image.manifest.v1+json", &data)
-            .await?;
+        let media_type = "application/vnd.oci.image.manifest.v1+json";
+        let indexed = pusher.put_manifest(&digest, media_type, &data).await?;
+        if !indexed {
+            let referrer = serde_json::json!({
+                "mediaType": media_type,
+                "digest": digest,
+                "size": data.len(),
+                "artifactType": "application/spdx+json",
+            });
+            let tag = pusher
+                .add_to_referrers_tag(subject.digest().as_ref(), &referrer)
+                .await?;
+            report.referrers_tags.push(tag);
+        }
         report.sbom_referrers.push(digest);
     }
     let host = reference.registry.clone().unwrap_or_default();
     report.reference = format!("{host}/{}@{}", reference.repository, top.digest());
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn referrer(digest: &str) -> serde_json::Value {
+        serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest, "size": 10, "artifactType": "application/spdx+json"})
+    }
+
+    #[test]
+    fn the_fallback_tag_is_the_digest_with_a_dash() {
+        assert_eq!(referrers_tag("sha256:ab12"), "sha256-ab12");
+    }
+
+    #[test]
+    fn a_missing_or_foreign_tag_becomes_a_new_index_and_a_listed_referrer_is_not_added_twice() {
+        let first = with_referrer(b"", &referrer("sha256:aa")).unwrap();
+        assert_eq!(first["mediaType"], INDEX);
+        assert_eq!(first["manifests"].as_array().unwrap().len(), 1);
+        let foreign = br#"{"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#;
+        let replaced = with_referrer(foreign, &referrer("sha256:aa")).unwrap();
+        assert_eq!(replaced, first);
+        let bytes = serde_json::to_vec(&first).unwrap();
+        assert_eq!(with_referrer(&bytes, &referrer("sha256:aa")), None);
+        let second = with_referrer(&bytes, &referrer("sha256:bb")).unwrap();
+        let digests: Vec<_> = second["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["digest"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(digests, ["sha256:aa", "sha256:bb"]);
+    }
 }

@@ -424,6 +424,30 @@ fn push_then_pull_by_digest_round_trips_and_a_second_push_uploads_no_blob() {
         uploads_after_first >= 3,
         "the registry's log shows the uploads"
     );
+    // The test registry has no Referrers API: the SBOM is found through the fallback tag.
+    let sbom = push["sbom_referrers"][0].as_str().unwrap();
+    assert_eq!(
+        push["referrers_tags"].as_array().unwrap().len(),
+        1,
+        "{push:#}"
+    );
+    let oras = need!(Oras);
+    let found = Command::new(&oras)
+        .args([
+            "discover",
+            "--plain-http",
+            "--format",
+            "json",
+            &format!("{registry}/{repo}@{digest}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(found.status.success(), "oras discover: {}", stderr(&found));
+    let listed = String::from_utf8_lossy(&found.stdout);
+    assert!(
+        listed.contains(sbom) && listed.contains("application/spdx+json"),
+        "oras discover lists the SBOM {sbom}: {listed}"
+    );
 
     let second = json_build(&dir, &host, &["--engine", "native", "--push", &target]);
     assert_eq!(second["digest"], first["digest"]);

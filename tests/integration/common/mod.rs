@@ -49,6 +49,8 @@ pub enum Service {
     GolangciLint,
     /// PyPI's check-jsonschema (GitLab's CI schema inside), from scripts/test-env.d/ci.sh.
     CheckJsonschema,
+    /// oras, built by scripts/test-env.d/image.sh: finds referrers the way users do.
+    Oras,
 }
 
 impl Service {
@@ -75,6 +77,7 @@ impl Service {
             Service::Actionlint => "HALE_TEST_ACTIONLINT",
             Service::GolangciLint => "HALE_TEST_GOLANGCI_LINT",
             Service::CheckJsonschema => "HALE_TEST_CHECK_JSONSCHEMA",
+            Service::Oras => "HALE_TEST_ORAS",
         }
     }
 }
