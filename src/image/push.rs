@@ -311,6 +311,15 @@ impl Pusher {
     }
 }
 
+/// Whether running the push again could send the rest: the registry went away or failed,
+/// not refused who we are (credentials, trust), which a retry would meet again.
+fn resumable(e: &PushError) -> bool {
+    matches!(
+        e,
+        PushError::Registry(RegistryError::Unreachable { .. } | RegistryError::Http { .. })
+    )
+}
+
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 /// The referrers fallback tag of a digest: `sha256:abc…` → `sha256-abc…`.
@@ -409,13 +418,14 @@ pub async fn push(
             .put_blob(digest, data, label, &mut report, progress, stop)
             .await
         {
-            return Err(match e {
-                PushError::Interrupted => e,
-                e => PushError::Incomplete {
+            return Err(if done > 0 && resumable(&e) {
+                PushError::Incomplete {
                     cause: Box::new(e),
                     done,
                     total,
-                },
+                }
+            } else {
+                e
             });
         }
     }

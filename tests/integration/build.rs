@@ -580,6 +580,10 @@ fn an_htpasswd_registry_takes_the_right_credentials_and_refuses_wrong_ones_clear
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("refused the credentials"), "{err}");
+    assert!(
+        !err.contains("run the push again"),
+        "a retry meets the same refusal: no resume hint: {err}"
+    );
     assert!(!err.contains("wrong-pass"), "the password leaked: {err}");
 
     let right = docker_config_with(&tmp.path().join("r"), &reg.addr, "hale", "right-pass");
