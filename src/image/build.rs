@@ -174,7 +174,7 @@ pub async fn run(
             dir: plan.oci_dir.clone(),
             source: Box::new(source),
         })?;
-    write_archive_and_load(plan, &built, on_engine).await?;
+    write_archive_and_load(plan, &built, on_engine, stop).await?;
     let push = match (&plan.push, pusher.as_mut()) {
         (Some(r), Some(pusher)) => Some(push(r, pusher, &built, &sboms, out, stop).await?),
         _ => None,
@@ -376,6 +376,7 @@ async fn write_archive_and_load(
     plan: &BuildPlan,
     built: &NativeImage,
     on_engine: bool,
+    stop: &Stop,
 ) -> Result<(), BuildError> {
     if plan.archive.is_none() && (on_engine || !plan.load) {
         return Ok(());
@@ -394,7 +395,11 @@ async fn write_archive_and_load(
         })?;
     }
     if plan.load && !on_engine {
-        load(&plan.engine_host, data, &plan.tags[0]).await?;
+        // Dropping the upload on a stop closes the connection: the engine abandons the load.
+        tokio::select! {
+            loaded = load(&plan.engine_host, data, &plan.tags[0]) => loaded?,
+            _ = stop.stopped() => return Err(BuildError::Interrupted),
+        }
     }
     Ok(())
 }
