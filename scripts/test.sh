@@ -2,7 +2,7 @@
 # The whole test suite, provisioning included: the command README.md documents and .ci/run calls.
 #   1. scripts/test-env.sh installs and starts the real services (Docker Engine, etcd, Consul,
 #      Prometheus + promtool, a container registry) bound to 127.0.0.1;
-#   2. quality gates: cargo fmt --check, cargo clippy -D warnings;
+#   2. quality gates: cargo fmt --check, cargo clippy -D warnings, cargo deny (deny.toml);
 #   3. every test, with HALE_TEST_REQUIRE_ALL=1 so a missing service fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,8 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+echo "== cargo deny (licences, bans, sources: deny.toml)"
+"$HALE_TEST_CARGO_DENY" --log-level error --offline check licenses bans sources
 echo "== cargo test"
 cargo test --locked --no-fail-fast -- --test-threads "${HALE_TEST_THREADS:-2}"
 echo "== all green"
