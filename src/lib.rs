@@ -9,6 +9,7 @@ pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod confine;
+pub mod deploy;
 pub mod discovery;
 pub mod engine;
 pub mod exit;
