@@ -5,6 +5,7 @@
 //! [`balance`], [`breaker`], [`load`]. See docs/ARCHITECTURE.md.
 pub mod balance;
 pub mod breaker;
+pub mod canary;
 pub mod ci;
 pub mod cli;
 pub mod commands;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::deploy_canary::{self, CanaryActionArgs, CanaryArgs};
 use super::deploy_kube::{self, ApplyArgs, DeleteArgs, StatusArgs};
 use super::deploy_render;
 use crate::ci;
@@ -44,6 +45,8 @@ pub struct DeployArgs {
     pub render_flags: RenderFlags,
     #[command(flatten)]
     pub apply: ApplyArgs,
+    #[command(flatten)]
+    pub canary: CanaryArgs,
 }
 
 /// What else `hale deploy` does with the service in a cluster.
@@ -53,6 +56,10 @@ pub enum DeployAction {
     Status(ServiceStatusArgs),
     /// Delete everything hale applied for the service (selected by hale's labels), nothing else.
     Delete(ServiceDeleteArgs),
+    /// Promote the canary in progress now (`hale deploy --canary`), from any process.
+    Promote(CanaryActionArgs),
+    /// Roll the canary in progress back now, from any process.
+    Abort(CanaryActionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +69,9 @@ pub struct ServiceStatusArgs {
     pub path: PathBuf,
     #[command(flatten)]
     pub args: StatusArgs,
+    /// Print the status again whenever it changes, until interrupted.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -145,13 +155,24 @@ pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Re
     match &args.action {
         Some(DeployAction::Status(s)) => {
             let name = service_name(&s.path)?;
+            if s.watch {
+                return deploy_canary::watch(&s.args, &name, printer, stop).await;
+            }
             return deploy_kube::status(&s.args, &name, printer).await;
+        }
+        Some(DeployAction::Promote(a) | DeployAction::Abort(a)) => {
+            let name = service_name(&a.path)?;
+            let promote = matches!(args.action, Some(DeployAction::Promote(_)));
+            return deploy_canary::act(a, &name, promote, printer).await;
         }
         Some(DeployAction::Delete(d)) => {
             let name = service_name(&d.path)?;
             return deploy_kube::delete(&d.args, &name, printer).await;
         }
         None => {}
+    }
+    if args.canary.canary {
+        return deploy_canary::run(&args, printer, stop).await;
     }
     if !args.render && args.check.is_none() {
         return apply(&args, printer, stop).await;

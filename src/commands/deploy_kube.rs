@@ -110,7 +110,7 @@ fn target(t: &TargetArgs) -> Result<Target, DeployError> {
 }
 
 /// Check the service name and the target, and connect.
-async fn connect(t: &TargetArgs, service: &str) -> anyhow::Result<Cluster> {
+pub(super) async fn connect(t: &TargetArgs, service: &str) -> anyhow::Result<Cluster> {
     deploy::validate_service(service)?;
     let target = target(t)?;
     Ok(k8s::connect(&target).await.map_err(DeployError::from)?)
@@ -191,20 +191,48 @@ pub async fn apply(
 }
 
 /// `hale deploy status`: the rollout state, replicas and recent events of what hale applied
-/// for `service`.
+/// for `service`, and its canary.
 pub async fn status(args: &StatusArgs, service: &str, printer: &Printer) -> anyhow::Result<()> {
     let cluster = connect(&args.target, service).await?;
-    let status = inventory::status(&cluster, service)
+    let (doc, text) = status_once(&cluster, service, printer.is_json()).await?;
+    if printer.is_json() {
+        printer.line(doc)
+    } else {
+        printer.line(text.trim_end())
+    }
+    .context("writing the status")
+}
+
+/// The status as its JSON document and its text.
+pub(super) async fn status_once(
+    cluster: &Cluster,
+    service: &str,
+    pretty: bool,
+) -> anyhow::Result<(String, String)> {
+    let status = inventory::status(cluster, service)
         .await
         .map_err(DeployError::from)?;
+    let canary = crate::canary::state::read(cluster, service)
+        .await
+        .map_err(DeployError::from)?
+        .map(|(s, _)| s);
     let doc = StatusDocument {
         schema: "hale.deploy.status/v1",
         context: &cluster.context,
         status: &status,
+        canary: canary.as_ref(),
     };
-    printer
-        .emit(&doc, |out| report::write_status_text(out, &status))
-        .context("writing the status")
+    let json = if pretty {
+        serde_json::to_string_pretty(&doc)?
+    } else {
+        serde_json::to_string(&doc)?
+    };
+    let mut text = Vec::new();
+    report::write_status_text(&mut text, &status)?;
+    if let Some(c) = &canary {
+        crate::canary::report::write_status(&mut text, c)?;
+    }
+    Ok((json, String::from_utf8_lossy(&text).into_owned()))
 }
 
 /// `hale deploy delete`: delete everything hale applied for `service` (found by hale's

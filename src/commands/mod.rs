@@ -3,6 +3,7 @@
 pub mod build;
 pub mod completions;
 pub mod deploy;
+pub mod deploy_canary;
 pub mod deploy_kube;
 pub mod deploy_render;
 pub mod deregister;

@@ -95,6 +95,9 @@ pub struct StatusDocument<'a> {
     pub context: &'a str,
     #[serde(flatten)]
     pub status: &'a ServiceStatus,
+    /// The last canary run (`hale deploy --canary`), in progress or finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<&'a crate::canary::CanaryState>,
 }
 
 pub fn write_status_text(out: &mut dyn Write, s: &ServiceStatus) -> std::io::Result<()> {
