@@ -136,6 +136,27 @@ fn discover(kubectl: &str, kubeconfig: &str, ns: &str, targets: &std::path::Path
     }
 }
 
+impl PrivatePrometheus {
+    /// What it scrapes, for a failing test's message.
+    fn targets(&self) -> String {
+        let sd = std::fs::read_to_string(self._dir.path().join("targets.json")).unwrap_or_default();
+        let api = reqwest::blocking::get(format!("{}/api/v1/targets", self.url))
+            .and_then(|r| r.text())
+            .unwrap_or_default();
+        let client = reqwest::blocking::Client::new();
+        let seen = client
+            .get(format!("{}/api/v1/query", self.url))
+            .query(&[(
+                "query",
+                "count_over_time(http_requests_total{pod=~\".*canary.*\"}[5m])",
+            )])
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_default();
+        format!("file_sd: {sd}\ntargets: {api}\ncanary series: {seen}")
+    }
+}
+
 impl Drop for PrivatePrometheus {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -196,23 +217,52 @@ fn deploy_cmd(svc: &Service, ns: &Namespace, action: &str) -> Command {
     cmd
 }
 
-/// `hale load` against the Service's root route until stopped.
-fn start_load(svc: &Service, ip: &str) -> Child {
-    svc.hale()
-        .args(["load", "--url", &format!("http://{ip}:8080/")])
-        .args(["--duration", "300s", "-c", "4", "--output", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+/// `hale load` against the Service's root route, over and over in runs of 2 s until stopped.
+/// Each run opens new connections: kube-proxy picks a pod per connection, so a load that kept
+/// its first keep-alive connections would never reach pods that started after it (the canary's).
+struct LoadLoop {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<(u64, u64, Vec<Value>)>,
 }
 
-/// Stop the load as Ctrl-C would and read its report.
-fn stop_load(load: Child) -> Value {
-    kill(Pid::from_raw(load.id() as i32), Signal::SIGINT).unwrap();
-    let out = load.wait_with_output().unwrap();
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("load report ({e}): {}", stderr(&out)))
+fn start_load(svc: &Service, ip: &str) -> LoadLoop {
+    let stop = Arc::new(AtomicBool::new(false));
+    let url = format!("http://{ip}:8080/");
+    let mut cmd = svc.hale();
+    cmd.args([
+        "load",
+        "--url",
+        &url,
+        "--duration",
+        "2s",
+        "-c",
+        "4",
+        "--output",
+        "json",
+    ]);
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        let (mut requests, mut errors, mut failed) = (0, 0, Vec::new());
+        while !flag.load(Ordering::Relaxed) {
+            let out = cmd.output().unwrap();
+            let report: Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("load report ({e}): {}", stderr(&out)));
+            requests += report["requests"].as_u64().unwrap_or(0);
+            let e = report["errors"].as_u64().unwrap_or(0);
+            errors += e;
+            if e > 0 {
+                failed.push(report["errors_by_kind"].clone());
+            }
+        }
+        (requests, errors, failed)
+    });
+    LoadLoop { stop, thread }
+}
+
+/// Stop the load loop: (requests, errors, the error kinds of the runs that had errors).
+fn stop_load(load: LoadLoop) -> (u64, u64, Vec<Value>) {
+    load.stop.store(true, Ordering::Relaxed);
+    load.thread.join().unwrap()
 }
 
 fn deployment_names(ns: &Namespace) -> Vec<String> {
@@ -300,12 +350,9 @@ fn a_good_build_is_promoted_step_by_step_under_load_without_failed_requests() {
         stderr(&out)
     );
 
-    assert!(report["requests"].as_u64().unwrap() > 100, "{report}");
-    assert_eq!(
-        report["errors"], 0,
-        "no request failed during the canary: {}",
-        report["errors_by_kind"]
-    );
+    let (requests, errors, kinds) = report;
+    assert!(requests > 100, "{requests} requests");
+    assert_eq!(errors, 0, "no request failed during the canary: {kinds:?}");
     assert_eq!(deployment_names(&ns), vec!["orders".to_string()]);
     let running = pods(&ns);
     assert!(
@@ -348,6 +395,7 @@ fn a_faulty_build_is_rolled_back_at_the_first_step_naming_the_gate_and_value() {
     let out = canary(&svc, &ns, &prometheus.url, FAST).output().unwrap();
     stop_load(load);
     show("hale deploy --canary (faulty build)", &out);
+    eprintln!("{}", prometheus.targets());
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let last = err.trim_end().lines().last().unwrap();
