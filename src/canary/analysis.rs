@@ -27,14 +27,15 @@ pub const ERROR_LIMIT: u32 = 4;
 pub struct Analysis {
     pub step_weight: u32,
     pub max_weight: u32,
-    #[serde(with = "secs")]
+    #[serde(with = "secs", rename = "interval_seconds")]
     pub interval: Duration,
     pub threshold: u32,
-    #[serde(with = "secs")]
+    #[serde(with = "secs", rename = "window_seconds")]
     pub window: Duration,
     /// Percent.
+    #[serde(rename = "success_rate_percent")]
     pub success_rate: f64,
-    #[serde(with = "secs")]
+    #[serde(with = "secs", rename = "p99_seconds")]
     pub p99: Duration,
     pub error_limit: u32,
 }

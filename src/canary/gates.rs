@@ -33,9 +33,11 @@ pub struct GateResult {
     /// `success-rate` or `p99`.
     pub gate: String,
     pub outcome: GateOutcome,
-    /// The measured value, in the gate's unit (percent, milliseconds).
+    /// The measured value, in `unit`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
+    /// `percent` (success-rate) or `ms` (p99).
+    pub unit: String,
     /// The target as text (`>= 99%`, `<= 500ms`).
     pub target: String,
     /// Why nothing was measured.
@@ -238,6 +240,7 @@ fn gate(
     };
     GateResult {
         gate: name.to_string(),
+        unit: if name == "p99" { "ms" } else { "percent" }.to_string(),
         outcome,
         value,
         target,

@@ -63,7 +63,7 @@ enum Saved {
 /// Write `st` if the canary is still this run's and still progressing; otherwise hand back what
 /// the other process wrote.
 async fn save(cluster: &Cluster, st: &mut CanaryState, ours: Phase) -> Result<Saved, CanaryError> {
-    st.updated = state::now();
+    st.updated_unix_ms = state::now();
     loop {
         let Some((live, d)) = state::read(cluster, &st.service).await? else {
             return Err(CanaryError::Lost(format!(
@@ -100,7 +100,7 @@ async fn claim(
         if reason.is_some() {
             st.reason = reason.clone();
         }
-        st.updated = state::now();
+        st.updated_unix_ms = state::now();
         let rv = d.metadata.resource_version.unwrap_or_default();
         if state::write(cluster, service, &st, &rv).await? {
             return Ok(Some(st));
@@ -226,7 +226,7 @@ async fn finish(
             return Ok(live);
         }
         st.phase = phase;
-        st.updated = state::now();
+        st.updated_unix_ms = state::now();
         let rv = d.metadata.resource_version.unwrap_or_default();
         if state::write(cluster, &st.service, &st, &rv).await? {
             return Ok(st);
@@ -358,7 +358,7 @@ pub async fn run(
             }
             let now = state::now();
             let st = CanaryState {
-                run: format!("{}-{}", now.replace([':', '-'], ""), std::process::id()),
+                run: format!("{now}-{}", std::process::id()),
                 service: service.to_string(),
                 image: req.image.clone(),
                 stable_image,
@@ -372,8 +372,8 @@ pub async fn run(
                 prometheus: req.prometheus.url().to_string(),
                 steps: Vec::new(),
                 reason: None,
-                started: now.clone(),
-                updated: now,
+                started_unix_ms: now,
+                updated_unix_ms: now,
             };
             // Claim the canary before creating anything, conditionally: a second start loses.
             let rv = state::resource_version(cluster, service).await?;
@@ -385,7 +385,7 @@ pub async fn run(
             (st, false)
         }
     };
-    st.updated = state::now();
+    st.updated_unix_ms = state::now();
     drive(cluster, set, st, traffic, resumed, req, stop, progress).await
 }
 
@@ -492,7 +492,7 @@ async fn drive(
             next_check += analysis.interval;
             let gates = req.prometheus.check(&pods, analysis).await;
             let check = Check {
-                at: state::now(),
+                at_unix_ms: state::now(),
                 outcome: check_outcome(&gates),
                 gates,
             };

@@ -48,8 +48,7 @@ pub enum CheckOutcome {
 /// One check of a step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
-    /// RFC 3339.
-    pub at: String,
+    pub at_unix_ms: u64,
     pub outcome: CheckOutcome,
     pub gates: Vec<GateResult>,
 }
@@ -92,8 +91,8 @@ pub struct CanaryState {
     /// Why it ended: the failing gate and its value, "no data", or who promoted or aborted it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    pub started: String,
-    pub updated: String,
+    pub started_unix_ms: u64,
+    pub updated_unix_ms: u64,
 }
 
 impl CanaryState {
@@ -178,7 +177,9 @@ pub async fn write(
     }
 }
 
-/// Now, as RFC 3339 in UTC.
-pub fn now() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+/// Now, in Unix milliseconds.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
