@@ -79,7 +79,15 @@ done
 deploy() { (cd "$work/orders" && "$HALE" deploy "${KCFG[@]}" -n "$NS" --timeout 240s "$@"); }
 deploy --create-namespace --image "$(cat "$work/image-0")" -q >/dev/null
 IP=$("$KUBECTL" "${KCFG[@]}" -n "$NS" get service orders -o jsonpath='{.spec.clusterIP}')
-"$HALE" load --url "http://$IP:8080/" -c 4 --duration 3600s -q --output json >"$work/load.json" 2>/dev/null &
+# Runs of 2 s, each with new connections: kube-proxy picks a pod per connection, so one long run
+# would stay on the pods it reached first and never reach the canary.
+(
+  n=0
+  while [ ! -e "$work/load.stop" ]; do
+    "$HALE" load --url "http://$IP:8080/" -c 4 --duration 2s -q --output json >"$work/load-$n.json" 2>/dev/null || true
+    n=$((n + 1))
+  done
+) &
 LOAD=$!
 pids+=("$LOAD")
 floor=$((INTERVAL * STEPS))
@@ -95,7 +103,18 @@ for round in $(seq 1 "$ROUNDS"); do
   ratios+=("$ratio")
   echo "round $round: promoted in ${took}s, floor ${floor}s (${STEPS} steps x ${INTERVAL}s): ratio $ratio"
 done
-kill -INT "$LOAD"; wait "$LOAD" 2>/dev/null || true
-python3 -c "import json; d=json.load(open('$work/load.json')); print(f\"load during the canaries: {d['requests']} requests, {d['errors']} errors\")" || true
+touch "$work/load.stop"; wait "$LOAD" 2>/dev/null || true
+python3 - "$work" <<'PY' || true
+import glob, json, sys
+req = err = 0
+for f in glob.glob(sys.argv[1] + "/load-*.json"):
+    try:
+        d = json.load(open(f))
+    except ValueError:
+        continue
+    req += d.get("requests", 0)
+    err += d.get("errors", 0)
+print(f"load during the canaries: {req} requests, {err} errors")
+PY
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "median ratio (time to promotion / sum of intervals): $median (goal <= 1.2)"

@@ -117,7 +117,7 @@ pub fn write_text(out: &mut dyn Write, outcome: &CanaryOutcome) -> std::io::Resu
         ),
         Decision::Interrupted => writeln!(
             out,
-            "interrupted: the canary stays at step {}/{} ({})",
+            "interrupted: the canary stays at step {}/{} ({}%)",
             st.steps.len(),
             st.weights.len(),
             st.current().map_or(0, |s| s.weight)
@@ -129,9 +129,9 @@ pub fn write_text(out: &mut dyn Write, outcome: &CanaryOutcome) -> std::io::Resu
 pub fn write_status(out: &mut dyn Write, st: &CanaryState) -> std::io::Result<()> {
     writeln!(
         out,
-        "canary: {} of {} (run {}), step {}/{}{}, {} failed check(s)",
-        phase_word(st.phase),
+        "canary of {}: {} (run {}), step {}/{}{}, {} failed check(s)",
         st.image,
+        phase_word(st.phase),
         st.run,
         st.steps.len(),
         st.weights.len(),

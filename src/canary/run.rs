@@ -157,7 +157,7 @@ async fn set_weight(
     Ok(())
 }
 
-/// Delete the canary and wait until its Deployment is gone (foreground deletion: its pods first).
+/// Delete the canary and wait until its Deployment object is gone.
 async fn remove_canary(
     cluster: &Cluster,
     service: &str,

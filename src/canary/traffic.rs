@@ -274,7 +274,9 @@ pub async fn deployment_info(
     }))
 }
 
-/// Delete the canary Deployment and ConfigMap (gone already is fine).
+/// Delete the canary Deployment and ConfigMap (gone already is fine). Background propagation:
+/// the Deployment is gone at once, its pods leave the Service's endpoints at once and terminate
+/// gracefully afterwards (preStop, drain), as in any scale-down.
 pub async fn delete_canary(cluster: &Cluster, service: &str) -> Result<(), KubeError> {
     let name = canary_name(service);
     let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
@@ -285,7 +287,7 @@ pub async fn delete_canary(cluster: &Cluster, service: &str) -> Result<(), KubeE
     };
     gone(
         deployments
-            .delete(&name, &DeleteParams::foreground())
+            .delete(&name, &DeleteParams::background())
             .await
             .map(|_| ()),
         format!("deployment/{name}"),

@@ -537,13 +537,32 @@ fn abort_and_promote_from_a_second_process_and_a_killed_run_resumes() {
     assert_eq!(deployment_names(&ns), vec!["orders".to_string()]);
     assert!(pods(&ns).iter().all(|(_, _, _, image)| image == &first));
 
-    // A run killed in the middle is resumed by the next one, which a promote then ends.
+    // Ctrl-C leaves the canary where it is and says how to go on (exit 130).
+    let interrupted = canary(&svc, &ns, &prometheus.url, &slow)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let before = wait_progressing(&svc, &ns);
+    kill(Pid::from_raw(interrupted.id() as i32), Signal::SIGINT).unwrap();
+    let out = interrupted.wait_with_output().unwrap();
+    show("the run interrupted with SIGINT", &out);
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stays at step 1/5: resume it with the same `hale deploy --canary`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(status(&svc, &ns)["canary"]["phase"], "progressing");
+
+    // Resumed, then killed in the middle: the next run resumes it again, and a promote ends it.
     let killed = canary(&svc, &ns, &prometheus.url, &slow)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let before = wait_progressing(&svc, &ns);
+    std::thread::sleep(Duration::from_secs(3));
+    wait_progressing(&svc, &ns);
     kill(Pid::from_raw(killed.id() as i32), Signal::SIGKILL).unwrap();
     let _ = killed.wait_with_output();
     let mut resumed = canary(&svc, &ns, &prometheus.url, &slow)
