@@ -49,7 +49,7 @@ impl GateResult {
     /// `success-rate 80.00% (>= 99%)`, `p99 no data`.
     pub fn describe(&self) -> String {
         match (self.value, &self.error) {
-            (Some(v), _) if self.gate == "success-rate" => {
+            (Some(v), _) if self.unit == "percent" => {
                 format!("{} {v:.2}% ({})", self.gate, self.target)
             }
             (Some(v), _) => format!("{} {v:.0}ms ({})", self.gate, self.target),

@@ -7,6 +7,7 @@
 //! `report` is what the commands print.
 pub mod analysis;
 pub mod gates;
+pub mod load_gate;
 pub mod report;
 pub mod run;
 pub mod state;

@@ -25,7 +25,11 @@ pub struct CanaryRequest {
     /// The new build's image (the rendered Deployment's).
     pub image: String,
     pub analysis: Analysis,
-    pub prometheus: Prometheus,
+    /// The Prometheus the SLO gates query; `None` when only `--canary-load` judges.
+    pub prometheus: Option<Prometheus>,
+    /// `--canary-load`: drive load at the pods' IPs on this port at each check and judge the
+    /// canary's instances against the stable ones.
+    pub load_port: Option<u16>,
     pub traffic: TrafficRequest,
     pub force_conflicts: bool,
     /// How long to wait for pods to become ready at each step, and for the promotion.
@@ -313,7 +317,9 @@ pub async fn run(
     let service = req.service.as_str();
     let set = traffic::canary_set(service, objects)?;
     // An unreachable Prometheus is one line, before anything is said or changed.
-    req.prometheus.ping().await?;
+    if let Some(p) = &req.prometheus {
+        p.ping().await?;
+    }
     let traffic = traffic::detect(cluster, req.traffic).await?;
     progress.status("Traffic", format!("replica ratio: {}", traffic.why));
     let existing = state::read(cluster, service).await?;
@@ -369,7 +375,7 @@ pub async fn run(
                 consecutive_errors: 0,
                 traffic: traffic.method.to_string(),
                 analysis: serde_json::to_value(&req.analysis).unwrap_or_default(),
-                prometheus: req.prometheus.url().to_string(),
+                prometheus: req.prometheus.as_ref().map(|p| p.url().to_string()),
                 steps: Vec::new(),
                 reason: None,
                 started_unix_ms: now,
@@ -490,7 +496,18 @@ async fn drive(
                 }
             }
             next_check += analysis.interval;
-            let gates = req.prometheus.check(&pods, analysis).await;
+            let mut gates = Vec::new();
+            if let Some(p) = &req.prometheus {
+                gates.extend(p.check(&pods, analysis).await);
+            }
+            if let Some(port) = req.load_port {
+                gates.extend(
+                    super::load_gate::measure(cluster, service, port, analysis, stop).await?,
+                );
+                if stop.is_stopped() {
+                    return Ok(outcome(st, Decision::Interrupted));
+                }
+            }
             let check = Check {
                 at_unix_ms: state::now(),
                 outcome: check_outcome(&gates),

@@ -86,7 +86,9 @@ pub struct CanaryState {
     pub traffic: String,
     /// The analysis as it was started (resumed runs keep it).
     pub analysis: serde_json::Value,
-    pub prometheus: String,
+    /// The Prometheus the gates query (absent when only `--canary-load` judges).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<String>,
     pub steps: Vec<Step>,
     /// Why it ended: the failing gate and its value, "no data", or who promoted or aborted it.
     #[serde(skip_serializing_if = "Option::is_none")]

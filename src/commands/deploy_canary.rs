@@ -13,7 +13,7 @@ use crate::canary::traffic::TrafficRequest;
 use crate::canary::{self, gates::Prometheus, Analysis, CanaryRequest, Decision};
 use crate::ci;
 use crate::deploy::render::{self, RenderTo};
-use crate::exit::{Interrupted, NotImplemented};
+use crate::exit::Interrupted;
 use crate::output::Printer;
 use crate::settings::{self, parse_duration, Overrides};
 use crate::stop::Stop;
@@ -69,8 +69,8 @@ pub struct CanaryArgs {
     /// How traffic is split between canary and stable.
     #[arg(long, value_enum, value_name = "METHOD", default_value_t = Traffic::Auto)]
     pub traffic: Traffic,
-    /// Drive load with hale during each step and compare canary and stable instances
-    /// (not implemented yet).
+    /// At each check, drive load with hale at every ready pod (by pod IP) for the window and
+    /// judge the canary's instances, beside the stable ones, by hale's own attribution.
     #[arg(long)]
     pub canary_load: bool,
 }
@@ -150,23 +150,17 @@ pub async fn run(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::R
             "--canary cannot be a dry run or skip the wait: drop --dry-run and --no-wait",
         ));
     }
-    if flags.canary_load {
-        return Err(NotImplemented("deploy --canary --canary-load").into());
-    }
     let toml = settings::resolve(&args.path, Overrides::default(), &settings::process_env)?;
     let toml = &toml.deploy.canary;
     let analysis = analysis(flags, toml)?;
-    let url = flags
-        .prometheus
-        .clone()
-        .or_else(|| toml.prometheus.clone())
-        .ok_or_else(|| {
-            bad(
-                "--canary needs Prometheus to judge the canary: pass --prometheus URL or set \
-             deploy.canary.prometheus in hale.toml",
-            )
-        })?;
-    let prometheus = Prometheus::new(&url)?;
+    let url = flags.prometheus.clone().or_else(|| toml.prometheus.clone());
+    if url.is_none() && !flags.canary_load {
+        return Err(bad(
+            "--canary needs something to judge the canary: pass --prometheus URL (or set \
+             deploy.canary.prometheus in hale.toml), --canary-load, or both",
+        ));
+    }
+    let prometheus = url.as_deref().map(Prometheus::new).transpose()?;
     let (spec, _) = resolve_spec(args)?;
     let set = render::render(spec, &RenderTo::Memory)?;
     let objects = render::base_objects(&set.set)?;
@@ -177,6 +171,7 @@ pub async fn run(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::R
         image: spec.image.clone(),
         analysis,
         prometheus,
+        load_port: flags.canary_load.then_some(spec.port),
         traffic: match flags.traffic {
             Traffic::Auto => TrafficRequest::Auto,
             Traffic::Replicas => TrafficRequest::Replicas,

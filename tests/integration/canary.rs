@@ -429,6 +429,55 @@ fn a_faulty_build_is_rolled_back_at_the_first_step_naming_the_gate_and_value() {
     assert_eq!(st["canary"]["phase"], "rolled-back", "{st}");
 }
 
+/// `--canary-load` without any Prometheus: hale drives load at every pod itself and judges the
+/// canary's pods beside the stable ones from its own per-instance attribution.
+#[test]
+fn canary_load_alone_rolls_back_a_faulty_build_comparing_canary_and_stable_pods() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "canary-load");
+    let svc = Service::new(&registry, "canary-load");
+    let first = svc.build_and_push();
+    common::assert_success(&svc.deploy(&ns, &[]), "hale deploy (first version)");
+    let toml = svc.dir.join("hale.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str("\n[deploy.env]\nFAULT_INJECTION = \"true\"\nFAULT_ERROR_RATE = \"0.2\"\n");
+    std::fs::write(&toml, text).unwrap();
+    svc.edit("faulty build");
+    svc.build_and_push();
+
+    let mut cmd = svc.hale();
+    let out = cmd
+        .env("HALE_CANARY_SHORT_INTERVALS", "1")
+        .args([
+            "deploy",
+            "--kubeconfig",
+            &ns.kubeconfig,
+            "--context",
+            "hale-test",
+        ])
+        .args(["-n", &ns.name, "--timeout", "120s", "--canary-load"])
+        .args(&FAST[..])
+        .output()
+        .unwrap();
+    show("hale deploy --canary --canary-load (faulty build)", &out);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap();
+    assert!(
+        last.contains("gate failed at step 1/2 (25%): load-success-rate"),
+        "{last}"
+    );
+    assert!(
+        last.contains("stable 100.00%"),
+        "the stable pods beside it: {last}"
+    );
+    assert_eq!(deployment_names(&ns), vec!["orders".to_string()]);
+    assert!(pods(&ns).iter().all(|(_, _, _, image)| image == &first));
+}
+
 #[test]
 fn prometheus_unreachable_is_one_line_and_no_data_aborts_the_canary() {
     need!(KubeNode);
