@@ -197,7 +197,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--rollback-on-failure', '--rollback-on-failure', [CompletionResultType]::ParameterName, 'When the rollout fails or times out, undo it to the previous revision and wait for that')
             [CompletionResult]::new('--no-wait', '--no-wait', [CompletionResultType]::ParameterName, 'Apply and return without waiting for the rollout')
             [CompletionResult]::new('--canary', '--canary', [CompletionResultType]::ParameterName, 'Deploy the new build as a canary beside the stable one, shift traffic in steps, check each step against the SLO gates, then promote it or roll it back')
-            [CompletionResult]::new('--canary-load', '--canary-load', [CompletionResultType]::ParameterName, 'Drive load with hale during each step and compare canary and stable instances (not implemented yet)')
+            [CompletionResult]::new('--canary-load', '--canary-load', [CompletionResultType]::ParameterName, 'At each check, drive load with hale at every ready pod (by pod IP) for the window and judge the canary''s instances, beside the stable ones, by hale''s own attribution')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')

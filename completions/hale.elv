@@ -185,7 +185,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --rollback-on-failure 'When the rollout fails or times out, undo it to the previous revision and wait for that'
             cand --no-wait 'Apply and return without waiting for the rollout'
             cand --canary 'Deploy the new build as a canary beside the stable one, shift traffic in steps, check each step against the SLO gates, then promote it or roll it back'
-            cand --canary-load 'Drive load with hale during each step and compare canary and stable instances (not implemented yet)'
+            cand --canary-load 'At each check, drive load with hale at every ready pod (by pod IP) for the window and judge the canary''s instances, beside the stable ones, by hale''s own attribution'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'

@@ -459,7 +459,7 @@ fn canary_load_alone_rolls_back_a_faulty_build_comparing_canary_and_stable_pods(
             "hale-test",
         ])
         .args(["-n", &ns.name, "--timeout", "120s", "--canary-load"])
-        .args(&FAST[..])
+        .args(FAST)
         .output()
         .unwrap();
     show("hale deploy --canary --canary-load (faulty build)", &out);
