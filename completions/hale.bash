@@ -61,20 +61,32 @@ _hale() {
             hale,upgrade)
                 cmd="hale__subcmd__upgrade"
                 ;;
+            hale__subcmd__deploy,abort)
+                cmd="hale__subcmd__deploy__subcmd__abort"
+                ;;
             hale__subcmd__deploy,delete)
                 cmd="hale__subcmd__deploy__subcmd__delete"
                 ;;
             hale__subcmd__deploy,help)
                 cmd="hale__subcmd__deploy__subcmd__help"
                 ;;
+            hale__subcmd__deploy,promote)
+                cmd="hale__subcmd__deploy__subcmd__promote"
+                ;;
             hale__subcmd__deploy,status)
                 cmd="hale__subcmd__deploy__subcmd__status"
+                ;;
+            hale__subcmd__deploy__subcmd__help,abort)
+                cmd="hale__subcmd__deploy__subcmd__help__subcmd__abort"
                 ;;
             hale__subcmd__deploy__subcmd__help,delete)
                 cmd="hale__subcmd__deploy__subcmd__help__subcmd__delete"
                 ;;
             hale__subcmd__deploy__subcmd__help,help)
                 cmd="hale__subcmd__deploy__subcmd__help__subcmd__help"
+                ;;
+            hale__subcmd__deploy__subcmd__help,promote)
+                cmd="hale__subcmd__deploy__subcmd__help__subcmd__promote"
                 ;;
             hale__subcmd__deploy__subcmd__help,status)
                 cmd="hale__subcmd__deploy__subcmd__help__subcmd__status"
@@ -124,8 +136,14 @@ _hale() {
             hale__subcmd__help,upgrade)
                 cmd="hale__subcmd__help__subcmd__upgrade"
                 ;;
+            hale__subcmd__help__subcmd__deploy,abort)
+                cmd="hale__subcmd__help__subcmd__deploy__subcmd__abort"
+                ;;
             hale__subcmd__help__subcmd__deploy,delete)
                 cmd="hale__subcmd__help__subcmd__deploy__subcmd__delete"
+                ;;
+            hale__subcmd__help__subcmd__deploy,promote)
+                cmd="hale__subcmd__help__subcmd__deploy__subcmd__promote"
                 ;;
             hale__subcmd__help__subcmd__deploy,status)
                 cmd="hale__subcmd__help__subcmd__deploy__subcmd__status"
@@ -270,7 +288,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deploy)
-            opts="-n -q -v -h -V --render --check --check-format --report --out --force --create-namespace --replicas --max-replicas --hpa-cpu --hpa-memory --cpu --memory --memory-limit --slo --downstream --network-policy --monitoring-namespace --prometheus-label --scrape-target --kubeconfig --context --namespace --dry-run --prune --force-conflicts --image --timeout --rollback-on-failure --no-wait --output --quiet --verbose --color --help --version status delete help"
+            opts="-n -q -v -h -V --render --check --check-format --report --out --force --create-namespace --replicas --max-replicas --hpa-cpu --hpa-memory --cpu --memory --memory-limit --slo --downstream --network-policy --monitoring-namespace --prometheus-label --scrape-target --kubeconfig --context --namespace --dry-run --prune --force-conflicts --image --timeout --rollback-on-failure --no-wait --canary --canary-step-weight --canary-max-weight --canary-interval --canary-threshold --canary-window --canary-success-rate --canary-p99 --prometheus --traffic --canary-load --output --quiet --verbose --color --help --version status delete promote abort help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -368,6 +386,84 @@ _hale() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --canary-step-weight)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-max-weight)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-success-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-p99)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --traffic)
+                    COMPREPLY=($(compgen -W "auto replicas gateway" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hale__subcmd__deploy__subcmd__abort)
+            opts="-n -q -v -h -V --kubeconfig --context --namespace --timeout --output --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -422,8 +518,22 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deploy__subcmd__help)
-            opts="status delete help"
+            opts="status delete promote abort help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hale__subcmd__deploy__subcmd__help__subcmd__abort)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -463,6 +573,20 @@ _hale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        hale__subcmd__deploy__subcmd__help__subcmd__promote)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         hale__subcmd__deploy__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -477,8 +601,50 @@ _hale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        hale__subcmd__deploy__subcmd__promote)
+            opts="-n -q -v -h -V --kubeconfig --context --namespace --timeout --output --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         hale__subcmd__deploy__subcmd__status)
-            opts="-n -q -v -h -V --kubeconfig --context --namespace --output --quiet --verbose --color --help --version"
+            opts="-n -q -v -h -V --kubeconfig --context --namespace --watch --output --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -656,7 +822,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__help__subcmd__deploy)
-            opts="status delete"
+            opts="status delete promote abort"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -669,7 +835,35 @@ _hale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        hale__subcmd__help__subcmd__deploy__subcmd__abort)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         hale__subcmd__help__subcmd__deploy__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hale__subcmd__help__subcmd__deploy__subcmd__promote)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

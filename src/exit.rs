@@ -122,6 +122,12 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
             TargetError::Bad(_) | TargetError::NoInstances { .. } | TargetError::Tls(_)
         );
     }
+    if let Some(e) = cause.downcast_ref::<crate::canary::CanaryError>() {
+        return e.is_bad_input();
+    }
+    if let Some(e) = cause.downcast_ref::<crate::deploy::DeployError>() {
+        return e.is_bad_input();
+    }
     if let Some(e) = cause.downcast_ref::<crate::scaffold::ScaffoldError>() {
         return e.is_bad_input();
     }

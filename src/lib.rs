@@ -5,10 +5,12 @@
 //! [`balance`], [`breaker`], [`load`]. See docs/ARCHITECTURE.md.
 pub mod balance;
 pub mod breaker;
+pub mod canary;
 pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod confine;
+pub mod deploy;
 pub mod discovery;
 pub mod engine;
 pub mod exit;

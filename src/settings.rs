@@ -62,6 +62,32 @@ pub struct DeployConfig {
     pub downstreams: Vec<String>,
     /// Render a NetworkPolicy.
     pub network_policy: Option<bool>,
+    /// `[deploy.canary]`: the analysis of `hale deploy --canary` (its flags override these).
+    #[serde(default)]
+    pub canary: CanaryConfig,
+}
+
+/// `[deploy.canary]` in hale.toml: each key as the `--canary-*` flag of the same name takes it
+/// (durations as `30s`, `1m`); unset keys take Flagger's defaults (docs/commands/deploy-canary.md).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryConfig {
+    /// Weight added per step, in percent.
+    pub step_weight: Option<u32>,
+    /// The last weight before promotion, in percent.
+    pub max_weight: Option<u32>,
+    /// Time between checks.
+    pub interval: Option<String>,
+    /// Failed checks before the canary is rolled back.
+    pub threshold: Option<u32>,
+    /// The window each check measures over.
+    pub window: Option<String>,
+    /// The Prometheus HTTP API the gates query.
+    pub prometheus: Option<String>,
+    /// The minimum request success rate of the canary, in percent.
+    pub success_rate: Option<f64>,
+    /// The maximum p99 latency of the canary, such as `500ms`.
+    pub p99: Option<String>,
 }
 
 /// Values given on the command line; `None` means "not given".

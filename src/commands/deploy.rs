@@ -5,13 +5,15 @@
 //! through [`super::deploy_kube`]).
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use serde::{Deserialize, Serialize};
 
+use super::deploy_canary::{self, CanaryActionArgs, CanaryArgs};
 use super::deploy_kube::{self, ApplyArgs, DeleteArgs, StatusArgs};
+use super::deploy_render;
 use crate::ci;
-use crate::manifests::{self, check, write, Autoscale, ManifestError, Resources, Slo, Spec};
+use crate::deploy::render::{self, RenderTo};
+use crate::deploy::{self, ImageOrigin, SpecFlags};
+use crate::manifests::Spec;
 use crate::output::Printer;
 use crate::settings::{self, Overrides};
 use crate::stop::Stop;
@@ -43,6 +45,8 @@ pub struct DeployArgs {
     pub render_flags: RenderFlags,
     #[command(flatten)]
     pub apply: ApplyArgs,
+    #[command(flatten)]
+    pub canary: CanaryArgs,
 }
 
 /// What else `hale deploy` does with the service in a cluster.
@@ -52,6 +56,10 @@ pub enum DeployAction {
     Status(ServiceStatusArgs),
     /// Delete everything hale applied for the service (selected by hale's labels), nothing else.
     Delete(ServiceDeleteArgs),
+    /// Promote the canary in progress now (`hale deploy --canary`), from any process.
+    Promote(CanaryActionArgs),
+    /// Roll the canary in progress back now, from any process.
+    Abort(CanaryActionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +69,9 @@ pub struct ServiceStatusArgs {
     pub path: PathBuf,
     #[command(flatten)]
     pub args: StatusArgs,
+    /// Print the status again whenever it changes, until interrupted.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -140,61 +151,19 @@ pub enum CheckFormat {
     Sarif,
 }
 
-/// What `hale build` records: `.hale/build.json` (read only here; absent until a build).
-#[derive(Debug, Deserialize)]
-struct BuildRecord {
-    reference: Option<String>,
-    digest: Option<String>,
-    /// `host/repo@sha256:…` when the build was pushed: the only reference a cluster can pull.
-    pushed: Option<String>,
-}
-
-/// Where the deployed image reference came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ImageOrigin {
-    /// `--image`.
-    Flag,
-    /// The reference `hale build --push` pushed.
-    Pushed,
-    /// The last build, which was not pushed: only a cluster on this machine that shares the
-    /// image store (kind, minikube, …) could run it.
-    Unpushed,
-    /// `[image] repository:tag` from hale.toml (no build recorded).
-    Settings,
-}
-
-/// `--output json` document of `--render` (docs/json/deploy.md).
-#[derive(Debug, Serialize)]
-struct RenderDocument<'a> {
-    schema: &'static str,
-    service: &'a str,
-    kubernetes_api: &'static str,
-    image: &'a str,
-    out: String,
-    files: &'a [write::WrittenFile],
-    /// `--render --check --output json`: the check's document, inside the render's.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    check: Option<CheckDocument<'a>>,
-}
-
-/// `--output json` / `--check-format json` document of `--check` (docs/json/deploy.md).
-#[derive(Debug, Serialize)]
-struct CheckDocument<'a> {
-    schema: &'static str,
-    #[serde(flatten)]
-    report: &'a check::Report,
-}
-
-/// `--check` found error-level findings: the operation failed (exit 1).
-#[derive(Debug, thiserror::Error)]
-#[error("--check found {0} error-level finding(s); fix them (see the report above) and run again")]
-pub struct CheckFailed(pub usize);
-
 pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
     match &args.action {
         Some(DeployAction::Status(s)) => {
             let name = service_name(&s.path)?;
+            if s.watch {
+                return deploy_canary::watch(&s.args, &name, printer, stop).await;
+            }
             return deploy_kube::status(&s.args, &name, printer).await;
+        }
+        Some(DeployAction::Promote(a) | DeployAction::Abort(a)) => {
+            let name = service_name(&a.path)?;
+            let promote = matches!(args.action, Some(DeployAction::Promote(_)));
+            return deploy_canary::act(a, &name, promote, printer).await;
         }
         Some(DeployAction::Delete(d)) => {
             let name = service_name(&d.path)?;
@@ -202,100 +171,23 @@ pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Re
         }
         None => {}
     }
+    if args.canary.canary {
+        return deploy_canary::run(&args, printer, stop).await;
+    }
     if !args.render && args.check.is_none() {
         return apply(&args, printer, stop).await;
     }
-    let to_stdout = args.render_flags.out.as_deref() == Some(Path::new("-"));
-    if args.render && to_stdout && printer.is_json() {
-        return Err(usage!(
-            "--out - prints the objects as YAML, not a JSON document: drop --output json, or \
-             render into a folder"
-        ));
-    }
-    // With --output json, --render --check prints one document: the render's, with the check
-    // inside it.
-    let combined = args.render && args.check.is_some() && printer.is_json();
-    if combined && matches!(args.check_format, Some(f) if f != CheckFormat::Json) {
-        return Err(usage!(
-            "--check-format with --render and --output json would print two documents: run \
-             --check on its own for that format"
-        ));
-    }
-    ci::deploy_check::validate(&args.report, args.check.is_some()).map_err(|e| usage!("{e}"))?;
-    let mut rendered = None;
-    let mut render_report = None;
-    if args.render {
-        let (spec, _) = resolve_spec(&args.path, &args.render_flags, &args.apply)?;
-        let set = manifests::render(&spec).map_err(user_error)?;
-        if to_stdout {
-            printer.line(set.base_stream().trim_end())?;
-        } else {
-            let dir = args
-                .render_flags
-                .out
-                .clone()
-                .unwrap_or_else(|| args.path.join("deploy"));
-            let report = write::write(&set, &dir, args.render_flags.force).map_err(user_error)?;
-            if !combined {
-                report_render(printer, &spec, &report, None)?;
-            }
-            render_report = Some((spec, report));
-        }
-        rendered = Some(set);
-    }
-    if let Some(dir) = &args.check {
-        let files = match (dir, &rendered) {
-            (None, Some(set)) => set
-                .files
-                .iter()
-                .filter(|f| f.path.ends_with(".yaml") || f.path.ends_with(".yml"))
-                .map(|f| (f.path.clone(), f.contents.clone()))
-                .collect(),
-            (None, None) => read_checked(&args.path.join("deploy"))?,
-            (Some(dir), _) => read_checked(dir)?,
-        };
-        let report = check::check(&files).map_err(user_error)?;
-        let format = args.check_format.unwrap_or(if printer.is_json() {
-            CheckFormat::Json
-        } else {
-            CheckFormat::Text
-        });
-        match (&render_report, combined) {
-            (Some((spec, written)), true) => report_render(printer, spec, written, Some(&report))?,
-            _ => print_check(printer, &report, format)?,
-        }
-        let base = ci::deploy_check::base(
-            dir.as_deref(),
-            rendered.is_some(),
-            args.render_flags.out.as_deref(),
-            &args.path,
-        );
-        let checked = ci::deploy_check::Checked {
-            base: base.as_deref(),
-            files: &files,
-        };
-        let notes = ci::deploy_check::publish(&report, checked, &args.report, &ci::process_env)?;
-        ci::annotations::print(printer, &notes)?;
-        if report.has_errors() {
-            return Err(CheckFailed(report.errors).into());
-        }
-    }
-    Ok(())
+    deploy_render::run(&args, printer)
 }
 
 /// Plain `hale deploy`: render the base objects in memory (the image by the digest `hale build`
 /// recorded, when there is one) and apply them.
 async fn apply(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
-    let (spec, origin) = resolve_spec(&args.path, &args.render_flags, &args.apply)?;
-    let set = manifests::render(&spec).map_err(user_error)?;
+    let (spec, origin) = resolve_spec(args)?;
+    let set = render::render(spec, &RenderTo::Memory)?;
+    let objects = render::base_objects(&set.set)?;
+    let spec = set.spec;
     let unpushed = (origin == ImageOrigin::Unpushed).then_some(spec.image.as_str());
-    let objects = set
-        .base_objects()
-        .map(|f| {
-            serde_norway::from_str::<kube::api::DynamicObject>(&f.contents)
-                .with_context(|| format!("reading the rendered {}", f.path))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
     // The rendered image already is --image, or the recorded digest; the apply layer need not
     // override it again.
     let mut apply = args.apply.clone();
@@ -315,8 +207,7 @@ async fn apply(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Res
 
 /// The service's name from its folder's hale.toml.
 fn service_name(dir: &Path) -> anyhow::Result<String> {
-    let env = |k: &str| std::env::var(k).ok();
-    let settings = settings::resolve(dir, Overrides::default(), &env)?;
+    let settings = settings::resolve(dir, Overrides::default(), &settings::process_env)?;
     settings.name.ok_or_else(|| {
         usage!(
             "no service name: run in a service folder (with hale.toml) or give its path, such \
@@ -325,281 +216,27 @@ fn service_name(dir: &Path) -> anyhow::Result<String> {
     })
 }
 
-fn read_checked(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
-    if !dir.is_dir() {
-        return Err(usage!(
-            "{} is not a folder of manifests: render one with `hale deploy --render` or give \
-             --check DIR",
-            dir.display()
-        ));
-    }
-    let files = check::read_dir(dir).map_err(user_error)?;
-    if files.is_empty() {
-        return Err(usage!(
-            "{} holds no .yaml or .yml files to check",
-            dir.display()
-        ));
-    }
-    Ok(files)
-}
-
-fn print_check(
-    printer: &Printer,
-    report: &check::Report,
-    format: CheckFormat,
-) -> anyhow::Result<()> {
-    let text = match format {
-        CheckFormat::Text => check::text(report),
-        CheckFormat::Json => serde_json::to_string_pretty(&CheckDocument {
-            schema: "hale.deploy-check/v1",
-            report,
-        })?,
-        CheckFormat::Sarif => serde_json::to_string_pretty(&report.sarif())?,
+/// Flags > `HALE_*` env > hale.toml > .hale/build.json > defaults, into the manifests spec.
+pub(super) fn resolve_spec(args: &DeployArgs) -> anyhow::Result<(Spec, ImageOrigin)> {
+    let settings = settings::resolve(&args.path, Overrides::default(), &settings::process_env)?;
+    let f = &args.render_flags;
+    let flags = SpecFlags {
+        namespace: args.apply.target.namespace.clone(),
+        image: args.apply.image.clone(),
+        create_namespace: f.create_namespace,
+        replicas: f.replicas,
+        max_replicas: f.max_replicas,
+        hpa_cpu: f.hpa_cpu,
+        hpa_memory: f.hpa_memory,
+        cpu: f.cpu.clone(),
+        memory: f.memory.clone(),
+        memory_limit: f.memory_limit.clone(),
+        slo: f.slo.clone(),
+        downstream: f.downstream.clone(),
+        network_policy: f.network_policy,
+        monitoring_namespace: f.monitoring_namespace.clone(),
+        prometheus_label: f.prometheus_label.clone(),
+        scrape_target: f.scrape_target.clone(),
     };
-    printer.line(text.trim_end())?;
-    Ok(())
-}
-
-fn report_render(
-    printer: &Printer,
-    spec: &Spec,
-    report: &write::WriteReport,
-    check: Option<&check::Report>,
-) -> anyhow::Result<()> {
-    let count = |s: write::FileStatus| report.files.iter().filter(|f| f.status == s).count();
-    let doc = RenderDocument {
-        schema: "hale.deploy-render/v1",
-        service: &spec.name,
-        kubernetes_api: manifests::KUBERNETES_API,
-        image: &spec.image,
-        out: report.out.display().to_string(),
-        files: &report.files,
-        check: check.map(|report| CheckDocument {
-            schema: "hale.deploy-check/v1",
-            report,
-        }),
-    };
-    printer.emit(&doc, |out| {
-        for f in &report.files {
-            if f.status != write::FileStatus::Unchanged {
-                writeln!(
-                    out,
-                    "{:<9} {}",
-                    format!("{:?}", f.status).to_lowercase(),
-                    f.path
-                )?;
-            }
-        }
-        writeln!(
-            out,
-            "{}: {} files in {} ({} written, {} unchanged, {} removed)",
-            spec.name,
-            report.files.len() - count(write::FileStatus::Removed),
-            report.out.display(),
-            count(write::FileStatus::Written),
-            count(write::FileStatus::Unchanged),
-            count(write::FileStatus::Removed),
-        )
-    })?;
-    Ok(())
-}
-
-/// The user's mistakes become usage errors (exit 2); disk failures stay failures (exit 1).
-fn user_error(e: ManifestError) -> anyhow::Error {
-    match e {
-        ManifestError::Invalid(_) | ManifestError::HandEdited(_) | ManifestError::Escape(_) => {
-            usage!("{e}")
-        }
-        other => anyhow::Error::new(other),
-    }
-}
-
-/// Flags > hale.toml `[deploy]`/`[image]` > .hale/build.json > defaults, validated later by
-/// [`Spec::validate`] before anything is written.
-fn resolve_spec(
-    dir: &Path,
-    flags: &RenderFlags,
-    apply: &ApplyArgs,
-) -> anyhow::Result<(Spec, ImageOrigin)> {
-    let env = |k: &str| std::env::var(k).ok();
-    let settings = settings::resolve(dir, Overrides::default(), &env)?;
-    let name = settings.name.clone().ok_or_else(|| {
-        usage!(
-            "no service name: run in a service folder (with hale.toml) or give its path, such \
-             as `hale deploy --render ./orders`"
-        )
-    })?;
-    let d = &settings.deploy;
-    let slo_specs = if flags.slo.is_empty() {
-        d.slo.clone()
-    } else {
-        flags.slo.clone()
-    };
-    let slos = slo_specs
-        .iter()
-        .map(|s| s.parse::<Slo>().map_err(|e| usage!("{e}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let (label_key, label_value) = flags.prometheus_label.split_once('=').ok_or_else(|| {
-        usage!(
-            "--prometheus-label {:?} is not KEY=VALUE, such as release=kube-prometheus-stack",
-            flags.prometheus_label
-        )
-    })?;
-    let (image, version, origin) = resolve_image(dir, &name, apply.image.as_deref(), &settings)?;
-    let registry = Some(settings.registry.clone())
-        .filter(|r| r.starts_with("consul://") || r.starts_with("etcd://"));
-    for t in &flags.scrape_target {
-        let ok = t
-            .rsplit_once(':')
-            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
-        if !ok {
-            return Err(usage!(
-                "--scrape-target {t:?} is not HOST:PORT with a port from 1 to 65535"
-            ));
-        }
-    }
-    let max_replicas = flags.max_replicas.or(d.max_replicas);
-    let spec = Spec {
-        name,
-        namespace: apply
-            .target
-            .namespace
-            .clone()
-            .or_else(|| d.namespace.clone()),
-        create_namespace: flags.create_namespace,
-        port: settings.port,
-        image,
-        version,
-        replicas: flags.replicas.or(d.replicas).unwrap_or(2),
-        autoscale: max_replicas.map(|max| Autoscale {
-            max_replicas: max,
-            cpu_percent: flags.hpa_cpu,
-            memory_percent: flags.hpa_memory,
-        }),
-        resources: Resources {
-            cpu_request: flags
-                .cpu
-                .clone()
-                .or_else(|| d.cpu.clone())
-                .unwrap_or_else(|| Resources::default().cpu_request),
-            memory_request: flags
-                .memory
-                .clone()
-                .or_else(|| d.memory.clone())
-                .unwrap_or_else(|| Resources::default().memory_request),
-            memory_limit: flags
-                .memory_limit
-                .clone()
-                .or_else(|| d.memory_limit.clone())
-                .unwrap_or_else(|| Resources::default().memory_limit),
-        },
-        env: d.env.clone(),
-        registry,
-        network_policy: flags.network_policy || d.network_policy.unwrap_or(false),
-        monitoring_namespace: flags.monitoring_namespace.clone(),
-        downstreams: if flags.downstream.is_empty() {
-            d.downstreams.clone()
-        } else {
-            flags.downstream.clone()
-        },
-        prometheus_label: (label_key.to_string(), label_value.to_string()),
-        slos,
-        budget: manifests::TimeBudget::DEFAULT,
-        scrape_targets: flags.scrape_target.clone(),
-    };
-    Ok((spec, origin))
-}
-
-/// The image and its version label: `--image`, else what .hale/build.json records (the pushed
-/// `registry/repo@sha256:…`, else the local reference by digest), else `[image]
-/// repository:tag` (tag default 0.1.0, the version `hale new` starts at).
-pub(crate) fn resolve_image(
-    dir: &Path,
-    name: &str,
-    image: Option<&str>,
-    settings: &settings::Settings,
-) -> anyhow::Result<(String, Option<String>, ImageOrigin)> {
-    let repository = settings
-        .image
-        .repository
-        .clone()
-        .unwrap_or_else(|| name.to_string());
-    let tag = settings
-        .image
-        .tag
-        .clone()
-        .unwrap_or_else(|| "0.1.0".to_string());
-    let label = |t: &str| Some(t.to_string()).filter(|t| manifests::valid_label_value(t));
-    if let Some(image) = image {
-        let version = image
-            .rsplit('/')
-            .next()
-            .and_then(|last| last.split('@').next())
-            .and_then(|last| last.split_once(':').map(|(_, t)| t.to_string()));
-        return Ok((
-            image.to_string(),
-            version.and_then(|v| label(&v)),
-            ImageOrigin::Flag,
-        ));
-    }
-    let record_path = dir.join(".hale/build.json");
-    let record = match crate::userfile::read(&record_path, crate::userfile::Limit::RECORD) {
-        Ok(bytes) => Some(
-            serde_json::from_slice::<BuildRecord>(&bytes)
-                .with_context(|| format!("reading {}", record_path.display()))?,
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("reading {}", record_path.display())),
-    };
-    if let Some(BuildRecord {
-        reference,
-        digest: Some(digest),
-        pushed,
-    }) = record
-    {
-        if !digest.starts_with("sha256:")
-            || digest.len() != 71
-            || !digest[7..].chars().all(|c| c.is_ascii_hexdigit())
-        {
-            return Err(usage!(
-                "{}: digest {digest:?} is not sha256:<64 hex digits>; run `hale build` again",
-                record_path.display()
-            ));
-        }
-        let (repo, version) = match reference.as_deref() {
-            Some(r) => {
-                let no_digest = r.split('@').next().unwrap_or(r);
-                let last_slash = no_digest.rfind('/').map_or(0, |i| i + 1);
-                match no_digest[last_slash..].rfind(':') {
-                    Some(i) => (
-                        no_digest[..last_slash + i].to_string(),
-                        Some(no_digest[last_slash + i + 1..].to_string()),
-                    ),
-                    None => (no_digest.to_string(), None),
-                }
-            }
-            None => (repository, Some(tag)),
-        };
-        if let Some(pushed) = pushed {
-            let (pushed_repo, pushed_digest) = pushed.split_once('@').unwrap_or((&pushed, ""));
-            if pushed_repo.is_empty() || !pushed_digest.starts_with("sha256:") {
-                return Err(usage!(
-                    "{}: pushed reference {pushed:?} is not registry/repository@sha256:…; run \
-                     `hale build --push` again",
-                    record_path.display()
-                ));
-            }
-            return Ok((pushed, version.and_then(|v| label(&v)), ImageOrigin::Pushed));
-        }
-        return Ok((
-            format!("{repo}@{digest}"),
-            version.and_then(|v| label(&v)),
-            ImageOrigin::Unpushed,
-        ));
-    }
-    Ok((
-        format!("{repository}:{tag}"),
-        label(&tag),
-        ImageOrigin::Settings,
-    ))
+    Ok(deploy::resolve_spec(&args.path, &settings, &flags)?)
 }

@@ -1,21 +1,19 @@
 //! `hale deploy` against a cluster (docs/commands/deploy-apply.md): apply the rendered objects
 //! and wait for the rollout, `hale deploy status` and `hale deploy delete`. The arguments and
 //! run functions live here; `deploy.rs` renders the objects and calls [`apply`].
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use kube::api::DynamicObject;
-use serde::Serialize;
 
-use crate::exit::{Interrupted, UsageError};
-use crate::kube::apply::{ApplyOptions, Change, ObjectChange};
-use crate::kube::diagnose::{self, Diagnosis};
-use crate::kube::inventory::{self, ObjectRef, ServiceStatus};
-use crate::kube::rollout::{self, Replicas, Rollback, RolloutOutcome};
-use crate::kube::{self as k8s, Cluster, KubeError, Target};
+use crate::deploy::apply::{self, WaitOptions};
+use crate::deploy::report::{self, ApplyDocument, DeleteDocument, StatusDocument};
+use crate::deploy::{self, DeployError};
+use crate::exit::Interrupted;
+use crate::kube::apply::ApplyOptions;
+use crate::kube::{self as k8s, inventory, Cluster, KubeError, Target};
 use crate::output::Printer;
 use crate::stop::Stop;
 
@@ -104,119 +102,18 @@ pub struct DeleteArgs {
 
 /// A Kubernetes error as the command reports it: the user's mistake exits 2.
 pub fn command_error(err: KubeError) -> anyhow::Error {
-    if err.is_usage() {
-        anyhow::Error::new(UsageError(err.to_string()))
-    } else {
-        anyhow::Error::new(err)
-    }
+    anyhow::Error::new(DeployError::from(err))
 }
 
-/// A DNS-1123 label (namespaces, service names).
-fn dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
+fn target(t: &TargetArgs) -> Result<Target, DeployError> {
+    deploy::target(t.kubeconfig.clone(), t.context.clone(), t.namespace.clone())
 }
 
-fn validate_target(target: &TargetArgs) -> anyhow::Result<Target> {
-    if let Some(ns) = &target.namespace {
-        if !dns_label(ns) {
-            return Err(crate::usage!(
-                "--namespace {ns:?} is not a namespace name: use lowercase letters, digits and \
-                 '-', at most 63"
-            ));
-        }
-    }
-    if target.context.as_deref() == Some("") {
-        return Err(crate::usage!(
-            "--context is empty: name a context of the kubeconfig"
-        ));
-    }
-    Ok(Target {
-        kubeconfig: target.kubeconfig.clone(),
-        context: target.context.clone(),
-        namespace: target.namespace.clone(),
-    })
-}
-
-fn validate_service(service: &str) -> anyhow::Result<()> {
-    crate::names::validate_service_name(service).map_err(|e| crate::usage!("{e}"))
-}
-
-/// One rollout's result in the report.
-#[derive(Debug, Serialize)]
-struct RolloutReport {
-    deployment: String,
-    /// `complete`, `deadline-exceeded`, `timed-out`, `deleted`, `interrupted`, `not-waited`.
-    outcome: &'static str,
-    message: String,
-    replicas: Replicas,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    diagnosis: Option<Diagnosis>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rollback: Option<RollbackReport>,
-}
-
-#[derive(Debug, Serialize)]
-struct RollbackReport {
-    #[serde(flatten)]
-    rollback: Rollback,
-    /// The outcome of waiting for the restored revision.
-    outcome: &'static str,
-    replicas: Replicas,
-}
-
-/// `--output json` document of `hale deploy` (docs/json/deploy-apply.md).
-#[derive(Debug, Serialize)]
-struct ApplyDocument<'a> {
-    schema: &'static str,
-    service: &'a str,
-    context: &'a str,
-    namespace: &'a str,
-    dry_run: bool,
-    objects: &'a [ObjectChange],
-    rollouts: &'a [RolloutReport],
-}
-
-fn outcome_words(o: &RolloutOutcome) -> (&'static str, String, Replicas) {
-    match o {
-        RolloutOutcome::Complete(r) => ("complete", "successfully rolled out".into(), *r),
-        RolloutOutcome::DeadlineExceeded { message, replicas } => {
-            ("deadline-exceeded", message.clone(), *replicas)
-        }
-        RolloutOutcome::TimedOut { last, replicas } => (
-            "timed-out",
-            format!("--timeout passed while {last}"),
-            *replicas,
-        ),
-        RolloutOutcome::Deleted => (
-            "deleted",
-            "the deployment was deleted while waiting".into(),
-            Replicas::default(),
-        ),
-        RolloutOutcome::Stopped { replicas } => ("interrupted", "interrupted".into(), *replicas),
-    }
-}
-
-/// Contexts of clusters that run on this machine and can share its image store (`kind load`,
-/// `minikube image load`, Docker Desktop's engine): the only ones an unpushed build can run on.
-const LOCAL_CLUSTER_CONTEXTS: &[&str] = &[
-    "kind-",
-    "k3d-",
-    "minikube",
-    "docker-desktop",
-    "rancher-desktop",
-    "orbstack",
-    "colima",
-];
-
-fn is_local_cluster(context: &str) -> bool {
-    LOCAL_CLUSTER_CONTEXTS
-        .iter()
-        .any(|p| context.starts_with(p))
+/// Check the service name and the target, and connect.
+pub(super) async fn connect(t: &TargetArgs, service: &str) -> anyhow::Result<Cluster> {
+    deploy::validate_service(service)?;
+    let target = target(t)?;
+    Ok(k8s::connect(&target).await.map_err(DeployError::from)?)
 }
 
 /// Apply `objects` (the rendered service) to the cluster and wait for each Deployment's
@@ -230,8 +127,8 @@ pub async fn apply(
     printer: &Printer,
     stop: &Stop,
 ) -> anyhow::Result<()> {
-    validate_service(service)?;
-    let target = validate_target(&args.target)?;
+    deploy::validate_service(service)?;
+    let target = target(&args.target)?;
     if let Some(image) = &args.image {
         if image.is_empty() || image.chars().any(char::is_whitespace) {
             return Err(crate::usage!(
@@ -239,15 +136,9 @@ pub async fn apply(
             ));
         }
     }
-    let cluster = k8s::connect(&target).await.map_err(command_error)?;
+    let cluster = k8s::connect(&target).await.map_err(DeployError::from)?;
     if let Some(image) = unpushed {
-        if !is_local_cluster(&cluster.context) {
-            return Err(crate::usage!(
-                "the last build ({image}) was not pushed, so the nodes of context {:?} cannot \
-                 pull it: run `hale build --push` first, or pass --image",
-                cluster.context
-            ));
-        }
+        apply::check_unpushed(&cluster, image)?;
         printer.warn(format!(
             "deploying the unpushed build {image}: it runs only if loaded into the cluster \
              (for example `kind load docker-image`)"
@@ -260,90 +151,21 @@ pub async fn apply(
         prune: args.prune,
         image: args.image.clone(),
     };
-    let (progress, renderer) = printer.progress();
-    let applied = k8s::apply::apply(&cluster, objects, &options, &progress).await;
-    let report = match applied {
-        Ok(r) => r,
-        Err(e) => {
-            drop(progress);
-            renderer.finish().await;
-            return Err(command_error(e));
-        }
+    let wait = WaitOptions {
+        timeout: args.timeout,
+        rollback_on_failure: args.rollback_on_failure,
+        no_wait: args.no_wait,
     };
-    let mut rollouts = Vec::new();
-    let mut failure: Option<String> = None;
-    let mut interrupted = false;
-    if !options.dry_run && !args.no_wait {
-        for d in &report.deployments {
-            let outcome = rollout::wait(
-                &cluster,
-                &d.namespace,
-                &d.name,
-                args.timeout,
-                stop,
-                &progress,
-            )
-            .await
-            .map_err(command_error);
-            let outcome = match outcome {
-                Ok(o) => o,
-                Err(e) => {
-                    drop(progress);
-                    renderer.finish().await;
-                    return Err(e);
-                }
-            };
-            let (word, message, replicas) = outcome_words(&outcome);
-            let mut entry = RolloutReport {
-                deployment: d.name.clone(),
-                outcome: word,
-                message: message.clone(),
-                replicas,
-                diagnosis: None,
-                rollback: None,
-            };
-            if matches!(outcome, RolloutOutcome::Stopped { .. }) {
-                interrupted = true;
-                rollouts.push(entry);
-                break;
-            }
-            if !outcome.is_complete() {
-                let mut what = format!("rollout of deployment/{} failed: {message}", d.name);
-                entry.diagnosis = diagnose::diagnose(&cluster, &d.namespace, &d.name)
-                    .await
-                    .ok();
-                if args.rollback_on_failure {
-                    progress.status("Rolling back", format!("deployment/{}", d.name));
-                    match rollback(&cluster, d, args, stop, &progress).await {
-                        Ok(rb) => {
-                            what.push_str(&format!(
-                                "; rolled back to revision {} ({})",
-                                rb.rollback.to_revision,
-                                if rb.outcome == "complete" {
-                                    "available again".to_string()
-                                } else {
-                                    format!("its rollout: {}", rb.outcome)
-                                }
-                            ));
-                            entry.rollback = Some(rb);
-                        }
-                        Err(e) => what.push_str(&format!("; the rollback failed: {e:#}")),
-                    }
-                }
-                failure.get_or_insert(what);
-            }
-            rollouts.push(entry);
-        }
-    }
+    let (progress, renderer) = printer.progress();
+    let outcome = apply::apply(&cluster, objects, &options, &wait, stop, &progress).await;
     drop(progress);
     renderer.finish().await;
-    for r in &rollouts {
-        if let Some(d) = &r.diagnosis {
-            if !printer.is_json() {
-                printer.warn(format!("deployment/{} did not roll out:", r.deployment));
-                for line in d.lines() {
-                    printer.note(format!("  {line}"));
-                }
+    let outcome = outcome?;
+    for r in &outcome.rollouts {
+        if let (Some(d), false) = (&r.diagnosis, printer.is_json()) {
+            printer.warn(format!("deployment/{} did not roll out:", r.deployment));
+            for line in d.lines() {
+                printer.note(format!("  {line}"));
             }
         }
     }
@@ -352,219 +174,81 @@ pub async fn apply(
         service,
         context: &cluster.context,
         namespace: &cluster.namespace,
-        dry_run: options.dry_run,
-        objects: &report.objects,
-        rollouts: &rollouts,
+        dry_run: outcome.dry_run,
+        objects: &outcome.objects,
+        rollouts: &outcome.rollouts,
     };
     printer.emit(&doc, |out| {
-        write_apply_text(out, &report.objects, &rollouts, options.dry_run)
+        report::write_apply_text(out, &outcome.objects, &outcome.rollouts, outcome.dry_run)
     })?;
-    if interrupted {
+    if outcome.interrupted {
         return Err(Interrupted.into());
     }
-    if let Some(failure) = failure {
-        return Err(anyhow::anyhow!(failure));
+    match outcome.failure {
+        Some(failure) => Err(anyhow::anyhow!(failure)),
+        None => Ok(()),
     }
-    Ok(())
-}
-
-async fn rollback(
-    cluster: &Cluster,
-    d: &k8s::apply::AppliedDeployment,
-    args: &ApplyArgs,
-    stop: &Stop,
-    progress: &crate::progress::Progress,
-) -> anyhow::Result<RollbackReport> {
-    let rb = rollout::rollback(cluster, &d.applied, args.force_conflicts)
-        .await
-        .map_err(command_error)?;
-    progress.status(
-        "Rolled back",
-        format!(
-            "deployment/{} from revision {} to {}",
-            d.name, rb.from_revision, rb.to_revision
-        ),
-    );
-    let outcome = rollout::wait(cluster, &d.namespace, &d.name, args.timeout, stop, progress)
-        .await
-        .map_err(command_error)?;
-    let (word, _, replicas) = outcome_words(&outcome);
-    Ok(RollbackReport {
-        rollback: rb,
-        outcome: word,
-        replicas,
-    })
-}
-
-fn write_apply_text(
-    out: &mut dyn Write,
-    objects: &[ObjectChange],
-    rollouts: &[RolloutReport],
-    dry_run: bool,
-) -> std::io::Result<()> {
-    for o in objects {
-        let mut line = format!("{}/{} {}", o.kind, o.name, o.change.verb(dry_run));
-        if let Some(note) = &o.note {
-            line.push_str(&format!(": {note}"));
-        }
-        writeln!(out, "{line}")?;
-        if let Some(diff) = &o.diff {
-            write!(out, "{diff}")?;
-        }
-    }
-    if dry_run && objects.iter().all(|o| o.change == Change::Unchanged) {
-        writeln!(out, "no changes")?;
-    }
-    for r in rollouts {
-        match r.outcome {
-            "complete" => writeln!(
-                out,
-                "deployment/{} rolled out: {} of {} replicas available",
-                r.deployment, r.replicas.available, r.replicas.desired
-            )?,
-            _ => writeln!(
-                out,
-                "deployment/{} {}: {}",
-                r.deployment, r.outcome, r.message
-            )?,
-        }
-        if let Some(rb) = &r.rollback {
-            writeln!(
-                out,
-                "deployment/{} rolled back to revision {}: {}",
-                r.deployment, rb.rollback.to_revision, rb.outcome
-            )?;
-        }
-    }
-    Ok(())
 }
 
 /// `hale deploy status`: the rollout state, replicas and recent events of what hale applied
-/// for `service`.
+/// for `service`, and its canary.
 pub async fn status(args: &StatusArgs, service: &str, printer: &Printer) -> anyhow::Result<()> {
-    validate_service(service)?;
-    let target = validate_target(&args.target)?;
-    let cluster = k8s::connect(&target).await.map_err(command_error)?;
-    let status = inventory::status(&cluster, service)
-        .await
-        .map_err(command_error)?;
-    #[derive(Serialize)]
-    struct Doc<'a> {
-        schema: &'static str,
-        context: &'a str,
-        #[serde(flatten)]
-        status: &'a ServiceStatus,
+    let cluster = connect(&args.target, service).await?;
+    let (doc, text) = status_once(&cluster, service, printer.is_json()).await?;
+    if printer.is_json() {
+        printer.line(doc)
+    } else {
+        printer.line(text.trim_end())
     }
-    let doc = Doc {
+    .context("writing the status")
+}
+
+/// The status as its JSON document and its text.
+pub(super) async fn status_once(
+    cluster: &Cluster,
+    service: &str,
+    pretty: bool,
+) -> anyhow::Result<(String, String)> {
+    let status = inventory::status(cluster, service)
+        .await
+        .map_err(DeployError::from)?;
+    let canary = crate::canary::state::read(cluster, service)
+        .await
+        .map_err(DeployError::from)?
+        .map(|(s, _)| s);
+    let doc = StatusDocument {
         schema: "hale.deploy.status/v1",
         context: &cluster.context,
         status: &status,
+        canary: canary.as_ref(),
     };
-    printer
-        .emit(&doc, |out| write_status_text(out, &status))
-        .context("writing the status")
-}
-
-fn write_status_text(out: &mut dyn Write, s: &ServiceStatus) -> std::io::Result<()> {
-    if s.objects.is_empty() {
-        return writeln!(
-            out,
-            "nothing deployed by hale for {} in namespace {}",
-            s.service, s.namespace
-        );
+    let json = if pretty {
+        serde_json::to_string_pretty(&doc)?
+    } else {
+        serde_json::to_string(&doc)?
+    };
+    let mut text = Vec::new();
+    report::write_status_text(&mut text, &status)?;
+    if let Some(c) = &canary {
+        crate::canary::report::write_status(&mut text, c)?;
     }
-    for d in &s.deployments {
-        writeln!(
-            out,
-            "deployment/{}: {} ({}), revision {}",
-            d.name, d.state, d.message, d.revision
-        )?;
-        writeln!(out, "  replicas: {}", d.replicas)?;
-        if !d.images.is_empty() {
-            writeln!(out, "  image: {}", d.images.join(", "))?;
-        }
-    }
-    writeln!(out, "objects:")?;
-    for o in &s.objects {
-        writeln!(out, "  {}/{}", o.kind, o.name)?;
-    }
-    if !s.events.is_empty() {
-        writeln!(out, "recent events:")?;
-        for e in &s.events {
-            writeln!(out, "  {e}")?;
-        }
-    }
-    Ok(())
+    Ok((json, String::from_utf8_lossy(&text).into_owned()))
 }
 
 /// `hale deploy delete`: delete everything hale applied for `service` (found by hale's
 /// labels), nothing else.
 pub async fn delete(args: &DeleteArgs, service: &str, printer: &Printer) -> anyhow::Result<()> {
-    validate_service(service)?;
-    let target = validate_target(&args.target)?;
-    let cluster = k8s::connect(&target).await.map_err(command_error)?;
+    let cluster = connect(&args.target, service).await?;
     let deleted = inventory::delete(&cluster, service)
         .await
-        .map_err(command_error)?;
-    #[derive(Serialize)]
-    struct Doc<'a> {
-        schema: &'static str,
-        service: &'a str,
-        context: &'a str,
-        namespace: &'a str,
-        deleted: &'a [ObjectRef],
-    }
-    let doc = Doc {
+        .map_err(DeployError::from)?;
+    let doc = DeleteDocument {
         schema: "hale.deploy.delete/v1",
         service,
         context: &cluster.context,
         namespace: &cluster.namespace,
         deleted: &deleted,
     };
-    printer.emit(&doc, |out| {
-        if deleted.is_empty() {
-            return writeln!(
-                out,
-                "nothing deployed by hale for {service} in namespace {}",
-                cluster.namespace
-            );
-        }
-        for o in &deleted {
-            writeln!(out, "{}/{} deleted", o.kind, o.name)?;
-        }
-        Ok(())
-    })?;
+    printer.emit(&doc, |out| report::write_delete_text(out, &doc))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn namespaces_are_dns_labels() {
-        assert!(dns_label("orders-prod"));
-        assert!(!dns_label("Orders"));
-        assert!(!dns_label("-a"));
-        assert!(!dns_label(&"a".repeat(64)));
-        let bad = TargetArgs {
-            namespace: Some("a/b".into()),
-            ..TargetArgs::default()
-        };
-        let err = validate_target(&bad).unwrap_err();
-        assert_eq!(crate::exit::classify(&err), crate::exit::Exit::Usage);
-    }
-
-    #[test]
-    fn a_missing_context_is_the_users_mistake() {
-        let err = command_error(KubeError::MissingContext {
-            context: "prod".into(),
-            available: "dev".into(),
-        });
-        assert_eq!(crate::exit::classify(&err), crate::exit::Exit::Usage);
-        let err = command_error(KubeError::Forbidden {
-            message: "no".into(),
-        });
-        assert_eq!(crate::exit::classify(&err), crate::exit::Exit::Failed);
-    }
 }

@@ -3,7 +3,9 @@
 pub mod build;
 pub mod completions;
 pub mod deploy;
+pub mod deploy_canary;
 pub mod deploy_kube;
+pub mod deploy_render;
 pub mod deregister;
 pub mod discover;
 pub mod down;

@@ -13,14 +13,14 @@ use serde_json::Value;
 use crate::common;
 
 /// Everything here runs in a namespace of its own, deleted when the test ends.
-struct Namespace {
-    name: String,
-    kubectl: String,
-    kubeconfig: String,
+pub(crate) struct Namespace {
+    pub(crate) name: String,
+    pub(crate) kubectl: String,
+    pub(crate) kubeconfig: String,
 }
 
 impl Namespace {
-    fn new(kubeconfig: &str, tag: &str) -> Namespace {
+    pub(crate) fn new(kubeconfig: &str, tag: &str) -> Namespace {
         Namespace {
             name: format!("hale-node-{}-{tag}", std::process::id()),
             kubectl: std::env::var("HALE_TEST_KUBECTL").expect("HALE_TEST_KUBECTL"),
@@ -29,7 +29,7 @@ impl Namespace {
     }
 
     /// `kubectl -n <ns> ARGS -o json`, parsed.
-    fn get(&self, args: &[&str]) -> Value {
+    pub(crate) fn get(&self, args: &[&str]) -> Value {
         let out = Command::new(&self.kubectl)
             .args(["--kubeconfig", &self.kubeconfig, "-n", &self.name])
             .args(args)
@@ -52,14 +52,14 @@ impl Drop for Namespace {
 }
 
 /// A generated service, built with the daemonless engine and pushed to the test registry.
-struct Service {
-    tmp: tempfile::TempDir,
-    dir: PathBuf,
-    repository: String,
+pub(crate) struct Service {
+    pub(crate) tmp: tempfile::TempDir,
+    pub(crate) dir: PathBuf,
+    pub(crate) repository: String,
 }
 
 impl Service {
-    fn new(registry: &str, tag: &str) -> Service {
+    pub(crate) fn new(registry: &str, tag: &str) -> Service {
         let tmp = common::tempdir();
         let dir = tmp.path().join("orders");
         common::scaffold(tmp.path(), "orders", &dir);
@@ -71,14 +71,14 @@ impl Service {
         }
     }
 
-    fn hale(&self) -> Command {
+    pub(crate) fn hale(&self) -> Command {
         let mut cmd = common::hale(self.tmp.path());
         cmd.current_dir(&self.dir);
         cmd
     }
 
     /// `hale build --push`; returns the pushed `registry/repo@sha256:…`.
-    fn build_and_push(&self) -> String {
+    pub(crate) fn build_and_push(&self) -> String {
         let out = self
             .hale()
             .args(["build", "--engine", "native", "--push", &self.repository])
@@ -91,14 +91,14 @@ impl Service {
     }
 
     /// A change to the code, so that the next build is another image.
-    fn edit(&self, line: &str) {
+    pub(crate) fn edit(&self, line: &str) {
         let main = self.dir.join("cmd/orders/main.go");
         let mut text = std::fs::read_to_string(&main).unwrap();
         text.push_str(&format!("\n// {line}\n"));
         std::fs::write(main, text).unwrap();
     }
 
-    fn deploy(&self, ns: &Namespace, extra: &[&str]) -> Output {
+    pub(crate) fn deploy(&self, ns: &Namespace, extra: &[&str]) -> Output {
         self.hale()
             .args([
                 "deploy",
@@ -120,7 +120,7 @@ impl Service {
 }
 
 /// The Deployment's pods, with the node each runs on and whether it is Ready.
-fn pods(ns: &Namespace) -> Vec<(String, String, bool, String)> {
+pub(crate) fn pods(ns: &Namespace) -> Vec<(String, String, bool, String)> {
     ns.get(&["get", "pods", "-l", "app.kubernetes.io/name=orders"])["items"]
         .as_array()
         .unwrap()
@@ -151,7 +151,7 @@ fn pods(ns: &Namespace) -> Vec<(String, String, bool, String)> {
         .collect()
 }
 
-fn cluster_ip(ns: &Namespace) -> String {
+pub(crate) fn cluster_ip(ns: &Namespace) -> String {
     ns.get(&["get", "service", "orders"])["spec"]["clusterIP"]
         .as_str()
         .unwrap()
@@ -160,7 +160,7 @@ fn cluster_ip(ns: &Namespace) -> String {
 
 /// GET through the Service's ClusterIP, retried until it answers 200 (kube-proxy programs the
 /// rule a moment after the Service exists).
-fn get_ok(url: &str) -> String {
+pub(crate) fn get_ok(url: &str) -> String {
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -175,7 +175,7 @@ fn get_ok(url: &str) -> String {
     }
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

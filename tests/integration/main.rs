@@ -7,6 +7,7 @@ mod common;
 
 mod build;
 mod build_engine;
+mod canary;
 mod ci;
 mod cli;
 mod deploy;
