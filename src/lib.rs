@@ -25,6 +25,7 @@ pub mod service_contract;
 pub mod settings;
 pub mod stop;
 pub mod userfile;
+pub mod values;
 
 use std::process::ExitCode;
 

@@ -206,18 +206,12 @@ impl fmt::Display for RegistryUrl {
     }
 }
 
-/// Split `host:port` or `[v6]:port`. The host comes back without brackets.
+/// Split `host:port` or `[v6]:port` ([`crate::values::HostPort`]: a host name, IPv4 or a
+/// bracketed IPv6 address, port 1-65535). The host comes back without brackets.
 pub fn split_host_port(text: &str) -> Option<(String, u16)> {
-    let (host, port) = text.rsplit_once(':')?;
-    let port: u16 = port.parse().ok()?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.contains(':') && !text.starts_with('[') {
-        return None;
-    }
-    Some((host.to_string(), port))
+    crate::values::HostPort::parse(text)
+        .ok()
+        .map(|hp| (hp.host, hp.port))
 }
 
 /// How instances are laid out in etcd: hale's own keys, or those go-zero and kratos read.
@@ -271,6 +265,9 @@ pub enum RegistryError {
     LayoutNotSupported { layout: Layout, url: String },
     #[error("file registry {path}: {cause}")]
     File { path: String, cause: std::io::Error },
+    /// A registry file written by a newer hale: refused, never rewritten.
+    #[error("{0}")]
+    NewerFormat(String),
 }
 
 /// What a registration holds on to between heartbeats (etcd's lease).

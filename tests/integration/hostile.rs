@@ -248,3 +248,188 @@ fn check_does_not_follow_a_folder_link_into_a_loop() {
     std::os::unix::fs::symlink("..", dir.join("deploy/base/loop")).unwrap();
     assert_eq!(check(), before, "each object counted once");
 }
+
+/// Values refused by their type before anything runs: each command below would otherwise
+/// build, start, register or send; here it exits 2 with one line naming the flag, and the
+/// folder (a service with hale.toml, state beside it) is byte for byte what it was.
+#[test]
+fn bad_values_are_refused_at_parse_time_and_nothing_changes() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let state = tmp.path();
+    let cases: &[(&[&str], &str)] = &[
+        (&["up", "--ready-timeout", "0s"], "'--ready-timeout"),
+        (&["deploy", "--timeout", "0s"], "'--timeout"),
+        (
+            &["discover", "orders", "--watch", "--timeout", "0s"],
+            "is zero",
+        ),
+        (
+            &[
+                "register",
+                "--name",
+                "a",
+                "--address",
+                "127.0.0.1:1",
+                "--ttl",
+                "0s",
+            ],
+            "is zero",
+        ),
+        (
+            &["load", "--url", "http://127.0.0.1:1/", "--timeout", "0s"],
+            "'--timeout",
+        ),
+        (
+            &[
+                "load",
+                "--url",
+                "http://127.0.0.1:1/",
+                "--breaker-window",
+                "0s",
+            ],
+            "'--breaker-window",
+        ),
+        (
+            &[
+                "load",
+                "--url",
+                "http://127.0.0.1:1/",
+                "--breaker-probes",
+                "0",
+            ],
+            "at least 1",
+        ),
+        (
+            &["load", "--url", "http://127.0.0.1:1/", "--hash-keys", "0"],
+            "at least 1",
+        ),
+        (
+            &[
+                "load",
+                "--url",
+                "http://127.0.0.1:1/",
+                "--assert",
+                "errors<150%",
+            ],
+            "at most 100%",
+        ),
+        (
+            &["register", "--name", "a", "--address", "[::1"],
+            "closing ]",
+        ),
+        (
+            &["register", "--name", "a", "--address", "a b:80"],
+            "a host name is",
+        ),
+        (
+            &[
+                "register",
+                "--name",
+                "a",
+                "--address",
+                "127.0.0.1:1",
+                "--registry",
+                "consul://[::1",
+            ],
+            "bad registry URL",
+        ),
+        (
+            &["load", "--endpoints", "http://127.0.0.1:80"],
+            "drop the scheme",
+        ),
+        (
+            &["build", "--insecure-registry", "http://x/y"],
+            "has a scheme",
+        ),
+        (
+            &["up", "--runtime", "docker", "--image", "UPPER::bad"],
+            "invalid image reference",
+        ),
+        (&["build", "--archive", "missing/x.tar"], "does not exist"),
+        (&["build", "--oci-layout", "hale.toml"], "not a folder"),
+        (
+            &["deploy", "--render", "--scrape-target", "[::1"],
+            "'--scrape-target",
+        ),
+    ];
+    let before = fingerprint(tmp.path());
+    for (args, needle) in cases {
+        let out = run_bounded(state, &dir, args);
+        assert_refused(&out, needle);
+    }
+    assert_eq!(fingerprint(tmp.path()), before, "nothing written");
+}
+
+/// The same values in hale.toml and `HALE_*` are refused the same way, naming the file or key.
+#[test]
+fn bad_values_in_hale_toml_and_the_environment_are_refused_like_flags() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    std::fs::write(
+        dir.join("hale.toml"),
+        "name = \"orders\"\nregistry = \"consul://[::1\"\n",
+    )
+    .unwrap();
+    let before = fingerprint(tmp.path());
+    let out = run_bounded(tmp.path(), &dir, &["deploy", "--render"]);
+    assert_refused(&out, "hale.toml: registry: bad registry URL");
+    std::fs::write(dir.join("hale.toml"), "name = \"orders\"\n").unwrap();
+    let before_env = fingerprint(tmp.path());
+    let out = common::hale(tmp.path())
+        .current_dir(&dir)
+        .env("HALE_REGISTRY", "etcd://a b:2379")
+        .args(["discover", "orders"])
+        .output()
+        .unwrap();
+    assert_refused(&out, "HALE_REGISTRY: bad registry URL");
+    assert_eq!(fingerprint(tmp.path()), before_env);
+    assert_ne!(before, before_env);
+}
+
+/// A registry file or fleet state written by a newer hale is refused like hale.lock, never
+/// rewritten in this hale's format.
+#[test]
+fn state_files_from_a_newer_hale_are_refused_and_left_alone() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let registry = tmp.path().join("registry.json");
+    std::fs::write(&registry, r#"{"version":2,"instances":[],"shards":{}}"#).unwrap();
+    std::fs::create_dir_all(dir.join(".hale")).unwrap();
+    std::fs::write(
+        dir.join(".hale/fleet.json"),
+        r#"{"version":7,"service":"orders","placement":"elsewhere"}"#,
+    )
+    .unwrap();
+    let before = fingerprint(tmp.path());
+    let url = format!("file://{}", registry.display());
+    let out = run_bounded(
+        tmp.path(),
+        &dir,
+        &[
+            "register",
+            "--name",
+            "orders",
+            "--address",
+            "127.0.0.1:1",
+            "--once",
+            "--registry",
+            &url,
+        ],
+    );
+    assert_refused(&out, "format 2, written by a newer hale");
+    let out = run_bounded(
+        tmp.path(),
+        &dir,
+        &["discover", "orders", "--registry", &url],
+    );
+    assert_refused(&out, "format 2, written by a newer hale");
+    for cmd in ["ps", "down"] {
+        let out = run_bounded(tmp.path(), &dir, &[cmd]);
+        assert_refused(&out, "fleet state of format 7, written by a newer hale");
+    }
+    // Only the registry's (empty) lock file may appear: writers take it before reading.
+    let mut after = fingerprint(tmp.path());
+    after.remove(Path::new("registry.json.lock"));
+    assert_eq!(after, before);
+}
