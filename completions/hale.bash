@@ -152,7 +152,7 @@ _hale() {
 
     case "${cmd}" in
         hale)
-            opts="-q -v -h -V --output --quiet --verbose --color --help --version new upgrade templates build deploy up ps down register deregister discover load completions man help"
+            opts="-q -v -h -V --output --quiet --verbose --color --network-timeout --help --version new upgrade templates build deploy up ps down register deregister discover load completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -166,6 +166,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -174,7 +178,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__build)
-            opts="-q -v -h -V --engine --platform --base --tag --image-version --oci-layout --archive --load --push --insecure-registry --build-arg --target --network --no-cache --write-dockerfile --registry-cacert --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --engine --platform --base --tag --image-version --oci-layout --archive --load --push --insecure-registry --build-arg --target --network --no-cache --write-dockerfile --registry-cacert --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -240,6 +244,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -248,7 +256,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__completions)
-            opts="-q -v -h -V --output --quiet --verbose --color --help --version bash elvish fish powershell zsh"
+            opts="-q -v -h -V --output --quiet --verbose --color --network-timeout --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -262,6 +270,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -270,7 +282,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deploy)
-            opts="-n -q -v -h -V --render --check --check-format --report --out --force --create-namespace --replicas --max-replicas --hpa-cpu --hpa-memory --cpu --memory --memory-limit --slo --downstream --network-policy --monitoring-namespace --prometheus-label --scrape-target --kubeconfig --context --namespace --dry-run --prune --force-conflicts --image --timeout --rollback-on-failure --no-wait --output --quiet --verbose --color --help --version status delete help"
+            opts="-n -q -v -h -V --render --check --check-format --report --out --force --create-namespace --replicas --max-replicas --hpa-cpu --hpa-memory --cpu --memory --memory-limit --slo --downstream --network-policy --monitoring-namespace --prometheus-label --scrape-target --kubeconfig --context --namespace --dry-run --prune --force-conflicts --image --timeout --rollback-on-failure --no-wait --output --quiet --verbose --color --network-timeout --help --version status delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -376,6 +388,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -384,7 +400,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deploy__subcmd__delete)
-            opts="-n -q -v -h -V --kubeconfig --context --namespace --output --quiet --verbose --color --help --version"
+            opts="-n -q -v -h -V --kubeconfig --context --namespace --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -412,6 +428,10 @@ _hale() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -478,7 +498,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deploy__subcmd__status)
-            opts="-n -q -v -h -V --kubeconfig --context --namespace --output --quiet --verbose --color --help --version"
+            opts="-n -q -v -h -V --kubeconfig --context --namespace --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +528,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -516,7 +540,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deregister)
-            opts="-q -v -h -V --registry --layout --name --id --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --name --id --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -546,6 +570,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -554,7 +582,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__discover)
-            opts="-q -v -h -V --registry --layout --watch --timeout --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --watch --timeout --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,6 +608,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -588,7 +620,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__down)
-            opts="-q -v -h -V --grace --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --grace --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -604,6 +636,10 @@ _hale() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -880,7 +916,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__load)
-            opts="-X -H -c -r -d -n -s -k -q -v -h -V --registry --layout --endpoints --url --path --method --header --body --body-file --concurrency --rate --arrivals --profile --duration --requests --timeout --strategy --hash-header --hash --hash-keys --breaker --breaker-failure-rate --breaker-min-calls --breaker-consecutive --breaker-window --breaker-open --breaker-probes --adaptive-k --retries --max-ejected --seed --fault --fleet --keep-faults --assert --report --histogram-out --scheme --cacert --insecure --merge --output --quiet --verbose --color --help --version"
+            opts="-X -H -c -r -d -n -s -k -q -v -h -V --registry --layout --endpoints --url --path --method --header --body --body-file --concurrency --rate --arrivals --profile --duration --requests --timeout --strategy --hash-header --hash --hash-keys --breaker --breaker-failure-rate --breaker-min-calls --breaker-consecutive --breaker-window --breaker-open --breaker-probes --adaptive-k --retries --max-ejected --seed --fault --fleet --keep-faults --assert --report --histogram-out --scheme --cacert --insecure --merge --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1078,6 +1114,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1086,7 +1126,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__man)
-            opts="-q -v -h -V --dir --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --dir --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1104,6 +1144,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1112,7 +1156,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__new)
-            opts="-q -v -h -V --module --dir --force --dry-run --templates --no-tidy --ci --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --module --dir --force --dry-run --templates --no-tidy --ci --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1142,6 +1186,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1150,7 +1198,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__ps)
-            opts="-q -v -h -V --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1164,6 +1212,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1172,7 +1224,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__register)
-            opts="-q -v -h -V --registry --layout --name --address --check --ttl --id --tag --meta --replace --once --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --name --address --check --ttl --id --tag --meta --replace --once --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1222,6 +1274,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1230,7 +1286,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__templates)
-            opts="-q -v -h -V --output --quiet --verbose --color --help --version export help"
+            opts="-q -v -h -V --output --quiet --verbose --color --network-timeout --help --version export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1244,6 +1300,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1252,7 +1312,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__templates__subcmd__export)
-            opts="-q -v -h -V --force --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --force --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1264,6 +1324,10 @@ _hale() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1316,7 +1380,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__up)
-            opts="-q -v -h -V --replicas --registry --ready-timeout --runtime --image --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --replicas --registry --ready-timeout --runtime --image --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1350,6 +1414,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1358,7 +1426,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__upgrade)
-            opts="-q -v -h -V --merge --dry-run --templates --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --merge --dry-run --templates --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1374,6 +1442,10 @@ _hale() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

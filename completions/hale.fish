@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_hale_global_optspecs
-    string join \n output= q/quiet v/verbose color= h/help V/version
+    string join \n output= q/quiet v/verbose color= network-timeout= h/help V/version
 end
 
 function __fish_hale_needs_command
@@ -29,6 +29,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_needs_command" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_needs_command" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_needs_command" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_needs_command" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -59,6 +60,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand new" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand new" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand new" -l force -d 'Write into a non-empty folder, replacing the generated files there'
 complete -c hale -n "__fish_hale_using_subcommand new" -l dry-run -d 'List the files that would be written, and write nothing'
 complete -c hale -n "__fish_hale_using_subcommand new" -l no-tidy -d 'Do not run `go mod tidy` after writing'
@@ -72,6 +74,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand upgrade" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand upgrade" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand upgrade" -l merge -d 'Write a three-way merge, with conflict markers, into files you changed, instead of leaving them alone'
 complete -c hale -n "__fish_hale_using_subcommand upgrade" -l dry-run -d 'Print the changes as a unified diff, and write nothing'
 complete -c hale -n "__fish_hale_using_subcommand upgrade" -s q -l quiet -d 'Print only results and errors'
@@ -83,6 +86,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand templates; and not __fish_seen_subcommand_from export help" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand templates; and not __fish_seen_subcommand_from export help" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand templates; and not __fish_seen_subcommand_from export help" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand templates; and not __fish_seen_subcommand_from export help" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand templates; and not __fish_seen_subcommand_from export help" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -94,6 +98,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from export" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from export" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from export" -l force -d 'Write into a non-empty folder, replacing the template files there'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand templates; and __fish_seen_subcommand_from export" -s v -l verbose -d 'Print more detail (repeat for more)'
@@ -121,6 +126,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand build" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand build" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand build" -l load -d 'Load the image into the Docker Engine at DOCKER_HOST (the host\'s platform of an index)'
 complete -c hale -n "__fish_hale_using_subcommand build" -l no-cache -d 'Build every Dockerfile step again, ignoring the engine\'s cache (engine path)'
 complete -c hale -n "__fish_hale_using_subcommand build" -l write-dockerfile -d 'Write the Dockerfile (and a .dockerignore when there is none) that `hale new` makes, when the folder has no Dockerfile; never overwrites'
@@ -158,6 +164,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l render -d 'Render the manifests to files (or stdout with `--out -`) instead of applying them'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l force -d 'Overwrite files changed since hale wrote them (or that hale did not write)'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l create-namespace -d 'Also render the Namespace object (labelled to enforce the restricted Pod Security Standard)'
@@ -181,6 +188,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -193,6 +201,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -211,6 +220,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand up" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand up" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand up" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -220,6 +230,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand ps" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand ps" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand ps" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand ps" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand ps" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -230,6 +241,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand down" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand down" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand down" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand down" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand down" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -250,6 +262,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand register" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand register" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand register" -l replace -d 'Take over an id another live instance holds'
 complete -c hale -n "__fish_hale_using_subcommand register" -l once -d 'Register and exit, leaving the entry to expire after its TTL (no heartbeat)'
 complete -c hale -n "__fish_hale_using_subcommand register" -s q -l quiet -d 'Print only results and errors'
@@ -267,6 +280,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand deregister" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand deregister" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand deregister" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -281,6 +295,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand discover" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand discover" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand discover" -l watch -d 'Print the instances again on every change until Ctrl-C (or --timeout)'
 complete -c hale -n "__fish_hale_using_subcommand discover" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand discover" -s v -l verbose -d 'Print more detail (repeat for more)'
@@ -342,6 +357,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand load" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand load" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l keep-faults -d 'Leave the error-rate and latency faults the run injected in place when it ends (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s k -l insecure -d 'HTTPS: accept any server certificate (test servers only)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s q -l quiet -d 'Print only results and errors'
@@ -353,6 +369,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand completions" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand completions" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand completions" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand completions" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -363,6 +380,7 @@ json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand man" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
+complete -c hale -n "__fish_hale_using_subcommand man" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand man" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand man" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'

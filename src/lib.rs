@@ -18,6 +18,7 @@ pub mod kube;
 pub mod load;
 pub mod manifests;
 pub mod names;
+pub mod network;
 pub mod output;
 pub mod progress;
 pub mod scaffold;
@@ -47,6 +48,7 @@ pub fn main_entry() -> ExitCode {
         cli.global.color,
     );
     init_logging(cli.global.verbose);
+    network::set_deadline(cli.global.network_timeout);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

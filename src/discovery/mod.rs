@@ -287,11 +287,12 @@ pub enum Registry {
     File(file::FileRegistry),
 }
 
-/// The HTTP client every backend uses: short connect timeout so an absent registry is
-/// reported quickly; no overall timeout because blocking queries and watches are long.
+/// The HTTP client every backend uses: the network deadline to connect
+/// ([`crate::network::deadline`]); each request sets its own overall timeout (the deadline, or
+/// a blocking query's wait plus the deadline) because blocking queries and watches are long.
 pub(crate) fn http_client() -> Result<reqwest::Client, RegistryError> {
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
+        .connect_timeout(crate::network::deadline())
         .no_proxy()
         .build()
         .map_err(RegistryError::Client)
@@ -549,7 +550,12 @@ pub async fn keep_registered(
         () = stop.stopped() => {}
         () = keep_alive => {}
     }
-    match tokio::time::timeout(Duration::from_secs(5), registry.release(instance, &lease)).await {
+    match tokio::time::timeout(
+        crate::network::deadline(),
+        registry.release(instance, &lease),
+    )
+    .await
+    {
         Ok(Ok(_)) => {
             progress.status("Deregistered", id);
             Ok(KeeperOutcome::Deregistered)

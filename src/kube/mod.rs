@@ -213,12 +213,20 @@ pub async fn connect(target: &Target) -> Result<Cluster, KubeError> {
         context: Some(context.clone()),
         ..KubeConfigOptions::default()
     };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|e| KubeError::BadContext {
             context: context.clone(),
             cause: e.to_string(),
         })?;
+    // The network deadline: to connect, to send, and for each answer (counted from the
+    // request, not from when a pooled connection went idle). Watches close themselves before
+    // it (kube::rollout), so an idle watch is not a silent server.
+    let deadline = crate::network::deadline();
+    config.connect_timeout = Some(deadline);
+    config.read_timeout = Some(deadline);
+    config.write_timeout = Some(deadline);
+    config.reset_reader_on_write = true;
     let server = config.cluster_url.to_string();
     let server = server.trim_end_matches('/').to_string();
     let (namespace, namespace_explicit) = match &target.namespace {
@@ -287,26 +295,14 @@ impl Cluster {
             },
             kube::Error::HyperError(_) | kube::Error::Service(_) => KubeError::Unreachable {
                 server: self.server.clone(),
-                cause: cause_chain(&err),
+                cause: crate::network::cause_with(
+                    &err,
+                    "put its CA in the kubeconfig's certificate-authority-data",
+                ),
             },
             _ => KubeError::Api { what, source: err },
         }
     }
-}
-
-/// The innermost causes of an error on one line (hyper's connect errors hide the useful part,
-/// `Connection refused`, three levels down).
-fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = e.source();
-    }
-    parts.last().cloned().unwrap_or_default()
 }
 
 /// Convert any serializable Kubernetes object (a k8s-openapi type, a `serde_json::Value`) into a

@@ -433,3 +433,187 @@ fn state_files_from_a_newer_hale_are_refused_and_left_alone() {
     after.remove(Path::new("registry.json.lock"));
     assert_eq!(after, before);
 }
+
+/// A peer on 127.0.0.1 that accepts every connection and never answers (nor closes). Its
+/// thread holds the sockets until the test process ends.
+fn silent_listener() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming().flatten() {
+            held.push(socket);
+        }
+    });
+    addr
+}
+
+/// A kubeconfig for `server` trusting `ca_pem` (no credentials: nothing gets that far).
+fn kubeconfig(dir: &Path, server: &str, ca_pem: &str) -> PathBuf {
+    use base64::Engine as _;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: t\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: t\n  context:\n    cluster: t\n    user: t\nusers:\n- name: t\n  user:\n    token: t\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn timed(state: &Path, dir: &Path, args: &[&str]) -> (Output, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let out = run_bounded(state, dir, args);
+    (out, started.elapsed())
+}
+
+#[track_caller]
+fn assert_gave_up(out: &Output, took: std::time::Duration, what: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{what}, one line: {err}");
+    assert!(
+        err.contains("no answer within 2s") && err.contains("--network-timeout"),
+        "{what}: {err}"
+    );
+    // Each of the tries a command makes (registries: https, then http on loopback) waits 2 s.
+    assert!(
+        took < std::time::Duration::from_secs(9),
+        "{what} took {took:?}: {err}"
+    );
+}
+
+/// Consul, etcd and the Kubernetes API server, each a peer that accepts and never answers:
+/// every command gives up after `--network-timeout` (here 2 s; also `HALE_NETWORK_TIMEOUT`),
+/// in one line that names the deadline and how to raise it.
+#[test]
+fn a_peer_that_accepts_and_never_answers_fails_after_the_network_timeout() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let silent = silent_listener();
+    for (what, url) in [
+        ("consul", format!("consul://{silent}")),
+        ("etcd", format!("etcd://{silent}")),
+    ] {
+        let (out, took) = timed(
+            tmp.path(),
+            &dir,
+            &[
+                "--network-timeout",
+                "2s",
+                "discover",
+                "orders",
+                "--registry",
+                &url,
+            ],
+        );
+        assert_gave_up(&out, took, what);
+        let (out, took) = timed(
+            tmp.path(),
+            &dir,
+            &[
+                "--network-timeout",
+                "2s",
+                "register",
+                "--once",
+                "--name",
+                "orders",
+                "--address",
+                "127.0.0.1:1",
+                "--registry",
+                &url,
+            ],
+        );
+        assert_gave_up(&out, took, what);
+    }
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let config = kubeconfig(
+        tmp.path(),
+        &format!("https://{silent}"),
+        &certified.cert.pem(),
+    );
+    let started = std::time::Instant::now();
+    let out = common::hale(tmp.path())
+        .current_dir(&dir)
+        .env("HALE_NETWORK_TIMEOUT", "2s")
+        .args(["deploy", "--dry-run", "--kubeconfig"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_gave_up(&out, started.elapsed(), "API server");
+}
+
+/// `hale build --push` to a registry that accepts and never answers: after the Go build, the
+/// push gives up within the deadline (it held the command for 330 s before).
+#[test]
+fn build_push_to_a_silent_registry_gives_up_after_the_network_timeout() {
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    common::scaffold(tmp.path(), "orders", &dir);
+    let silent = silent_listener();
+    let (out, took) = timed(
+        tmp.path(),
+        &dir,
+        &[
+            "--network-timeout",
+            "2s",
+            "build",
+            "--engine",
+            "native",
+            "--push",
+            &format!("{silent}/orders"),
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap();
+    assert!(last.contains("no answer within 2s"), "{err}");
+    // The Go build comes first; the push itself is two tries (https, then http on loopback).
+    assert!(took < std::time::Duration::from_secs(240), "{took:?}");
+}
+
+/// A TLS server whose certificate is for another name: the error is one sentence with the
+/// cause and the fix, never a Debug dump of rustls' error.
+#[test]
+fn a_certificate_for_another_name_is_one_sentence_not_a_debug_dump() {
+    use std::sync::Arc;
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let certified = rcgen::generate_simple_self_signed(vec!["other.example".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let _ = conn.complete_io(&mut socket);
+        }
+    });
+    let kube = kubeconfig(
+        tmp.path(),
+        &format!("https://{addr}"),
+        &certified.cert.pem(),
+    );
+    let out = common::hale(tmp.path())
+        .current_dir(&dir)
+        .args(["deploy", "--dry-run", "--kubeconfig"])
+        .arg(&kube)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("not valid for the host name"), "{err}");
+    assert!(!err.contains('{') && !err.contains("Context"), "{err}");
+}
