@@ -122,6 +122,26 @@ pub fn tls_sentence(err: &rustls::Error, ca_fix: &str) -> String {
     }
 }
 
+/// An HTTP answer that is not a success, in words: `HTTP 404 Not Found: <the body's first
+/// line, at most 200 characters>`, or `HTTP 404 Not Found (with an empty body)` — never a
+/// colon with nothing after it.
+pub fn http_answer(status: u16, body: &str) -> String {
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default();
+    let body = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if body.is_empty() {
+        return format!("HTTP {status}{reason} (with an empty body)");
+    }
+    let mut shown: String = body.chars().take(200).collect();
+    if shown.len() < body.len() {
+        shown.push('…');
+    }
+    format!("HTTP {status}{reason}: {shown}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +152,18 @@ mod tests {
         let s = cause(&std::io::Error::other(e));
         assert!(s.contains("not valid for the host name"), "{s}");
         assert!(!s.contains('{'), "{s}");
+    }
+
+    #[test]
+    fn an_empty_http_answer_says_so() {
+        assert_eq!(
+            http_answer(404, ""),
+            "HTTP 404 Not Found (with an empty body)"
+        );
+        assert_eq!(
+            http_answer(500, "boom\n"),
+            "HTTP 500 Internal Server Error: boom"
+        );
     }
 
     #[test]

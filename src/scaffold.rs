@@ -631,7 +631,7 @@ pub fn stage(dest: &Path, contents: &[u8]) -> Result<Staged, ScaffoldError> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(ScaffoldError::io("creating", &parent))?;
+    crate::userfile::create_dir_all(&parent).map_err(ScaffoldError::io("creating", &parent))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".hale-tmp-")
         .tempfile_in(&parent)
@@ -662,7 +662,7 @@ pub fn write_tree(root: &Path, files: &[PlannedFile], force: bool) -> Result<(),
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(ScaffoldError::io("creating", &parent))?;
+    crate::userfile::create_dir_all(&parent).map_err(ScaffoldError::io("creating", &parent))?;
     let staging = tempfile::Builder::new()
         .prefix(".hale-new-")
         .tempdir_in(&parent)
@@ -670,7 +670,7 @@ pub fn write_tree(root: &Path, files: &[PlannedFile], force: bool) -> Result<(),
     for file in files {
         let dest = staging.path().join(&file.path);
         if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).map_err(ScaffoldError::io("creating", dir))?;
+            crate::userfile::create_dir_all(dir).map_err(ScaffoldError::io("creating", dir))?;
         }
         std::fs::write(&dest, &file.contents).map_err(ScaffoldError::io("writing", &file.path))?;
     }

@@ -250,7 +250,7 @@ fn lock_path(path: &Path) -> PathBuf {
 
 fn open_lock(path: &Path) -> Result<File, RegistryError> {
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| file_error(parent, e))?;
+        crate::userfile::create_dir_all(parent).map_err(|e| file_error(parent, e))?;
     }
     let lock = lock_path(path);
     OpenOptions::new()

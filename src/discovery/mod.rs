@@ -241,7 +241,7 @@ pub enum RegistryError {
     Client(#[source] reqwest::Error),
     #[error("registry {url} is unreachable: {cause}")]
     Unreachable { url: String, cause: String },
-    #[error("registry {url} answered HTTP {status}: {body}")]
+    #[error("registry {url} answered {}", crate::network::http_answer(*status, body))]
     Http {
         url: String,
         status: u16,

@@ -550,7 +550,7 @@ impl DockerRuntime {
             Err(e) => return Err(e.into()),
         };
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
+            crate::userfile::create_dir_all(parent)
                 .map_err(super::io(format!("creating {}", parent.display())))?;
         }
         let tmp = path.with_extension(format!("log.tmp.{}", std::process::id()));

@@ -178,7 +178,8 @@ impl FleetState {
     pub fn save(&self, dir: &Path) -> Result<(), FleetError> {
         let parent = dir.join(STATE_DIR);
         let path = Self::path(dir);
-        std::fs::create_dir_all(&parent).map_err(io(format!("creating {}", parent.display())))?;
+        crate::userfile::create_dir_all(&parent)
+            .map_err(io(format!("creating {}", parent.display())))?;
         let tmp = parent.join(format!("fleet.json.tmp.{}", std::process::id()));
         let mut text = serde_json::to_vec_pretty(self).map_err(|source| FleetError::BadState {
             path: path.clone(),

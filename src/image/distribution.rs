@@ -34,7 +34,7 @@ pub enum RegistryError {
         repository: String,
         status: u16,
     },
-    #[error("registry {registry}: {what} failed with HTTP {status}: {body}")]
+    #[error("registry {registry}: {what} failed with {}", crate::network::http_answer(*status, body))]
     Http {
         registry: String,
         what: String,

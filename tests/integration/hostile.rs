@@ -617,3 +617,127 @@ fn a_certificate_for_another_name_is_one_sentence_not_a_debug_dump() {
     assert!(err.contains("not valid for the host name"), "{err}");
     assert!(!err.contains('{') && !err.contains("Context"), "{err}");
 }
+
+/// Messages that say what is wrong, in one line, each cause once: a corrupt kubeconfig as
+/// PATH:LINE:COLUMN, a pipe where a kubeconfig should be, binary garbage in hale.toml (exit 2,
+/// like any malformed hale.toml), a file on the way to a folder hale must create, a name hint
+/// that agrees with the rule.
+#[test]
+fn bad_files_and_names_get_one_line_that_says_what_is_wrong() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let state = tmp.path();
+    let kube = tmp.path().join("bad.kubeconfig");
+    std::fs::write(
+        &kube,
+        "apiVersion: v1\nkind: Config\nclusters:\n  - name: [x\n   bad: :\n",
+    )
+    .unwrap();
+    let pipe = tmp.path().join("pipe.kubeconfig");
+    fifo(&pipe);
+    let garbage = tmp.path().join("garbage");
+    std::fs::create_dir_all(&garbage).unwrap();
+    std::fs::write(garbage.join("hale.toml"), b"\xff\xfe\x00garbage\x01").unwrap();
+    std::fs::write(tmp.path().join("a-file"), "").unwrap();
+    let before = fingerprint(tmp.path());
+
+    let out = run_bounded(
+        state,
+        &dir,
+        &[
+            "deploy",
+            "--dry-run",
+            "--kubeconfig",
+            kube.to_str().unwrap(),
+        ],
+    );
+    assert_refused(&out, "bad.kubeconfig:4:11: ");
+    assert!(!stderr(&out).contains("-->"), "{}", stderr(&out));
+    let out = run_bounded(
+        state,
+        &dir,
+        &[
+            "deploy",
+            "--dry-run",
+            "--kubeconfig",
+            pipe.to_str().unwrap(),
+        ],
+    );
+    assert_refused(&out, "a FIFO (named pipe), not a regular file");
+    let out = run_bounded(state, &garbage, &["deploy", "--render"]);
+    assert_refused(&out, "is not UTF-8 text");
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("is not UTF-8 text").count(),
+        1,
+        "cause once: {err}"
+    );
+    let out = run_bounded(
+        state,
+        tmp.path(),
+        &["new", "orders", "--dir", "a-file/orders"],
+    );
+    assert_refused(&out, "a-file is a file where a folder is needed");
+    let out = run_bounded(state, tmp.path(), &["templates", "export", "a-file/t"]);
+    assert_refused(&out, "a-file is a file where a folder is needed");
+    let out = run_bounded(state, tmp.path(), &["new", "1orders"]);
+    assert_refused(&out, "does not start with a lowercase letter");
+    assert!(
+        stderr(&out).contains("that starts with a lowercase letter"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("letter or digit and"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fingerprint(tmp.path()), before);
+}
+
+/// What other programs registered is shown, not obeyed: a terminal escape sequence in a tag or
+/// meta value comes out of `hale discover` (text) escaped; JSON keeps the value as it is.
+#[test]
+fn control_characters_in_registry_entries_are_escaped_in_text() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let url = format!("file://{}", tmp.path().join("registry.json").display());
+    let out = run_bounded(
+        tmp.path(),
+        &dir,
+        &[
+            "register",
+            "--once",
+            "--name",
+            "orders",
+            "--address",
+            "127.0.0.1:9",
+            "--tag",
+            "\x1b[2Jred",
+            "--meta",
+            "v=\x07bell",
+            "--registry",
+            &url,
+        ],
+    );
+    common::assert_success(&out, "register");
+    let out = run_bounded(
+        tmp.path(),
+        &dir,
+        &["discover", "orders", "--registry", &url],
+    );
+    common::assert_success(&out, "discover");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    assert!(
+        text.contains("\\u{1b}[2Jred") && text.contains("v=\\u{7}bell"),
+        "{text}"
+    );
+    let out = run_bounded(
+        tmp.path(),
+        &dir,
+        &["--output", "json", "discover", "orders", "--registry", &url],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["instances"][0]["tags"][0], "\x1b[2Jred");
+}
