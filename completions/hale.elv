@@ -20,6 +20,7 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale'= {
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -51,6 +52,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --ci 'The CI pipeline to write: GitHub Actions (.github/workflows/ci.yml), GitLab CI (.gitlab-ci.yml) or none'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand --force 'Write into a non-empty folder, replacing the generated files there'
             cand --dry-run 'List the files that would be written, and write nothing'
             cand --no-tidy 'Do not run `go mod tidy` after writing'
@@ -67,6 +69,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --templates 'Upgrade to the templates in this folder instead of the built-in set'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand --merge 'Write a three-way merge, with conflict markers, into files you changed, instead of leaving them alone'
             cand --dry-run 'Print the changes as a unified diff, and write nothing'
             cand -q 'Print only results and errors'
@@ -81,6 +84,7 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale;templates'= {
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -95,6 +99,7 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale;templates;export'= {
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand --force 'Write into a non-empty folder, replacing the template files there'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
@@ -129,6 +134,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --registry-cacert 'A PEM file of CA certificates trusted for registries, besides the system''s and /etc/docker/certs.d/<host[:port]>/*.crt'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand --load 'Load the image into the Docker Engine at DOCKER_HOST (the host''s platform of an index)'
             cand --no-cache 'Build every Dockerfile step again, ignoring the engine''s cache (engine path)'
             cand --write-dockerfile 'Write the Dockerfile (and a .dockerignore when there is none) that `hale new` makes, when the folder has no Dockerfile; never overwrites'
@@ -165,17 +171,9 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --dry-run 'Show what would change (a diff from the API server''s dry run) and change nothing'
             cand --image 'Deploy this image instead of the rendered one (e.g. the digest `hale build` recorded)'
             cand --timeout 'How long to wait for the rollout before giving up'
-            cand --canary-step-weight 'Weight added per step, in percent [default: 10]'
-            cand --canary-max-weight 'The last weight before promotion, in percent [default: 50]'
-            cand --canary-interval 'Time between checks (at least 10s) [default: 1m]'
-            cand --canary-threshold 'Failed checks before the canary is rolled back [default: 1]'
-            cand --canary-window 'The window each check measures over [default: 1m]'
-            cand --canary-success-rate 'Minimum request success rate of the canary''s pods, in percent [default: 99]'
-            cand --canary-p99 'Maximum p99 latency of the canary''s pods [default: 500ms]'
-            cand --prometheus 'The Prometheus HTTP API the gates query [default: hale.toml deploy.canary.prometheus]'
-            cand --traffic 'How traffic is split between canary and stable'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand --render 'Render the manifests to files (or stdout with `--out -`) instead of applying them'
             cand --force 'Overwrite files changed since hale wrote them (or that hale did not write)'
             cand --create-namespace 'Also render the Namespace object (labelled to enforce the restricted Pod Security Standard)'
@@ -184,8 +182,6 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --force-conflicts 'Take over fields that another field manager owns (otherwise the conflict is reported)'
             cand --rollback-on-failure 'When the rollout fails or times out, undo it to the previous revision and wait for that'
             cand --no-wait 'Apply and return without waiting for the rollout'
-            cand --canary 'Deploy the new build as a canary beside the stable one, shift traffic in steps, check each step against the SLO gates, then promote it or roll it back'
-            cand --canary-load 'At each check, drive load with hale at every ready pod (by pod IP) for the window and judge the canary''s instances, beside the stable ones, by hale''s own attribution'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -196,8 +192,6 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --version 'Print version'
             cand status 'The rollout state, replicas and recent events of what hale applied for the service'
             cand delete 'Delete everything hale applied for the service (selected by hale''s labels), nothing else'
-            cand promote 'Promote the canary in progress now (`hale deploy --canary`), from any process'
-            cand abort 'Roll the canary in progress back now, from any process'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'hale;deploy;status'= {
@@ -207,7 +201,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --namespace 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
-            cand --watch 'Print the status again whenever it changes, until interrupted'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -224,40 +218,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --namespace 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
-            cand -q 'Print only results and errors'
-            cand --quiet 'Print only results and errors'
-            cand -v 'Print more detail (repeat for more)'
-            cand --verbose 'Print more detail (repeat for more)'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
-        &'hale;deploy;promote'= {
-            cand --kubeconfig 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)'
-            cand --context 'The kubeconfig context [default: its current-context]'
-            cand -n 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
-            cand --namespace 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
-            cand --timeout 'How long to wait for the stable pods'
-            cand --output 'Output format: human text, or one stable JSON document on stdout'
-            cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
-            cand -q 'Print only results and errors'
-            cand --quiet 'Print only results and errors'
-            cand -v 'Print more detail (repeat for more)'
-            cand --verbose 'Print more detail (repeat for more)'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
-        &'hale;deploy;abort'= {
-            cand --kubeconfig 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)'
-            cand --context 'The kubeconfig context [default: its current-context]'
-            cand -n 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
-            cand --namespace 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
-            cand --timeout 'How long to wait for the stable pods'
-            cand --output 'Output format: human text, or one stable JSON document on stdout'
-            cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -270,17 +231,11 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale;deploy;help'= {
             cand status 'The rollout state, replicas and recent events of what hale applied for the service'
             cand delete 'Delete everything hale applied for the service (selected by hale''s labels), nothing else'
-            cand promote 'Promote the canary in progress now (`hale deploy --canary`), from any process'
-            cand abort 'Roll the canary in progress back now, from any process'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'hale;deploy;help;status'= {
         }
         &'hale;deploy;help;delete'= {
-        }
-        &'hale;deploy;help;promote'= {
-        }
-        &'hale;deploy;help;abort'= {
         }
         &'hale;deploy;help;help'= {
         }
@@ -292,6 +247,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --image 'The image to run with `--runtime docker` [default: the one `.hale/build.json` names]'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -304,6 +260,7 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale;ps'= {
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -317,6 +274,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --grace 'How long each instance may take to exit after SIGTERM before it is killed'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -338,6 +296,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --meta 'Metadata KEY=VALUE (repeatable), e.g. version=1.2.0 or weight=3'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand --replace 'Take over an id another live instance holds'
             cand --once 'Register and exit, leaving the entry to expire after its TTL (no heartbeat)'
             cand -q 'Print only results and errors'
@@ -356,6 +315,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --id 'Instance id (for the go-zero layout: the lease id)'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -371,6 +331,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --timeout 'Stop watching after this long (with --watch)'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand --watch 'Print the instances again on every change until Ctrl-C (or --timeout)'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
@@ -430,6 +391,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --merge 'Merge --histogram-out files (no load is sent) and print their percentiles'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand --keep-faults 'Leave the error-rate and latency faults the run injected in place when it ends (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM)'
             cand -k 'HTTPS: accept any server certificate (test servers only)'
             cand --insecure 'HTTPS: accept any server certificate (test servers only)'
@@ -445,6 +407,7 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale;completions'= {
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -458,6 +421,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --dir 'Write hale.1 and one page per subcommand (hale-new.1, ...) into this folder instead of printing hale.1 to stdout'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -498,16 +462,10 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale;help;deploy'= {
             cand status 'The rollout state, replicas and recent events of what hale applied for the service'
             cand delete 'Delete everything hale applied for the service (selected by hale''s labels), nothing else'
-            cand promote 'Promote the canary in progress now (`hale deploy --canary`), from any process'
-            cand abort 'Roll the canary in progress back now, from any process'
         }
         &'hale;help;deploy;status'= {
         }
         &'hale;help;deploy;delete'= {
-        }
-        &'hale;help;deploy;promote'= {
-        }
-        &'hale;help;deploy;abort'= {
         }
         &'hale;help;up'= {
         }

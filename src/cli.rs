@@ -37,6 +37,11 @@ pub struct GlobalArgs {
     /// Colour on stderr. NO_COLOR in the environment turns `auto` off.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine
+    /// to connect and to answer each request.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "30s",
+          env = "HALE_NETWORK_TIMEOUT", value_parser = crate::values::positive_duration)]
+    pub network_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]

@@ -401,7 +401,7 @@ pub async fn ping(host: &EngineHost) -> Result<(), EngineError> {
         "/_ping",
         "text/plain",
         Bytes::new(),
-        Duration::from_secs(3),
+        crate::network::deadline(),
     )
     .await?;
     if status.is_success() {

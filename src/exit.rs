@@ -113,7 +113,8 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
                 | RegistryError::Name(_)
                 | RegistryError::DuplicateId { .. }
                 | RegistryError::LayoutNotSupported { .. }
-        );
+                | RegistryError::NewerFormat(_)
+        ) || matches!(e, RegistryError::File { cause, .. } if crate::userfile::is_refusal(cause));
     }
     if let Some(e) = cause.downcast_ref::<crate::load::targets::TargetError>() {
         use crate::load::targets::TargetError;
@@ -159,6 +160,7 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
                 | FleetError::NotAService(_)
                 | FleetError::NoInstance { .. }
                 | FleetError::BadErrorRate(_)
+                | FleetError::NewerState(_)
         );
     }
     false

@@ -20,6 +20,7 @@ pub mod kube;
 pub mod load;
 pub mod manifests;
 pub mod names;
+pub mod network;
 pub mod output;
 pub mod progress;
 pub mod scaffold;
@@ -27,6 +28,7 @@ pub mod service_contract;
 pub mod settings;
 pub mod stop;
 pub mod userfile;
+pub mod values;
 
 use std::process::ExitCode;
 
@@ -48,6 +50,7 @@ pub fn main_entry() -> ExitCode {
         cli.global.color,
     );
     init_logging(cli.global.verbose);
+    network::set_deadline(cli.global.network_timeout);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,7 +3,7 @@
 
 /// What a name or id was refused for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad {what} {text:?}: {why}; {RULE}")]
+#[error("bad {what} {text:?}: {why}; {}", rule_of(what))]
 pub struct NameError {
     /// `service name` or `instance id`.
     pub what: &'static str,
@@ -13,6 +13,20 @@ pub struct NameError {
 
 const RULE: &str = "use a DNS-1123 label: lowercase letters, digits and '-', at most 63 \
                     characters, starting with a letter or digit and ending with one";
+
+/// A service name's rule is the label's with a lowercase letter first (it is also a Go
+/// package and a Kubernetes Service name): the hint says exactly what the check checks.
+const SERVICE_RULE: &str = "use a DNS-1123 label that starts with a lowercase letter: \
+                            lowercase letters, digits and '-', at most 63 characters, ending \
+                            with a letter or digit";
+
+fn rule_of(what: &str) -> &'static str {
+    if what == "service name" {
+        SERVICE_RULE
+    } else {
+        RULE
+    }
+}
 
 /// The longest DNS-1123 label.
 pub const MAX_LEN: usize = 63;

@@ -137,7 +137,7 @@ impl Printer {
         } else {
             "error"
         };
-        let _ = writeln!(io::stderr().lock(), "{prefix}: {err:#}");
+        let _ = writeln!(io::stderr().lock(), "{prefix}: {}", error_line(err));
     }
 
     /// Print a command's result: `doc` as JSON under `--output json`, otherwise the text that
@@ -204,9 +204,59 @@ fn json_io_error(e: serde_json::Error) -> io::Error {
     }
 }
 
+/// An error chain as the one line hale prints: each cause once (a message that already ends
+/// with its source's text — `reading x: x is not UTF-8 text` over that same io error — does
+/// not repeat it), a multi-line message folded onto one line, control characters escaped.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() || line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    escape_controls(&line)
+}
+
+/// Control characters (a terminal escape sequence in an address or a tag, a NUL) as `\u{1b}`,
+/// so what another program registered cannot drive the user's terminal.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_line_prints_each_cause_once_on_one_line_with_controls_escaped() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading x: {source}")]
+        struct Reading {
+            source: std::io::Error,
+        }
+        let io = std::io::Error::other("x is not UTF-8 text");
+        let err = anyhow::Error::new(Reading { source: io }).context("deploy");
+        assert_eq!(error_line(&err), "deploy: reading x: x is not UTF-8 text");
+        let err = anyhow::anyhow!("line one\n  line two\x1b[31m");
+        assert_eq!(error_line(&err), "line one line two\\u{1b}[31m");
+    }
 
     fn env(
         vars: &'static [(&'static str, &'static str)],

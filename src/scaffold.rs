@@ -631,12 +631,24 @@ pub fn stage(dest: &Path, contents: &[u8]) -> Result<Staged, ScaffoldError> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(ScaffoldError::io("creating", &parent))?;
+    crate::userfile::create_dir_all(&parent).map_err(ScaffoldError::io("creating", &parent))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".hale-tmp-")
         .tempfile_in(&parent)
         .map_err(ScaffoldError::io("writing into", &parent))?;
     std::io::Write::write_all(&mut tmp, contents).map_err(ScaffoldError::io("writing", dest))?;
+    // A temporary file is 0600: the file it replaces keeps its own mode (an executable script
+    // stays executable, a 0644 file stays readable), and a new one gets 0644 as `hale new`
+    // writes them.
+    let mode = std::fs::symlink_metadata(dest)
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(0o644, |m| {
+            std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777
+        });
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+        .map_err(ScaffoldError::io("writing", dest))?;
     Ok(Staged {
         tmp,
         dest: dest.to_path_buf(),
@@ -662,7 +674,7 @@ pub fn write_tree(root: &Path, files: &[PlannedFile], force: bool) -> Result<(),
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(ScaffoldError::io("creating", &parent))?;
+    crate::userfile::create_dir_all(&parent).map_err(ScaffoldError::io("creating", &parent))?;
     let staging = tempfile::Builder::new()
         .prefix(".hale-new-")
         .tempdir_in(&parent)
@@ -670,7 +682,7 @@ pub fn write_tree(root: &Path, files: &[PlannedFile], force: bool) -> Result<(),
     for file in files {
         let dest = staging.path().join(&file.path);
         if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).map_err(ScaffoldError::io("creating", dir))?;
+            crate::userfile::create_dir_all(dir).map_err(ScaffoldError::io("creating", dir))?;
         }
         std::fs::write(&dest, &file.contents).map_err(ScaffoldError::io("writing", &file.path))?;
     }
@@ -732,6 +744,26 @@ pub fn builtin_set() -> Vec<PlannedFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `hale upgrade` (and every other replace) goes through `stage`: a replaced file keeps
+    /// its mode (it turned 0644 into 0600 before), a new one is 0644.
+    #[test]
+    fn a_replaced_file_keeps_its_mode_and_a_new_one_is_0644() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        for m in [0o644, 0o755, 0o600] {
+            let f = dir.path().join(format!("f{m:o}"));
+            std::fs::write(&f, "old").unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(m)).unwrap();
+            write_atomic(&f, b"new").unwrap();
+            assert_eq!(mode(&f), m);
+            assert_eq!(std::fs::read(&f).unwrap(), b"new");
+        }
+        let fresh = dir.path().join("sub/new.txt");
+        write_atomic(&fresh, b"x").unwrap();
+        assert_eq!(mode(&fresh), 0o644);
+    }
 
     #[test]
     fn dns_labels_are_accepted() {

@@ -161,6 +161,20 @@ pub fn read_file(dir: &Path) -> Result<Option<(PathBuf, ConfigFile)>, SettingsEr
             detail: format!(" name: {e}"),
         })?;
     }
+    // The same checks as the flags that give these values (`crate::values`).
+    let field = |key: &str, e: String| SettingsError::File {
+        path: path.clone(),
+        detail: format!(" {key}: {e}"),
+    };
+    if let Some(registry) = &file.registry {
+        crate::values::registry_url(registry).map_err(|e| field("registry", e))?;
+    }
+    if file.deploy.max_replicas == Some(0) {
+        return Err(field(
+            "[deploy] max_replicas",
+            "0 is not allowed: give a whole number of at least 1".into(),
+        ));
+    }
     Ok(Some((path, file)))
 }
 
@@ -174,6 +188,8 @@ pub enum SettingsError {
     Port(String),
     #[error("port 0 is not allowed: pick a port from 1 to 65535")]
     PortZero,
+    #[error("{key}: {detail}")]
+    Env { key: &'static str, detail: String },
     #[error("reading {}", path.display())]
     Read {
         path: PathBuf,
@@ -254,6 +270,10 @@ pub fn resolve(
     let (registry, registry_source) = if let Some(r) = flags.registry {
         (r, Source::Flag)
     } else if let Some(r) = env_nonempty("HALE_REGISTRY") {
+        crate::values::registry_url(&r).map_err(|detail| SettingsError::Env {
+            key: "HALE_REGISTRY",
+            detail,
+        })?;
         (r, Source::Env)
     } else if let Some(r) = file.registry.clone() {
         (r, Source::File)

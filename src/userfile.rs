@@ -69,6 +69,44 @@ pub enum Refused {
         what: &'static str,
         max: u64,
     },
+    #[error("{path} is not UTF-8 text (a binary file?): give the path of a text file")]
+    NotText { path: String },
+    #[error(
+        "{blocker} is a file where a folder is needed{on_the_way}: move it, or give another path"
+    )]
+    NotAFolder { blocker: String, on_the_way: String },
+}
+
+/// `std::fs::create_dir_all`, with a file on the way refused in words ("f is a file, not a
+/// folder, so f/sub cannot be created") instead of `File exists`, and exit 2.
+pub fn create_dir_all(path: impl AsRef<Path>) -> std::io::Result<()> {
+    let path = path.as_ref();
+    std::fs::create_dir_all(path).map_err(|e| file_on_the_way(path, e))
+}
+
+/// `Not a directory` from an open or a create: the file that stands where a folder is needed,
+/// named, as a refusal; any other error as it is.
+fn file_on_the_way(path: &Path, e: std::io::Error) -> std::io::Error {
+    if !matches!(
+        e.kind(),
+        std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory
+    ) {
+        return e;
+    }
+    match path
+        .ancestors()
+        .find(|a| std::fs::metadata(a).is_ok_and(|m| !m.is_dir()))
+    {
+        Some(b) => refused(Refused::NotAFolder {
+            blocker: b.display().to_string(),
+            on_the_way: if b == path {
+                String::new()
+            } else {
+                format!(" (on the way to {})", path.display())
+            },
+        }),
+        None => e,
+    }
 }
 
 fn refused(r: Refused) -> std::io::Error {
@@ -101,7 +139,8 @@ pub fn read(path: &Path, limit: Limit) -> std::io::Result<Vec<u8>> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(path)?;
+        .open(path)
+        .map_err(|e| file_on_the_way(path, e))?;
     let meta = file.metadata()?;
     let show = || path.display().to_string();
     if !meta.file_type().is_file() {
@@ -128,13 +167,12 @@ pub fn read(path: &Path, limit: Limit) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// [`read`] as UTF-8 text; invalid UTF-8 is `InvalidData` naming the file.
+/// [`read`] as UTF-8 text; invalid UTF-8 is refused ([`Refused::NotText`]) naming the file.
 pub fn read_to_string(path: &Path, limit: Limit) -> std::io::Result<String> {
     String::from_utf8(read(path, limit)?).map_err(|_| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{} is not UTF-8 text", path.display()),
-        )
+        refused(Refused::NotText {
+            path: path.display().to_string(),
+        })
     })
 }
 

@@ -48,10 +48,10 @@ pub struct BuildArgs {
     #[arg(long = "image-version", value_name = "VERSION")]
     pub image_version: Option<String>,
     /// The OCI image layout folder to write [default: <path>/.hale/image/oci].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = crate::values::output_dir)]
     pub oci_layout: Option<PathBuf>,
     /// Also write a docker-archive tar (what `docker load -i` reads).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = crate::values::output_file)]
     pub archive: Option<PathBuf>,
     /// Load the image into the Docker Engine at DOCKER_HOST (the host's platform of an index).
     #[arg(long)]
@@ -60,7 +60,7 @@ pub struct BuildArgs {
     #[arg(long, value_name = "REF")]
     pub push: Option<String>,
     /// A registry (HOST[:PORT]) reached over plain http although it is not on loopback.
-    #[arg(long, value_name = "HOST")]
+    #[arg(long, value_name = "HOST", value_parser = crate::values::registry_host)]
     pub insecure_registry: Vec<String>,
     /// A Dockerfile build argument (engine path), repeatable. Build args stay in the image's
     /// history: pass secrets as BuildKit secret mounts, never here.

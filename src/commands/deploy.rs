@@ -138,7 +138,7 @@ pub struct RenderFlags {
     )]
     pub prometheus_label: String,
     /// A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>].
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = crate::values::host_port)]
     pub scrape_target: Vec<String>,
 }
 

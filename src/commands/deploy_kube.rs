@@ -58,10 +58,10 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub force_conflicts: bool,
     /// Deploy this image instead of the rendered one (e.g. the digest `hale build` recorded).
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", value_parser = crate::values::image_reference)]
     pub image: Option<String>,
     /// How long to wait for the rollout before giving up.
-    #[arg(long, default_value = "5m", value_parser = crate::settings::parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = crate::values::positive_duration)]
     pub timeout: Duration,
     /// When the rollout fails or times out, undo it to the previous revision and wait for that.
     #[arg(long)]

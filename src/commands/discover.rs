@@ -22,7 +22,7 @@ pub struct DiscoverArgs {
     #[arg(long)]
     pub watch: bool,
     /// Stop watching after this long (with --watch).
-    #[arg(long, requires = "watch", value_parser = crate::settings::parse_duration)]
+    #[arg(long, requires = "watch", value_parser = crate::values::positive_duration)]
     pub timeout: Option<Duration>,
 }
 

@@ -15,7 +15,6 @@ use crate::load::job::{self, Job, TargetSpec};
 use crate::load::plan::{self, Breaker, BreakerTuning, LoadRequest};
 use crate::load::{self, targets, Arrivals, FaultStep, Profile};
 use crate::output::Printer;
-use crate::settings::parse_duration;
 use crate::stop::Stop;
 use crate::usage;
 
@@ -41,7 +40,8 @@ pub struct LoadArgs {
         long,
         value_name = "HOST:PORT,...",
         value_delimiter = ',',
-        conflicts_with = "url"
+        conflicts_with = "url",
+        value_parser = crate::values::endpoint
     )]
     pub endpoints: Vec<String>,
     /// One target URL (http://host:port/path or https://…).
@@ -75,13 +75,13 @@ pub struct LoadArgs {
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<Profile>,
     /// How long to send (default 10s unless --requests is given).
-    #[arg(short, long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(short, long, value_name = "DURATION", value_parser = crate::values::positive_duration)]
     pub duration: Option<Duration>,
     /// Stop after this many requests.
     #[arg(short = 'n', long, value_name = "N")]
     pub requests: Option<u64>,
     /// Per-request timeout.
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = crate::values::positive_duration)]
     pub timeout: Duration,
     /// Balancing strategy.
     #[arg(short, long, value_enum, default_value_t = Strategy::P2cEwma)]
@@ -94,7 +94,7 @@ pub struct LoadArgs {
     #[arg(long, value_enum, default_value_t = HashKind::Ring)]
     pub hash: HashKind,
     /// Distinct generated keys for --hash-header.
-    #[arg(long, default_value_t = 1000, value_name = "N")]
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = crate::values::positive_count)]
     pub hash_keys: u32,
     /// Instance protection.
     #[arg(long, value_enum, default_value_t = Breaker::ThreeState)]
@@ -103,19 +103,19 @@ pub struct LoadArgs {
     #[arg(long, value_name = "RATE")]
     pub breaker_failure_rate: Option<f64>,
     /// Three-state: calls in the window before the failure rate counts.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::values::positive_count)]
     pub breaker_min_calls: Option<u32>,
     /// Three-state: consecutive failures that open the breaker.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::values::positive_count)]
     pub breaker_consecutive: Option<u32>,
     /// Three-state: failure-rate window.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::values::positive_duration)]
     pub breaker_window: Option<Duration>,
     /// Three-state: how long the breaker stays open before probing.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::values::positive_duration)]
     pub breaker_open: Option<Duration>,
     /// Three-state: half-open probes that must succeed to close.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::values::positive_count)]
     pub breaker_probes: Option<u32>,
     /// Adaptive: K in max(0, (requests − K·accepts)/(requests + 1)).
     #[arg(long, value_name = "K")]

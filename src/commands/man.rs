@@ -25,7 +25,8 @@ pub fn run(args: ManArgs, printer: &Printer) -> anyhow::Result<()> {
             std::io::stdout().lock().write_all(&out)?;
         }
         Some(dir) => {
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            crate::userfile::create_dir_all(&dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
             clap_mangen::generate_to(cmd, &dir)
                 .with_context(|| format!("writing man pages into {}", dir.display()))?;
             printer.status("Wrote", format!("man pages into {}", dir.display()));

@@ -33,7 +33,7 @@ use crate::stop::Stop;
 pub struct RegistryUrlArgs {
     /// Registry URL: consul://host:port, etcd://host:port or file://PATH
     /// [default: HALE_REGISTRY, hale.toml, then the embedded file registry].
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = crate::values::registry_url)]
     pub registry: Option<String>,
 }
 

@@ -12,7 +12,6 @@ use crate::discovery::{
 };
 use crate::exit::Interrupted;
 use crate::output::Printer;
-use crate::settings;
 use crate::stop::Stop;
 
 #[derive(Debug, Args)]
@@ -23,13 +22,13 @@ pub struct RegisterArgs {
     #[arg(long)]
     pub name: String,
     /// Where the instance answers, HOST:PORT.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = crate::values::host_port)]
     pub address: String,
     /// HTTP health path the registry checks (Consul runs it every 5 s).
     #[arg(long, value_name = "PATH", default_value = "/healthz")]
     pub check: String,
     /// How long the entry lives without a heartbeat; heartbeats go every TTL/3.
-    #[arg(long, default_value = "10s", value_parser = settings::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::values::positive_duration)]
     pub ttl: Duration,
     /// Instance id, a DNS-1123 label [default: <name>-<host>-<port> with '.' and ':' as '-'].
     #[arg(long)]

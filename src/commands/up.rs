@@ -27,13 +27,13 @@ pub struct UpArgs {
     #[command(flatten)]
     pub registry: RegistryUrlArgs,
     /// How long the instances may take to answer 200 on /readyz.
-    #[arg(long, default_value = "60s", value_parser = settings::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = crate::values::positive_duration)]
     pub ready_timeout: Duration,
     /// Where the instances run: processes, or containers of the built image.
     #[arg(long, value_enum, default_value_t = RuntimeArg::Process)]
     pub runtime: RuntimeArg,
     /// The image to run with `--runtime docker` [default: the one `.hale/build.json` names].
-    #[arg(long, value_name = "REF")]
+    #[arg(long, value_name = "REF", value_parser = crate::values::image_reference)]
     pub image: Option<String>,
 }
 

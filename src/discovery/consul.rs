@@ -113,7 +113,7 @@ impl ConsulRegistry {
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, RegistryError> {
         let resp = req
-            .timeout(Duration::from_secs(5))
+            .timeout(crate::network::deadline())
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
@@ -244,7 +244,7 @@ impl ConsulRegistry {
         index: Option<u64>,
     ) -> Result<(Vec<Instance>, u64), RegistryError> {
         let mut url = self.endpoint(&format!("/v1/health/service/{name}?passing"));
-        let mut timeout = Duration::from_secs(5);
+        let mut timeout = crate::network::deadline();
         if let Some(index) = index {
             url.push_str(&format!("&index={index}&wait={}s", BLOCKING_WAIT.as_secs()));
             timeout += BLOCKING_WAIT + BLOCKING_WAIT / 16;
@@ -382,14 +382,10 @@ fn parse_consul_duration(value: &serde_json::Value) -> Option<Duration> {
 
 /// The innermost cause of a reqwest error: "connection refused", not "error sending request".
 pub(crate) fn cause_of(e: &reqwest::Error) -> String {
-    let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
-    }
     if e.is_timeout() {
-        "timed out".into()
+        crate::network::no_answer()
     } else {
-        source.to_string()
+        crate::network::cause(e)
     }
 }
 

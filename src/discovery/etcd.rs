@@ -173,7 +173,7 @@ impl EtcdRegistry {
             .client
             .post(format!("http://{}{path}", self.addr))
             .json(&body)
-            .timeout(Duration::from_secs(5))
+            .timeout(crate::network::deadline())
             .send()
             .await
             .map_err(|e| RegistryError::Unreachable {

@@ -232,6 +232,9 @@ impl FileRegistry {
     }
 }
 
+/// The registry file format this hale reads and writes.
+const FORMAT: u64 = 1;
+
 fn file_error(path: &Path, cause: io::Error) -> RegistryError {
     RegistryError::File {
         path: path.display().to_string(),
@@ -247,7 +250,7 @@ fn lock_path(path: &Path) -> PathBuf {
 
 fn open_lock(path: &Path) -> Result<File, RegistryError> {
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| file_error(parent, e))?;
+        crate::userfile::create_dir_all(parent).map_err(|e| file_error(parent, e))?;
     }
     let lock = lock_path(path);
     OpenOptions::new()
@@ -267,6 +270,14 @@ fn read_document(path: &Path) -> Result<FileDocument, RegistryError> {
     };
     if text.iter().all(u8::is_ascii_whitespace) {
         return Ok(FileDocument::default());
+    }
+    if let Some(found) = crate::values::declared_format(&text).filter(|v| *v > FORMAT) {
+        return Err(RegistryError::NewerFormat(crate::values::newer_format(
+            path,
+            "registry file",
+            found,
+            FORMAT,
+        )));
     }
     serde_json::from_slice(&text).map_err(|e| {
         file_error(
@@ -306,7 +317,7 @@ pub fn update<T>(
     (|| {
         let mut doc = read_document(path)?;
         let now = now_unix_ms();
-        doc.version = 1;
+        doc.version = FORMAT as u32;
         doc.instances.retain(|e| e.live(now));
         let out = change(&mut doc, now)?;
         doc.instances

@@ -206,18 +206,12 @@ impl fmt::Display for RegistryUrl {
     }
 }
 
-/// Split `host:port` or `[v6]:port`. The host comes back without brackets.
+/// Split `host:port` or `[v6]:port` ([`crate::values::HostPort`]: a host name, IPv4 or a
+/// bracketed IPv6 address, port 1-65535). The host comes back without brackets.
 pub fn split_host_port(text: &str) -> Option<(String, u16)> {
-    let (host, port) = text.rsplit_once(':')?;
-    let port: u16 = port.parse().ok()?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.contains(':') && !text.starts_with('[') {
-        return None;
-    }
-    Some((host.to_string(), port))
+    crate::values::HostPort::parse(text)
+        .ok()
+        .map(|hp| (hp.host, hp.port))
 }
 
 /// How instances are laid out in etcd: hale's own keys, or those go-zero and kratos read.
@@ -247,7 +241,7 @@ pub enum RegistryError {
     Client(#[source] reqwest::Error),
     #[error("registry {url} is unreachable: {cause}")]
     Unreachable { url: String, cause: String },
-    #[error("registry {url} answered HTTP {status}: {body}")]
+    #[error("registry {url} answered {}", crate::network::http_answer(*status, body))]
     Http {
         url: String,
         status: u16,
@@ -271,6 +265,9 @@ pub enum RegistryError {
     LayoutNotSupported { layout: Layout, url: String },
     #[error("file registry {path}: {cause}")]
     File { path: String, cause: std::io::Error },
+    /// A registry file written by a newer hale: refused, never rewritten.
+    #[error("{0}")]
+    NewerFormat(String),
 }
 
 /// What a registration holds on to between heartbeats (etcd's lease).
@@ -290,11 +287,12 @@ pub enum Registry {
     File(file::FileRegistry),
 }
 
-/// The HTTP client every backend uses: short connect timeout so an absent registry is
-/// reported quickly; no overall timeout because blocking queries and watches are long.
+/// The HTTP client every backend uses: the network deadline to connect
+/// ([`crate::network::deadline`]); each request sets its own overall timeout (the deadline, or
+/// a blocking query's wait plus the deadline) because blocking queries and watches are long.
 pub(crate) fn http_client() -> Result<reqwest::Client, RegistryError> {
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
+        .connect_timeout(crate::network::deadline())
         .no_proxy()
         .build()
         .map_err(RegistryError::Client)
@@ -552,7 +550,12 @@ pub async fn keep_registered(
         () = stop.stopped() => {}
         () = keep_alive => {}
     }
-    match tokio::time::timeout(Duration::from_secs(5), registry.release(instance, &lease)).await {
+    match tokio::time::timeout(
+        crate::network::deadline(),
+        registry.release(instance, &lease),
+    )
+    .await
+    {
         Ok(Ok(_)) => {
             progress.status("Deregistered", id);
             Ok(KeeperOutcome::Deregistered)

@@ -34,12 +34,13 @@ impl<'a> DiscoverReport<'a> {
             .iter()
             .map(|i| format!("{}={}", i.id, i.endpoint()))
             .collect();
-        format!(
+        // Entries are what other programs registered: control characters are escaped.
+        crate::output::escape_controls(&format!(
             "{} {} healthy: {}",
             humantime::format_rfc3339_seconds(now),
             self.instances.len(),
             list.join(" ")
-        )
+        ))
     }
 
     /// The table: ID, ADDRESS, TAGS and META columns (`-` for none); nothing for no instance.
@@ -66,6 +67,9 @@ impl<'a> DiscoverReport<'a> {
                         meta.join(",")
                     },
                 ]
+                // Entries are what other programs registered: a terminal escape sequence in
+                // an address or a tag is shown, not obeyed.
+                .map(|cell| crate::output::escape_controls(&cell))
             })
             .collect();
         let width = |col: usize, title: &str| {

@@ -180,7 +180,10 @@ struct Listed {
     id: String,
 }
 
-const CONTROL: Duration = Duration::from_secs(30);
+/// Each control call (create, start, kill, inspect, remove, list, logs): the network deadline.
+fn control() -> Duration {
+    crate::network::deadline()
+}
 
 impl Engine {
     pub fn new(host: EngineHost) -> Engine {
@@ -215,7 +218,7 @@ impl Engine {
         let req = req
             .body(Full::new(bytes))
             .map_err(|e| unreachable(e.to_string()))?;
-        crate::engine::round_trip(&self.host, req, CONTROL)
+        crate::engine::round_trip(&self.host, req, control())
             .await
             .map_err(unreachable)
     }
@@ -547,7 +550,7 @@ impl DockerRuntime {
             Err(e) => return Err(e.into()),
         };
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
+            crate::userfile::create_dir_all(parent)
                 .map_err(super::io(format!("creating {}", parent.display())))?;
         }
         let tmp = path.with_extension(format!("log.tmp.{}", std::process::id()));

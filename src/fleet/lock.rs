@@ -18,7 +18,7 @@ impl FleetLock {
     /// Take the lock of the fleet in `dir` (absolute), creating `.hale/` if needed.
     pub fn take(dir: &Path) -> Result<FleetLock, FleetError> {
         let state_dir = dir.join(STATE_DIR);
-        std::fs::create_dir_all(&state_dir)
+        crate::userfile::create_dir_all(&state_dir)
             .map_err(io(format!("creating {}", state_dir.display())))?;
         let mut lock = Self::lock(dir, true)?;
         lock.announce(dir)?;

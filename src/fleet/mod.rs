@@ -113,6 +113,9 @@ pub enum FleetError {
     },
     #[error("error rate {0} is outside 0..1")]
     BadErrorRate(f64),
+    /// `.hale/fleet.json` written by a newer hale: refused, never rewritten.
+    #[error("{0}")]
+    NewerState(String),
     #[error("setting faults on {addr}")]
     FaultsUnreachable {
         addr: SocketAddr,

@@ -17,7 +17,7 @@ pub struct ProcessRuntime {
 impl Runtime for ProcessRuntime {
     async fn start(&self, spec: &InstanceSpec) -> Result<Handle, FleetError> {
         if let Some(parent) = spec.log.parent() {
-            std::fs::create_dir_all(parent)
+            crate::userfile::create_dir_all(parent)
                 .map_err(io(format!("creating {}", parent.display())))?;
         }
         let opening = || format!("opening {}", spec.log.display());

@@ -151,8 +151,7 @@ impl<'a> PsDocument<'a> {
             "ID", "PID", "ADDRESS", "ALIVE", "HEALTHZ", "READYZ"
         )?;
         for r in self.instances {
-            writeln!(
-                out,
+            let line = format!(
                 "{:<20} {:>8}  {:<21} {:<5} {:<7} {:<6} {}",
                 r.id,
                 r.pid,
@@ -161,7 +160,9 @@ impl<'a> PsDocument<'a> {
                 code(r.healthz),
                 code(r.readyz),
                 faults_text(r.faults.as_ref())
-            )?;
+            );
+            // The state file is a user's file: control characters are shown, not obeyed.
+            writeln!(out, "{}", crate::output::escape_controls(&line))?;
         }
         Ok(())
     }

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::runtime::{docker_runtime, FleetRuntime};
 use super::{io, FleetError, ProcessRuntime, STATE_DIR};
 
+/// The fleet state format this hale reads and writes.
+const FORMAT: u64 = 1;
+
 /// `.hale/fleet.json`. Fields are only ever added (older files stay readable).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FleetState {
@@ -148,6 +151,14 @@ impl FleetState {
                     source,
                 }
             })?;
+        if let Some(found) = crate::values::declared_format(&text).filter(|v| *v > FORMAT) {
+            return Err(FleetError::NewerState(crate::values::newer_format(
+                &path,
+                "fleet state",
+                found,
+                FORMAT,
+            )));
+        }
         let state: FleetState =
             serde_json::from_slice(&text).map_err(|source| FleetError::BadState {
                 path: path.clone(),
@@ -167,7 +178,8 @@ impl FleetState {
     pub fn save(&self, dir: &Path) -> Result<(), FleetError> {
         let parent = dir.join(STATE_DIR);
         let path = Self::path(dir);
-        std::fs::create_dir_all(&parent).map_err(io(format!("creating {}", parent.display())))?;
+        crate::userfile::create_dir_all(&parent)
+            .map_err(io(format!("creating {}", parent.display())))?;
         let tmp = parent.join(format!("fleet.json.tmp.{}", std::process::id()));
         let mut text = serde_json::to_vec_pretty(self).map_err(|source| FleetError::BadState {
             path: path.clone(),

@@ -22,7 +22,7 @@ pub enum RegistryError {
     NoRegistry(String),
     #[error("registry {0} does not speak TLS: plain http is used only for loopback registries and those named by --insecure-registry")]
     NeedsTls(String),
-    #[error("registry {registry} presented a certificate hale does not trust ({reason}): pass --registry-cacert FILE or put its CA in /etc/docker/certs.d/{registry}/ca.crt")]
+    #[error("registry {registry}: {reason}")]
     Untrusted { registry: String, reason: String },
     #[error("{}: {reason}", path.display())]
     CaFile { path: PathBuf, reason: String },
@@ -34,7 +34,7 @@ pub enum RegistryError {
         repository: String,
         status: u16,
     },
-    #[error("registry {registry}: {what} failed with HTTP {status}: {body}")]
+    #[error("registry {registry}: {what} failed with {}", crate::network::http_answer(*status, body))]
     Http {
         registry: String,
         what: String,
@@ -230,19 +230,23 @@ impl Client {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .redirect(reqwest::redirect::Policy::limited(5))
-            .connect_timeout(std::time::Duration::from_secs(30))
-            .timeout(std::time::Duration::from_secs(300))
+            // The network deadline to connect and for each answer (a response's head, then
+            // each read of its body), so a registry that accepts and never answers fails in
+            // that time, and a long blob transfer that keeps moving does not.
+            .connect_timeout(crate::network::deadline())
+            .read_timeout(crate::network::deadline())
             .build()
             .map_err(|e| unreachable(e.to_string()))?;
         // The version check every client makes first (`GET /v2/`): any answer is fine here.
         let base = match http.get(format!("https://{registry}/v2/")).send().await {
             Ok(_) => format!("https://{registry}"),
             Err(e) => match tls_error(&e) {
-                Some(rustls::Error::InvalidCertificate(why)) => {
+                Some(tls @ rustls::Error::InvalidCertificate(_)) => {
+                    let fix = format!("pass --registry-cacert FILE or put its CA in /etc/docker/certs.d/{registry}/ca.crt");
                     return Err(RegistryError::Untrusted {
+                        reason: crate::network::tls_sentence(&tls, &fix),
                         registry,
-                        reason: format!("{why:?}"),
-                    })
+                    });
                 }
                 // Not TLS (a plain http registry answers garbage or hangs up): http, if it may.
                 _ if opts.may_use_http(&registry) => {

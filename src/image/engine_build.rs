@@ -371,7 +371,7 @@ impl Engine {
         let mut sboms = Vec::new();
         if let (Some((title, version, created)), Some(bin)) = (sbom_for, &image.entrypoint_file) {
             if super::gobuild::available().await {
-                std::fs::create_dir_all(work_dir).map_err(|source| ImageError::Io {
+                crate::userfile::create_dir_all(work_dir).map_err(|source| ImageError::Io {
                     path: work_dir.to_path_buf(),
                     source,
                 })?;

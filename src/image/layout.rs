@@ -38,13 +38,13 @@ pub fn write_oci_layout(
         return Err(ImageError::NotALayout(dir.to_path_buf()));
     }
     let parent = dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    crate::userfile::create_dir_all(parent).map_err(io(parent))?;
     let staging = tempfile::Builder::new()
         .prefix(".hale-oci-")
         .tempdir_in(parent)
         .map_err(io(parent))?;
     let root = staging.path();
-    std::fs::create_dir_all(root.join("blobs/sha256")).map_err(io(root))?;
+    crate::userfile::create_dir_all(root.join("blobs/sha256")).map_err(io(root))?;
     for (digest, data) in &store.blobs {
         let p = root.join(blob_path(digest));
         std::fs::write(&p, data).map_err(io(&p))?;
@@ -145,7 +145,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), ImageError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    crate::userfile::create_dir_all(parent).map_err(io(parent))?;
     let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(io(parent))?;
     std::io::Write::write_all(&mut tmp, data).map_err(io(path))?;
     // tempfile creates 0600; these files are build outputs anyone may read.

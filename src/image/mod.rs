@@ -217,7 +217,7 @@ pub async fn build_native(
         ),
         _ => None,
     };
-    std::fs::create_dir_all(&opts.work_dir).map_err(|source| ImageError::Io {
+    crate::userfile::create_dir_all(&opts.work_dir).map_err(|source| ImageError::Io {
         path: opts.work_dir.clone(),
         source,
     })?;

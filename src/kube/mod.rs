@@ -144,38 +144,76 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
-fn read_kubeconfig(target: &Target) -> Result<Kubeconfig, KubeError> {
-    let bad = |path: &Path, e: kube::config::KubeconfigError| KubeError::Kubeconfig {
-        path: path.display().to_string(),
-        cause: e.to_string(),
-    };
-    if let Some(path) = &target.kubeconfig {
-        if !path.is_file() {
-            return Err(KubeError::Kubeconfig {
-                path: path.display().to_string(),
-                cause: "no such file".into(),
-            });
+/// A kubeconfig file, read as every user file is (`userfile`: a FIFO or a folder is refused at
+/// once) and parsed; a YAML error is `PATH:LINE:COLUMN: what` on one line, never the parser's
+/// multi-line snippet.
+fn read_kubeconfig_file(path: &Path) -> Result<Kubeconfig, KubeError> {
+    // Checked (and read) as a user file first; kube then reads it again to make the
+    // certificate paths in it absolute against its folder.
+    crate::userfile::read_to_string(path, crate::userfile::Limit::RECORD).map_err(|e| {
+        KubeError::Kubeconfig {
+            path: path.display().to_string(),
+            cause: if e.kind() == std::io::ErrorKind::NotFound {
+                "no such file".into()
+            } else {
+                e.to_string()
+            },
         }
-        return Kubeconfig::read_from(path).map_err(|e| bad(path, e));
+    })?;
+    Kubeconfig::read_from(path).map_err(|e| {
+        let (at, what) = yaml_error_line(&e.to_string());
+        KubeError::Kubeconfig {
+            path: format!("{}{at}", path.display()),
+            cause: what,
+        }
+    })
+}
+
+/// `(":4:11", "expected string scalar")` from a YAML error whose first line says `line 4 column
+/// 11: expected string scalar` (the parser appends a multi-line snippet: dropped).
+fn yaml_error_line(message: &str) -> (String, String) {
+    let first = message.lines().next().unwrap_or_default();
+    let Some(at) = first.find("line ") else {
+        return (String::new(), first.to_string());
+    };
+    let rest = &first[at + 5..];
+    let parsed = rest.split_once(" column ").and_then(|(line, rest)| {
+        let (col, what) = rest.split_once(": ").unwrap_or((rest, ""));
+        Some((
+            line.parse::<u64>().ok()?,
+            col.trim().parse::<u64>().ok()?,
+            what,
+        ))
+    });
+    match parsed {
+        Some((line, col, what)) => (format!(":{line}:{col}"), what.trim().to_string()),
+        None => (String::new(), first.to_string()),
+    }
+}
+
+fn read_kubeconfig(target: &Target) -> Result<Kubeconfig, KubeError> {
+    if let Some(path) = &target.kubeconfig {
+        return read_kubeconfig_file(path);
     }
     match Kubeconfig::from_env() {
         Ok(Some(config)) => return Ok(config),
         Ok(None) => {}
         Err(e) => {
+            let (at, what) = yaml_error_line(&e.to_string());
             return Err(KubeError::Kubeconfig {
-                path: std::env::var("KUBECONFIG").unwrap_or_default(),
-                cause: e.to_string(),
-            })
+                path: format!("{}{at}", std::env::var("KUBECONFIG").unwrap_or_default()),
+                cause: what,
+            });
         }
     }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .ok_or(KubeError::NoKubeconfig)?;
     let path = home.join(".kube").join("config");
-    if !path.is_file() {
+    if !path.exists() {
         return Err(KubeError::NoKubeconfig);
     }
-    Kubeconfig::read_from(&path).map_err(|e| bad(&path, e))
+    read_kubeconfig_file(&path)
 }
 
 /// Resolve the target as kubectl does and build a client. Makes no request: an unreachable
@@ -213,12 +251,20 @@ pub async fn connect(target: &Target) -> Result<Cluster, KubeError> {
         context: Some(context.clone()),
         ..KubeConfigOptions::default()
     };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|e| KubeError::BadContext {
             context: context.clone(),
             cause: e.to_string(),
         })?;
+    // The network deadline: to connect, to send, and for each answer (counted from the
+    // request, not from when a pooled connection went idle). Watches close themselves before
+    // it (kube::rollout), so an idle watch is not a silent server.
+    let deadline = crate::network::deadline();
+    config.connect_timeout = Some(deadline);
+    config.read_timeout = Some(deadline);
+    config.write_timeout = Some(deadline);
+    config.reset_reader_on_write = true;
     let server = config.cluster_url.to_string();
     let server = server.trim_end_matches('/').to_string();
     let (namespace, namespace_explicit) = match &target.namespace {
@@ -287,26 +333,14 @@ impl Cluster {
             },
             kube::Error::HyperError(_) | kube::Error::Service(_) => KubeError::Unreachable {
                 server: self.server.clone(),
-                cause: cause_chain(&err),
+                cause: crate::network::cause_with(
+                    &err,
+                    "put its CA in the kubeconfig's certificate-authority-data",
+                ),
             },
             _ => KubeError::Api { what, source: err },
         }
     }
-}
-
-/// The innermost causes of an error on one line (hyper's connect errors hide the useful part,
-/// `Connection refused`, three levels down).
-fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = e.source();
-    }
-    parts.last().cloned().unwrap_or_default()
 }
 
 /// Convert any serializable Kubernetes object (a k8s-openapi type, a `serde_json::Value`) into a

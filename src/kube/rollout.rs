@@ -158,7 +158,15 @@ pub async fn wait(
     let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), namespace);
     let task = format!("rollout/{namespace}/{name}");
     progress.start(&task, format!("deployment/{name}"), None);
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    // The server ends each watch before the network deadline (kube::connect sets it as the
+    // read timeout), so a quiet rollout is not mistaken for a silent server; the watcher resumes.
+    let watch_secs = crate::network::deadline()
+        .as_secs()
+        .saturating_sub(1)
+        .clamp(1, 290) as u32;
+    let config = watcher::Config::default()
+        .fields(&format!("metadata.name={name}"))
+        .timeout(watch_secs);
     let mut events = watcher(api, config).default_backoff().boxed();
     let mut replicas = Replicas::default();
     let mut last = "waiting for the deployment to be observed".to_string();

@@ -151,6 +151,15 @@ impl FromStr for Assertion {
         if !bound.is_finite() || bound < 0.0 {
             return Err(bad().into());
         }
+        // A share of requests is at most all of them, Jain's index at most 1: a bound past
+        // that is a typo that would always hold (or never), not an assertion.
+        if matches!(metric, Metric::Errors | Metric::Jain) && bound > 1.0 {
+            let most = if metric == Metric::Jain { "1" } else { "100%" };
+            return Err(format!(
+                "assertion {s:?}: {value:?} is more than {name} can be (at most {most}); {FORMS}"
+            )
+            .into());
+        }
         Ok(Assertion {
             text: text.to_string(),
             metric,

@@ -160,7 +160,7 @@ pub fn write(set: &Rendered, out: &Path, force: bool) -> Result<WriteReport, Man
 /// Write through a temporary file in the same folder, then rename over the target.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    crate::userfile::create_dir_all(dir).map_err(io("creating", dir))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".hale-tmp-")
         .tempfile_in(dir)

@@ -248,3 +248,496 @@ fn check_does_not_follow_a_folder_link_into_a_loop() {
     std::os::unix::fs::symlink("..", dir.join("deploy/base/loop")).unwrap();
     assert_eq!(check(), before, "each object counted once");
 }
+
+/// Values refused by their type before anything runs: each command below would otherwise
+/// build, start, register or send; here it exits 2 with one line naming the flag, and the
+/// folder (a service with hale.toml, state beside it) is byte for byte what it was.
+#[test]
+fn bad_values_are_refused_at_parse_time_and_nothing_changes() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let state = tmp.path();
+    let cases: &[(&[&str], &str)] = &[
+        (&["up", "--ready-timeout", "0s"], "'--ready-timeout"),
+        (&["deploy", "--timeout", "0s"], "'--timeout"),
+        (
+            &["discover", "orders", "--watch", "--timeout", "0s"],
+            "is zero",
+        ),
+        (
+            &[
+                "register",
+                "--name",
+                "a",
+                "--address",
+                "127.0.0.1:1",
+                "--ttl",
+                "0s",
+            ],
+            "is zero",
+        ),
+        (
+            &["load", "--url", "http://127.0.0.1:1/", "--timeout", "0s"],
+            "'--timeout",
+        ),
+        (
+            &[
+                "load",
+                "--url",
+                "http://127.0.0.1:1/",
+                "--breaker-window",
+                "0s",
+            ],
+            "'--breaker-window",
+        ),
+        (
+            &[
+                "load",
+                "--url",
+                "http://127.0.0.1:1/",
+                "--breaker-probes",
+                "0",
+            ],
+            "at least 1",
+        ),
+        (
+            &["load", "--url", "http://127.0.0.1:1/", "--hash-keys", "0"],
+            "at least 1",
+        ),
+        (
+            &[
+                "load",
+                "--url",
+                "http://127.0.0.1:1/",
+                "--assert",
+                "errors<150%",
+            ],
+            "at most 100%",
+        ),
+        (
+            &["register", "--name", "a", "--address", "[::1"],
+            "closing ]",
+        ),
+        (
+            &["register", "--name", "a", "--address", "a b:80"],
+            "a host name is",
+        ),
+        (
+            &[
+                "register",
+                "--name",
+                "a",
+                "--address",
+                "127.0.0.1:1",
+                "--registry",
+                "consul://[::1",
+            ],
+            "bad registry URL",
+        ),
+        (
+            &["load", "--endpoints", "http://127.0.0.1:80"],
+            "drop the scheme",
+        ),
+        (
+            &["build", "--insecure-registry", "http://x/y"],
+            "has a scheme",
+        ),
+        (
+            &["up", "--runtime", "docker", "--image", "UPPER::bad"],
+            "invalid image reference",
+        ),
+        (&["build", "--archive", "missing/x.tar"], "does not exist"),
+        (&["build", "--oci-layout", "hale.toml"], "not a folder"),
+        (
+            &["deploy", "--render", "--scrape-target", "[::1"],
+            "'--scrape-target",
+        ),
+    ];
+    let before = fingerprint(tmp.path());
+    for (args, needle) in cases {
+        let out = run_bounded(state, &dir, args);
+        assert_refused(&out, needle);
+    }
+    assert_eq!(fingerprint(tmp.path()), before, "nothing written");
+}
+
+/// The same values in hale.toml and `HALE_*` are refused the same way, naming the file or key.
+#[test]
+fn bad_values_in_hale_toml_and_the_environment_are_refused_like_flags() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    std::fs::write(
+        dir.join("hale.toml"),
+        "name = \"orders\"\nregistry = \"consul://[::1\"\n",
+    )
+    .unwrap();
+    let before = fingerprint(tmp.path());
+    let out = run_bounded(tmp.path(), &dir, &["deploy", "--render"]);
+    assert_refused(&out, "hale.toml: registry: bad registry URL");
+    std::fs::write(dir.join("hale.toml"), "name = \"orders\"\n").unwrap();
+    let before_env = fingerprint(tmp.path());
+    let out = common::hale(tmp.path())
+        .current_dir(&dir)
+        .env("HALE_REGISTRY", "etcd://a b:2379")
+        .args(["discover", "orders"])
+        .output()
+        .unwrap();
+    assert_refused(&out, "HALE_REGISTRY: bad registry URL");
+    assert_eq!(fingerprint(tmp.path()), before_env);
+    assert_ne!(before, before_env);
+}
+
+/// A registry file or fleet state written by a newer hale is refused like hale.lock, never
+/// rewritten in this hale's format.
+#[test]
+fn state_files_from_a_newer_hale_are_refused_and_left_alone() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let registry = tmp.path().join("registry.json");
+    std::fs::write(&registry, r#"{"version":2,"instances":[],"shards":{}}"#).unwrap();
+    std::fs::create_dir_all(dir.join(".hale")).unwrap();
+    std::fs::write(
+        dir.join(".hale/fleet.json"),
+        r#"{"version":7,"service":"orders","placement":"elsewhere"}"#,
+    )
+    .unwrap();
+    let before = fingerprint(tmp.path());
+    let url = format!("file://{}", registry.display());
+    let out = run_bounded(
+        tmp.path(),
+        &dir,
+        &[
+            "register",
+            "--name",
+            "orders",
+            "--address",
+            "127.0.0.1:1",
+            "--once",
+            "--registry",
+            &url,
+        ],
+    );
+    assert_refused(&out, "format 2, written by a newer hale");
+    let out = run_bounded(
+        tmp.path(),
+        &dir,
+        &["discover", "orders", "--registry", &url],
+    );
+    assert_refused(&out, "format 2, written by a newer hale");
+    for cmd in ["ps", "down"] {
+        let out = run_bounded(tmp.path(), &dir, &[cmd]);
+        assert_refused(&out, "fleet state of format 7, written by a newer hale");
+    }
+    // Only the registry's (empty) lock file may appear: writers take it before reading.
+    let mut after = fingerprint(tmp.path());
+    after.remove(Path::new("registry.json.lock"));
+    assert_eq!(after, before);
+}
+
+/// A peer on 127.0.0.1 that accepts every connection and never answers (nor closes). Its
+/// thread holds the sockets until the test process ends.
+fn silent_listener() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming().flatten() {
+            held.push(socket);
+        }
+    });
+    addr
+}
+
+/// A kubeconfig for `server` trusting `ca_pem` (no credentials: nothing gets that far).
+fn kubeconfig(dir: &Path, server: &str, ca_pem: &str) -> PathBuf {
+    use base64::Engine as _;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: t\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: t\n  context:\n    cluster: t\n    user: t\nusers:\n- name: t\n  user:\n    token: t\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn timed(state: &Path, dir: &Path, args: &[&str]) -> (Output, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let out = run_bounded(state, dir, args);
+    (out, started.elapsed())
+}
+
+#[track_caller]
+fn assert_gave_up(out: &Output, took: std::time::Duration, what: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{what}, one line: {err}");
+    assert!(
+        err.contains("no answer within 2s") && err.contains("--network-timeout"),
+        "{what}: {err}"
+    );
+    // Each of the tries a command makes (registries: https, then http on loopback) waits 2 s.
+    assert!(
+        took < std::time::Duration::from_secs(9),
+        "{what} took {took:?}: {err}"
+    );
+}
+
+/// Consul, etcd and the Kubernetes API server, each a peer that accepts and never answers:
+/// every command gives up after `--network-timeout` (here 2 s; also `HALE_NETWORK_TIMEOUT`),
+/// in one line that names the deadline and how to raise it.
+#[test]
+fn a_peer_that_accepts_and_never_answers_fails_after_the_network_timeout() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let silent = silent_listener();
+    for (what, url) in [
+        ("consul", format!("consul://{silent}")),
+        ("etcd", format!("etcd://{silent}")),
+    ] {
+        let (out, took) = timed(
+            tmp.path(),
+            &dir,
+            &[
+                "--network-timeout",
+                "2s",
+                "discover",
+                "orders",
+                "--registry",
+                &url,
+            ],
+        );
+        assert_gave_up(&out, took, what);
+        let (out, took) = timed(
+            tmp.path(),
+            &dir,
+            &[
+                "--network-timeout",
+                "2s",
+                "register",
+                "--once",
+                "--name",
+                "orders",
+                "--address",
+                "127.0.0.1:1",
+                "--registry",
+                &url,
+            ],
+        );
+        assert_gave_up(&out, took, what);
+    }
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let config = kubeconfig(
+        tmp.path(),
+        &format!("https://{silent}"),
+        &certified.cert.pem(),
+    );
+    let started = std::time::Instant::now();
+    let out = common::hale(tmp.path())
+        .current_dir(&dir)
+        .env("HALE_NETWORK_TIMEOUT", "2s")
+        .args(["deploy", "--dry-run", "--kubeconfig"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_gave_up(&out, started.elapsed(), "API server");
+}
+
+/// `hale build --push` to a registry that accepts and never answers: after the Go build, the
+/// push gives up within the deadline (it held the command for 330 s before).
+#[test]
+fn build_push_to_a_silent_registry_gives_up_after_the_network_timeout() {
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    common::scaffold(tmp.path(), "orders", &dir);
+    let silent = silent_listener();
+    let (out, took) = timed(
+        tmp.path(),
+        &dir,
+        &[
+            "--network-timeout",
+            "2s",
+            "build",
+            "--engine",
+            "native",
+            "--push",
+            &format!("{silent}/orders"),
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap();
+    assert!(last.contains("no answer within 2s"), "{err}");
+    // The Go build comes first; the push itself is two tries (https, then http on loopback).
+    assert!(took < std::time::Duration::from_secs(240), "{took:?}");
+}
+
+/// A TLS server whose certificate is for another name: the error is one sentence with the
+/// cause and the fix, never a Debug dump of rustls' error.
+#[test]
+fn a_certificate_for_another_name_is_one_sentence_not_a_debug_dump() {
+    use std::sync::Arc;
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let certified = rcgen::generate_simple_self_signed(vec!["other.example".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let _ = conn.complete_io(&mut socket);
+        }
+    });
+    let kube = kubeconfig(
+        tmp.path(),
+        &format!("https://{addr}"),
+        &certified.cert.pem(),
+    );
+    let out = common::hale(tmp.path())
+        .current_dir(&dir)
+        .args(["deploy", "--dry-run", "--kubeconfig"])
+        .arg(&kube)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("not valid for the host name"), "{err}");
+    assert!(!err.contains('{') && !err.contains("Context"), "{err}");
+}
+
+/// Messages that say what is wrong, in one line, each cause once: a corrupt kubeconfig as
+/// PATH:LINE:COLUMN, a pipe where a kubeconfig should be, binary garbage in hale.toml (exit 2,
+/// like any malformed hale.toml), a file on the way to a folder hale must create, a name hint
+/// that agrees with the rule.
+#[test]
+fn bad_files_and_names_get_one_line_that_says_what_is_wrong() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let state = tmp.path();
+    let kube = tmp.path().join("bad.kubeconfig");
+    std::fs::write(
+        &kube,
+        "apiVersion: v1\nkind: Config\nclusters:\n  - name: [x\n   bad: :\n",
+    )
+    .unwrap();
+    let pipe = tmp.path().join("pipe.kubeconfig");
+    fifo(&pipe);
+    let garbage = tmp.path().join("garbage");
+    std::fs::create_dir_all(&garbage).unwrap();
+    std::fs::write(garbage.join("hale.toml"), b"\xff\xfe\x00garbage\x01").unwrap();
+    std::fs::write(tmp.path().join("a-file"), "").unwrap();
+    let before = fingerprint(tmp.path());
+
+    let out = run_bounded(
+        state,
+        &dir,
+        &[
+            "deploy",
+            "--dry-run",
+            "--kubeconfig",
+            kube.to_str().unwrap(),
+        ],
+    );
+    assert_refused(&out, "bad.kubeconfig:4:11: ");
+    assert!(!stderr(&out).contains("-->"), "{}", stderr(&out));
+    let out = run_bounded(
+        state,
+        &dir,
+        &[
+            "deploy",
+            "--dry-run",
+            "--kubeconfig",
+            pipe.to_str().unwrap(),
+        ],
+    );
+    assert_refused(&out, "a FIFO (named pipe), not a regular file");
+    let out = run_bounded(state, &garbage, &["deploy", "--render"]);
+    assert_refused(&out, "is not UTF-8 text");
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("is not UTF-8 text").count(),
+        1,
+        "cause once: {err}"
+    );
+    let out = run_bounded(
+        state,
+        tmp.path(),
+        &["new", "orders", "--dir", "a-file/orders"],
+    );
+    assert_refused(&out, "a-file is a file where a folder is needed");
+    let out = run_bounded(state, tmp.path(), &["templates", "export", "a-file/t"]);
+    assert_refused(&out, "a-file is a file where a folder is needed");
+    let out = run_bounded(state, tmp.path(), &["new", "1orders"]);
+    assert_refused(&out, "does not start with a lowercase letter");
+    assert!(
+        stderr(&out).contains("that starts with a lowercase letter"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("letter or digit and"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fingerprint(tmp.path()), before);
+}
+
+/// What other programs registered is shown, not obeyed: a terminal escape sequence in a tag or
+/// meta value comes out of `hale discover` (text) escaped; JSON keeps the value as it is.
+#[test]
+fn control_characters_in_registry_entries_are_escaped_in_text() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    let url = format!("file://{}", tmp.path().join("registry.json").display());
+    let out = run_bounded(
+        tmp.path(),
+        &dir,
+        &[
+            "register",
+            "--once",
+            "--name",
+            "orders",
+            "--address",
+            "127.0.0.1:9",
+            "--tag",
+            "\x1b[2Jred",
+            "--meta",
+            "v=\x07bell",
+            "--registry",
+            &url,
+        ],
+    );
+    common::assert_success(&out, "register");
+    let out = run_bounded(
+        tmp.path(),
+        &dir,
+        &["discover", "orders", "--registry", &url],
+    );
+    common::assert_success(&out, "discover");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    assert!(
+        text.contains("\\u{1b}[2Jred") && text.contains("v=\\u{7}bell"),
+        "{text}"
+    );
+    let out = run_bounded(
+        tmp.path(),
+        &dir,
+        &["--output", "json", "discover", "orders", "--registry", &url],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["instances"][0]["tags"][0], "\x1b[2Jred");
+}

@@ -800,7 +800,7 @@ fn invalid_flags_get_one_clear_line_and_exit_2() {
             "p2c-ewma",
         ),
         (vec!["--endpoints", "127.0.0.1:1", "--rate", "0"], "--rate"),
-        (vec!["--endpoints", "127.0.0.1"], "host:port"),
+        (vec!["--endpoints", "127.0.0.1"], "HOST:PORT"),
         (
             vec!["--endpoints", "127.0.0.1:1", "--profile", "wave"],
             "ramp:FROM-TO",

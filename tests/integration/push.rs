@@ -290,8 +290,7 @@ fn a_tls_registry_is_trusted_through_registry_cacert_or_certs_d_and_refused_othe
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("presented a certificate hale does not trust")
-            && err.contains("--registry-cacert"),
+        err.contains("signed by a CA hale does not trust") && err.contains("--registry-cacert"),
         "{err}"
     );
     assert!(!dir.join(".hale/build.json").exists(), "it built anyway");

@@ -260,7 +260,7 @@ fn bad_register_flags_are_usage_errors() {
         ),
         (
             vec!["--name", "orders", "--address", "127.0.0.1"],
-            "bad --address",
+            "for '--address <HOST:PORT>': \"127.0.0.1\" is not an address: no port",
         ),
         (
             vec![
