@@ -2,8 +2,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use bytes::Bytes;
 use clap::Args;
 use http::header::{HeaderName, HeaderValue};
 use http::Method;
@@ -11,13 +9,15 @@ use http::Method;
 use crate::balance::{HashKind, Strategy};
 use crate::commands::RegistryArgs;
 use crate::load::assertions::Assertion;
-use crate::load::job::{self, Job, TargetSpec};
-use crate::load::plan::{self, Breaker, BreakerTuning, LoadRequest};
+use crate::load::job::{self, Job};
+use crate::load::plan::{self, Breaker};
 use crate::load::{self, targets, Arrivals, FaultStep, Profile};
 use crate::output::Printer;
 use crate::settings::parse_duration;
 use crate::stop::Stop;
 use crate::usage;
+
+use super::load_settings::{request, target, BreakerTuningArgs};
 
 /// Load-test a fleet through client-side balancing and circuit breakers.
 ///
@@ -99,27 +99,8 @@ pub struct LoadArgs {
     /// Instance protection.
     #[arg(long, value_enum, default_value_t = Breaker::ThreeState)]
     pub breaker: Breaker,
-    /// Three-state: failure rate that opens the breaker.
-    #[arg(long, value_name = "RATE")]
-    pub breaker_failure_rate: Option<f64>,
-    /// Three-state: calls in the window before the failure rate counts.
-    #[arg(long, value_name = "N")]
-    pub breaker_min_calls: Option<u32>,
-    /// Three-state: consecutive failures that open the breaker.
-    #[arg(long, value_name = "N")]
-    pub breaker_consecutive: Option<u32>,
-    /// Three-state: failure-rate window.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub breaker_window: Option<Duration>,
-    /// Three-state: how long the breaker stays open before probing.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub breaker_open: Option<Duration>,
-    /// Three-state: half-open probes that must succeed to close.
-    #[arg(long, value_name = "N")]
-    pub breaker_probes: Option<u32>,
-    /// Adaptive: K in max(0, (requests − K·accepts)/(requests + 1)).
-    #[arg(long, value_name = "K")]
-    pub adaptive_k: Option<f64>,
+    #[command(flatten)]
+    pub tuning: BreakerTuningArgs,
     /// Retries per request on instance failures, bounded by a 20 % + 10/s retry budget.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub retries: u32,
@@ -164,80 +145,6 @@ pub struct LoadArgs {
     /// Merge --histogram-out files (no load is sent) and print their percentiles.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["endpoints", "url"])]
     pub merge: Vec<PathBuf>,
-}
-
-/// The typed flags as the library's request; the body file is read here.
-fn request(args: &LoadArgs) -> anyhow::Result<LoadRequest> {
-    let body = match (&args.body, &args.body_file) {
-        (Some(b), _) => Bytes::from(b.clone()),
-        (None, Some(path)) => Bytes::from(
-            crate::userfile::read(path, crate::userfile::Limit::BODY)
-                .map_err(|e| usage!("--body-file {}: {e}", path.display()))?,
-        ),
-        (None, None) => Bytes::new(),
-    };
-    let path = match (&args.path, &args.url) {
-        (Some(p), _) => p.clone(),
-        (None, Some(u)) => targets::url_path(u)?,
-        (None, None) => "/".into(),
-    };
-    Ok(LoadRequest {
-        method: args.method.clone(),
-        path,
-        headers: args.headers.clone(),
-        body,
-        concurrency: args.concurrency,
-        rate: args.rate,
-        arrivals: args.arrivals,
-        profile: args.profile.clone(),
-        duration: args.duration,
-        requests: args.requests,
-        timeout: args.timeout,
-        strategy: args.strategy,
-        hash_header: args.hash_header.clone(),
-        hash: args.hash,
-        hash_keys: args.hash_keys,
-        breaker: args.breaker,
-        tuning: BreakerTuning {
-            failure_rate: args.breaker_failure_rate,
-            min_calls: args.breaker_min_calls,
-            consecutive: args.breaker_consecutive,
-            window: args.breaker_window,
-            open_for: args.breaker_open,
-            probes: args.breaker_probes,
-            adaptive_k: args.adaptive_k,
-        },
-        retries: args.retries,
-        max_ejected: args.max_ejected,
-        seed: args.seed,
-        faults: args.faults.clone(),
-        assertions: args.assertions.clone(),
-    })
-}
-
-/// Where the flags say to send; a SERVICE's registry is resolved here (settings).
-fn target(args: &LoadArgs) -> anyhow::Result<TargetSpec> {
-    if let Some(u) = &args.url {
-        Ok(TargetSpec::Url(u.clone()))
-    } else if !args.endpoints.is_empty() {
-        Ok(TargetSpec::Endpoints {
-            list: args.endpoints.clone(),
-            scheme: args.scheme.unwrap_or(targets::Scheme::Http),
-        })
-    } else if let Some(service) = &args.service {
-        crate::names::validate_service_name(service)?;
-        let cwd = std::env::current_dir().context("reading the current folder")?;
-        Ok(TargetSpec::Service {
-            name: service.clone(),
-            registry: args.registry.url.resolve(&cwd)?,
-            layout: args.registry.layout,
-            scheme: args.scheme,
-        })
-    } else {
-        Err(usage!(
-            "nothing to load: give a SERVICE name, --endpoints HOST:PORT,... or --url URL"
-        ))
-    }
 }
 
 pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
