@@ -17,7 +17,7 @@ use crate::settings::parse_duration;
 use crate::stop::Stop;
 use crate::usage;
 
-use super::load_settings::{request, target, BreakerTuningArgs};
+use super::load_settings::{cluster_job, request, target, BreakerTuningArgs, ClusterArgs};
 
 /// Load-test a fleet through client-side balancing and circuit breakers.
 ///
@@ -142,6 +142,8 @@ pub struct LoadArgs {
     /// HTTPS: accept any server certificate (test servers only).
     #[arg(long, short = 'k')]
     pub insecure: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Merge --histogram-out files (no load is sent) and print their percentiles.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["endpoints", "url"])]
     pub merge: Vec<PathBuf>,
@@ -161,6 +163,23 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         .iter()
         .find(|r| r.format == Html)
         .map(|r| r.path.clone());
+    if let Ok(spec) = std::env::var(load::cluster::job::SPEC_ENV) {
+        // This process is one shard of an on-cluster run (a pod of its Job).
+        let done = load::cluster::run_shard(request(&args)?, &spec, stop).await;
+        return done.map_err(cluster_error);
+    }
+    if args.cluster.on_cluster {
+        let job = cluster_job(&args, html)?;
+        printer.status(
+            "Loading",
+            format!("Service/{} on the cluster in {} shard(s)", job.service, job.shards),
+        );
+        let (progress, renderer) = printer.progress();
+        let ran = load::cluster::run(job, &progress, stop).await;
+        drop(progress);
+        renderer.finish().await;
+        return print_ran(ran.map_err(cluster_error)?, &args, printer);
+    }
     let prepared = job::prepare(Job {
         request: request(&args)?,
         target: target(&args)?,
@@ -178,6 +197,11 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
     let ran = prepared.run(&progress, stop).await;
     drop(progress);
     renderer.finish().await;
+    print_ran(ran, &args, printer)
+}
+
+/// What a run did, printed: faults reset, files written, the report, CI annotations; the exit.
+fn print_ran(ran: job::Ran, args: &LoadArgs, printer: &Printer) -> anyhow::Result<()> {
     for reset in ran.resets {
         match reset.result {
             Ok(()) => printer.status("Reset", format!("faults on {}", reset.instance)),
@@ -206,4 +230,12 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         return Err(crate::exit::AssertionsFailed(finished.failed_assertions.clone()).into());
     }
     Ok(())
+}
+
+fn cluster_error(e: load::cluster::ClusterError) -> anyhow::Error {
+    match e {
+        load::cluster::ClusterError::Interrupted => crate::exit::Interrupted.into(),
+        e if e.is_bad_input() => usage!("{e}"),
+        e => anyhow::Error::new(e),
+    }
 }
