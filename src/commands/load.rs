@@ -17,6 +17,7 @@ use crate::settings::parse_duration;
 use crate::stop::Stop;
 use crate::usage;
 
+use super::load_output::{cluster_error, print_ran};
 use super::load_settings::{cluster_job, request, target, BreakerTuningArgs, ClusterArgs};
 
 /// Load-test a fleet through client-side balancing and circuit breakers.
@@ -172,7 +173,10 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         let job = cluster_job(&args, html)?;
         printer.status(
             "Loading",
-            format!("Service/{} on the cluster in {} shard(s)", job.service, job.shards),
+            format!(
+                "Service/{} on the cluster in {} shard(s)",
+                job.service, job.shards
+            ),
         );
         let (progress, renderer) = printer.progress();
         let ran = load::cluster::run(job, &progress, stop).await;
@@ -198,44 +202,4 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
     drop(progress);
     renderer.finish().await;
     print_ran(ran, &args, printer)
-}
-
-/// What a run did, printed: faults reset, files written, the report, CI annotations; the exit.
-fn print_ran(ran: job::Ran, args: &LoadArgs, printer: &Printer) -> anyhow::Result<()> {
-    for reset in ran.resets {
-        match reset.result {
-            Ok(()) => printer.status("Reset", format!("faults on {}", reset.instance)),
-            Err(e) => printer.warn(format!(
-                "could not reset the faults on {}: {:#}",
-                reset.instance,
-                anyhow::Error::new(e)
-            )),
-        }
-    }
-    for (what, path) in &ran.written {
-        printer.status("Wrote", format!("{what} to {}", path.display()));
-    }
-    let finished = ran.result?;
-    let report = &finished.report;
-    printer.emit(report, |out| report.write_text(out))?;
-    let annotations = crate::ci::load::publish(report, &args.report, &crate::ci::process_env)?;
-    crate::ci::annotations::print(printer, &annotations)?;
-    if finished.interrupted {
-        return Err(crate::exit::Interrupted.into());
-    }
-    if let Some(cause) = finished.failure {
-        anyhow::bail!(cause);
-    }
-    if !finished.failed_assertions.is_empty() {
-        return Err(crate::exit::AssertionsFailed(finished.failed_assertions.clone()).into());
-    }
-    Ok(())
-}
-
-fn cluster_error(e: load::cluster::ClusterError) -> anyhow::Error {
-    match e {
-        load::cluster::ClusterError::Interrupted => crate::exit::Interrupted.into(),
-        e if e.is_bad_input() => usage!("{e}"),
-        e => anyhow::Error::new(e),
-    }
 }

@@ -131,7 +131,12 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "REPOSITORY", requires = "on_cluster")]
     pub shard_registry: Option<String>,
     /// --on-cluster: a hale image the nodes can pull already (instead of --shard-registry).
-    #[arg(long, value_name = "IMAGE", requires = "on_cluster", conflicts_with = "shard_registry")]
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        requires = "on_cluster",
+        conflicts_with = "shard_registry"
+    )]
     pub shard_image: Option<String>,
     /// --on-cluster: a node label the shard pods must match, KEY=VALUE (repeatable).
     #[arg(long, value_name = "KEY=VALUE", requires = "on_cluster")]
@@ -204,7 +209,10 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
         return Err(usage!("--context and --namespace cannot be empty"));
     }
     // The shards get the flags as given (after `load`), so they plan exactly what the CLI did.
-    let shard_args = std::env::args().skip_while(|a| a != "load").skip(1).collect();
+    let shard_args = std::env::args()
+        .skip_while(|a| a != "load")
+        .skip(1)
+        .collect();
     Ok(ClusterJob {
         request: request(args)?,
         service: service.clone(),

@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::image::auth::Keychain;
+use crate::image::base::NONROOT_UID;
 use crate::image::distribution::{Client, RegistryOptions};
 use crate::image::layer::{Entry, LayerCache};
 use crate::image::oci::{self, BlobStore, LayerRef, RunConfig};
 use crate::image::platform::Platform;
 use crate::image::push::{self, Pusher};
 use crate::image::reference::Reference;
-use crate::image::base::NONROOT_UID;
 use crate::progress::Progress;
 use crate::stop::Stop;
 
@@ -45,6 +45,22 @@ pub async fn build_and_push(
             "--shard-registry {repository}: name the registry host, e.g. registry.example:5000/hale-load"
         )));
     }
+    let connect = || async {
+        Client::connect(&reference, registry, Keychain::new(docker_config.clone()))
+            .await
+            .map_err(|e| {
+                ClusterError::Image(format!("pushing the shard image to {repository}: {e}"))
+            })
+    };
+    // The same binary pushed to the same repository before: reuse it while its layer is there
+    // (reading, hashing and compressing a debug build's 300 MB takes a while).
+    let record = pushed_record_path(repository);
+    if let Some((pushed, layer)) = record.as_deref().and_then(read_pushed_record) {
+        let mut pusher = Pusher::new(connect().await?, Vec::new());
+        if pusher.has_blob(&layer).await.unwrap_or(false) {
+            return Ok(pushed);
+        }
+    }
     let image_err = |what: &str, e: &dyn std::fmt::Display| {
         ClusterError::Image(format!("building the shard image: {what}: {e}"))
     };
@@ -52,9 +68,9 @@ pub async fn build_and_push(
         .await
         .map_err(|e| image_err("reading the hale binary", &e))?
         .map_err(|e| image_err("reading the hale binary", &e))?;
-    let cache_dir = cache_dir();
+    let layer_cache = cache_dir();
     let layer = tokio::task::spawn_blocking(move || {
-        let mut cache = LayerCache::new(cache_dir);
+        let mut cache = LayerCache::new(layer_cache);
         let built = cache.build(entries, MTIME);
         if built.is_ok() {
             cache.prune();
@@ -68,6 +84,7 @@ pub async fn build_and_push(
     let mut store = BlobStore::default();
     let layer = LayerRef::store(&mut store, layer, "hale (the running binary)")
         .map_err(|e| image_err("layer", &e))?;
+    let layer_digest = layer.descriptor.digest().to_string();
     let run = RunConfig {
         user: format!("{NONROOT_UID}:{NONROOT_UID}"),
         entrypoint: vec!["/hale".into()],
@@ -88,10 +105,7 @@ pub async fn build_and_push(
     )
     .map_err(|e| image_err("manifest", &e))?;
 
-    let client = Client::connect(&reference, registry, Keychain::new(docker_config))
-        .await
-        .map_err(|e| ClusterError::Image(format!("pushing the shard image to {repository}: {e}")))?;
-    let mut pusher = Pusher::new(client, Vec::new());
+    let mut pusher = Pusher::new(connect().await?, Vec::new());
     let pushed = push::push(
         &mut pusher,
         &reference,
@@ -112,7 +126,40 @@ pub async fn build_and_push(
             ))
         }
     })?;
+    if let Some(path) = record {
+        let doc = serde_json::json!({"reference": pushed.reference, "layer": layer_digest});
+        let _ = std::fs::create_dir_all(cache_dir())
+            .and_then(|()| std::fs::write(path, doc.to_string()));
+    }
     Ok(pushed.reference)
+}
+
+/// Where the last push of this binary (by path, size and mtime) to `repository` is recorded.
+fn pushed_record_path(repository: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let meta = std::fs::metadata(&exe).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    let key = format!(
+        "{repository}\n{}\n{}\n{}\n{}",
+        exe.display(),
+        meta.len(),
+        mtime.as_nanos(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let digest = crate::image::layer::sha256(key.as_bytes());
+    Some(cache_dir().join(format!("pushed-{}.json", &digest[7..23])))
+}
+
+fn read_pushed_record(path: &Path) -> Option<(String, String)> {
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    Some((
+        doc["reference"].as_str()?.to_string(),
+        doc["layer"].as_str()?.to_string(),
+    ))
 }
 
 /// Compressed layers are kept between runs (a 300 MB debug binary takes seconds to gzip).

@@ -94,7 +94,8 @@ fn resources(options: &LoadOptions, count: u32) -> ResourceRequirements {
 /// reported, not re-run with another start), restricted like hale's services.
 pub fn manifest(plan: &JobPlan) -> Result<Job, ClusterError> {
     let count = plan.spec.count as i32;
-    let spec_json = serde_json::to_string(plan.spec).map_err(|e| ClusterError::Job(e.to_string()))?;
+    let spec_json =
+        serde_json::to_string(plan.spec).map_err(|e| ClusterError::Job(e.to_string()))?;
     let mut args = vec!["load".to_string()];
     args.extend(plan.args.iter().cloned());
     let container = Container {
@@ -284,7 +285,11 @@ const STUCK: [&str; 6] = [
 pub fn state_of(pod: &Pod) -> ShardState {
     let status = pod.status.clone().unwrap_or_default();
     let phase = status.phase.as_deref().unwrap_or("Pending");
-    let container = status.container_statuses.unwrap_or_default().into_iter().next();
+    let container = status
+        .container_statuses
+        .unwrap_or_default()
+        .into_iter()
+        .next();
     let waiting = container
         .as_ref()
         .and_then(|c| c.state.as_ref())
@@ -305,7 +310,15 @@ pub fn state_of(pod: &Pod) -> ShardState {
             let why = terminated
                 .map(|t| {
                     let r = reason_line(t.reason, t.message);
-                    format!("exit code {}{}", t.exit_code, if r.is_empty() { String::new() } else { format!(", {r}") })
+                    format!(
+                        "exit code {}{}",
+                        t.exit_code,
+                        if r.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", {r}")
+                        }
+                    )
                 })
                 .or_else(|| {
                     let r = reason_line(status.reason.clone(), status.message.clone());
@@ -375,7 +388,8 @@ pub async fn pods(cluster: &Cluster, run_id: &str) -> Result<BTreeMap<u32, Pod>,
 /// Tell one pod when to start.
 pub async fn set_start(cluster: &Cluster, pod: &str, at_ms: u128) -> Result<(), ClusterError> {
     let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let patch = serde_json::json!({"metadata": {"annotations": {START_ANNOTATION: at_ms.to_string()}}});
+    let patch =
+        serde_json::json!({"metadata": {"annotations": {START_ANNOTATION: at_ms.to_string()}}});
     api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| cluster.error(format!("Pod/{pod}"), e))?;

@@ -107,6 +107,10 @@ pub struct ShardRow {
     pub p99_ms: f64,
     /// How long after the common start instant the shard began sending.
     pub started_late_ms: f64,
+    /// The shard's own latency histogram (corrected), HdrHistogram V2 deflate, base64: the
+    /// merged figures are these added.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub latency_histogram: String,
 }
 
 /// The per-shard table beneath the merged report.
@@ -142,7 +146,10 @@ fn now_ms() -> u128 {
 }
 
 /// The `--fault` steps the cluster path carries out: `kill=POD` only.
-fn cluster_faults(options: &super::LoadOptions, pods: &[(String, std::net::SocketAddr)]) -> Result<(), ClusterError> {
+fn cluster_faults(
+    options: &super::LoadOptions,
+    pods: &[(String, std::net::SocketAddr)],
+) -> Result<(), ClusterError> {
     for step in &options.faults {
         match &step.action {
             FaultAction::Kill(id) => {
@@ -170,7 +177,10 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
     let assertions = job.request.assertions.clone();
     let options = plan::plan(job.request.clone()).map_err(JobError::from)?;
     split::check(&options, job.shards)?;
-    for (flag, path) in [("--report", &job.html), ("--histogram-out", &job.histogram_out)] {
+    for (flag, path) in [
+        ("--report", &job.html),
+        ("--histogram-out", &job.histogram_out),
+    ] {
         if let Some(path) = path {
             check_writable(flag, path)?;
         }
@@ -191,7 +201,10 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
             registry,
             docker_config,
         } => {
-            progress.status("Building", format!("the shard image (hale) for {repository}"));
+            progress.status(
+                "Building",
+                format!("the shard image (hale) for {repository}"),
+            );
             let image =
                 image::build_and_push(repository, registry, docker_config.clone(), progress, stop)
                     .await?;
@@ -219,7 +232,10 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
     job::create(&cluster, &manifest).await?;
     progress.status(
         "Created",
-        format!("Job/{name} in {}: {} shard(s)", cluster.namespace, job.shards),
+        format!(
+            "Job/{name} in {}: {} shard(s)",
+            cluster.namespace, job.shards
+        ),
     );
     let outcome = drive(&cluster, &job, &options, &run_id, progress, stop).await;
     let deleted = job::delete(&cluster, &name, &run_id).await;
@@ -238,8 +254,14 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
     let mut report = Report::build(&outcome, &options, target, &assertions);
     report.shards = rows;
     let mut written = Vec::new();
-    let result = conclude(report, &outcome, job.html.clone(), job.histogram_out.clone(), &mut written)
-        .map(|f| Finished { ..f });
+    let result = conclude(
+        report,
+        &outcome,
+        job.html.clone(),
+        job.histogram_out.clone(),
+        &mut written,
+    )
+    .map(|f| Finished { ..f });
     Ok(Ran {
         resets: Vec::new(),
         written,
@@ -325,7 +347,11 @@ async fn drive(
     }
     progress.status(
         "Starting",
-        format!("{} shard(s) together in {:.1}s", ready.len(), lead.as_secs_f64()),
+        format!(
+            "{} shard(s) together in {:.1}s",
+            ready.len(),
+            lead.as_secs_f64()
+        ),
     );
     let start = Instant::now() + lead;
 
@@ -346,14 +372,17 @@ async fn drive(
                     Ok(()) => ("fault", step.to_string()),
                     Err(e) => ("fault-failed", format!("{step}: {e}")),
                 };
-                events.lock().unwrap_or_else(|e| e.into_inner()).push(TimelineEvent {
-                    t_ms,
-                    kind,
-                    instance: id,
-                    state: None,
-                    detail,
-                    fault: Some(step.action.kind()),
-                });
+                events
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(TimelineEvent {
+                        t_ms,
+                        kind,
+                        instance: id,
+                        state: None,
+                        detail,
+                        fault: Some(step.action.kind()),
+                    });
             }
         })
     };
@@ -397,11 +426,15 @@ async fn drive(
                     pending.remove(&index);
                 }
                 ShardState::Failed(why) => {
-                    let tail = job::logs(cluster, &name)
-                        .await
-                        .ok()
-                        .and_then(|l| l.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string));
-                    let tail = tail.map(|t| format!(" (last log line: {t})")).unwrap_or_default();
+                    let tail = job::logs(cluster, &name).await.ok().and_then(|l| {
+                        l.lines()
+                            .rev()
+                            .find(|l| !l.trim().is_empty())
+                            .map(str::to_string)
+                    });
+                    let tail = tail
+                        .map(|t| format!(" (last log line: {t})"))
+                        .unwrap_or_default();
                     failed.insert(index, format!("{name}: {why}{tail}"));
                     pending.remove(&index);
                 }
@@ -416,9 +449,12 @@ async fn drive(
     let shard_results: Vec<ShardResult> = results.iter().map(|(_, _, r)| r.clone()).collect();
     let mut outcome = result::merge(&shard_results)
         .map_err(|e| ClusterError::Job(format!("merging the shards' results: {e}")))?;
-    outcome
-        .events
-        .extend(fault_events.lock().unwrap_or_else(|e| e.into_inner()).drain(..));
+    outcome.events.extend(
+        fault_events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..),
+    );
     outcome.events.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
     let mut rows: Vec<ShardRow> = results
         .iter()
@@ -435,6 +471,7 @@ async fn drive(
                 rps: r.totals.requests as f64 / (r.elapsed_ns as f64 / 1e9).max(1e-9),
                 p99_ms: p99,
                 started_late_ms: r.started_late_ms,
+                latency_histogram: r.totals.corrected.clone(),
             }
         })
         .collect();
@@ -449,6 +486,7 @@ async fn drive(
             rps: 0.0,
             p99_ms: 0.0,
             started_late_ms: 0.0,
+            latency_histogram: String::new(),
         });
     }
     rows.sort_by_key(|r| r.index);
@@ -479,7 +517,11 @@ pub async fn run_shard(
     let index: u32 = std::env::var("JOB_COMPLETION_INDEX")
         .ok()
         .and_then(|i| i.parse().ok())
-        .ok_or_else(|| ClusterError::BadInput("JOB_COMPLETION_INDEX is not set: a shard runs in an Indexed Job".into()))?;
+        .ok_or_else(|| {
+            ClusterError::BadInput(
+                "JOB_COMPLETION_INDEX is not set: a shard runs in an Indexed Job".into(),
+            )
+        })?;
     let mut request = request;
     request.faults.clear();
     let options = plan::plan(request).map_err(JobError::from)?;
@@ -502,9 +544,15 @@ pub async fn run_shard(
         tokio::time::sleep(Duration::from_millis((start_ms - now) as u64)).await;
     }
     let started_late_ms = now_ms().saturating_sub(start_ms) as f64;
-    let outcome = super::run(options, Targets::Fixed(endpoints), None, &Progress::hidden(), stop)
-        .await
-        .map_err(JobError::from)?;
+    let outcome = super::run(
+        options,
+        Targets::Fixed(endpoints),
+        None,
+        &Progress::hidden(),
+        stop,
+    )
+    .await
+    .map_err(JobError::from)?;
     let mut doc = ShardResult::of(index, &outcome);
     doc.started_late_ms = started_late_ms;
     let mut out = std::io::stdout().lock();
@@ -537,7 +585,9 @@ async fn wait_for_start(stop: &Stop) -> Result<u128, ClusterError> {
 /// `hale.dev/start-at="1733420000000"` in the downward API's annotations file.
 fn start_annotation(text: &str) -> Option<u128> {
     text.lines().find_map(|line| {
-        let value = line.strip_prefix(job::START_ANNOTATION)?.strip_prefix('=')?;
+        let value = line
+            .strip_prefix(job::START_ANNOTATION)?
+            .strip_prefix('=')?;
         value.trim().trim_matches('"').parse().ok()
     })
 }

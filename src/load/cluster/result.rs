@@ -382,7 +382,7 @@ mod tests {
             totals.uncorrected.record(*v).unwrap();
             window.count(0, true);
             window.requests += 1;
-            window.latency.record((*v / 1000) as u32 + 1).unwrap();
+            window.latency.record(*v / 1000 + 1).unwrap();
         }
         stats.sent = values.len() as u64;
         stats.ok = values.len() as u64;

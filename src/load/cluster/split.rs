@@ -110,6 +110,10 @@ mod tests {
         union.sort_unstable();
         assert_eq!(union, whole);
         let firsts: Vec<u64> = parts.iter().map(|p| p[0]).collect();
-        assert_eq!(firsts, whole[..3].to_vec(), "each shard starts at its own arrival");
+        assert_eq!(
+            firsts,
+            whole[..3].to_vec(),
+            "each shard starts at its own arrival"
+        );
     }
 }
