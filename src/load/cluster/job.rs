@@ -403,10 +403,12 @@ pub async fn logs(cluster: &Cluster, pod: &str) -> Result<String, ClusterError> 
         .map_err(|e| cluster.error(format!("the log of Pod/{pod}"), e).into())
 }
 
-/// `kill=POD`: delete the pod at once (no grace period), as a crash would end it.
+/// `kill=POD`: delete the pod with the shortest grace period the kubelet honours. Not 0: a
+/// forced deletion removes the object at once and leaves the kubelet to stop the container
+/// with the pod's own (long) grace period, so the process would keep serving.
 pub async fn kill_pod(cluster: &Cluster, pod: &str) -> Result<(), ClusterError> {
     let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    api.delete(pod, &DeleteParams::default().grace_period(0))
+    api.delete(pod, &DeleteParams::default().grace_period(1))
         .await
         .map_err(|e| cluster.error(format!("Pod/{pod}"), e))?;
     Ok(())
