@@ -321,7 +321,20 @@ fn killing_a_pod_shows_its_breaker_opening_in_the_merged_timeline() {
     let out = svc.load(
         &ns,
         &[
-            "--shards", "2", "-r", "200", "-d", "3s", "--path", "/", "--fault", &fault,
+            "--shards",
+            "2",
+            "-r",
+            "200",
+            "-d",
+            "8s",
+            "--path",
+            "/",
+            "--fault",
+            &fault,
+            // The killed pod stops answering within its 1s-grace deletion plus shutdown;
+            // requests to it then fail fast.
+            "--timeout",
+            "300ms",
         ],
     );
     common::assert_success(&out, "hale load --on-cluster --fault kill=");
