@@ -351,6 +351,13 @@ complete -c hale -n "__fish_hale_using_subcommand load" -l histogram-out -d 'Wri
 complete -c hale -n "__fish_hale_using_subcommand load" -l scheme -d 'http or https for --endpoints and for every instance of SERVICE (default: http, and each registry instance\'s own: meta scheme=https or the tag https)' -r -f -a "http\t''
 https\t''"
 complete -c hale -n "__fish_hale_using_subcommand load" -l cacert -d 'HTTPS: trust only the CA certificates in this PEM file (instead of the system\'s)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -l shards -d '--on-cluster: how many pods (shards) share the plan' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l shard-registry -d '--on-cluster: the repository (host[:port]/path) the shard image of hale is pushed to' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l shard-image -d '--on-cluster: a hale image the nodes can pull already (instead of --shard-registry)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l shard-node-selector -d '--on-cluster: a node label the shard pods must match, KEY=VALUE (repeatable)' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l kubeconfig -d '--on-cluster: the kubeconfig file (replaces KUBECONFIG and ~/.kube/config)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -l context -d '--on-cluster: the kubeconfig context [default: its current-context]' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l namespace -d '--on-cluster: the Service\'s namespace [default: the context\'s, then `default`]' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l merge -d 'Merge --histogram-out files (no load is sent) and print their percentiles' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
@@ -360,6 +367,8 @@ never\t''"
 complete -c hale -n "__fish_hale_using_subcommand load" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l keep-faults -d 'Leave the error-rate and latency faults the run injected in place when it ends (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s k -l insecure -d 'HTTPS: accept any server certificate (test servers only)'
+complete -c hale -n "__fish_hale_using_subcommand load" -l on-cluster -d 'Run the load from the cluster: SERVICE is a Kubernetes Service, the plan is split into --shards pods of one Indexed Job, their results merged into one report'
+complete -c hale -n "__fish_hale_using_subcommand load" -l allow-shard-failures -d '--on-cluster: report the shards that ran when others fail (exit 0 unless the rest fails)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand load" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -49,19 +49,19 @@ pub struct CanaryArgs {
     #[arg(long, value_name = "PERCENT")]
     pub canary_max_weight: Option<u32>,
     /// Time between checks (at least 10s) [default: 1m].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::values::positive_duration)]
     pub canary_interval: Option<Duration>,
     /// Failed checks before the canary is rolled back [default: 1].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::values::positive_count)]
     pub canary_threshold: Option<u32>,
     /// The window each check measures over [default: 1m].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::values::positive_duration)]
     pub canary_window: Option<Duration>,
     /// Minimum request success rate of the canary's pods, in percent [default: 99].
     #[arg(long, value_name = "PERCENT")]
     pub canary_success_rate: Option<f64>,
     /// Maximum p99 latency of the canary's pods [default: 500ms].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::values::positive_duration)]
     pub canary_p99: Option<Duration>,
     /// The Prometheus HTTP API the gates query [default: hale.toml deploy.canary.prometheus].
     #[arg(long, value_name = "URL")]
@@ -84,7 +84,7 @@ pub struct CanaryActionArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// How long to wait for the stable pods.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = crate::values::positive_duration)]
     pub timeout: Duration,
 }
 

@@ -2,8 +2,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use bytes::Bytes;
 use clap::Args;
 use http::header::{HeaderName, HeaderValue};
 use http::Method;
@@ -11,12 +9,15 @@ use http::Method;
 use crate::balance::{HashKind, Strategy};
 use crate::commands::RegistryArgs;
 use crate::load::assertions::Assertion;
-use crate::load::job::{self, Job, TargetSpec};
-use crate::load::plan::{self, Breaker, BreakerTuning, LoadRequest};
+use crate::load::job::{self, Job};
+use crate::load::plan::{self, Breaker};
 use crate::load::{self, targets, Arrivals, FaultStep, Profile};
 use crate::output::Printer;
 use crate::stop::Stop;
 use crate::usage;
+
+use super::load_output::{cluster_error, print_ran};
+use super::load_settings::{cluster_job, request, target, BreakerTuningArgs, ClusterArgs};
 
 /// Load-test a fleet through client-side balancing and circuit breakers.
 ///
@@ -99,27 +100,8 @@ pub struct LoadArgs {
     /// Instance protection.
     #[arg(long, value_enum, default_value_t = Breaker::ThreeState)]
     pub breaker: Breaker,
-    /// Three-state: failure rate that opens the breaker.
-    #[arg(long, value_name = "RATE")]
-    pub breaker_failure_rate: Option<f64>,
-    /// Three-state: calls in the window before the failure rate counts.
-    #[arg(long, value_name = "N", value_parser = crate::values::positive_count)]
-    pub breaker_min_calls: Option<u32>,
-    /// Three-state: consecutive failures that open the breaker.
-    #[arg(long, value_name = "N", value_parser = crate::values::positive_count)]
-    pub breaker_consecutive: Option<u32>,
-    /// Three-state: failure-rate window.
-    #[arg(long, value_name = "DURATION", value_parser = crate::values::positive_duration)]
-    pub breaker_window: Option<Duration>,
-    /// Three-state: how long the breaker stays open before probing.
-    #[arg(long, value_name = "DURATION", value_parser = crate::values::positive_duration)]
-    pub breaker_open: Option<Duration>,
-    /// Three-state: half-open probes that must succeed to close.
-    #[arg(long, value_name = "N", value_parser = crate::values::positive_count)]
-    pub breaker_probes: Option<u32>,
-    /// Adaptive: K in max(0, (requests − K·accepts)/(requests + 1)).
-    #[arg(long, value_name = "K")]
-    pub adaptive_k: Option<f64>,
+    #[command(flatten)]
+    pub tuning: BreakerTuningArgs,
     /// Retries per request on instance failures, bounded by a 20 % + 10/s retry budget.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub retries: u32,
@@ -161,83 +143,11 @@ pub struct LoadArgs {
     /// HTTPS: accept any server certificate (test servers only).
     #[arg(long, short = 'k')]
     pub insecure: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Merge --histogram-out files (no load is sent) and print their percentiles.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["endpoints", "url"])]
     pub merge: Vec<PathBuf>,
-}
-
-/// The typed flags as the library's request; the body file is read here.
-fn request(args: &LoadArgs) -> anyhow::Result<LoadRequest> {
-    let body = match (&args.body, &args.body_file) {
-        (Some(b), _) => Bytes::from(b.clone()),
-        (None, Some(path)) => Bytes::from(
-            crate::userfile::read(path, crate::userfile::Limit::BODY)
-                .map_err(|e| usage!("--body-file {}: {e}", path.display()))?,
-        ),
-        (None, None) => Bytes::new(),
-    };
-    let path = match (&args.path, &args.url) {
-        (Some(p), _) => p.clone(),
-        (None, Some(u)) => targets::url_path(u)?,
-        (None, None) => "/".into(),
-    };
-    Ok(LoadRequest {
-        method: args.method.clone(),
-        path,
-        headers: args.headers.clone(),
-        body,
-        concurrency: args.concurrency,
-        rate: args.rate,
-        arrivals: args.arrivals,
-        profile: args.profile.clone(),
-        duration: args.duration,
-        requests: args.requests,
-        timeout: args.timeout,
-        strategy: args.strategy,
-        hash_header: args.hash_header.clone(),
-        hash: args.hash,
-        hash_keys: args.hash_keys,
-        breaker: args.breaker,
-        tuning: BreakerTuning {
-            failure_rate: args.breaker_failure_rate,
-            min_calls: args.breaker_min_calls,
-            consecutive: args.breaker_consecutive,
-            window: args.breaker_window,
-            open_for: args.breaker_open,
-            probes: args.breaker_probes,
-            adaptive_k: args.adaptive_k,
-        },
-        retries: args.retries,
-        max_ejected: args.max_ejected,
-        seed: args.seed,
-        faults: args.faults.clone(),
-        assertions: args.assertions.clone(),
-    })
-}
-
-/// Where the flags say to send; a SERVICE's registry is resolved here (settings).
-fn target(args: &LoadArgs) -> anyhow::Result<TargetSpec> {
-    if let Some(u) = &args.url {
-        Ok(TargetSpec::Url(u.clone()))
-    } else if !args.endpoints.is_empty() {
-        Ok(TargetSpec::Endpoints {
-            list: args.endpoints.clone(),
-            scheme: args.scheme.unwrap_or(targets::Scheme::Http),
-        })
-    } else if let Some(service) = &args.service {
-        crate::names::validate_service_name(service)?;
-        let cwd = std::env::current_dir().context("reading the current folder")?;
-        Ok(TargetSpec::Service {
-            name: service.clone(),
-            registry: args.registry.url.resolve(&cwd)?,
-            layout: args.registry.layout,
-            scheme: args.scheme,
-        })
-    } else {
-        Err(usage!(
-            "nothing to load: give a SERVICE name, --endpoints HOST:PORT,... or --url URL"
-        ))
-    }
 }
 
 pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
@@ -254,6 +164,26 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         .iter()
         .find(|r| r.format == Html)
         .map(|r| r.path.clone());
+    if let Ok(spec) = std::env::var(load::cluster::job::SPEC_ENV) {
+        // This process is one shard of an on-cluster run (a pod of its Job).
+        let done = load::cluster::run_shard(request(&args)?, &spec, stop).await;
+        return done.map_err(cluster_error);
+    }
+    if args.cluster.on_cluster {
+        let job = cluster_job(&args, html)?;
+        printer.status(
+            "Loading",
+            format!(
+                "Service/{} on the cluster in {} shard(s)",
+                job.service, job.shards
+            ),
+        );
+        let (progress, renderer) = printer.progress();
+        let ran = load::cluster::run(job, &progress, stop).await;
+        drop(progress);
+        renderer.finish().await;
+        return print_ran(ran.map_err(cluster_error)?, &args, printer);
+    }
     let prepared = job::prepare(Job {
         request: request(&args)?,
         target: target(&args)?,
@@ -271,32 +201,5 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
     let ran = prepared.run(&progress, stop).await;
     drop(progress);
     renderer.finish().await;
-    for reset in ran.resets {
-        match reset.result {
-            Ok(()) => printer.status("Reset", format!("faults on {}", reset.instance)),
-            Err(e) => printer.warn(format!(
-                "could not reset the faults on {}: {:#}",
-                reset.instance,
-                anyhow::Error::new(e)
-            )),
-        }
-    }
-    for (what, path) in &ran.written {
-        printer.status("Wrote", format!("{what} to {}", path.display()));
-    }
-    let finished = ran.result?;
-    let report = &finished.report;
-    printer.emit(report, |out| report.write_text(out))?;
-    let annotations = crate::ci::load::publish(report, &args.report, &crate::ci::process_env)?;
-    crate::ci::annotations::print(printer, &annotations)?;
-    if finished.interrupted {
-        return Err(crate::exit::Interrupted.into());
-    }
-    if let Some(cause) = finished.failure {
-        anyhow::bail!(cause);
-    }
-    if !finished.failed_assertions.is_empty() {
-        return Err(crate::exit::AssertionsFailed(finished.failed_assertions.clone()).into());
-    }
-    Ok(())
+    print_ran(ran, &args, printer)
 }

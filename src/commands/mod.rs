@@ -10,6 +10,8 @@ pub mod deregister;
 pub mod discover;
 pub mod down;
 pub mod load;
+pub mod load_output;
+pub mod load_settings;
 pub mod man;
 pub mod new;
 pub mod ps;

@@ -311,34 +311,46 @@ impl Prepared {
         written: &mut Vec<(&'static str, PathBuf)>,
     ) -> Result<Finished, JobError> {
         let report = Report::build(outcome, &self.options, self.target, &self.assertions);
-        if let Some(path) = self.histogram_out {
-            let file = histograms::export(outcome)?;
-            histograms::write(&path, &file)?;
-            written.push(("histograms", path));
-        }
-        if let Some(path) = self.html {
-            write_atomically(&path, html::render(&report).as_bytes()).map_err(|source| {
-                JobError::WriteHtml {
-                    path: path.clone(),
-                    source,
-                }
-            })?;
-            written.push(("HTML report", path));
-        }
-        let failure = verdict::failure(&report);
-        let failed_assertions = report
-            .assertions
-            .iter()
-            .filter(|a| !a.passed)
-            .map(|a| a.assertion.clone())
-            .collect();
-        Ok(Finished {
-            report,
-            interrupted: outcome.interrupted,
-            failure,
-            failed_assertions,
-        })
+        conclude(report, outcome, self.html, self.histogram_out, written)
     }
+}
+
+/// A built report finished as every run is: `--histogram-out` and the HTML page written, the
+/// verdict and the failed assertions taken (also for `--on-cluster`'s merged run).
+pub fn conclude(
+    report: Report,
+    outcome: &super::RunOutcome,
+    html: Option<PathBuf>,
+    histogram_out: Option<PathBuf>,
+    written: &mut Vec<(&'static str, PathBuf)>,
+) -> Result<Finished, JobError> {
+    if let Some(path) = histogram_out {
+        let file = histograms::export(outcome)?;
+        histograms::write(&path, &file)?;
+        written.push(("histograms", path));
+    }
+    if let Some(path) = html {
+        write_atomically(&path, html::render(&report).as_bytes()).map_err(|source| {
+            JobError::WriteHtml {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        written.push(("HTML report", path));
+    }
+    let failure = verdict::failure(&report);
+    let failed_assertions = report
+        .assertions
+        .iter()
+        .filter(|a| !a.passed)
+        .map(|a| a.assertion.clone())
+        .collect();
+    Ok(Finished {
+        report,
+        interrupted: outcome.interrupted,
+        failure,
+        failed_assertions,
+    })
 }
 
 /// Reset to zero the error-rate and latency faults of `plan` on the instances they name, so a
@@ -369,7 +381,7 @@ async fn undo_faults(actuator: &dyn FaultActuator, plan: &[super::FaultStep]) ->
 
 /// An output path is checked before any request is sent: its folder must exist and take a new
 /// file (a temporary one, removed at once), and the path must not be a folder.
-fn check_writable(flag: &'static str, path: &Path) -> Result<(), JobError> {
+pub fn check_writable(flag: &'static str, path: &Path) -> Result<(), JobError> {
     if path.is_dir() {
         return Err(JobError::OutputIsFolder {
             flag,

@@ -17,6 +17,7 @@
 //! live line, the document).
 pub mod assertions;
 mod attempt;
+pub mod cluster;
 pub mod faults;
 pub mod fleet_faults;
 pub mod histograms;
@@ -45,7 +46,7 @@ use crate::breaker::State;
 
 pub use faults::{FaultAction, FaultActuator, FaultKind, FaultStep};
 pub use live::LiveView;
-pub use options::{HashOptions, LoadOptions, Model, Protection, HARD_CAP};
+pub use options::{HashOptions, LoadOptions, Model, Protection, Shard, HARD_CAP};
 pub use report::Report;
 pub use run::{run, InstanceOutcome, RunOutcome};
 pub use schedule::{Arrivals, Profile};

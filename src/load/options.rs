@@ -79,6 +79,17 @@ pub struct LoadOptions {
     /// HTTPS targets: the TLS client every HTTPS connection uses (each endpoint says whether
     /// it is HTTPS and the name its certificate is checked against).
     pub tls: Option<tls::TlsClient>,
+    /// `hale load --on-cluster`: this run is shard `index` of `count`. The open model's
+    /// arrivals are the whole plan's schedule, of which this shard sends every `count`-th from
+    /// `index` on, so the shards' union is the requested schedule.
+    pub shard: Option<Shard>,
+}
+
+/// One part of a plan split across processes ([`crate::load::cluster`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
 }
 
 impl Default for LoadOptions {
@@ -103,6 +114,7 @@ impl Default for LoadOptions {
             faults: Vec::new(),
             tick: Duration::from_millis(250),
             tls: None,
+            shard: None,
         }
     }
 }

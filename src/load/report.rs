@@ -334,6 +334,10 @@ pub struct Report {
     pub passed: bool,
     /// Stopped early by Ctrl-C or SIGTERM: the figures cover only the part that ran.
     pub interrupted: bool,
+    /// `--on-cluster`: what each shard (a pod of the Job) did; the figures above are theirs
+    /// merged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<super::cluster::ShardRow>,
 }
 
 fn errors_map(counts: &[u64; ErrorKind::COUNT]) -> BTreeMap<&'static str, u64> {
@@ -534,6 +538,7 @@ impl Report {
             assertions: Vec::new(),
             passed: true,
             interrupted: outcome.interrupted,
+            shards: Vec::new(),
         };
         report.assertions = assertions
             .iter()
@@ -813,6 +818,10 @@ impl Report {
                     a.actual_text()
                 )?;
             }
+        }
+        if !self.shards.is_empty() {
+            writeln!(out)?;
+            super::cluster::write_shards(out, &self.shards)?;
         }
         Ok(())
     }

@@ -108,6 +108,16 @@ pub async fn run(
         ),
         Model::Closed { .. } => Vec::new(),
     };
+    // A shard sends its interleaved part of the whole schedule: no burst at the start, and
+    // the shards together send exactly the requested arrivals.
+    let schedule = match options.shard {
+        Some(s) if s.count > 1 => schedule
+            .into_iter()
+            .skip(s.index as usize)
+            .step_by(s.count as usize)
+            .collect(),
+        _ => schedule,
+    };
     // A fixed -H value for the hash header is already in each instance's request template;
     // otherwise workers add one of the generated keys per request.
     let fixed = options

@@ -17,6 +17,7 @@ mod hostile;
 mod kube;
 mod kube_node;
 mod load;
+mod load_cluster;
 mod new;
 mod push;
 mod registry;

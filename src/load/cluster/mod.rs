@@ -1,0 +1,605 @@
+//! `hale load --on-cluster`: the plan split into shards that run as one Indexed Job on the
+//! cluster the Service lives on, started together, their results merged into one report.
+//!
+//! The CLI side ([`run`]): plan and check the flags, read the Service's ready endpoints, build
+//! and push the shard image ([`image`]), create the Job ([`job`]), show each shard's state
+//! until every one is Ready (or failed), give them one start instant a moment ahead, carry out
+//! `kill=` faults by deleting pods, wait, read each pod's framed result from its log
+//! ([`result`]), merge and report; the Job and its pods are deleted on every path.
+//! The shard side ([`run_shard`]): the same `hale load` flags plus a [`job::ShardSpec`], its
+//! part of the plan ([`split`]), a wait for the start instant, the run, the framed result.
+pub mod image;
+pub mod job;
+pub mod result;
+pub mod split;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::job::{check_writable, conclude, Finished, JobError, Ran};
+use super::plan::{self, LoadRequest};
+use super::report::{Percentiles, TargetInfo};
+use super::{Endpoint, FaultAction, Report, RunOutcome, Targets, TimelineEvent};
+use crate::image::distribution::RegistryOptions;
+use crate::kube::{self as k8s, KubeError};
+use crate::progress::Progress;
+use crate::stop::Stop;
+use job::{ShardSpec, ShardState};
+use result::ShardResult;
+
+/// What stops an on-cluster run.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// Flags that cannot work on the cluster: one line saying what to change.
+    #[error("{0}")]
+    BadInput(String),
+    #[error(transparent)]
+    Kube(#[from] KubeError),
+    #[error(transparent)]
+    Load(#[from] JobError),
+    #[error("{0}")]
+    Image(String),
+    #[error("{0}")]
+    Job(String),
+    /// Shards that failed or never started, each with its pod's reason.
+    #[error("{0}")]
+    ShardsFailed(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl ClusterError {
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            ClusterError::BadInput(_) => true,
+            ClusterError::Kube(e) => e.is_usage(),
+            ClusterError::Load(e) => e.is_bad_input(),
+            _ => false,
+        }
+    }
+}
+
+/// Where the shards' image comes from.
+#[derive(Debug, Clone)]
+pub enum ShardImage {
+    /// `--shard-image`: an image of hale the nodes can pull already.
+    Given(String),
+    /// `--shard-registry`: build one from the running binary and push it there.
+    Build {
+        repository: String,
+        registry: RegistryOptions,
+        docker_config: PathBuf,
+    },
+}
+
+/// Everything `hale load --on-cluster` asks for.
+#[derive(Debug, Clone)]
+pub struct ClusterJob {
+    pub request: LoadRequest,
+    /// The Kubernetes Service whose ready endpoints are the targets.
+    pub service: String,
+    pub kube: k8s::Target,
+    pub shards: u32,
+    pub image: ShardImage,
+    pub allow_shard_failures: bool,
+    pub node_selector: BTreeMap<String, String>,
+    /// `hale load`'s flags as given, handed to every shard.
+    pub args: Vec<String>,
+    pub html: Option<PathBuf>,
+    pub histogram_out: Option<PathBuf>,
+}
+
+/// One shard in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShardRow {
+    pub index: u32,
+    pub pod: String,
+    /// finished, or failed: REASON.
+    pub state: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub rps: f64,
+    pub p99_ms: f64,
+    /// How long after the common start instant the shard began sending.
+    pub started_late_ms: f64,
+    /// The shard's own latency histogram (corrected), HdrHistogram V2 deflate, base64: the
+    /// merged figures are these added.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub latency_histogram: String,
+}
+
+/// The per-shard table beneath the merged report.
+pub fn write_shards(out: &mut dyn std::io::Write, rows: &[ShardRow]) -> std::io::Result<()> {
+    writeln!(out, "shards:")?;
+    writeln!(
+        out,
+        "  {:<5} {:<28} {:>9} {:>7} {:>9} {:>9} {:>8}  state",
+        "shard", "pod", "requests", "errors", "req/s", "p99", "late"
+    )?;
+    for r in rows {
+        writeln!(
+            out,
+            "  {:<5} {:<28} {:>9} {:>7} {:>9.1} {:>9} {:>8}  {}",
+            r.index,
+            r.pod,
+            r.requests,
+            r.errors,
+            r.rps,
+            format!("{:.2}ms", r.p99_ms),
+            format!("{:.0}ms", r.started_late_ms),
+            r.state
+        )?;
+    }
+    Ok(())
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+}
+
+/// The `--fault` steps the cluster path carries out: `kill=POD` only.
+fn cluster_faults(
+    options: &super::LoadOptions,
+    pods: &[(String, std::net::SocketAddr)],
+) -> Result<(), ClusterError> {
+    for step in &options.faults {
+        match &step.action {
+            FaultAction::Kill(id) => {
+                if !pods.iter().any(|(p, _)| p == id) {
+                    let names: Vec<&str> = pods.iter().map(|(p, _)| p.as_str()).collect();
+                    return Err(ClusterError::BadInput(format!(
+                        "--fault {step}: no ready pod {id} behind the Service (pods: {})",
+                        names.join(", ")
+                    )));
+                }
+            }
+            other => {
+                return Err(ClusterError::BadInput(format!(
+                    "--fault {}=…: not implemented with --on-cluster (only kill=POD is)",
+                    other.kind().name()
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Run the job on the cluster. Nothing of it is left in the cluster when this returns.
+pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ran, ClusterError> {
+    let assertions = job.request.assertions.clone();
+    let options = plan::plan(job.request.clone()).map_err(JobError::from)?;
+    split::check(&options, job.shards)?;
+    for (flag, path) in [
+        ("--report", &job.html),
+        ("--histogram-out", &job.histogram_out),
+    ] {
+        if let Some(path) = path {
+            check_writable(flag, path)?;
+        }
+    }
+    let cluster = k8s::connect(&job.kube).await?;
+    let endpoints = job::endpoints(&cluster, &job.service).await?;
+    if endpoints.is_empty() {
+        return Err(ClusterError::Job(format!(
+            "Service/{} in namespace {} has no ready endpoints (is it deployed and Ready?)",
+            job.service, cluster.namespace
+        )));
+    }
+    cluster_faults(&options, &endpoints)?;
+    let image = match &job.image {
+        ShardImage::Given(image) => image.clone(),
+        ShardImage::Build {
+            repository,
+            registry,
+            docker_config,
+        } => {
+            progress.status(
+                "Building",
+                format!("the shard image (hale) for {repository}"),
+            );
+            let image =
+                image::build_and_push(repository, registry, docker_config.clone(), progress, stop)
+                    .await?;
+            progress.status("Pushed", image.clone());
+            image
+        }
+    };
+    let run_id = format!("{:08x}", rand::random::<u32>());
+    let name = format!("hale-load-{run_id}");
+    let spec = ShardSpec {
+        count: job.shards,
+        endpoints: endpoints.clone(),
+    };
+    let duration = options.duration.unwrap_or(super::HARD_CAP);
+    let manifest = job::manifest(&job::JobPlan {
+        name: name.clone(),
+        run_id: run_id.clone(),
+        image,
+        args: job.args.clone(),
+        spec: &spec,
+        options: &options,
+        deadline_s: (duration + options.timeout).as_secs() as i64 + 600,
+        node_selector: job.node_selector.clone(),
+    })?;
+    job::create(&cluster, &manifest).await?;
+    progress.status(
+        "Created",
+        format!(
+            "Job/{name} in {}: {} shard(s)",
+            cluster.namespace, job.shards
+        ),
+    );
+    let outcome = drive(&cluster, &job, &options, &run_id, progress, stop).await;
+    let deleted = job::delete(&cluster, &name, &run_id).await;
+    if deleted.is_ok() {
+        progress.status("Deleted", format!("Job/{name} and its pods"));
+    }
+    let (outcome, rows) = outcome?;
+    deleted?;
+    let target = TargetInfo {
+        kind: "kubernetes-service".into(),
+        service: Some(job.service.clone()),
+        registry: Some(format!("kubernetes:{}", cluster.namespace)),
+        method: options.method.to_string(),
+        path: options.path.clone(),
+    };
+    let mut report = Report::build(&outcome, &options, target, &assertions);
+    report.shards = rows;
+    let mut written = Vec::new();
+    let result = conclude(
+        report,
+        &outcome,
+        job.html.clone(),
+        job.histogram_out.clone(),
+        &mut written,
+    )
+    .map(|f| Finished { ..f });
+    Ok(Ran {
+        resets: Vec::new(),
+        written,
+        result,
+    })
+}
+
+/// From a created Job to the merged outcome: wait for the shards, start them, carry out the
+/// faults, wait for the results.
+async fn drive(
+    cluster: &k8s::Cluster,
+    job: &ClusterJob,
+    options: &super::LoadOptions,
+    run_id: &str,
+    progress: &Progress,
+    stop: &Stop,
+) -> Result<(RunOutcome, Vec<ShardRow>), ClusterError> {
+    let count = job.shards;
+    let mut shown: BTreeMap<u32, ShardState> = BTreeMap::new();
+    let mut failed: BTreeMap<u32, String> = BTreeMap::new();
+    let ready_by = Instant::now() + Duration::from_secs(180);
+    let poll = Duration::from_millis(400);
+    // Until every shard is Ready or failed.
+    let ready: BTreeMap<u32, String> = loop {
+        if stop.is_stopped() {
+            return Err(ClusterError::Interrupted);
+        }
+        let pods = job::pods(cluster, run_id).await?;
+        let mut ready = BTreeMap::new();
+        for index in 0..count {
+            let state = pods
+                .get(&index)
+                .map(job::state_of)
+                .unwrap_or(ShardState::Pending("no pod yet".into()));
+            if shown.get(&index) != Some(&state) {
+                progress.status(format!("Shard {index}"), state.text());
+                shown.insert(index, state.clone());
+            }
+            match state {
+                ShardState::Failed(why) => {
+                    let pod = pods.get(&index).and_then(|p| p.metadata.name.clone());
+                    failed.insert(index, format!("{}: {why}", pod.unwrap_or_default()));
+                }
+                ShardState::Ready => {
+                    let pod = pods.get(&index).and_then(|p| p.metadata.name.clone());
+                    ready.insert(index, pod.unwrap_or_default());
+                }
+                _ => {}
+            }
+        }
+        if !failed.is_empty() && !job.allow_shard_failures {
+            return Err(shards_failed(&failed, count));
+        }
+        if ready.len() + failed.len() == count as usize {
+            break ready;
+        }
+        if Instant::now() > ready_by {
+            for index in 0..count {
+                if !ready.contains_key(&index) && !failed.contains_key(&index) {
+                    let state = shown.get(&index).map(ShardState::text).unwrap_or_default();
+                    failed.insert(index, format!("never became ready in 180s ({state})"));
+                }
+            }
+            if !job.allow_shard_failures {
+                return Err(shards_failed(&failed, count));
+            }
+            break ready;
+        }
+        tokio::select! {
+            () = stop.stopped() => return Err(ClusterError::Interrupted),
+            () = tokio::time::sleep(poll) => {}
+        }
+    };
+    if ready.is_empty() {
+        return Err(shards_failed(&failed, count));
+    }
+
+    // One start instant a moment ahead: time for the kubelet to hand every pod its annotation.
+    let lead = Duration::from_millis(3000 + 250 * u64::from(count));
+    let start_ms = now_ms() + lead.as_millis();
+    for pod in ready.values() {
+        job::set_start(cluster, pod, start_ms).await?;
+    }
+    progress.status(
+        "Starting",
+        format!(
+            "{} shard(s) together in {:.1}s",
+            ready.len(),
+            lead.as_secs_f64()
+        ),
+    );
+    let start = Instant::now() + lead;
+
+    // kill= faults at their times, relative to the start.
+    let fault_events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let faults = {
+        let cluster = cluster.clone();
+        let steps = options.faults.clone();
+        let events = fault_events.clone();
+        tokio::spawn(async move {
+            let mut steps = steps;
+            steps.sort_by_key(|s| s.at);
+            for step in steps {
+                tokio::time::sleep_until((start + step.at).into()).await;
+                let t_ms = start.elapsed().as_secs_f64() * 1000.0;
+                let id = step.action.instance().to_string();
+                let (kind, detail) = match job::kill_pod(&cluster, &id).await {
+                    Ok(()) => ("fault", step.to_string()),
+                    Err(e) => ("fault-failed", format!("{step}: {e}")),
+                };
+                events
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(TimelineEvent {
+                        t_ms,
+                        kind,
+                        instance: id,
+                        state: None,
+                        detail,
+                        fault: Some(step.action.kind()),
+                    });
+            }
+        })
+    };
+
+    // Until every started shard finished or failed.
+    let finish_by = start
+        + options.duration.unwrap_or(super::HARD_CAP)
+        + options.timeout
+        + Duration::from_secs(120);
+    let mut results: Vec<(u32, String, ShardResult)> = Vec::new();
+    let mut pending: BTreeMap<u32, String> = ready;
+    while !pending.is_empty() {
+        if Instant::now() > finish_by {
+            for (index, pod) in std::mem::take(&mut pending) {
+                failed.insert(index, format!("{pod}: did not finish in time"));
+            }
+            break;
+        }
+        tokio::select! {
+            () = stop.stopped() => {
+                faults.abort();
+                return Err(ClusterError::Interrupted);
+            }
+            () = tokio::time::sleep(poll) => {}
+        }
+        let pods = job::pods(cluster, run_id).await?;
+        for (index, name) in pending.clone() {
+            let state = pods
+                .get(&index)
+                .map(job::state_of)
+                .unwrap_or(ShardState::Failed("its pod is gone".into()));
+            match state {
+                ShardState::Succeeded => {
+                    let log = job::logs(cluster, &name).await?;
+                    match ShardResult::from_log(&log) {
+                        Ok(r) => results.push((index, name.clone(), r)),
+                        Err(e) => {
+                            failed.insert(index, format!("{name}: {e}"));
+                        }
+                    }
+                    pending.remove(&index);
+                }
+                ShardState::Failed(why) => {
+                    let tail = job::logs(cluster, &name).await.ok().and_then(|l| {
+                        l.lines()
+                            .rev()
+                            .find(|l| !l.trim().is_empty())
+                            .map(str::to_string)
+                    });
+                    let tail = tail
+                        .map(|t| format!(" (last log line: {t})"))
+                        .unwrap_or_default();
+                    failed.insert(index, format!("{name}: {why}{tail}"));
+                    pending.remove(&index);
+                }
+                _ => {}
+            }
+        }
+    }
+    faults.abort();
+    if results.is_empty() || (!failed.is_empty() && !job.allow_shard_failures) {
+        return Err(shards_failed(&failed, count));
+    }
+    let shard_results: Vec<ShardResult> = results.iter().map(|(_, _, r)| r.clone()).collect();
+    let mut outcome = result::merge(&shard_results)
+        .map_err(|e| ClusterError::Job(format!("merging the shards' results: {e}")))?;
+    outcome.events.extend(
+        fault_events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..),
+    );
+    outcome.events.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
+    let mut rows: Vec<ShardRow> = results
+        .iter()
+        .map(|(index, pod, r)| {
+            let p99 = result::decode_total(r)
+                .map(|h| Percentiles::of(&h).p99)
+                .unwrap_or(0.0);
+            ShardRow {
+                index: *index,
+                pod: pod.clone(),
+                state: "finished".into(),
+                requests: r.totals.requests,
+                errors: r.totals.errors.values().sum(),
+                rps: r.totals.requests as f64 / (r.elapsed_ns as f64 / 1e9).max(1e-9),
+                p99_ms: p99,
+                started_late_ms: r.started_late_ms,
+                latency_histogram: r.totals.corrected.clone(),
+            }
+        })
+        .collect();
+    for (index, why) in &failed {
+        let (pod, why) = why.split_once(": ").unwrap_or(("", why));
+        rows.push(ShardRow {
+            index: *index,
+            pod: pod.to_string(),
+            state: format!("failed: {why}"),
+            requests: 0,
+            errors: 0,
+            rps: 0.0,
+            p99_ms: 0.0,
+            started_late_ms: 0.0,
+            latency_histogram: String::new(),
+        });
+    }
+    rows.sort_by_key(|r| r.index);
+    Ok((outcome, rows))
+}
+
+fn shards_failed(failed: &BTreeMap<u32, String>, count: u32) -> ClusterError {
+    let list: Vec<String> = failed
+        .iter()
+        .map(|(i, why)| format!("shard {i} ({why})"))
+        .collect();
+    ClusterError::ShardsFailed(format!(
+        "{} of {count} shard(s) failed: {} (--allow-shard-failures reports the others)",
+        failed.len(),
+        list.join("; ")
+    ))
+}
+
+/// The shard side: this process is one pod of the Job. Runs its part of the plan from the
+/// common start instant and prints its framed result on stdout.
+pub async fn run_shard(
+    request: LoadRequest,
+    spec_json: &str,
+    stop: &Stop,
+) -> Result<(), ClusterError> {
+    let spec: ShardSpec = serde_json::from_str(spec_json)
+        .map_err(|e| ClusterError::BadInput(format!("{}: {e}", job::SPEC_ENV)))?;
+    let index: u32 = std::env::var("JOB_COMPLETION_INDEX")
+        .ok()
+        .and_then(|i| i.parse().ok())
+        .ok_or_else(|| {
+            ClusterError::BadInput(
+                "JOB_COMPLETION_INDEX is not set: a shard runs in an Indexed Job".into(),
+            )
+        })?;
+    let mut request = request;
+    request.faults.clear();
+    let options = plan::plan(request).map_err(JobError::from)?;
+    let options = split::shard(options, index, spec.count);
+    let endpoints: Vec<Endpoint> = spec
+        .endpoints
+        .iter()
+        .map(|(id, addr)| Endpoint {
+            id: id.clone(),
+            addr: *addr,
+            weight: 1,
+            check_id: true,
+            tls: None,
+            authority: addr.to_string(),
+        })
+        .collect();
+    let start_ms = wait_for_start(stop).await?;
+    let now = now_ms();
+    if start_ms > now {
+        tokio::time::sleep(Duration::from_millis((start_ms - now) as u64)).await;
+    }
+    let started_late_ms = now_ms().saturating_sub(start_ms) as f64;
+    let outcome = super::run(
+        options,
+        Targets::Fixed(endpoints),
+        None,
+        &Progress::hidden(),
+        stop,
+    )
+    .await
+    .map_err(JobError::from)?;
+    let mut doc = ShardResult::of(index, &outcome);
+    doc.started_late_ms = started_late_ms;
+    let mut out = std::io::stdout().lock();
+    out.write_all(doc.framed().as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| ClusterError::Job(format!("writing the result: {e}")))?;
+    Ok(())
+}
+
+/// The start instant from the pod's annotations (downward API file), polled.
+async fn wait_for_start(stop: &Stop) -> Result<u128, ClusterError> {
+    let path = std::path::Path::new(job::ANNOTATIONS_DIR).join("annotations");
+    let give_up = Instant::now() + Duration::from_secs(600);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Some(at) = start_annotation(&text) {
+                return Ok(at);
+            }
+        }
+        if stop.is_stopped() {
+            return Err(ClusterError::Interrupted);
+        }
+        if Instant::now() > give_up {
+            return Err(ClusterError::Job("no start instant came in 600s".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `hale.dev/start-at="1733420000000"` in the downward API's annotations file.
+fn start_annotation(text: &str) -> Option<u128> {
+    text.lines().find_map(|line| {
+        let value = line
+            .strip_prefix(job::START_ANNOTATION)?
+            .strip_prefix('=')?;
+        value.trim().trim_matches('"').parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_instant_is_read_from_the_annotations_file() {
+        let text = "kubernetes.io/config.seen=\"x\"\nhale.dev/start-at=\"1733420000123\"\n";
+        assert_eq!(start_annotation(text), Some(1_733_420_000_123));
+        assert_eq!(start_annotation("other=\"1\"\n"), None);
+    }
+}

@@ -1,0 +1,394 @@
+//! `hale load --on-cluster` on the test cluster's real node (scripts/kube-node.sh): a generated
+//! service deployed, the load sent by shards that run as an Indexed Job of hale's own image
+//! (built from this test's hale binary and pushed to the test registry), merged into one report;
+//! nothing of the run left in the cluster afterwards.
+//!
+//! Traffic goes only to the pod addresses of the test bridge (from the shards, and from here
+//! for the service's own /metrics).
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hale::load::report::Percentiles;
+use serde_json::Value;
+
+use crate::common;
+
+/// A namespace of its own per test, deleted at the end.
+struct Namespace {
+    name: String,
+    kubectl: String,
+    kubeconfig: String,
+}
+
+impl Namespace {
+    fn new(kubeconfig: &str, tag: &str) -> Namespace {
+        Namespace {
+            name: format!("hale-lc-{}-{tag}", std::process::id()),
+            kubectl: std::env::var("HALE_TEST_KUBECTL").expect("HALE_TEST_KUBECTL"),
+            kubeconfig: kubeconfig.to_string(),
+        }
+    }
+
+    fn get(&self, args: &[&str]) -> Value {
+        let out = Command::new(&self.kubectl)
+            .args(["--kubeconfig", &self.kubeconfig, "-n", &self.name])
+            .args(args)
+            .args(["-o", "json"])
+            .output()
+            .unwrap();
+        common::assert_success(&out, &format!("kubectl {args:?}"));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Jobs and pods of `hale load` runs left in the namespace.
+    fn leftovers(&self) -> Vec<String> {
+        let doc = self.get(&["get", "jobs,pods", "-l", "app.kubernetes.io/name=hale-load"]);
+        doc["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| format!("{}/{}", o["kind"], o["metadata"]["name"]))
+            .collect()
+    }
+
+    /// The Service's Ready pods: (name, IP).
+    fn service_pods(&self) -> Vec<(String, String)> {
+        self.get(&["get", "pods", "-l", "app.kubernetes.io/name=orders"])["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .map(|p| {
+                (
+                    p["metadata"]["name"].as_str().unwrap().to_string(),
+                    p["status"]["podIP"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.kubectl)
+            .args(["--kubeconfig", &self.kubeconfig])
+            .args(["delete", "namespace", &self.name, "--wait=false"])
+            .arg("--ignore-not-found")
+            .output();
+    }
+}
+
+/// A generated service, built, pushed and deployed in `ns`.
+struct Deployed {
+    tmp: tempfile::TempDir,
+    dir: PathBuf,
+    registry: String,
+}
+
+impl Deployed {
+    fn new(ns: &Namespace, registry: &str) -> Deployed {
+        let tmp = common::tempdir();
+        let dir = tmp.path().join("orders");
+        common::scaffold(tmp.path(), "orders", &dir);
+        let d = Deployed {
+            tmp,
+            dir,
+            registry: registry.to_string(),
+        };
+        let repository = format!("{registry}/{}/orders", ns.name);
+        let out = d
+            .hale()
+            .args(["build", "--engine", "native", "--push", &repository])
+            .output()
+            .unwrap();
+        common::assert_success(&out, "hale build --push");
+        let out = d
+            .hale()
+            .args([
+                "deploy",
+                "--kubeconfig",
+                &ns.kubeconfig,
+                "--context",
+                "hale-test",
+            ])
+            .args(["-n", &ns.name, "--create-namespace", "--timeout", "240s"])
+            .output()
+            .unwrap();
+        common::assert_success(&out, "hale deploy");
+        d
+    }
+
+    fn hale(&self) -> Command {
+        let mut cmd = common::hale(self.tmp.path());
+        cmd.current_dir(&self.dir);
+        cmd.env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("load-cluster-cache"),
+        );
+        cmd
+    }
+
+    /// `hale load orders --on-cluster ARGS --output json`. The first run of the test binary
+    /// builds and pushes the shard image; the others wait for it and reuse it.
+    fn load(&self, ns: &Namespace, args: &[&str]) -> Output {
+        static FIRST: Mutex<bool> = Mutex::new(false);
+        let mut first = Some(FIRST.lock().unwrap_or_else(|e| e.into_inner()));
+        if first.as_deref() == Some(&true) {
+            first = None;
+        }
+        let out = self
+            .hale()
+            .args(["load", "orders", "--on-cluster"])
+            .args([
+                "--shard-registry",
+                &format!("{}/hale-load-shard", self.registry),
+            ])
+            .args(["--kubeconfig", &ns.kubeconfig, "--context", "hale-test"])
+            .args(["--namespace", &ns.name, "--output", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        if let Some(mut held) = first {
+            *held = true;
+        }
+        out
+    }
+}
+
+/// The service's own count of `GET /` over its pods, from each pod's /metrics.
+fn served_by_pods(pods: &[(String, String)]) -> u64 {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut total = 0.0;
+    for (name, ip) in pods {
+        let text = client
+            .get(format!("http://{ip}:8080/metrics"))
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_else(|e| panic!("/metrics of {name}: {e}"));
+        for line in text.lines() {
+            if line.starts_with("http_requests_total{") && line.contains(r#"route="GET /{$}""#) {
+                let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+                total += value;
+            }
+        }
+    }
+    total as u64
+}
+
+fn report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON document ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn histogram(b64: &str) -> hdrhistogram::Histogram<u64> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .unwrap()
+}
+
+#[test]
+fn two_shards_merge_into_one_report_that_the_service_and_the_raw_histograms_agree_with() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "merge");
+    let svc = Deployed::new(&ns, &registry);
+    let pods = svc_pods_ready(&ns);
+
+    let out = svc.load(
+        &ns,
+        &["--shards", "2", "-c", "4", "-d", "3s", "--path", "/"],
+    );
+    common::assert_success(&out, "hale load --on-cluster");
+    let doc = report(&out);
+    let shards = doc["shards"].as_array().expect("shards");
+    assert_eq!(shards.len(), 2, "{doc}");
+    let requests = doc["requests"].as_u64().unwrap();
+    let by_shard: u64 = shards.iter().map(|s| s["requests"].as_u64().unwrap()).sum();
+    assert!(requests > 100, "{doc}");
+    assert_eq!(requests, by_shard, "merged = sum of the shards");
+    assert_eq!(
+        requests,
+        served_by_pods(&pods),
+        "merged = what the service itself counted"
+    );
+
+    let mut union = hale::load::stats::latency_histogram();
+    for s in shards {
+        union
+            .add(histogram(s["latency_histogram"].as_str().unwrap()))
+            .unwrap();
+    }
+    let expected = Percentiles::of(&union);
+    let merged = &doc["latency"]["corrected"];
+    assert_eq!(merged["p50"].as_f64().unwrap(), expected.p50, "{merged}");
+    assert_eq!(merged["p99"].as_f64().unwrap(), expected.p99, "{merged}");
+    assert_eq!(union.len(), requests);
+
+    let instances: Vec<&str> = doc["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    for (pod, _) in &pods {
+        assert!(instances.contains(&pod.as_str()), "{pod} in {instances:?}");
+    }
+    assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+}
+
+/// The Service's pods once both are Ready and have an address.
+fn svc_pods_ready(ns: &Namespace) -> Vec<(String, String)> {
+    let pods = ns.service_pods();
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    assert!(pods.iter().all(|(_, ip)| !ip.is_empty()), "{pods:?}");
+    pods
+}
+
+#[test]
+fn an_open_model_over_two_shards_keeps_the_rate_without_a_double_burst() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "open");
+    let svc = Deployed::new(&ns, &registry);
+    svc_pods_ready(&ns);
+
+    let out = svc.load(
+        &ns,
+        &["--shards", "2", "-r", "200", "-d", "3s", "--path", "/"],
+    );
+    common::assert_success(&out, "hale load --on-cluster --rate");
+    let doc = report(&out);
+    let requests = doc["requests"].as_u64().unwrap() as f64;
+    assert!(
+        (requests - 600.0).abs() <= 12.0,
+        "600 ± 2 % arrivals: {requests}"
+    );
+    let rps = doc["rps"].as_f64().unwrap();
+    assert!((rps - 200.0).abs() <= 4.0, "200 req/s ± 2 %: {rps}");
+    // 250 ms ticks at 200 req/s: 50 each; two shards starting their own full schedules would
+    // send 100 in the first.
+    let series = doc["series"].as_array().unwrap();
+    let first = series[0]["requests"].as_u64().unwrap();
+    assert!(
+        first <= 55,
+        "no double burst at the start: {first} in the first tick"
+    );
+    // Each shard sends every other arrival of the one schedule.
+    let parts: Vec<u64> = doc["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["requests"].as_u64().unwrap())
+        .collect();
+    assert_eq!(parts.iter().sum::<u64>() as f64, requests, "{parts:?}");
+    assert!(parts[0].abs_diff(parts[1]) <= 1, "{parts:?}");
+    assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+}
+
+#[test]
+fn killing_a_pod_shows_its_breaker_opening_in_the_merged_timeline() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "kill");
+    let svc = Deployed::new(&ns, &registry);
+    let pods = svc_pods_ready(&ns);
+    let victim = &pods[0].0;
+
+    let fault = format!("at=1s,kill={victim}");
+    let out = svc.load(
+        &ns,
+        &[
+            "--shards",
+            "2",
+            "-r",
+            "200",
+            "-d",
+            "8s",
+            "--path",
+            "/",
+            "--fault",
+            &fault,
+            // The killed pod stops answering within its 1s-grace deletion plus shutdown;
+            // requests to it then fail fast.
+            "--timeout",
+            "300ms",
+        ],
+    );
+    common::assert_success(&out, "hale load --on-cluster --fault kill=");
+    let doc = report(&out);
+    let timeline = doc["timeline"].as_array().unwrap();
+    let kill = timeline
+        .iter()
+        .find(|e| e["kind"] == "fault" && e["instance"] == victim.as_str())
+        .unwrap_or_else(|| panic!("the kill in the timeline: {timeline:?}"));
+    let opened = timeline
+        .iter()
+        .find(|e| {
+            e["kind"] == "breaker" && e["instance"] == victim.as_str() && e["state"] == "open"
+        })
+        .unwrap_or_else(|| panic!("the breaker opening in the timeline: {timeline:?}"));
+    assert!(
+        opened["t_ms"].as_f64() >= kill["t_ms"].as_f64(),
+        "{timeline:?}"
+    );
+    let resilience = &doc["resilience"][0];
+    assert!(
+        resilience["breaker_opened_after_ms"].as_f64().is_some(),
+        "{resilience}"
+    );
+    assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+}
+
+#[test]
+fn a_shard_image_that_cannot_be_pulled_fails_the_run_with_the_pods_reason_and_leaves_nothing() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "pull");
+    let svc = Deployed::new(&ns, &registry);
+    let missing = format!("{registry}/{}/no-such-hale:missing", ns.name);
+    let out = svc
+        .hale()
+        .args(["load", "orders", "--on-cluster", "--shards", "2"])
+        .args(["--shard-image", &missing])
+        .args(["--kubeconfig", &ns.kubeconfig, "--context", "hale-test"])
+        .args(["--namespace", &ns.name, "-d", "2s"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("ErrImagePull") || last.contains("ImagePullBackOff"),
+        "the pod's reason on the last line: {err}"
+    );
+    assert!(
+        last.contains("shard 0") || last.contains("shard 1"),
+        "{last}"
+    );
+    assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+}
