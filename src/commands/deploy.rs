@@ -129,6 +129,10 @@ pub struct RenderFlags {
     /// A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>].
     #[arg(long, value_name = "HOST:PORT")]
     pub scrape_target: Vec<String>,
+    /// Ship the logs to Loki (pods annotated for Grafana Alloy, logging/loki.alloy) or
+    /// Elasticsearch (Filebeat autodiscover hints, LOG_FORMAT=ecs, logging/filebeat.yml).
+    #[arg(long, value_enum, value_name = "SHIPPER")]
+    pub logs: Option<manifests::logs::LogShipper>,
 }
 
 /// How `--check` prints.
@@ -226,7 +230,9 @@ pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Re
     let mut render_report = None;
     if args.render {
         let (spec, _) = resolve_spec(&args.path, &args.render_flags, &args.apply)?;
-        let set = manifests::render(&spec).map_err(user_error)?;
+        let set = manifests::render(&spec)
+            .and_then(|set| manifests::logs::with_shipping(set, args.render_flags.logs))
+            .map_err(user_error)?;
         if to_stdout {
             printer.line(set.base_stream().trim_end())?;
         } else {
@@ -287,7 +293,9 @@ pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Re
 /// recorded, when there is one) and apply them.
 async fn apply(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
     let (spec, origin) = resolve_spec(&args.path, &args.render_flags, &args.apply)?;
-    let set = manifests::render(&spec).map_err(user_error)?;
+    let set = manifests::render(&spec)
+        .and_then(|set| manifests::logs::with_shipping(set, args.render_flags.logs))
+        .map_err(user_error)?;
     let unpushed = (origin == ImageOrigin::Unpushed).then_some(spec.image.as_str());
     let objects = set
         .base_objects()

@@ -1614,3 +1614,313 @@ fn dockerfile_builds_offline_into_a_non_root_image_that_serves_its_probes() {
         "SIGTERM is a clean shutdown"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// `hale deploy --render --logs`: what the log pipeline is told matches what the service writes.
+
+/// The access line the service wrote for a request carrying `traceparent` with `trace_id`.
+fn access_line(svc: &Service, trace_id: &str) -> serde_json::Map<String, serde_json::Value> {
+    let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
+    let reply = http(
+        &svc.addr(),
+        "GET",
+        "/v1/orders",
+        None,
+        &[("traceparent", traceparent.as_str())],
+    )
+    .unwrap();
+    assert_eq!(reply.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let logs = std::fs::read_to_string(&svc.log).unwrap_or_default();
+        let lines: Vec<serde_json::Map<String, serde_json::Value>> = logs
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object: {l}: {e}"))
+            })
+            .collect();
+        if let Some(line) = lines
+            .into_iter()
+            .find(|l| l.values().any(|v| v == trace_id))
+        {
+            return line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line with trace {trace_id}:\n{logs}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `hale deploy --render --logs SHIPPER` into `TMP/SHIPPER` from the generated project.
+fn render_with_logs(tmp: &Path, shipper: &str) -> PathBuf {
+    let out_dir = tmp.join(shipper);
+    let out = common::hale(tmp)
+        .args(["deploy", "--render", "--check", "--logs", shipper, "--out"])
+        .arg(&out_dir)
+        .arg(&built().project)
+        .output()
+        .unwrap();
+    common::assert_success(
+        &out,
+        &format!("hale deploy --render --check --logs {shipper}"),
+    );
+    out_dir
+}
+
+#[test]
+fn logs_elastic_hints_and_ecs_name_fields_the_service_writes() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let out_dir = render_with_logs(tmp.path(), "elastic");
+    let deployment: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(out_dir.join("base/deployment.yaml")).unwrap(),
+    )
+    .unwrap();
+    let pod = &deployment["spec"]["template"];
+    let hints = pod["metadata"]["annotations"].as_object().unwrap();
+    assert_eq!(hints["co.elastic.logs/enabled"], "true");
+    assert_eq!(hints["co.elastic.logs/json.keys_under_root"], "true");
+    let filebeat = std::fs::read_to_string(out_dir.join("logging/filebeat.yml")).unwrap();
+    let filebeat: serde_json::Value = serde_norway::from_str(&filebeat).unwrap();
+    assert_eq!(
+        filebeat["filebeat.autodiscover"]["providers"][0]["hints.enabled"],
+        true
+    );
+    // The container's environment as rendered, not as this test assumes it.
+    let env: Vec<(String, String)> = pod["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_string(),
+                e["value"].as_str()?.to_string(),
+            ))
+        })
+        .filter(|(k, _)| k == "LOG_FORMAT")
+        .collect();
+    assert_eq!(env, [("LOG_FORMAT".to_string(), "ecs".to_string())]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let svc = Service::start(&env);
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let line = access_line(&svc, trace);
+    let message_key = hints["co.elastic.logs/json.message_key"].as_str().unwrap();
+    for key in [
+        message_key,
+        "@timestamp",
+        "log.level",
+        "ecs.version",
+        "http.request.method",
+    ] {
+        assert!(line.contains_key(key), "the ECS line lacks {key}: {line:?}");
+    }
+    assert_eq!(line["trace.id"], trace, "{line:?}");
+    // Filebeat's expand_keys makes objects of dotted keys: no key may be both a leaf and a
+    // prefix of another, or the expansion conflicts.
+    for key in line.keys() {
+        assert!(
+            !line.keys().any(|k| k.starts_with(&format!("{key}."))),
+            "{key} is a leaf and an object: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn logs_loki_pipeline_extracts_fields_the_service_writes() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let out_dir = render_with_logs(tmp.path(), "loki");
+    let deployment: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(out_dir.join("base/deployment.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        deployment["spec"]["template"]["metadata"]["annotations"]["hale.dev/logs"],
+        "loki"
+    );
+    let alloy = std::fs::read_to_string(out_dir.join("logging/loki.alloy")).unwrap();
+    assert!(alloy.contains(&format!("\"loki;{NAME}\"")), "{alloy}");
+    // Every field the json stage extracts: `name = "key"` pairs of its expressions.
+    let expressions = alloy
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("expressions = {"))
+        .expect("the json stage has expressions");
+    let keys: Vec<&str> = expressions
+        .split(',')
+        .filter_map(|pair| pair.split('"').nth(1))
+        .collect();
+    assert_eq!(keys.len(), 3, "{expressions}");
+    let svc = Service::start(&[]);
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let line = access_line(&svc, trace);
+    for key in &keys {
+        assert!(line.contains_key(*key), "the line lacks {key}: {line:?}");
+    }
+    assert_eq!(line["trace_id"], trace);
+    // stage.timestamp's RFC3339Nano: date, 'T', time, and a zone.
+    let time = line["time"].as_str().unwrap();
+    assert!(
+        time.len() >= 20
+            && &time[4..5] == "-"
+            && &time[10..11] == "T"
+            && (time.ends_with('Z') || time[19..].contains(['+', '-'])),
+        "{time}"
+    );
+}
+
+/// A Prometheus of the test's own on a free loopback port, killed on drop.
+struct PrivatePrometheus {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for PrivatePrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn prometheus_query(addr: &str, path: &str, query: &str) -> serde_json::Value {
+    reqwest::blocking::Client::new()
+        .get(format!("http://{addr}{path}"))
+        .query(&[("query", query)])
+        .send()
+        .and_then(|r| r.json())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn downstream_panel_shows_the_client_latency_with_trace_exemplars_in_real_prometheus() {
+    need!(Go);
+    need!(Promtool);
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        if std::env::var("HALE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+            panic!("HALE_TEST_REQUIRE_ALL=1 and the prometheus binary is not on PATH");
+        }
+        eprintln!("skipped: the prometheus binary is not on PATH");
+        return;
+    }
+    let tmp = common::tempdir();
+    // The panel as rendered for a service that calls `payments`.
+    let out_dir = tmp.path().join("deploy");
+    let out = common::hale(tmp.path())
+        .args(["deploy", "--render", "--downstream", "payments", "--out"])
+        .arg(&out_dir)
+        .arg(&built().project)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale deploy --render --downstream payments");
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("grafana/dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let target = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .find(|t| t["exemplar"] == true)
+        .expect("a panel asks for exemplars")
+        .clone();
+    let expr = target["expr"].as_str().unwrap();
+    assert!(
+        expr.contains("downstream_request_duration_seconds_bucket"),
+        "{expr}"
+    );
+
+    // orders calls payments (another instance of the same service) through its client.
+    let payments = Service::start(&[("SERVICE_NAME", "payments")]);
+    let caller = Service::start(&[
+        ("DOWNSTREAM_SERVICE", "payments"),
+        ("DOWNSTREAM_ENDPOINTS", &payments.addr()),
+    ]);
+    let trace = "5b8efff798038103d269b633813fc60c";
+    let traceparent = format!("00-{trace}-eee19b7ec3c1b174-01");
+    for _ in 0..5 {
+        let reply = http(
+            &caller.addr(),
+            "GET",
+            "/v1/downstream",
+            None,
+            &[("traceparent", traceparent.as_str())],
+        )
+        .unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+
+    // A real Prometheus with exemplar storage scrapes the caller as job "orders" (the job the
+    // dashboard's queries select) in OpenMetrics.
+    let config = tmp.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: {NAME}\n    static_configs:\n      - targets: ['{}']\n",
+            caller.addr()
+        ),
+    )
+    .unwrap();
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let log = tmp.path().join("prometheus.log");
+    let prometheus = PrivatePrometheus {
+        child: Command::new("prometheus")
+            .arg("--config.file")
+            .arg(&config)
+            .arg("--storage.tsdb.path")
+            .arg(tmp.path().join("tsdb"))
+            .arg("--web.listen-address")
+            .arg(&addr)
+            .arg("--enable-feature=exemplar-storage")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+        addr,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut series, mut exemplars) = (serde_json::Value::Null, serde_json::Value::Null);
+    while Instant::now() < deadline {
+        thread::sleep(Duration::from_secs(1));
+        // Requests keep coming, so rate() over the window sees increases.
+        let _ = http(
+            &caller.addr(),
+            "GET",
+            "/v1/downstream",
+            None,
+            &[("traceparent", traceparent.as_str())],
+        );
+        series = prometheus_query(&prometheus.addr, "/api/v1/query", expr);
+        exemplars = prometheus_query(
+            &prometheus.addr,
+            "/api/v1/query_exemplars",
+            "downstream_request_duration_seconds_bucket",
+        );
+        let has_series = series["data"]["result"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|s| s["metric"]["downstream"] == "payments"));
+        let has_exemplar = exemplars.to_string().contains(trace);
+        if has_series && has_exemplar {
+            break;
+        }
+    }
+    let result = &series["data"]["result"][0];
+    assert_eq!(
+        result["metric"]["downstream"],
+        "payments",
+        "the panel's query returns the caller's series: {series}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(result["metric"]["status_class"], "2xx", "{series}");
+    assert!(
+        exemplars
+            .to_string()
+            .contains(&format!("\"trace_id\":\"{trace}\"")),
+        "Prometheus keeps the trace_id exemplar: {exemplars}"
+    );
+}
