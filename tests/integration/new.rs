@@ -1924,3 +1924,230 @@ fn downstream_panel_shows_the_client_latency_with_trace_exemplars_in_real_promet
         "Prometheus keeps the trace_id exemplar: {exemplars}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The adaptive concurrency limit under `hale load`.
+
+/// A dependency whose latency (`delay` ms) and capacity change while it runs: it answers each
+/// connection on a thread of its own, or, while `serial`, one request at a time, so requests
+/// beyond its capacity queue in its accept backlog, as at a saturated service. Lives as long as
+/// the test process.
+fn slow_dependency(delay: Arc<std::sync::atomic::AtomicU64>, serial: Arc<AtomicBool>) -> String {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let answer = move |conn: TcpStream, delay: u64| {
+                let mut writer = conn.try_clone().unwrap();
+                let mut reader = BufReader::new(conn);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                thread::sleep(Duration::from_millis(delay));
+                let body = r#"{"ok":true}"#;
+                let _ = writer.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+            };
+            let ms = delay.load(Ordering::Relaxed);
+            if serial.load(Ordering::Relaxed) {
+                answer(conn, ms);
+            } else {
+                drop(thread::spawn(move || answer(conn, ms)));
+            }
+        }
+    });
+    addr
+}
+
+/// `hale load` against `url` with `workers` closed-model workers for `seconds`: its JSON report.
+fn hale_load(url: &str, workers: u32, seconds: u32) -> serde_json::Value {
+    let tmp = common::tempdir();
+    let out = common::hale(tmp.path())
+        .args([
+            "load",
+            "--url",
+            url,
+            "--output",
+            "json",
+            "--retries",
+            "0",
+            "--breaker",
+            "off",
+        ])
+        .args([
+            "-c",
+            &workers.to_string(),
+            "-d",
+            &format!("{seconds}s"),
+            "--timeout",
+            "10s",
+        ])
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale load");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `hale load` against `url` at `rate` req/s (open model, Poisson arrivals) for `seconds`.
+fn hale_load_open(url: &str, rate: u32, seconds: u32) -> serde_json::Value {
+    let tmp = common::tempdir();
+    let out = common::hale(tmp.path())
+        .args([
+            "load",
+            "--url",
+            url,
+            "--output",
+            "json",
+            "--retries",
+            "0",
+            "--breaker",
+            "off",
+        ])
+        .args([
+            "-r",
+            &rate.to_string(),
+            "-c",
+            "256",
+            "-d",
+            &format!("{seconds}s"),
+        ])
+        .args(["--arrivals", "poisson", "--timeout", "10s"])
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale load --rate");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The worst p99 of the report's ticks from `from_ms` on (each tick: 250 ms of responses).
+fn steady_p99(report: &serde_json::Value, from_ms: f64) -> f64 {
+    report["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["t_ms"].as_f64().unwrap() >= from_ms)
+        .filter_map(|t| t["p99_ms"].as_f64())
+        .fold(0.0, f64::max)
+}
+
+/// The value of an unlabelled series on the service's /metrics.
+fn gauge(svc: &Service, name: &str) -> f64 {
+    let text = get(svc, "/metrics").body;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("/metrics lacks {name}:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn adaptive_limit_sheds_excess_with_503_keeps_admitted_latency_bounded_and_recovers() {
+    need!(Go);
+    // The dependency as usual: 10 ms a call, many at once.
+    let delay = Arc::new(std::sync::atomic::AtomicU64::new(10));
+    let serial = Arc::new(AtomicBool::new(false));
+    let dependency = slow_dependency(delay.clone(), serial.clone());
+    let start = |adaptive: &str| {
+        Service::start(&[
+            ("DOWNSTREAM_ENDPOINTS", dependency.as_str()),
+            ("DOWNSTREAM_SERVICE", "payments"),
+            ("DOWNSTREAM_RETRIES", "0"),
+            ("DOWNSTREAM_TIMEOUT", "30s"),
+            ("REQUEST_TIMEOUT", "30s"),
+            ("ADAPTIVE_CONCURRENCY", adaptive),
+        ])
+    };
+    let svc = start("true");
+    let url = format!("http://{}/v1/downstream", svc.addr());
+    // Healthy: the limit learns the no-load latency.
+    let warm = hale_load_open(&url, 600, 3);
+    // Not asserted: on the shared test machine a CPU stall can make the limit shed some of
+    // even this load (5-15 % in some runs; see the report of this test's commit).
+    let warm_share = warm["error_share"].as_f64().unwrap();
+    let limit_before = gauge(&svc, "http_concurrency_limit");
+
+    // The dependency slows to 20 ms a request, one at a time (50 req/s), and 64 workers press
+    // on: everything beyond what it serves near its own latency is refused at once.
+    delay.store(20, Ordering::Relaxed);
+    serial.store(true, Ordering::Relaxed);
+    let probe = {
+        let addr = svc.addr();
+        thread::spawn(move || {
+            // A 503 seen from outside while the load runs: its headers and body.
+            let deadline = Instant::now() + Duration::from_secs(6);
+            while Instant::now() < deadline {
+                if let Ok(r) = http(&addr, "GET", "/v1/downstream", None, &[]) {
+                    if r.status == 503 {
+                        return Some(r);
+                    }
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            None
+        })
+    };
+    let overload = hale_load(&url, 64, 6);
+    let shed = probe.join().unwrap().expect("a 503 during the overload");
+    assert_eq!(shed.header("Retry-After"), Some("1"));
+    assert!(!shed.body.contains("127.0.0.1"), "{}", shed.body);
+    let shed_5xx = overload["errors_by_kind"]["5xx"].as_u64().unwrap();
+    assert!(shed_5xx > 0, "no load was shed: {overload}");
+    assert!(overload["ok"].as_u64().unwrap() > 0, "{overload}");
+    // The first samples arrive only when the first slowed requests finish, so the first
+    // second or so queues at the limit the healthy service had; from then on the limit holds.
+    let p99 = steady_p99(&overload, 2000.0);
+    let limit_under = gauge(&svc, "http_concurrency_limit");
+    assert!(
+        limit_under <= limit_before,
+        "{limit_under} <= {limit_before}"
+    );
+    assert!(gauge(&svc, "http_load_shed_total") >= shed_5xx as f64);
+    // Without the limit all 64 queue at the dependency: 64 × 20 ms ≈ 1.3 s each. With it,
+    // the admitted requests wait for a few others at most (the limit's floor is 10: 200 ms).
+    assert!(
+        p99 < 400.0,
+        "admitted p99 {p99} ms (ticks from 2 s on) is not bounded (limit {limit_under}): {overload}"
+    );
+
+    // The control: the same overload without the adaptive limit queues without bound.
+    let unlimited = start("false");
+    let control = hale_load(&format!("http://{}/v1/downstream", unlimited.addr()), 64, 4);
+    let control_p99 = steady_p99(&control, 2000.0);
+    assert!(
+        control_p99 > 2.0 * p99,
+        "without the limit p99 is {control_p99} ms, with it {p99} ms"
+    );
+    drop(unlimited);
+
+    // The dependency recovers: 10 ms a call, many at once, as before. At 200 req/s (about 2 in
+    // flight) the service serves again: far less is refused than under the overload. Whether the limit's value
+    // climbs back above its floor depends on the latency staying within 1.5 × the no-load
+    // latency, which the shared CPUs of the test machine do not promise: it is printed, not
+    // asserted (see docs/commands/new.md, "Overload").
+    serial.store(false, Ordering::Relaxed);
+    let recovered = hale_load_open(&url, 200, 4);
+    let limit_after = gauge(&svc, "http_concurrency_limit");
+    let series = recovered["series"].as_array().unwrap();
+    let tail = &series[series.len() / 2..];
+    let tail_errors: u64 = tail.iter().map(|t| t["errors"].as_u64().unwrap()).sum();
+    let tail_requests: u64 = tail.iter().map(|t| t["requests"].as_u64().unwrap()).sum();
+    assert!(tail_requests > 0, "{recovered}");
+    let overload_share = overload["error_share"].as_f64().unwrap();
+    assert!(
+        (tail_errors as f64) < overload_share / 4.0 * tail_requests as f64,
+        "still shedding after recovery: {tail_errors} of {tail_requests} (limit {limit_after}; \
+         {overload_share} shed under the overload): {recovered}"
+    );
+    eprintln!(
+        "limit {limit_before} → {limit_under} (overload: {shed_5xx} shed, admitted p99 {p99} ms; \
+         without the limit p99 {control_p99} ms) → {limit_after}; shed while healthy \
+         {warm_share}, after recovery {tail_errors} of {tail_requests}"
+    );
+}
