@@ -176,6 +176,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--monitoring-namespace', '--monitoring-namespace', [CompletionResultType]::ParameterName, 'The namespace Prometheus runs in (allowed in by the NetworkPolicy)')
             [CompletionResult]::new('--prometheus-label', '--prometheus-label', [CompletionResultType]::ParameterName, 'The label the Prometheus operator selects ServiceMonitors and PrometheusRules by')
             [CompletionResult]::new('--scrape-target', '--scrape-target', [CompletionResultType]::ParameterName, 'A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>]')
+            [CompletionResult]::new('--logs', '--logs', [CompletionResultType]::ParameterName, 'Ship the logs to Loki (pods annotated for Grafana Alloy, logging/loki.alloy) or Elasticsearch (Filebeat autodiscover hints, LOG_FORMAT=ecs, logging/filebeat.yml)')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context [default: its current-context]')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]')

@@ -270,7 +270,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deploy)
-            opts="-n -q -v -h -V --render --check --check-format --report --out --force --create-namespace --replicas --max-replicas --hpa-cpu --hpa-memory --cpu --memory --memory-limit --slo --downstream --network-policy --monitoring-namespace --prometheus-label --scrape-target --kubeconfig --context --namespace --dry-run --prune --force-conflicts --image --timeout --rollback-on-failure --no-wait --output --quiet --verbose --color --help --version status delete help"
+            opts="-n -q -v -h -V --render --check --check-format --report --out --force --create-namespace --replicas --max-replicas --hpa-cpu --hpa-memory --cpu --memory --memory-limit --slo --downstream --network-policy --monitoring-namespace --prometheus-label --scrape-target --logs --kubeconfig --context --namespace --dry-run --prune --force-conflicts --image --timeout --rollback-on-failure --no-wait --output --quiet --verbose --color --help --version status delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -338,6 +338,10 @@ _hale() {
                     ;;
                 --scrape-target)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --logs)
+                    COMPREPLY=($(compgen -W "loki elastic" -- "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)

@@ -164,6 +164,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --monitoring-namespace 'The namespace Prometheus runs in (allowed in by the NetworkPolicy)'
             cand --prometheus-label 'The label the Prometheus operator selects ServiceMonitors and PrometheusRules by'
             cand --scrape-target 'A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>]'
+            cand --logs 'Ship the logs to Loki (pods annotated for Grafana Alloy, logging/loki.alloy) or Elasticsearch (Filebeat autodiscover hints, LOG_FORMAT=ecs, logging/filebeat.yml)'
             cand --kubeconfig 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)'
             cand --context 'The kubeconfig context [default: its current-context]'
             cand -n 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'

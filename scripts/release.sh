@@ -3,8 +3,15 @@
 # SBOM, reproducibly (the same commit gives the same bytes; scripts/release-reproducible.sh
 # checks it).
 #
-#   scripts/release.sh [--out DIR] [--target TRIPLE]...   build with cargo, then package
+#   scripts/release.sh [--out DIR] [--target TRIPLE]... [--action OWNER/REPO]
+#                                                         build with cargo, then package
 #   scripts/release.sh --binary FILE --target TRIPLE      package a binary built elsewhere
+#
+# --action names the GitHub repository whose action.yml installs hale (where these archives are
+# published as release assets): the binary writes `uses: OWNER/REPO@v<version>` into the
+# workflows `hale new` generates. Default: $GITHUB_REPOSITORY when building in GitHub Actions,
+# else the checkout's `origin` remote when it is a GitHub repository, else none (the generated
+# workflows then install hale from a release folder, vars.HALE_RELEASE_URL). docs/ci.md.
 #
 # Targets: x86_64-unknown-linux-musl by default (static: musl's libc is linked in), plus
 # aarch64-unknown-linux-musl when its rustup target is installed and a cross C compiler and
@@ -28,11 +35,13 @@ log() { printf 'release.sh: %s\n' "$*" >&2; }
 out=$root/target/release-dist
 targets=()
 binary=""
+action=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=${2:?--out needs a folder}; shift 2 ;;
     --target) targets+=("${2:?--target needs a triple}"); shift 2 ;;
     --binary) binary=${2:?--binary needs a file}; shift 2 ;;
+    --action) action=${2:?--action needs OWNER/REPO}; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d;s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -62,6 +71,26 @@ if [ ${#targets[@]} -eq 0 ]; then
     log "aarch64-unknown-linux-musl skipped: needs its rustup target and aarch64-linux-musl-gcc or aarch64-linux-gnu-gcc on PATH"
   fi
 fi
+# The action repository baked into the binary (scaffold::BUILT_HALE_ACTION).
+if [ -n "$binary" ]; then
+  [ -z "$action" ] || die "--action is baked in at build time: it does not apply to --binary"
+elif [ -z "$action" ] && [ "${GITHUB_ACTIONS:-}" = true ]; then
+  action=${GITHUB_REPOSITORY:-}
+fi
+if [ -z "$action" ] && [ -z "$binary" ]; then
+  remote=$(git remote get-url origin 2>/dev/null || true)
+  case "$remote" in
+    https://github.com/*|git@github.com:*|ssh://git@github.com/*)
+      action=${remote#https://github.com/}; action=${action#git@github.com:}
+      action=${action#ssh://git@github.com/}; action=${action%.git} ;;
+  esac
+fi
+if [ -n "$action" ]; then
+  [[ $action =~ ^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$ ]] || die "--action $action: give OWNER/REPO"
+  log "generated workflows will use the action $action"
+elif [ -z "$binary" ]; then
+  log "no action repository (--action, \$GITHUB_REPOSITORY or a GitHub origin): generated workflows install hale from vars.HALE_RELEASE_URL"
+fi
 if [ -n "$binary" ] && [ ${#targets[@]} -ne 1 ]; then
   die "--binary packages one binary: give exactly one --target"
 fi
@@ -86,7 +115,7 @@ build() { # build TARGET → prints the binary's path
     *) linker=("CARGO_TARGET_${upper}_LINKER=$cc") ;;
   esac
   log "building $target (cargo build --release --locked)"
-  env "CC_${target//-/_}=$cc" "${linker[@]}" "CARGO_TARGET_${upper}_RUSTFLAGS=$flags" \
+  env "CC_${target//-/_}=$cc" "${linker[@]}" "CARGO_TARGET_${upper}_RUSTFLAGS=$flags" HALE_ACTION="$action" \
     nice cargo build --release --locked --target "$target" >&2
   local bin=$root/target/$target/release/hale
   # Static means no program interpreter: it runs on any Linux of its architecture.

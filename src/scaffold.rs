@@ -38,6 +38,9 @@ pub enum ScaffoldError {
     /// A service folder without a `hale.lock`, or one hale cannot read or trust.
     #[error("{0}")]
     Lock(String),
+    /// An action repository (`HALE_ACTION`) that is not `OWNER/REPO`.
+    #[error("{0}")]
+    Action(String),
     /// Reading or writing a file failed.
     #[error("{action} {}", path.display())]
     Io {
@@ -62,6 +65,7 @@ impl ScaffoldError {
                 | ScaffoldError::Templates(_)
                 | ScaffoldError::Target(_)
                 | ScaffoldError::Lock(_)
+                | ScaffoldError::Action(_)
         )
     }
 
@@ -89,9 +93,41 @@ pub static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates/s
 /// by the GO_VERSION build argument.
 pub const GO_VERSION: &str = "1.26";
 
-/// Where the composite action that installs hale lives (`uses: <this>@v<version>` in the
-/// generated GitHub workflow): the repository that holds hale's `action.yml`.
-pub const HALE_ACTION: &str = "hale-dev/hale";
+/// The repository whose `action.yml` installs hale in a GitHub workflow (`uses:
+/// <this>@v<version>`), as the release build was told it (`scripts/release.sh` sets
+/// `HALE_ACTION` from `--action`, `$GITHUB_REPOSITORY` or the checkout's GitHub remote). A
+/// build that was not told has none: its workflows install hale from a release folder
+/// (`vars.HALE_RELEASE_URL`) instead, unless `hale new` is given `HALE_ACTION`.
+pub const BUILT_HALE_ACTION: Option<&str> = option_env!("HALE_ACTION");
+
+/// Check an action repository, `OWNER/REPO` as GitHub spells them (an optional `/PATH` to
+/// the folder holding `action.yml`): letters, digits, `-`, and `.`/`_` in the repository.
+pub fn validate_action(action: &str) -> Result<(), ScaffoldError> {
+    let mut parts = action.split('/');
+    let owner = parts.next().unwrap_or("");
+    let repo = parts.next().unwrap_or("");
+    let owner_ok = !owner.is_empty()
+        && owner.len() <= 39
+        && !owner.starts_with('-')
+        && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 100
+            && s != "."
+            && s != ".."
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+    };
+    if owner_ok && segment_ok(repo) && parts.all(segment_ok) {
+        Ok(())
+    } else {
+        Err(refuse!(
+            Action,
+            "HALE_ACTION={action:?} is not a GitHub action repository: give OWNER/REPO, \
+             such as acme/hale (the repository holding hale's action.yml)"
+        ))
+    }
+}
 
 /// The CI system a new service gets a pipeline for (`hale new --ci`).
 #[derive(
@@ -131,6 +167,9 @@ pub struct NewOptions {
     pub templates: Option<PathBuf>,
     /// The CI pipeline to write.
     pub ci: CiSystem,
+    /// The repository of hale's GitHub Action for the workflow's `uses:`; `None` takes
+    /// [`BUILT_HALE_ACTION`].
+    pub hale_action: Option<String>,
 }
 
 /// The values every template sees.
@@ -155,7 +194,9 @@ pub struct TemplateContext {
     /// renders to nothing but whitespace is not written, so pipeline files wrap themselves in
     /// `{% if ci == "github" %}`.
     pub ci: CiSystem,
-    /// The composite action that installs hale in a GitHub workflow, [`HALE_ACTION`].
+    /// The repository of the composite action that installs hale in a GitHub workflow
+    /// (`OWNER/REPO`); empty when none is known, and the workflow installs hale from
+    /// `vars.HALE_RELEASE_URL` instead.
     pub hale_action: String,
 }
 
@@ -297,7 +338,10 @@ impl TemplateContext {
             go_version: GO_VERSION.to_string(),
             hale_version: env!("CARGO_PKG_VERSION").to_string(),
             ci: CiSystem::default(),
-            hale_action: HALE_ACTION.to_string(),
+            hale_action: BUILT_HALE_ACTION
+                .filter(|a| validate_action(a).is_ok())
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 }
@@ -557,6 +601,10 @@ pub fn plan(opts: &NewOptions) -> Result<Plan, ScaffoldError> {
     }
     let mut context = TemplateContext::new(&opts.name, opts.module.as_deref());
     context.ci = opts.ci;
+    if let Some(action) = &opts.hale_action {
+        validate_action(action)?;
+        context.hale_action = action.clone();
+    }
     let (set, files) = render(&context, opts.templates.as_deref())?;
     let root = opts
         .dir
@@ -763,6 +811,37 @@ mod tests {
         let fresh = dir.path().join("sub/new.txt");
         write_atomic(&fresh, b"x").unwrap();
         assert_eq!(mode(&fresh), 0o644);
+    }
+
+    /// The built-in set's declared version and the digest of its templates (every file but
+    /// `template-set.toml`) when that version was recorded.
+    const RECORDED_SET: (&str, &str) = (
+        "3",
+        "sha256:e056c86b31d2655e48772b7b2c0f2b0b90e0ba7416cfc369ea21e6c1594693d8",
+    );
+
+    #[test]
+    fn the_builtin_templates_change_only_with_a_new_set_version() {
+        let files = builtin_files();
+        let version = set_version(&files, "templates/service").unwrap();
+        let mut hash = sha2::Sha256::new();
+        for (rel, bytes) in files.iter().filter(|(rel, _)| rel != Path::new(SET_FILE)) {
+            let key = rel.to_string_lossy().replace('\\', "/");
+            hash.update((key.len() as u64).to_le_bytes());
+            hash.update(key.as_bytes());
+            hash.update((bytes.len() as u64).to_le_bytes());
+            hash.update(bytes);
+        }
+        let digest = format!("sha256:{}", hex::encode(hash.finalize()));
+        assert_eq!(
+            (version.as_str(), digest.as_str()),
+            RECORDED_SET,
+            "the built-in templates changed, but templates/service/template-set.toml still \
+             declares version {v}, which names other templates in the hale.lock of services \
+             made with it. If version {v} reached a release, bump the version; then set \
+             RECORDED_SET to (the version, {digest:?})",
+            v = RECORDED_SET.0,
+        );
     }
 
     #[test]

@@ -140,6 +140,10 @@ pub struct RenderFlags {
     /// A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>].
     #[arg(long, value_name = "HOST:PORT", value_parser = crate::values::host_port)]
     pub scrape_target: Vec<String>,
+    /// Ship the logs to Loki (pods annotated for Grafana Alloy, logging/loki.alloy) or
+    /// Elasticsearch (Filebeat autodiscover hints, LOG_FORMAT=ecs, logging/filebeat.yml).
+    #[arg(long, value_enum, value_name = "SHIPPER")]
+    pub logs: Option<crate::manifests::logs::LogShipper>,
 }
 
 /// How `--check` prints.
@@ -184,7 +188,7 @@ pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Re
 /// recorded, when there is one) and apply them.
 async fn apply(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
     let (spec, origin) = resolve_spec(args)?;
-    let set = render::render(spec, &RenderTo::Memory)?;
+    let set = render::render(spec, args.render_flags.logs, &RenderTo::Memory)?;
     let objects = render::base_objects(&set.set)?;
     let spec = set.spec;
     let unpushed = (origin == ImageOrigin::Unpushed).then_some(spec.image.as_str());

@@ -162,7 +162,7 @@ pub async fn run(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::R
     }
     let prometheus = url.as_deref().map(Prometheus::new).transpose()?;
     let (spec, _) = resolve_spec(args)?;
-    let set = render::render(spec, &RenderTo::Memory)?;
+    let set = render::render(spec, args.render_flags.logs, &RenderTo::Memory)?;
     let objects = render::base_objects(&set.set)?;
     let spec = set.spec;
     let cluster = connect(&args.apply.target, &spec.name).await?;

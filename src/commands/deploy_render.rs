@@ -45,7 +45,7 @@ pub fn run(args: &DeployArgs, printer: &Printer) -> anyhow::Result<()> {
                 force: args.render_flags.force,
             },
         };
-        let r = render::render(spec, &to)?;
+        let r = render::render(spec, args.render_flags.logs, &to)?;
         match &r.written {
             None => printer.line(r.set.base_stream().trim_end())?,
             Some(written) if !combined => print_render(printer, &r.spec, written, None)?,

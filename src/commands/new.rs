@@ -55,6 +55,7 @@ pub async fn run(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
         force: args.force,
         templates: args.templates,
         ci: args.ci,
+        hale_action: super::upgrade::hale_action_env(),
     };
     let plan = scaffold::plan(&opts)?;
     let root = plan.root.clone();

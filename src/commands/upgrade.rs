@@ -68,6 +68,7 @@ pub fn run(args: UpgradeArgs, printer: &Printer) -> anyhow::Result<()> {
         root: args.path.clone(),
         templates: args.templates,
         merge: args.merge,
+        hale_action: hale_action_env(),
     };
     let plan = upgrade::plan(&opts)?;
     if !args.dry_run {
@@ -156,4 +157,10 @@ pub fn run(args: UpgradeArgs, printer: &Printer) -> anyhow::Result<()> {
         Ok(())
     })?;
     Ok(())
+}
+
+/// `HALE_ACTION`: the repository of hale's GitHub Action that `hale new` and `hale upgrade`
+/// write into the workflow (docs/ci.md), when set and not empty.
+pub(crate) fn hale_action_env() -> Option<String> {
+    std::env::var("HALE_ACTION").ok().filter(|a| !a.is_empty())
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use kube::api::DynamicObject;
 
 use super::DeployError;
+use crate::manifests::logs::LogShipper;
 use crate::manifests::{self, check, write, Rendered as RenderedSet, Spec};
 
 /// Where the rendered set goes.
@@ -24,9 +25,13 @@ pub struct RenderOutcome {
     pub written: Option<write::WriteReport>,
 }
 
-/// Render `spec` and write it where asked.
-pub fn render(spec: Spec, to: &RenderTo) -> Result<RenderOutcome, DeployError> {
-    let set = manifests::render(&spec)?;
+/// Render `spec` (with the objects that ship its logs, when asked) and write it where asked.
+pub fn render(
+    spec: Spec,
+    logs: Option<LogShipper>,
+    to: &RenderTo,
+) -> Result<RenderOutcome, DeployError> {
+    let set = manifests::logs::with_shipping(manifests::render(&spec)?, logs)?;
     let written = match to {
         RenderTo::Memory => None,
         RenderTo::Folder { dir, force } => Some(write::write(&set, dir, *force)?),

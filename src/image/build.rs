@@ -580,6 +580,7 @@ fn write_dockerfile(dir: &Path, name: &str, out: &dyn Reporter) -> Result<(), Bu
         force: false,
         templates: None,
         ci: crate::scaffold::CiSystem::None,
+        hale_action: None,
     })?;
     let file = |wanted: &str| {
         plan.files

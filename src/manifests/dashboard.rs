@@ -83,6 +83,18 @@ pub struct Target {
     pub ref_id: String,
     pub expr: String,
     pub legend_format: String,
+    /// Ask Prometheus for the exemplars of the series too: Grafana draws them as points that
+    /// link to their trace.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exemplar: bool,
+}
+
+/// The generated client's histogram of downstream attempts, with trace_id exemplars.
+pub const DOWNSTREAM_DURATION: &str = "downstream_request_duration_seconds";
+
+/// Whether a query reads a histogram whose samples carry exemplars.
+fn expr_has_exemplars(expr: &str) -> bool {
+    expr.contains(&format!("{DOWNSTREAM_DURATION}_bucket"))
 }
 
 /// Every panel query, for tests that prove each returns a series.
@@ -187,6 +199,20 @@ pub fn dashboard(spec: &Spec) -> Dashboard {
             )],
         ));
     }
+    if !spec.downstreams.is_empty() {
+        // The client's histogram carries the trace_id of sampled calls as exemplars
+        // (OpenMetrics), so a slow point on this panel opens its trace.
+        rows.push((
+            "Downstream latency p99 by service and status class (exemplars: traces)",
+            "s",
+            vec![(
+                format!(
+                    "histogram_quantile(0.99, sum by (le, downstream, status_class) (rate({DOWNSTREAM_DURATION}_bucket{{job=\"{job}\"}}[5m])))"
+                ),
+                "{{downstream}} {{status_class}}",
+            )],
+        ));
+    }
     if !spec.slos.is_empty() {
         rows.push((
             "SLO error budget remaining",
@@ -224,8 +250,9 @@ pub fn dashboard(spec: &Spec) -> Dashboard {
                     .enumerate()
                     .map(|(j, (expr, legend))| Target {
                         ref_id: char::from(b'A' + j as u8).to_string(),
-                        expr,
                         legend_format: legend.into(),
+                        exemplar: expr_has_exemplars(&expr),
+                        expr,
                     })
                     .collect(),
             }

@@ -8,6 +8,7 @@
 pub mod check;
 pub mod dashboard;
 pub mod layout;
+pub mod logs;
 pub mod monitoring;
 pub mod quantity;
 pub mod slo;

@@ -56,6 +56,10 @@ pub struct Inputs {
     /// services made before the option read the same.
     #[serde(default, skip_serializing_if = "CiSystem::is_default")]
     pub ci: CiSystem,
+    /// The repository of hale's GitHub Action the workflow uses (`OWNER/REPO`); absent when
+    /// the workflow installs hale from a release folder instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hale_action: Option<String>,
 }
 
 /// One file hale rendered.
@@ -92,6 +96,7 @@ impl Lock {
                 name: context.name.clone(),
                 module: context.module.clone(),
                 ci: context.ci,
+                hale_action: Some(context.hale_action.clone()).filter(|a| !a.is_empty()),
             },
             files,
         }

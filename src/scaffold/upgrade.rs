@@ -22,6 +22,8 @@ pub struct UpgradeOptions {
     pub templates: Option<PathBuf>,
     /// Write a three-way merge into files the user changed, instead of leaving them alone.
     pub merge: bool,
+    /// A new repository for hale's GitHub Action (`HALE_ACTION`); `None` keeps the lock's.
+    pub hale_action: Option<String>,
 }
 
 /// What the upgrade does to one file.
@@ -147,6 +149,16 @@ pub fn plan(opts: &UpgradeOptions) -> Result<Upgrade, ScaffoldError> {
     let old = Lock::read(root)?;
     let mut context = TemplateContext::new(&old.inputs.name, Some(&old.inputs.module));
     context.ci = old.inputs.ci;
+    // The action the service was made with stays, unless a new one is asked for; a lock
+    // without one keeps installing from a release folder even when this build knows an action,
+    // so an upgrade never changes how the pipeline gets hale unasked.
+    context.hale_action = match &opts.hale_action {
+        Some(action) => {
+            super::validate_action(action)?;
+            action.clone()
+        }
+        None => old.inputs.hale_action.clone().unwrap_or_default(),
+    };
     let (set, rendered) = super::render(&context, opts.templates.as_deref())?;
     let fresh = Lock::for_render(&context, &set, &rendered);
 

@@ -24,17 +24,101 @@ fn new_service(state: &Path, dir: &Path, ci: Option<&str>) {
 fn the_generated_github_workflow_passes_actionlint() {
     let actionlint = need!(Actionlint);
     let tmp = common::tempdir();
+    // Both ways of getting hale: from a release folder (a build that knows no action
+    // repository) and through the action HALE_ACTION names.
+    for action in [None, Some("acme/hale")] {
+        let dir = tmp
+            .path()
+            .join(action.map_or("orders", |_| "orders-action"));
+        let mut cmd = common::hale(tmp.path());
+        cmd.args(["new", "orders", "--no-tidy", "--dir"]).arg(&dir);
+        if let Some(action) = action {
+            cmd.env("HALE_ACTION", action);
+        }
+        assert_success(&cmd.output().unwrap(), "hale new");
+        assert!(!dir.join(".gitlab-ci.yml").exists());
+        let workflow = std::fs::read_to_string(dir.join(".github/workflows/ci.yml")).unwrap();
+        let uses = format!("uses: acme/hale@v{}", env!("CARGO_PKG_VERSION"));
+        match action {
+            Some(_) => {
+                assert_eq!(workflow.matches(&uses).count(), 3, "{workflow}");
+                assert!(!workflow.contains("HALE_RELEASE_URL"), "{workflow}");
+            }
+            None => {
+                assert!(!workflow.contains("uses: acme/"), "{workflow}");
+                assert_eq!(
+                    workflow
+                        .matches("name: install hale from vars.HALE_RELEASE_URL")
+                        .count(),
+                    3,
+                    "{workflow}"
+                );
+            }
+        }
+        let out = Command::new(&actionlint)
+            .arg(".github/workflows/ci.yml")
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_success(&out, "actionlint");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.trim().is_empty(), "{text}");
+    }
+}
+
+#[test]
+fn hale_action_is_recorded_kept_by_upgrade_and_checked() {
+    let tmp = common::tempdir();
     let dir = tmp.path().join("orders");
-    new_service(tmp.path(), &dir, None);
-    assert!(!dir.join(".gitlab-ci.yml").exists());
-    let out = Command::new(&actionlint)
-        .arg(".github/workflows/ci.yml")
-        .current_dir(&dir)
+    let out = common::hale(tmp.path())
+        .args(["new", "orders", "--no-tidy", "--dir"])
+        .arg(&dir)
+        .env("HALE_ACTION", "acme/hale")
         .output()
         .unwrap();
-    assert_success(&out, "actionlint");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.trim().is_empty(), "{text}");
+    assert_success(&out, "hale new with HALE_ACTION");
+    let lock = std::fs::read_to_string(dir.join("hale.lock")).unwrap();
+    assert!(lock.contains("hale_action = \"acme/hale\""), "{lock}");
+    // Upgraded without the variable, the workflow keeps the action it was made with.
+    let out = common::hale(tmp.path())
+        .args(["upgrade", "--output", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_success(&out, "hale upgrade");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["updated"], serde_json::json!([]), "{doc}");
+    // Upgraded with another, the workflow moves to it.
+    let out = common::hale(tmp.path())
+        .args(["upgrade", "--output", "json"])
+        .arg(&dir)
+        .env("HALE_ACTION", "other-org/hale-fork")
+        .output()
+        .unwrap();
+    assert_success(&out, "hale upgrade with HALE_ACTION");
+    let workflow = std::fs::read_to_string(dir.join(".github/workflows/ci.yml")).unwrap();
+    assert!(
+        workflow.contains(&format!(
+            "uses: other-org/hale-fork@v{}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{workflow}"
+    );
+    // Not a repository: the user's mistake, nothing written.
+    for bad in ["acme", "acme/hale@v1", "-acme/hale", "acme/../x"] {
+        let target = tmp.path().join("bad");
+        let out = common::hale(tmp.path())
+            .args(["new", "orders", "--no-tidy", "--dir"])
+            .arg(&target)
+            .env("HALE_ACTION", bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "HALE_ACTION={bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("OWNER/REPO"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!target.exists());
+    }
 }
 
 #[test]
@@ -289,6 +373,12 @@ impl Run<'_> {
                 assert!(junit.contains("failures=\"0\""), "{junit}");
             }
         }
+        if installs_hale(job) {
+            assert!(
+                runner_temp.join("hale/bin/hale").is_file(),
+                "job {name} installed hale from the release folder"
+            );
+        }
         if let Some(outputs) = job["outputs"].as_object() {
             for (k, v) in outputs {
                 let value = interpolate(v.as_str().unwrap(), ctx);
@@ -297,6 +387,15 @@ impl Run<'_> {
         }
         skipped_uses
     }
+}
+
+/// Whether a job of the generated workflow installs hale from `vars.HALE_RELEASE_URL`.
+fn installs_hale(job: &Value) -> bool {
+    job["steps"].as_array().unwrap().iter().any(|s| {
+        s["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("install hale from"))
+    })
 }
 
 /// The deploy job's guard, as the generated workflow writes it.
@@ -377,14 +476,17 @@ fn every_run_step_of_the_generated_workflow_runs_green() {
     )
     .unwrap();
     assert_eq!(workflow["defaults"]["run"]["shell"], "bash");
-    let hale_dir = Path::new(env!("CARGO_BIN_EXE_hale")).parent().unwrap();
-    let path = format!("{}:{}", hale_dir.display(), std::env::var("PATH").unwrap());
+    // hale is not on the jobs' PATH: each job installs it from the release folder
+    // vars.HALE_RELEASE_URL names (this build knows no action repository), as a runner would.
+    let path = std::env::var("PATH").unwrap();
+    let release_url = serve_release(tmp.path());
     let repository = format!("{registry}/ci-test/orders");
 
     // The CI's variables and contexts: a push to a feature branch (the deploy job is guarded to
     // the default branch), the registry named by vars.IMAGE_REPOSITORY.
     let mut ctx: BTreeMap<String, String> = [
         ("vars.IMAGE_REPOSITORY", repository.as_str()),
+        ("vars.HALE_RELEASE_URL", release_url.as_str()),
         ("secrets.GITHUB_TOKEN", "ghs_test-token"),
         ("github.actor", "tester"),
         ("github.ref", "refs/heads/feature"),
@@ -510,6 +612,149 @@ fn every_run_step_of_the_generated_workflow_runs_green() {
         image,
         "the pushed digest is what runs"
     );
+}
+
+#[test]
+fn every_script_of_the_generated_gitlab_pipeline_runs_green() {
+    let registry = need!(OciRegistry);
+    let _go = need!(Go);
+    let _golangci_lint = need!(GolangciLint);
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the release archive of this test is labelled for x86_64");
+        return;
+    }
+    let tmp = common::tempdir();
+    let origin = tmp.path().join("origin");
+    new_service(tmp.path(), &origin, Some("gitlab"));
+    common::git(&origin, &["init", "-q", "-b", "feature"]);
+    common::git(&origin, &["add", "-A"]);
+    common::git(&origin, &["commit", "-qm", "generated"]);
+    let pipeline: Value =
+        serde_norway::from_str(&std::fs::read_to_string(origin.join(".gitlab-ci.yml")).unwrap())
+            .unwrap();
+    let release_url = serve_release(tmp.path());
+    let repository = format!("{registry}/ci-test/orders-gitlab");
+    // The pipeline's variables, as the runner sets them, but GOPATH and GOCACHE: those put
+    // Go's caches inside the project for GitLab's cache: to keep (the runner's part, like
+    // actions/cache on GitHub); here the test machine's warm caches stand in for them.
+    let mut variables: BTreeMap<String, String> = pipeline["variables"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    for name in ["GOPATH", "GOCACHE"] {
+        assert!(variables.contains_key(name), "the pipeline sets {name}");
+        let out = Command::new("go").args(["env", name]).output().unwrap();
+        assert_success(&out, "go env");
+        let value = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        variables.insert(name.into(), value);
+    }
+    variables.insert("HALE_RELEASE_URL".into(), release_url);
+    variables.insert("CI_REGISTRY_IMAGE".into(), repository.clone());
+    variables.insert("CI_REGISTRY_USER".into(), "gitlab-ci-token".into());
+    variables.insert("CI_REGISTRY_PASSWORD".into(), "test-token".into());
+
+    let stages: Vec<&str> = pipeline["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["test", "lint", "image", "manifests", "deploy"]);
+    let jobs: Vec<(&String, &Value)> = pipeline
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, job)| !name.starts_with('.') && job.get("stage").is_some())
+        .collect();
+    let mut ran = Vec::new();
+    for stage in stages {
+        for (name, job) in jobs.iter().filter(|(_, j)| j["stage"] == stage) {
+            if let Some(rules) = job["rules"].as_array() {
+                assert_eq!(name.as_str(), "deploy", "only the deploy job has rules");
+                assert_eq!(
+                    rules[0]["if"],
+                    "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $DEPLOY_CONTEXT"
+                );
+                eprintln!("job {name}: skipped, as on a feature branch without DEPLOY_CONTEXT");
+                continue;
+            }
+            // before_script from the job or the hidden job it extends, then script, in one
+            // shell, as the runner runs them.
+            let base = job["extends"].as_str().map(|e| &pipeline[e]);
+            let before = job["before_script"]
+                .as_array()
+                .or_else(|| base.and_then(|b| b["before_script"].as_array()));
+            let lines: Vec<&str> = before
+                .into_iter()
+                .flatten()
+                .chain(job["script"].as_array().unwrap())
+                .map(|l| l.as_str().unwrap())
+                .collect();
+            let work = tmp.path().join(format!("job-{name}"));
+            let dir = common::clone(&origin, &work);
+            let script = work.join("script.sh");
+            std::fs::write(&script, lines.join("\n")).unwrap();
+            let mut cmd = Command::new("bash");
+            cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+                .arg(&script)
+                .current_dir(&dir)
+                .env("PATH", std::env::var("PATH").unwrap())
+                .env("CI", "true")
+                .env("GITLAB_CI", "true")
+                .env("CI_PROJECT_DIR", &dir)
+                .env("CI_COMMIT_BRANCH", "feature")
+                .env("CI_COMMIT_REF_SLUG", "feature")
+                .env("CI_DEFAULT_BRANCH", "main")
+                .env("CI_COMMIT_SHORT_SHA", "0123abcd")
+                .env("HALE_STATE_DIR", tmp.path().join("state"))
+                .env_remove("DOCKER_CONFIG")
+                .env_remove("KUBECONFIG")
+                .env_remove("GITHUB_ACTIONS")
+                .env_remove("NO_COLOR");
+            for (k, v) in &variables {
+                cmd.env(k, v);
+            }
+            let out = cmd.output().unwrap();
+            assert_success(&out, &format!("GitLab job {name}"));
+            eprintln!("job {name}: ok");
+            if job["extends"] == ".hale" {
+                assert!(
+                    dir.join(".hale-release/bin/hale").is_file(),
+                    "job {name} installed hale from HALE_RELEASE_URL"
+                );
+            }
+            // The dotenv report reaches the later jobs as variables.
+            if let Some(dotenv) = job["artifacts"]["reports"]["dotenv"].as_str() {
+                for (k, v) in read_kv(&dir.join(dotenv)) {
+                    variables.insert(k, v);
+                }
+            }
+            if let Some(junit) = job["artifacts"]["reports"]["junit"].as_str() {
+                let junit = std::fs::read_to_string(dir.join(junit)).unwrap();
+                assert!(junit.contains("failures=\"0\""), "{junit}");
+            }
+            ran.push(name.as_str());
+        }
+    }
+    assert_eq!(ran, ["test", "lint", "push-image", "manifests"]);
+    let image = &variables["IMAGE"];
+    let digest = image
+        .strip_prefix(&format!("{repository}@"))
+        .unwrap_or_else(|| panic!("IMAGE={image} names the pushed digest"));
+    let status = reqwest::blocking::Client::new()
+        .get(format!(
+            "http://{registry}/v2/ci-test/orders-gitlab/manifests/{digest}"
+        ))
+        .header(
+            "Accept",
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
+        )
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status, 200, "the registry has the pushed manifest");
 }
 
 /// A manifests folder with the mistakes `--check` finds, for the CI-output tests.
@@ -810,6 +1055,60 @@ fn the_makefile_targets_run_what_ci_runs() {
     let out = make(&["manifests"]);
     assert_success(&out, "make manifests");
     assert!(dir.join("deploy/base/deployment.yaml").is_file());
+}
+
+/// The release of the hale under test, packaged by `scripts/release.sh --binary` into
+/// `TMP/release` and served over HTTP on a free loopback port, as a release folder would be
+/// (`HALE_RELEASE_URL`). Returns its URL.
+fn serve_release(tmp: &Path) -> String {
+    let dir = tmp.join("release");
+    assert_success(&package_release(&dir), "scripts/release.sh --binary");
+    format!("http://{}", file_server(dir))
+}
+
+/// An HTTP/1.1 server on a free loopback port answering GET with the files of `root` (404 for
+/// anything else), one request per connection; it lives as long as the test process.
+fn file_server(root: PathBuf) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut writer = conn.try_clone().unwrap();
+                let mut reader = BufReader::new(conn);
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    return;
+                }
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                let path = request.split(' ').nth(1).unwrap_or("/");
+                let name = path.trim_start_matches('/');
+                let file = (!name.is_empty() && !name.contains(['/', '\\']) && name != "..")
+                    .then(|| std::fs::read(root.join(name)).ok())
+                    .flatten();
+                let _ = match file {
+                    Some(body) if request.starts_with("GET ") => writer
+                        .write_all(
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            )
+                            .as_bytes(),
+                        )
+                        .and_then(|()| writer.write_all(&body)),
+                    _ => writer.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    ),
+                };
+            });
+        }
+    });
+    addr
 }
 
 /// `scripts/release.sh --binary` packaging the hale under test, as a release build would be
