@@ -184,6 +184,15 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show what would change (a diff from the API server''s dry run) and change nothing')
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Deploy this image instead of the rendered one (e.g. the digest `hale build` recorded)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the rollout before giving up')
+            [CompletionResult]::new('--canary-step-weight', '--canary-step-weight', [CompletionResultType]::ParameterName, 'Weight added per step, in percent [default: 10]')
+            [CompletionResult]::new('--canary-max-weight', '--canary-max-weight', [CompletionResultType]::ParameterName, 'The last weight before promotion, in percent [default: 50]')
+            [CompletionResult]::new('--canary-interval', '--canary-interval', [CompletionResultType]::ParameterName, 'Time between checks (at least 10s) [default: 1m]')
+            [CompletionResult]::new('--canary-threshold', '--canary-threshold', [CompletionResultType]::ParameterName, 'Failed checks before the canary is rolled back [default: 1]')
+            [CompletionResult]::new('--canary-window', '--canary-window', [CompletionResultType]::ParameterName, 'The window each check measures over [default: 1m]')
+            [CompletionResult]::new('--canary-success-rate', '--canary-success-rate', [CompletionResultType]::ParameterName, 'Minimum request success rate of the canary''s pods, in percent [default: 99]')
+            [CompletionResult]::new('--canary-p99', '--canary-p99', [CompletionResultType]::ParameterName, 'Maximum p99 latency of the canary''s pods [default: 500ms]')
+            [CompletionResult]::new('--prometheus', '--prometheus', [CompletionResultType]::ParameterName, 'The Prometheus HTTP API the gates query [default: hale.toml deploy.canary.prometheus]')
+            [CompletionResult]::new('--traffic', '--traffic', [CompletionResultType]::ParameterName, 'How traffic is split between canary and stable')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('--network-timeout', '--network-timeout', [CompletionResultType]::ParameterName, 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request')
@@ -195,6 +204,8 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--force-conflicts', '--force-conflicts', [CompletionResultType]::ParameterName, 'Take over fields that another field manager owns (otherwise the conflict is reported)')
             [CompletionResult]::new('--rollback-on-failure', '--rollback-on-failure', [CompletionResultType]::ParameterName, 'When the rollout fails or times out, undo it to the previous revision and wait for that')
             [CompletionResult]::new('--no-wait', '--no-wait', [CompletionResultType]::ParameterName, 'Apply and return without waiting for the rollout')
+            [CompletionResult]::new('--canary', '--canary', [CompletionResultType]::ParameterName, 'Deploy the new build as a canary beside the stable one, shift traffic in steps, check each step against the SLO gates, then promote it or roll it back')
+            [CompletionResult]::new('--canary-load', '--canary-load', [CompletionResultType]::ParameterName, 'At each check, drive load with hale at every ready pod (by pod IP) for the window and judge the canary''s instances, beside the stable ones, by hale''s own attribution')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
@@ -205,6 +216,8 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The rollout state, replicas and recent events of what hale applied for the service')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything hale applied for the service (selected by hale''s labels), nothing else')
+            [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Promote the canary in progress now (`hale deploy --canary`), from any process')
+            [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Roll the canary in progress back now, from any process')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -216,6 +229,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
             [CompletionResult]::new('--network-timeout', '--network-timeout', [CompletionResultType]::ParameterName, 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Print the status again whenever it changes, until interrupted')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
@@ -244,9 +258,49 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'hale;deploy;promote' {
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context [default: its current-context]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the stable pods')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
+            [CompletionResult]::new('--network-timeout', '--network-timeout', [CompletionResultType]::ParameterName, 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'hale;deploy;abort' {
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context [default: its current-context]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the stable pods')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: human text, or one stable JSON document on stdout')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour on stderr. NO_COLOR in the environment turns `auto` off')
+            [CompletionResult]::new('--network-timeout', '--network-timeout', [CompletionResultType]::ParameterName, 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'hale;deploy;help' {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The rollout state, replicas and recent events of what hale applied for the service')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything hale applied for the service (selected by hale''s labels), nothing else')
+            [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Promote the canary in progress now (`hale deploy --canary`), from any process')
+            [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Roll the canary in progress back now, from any process')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -254,6 +308,12 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             break
         }
         'hale;deploy;help;delete' {
+            break
+        }
+        'hale;deploy;help;promote' {
+            break
+        }
+        'hale;deploy;help;abort' {
             break
         }
         'hale;deploy;help;help' {
@@ -506,12 +566,20 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
         'hale;help;deploy' {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The rollout state, replicas and recent events of what hale applied for the service')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete everything hale applied for the service (selected by hale''s labels), nothing else')
+            [CompletionResult]::new('promote', 'promote', [CompletionResultType]::ParameterValue, 'Promote the canary in progress now (`hale deploy --canary`), from any process')
+            [CompletionResult]::new('abort', 'abort', [CompletionResultType]::ParameterValue, 'Roll the canary in progress back now, from any process')
             break
         }
         'hale;help;deploy;status' {
             break
         }
         'hale;help;deploy;delete' {
+            break
+        }
+        'hale;help;deploy;promote' {
+            break
+        }
+        'hale;help;deploy;abort' {
             break
         }
         'hale;help;up' {

@@ -61,20 +61,32 @@ _hale() {
             hale,upgrade)
                 cmd="hale__subcmd__upgrade"
                 ;;
+            hale__subcmd__deploy,abort)
+                cmd="hale__subcmd__deploy__subcmd__abort"
+                ;;
             hale__subcmd__deploy,delete)
                 cmd="hale__subcmd__deploy__subcmd__delete"
                 ;;
             hale__subcmd__deploy,help)
                 cmd="hale__subcmd__deploy__subcmd__help"
                 ;;
+            hale__subcmd__deploy,promote)
+                cmd="hale__subcmd__deploy__subcmd__promote"
+                ;;
             hale__subcmd__deploy,status)
                 cmd="hale__subcmd__deploy__subcmd__status"
+                ;;
+            hale__subcmd__deploy__subcmd__help,abort)
+                cmd="hale__subcmd__deploy__subcmd__help__subcmd__abort"
                 ;;
             hale__subcmd__deploy__subcmd__help,delete)
                 cmd="hale__subcmd__deploy__subcmd__help__subcmd__delete"
                 ;;
             hale__subcmd__deploy__subcmd__help,help)
                 cmd="hale__subcmd__deploy__subcmd__help__subcmd__help"
+                ;;
+            hale__subcmd__deploy__subcmd__help,promote)
+                cmd="hale__subcmd__deploy__subcmd__help__subcmd__promote"
                 ;;
             hale__subcmd__deploy__subcmd__help,status)
                 cmd="hale__subcmd__deploy__subcmd__help__subcmd__status"
@@ -124,8 +136,14 @@ _hale() {
             hale__subcmd__help,upgrade)
                 cmd="hale__subcmd__help__subcmd__upgrade"
                 ;;
+            hale__subcmd__help__subcmd__deploy,abort)
+                cmd="hale__subcmd__help__subcmd__deploy__subcmd__abort"
+                ;;
             hale__subcmd__help__subcmd__deploy,delete)
                 cmd="hale__subcmd__help__subcmd__deploy__subcmd__delete"
+                ;;
+            hale__subcmd__help__subcmd__deploy,promote)
+                cmd="hale__subcmd__help__subcmd__deploy__subcmd__promote"
                 ;;
             hale__subcmd__help__subcmd__deploy,status)
                 cmd="hale__subcmd__help__subcmd__deploy__subcmd__status"
@@ -152,7 +170,7 @@ _hale() {
 
     case "${cmd}" in
         hale)
-            opts="-q -v -h -V --output --quiet --verbose --color --help --version new upgrade templates build deploy up ps down register deregister discover load completions man help"
+            opts="-q -v -h -V --output --quiet --verbose --color --network-timeout --help --version new upgrade templates build deploy up ps down register deregister discover load completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -166,6 +184,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -174,7 +196,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__build)
-            opts="-q -v -h -V --engine --platform --base --tag --image-version --oci-layout --archive --load --push --insecure-registry --build-arg --target --network --no-cache --write-dockerfile --registry-cacert --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --engine --platform --base --tag --image-version --oci-layout --archive --load --push --insecure-registry --build-arg --target --network --no-cache --write-dockerfile --registry-cacert --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -240,6 +262,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -248,7 +274,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__completions)
-            opts="-q -v -h -V --output --quiet --verbose --color --help --version bash elvish fish powershell zsh"
+            opts="-q -v -h -V --output --quiet --verbose --color --network-timeout --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -262,6 +288,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -270,7 +300,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deploy)
-            opts="-n -q -v -h -V --render --check --check-format --report --out --force --create-namespace --replicas --max-replicas --hpa-cpu --hpa-memory --cpu --memory --memory-limit --slo --downstream --network-policy --monitoring-namespace --prometheus-label --scrape-target --logs --kubeconfig --context --namespace --dry-run --prune --force-conflicts --image --timeout --rollback-on-failure --no-wait --output --quiet --verbose --color --help --version status delete help"
+            opts="-n -q -v -h -V --render --check --check-format --report --out --force --create-namespace --replicas --max-replicas --hpa-cpu --hpa-memory --cpu --memory --memory-limit --slo --downstream --network-policy --monitoring-namespace --prometheus-label --scrape-target --logs --kubeconfig --context --namespace --dry-run --prune --force-conflicts --image --timeout --rollback-on-failure --no-wait --canary --canary-step-weight --canary-max-weight --canary-interval --canary-threshold --canary-window --canary-success-rate --canary-p99 --prometheus --traffic --canary-load --output --quiet --verbose --color --network-timeout --help --version status delete promote abort help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -372,12 +402,98 @@ _hale() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --canary-step-weight)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-max-weight)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-success-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --canary-p99)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --traffic)
+                    COMPREPLY=($(compgen -W "auto replicas gateway" -- "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hale__subcmd__deploy__subcmd__abort)
+            opts="-n -q -v -h -V --kubeconfig --context --namespace --timeout --output --quiet --verbose --color --network-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -388,7 +504,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deploy__subcmd__delete)
-            opts="-n -q -v -h -V --kubeconfig --context --namespace --output --quiet --verbose --color --help --version"
+            opts="-n -q -v -h -V --kubeconfig --context --namespace --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -418,6 +534,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -426,8 +546,22 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deploy__subcmd__help)
-            opts="status delete help"
+            opts="status delete promote abort help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hale__subcmd__deploy__subcmd__help__subcmd__abort)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -467,6 +601,20 @@ _hale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        hale__subcmd__deploy__subcmd__help__subcmd__promote)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         hale__subcmd__deploy__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -481,8 +629,54 @@ _hale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        hale__subcmd__deploy__subcmd__promote)
+            opts="-n -q -v -h -V --kubeconfig --context --namespace --timeout --output --quiet --verbose --color --network-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         hale__subcmd__deploy__subcmd__status)
-            opts="-n -q -v -h -V --kubeconfig --context --namespace --output --quiet --verbose --color --help --version"
+            opts="-n -q -v -h -V --kubeconfig --context --namespace --watch --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -512,6 +706,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -520,7 +718,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__deregister)
-            opts="-q -v -h -V --registry --layout --name --id --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --name --id --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -550,6 +748,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -558,7 +760,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__discover)
-            opts="-q -v -h -V --registry --layout --watch --timeout --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --watch --timeout --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -584,6 +786,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -592,7 +798,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__down)
-            opts="-q -v -h -V --grace --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --grace --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -608,6 +814,10 @@ _hale() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -660,7 +870,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__help__subcmd__deploy)
-            opts="status delete"
+            opts="status delete promote abort"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -673,7 +883,35 @@ _hale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        hale__subcmd__help__subcmd__deploy__subcmd__abort)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         hale__subcmd__help__subcmd__deploy__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hale__subcmd__help__subcmd__deploy__subcmd__promote)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -884,7 +1122,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__load)
-            opts="-X -H -c -r -d -n -s -k -q -v -h -V --registry --layout --endpoints --url --path --method --header --body --body-file --concurrency --rate --arrivals --profile --duration --requests --timeout --strategy --hash-header --hash --hash-keys --breaker --breaker-failure-rate --breaker-min-calls --breaker-consecutive --breaker-window --breaker-open --breaker-probes --adaptive-k --retries --max-ejected --seed --fault --fleet --keep-faults --assert --report --histogram-out --scheme --cacert --insecure --on-cluster --shards --shard-registry --shard-image --shard-node-selector --allow-shard-failures --kubeconfig --context --namespace --merge --output --quiet --verbose --color --help --version"
+            opts="-X -H -c -r -d -n -s -k -q -v -h -V --registry --layout --endpoints --url --path --method --header --body --body-file --concurrency --rate --arrivals --profile --duration --requests --timeout --strategy --hash-header --hash --hash-keys --breaker --breaker-failure-rate --breaker-min-calls --breaker-consecutive --breaker-window --breaker-open --breaker-probes --adaptive-k --retries --max-ejected --seed --fault --fleet --keep-faults --assert --report --histogram-out --scheme --cacert --insecure --on-cluster --shards --shard-registry --shard-image --shard-node-selector --allow-shard-failures --kubeconfig --context --namespace --merge --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1110,6 +1348,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1118,7 +1360,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__man)
-            opts="-q -v -h -V --dir --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --dir --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1136,6 +1378,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1144,7 +1390,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__new)
-            opts="-q -v -h -V --module --dir --force --dry-run --templates --no-tidy --ci --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --module --dir --force --dry-run --templates --no-tidy --ci --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1174,6 +1420,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1182,7 +1432,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__ps)
-            opts="-q -v -h -V --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1196,6 +1446,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1204,7 +1458,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__register)
-            opts="-q -v -h -V --registry --layout --name --address --check --ttl --id --tag --meta --replace --once --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --registry --layout --name --address --check --ttl --id --tag --meta --replace --once --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1254,6 +1508,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1262,7 +1520,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__templates)
-            opts="-q -v -h -V --output --quiet --verbose --color --help --version export help"
+            opts="-q -v -h -V --output --quiet --verbose --color --network-timeout --help --version export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1276,6 +1534,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1284,7 +1546,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__templates__subcmd__export)
-            opts="-q -v -h -V --force --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --force --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1296,6 +1558,10 @@ _hale() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1348,7 +1614,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__up)
-            opts="-q -v -h -V --replicas --registry --ready-timeout --runtime --image --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --replicas --registry --ready-timeout --runtime --image --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1382,6 +1648,10 @@ _hale() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1390,7 +1660,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__upgrade)
-            opts="-q -v -h -V --merge --dry-run --templates --output --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --merge --dry-run --templates --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1406,6 +1676,10 @@ _hale() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --network-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -172,6 +172,15 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --dry-run 'Show what would change (a diff from the API server''s dry run) and change nothing'
             cand --image 'Deploy this image instead of the rendered one (e.g. the digest `hale build` recorded)'
             cand --timeout 'How long to wait for the rollout before giving up'
+            cand --canary-step-weight 'Weight added per step, in percent [default: 10]'
+            cand --canary-max-weight 'The last weight before promotion, in percent [default: 50]'
+            cand --canary-interval 'Time between checks (at least 10s) [default: 1m]'
+            cand --canary-threshold 'Failed checks before the canary is rolled back [default: 1]'
+            cand --canary-window 'The window each check measures over [default: 1m]'
+            cand --canary-success-rate 'Minimum request success rate of the canary''s pods, in percent [default: 99]'
+            cand --canary-p99 'Maximum p99 latency of the canary''s pods [default: 500ms]'
+            cand --prometheus 'The Prometheus HTTP API the gates query [default: hale.toml deploy.canary.prometheus]'
+            cand --traffic 'How traffic is split between canary and stable'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
@@ -183,6 +192,8 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --force-conflicts 'Take over fields that another field manager owns (otherwise the conflict is reported)'
             cand --rollback-on-failure 'When the rollout fails or times out, undo it to the previous revision and wait for that'
             cand --no-wait 'Apply and return without waiting for the rollout'
+            cand --canary 'Deploy the new build as a canary beside the stable one, shift traffic in steps, check each step against the SLO gates, then promote it or roll it back'
+            cand --canary-load 'At each check, drive load with hale at every ready pod (by pod IP) for the window and judge the canary''s instances, beside the stable ones, by hale''s own attribution'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -193,6 +204,8 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --version 'Print version'
             cand status 'The rollout state, replicas and recent events of what hale applied for the service'
             cand delete 'Delete everything hale applied for the service (selected by hale''s labels), nothing else'
+            cand promote 'Promote the canary in progress now (`hale deploy --canary`), from any process'
+            cand abort 'Roll the canary in progress back now, from any process'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'hale;deploy;status'= {
@@ -203,6 +216,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
+            cand --watch 'Print the status again whenever it changes, until interrupted'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'
@@ -229,14 +243,56 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'hale;deploy;promote'= {
+            cand --kubeconfig 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)'
+            cand --context 'The kubeconfig context [default: its current-context]'
+            cand -n 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
+            cand --namespace 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
+            cand --timeout 'How long to wait for the stable pods'
+            cand --output 'Output format: human text, or one stable JSON document on stdout'
+            cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
+            cand -q 'Print only results and errors'
+            cand --quiet 'Print only results and errors'
+            cand -v 'Print more detail (repeat for more)'
+            cand --verbose 'Print more detail (repeat for more)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'hale;deploy;abort'= {
+            cand --kubeconfig 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)'
+            cand --context 'The kubeconfig context [default: its current-context]'
+            cand -n 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
+            cand --namespace 'The namespace [default: hale.toml deploy.namespace, then the context''s namespace, then `default`]'
+            cand --timeout 'How long to wait for the stable pods'
+            cand --output 'Output format: human text, or one stable JSON document on stdout'
+            cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
+            cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'
+            cand -q 'Print only results and errors'
+            cand --quiet 'Print only results and errors'
+            cand -v 'Print more detail (repeat for more)'
+            cand --verbose 'Print more detail (repeat for more)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'hale;deploy;help'= {
             cand status 'The rollout state, replicas and recent events of what hale applied for the service'
             cand delete 'Delete everything hale applied for the service (selected by hale''s labels), nothing else'
+            cand promote 'Promote the canary in progress now (`hale deploy --canary`), from any process'
+            cand abort 'Roll the canary in progress back now, from any process'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'hale;deploy;help;status'= {
         }
         &'hale;deploy;help;delete'= {
+        }
+        &'hale;deploy;help;promote'= {
+        }
+        &'hale;deploy;help;abort'= {
         }
         &'hale;deploy;help;help'= {
         }
@@ -472,10 +528,16 @@ set edit:completion:arg-completer[hale] = {|@words|
         &'hale;help;deploy'= {
             cand status 'The rollout state, replicas and recent events of what hale applied for the service'
             cand delete 'Delete everything hale applied for the service (selected by hale''s labels), nothing else'
+            cand promote 'Promote the canary in progress now (`hale deploy --canary`), from any process'
+            cand abort 'Roll the canary in progress back now, from any process'
         }
         &'hale;help;deploy;status'= {
         }
         &'hale;help;deploy;delete'= {
+        }
+        &'hale;help;deploy;promote'= {
+        }
+        &'hale;help;deploy;abort'= {
         }
         &'hale;help;up'= {
         }

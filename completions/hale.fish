@@ -134,54 +134,69 @@ complete -c hale -n "__fish_hale_using_subcommand build" -s q -l quiet -d 'Print
 complete -c hale -n "__fish_hale_using_subcommand build" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand build" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand build" -s V -l version -d 'Print version'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l check -d 'Lint manifests: DIR if given, else the set just rendered, else <path>/deploy. Exits 1 when any error-level finding remains' -r -F
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l check-format -d 'How `--check` prints its findings [default: json under --output json, else text]' -r -f -a "text\t''
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l check -d 'Lint manifests: DIR if given, else the set just rendered, else <path>/deploy. Exits 1 when any error-level finding remains' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l check-format -d 'How `--check` prints its findings [default: json under --output json, else text]' -r -f -a "text\t''
 json\t''
 sarif\t'SARIF 2.1.0, for CI code scanning'"
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l report -d 'Also write `--check`\'s findings to a file: junit=FILE (a test case per rule) or sarif=FILE (code scanning, with the files\' paths and lines). Repeatable' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l out -d 'Where to write: a folder [default: <path>/deploy], or `-` for the base objects on stdout' -r -F
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l replicas -d 'Replicas, or the HPA\'s minimum with --max-replicas [default: hale.toml, then 2]' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l max-replicas -d 'Let one HorizontalPodAutoscaler own scaling, up to N replicas' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l hpa-cpu -d 'The HPA\'s CPU utilisation target, in percent of the request' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l hpa-memory -d 'Also scale on memory utilisation, in percent of the request' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l cpu -d 'CPU request [default: hale.toml deploy.cpu, then 100m]' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l memory -d 'Memory request [default: hale.toml deploy.memory, then 64Mi]' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l memory-limit -d 'Memory limit; GOMEMLIMIT follows it [default: hale.toml deploy.memory_limit, then 128Mi]' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l slo -d 'A service level objective: availability=99.9[,window=30d] or latency=p99<250ms (repeatable; replaces hale.toml deploy.slo)' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l downstream -d 'A service this one calls (repeatable): NetworkPolicy egress and dashboard panels' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l monitoring-namespace -d 'The namespace Prometheus runs in (allowed in by the NetworkPolicy)' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l prometheus-label -d 'The label the Prometheus operator selects ServiceMonitors and PrometheusRules by' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l scrape-target -d 'A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>]' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l logs -d 'Ship the logs to Loki (pods annotated for Grafana Alloy, logging/loki.alloy) or Elasticsearch (Filebeat autodiscover hints, LOG_FORMAT=ecs, logging/filebeat.yml)' -r -f -a "loki\t'Grafana Loki, through Grafana Alloy (pods annotated, logging/loki.alloy)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l report -d 'Also write `--check`\'s findings to a file: junit=FILE (a test case per rule) or sarif=FILE (code scanning, with the files\' paths and lines). Repeatable' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l out -d 'Where to write: a folder [default: <path>/deploy], or `-` for the base objects on stdout' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l replicas -d 'Replicas, or the HPA\'s minimum with --max-replicas [default: hale.toml, then 2]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l max-replicas -d 'Let one HorizontalPodAutoscaler own scaling, up to N replicas' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l hpa-cpu -d 'The HPA\'s CPU utilisation target, in percent of the request' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l hpa-memory -d 'Also scale on memory utilisation, in percent of the request' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l cpu -d 'CPU request [default: hale.toml deploy.cpu, then 100m]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l memory -d 'Memory request [default: hale.toml deploy.memory, then 64Mi]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l memory-limit -d 'Memory limit; GOMEMLIMIT follows it [default: hale.toml deploy.memory_limit, then 128Mi]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l slo -d 'A service level objective: availability=99.9[,window=30d] or latency=p99<250ms (repeatable; replaces hale.toml deploy.slo)' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l downstream -d 'A service this one calls (repeatable): NetworkPolicy egress and dashboard panels' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l monitoring-namespace -d 'The namespace Prometheus runs in (allowed in by the NetworkPolicy)' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l prometheus-label -d 'The label the Prometheus operator selects ServiceMonitors and PrometheusRules by' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l scrape-target -d 'A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l logs -d 'Ship the logs to Loki (pods annotated for Grafana Alloy, logging/loki.alloy) or Elasticsearch (Filebeat autodiscover hints, LOG_FORMAT=ecs, logging/filebeat.yml)' -r -f -a "loki\t'Grafana Loki, through Grafana Alloy (pods annotated, logging/loki.alloy)'
 elastic\t'Elasticsearch, through Filebeat\'s (or Elastic Agent\'s) autodiscover hints'"
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l kubeconfig -d 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)' -r -F
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l context -d 'The kubeconfig context [default: its current-context]' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -s n -l namespace -d 'The namespace [default: hale.toml deploy.namespace, then the context\'s namespace, then `default`]' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l dry-run -d 'Show what would change (a diff from the API server\'s dry run) and change nothing' -r -f -a "none\t'Apply for real'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l kubeconfig -d 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l context -d 'The kubeconfig context [default: its current-context]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -s n -l namespace -d 'The namespace [default: hale.toml deploy.namespace, then the context\'s namespace, then `default`]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l dry-run -d 'Show what would change (a diff from the API server\'s dry run) and change nothing' -r -f -a "none\t'Apply for real'
 server\t'Send every request as a server-side dry run and show the diff; nothing changes'"
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l image -d 'Deploy this image instead of the rendered one (e.g. the digest `hale build` recorded)' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l timeout -d 'How long to wait for the rollout before giving up' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l image -d 'Deploy this image instead of the rendered one (e.g. the digest `hale build` recorded)' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l timeout -d 'How long to wait for the rollout before giving up' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l canary-step-weight -d 'Weight added per step, in percent [default: 10]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l canary-max-weight -d 'The last weight before promotion, in percent [default: 50]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l canary-interval -d 'Time between checks (at least 10s) [default: 1m]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l canary-threshold -d 'Failed checks before the canary is rolled back [default: 1]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l canary-window -d 'The window each check measures over [default: 1m]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l canary-success-rate -d 'Minimum request success rate of the canary\'s pods, in percent [default: 99]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l canary-p99 -d 'Maximum p99 latency of the canary\'s pods [default: 500ms]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l prometheus -d 'The Prometheus HTTP API the gates query [default: hale.toml deploy.canary.prometheus]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l traffic -d 'How traffic is split between canary and stable' -r -f -a "auto\t'Gateway API weights where a controller programs them, else the replica ratio'
+replicas\t'The ratio of canary to stable pods behind the Service'
+gateway\t'HTTPRoute weights (Gateway API)'"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l render -d 'Render the manifests to files (or stdout with `--out -`) instead of applying them'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l force -d 'Overwrite files changed since hale wrote them (or that hale did not write)'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l create-namespace -d 'Also render the Namespace object (labelled to enforce the restricted Pod Security Standard)'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l network-policy -d 'Render a NetworkPolicy: ingress from the namespace and the monitoring namespace only'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l prune -d 'Delete objects with hale\'s labels for this service that are no longer rendered'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l force-conflicts -d 'Take over fields that another field manager owns (otherwise the conflict is reported)'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l rollback-on-failure -d 'When the rollout fails or times out, undo it to the previous revision and wait for that'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -l no-wait -d 'Apply and return without waiting for the rollout'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -s q -l quiet -d 'Print only results and errors'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -s v -l verbose -d 'Print more detail (repeat for more)'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -s V -l version -d 'Print version'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -a "status" -d 'The rollout state, replicas and recent events of what hale applied for the service'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -a "delete" -d 'Delete everything hale applied for the service (selected by hale\'s labels), nothing else'
-complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l render -d 'Render the manifests to files (or stdout with `--out -`) instead of applying them'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l force -d 'Overwrite files changed since hale wrote them (or that hale did not write)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l create-namespace -d 'Also render the Namespace object (labelled to enforce the restricted Pod Security Standard)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l network-policy -d 'Render a NetworkPolicy: ingress from the namespace and the monitoring namespace only'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l prune -d 'Delete objects with hale\'s labels for this service that are no longer rendered'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l force-conflicts -d 'Take over fields that another field manager owns (otherwise the conflict is reported)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l rollback-on-failure -d 'When the rollout fails or times out, undo it to the previous revision and wait for that'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l no-wait -d 'Apply and return without waiting for the rollout'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l canary -d 'Deploy the new build as a canary beside the stable one, shift traffic in steps, check each step against the SLO gates, then promote it or roll it back'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l canary-load -d 'At each check, drive load with hale at every ready pod (by pod IP) for the window and judge the canary\'s instances, beside the stable ones, by hale\'s own attribution'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -s q -l quiet -d 'Print only results and errors'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -s v -l verbose -d 'Print more detail (repeat for more)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -a "status" -d 'The rollout state, replicas and recent events of what hale applied for the service'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -a "delete" -d 'Delete everything hale applied for the service (selected by hale\'s labels), nothing else'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -a "promote" -d 'Promote the canary in progress now (`hale deploy --canary`), from any process'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -a "abort" -d 'Roll the canary in progress back now, from any process'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -l kubeconfig -d 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)' -r -F
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -l context -d 'The kubeconfig context [default: its current-context]' -r
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s n -l namespace -d 'The namespace [default: hale.toml deploy.namespace, then the context\'s namespace, then `default`]' -r
@@ -191,6 +206,7 @@ complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcom
 always\t''
 never\t''"
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -l watch -d 'Print the status again whenever it changes, until interrupted'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -208,8 +224,38 @@ complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcom
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from promote" -l kubeconfig -d 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from promote" -l context -d 'The kubeconfig context [default: its current-context]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from promote" -s n -l namespace -d 'The namespace [default: hale.toml deploy.namespace, then the context\'s namespace, then `default`]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from promote" -l timeout -d 'How long to wait for the stable pods' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from promote" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from promote" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from promote" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from promote" -s q -l quiet -d 'Print only results and errors'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from promote" -s v -l verbose -d 'Print more detail (repeat for more)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from promote" -s V -l version -d 'Print version'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from abort" -l kubeconfig -d 'The kubeconfig file (replaces KUBECONFIG and ~/.kube/config)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from abort" -l context -d 'The kubeconfig context [default: its current-context]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from abort" -s n -l namespace -d 'The namespace [default: hale.toml deploy.namespace, then the context\'s namespace, then `default`]' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from abort" -l timeout -d 'How long to wait for the stable pods' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from abort" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
+json\t'One JSON document on stdout, its schema documented in docs/json/'"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from abort" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from abort" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from abort" -s q -l quiet -d 'Print only results and errors'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from abort" -s v -l verbose -d 'Print more detail (repeat for more)'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from abort" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from abort" -s V -l version -d 'Print version'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from help" -f -a "status" -d 'The rollout state, replicas and recent events of what hale applied for the service'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete everything hale applied for the service (selected by hale\'s labels), nothing else'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Promote the canary in progress now (`hale deploy --canary`), from any process'
+complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from help" -f -a "abort" -d 'Roll the canary in progress back now, from any process'
 complete -c hale -n "__fish_hale_using_subcommand deploy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c hale -n "__fish_hale_using_subcommand up" -l replicas -d 'How many instances to run. On a running fleet, starts or stops instances to match' -r
 complete -c hale -n "__fish_hale_using_subcommand up" -l registry -d 'Registry URL: consul://host:port, etcd://host:port or file://PATH [default: HALE_REGISTRY, hale.toml, then the embedded file registry]' -r
@@ -414,3 +460,5 @@ complete -c hale -n "__fish_hale_using_subcommand help; and not __fish_seen_subc
 complete -c hale -n "__fish_hale_using_subcommand help; and __fish_seen_subcommand_from templates" -f -a "export" -d 'Write the built-in templates into DIR; use them with `hale new --templates DIR`'
 complete -c hale -n "__fish_hale_using_subcommand help; and __fish_seen_subcommand_from deploy" -f -a "status" -d 'The rollout state, replicas and recent events of what hale applied for the service'
 complete -c hale -n "__fish_hale_using_subcommand help; and __fish_seen_subcommand_from deploy" -f -a "delete" -d 'Delete everything hale applied for the service (selected by hale\'s labels), nothing else'
+complete -c hale -n "__fish_hale_using_subcommand help; and __fish_seen_subcommand_from deploy" -f -a "promote" -d 'Promote the canary in progress now (`hale deploy --canary`), from any process'
+complete -c hale -n "__fish_hale_using_subcommand help; and __fish_seen_subcommand_from deploy" -f -a "abort" -d 'Roll the canary in progress back now, from any process'
