@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::slo::{rule_groups, RuleGroup};
+use super::slo::{rule_groups, AlertContext, RuleGroup};
 use super::workload::PORT_NAME;
 use super::Spec;
 
@@ -114,20 +114,37 @@ pub fn service_monitor(spec: &Spec) -> ServiceMonitor {
     }
 }
 
+/// The alerts' context under the Prometheus operator: the scraped series carry the Service's
+/// namespace (when the set names one), so a same-named service elsewhere cannot hide this one.
+pub fn operator_alerts(spec: &Spec) -> AlertContext {
+    AlertContext {
+        namespace: spec.namespace.clone(),
+        runbook_base: spec.runbook_base.clone(),
+    }
+}
+
+/// The alerts' context of the plain prometheus.yml files, whose scrapes add no namespace.
+pub fn plain_alerts(spec: &Spec) -> AlertContext {
+    AlertContext {
+        namespace: None,
+        runbook_base: spec.runbook_base.clone(),
+    }
+}
+
 pub fn prometheus_rule(spec: &Spec) -> PrometheusRule {
     PrometheusRule {
         api_version: MONITORING_API,
         kind: "PrometheusRule",
         metadata: operator_meta(spec, spec.name.clone()),
         spec: PrometheusRuleSpec {
-            groups: rule_groups(&spec.name, &spec.slos),
+            groups: rule_groups(&spec.name, &spec.slos, &operator_alerts(spec)),
         },
     }
 }
 
 pub fn rules_file(spec: &Spec) -> RulesFile {
     RulesFile {
-        groups: rule_groups(&spec.name, &spec.slos),
+        groups: rule_groups(&spec.name, &spec.slos, &plain_alerts(spec)),
     }
 }
 
