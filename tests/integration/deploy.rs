@@ -933,3 +933,215 @@ fn render_and_check_under_output_json_print_one_document() {
         stderr(&out)
     );
 }
+
+/// A namespace of the test cluster, deleted (without waiting) when the test ends.
+struct ClusterNamespace {
+    kubectl: String,
+    kubeconfig: String,
+    name: String,
+}
+
+impl ClusterNamespace {
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new(&self.kubectl)
+            .args(["--kubeconfig", &self.kubeconfig, "--context", "hale-test"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for ClusterNamespace {
+    fn drop(&mut self) {
+        let _ = self.kubectl(&[
+            "delete",
+            "namespace",
+            &self.name,
+            "--wait=false",
+            "--ignore-not-found",
+        ]);
+    }
+}
+
+/// One egress rule as the API server stored it: its peers and ports, flattened to text.
+fn egress_rule(rule: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+    let labels = |sel: &serde_json::Value| -> String {
+        let mut parts: Vec<String> = sel["matchLabels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        parts.sort();
+        parts.join(",")
+    };
+    let peers = rule["to"]
+        .as_array()
+        .map(|to| {
+            to.iter()
+                .map(|p| {
+                    let mut s = Vec::new();
+                    if let Some(ns) = p.get("namespaceSelector") {
+                        s.push(format!("namespaces[{}]", labels(ns)));
+                    }
+                    if let Some(pods) = p.get("podSelector") {
+                        s.push(format!("pods[{}]", labels(pods)));
+                    }
+                    if let Some(block) = p.get("ipBlock") {
+                        s.push(format!("ip[{}]", block["cidr"].as_str().unwrap()));
+                    }
+                    s.join(" ")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let ports = rule["ports"]
+        .as_array()
+        .map(|ports| {
+            ports
+                .iter()
+                .map(|p| format!("{}/{}", p["protocol"].as_str().unwrap(), p["port"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    (peers, ports)
+}
+
+/// `--network-policy` allows the egress the service's own settings dial — cluster DNS, the
+/// registry of `registry`, the OTLP endpoint and fixed downstream endpoints of `[deploy.env]`,
+/// the downstream services — and nothing else; the API server stores it as rendered. This
+/// cluster enforces no NetworkPolicy (no policy-aware network plugin), so the test checks what
+/// the cluster holds, not packets.
+#[test]
+fn network_policy_allows_the_egress_the_settings_dial_and_the_cluster_stores_it() {
+    let kubeconfig = need!(Kube);
+    let kubectl = std::env::var("HALE_TEST_KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let tmp = common::tempdir();
+    let ns = ClusterNamespace {
+        kubectl,
+        kubeconfig,
+        name: format!("np-{}", std::process::id()),
+    };
+    let dir = tmp.path().join("orders");
+    std::fs::create_dir_all(dir.join(".hale")).unwrap();
+    std::fs::write(
+        dir.join("hale.toml"),
+        format!(
+            "name = \"orders\"\nport = 8080\n\
+             registry = \"etcd://etcd.infra.svc.cluster.local:2379\"\n\n\
+             [image]\nrepository = \"registry.local/orders\"\ntag = \"0.1.0\"\n\n\
+             [deploy]\nnamespace = \"{ns}\"\nnetwork_policy = true\n\
+             downstreams = [\"payments\"]\n\n\
+             [deploy.env]\n\
+             OTEL_EXPORTER_OTLP_ENDPOINT = \"http://otel-collector.observability.svc:4318\"\n\
+             DOWNSTREAM_ENDPOINTS = \"10.0.5.7:9000\"\n",
+            ns = ns.name
+        ),
+    )
+    .unwrap();
+    assert_success(
+        &hale(tmp.path(), &dir, &["--render"]),
+        "hale deploy --render",
+    );
+    assert_success(
+        &ns.kubectl(&["create", "namespace", &ns.name]),
+        "kubectl create namespace",
+    );
+    let policy = dir.join("deploy/base/networkpolicy.yaml");
+    assert_success(
+        &ns.kubectl(&["apply", "-f", policy.to_str().unwrap()]),
+        "kubectl apply the NetworkPolicy",
+    );
+    let out = ns.kubectl(&[
+        "-n",
+        &ns.name,
+        "get",
+        "networkpolicy",
+        "orders",
+        "-o",
+        "json",
+    ]);
+    assert_success(&out, "kubectl get networkpolicy");
+    let stored: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let types = &stored["spec"]["policyTypes"];
+    assert!(
+        types.as_array().unwrap().iter().any(|t| t == "Egress"),
+        "egress is governed, so what is not listed is denied: {types}"
+    );
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // Each setting, and the rule it must give.
+    let expected = [
+        // DNS: kube-dns only, both protocols.
+        (
+            s(&["namespaces[kubernetes.io/metadata.name=kube-system] pods[k8s-app=kube-dns]"]),
+            s(&["UDP/53", "TCP/53"]),
+        ),
+        // registry = etcd://etcd.infra.svc.cluster.local:2379
+        (
+            s(&["namespaces[kubernetes.io/metadata.name=infra]"]),
+            s(&["TCP/2379"]),
+        ),
+        // OTEL_EXPORTER_OTLP_ENDPOINT = http://otel-collector.observability.svc:4318
+        (
+            s(&["namespaces[kubernetes.io/metadata.name=observability]"]),
+            s(&["TCP/4318"]),
+        ),
+        // downstreams = ["payments"]: its pods, on their ports.
+        (s(&["pods[app.kubernetes.io/name=payments]"]), s(&[])),
+        // DOWNSTREAM_ENDPOINTS = 10.0.5.7:9000
+        (s(&["ip[10.0.5.7/32]"]), s(&["TCP/9000"])),
+    ];
+    let got: Vec<(Vec<String>, Vec<String>)> = stored["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(egress_rule)
+        .collect();
+    assert_eq!(got, expected, "the stored egress rules");
+
+    // Settings that dial less allow less: spans off, no downstream endpoints, the registry a
+    // Service of the same namespace. Applied over the first, the stored policy follows.
+    let toml = read(&dir.join("hale.toml"))
+        .replace(
+            "etcd://etcd.infra.svc.cluster.local:2379",
+            "consul://consul:8500",
+        )
+        .replace(
+            "DOWNSTREAM_ENDPOINTS = \"10.0.5.7:9000\"",
+            "OTEL_SDK_DISABLED = \"true\"",
+        );
+    std::fs::write(dir.join("hale.toml"), toml).unwrap();
+    assert_success(&hale(tmp.path(), &dir, &["--render"]), "second render");
+    assert_success(
+        &ns.kubectl(&["apply", "-f", policy.to_str().unwrap()]),
+        "kubectl apply the second NetworkPolicy",
+    );
+    let out = ns.kubectl(&[
+        "-n",
+        &ns.name,
+        "get",
+        "networkpolicy",
+        "orders",
+        "-o",
+        "json",
+    ]);
+    let stored: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(Vec<String>, Vec<String>)> = stored["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(egress_rule)
+        .collect();
+    assert_eq!(
+        got,
+        [
+            expected[0].clone(),
+            // consul://consul:8500: a Service of the pods' own namespace.
+            (s(&["pods[]"]), s(&["TCP/8500"])),
+            expected[3].clone(),
+        ],
+        "the stored egress rules after the second apply"
+    );
+}
