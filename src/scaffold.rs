@@ -826,7 +826,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:e056c86b31d2655e48772b7b2c0f2b0b90e0ba7416cfc369ea21e6c1594693d8",
+        "sha256:a1b773d8b252ed917027480848d74f4ee8c562ef7146d9ef4fcac8029e2c97b4",
     );
 
     #[test]
