@@ -826,7 +826,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:a1b773d8b252ed917027480848d74f4ee8c562ef7146d9ef4fcac8029e2c97b4",
+        "sha256:519bb67684c1a9cb116dad06e556e2c81b431cbc298fe953ab6fcd65fdfa85c1",
     );
 
     #[test]
