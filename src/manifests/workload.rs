@@ -645,6 +645,36 @@ mod tests {
     }
 
     #[test]
+    fn network_policy_egress_is_what_the_settings_dial() {
+        let np = network_policy(&full_spec()).unwrap().spec.unwrap();
+        assert_eq!(
+            np.policy_types.as_deref(),
+            Some(&["Ingress".to_string(), "Egress".to_string()][..])
+        );
+        let shown: Vec<String> = np
+            .egress
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let peers = serde_json::to_string(&r.to).unwrap();
+                let ports = serde_json::to_string(&r.ports).unwrap();
+                format!("{peers} {ports}")
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                // DNS: kube-dns only.
+                r#"[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}}}] [{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}]"#,
+                // registry consul://consul.consul.svc:8500: that namespace, that port.
+                r#"[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"consul"}}}] [{"port":8500,"protocol":"TCP"}]"#,
+                // --downstream payments: its pods, any port.
+                r#"[{"podSelector":{"matchLabels":{"app.kubernetes.io/name":"payments"}}}] null"#,
+            ]
+        );
+    }
+
+    #[test]
     fn grace_period_covers_the_time_budget() {
         let spec = full_spec();
         let pod = deployment(&spec).spec.unwrap().template.spec.unwrap();
