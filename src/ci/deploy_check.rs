@@ -284,18 +284,59 @@ pub fn apply_summary(
     image: &str,
     context: Option<&str>,
     outcome: Result<(), &anyhow::Error>,
+    rollouts: &[crate::deploy::report::RolloutReport],
     env: Env<'_>,
 ) -> std::io::Result<()> {
+    super::summary::append(
+        env,
+        &apply_markdown(service, image, context, outcome, rollouts),
+    )
+}
+
+/// The step summary of `hale deploy`: what was deployed where and the result, then each
+/// Deployment's rollout (its outcome, replicas and any rollback).
+fn apply_markdown(
+    service: &str,
+    image: &str,
+    context: Option<&str>,
+    outcome: Result<(), &anyhow::Error>,
+    rollouts: &[crate::deploy::report::RolloutReport],
+) -> String {
     let result = match outcome {
         Ok(()) => "rolled out".to_string(),
         Err(e) => format!("**failed**: {}", cell(&format!("{e:#}"))),
     };
-    let md = format!(
+    let mut md = format!(
         "### hale deploy: {service}\n\n| image | context | result |\n|---|---|---|\n| `{}` | {} | {result} |\n\n",
         cell(image),
         cell(context.unwrap_or("(current)")),
     );
-    super::summary::append(env, &md)
+    if !rollouts.is_empty() {
+        md.push_str(
+            "| rollout | outcome | desired | updated | ready | available | rollback |\n|---|---|---:|---:|---:|---:|---|\n",
+        );
+        for r in rollouts {
+            let rollback = r.rollback.as_ref().map_or("-".to_string(), |b| {
+                format!(
+                    "revision {} → {}: {}",
+                    b.rollback.from_revision, b.rollback.to_revision, b.outcome
+                )
+            });
+            let n = &r.replicas;
+            md.push_str(&format!(
+                "| deployment/{} | {} | {} | {} | {} | {} | {} |\n",
+                cell(&r.deployment),
+                r.outcome,
+                n.desired,
+                n.updated,
+                n.ready,
+                n.available,
+                cell(&rollback)
+            ));
+        }
+        md.push('\n');
+    }
+    md
 }
 
 #[cfg(test)]
@@ -308,6 +349,48 @@ mod tests {
     fn report() -> (Report, Vec<(String, String)>) {
         let files = vec![("base/deployment.yaml".to_string(), DEPLOYMENT.to_string())];
         (check::check(&files).unwrap(), files)
+    }
+
+    #[test]
+    fn the_deploy_summary_has_a_row_per_rollout_with_its_replicas_and_rollback() {
+        use crate::deploy::report::{RollbackReport, RolloutReport};
+        use crate::kube::rollout::{Replicas, Rollback};
+        let replicas = Replicas {
+            desired: 2,
+            updated: 1,
+            ready: 1,
+            available: 1,
+            total: 3,
+        };
+        let rollouts = [RolloutReport {
+            deployment: "orders".into(),
+            outcome: "deadline-exceeded",
+            message: String::new(),
+            replicas,
+            diagnosis: None,
+            rollback: Some(RollbackReport {
+                rollback: Rollback {
+                    deployment: "orders".into(),
+                    from_revision: 2,
+                    to_revision: 1,
+                },
+                outcome: "complete",
+                replicas,
+            }),
+        }];
+        let err = anyhow::anyhow!("deployment/orders did not roll out");
+        let md = apply_markdown("orders", "r/orders@sha256:1", None, Err(&err), &rollouts);
+        assert!(
+            md.contains("| **failed**: deployment/orders did not roll out |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| deployment/orders | deadline-exceeded | 2 | 1 | 1 | 1 | revision 2 → 1: complete |"),
+            "{md}"
+        );
+        // Nothing applied (an early refusal): the first table only.
+        let md = apply_markdown("orders", "i", Some("ctx"), Ok(()), &[]);
+        assert!(!md.contains("| rollout |"), "{md}");
     }
 
     #[test]

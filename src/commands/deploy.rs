@@ -11,7 +11,6 @@ use super::deploy_canary::{self, CanaryActionArgs, CanaryArgs};
 use super::deploy_kube::{self, ApplyArgs, DeleteArgs, StatusArgs};
 use super::deploy_render::{self, CheckFormat, RenderFlags};
 use super::deploy_status;
-use crate::ci;
 use crate::deploy::render::{self, RenderTo};
 use crate::deploy::ImageOrigin;
 use crate::output::Printer;
@@ -124,17 +123,8 @@ async fn apply(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Res
     // override it again.
     let mut apply = args.apply.clone();
     apply.image = None;
-    let outcome = deploy_kube::apply(&apply, &spec.name, objects, unpushed, printer, stop).await;
-    let context = args.apply.target.context.as_deref();
-    ci::deploy_check::apply_summary(
-        &spec.name,
-        &spec.image,
-        context,
-        outcome.as_ref().map(|_| ()),
-        &ci::process_env,
-    )
-    .unwrap_or_else(|e| printer.warn(format!("could not append to $GITHUB_STEP_SUMMARY: {e}")));
-    outcome
+    let image = Some(spec.image.as_str());
+    deploy_kube::apply(&apply, &spec.name, objects, unpushed, image, printer, stop).await
 }
 
 /// The service's name from its folder's hale.toml.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use kube::api::DynamicObject;
 
+use crate::ci;
 use crate::deploy::apply::{self, WaitOptions};
 use crate::deploy::report::{self, ApplyDocument, DeleteDocument};
 use crate::deploy::{self, DeployError};
@@ -118,13 +119,52 @@ pub(super) async fn connect(t: &TargetArgs, service: &str) -> anyhow::Result<Clu
 /// Apply `objects` (the rendered service) to the cluster and wait for each Deployment's
 /// rollout; on failure print the diagnosis, roll back when asked, and exit 1. `unpushed` is the
 /// image when it comes from a build that was not pushed: refused unless the cluster is local.
+/// With `summary` (the image deployed), the result and each rollout also go to the GitHub step
+/// summary when there is one.
 pub async fn apply(
+    args: &ApplyArgs,
+    service: &str,
+    objects: Vec<DynamicObject>,
+    unpushed: Option<&str>,
+    summary: Option<&str>,
+    printer: &Printer,
+    stop: &Stop,
+) -> anyhow::Result<()> {
+    let mut rollouts = Vec::new();
+    let done = apply_and_print(
+        args,
+        service,
+        objects,
+        unpushed,
+        printer,
+        stop,
+        &mut rollouts,
+    )
+    .await;
+    if let Some(image) = summary {
+        let context = args.target.context.as_deref();
+        let outcome = done.as_ref().map(|_| ());
+        ci::deploy_check::apply_summary(
+            service,
+            image,
+            context,
+            outcome,
+            &rollouts,
+            &ci::process_env,
+        )
+        .unwrap_or_else(|e| printer.warn(format!("could not append to $GITHUB_STEP_SUMMARY: {e}")));
+    }
+    done
+}
+
+async fn apply_and_print(
     args: &ApplyArgs,
     service: &str,
     objects: Vec<DynamicObject>,
     unpushed: Option<&str>,
     printer: &Printer,
     stop: &Stop,
+    rollouts: &mut Vec<crate::deploy::report::RolloutReport>,
 ) -> anyhow::Result<()> {
     deploy::validate_service(service)?;
     let target = target(&args.target)?;
@@ -173,6 +213,7 @@ pub async fn apply(
     printer.emit(&doc, |out| {
         report::write_apply_text(out, &outcome.objects, &outcome.rollouts, outcome.dry_run)
     })?;
+    *rollouts = outcome.rollouts;
     if outcome.interrupted {
         return Err(Interrupted.into());
     }

@@ -407,6 +407,10 @@ impl Run<'_> {
                 let summary = std::fs::read_to_string(&summary).unwrap();
                 assert!(summary.contains("### hale deploy: orders"), "{summary}");
                 assert!(summary.contains("| rolled out |"), "{summary}");
+                assert!(
+                    summary.contains("| deployment/orders | complete |"),
+                    "{summary}"
+                );
             }
             if script.contains("hale deploy --render --check") {
                 let summary = std::fs::read_to_string(&summary).unwrap();

@@ -224,6 +224,7 @@ async fn a_rollout_is_reported_successful_only_once_every_replica_is_available()
         svc,
         service_objects(svc, &ns.name, &Shape::default()),
         None,
+        None,
         &quiet(),
         &Stop::new(),
     )
@@ -311,6 +312,7 @@ async fn crash_loop(kubeconfig: &str, tag: &str, rollback: bool) -> (Namespace, 
         &args,
         svc,
         service_objects(svc, &ns.name, &broken),
+        None,
         None,
         &quiet(),
         &Stop::new(),
@@ -557,6 +559,7 @@ async fn fields_of_another_manager_are_not_taken_without_force_conflicts() {
         svc,
         service_objects(svc, &ns.name, &shape),
         None,
+        None,
         &quiet(),
         &Stop::new(),
     )
@@ -580,6 +583,7 @@ async fn fields_of_another_manager_are_not_taken_without_force_conflicts() {
         &forced,
         svc,
         service_objects(svc, &ns.name, &shape),
+        None,
         None,
         &quiet(),
         &Stop::new(),
@@ -835,6 +839,7 @@ async fn a_user_without_rights_gets_the_rbac_refusal_and_nothing_is_applied() {
         svc,
         service_objects(svc, &ns.name, &Shape::default()),
         None,
+        None,
         &quiet(),
         &Stop::new(),
     )
@@ -928,7 +933,7 @@ async fn a_missing_namespace_is_one_line_naming_create_namespace() {
         timeout: ROLLOUT,
         ..ApplyArgs::default()
     };
-    let err = deploy_kube::apply(&args, svc, objects, None, &quiet(), &Stop::new())
+    let err = deploy_kube::apply(&args, svc, objects, None, None, &quiet(), &Stop::new())
         .await
         .unwrap_err();
     let text = format!("{err:#}");
