@@ -826,7 +826,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:519bb67684c1a9cb116dad06e556e2c81b431cbc298fe953ab6fcd65fdfa85c1",
+        "sha256:a095cf71b0afe24f00d82b146487671f7e3a972912529ae8638b0412bfe45c28",
     );
 
     #[test]

@@ -2151,3 +2151,193 @@ fn adaptive_limit_sheds_excess_with_503_keeps_admitted_latency_bounded_and_recov
          {warm_share}, after recovery {tail_errors} of {tail_requests}"
     );
 }
+
+/// A CA and a certificate for 127.0.0.1 it signed, written into `dir`: (ca, cert, key) paths.
+fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "hale test registry CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// A child process killed when dropped.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 23 item 7: the registrant reaches Consul over HTTPS when Consul's own client variables
+/// say so (CONSUL_HTTP_SSL, CONSUL_CACERT), against a private TLS-only Consul agent the test
+/// starts with certificates it makes: registered while running, gone after SIGTERM.
+#[test]
+fn instance_registers_in_consul_over_tls_from_consuls_own_variables() {
+    need!(Go);
+    need!(Consul);
+    let tmp = common::tempdir();
+    let (ca, cert, key) = tls_files(tmp.path());
+    let ports: Vec<u16> = (0..7).map(|_| common::free_port()).collect();
+    let hcl = format!(
+        "ports {{ https = {} }}\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nverify_incoming = false\n",
+        ports[0],
+        ca.display(),
+        cert.display(),
+        key.display()
+    );
+    let _consul = Daemon(
+        Command::new("consul")
+            .args([
+                "agent",
+                "-dev",
+                "-bind",
+                "127.0.0.1",
+                "-client",
+                "127.0.0.1",
+            ])
+            .args(["-http-port", &ports[1].to_string()])
+            .args(["-dns-port", &ports[2].to_string()])
+            .args(["-server-port", &ports[3].to_string()])
+            .args(["-serf-lan-port", &ports[4].to_string()])
+            .args(["-serf-wan-port", &ports[5].to_string()])
+            .args(["-grpc-port", &ports[6].to_string()])
+            .args(["-hcl", &hcl])
+            .stdout(std::fs::File::create(tmp.path().join("consul.log")).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting consul"),
+    );
+    let https = format!("127.0.0.1:{}", ports[0]);
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let catalog = |name: &str| -> Option<Vec<serde_json::Value>> {
+        let r = client
+            .get(format!("https://{https}/v1/catalog/service/{name}"))
+            .send()
+            .ok()?;
+        r.status().is_success().then(|| r.json().ok())?
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || catalog("consul").is_some()),
+        "the TLS Consul never answered on {https}: {}",
+        std::fs::read_to_string(tmp.path().join("consul.log")).unwrap_or_default()
+    );
+    let name = unique("hale-new-consul-tls");
+    let id = format!("{name}-1");
+    let ca_text = ca.display().to_string();
+    let mut svc = Service::start(&[
+        ("REGISTRY", &format!("consul://{https}")),
+        ("CONSUL_HTTP_SSL", "true"),
+        ("CONSUL_CACERT", &ca_text),
+        ("ADVERTISE_ADDR", "127.0.0.1"),
+        ("SERVICE_NAME", &name),
+        ("INSTANCE_ID", &id),
+    ]);
+    let registered = || {
+        catalog(&name)
+            .unwrap_or_default()
+            .iter()
+            .any(|s| s["ServiceID"] == id.as_str())
+    };
+    assert!(
+        eventually(Duration::from_secs(20), registered),
+        "{id} never appeared in the TLS Consul's catalog:\n{}",
+        svc.logs()
+    );
+    svc.sigterm();
+    assert_eq!(svc.wait_exit(Duration::from_secs(20)), 0, "{}", svc.logs());
+    assert!(!registered(), "{id} is still in Consul after shutdown");
+}
+
+/// The same for etcd with etcdctl's variables (ETCDCTL_CACERT), against a private etcd that
+/// serves clients over TLS only.
+#[test]
+fn instance_registers_in_etcd_over_tls_from_etcdctls_own_variables() {
+    need!(Go);
+    need!(Etcd);
+    let tmp = common::tempdir();
+    let (ca, cert, key) = tls_files(tmp.path());
+    let (client_port, peer_port) = (common::free_port(), common::free_port());
+    let client_url = format!("https://127.0.0.1:{client_port}");
+    let peer_url = format!("http://127.0.0.1:{peer_port}");
+    let _etcd = Daemon(
+        Command::new("etcd")
+            .args(["--name", "tls", "--data-dir"])
+            .arg(tmp.path().join("etcd-data"))
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("tls={peer_url}")])
+            .arg("--cert-file")
+            .arg(&cert)
+            .arg("--key-file")
+            .arg(&key)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(tmp.path().join("etcd.log")).unwrap())
+            .spawn()
+            .expect("starting etcd"),
+    );
+    let keys = |prefix: &str| -> Option<String> {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg("--cacert")
+            .arg(&ca)
+            .args(["--endpoints", &client_url, "get", "--prefix", prefix])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || keys("/").is_some()),
+        "the TLS etcd never answered on {client_url}: {}",
+        std::fs::read_to_string(tmp.path().join("etcd.log")).unwrap_or_default()
+    );
+    let name = unique("hale-new-etcd-tls");
+    let id = format!("{name}-1");
+    let key_path = format!("/hale/services/{name}/{id}");
+    let ca_text = ca.display().to_string();
+    let mut svc = Service::start(&[
+        ("REGISTRY", &format!("etcd://127.0.0.1:{client_port}")),
+        ("ETCDCTL_CACERT", &ca_text),
+        ("ADVERTISE_ADDR", "127.0.0.1"),
+        ("SERVICE_NAME", &name),
+        ("INSTANCE_ID", &id),
+    ]);
+    assert!(
+        eventually(Duration::from_secs(20), || keys(&key_path)
+            .is_some_and(|k| k.contains(&key_path))),
+        "{key_path} never appeared in the TLS etcd:\n{}",
+        svc.logs()
+    );
+    svc.sigterm();
+    assert_eq!(svc.wait_exit(Duration::from_secs(20)), 0, "{}", svc.logs());
+    assert!(
+        keys(&key_path).is_some_and(|k| !k.contains(&key_path)),
+        "{key_path} is still in etcd after shutdown"
+    );
+}

@@ -32,20 +32,33 @@ const (
 )
 
 type consulRegistry struct {
-	base   string // http://host:port
+	base   string // http://host:port, or https:// with TLS (tls.go)
 	token  string // CONSUL_HTTP_TOKEN, for agents with ACLs enabled
 	client *http.Client
 }
 
-func newConsul(hostPort string) *consulRegistry {
+func newConsul(hostPort string) (*consulRegistry, error) {
+	settings, err := consulTLSSettings(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	tlsConfig, err := settings.config()
+	if err != nil {
+		return nil, err
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	transport.MaxIdleConnsPerHost = 4
+	scheme := "http://"
+	if tlsConfig != nil {
+		transport.TLSClientConfig = tlsConfig
+		scheme = "https://"
+	}
 	return &consulRegistry{
-		base:   "http://" + hostPort,
+		base:   scheme + hostPort,
 		token:  os.Getenv("CONSUL_HTTP_TOKEN"),
 		client: &http.Client{Transport: transport},
-	}
+	}, nil
 }
 
 // consulError is a non-2xx answer from the agent.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"strings"
 	"time"
 
@@ -52,7 +53,16 @@ type etcdRegistry struct {
 }
 
 func newEtcd(hostPort string) (*etcdRegistry, error) {
+	settings, err := etcdTLSSettings(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	tlsConfig, err := settings.config()
+	if err != nil {
+		return nil, err
+	}
 	client, err := clientv3.New(clientv3.Config{
+		TLS:                  tlsConfig,
 		Endpoints:            []string{hostPort},
 		DialTimeout:          etcdDialTimeout,
 		DialKeepAliveTime:    10 * time.Second,

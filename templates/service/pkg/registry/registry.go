@@ -145,7 +145,11 @@ func New(url string, logger *slog.Logger) (Registrar, error) {
 	var b backend
 	switch loc.scheme {
 	case "consul":
-		b = newConsul(loc.host)
+		c, err := newConsul(loc.host)
+		if err != nil {
+			return nil, err
+		}
+		b = c
 	case "etcd":
 		e, err := newEtcd(loc.host)
 		if err != nil {
@@ -424,7 +428,10 @@ func Watch(ctx context.Context, url, service string, logger *slog.Logger) (<-cha
 	var follow func(context.Context)
 	switch loc.scheme {
 	case "consul":
-		c := newConsul(loc.host)
+		c, err := newConsul(loc.host)
+		if err != nil {
+			return nil, err
+		}
 		follow = func(ctx context.Context) { c.follow(ctx, service, s, logger); _ = c.close() }
 	case "etcd":
 		e, err := newEtcd(loc.host)
