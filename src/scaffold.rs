@@ -826,7 +826,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:a095cf71b0afe24f00d82b146487671f7e3a972912529ae8638b0412bfe45c28",
+        "sha256:e21671c492ccdb9c8e64b9874e4b4fd37701b5ead75ed79a8b0fde35b43ecf7e",
     );
 
     #[test]

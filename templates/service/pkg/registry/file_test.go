@@ -128,6 +128,7 @@ func TestFileRegisterKeepsOtherEntriesSortedAndDropsExpiredOnes(t *testing.T) {
 }
 
 func TestFileHeartbeatKeepsTheInstancePastItsTTL(t *testing.T) {
+	t.Parallel() // its own folder; the time it takes is waiting on TTLs
 	path := filepath.Join(t.TempDir(), "registry.json")
 	r := newFileRegistrar(t, path)
 	inst := testInstance("orders", "orders-1", 8081)
@@ -149,6 +150,7 @@ func TestFileHeartbeatKeepsTheInstancePastItsTTL(t *testing.T) {
 }
 
 func TestFileInstanceExpiresWithinTTLWhenHeartbeatsStop(t *testing.T) {
+	t.Parallel() // its own folder; the time it takes is waiting on TTLs
 	path := filepath.Join(t.TempDir(), "registry.json")
 	r := newFileRegistrar(t, path)
 	inst := testInstance("orders", "orders-1", 8081)
@@ -166,6 +168,7 @@ func TestFileInstanceExpiresWithinTTLWhenHeartbeatsStop(t *testing.T) {
 }
 
 func TestFileDeregisterRemovesTheEntry(t *testing.T) {
+	t.Parallel() // its own folder; the time it takes is waiting on TTLs
 	path := filepath.Join(t.TempDir(), "registry.json")
 	keep := newFileRegistrar(t, path)
 	if err := keep.Register(context.Background(), testInstance("orders", "orders-2", 8082)); err != nil {
@@ -274,6 +277,7 @@ func TestFileConcurrentProcessesLoseNoEntry(t *testing.T) {
 }
 
 func TestFileWatchSeesAddsRemovesAndExpiry(t *testing.T) {
+	t.Parallel() // its own folder; the time it takes is waiting on TTLs
 	path := filepath.Join(t.TempDir(), "registry.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -319,6 +323,7 @@ func TestFileWatchSeesAddsRemovesAndExpiry(t *testing.T) {
 }
 
 func TestFileRegistrationRecoversWhenTheRegistryComesBack(t *testing.T) {
+	t.Parallel() // its own folder; the time it takes is waiting on TTLs
 	dir := t.TempDir()
 	// A regular file where the registry's folder should be: every write fails until it goes.
 	blocker := filepath.Join(dir, "state")
@@ -343,6 +348,7 @@ func TestFileRegistrationRecoversWhenTheRegistryComesBack(t *testing.T) {
 }
 
 func TestFileRegistrationReturnsAfterTheFileIsWiped(t *testing.T) {
+	t.Parallel() // its own folder; the time it takes is waiting on TTLs
 	path := filepath.Join(t.TempDir(), "registry.json")
 	r := newFileRegistrar(t, path)
 	if err := r.Register(context.Background(), testInstance("orders", "orders-1", 8081)); err != nil {
