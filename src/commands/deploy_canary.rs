@@ -15,7 +15,7 @@ use crate::ci;
 use crate::deploy::render::{self, RenderTo};
 use crate::exit::Interrupted;
 use crate::output::Printer;
-use crate::settings::{self, parse_duration, Overrides};
+use crate::settings::{self, Overrides};
 use crate::stop::Stop;
 use crate::usage;
 
@@ -99,7 +99,10 @@ fn analysis(flags: &CanaryArgs, toml: &settings::CanaryConfig) -> anyhow::Result
         |flag: Option<Duration>, key: &str, text: &Option<String>, default| match (flag, text) {
             (Some(v), _) => Ok(v),
             (None, Some(t)) => {
-                parse_duration(t).map_err(|e| bad(format!("hale.toml deploy.canary.{key}: {e}")))
+                // The same check as the flag's: zero is refused here, not by a later rule
+                // that names the flag.
+                crate::values::positive_duration(t)
+                    .map_err(|e| bad(format!("hale.toml deploy.canary.{key}: {e}")))
             }
             (None, None) => Ok(default),
         };
@@ -118,10 +121,12 @@ fn analysis(flags: &CanaryArgs, toml: &settings::CanaryConfig) -> anyhow::Result
             &toml.interval,
             d.interval,
         )?,
-        threshold: flags
-            .canary_threshold
-            .or(toml.threshold)
-            .unwrap_or(d.threshold),
+        threshold: match (flags.canary_threshold, toml.threshold) {
+            (Some(n), _) => n,
+            (None, Some(n)) => crate::values::positive_count(&n.to_string())
+                .map_err(|e| bad(format!("hale.toml deploy.canary.threshold: {e}")))?,
+            (None, None) => d.threshold,
+        },
         window: duration(flags.canary_window, "window", &toml.window, d.window)?,
         success_rate: flags
             .canary_success_rate

@@ -301,6 +301,91 @@ fn deeply_nested_yaml_is_refused_in_one_line_at_the_limit() {
     assert_eq!(fingerprint(tmp.path()), before);
 }
 
+/// Zero where it makes no sense is refused at parse time wherever it comes from: a hale.toml
+/// `[deploy.canary]` duration or count (as the flags are), an `--assert` bound that can never
+/// hold or always holds. Nothing runs (no cluster is named, no request is sent) and nothing
+/// changes.
+#[test]
+fn zero_durations_counts_and_bounds_are_refused_wherever_they_come_from() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    for (toml, line) in [
+        (
+            "window = \"0s\"",
+            "error: hale.toml deploy.canary.window: \"0s\" is zero; give a duration above zero",
+        ),
+        (
+            "p99 = \"0ms\"",
+            "error: hale.toml deploy.canary.p99: \"0ms\" is zero",
+        ),
+        (
+            "threshold = 0",
+            "error: hale.toml deploy.canary.threshold: 0 is not allowed",
+        ),
+    ] {
+        std::fs::write(
+            dir.join("hale.toml"),
+            format!("name = \"orders\"\n[deploy.canary]\n{toml}\n"),
+        )
+        .unwrap();
+        let before = fingerprint(tmp.path());
+        let out = run_bounded(tmp.path(), &dir, &["deploy", "--canary", "--canary-load"]);
+        assert_refused(&out, line);
+        assert_eq!(fingerprint(tmp.path()), before);
+    }
+    let before = fingerprint(tmp.path());
+    for (assert, why) in [("p99<0s", "can never hold"), ("rps>=0", "always holds")] {
+        let out = run_bounded(
+            tmp.path(),
+            &dir,
+            &[
+                "load",
+                "--endpoints",
+                "127.0.0.1:1",
+                "-n",
+                "1",
+                "--assert",
+                assert,
+            ],
+        );
+        assert_refused(&out, why);
+    }
+    assert_eq!(fingerprint(tmp.path()), before);
+}
+
+/// `hale down --grace 0s` is meaningful, not refused: SIGKILL at once, no drain; hale
+/// deregisters the instance itself and leaves nothing.
+#[test]
+fn down_with_zero_grace_kills_at_once_and_leaves_nothing() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    common::scaffold(tmp.path(), "orders", &dir);
+    let out = common::hale(tmp.path())
+        .args(["up", "--replicas", "1"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale up");
+    let out = common::hale(tmp.path())
+        .args(["down", "--grace", "0s"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale down --grace 0s");
+    let err = stderr(&out);
+    assert!(err.contains("killed after the grace period"), "{err}");
+    assert!(err.contains("they did not deregister themselves"), "{err}");
+    assert!(!dir.join(".hale").exists(), "{err}");
+    let out = common::hale(tmp.path())
+        .args(["discover", "orders"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "discover");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("orders-"));
+}
+
 /// Values refused by their type before anything runs: each command below would otherwise
 /// build, start, register or send; here it exits 2 with one line naming the flag, and the
 /// folder (a service with hale.toml, state beside it) is byte for byte what it was.
