@@ -12,7 +12,7 @@
 //! type; [`crate::exit::classify`] finds the `Refused` inside and exits 2.
 use std::io::Read as _;
 use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What a file is for, and the most hale reads of it.
 #[derive(Debug, Clone, Copy)]
@@ -168,6 +168,42 @@ pub fn create_dir_all(path: impl AsRef<Path>) -> std::io::Result<()> {
     std::fs::create_dir_all(path).map_err(|e| file_on_the_way(path, e))
 }
 
+/// [`create_dir_all`] for work that may stop half-way: the folders it made (none that existed
+/// before) are removed again, deepest first and only while empty, when the returned
+/// [`MadeFolders`] is dropped without [`MadeFolders::keep`]. An interrupted build leaves no
+/// empty `.hale/image/bin/` behind.
+pub fn create_dir_all_undoable(path: impl AsRef<Path>) -> std::io::Result<MadeFolders> {
+    let path = path.as_ref();
+    let missing = path
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+        .map(Path::to_path_buf)
+        .collect();
+    create_dir_all(path)?;
+    Ok(MadeFolders(missing))
+}
+
+/// The folders [`create_dir_all_undoable`] made, deepest first.
+#[derive(Debug)]
+#[must_use = "dropped at once, it removes the folders again"]
+pub struct MadeFolders(Vec<PathBuf>);
+
+impl MadeFolders {
+    /// The work went through: the folders stay.
+    pub fn keep(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for MadeFolders {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            // Fails, and so keeps it, when something was written into it.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
 /// `Not a directory` from an open or a create: the file that stands where a folder is needed,
 /// named, as a refusal; any other error as it is.
 fn file_on_the_way(path: &Path, e: std::io::Error) -> std::io::Error {
@@ -313,6 +349,25 @@ mod tests {
             err.to_string().starts_with("bad.yaml:1:68: nested"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn folders_made_for_work_that_stopped_are_removed_when_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".hale")).unwrap();
+        let deep = dir.path().join(".hale/image/bin");
+        drop(create_dir_all_undoable(&deep).unwrap());
+        assert!(!dir.path().join(".hale/image").exists());
+        assert!(dir.path().join(".hale").is_dir(), "it was there before");
+        let made = create_dir_all_undoable(&deep).unwrap();
+        std::fs::write(deep.join("orders"), "binary").unwrap();
+        drop(made);
+        assert!(deep.join("orders").exists(), "a folder with files stays");
+        std::fs::remove_file(deep.join("orders")).unwrap();
+        create_dir_all_undoable(dir.path().join(".hale/other"))
+            .unwrap()
+            .keep();
+        assert!(dir.path().join(".hale/other").is_dir());
     }
 
     #[test]

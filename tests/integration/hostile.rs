@@ -386,6 +386,71 @@ fn down_with_zero_grace_kills_at_once_and_leaves_nothing() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("orders-"));
 }
 
+/// Ctrl-C or SIGTERM during the Go build of `hale up` on a fresh service (an empty GOCACHE, so
+/// Go compiles the standard library for seconds): exit 130, no `go` or compiler process left,
+/// no `go-build*` folder in the TMPDIR hale was given, the service folder byte for byte as it
+/// was (no empty `.hale/bin/`, no lock file).
+fn interrupted_up_build_leaves_nothing(signal: nix::sys::signal::Signal) {
+    use std::time::{Duration, Instant};
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    common::scaffold(tmp.path(), "orders", &dir);
+    let private_tmp = tmp.path().join("tmp");
+    std::fs::create_dir_all(&private_tmp).unwrap();
+    let before = fingerprint(&dir);
+    let mark = format!("up-{}-{signal}", std::process::id());
+    let mut child = common::hale(tmp.path())
+        .args(["up", "--replicas", "1"])
+        .arg(&dir)
+        .env("TMPDIR", &private_tmp)
+        .env("GOCACHE", tmp.path().join("gocache"))
+        .env("HALE_SIGNAL_MARK", &mark)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !crate::build::processes_marked(&mark)
+        .iter()
+        .any(|p| p.ends_with(" compile"))
+    {
+        assert!(child.try_wait().unwrap().is_none(), "the build ended first");
+        assert!(Instant::now() < deadline, "go never started compiling");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    let status = child.wait().unwrap();
+    let err = std::fs::read_to_string(tmp.path().join("stderr")).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !crate::build::processes_marked(&mark).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left running: {:?}",
+            crate::build::processes_marked(&mark)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        common::tree(&private_tmp).is_empty(),
+        "left in TMPDIR: {:?}",
+        common::tree(&private_tmp)
+    );
+    assert_eq!(fingerprint(&dir), before, "{err}");
+}
+
+#[test]
+fn sigint_during_the_go_build_of_up_exits_130_and_leaves_nothing() {
+    need!(Go);
+    interrupted_up_build_leaves_nothing(nix::sys::signal::Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_during_the_go_build_of_up_exits_130_and_leaves_nothing() {
+    need!(Go);
+    interrupted_up_build_leaves_nothing(nix::sys::signal::Signal::SIGTERM);
+}
+
 /// Values refused by their type before anything runs: each command below would otherwise
 /// build, start, register or send; here it exits 2 with one line naming the flag, and the
 /// folder (a service with hale.toml, state beside it) is byte for byte what it was.
