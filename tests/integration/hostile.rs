@@ -943,3 +943,58 @@ fn control_characters_in_registry_entries_are_escaped_in_text() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["instances"][0]["tags"][0], "\x1b[2Jred");
 }
+
+/// docs/exit-codes.md says, per command, what it refuses and which deadlines it keeps: every
+/// command and subcommand of the CLI has its row, and so have the modes that behave apart.
+#[test]
+fn exit_codes_doc_has_a_row_for_every_command() {
+    use clap::CommandFactory as _;
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/exit-codes.md"))
+            .unwrap();
+    let table = doc
+        .split("## Per command")
+        .nth(1)
+        .expect("a Per command section");
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| `hale "))
+        .collect();
+    let has_row = |name: &str| {
+        rows.iter().any(|r| {
+            r.split(" | ").next().is_some_and(|first| {
+                first
+                    .split(", ")
+                    .any(|c| c.trim_start_matches("| ").starts_with(&format!("`{name}")))
+            })
+        })
+    };
+    let cli = hale::cli::Cli::command();
+    let mut missing = Vec::new();
+    for sub in cli.get_subcommands().filter(|c| c.get_name() != "help") {
+        let name = format!("hale {}", sub.get_name());
+        if !has_row(&name) {
+            missing.push(name.clone());
+        }
+        for inner in sub.get_subcommands().filter(|c| c.get_name() != "help") {
+            let name = format!("{name} {}", inner.get_name());
+            if !has_row(&name) {
+                missing.push(name);
+            }
+        }
+    }
+    for mode in [
+        "hale deploy --render",
+        "hale deploy --check",
+        "hale deploy --canary",
+        "hale load --on-cluster",
+    ] {
+        if !has_row(mode) {
+            missing.push(mode.to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no row in docs/exit-codes.md for {missing:?}"
+    );
+}
