@@ -93,6 +93,12 @@ pub static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates/s
 /// by the GO_VERSION build argument.
 pub const GO_VERSION: &str = "1.26";
 
+/// The `toolchain` line of the generated go.mod: the newest patch release of [`GO_VERSION`]
+/// this hale release was tested with (the test machine's `go version`), so a `go` command older
+/// than it switches to it (`GOTOOLCHAIN=auto`) and builds carry the standard library's security
+/// fixes. Raise it with each Go patch release the tests pass on; never to a `.0` release.
+pub const GO_TOOLCHAIN: &str = "go1.26.8";
+
 /// The repository whose `action.yml` installs hale in a GitHub workflow (`uses:
 /// <this>@v<version>`), as the release build was told it (`scripts/release.sh` sets
 /// `HALE_ACTION` from `--action`, `$GITHUB_REPOSITORY` or the checkout's GitHub remote). A
@@ -188,6 +194,8 @@ pub struct TemplateContext {
     pub resource_type: String,
     /// The builder image's Go release.
     pub go_version: String,
+    /// go.mod's `toolchain`: a patched Go release ([`GO_TOOLCHAIN`]).
+    pub go_toolchain: String,
     /// The hale version that generated the project.
     pub hale_version: String,
     /// The CI system whose pipeline is written (`github`, `gitlab`, `none`): a template that
@@ -336,6 +344,7 @@ impl TemplateContext {
             },
             resource_type,
             go_version: GO_VERSION.to_string(),
+            go_toolchain: GO_TOOLCHAIN.to_string(),
             hale_version: env!("CARGO_PKG_VERSION").to_string(),
             ci: CiSystem::default(),
             hale_action: BUILT_HALE_ACTION
@@ -817,7 +826,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:e056c86b31d2655e48772b7b2c0f2b0b90e0ba7416cfc369ea21e6c1594693d8",
+        "sha256:519bb67684c1a9cb116dad06e556e2c81b431cbc298fe953ab6fcd65fdfa85c1",
     );
 
     #[test]
@@ -842,6 +851,38 @@ mod tests {
              RECORDED_SET to (the version, {digest:?})",
             v = RECORDED_SET.0,
         );
+    }
+
+    #[test]
+    fn the_toolchain_is_a_patched_release_of_the_go_version() {
+        let patch = GO_TOOLCHAIN
+            .strip_prefix(&format!("go{GO_VERSION}."))
+            .and_then(|p| p.parse::<u32>().ok());
+        assert!(
+            patch.is_some_and(|p| p >= 1),
+            "GO_TOOLCHAIN {GO_TOOLCHAIN} is not a patch release of Go {GO_VERSION}"
+        );
+        let plan = render_context_go_mod();
+        assert!(
+            plan.contains(&format!("\ntoolchain {GO_TOOLCHAIN}\n")),
+            "go.mod states the toolchain:\n{plan}"
+        );
+    }
+
+    /// The built-in go.mod rendered for `orders`.
+    fn render_context_go_mod() -> String {
+        let ctx = TemplateContext::new("orders", None);
+        let mut tera = tera::Tera::default();
+        let text = std::str::from_utf8(
+            BUILTIN
+                .get_file("go.mod.tera")
+                .expect("the set has go.mod.tera")
+                .contents(),
+        )
+        .unwrap();
+        tera.add_raw_template("go.mod", text).unwrap();
+        tera.render("go.mod", &tera::Context::from_serialize(&ctx).unwrap())
+            .unwrap()
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub struct DeployConfig {
     pub downstreams: Vec<String>,
     /// Render a NetworkPolicy.
     pub network_policy: Option<bool>,
+    /// Where the alerts' `runbook_url` links point: a URL (or path) of the folder holding the
+    /// service's RUNBOOK.md; unset, the links are relative to the service's repository.
+    pub runbook_base_url: Option<String>,
     /// `[deploy.canary]`: the analysis of `hale deploy --canary` (its flags override these).
     #[serde(default)]
     pub canary: CanaryConfig,

@@ -49,6 +49,79 @@ mod secs {
     }
 }
 
+/// The values given for one run (flags, or the same keys in hale.toml's `[deploy.canary]`);
+/// `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct Given {
+    pub step_weight: Option<u32>,
+    pub max_weight: Option<u32>,
+    pub interval: Option<Duration>,
+    pub threshold: Option<u32>,
+    pub window: Option<Duration>,
+    pub success_rate: Option<f64>,
+    pub p99: Option<Duration>,
+}
+
+impl Given {
+    /// hale.toml's `[deploy.canary]` as given values (its durations parsed here).
+    pub fn from_toml(toml: &crate::settings::CanaryConfig) -> Result<Given, CanaryError> {
+        let duration = |key: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    crate::values::positive_duration(t).map_err(|e| {
+                        CanaryError::BadInput(format!("hale.toml deploy.canary.{key}: {e}"))
+                    })
+                })
+                .transpose()
+        };
+        Ok(Given {
+            step_weight: toml.step_weight,
+            max_weight: toml.max_weight,
+            interval: duration("interval", &toml.interval)?,
+            threshold: toml
+                .threshold
+                .map(|n| {
+                    crate::values::positive_count(&n.to_string()).map_err(|e| {
+                        CanaryError::BadInput(format!("hale.toml deploy.canary.threshold: {e}"))
+                    })
+                })
+                .transpose()?,
+            window: duration("window", &toml.window)?,
+            success_rate: toml.success_rate,
+            p99: duration("p99", &toml.p99)?,
+        })
+    }
+}
+
+impl Analysis {
+    /// `flags` > `toml` > Flagger's defaults, checked as a whole ([`Analysis::validate`]).
+    pub fn resolve(
+        flags: &Given,
+        toml: &Given,
+        short_intervals: bool,
+    ) -> Result<Analysis, CanaryError> {
+        let d = Analysis::default();
+        let a = Analysis {
+            step_weight: flags
+                .step_weight
+                .or(toml.step_weight)
+                .unwrap_or(d.step_weight),
+            max_weight: flags.max_weight.or(toml.max_weight).unwrap_or(d.max_weight),
+            interval: flags.interval.or(toml.interval).unwrap_or(d.interval),
+            threshold: flags.threshold.or(toml.threshold).unwrap_or(d.threshold),
+            window: flags.window.or(toml.window).unwrap_or(d.window),
+            success_rate: flags
+                .success_rate
+                .or(toml.success_rate)
+                .unwrap_or(d.success_rate),
+            p99: flags.p99.or(toml.p99).unwrap_or(d.p99),
+            error_limit: d.error_limit,
+        };
+        a.validate(short_intervals)?;
+        Ok(a)
+    }
+}
+
 impl Default for Analysis {
     fn default() -> Self {
         Analysis {

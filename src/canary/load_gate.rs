@@ -90,6 +90,7 @@ pub async fn measure(
         })
         .collect();
     let (mut canary, mut stable) = (SlotStats::new(), SlotStats::new());
+    let mut openings = Openings::default();
     if !endpoints.is_empty() {
         let options = LoadOptions {
             model: Model::Closed {
@@ -108,14 +109,21 @@ pub async fn measure(
         )
         .await
         .map_err(|e| CanaryError::Lost(format!("--canary-load could not run: {e}")))?;
+        let is_canary = |id: &str| pods.iter().any(|(n, _, c)| *c && n == id);
         for instance in &ran.instances {
-            let is_canary = pods.iter().any(|(n, _, c)| *c && n == &instance.id);
-            if is_canary {
+            if is_canary(&instance.id) {
                 canary.merge(&instance.stats);
             } else {
                 stable.merge(&instance.stats);
             }
         }
+        let canary_pods = pods.iter().filter(|(_, _, c)| *c).count();
+        openings = Openings::count(
+            &ran.events,
+            canary_pods,
+            pods.len() - canary_pods,
+            is_canary,
+        );
     }
     let (c, s) = (figures(&canary), figures(&stable));
     let versus = |pick: fn((f64, f64)) -> f64, unit: &str| {
@@ -155,5 +163,98 @@ pub async fn measure(
             ),
             "ms",
         ),
+        gate(
+            "load-breaker",
+            (openings.canary_pods > 0).then_some(openings.canary as f64),
+            openings.holds(),
+            format!("<= the stable pods' per pod, stable {}", openings.stable),
+            "openings",
+        ),
     ])
+}
+
+/// Breaker openings (hale's per-instance breaker going to open) during a check, by side.
+#[derive(Debug, Default, PartialEq)]
+struct Openings {
+    canary: u64,
+    stable: u64,
+    canary_pods: usize,
+    stable_pods: usize,
+}
+
+impl Openings {
+    fn count(
+        events: &[load::TimelineEvent],
+        canary_pods: usize,
+        stable_pods: usize,
+        is_canary: impl Fn(&str) -> bool,
+    ) -> Openings {
+        let mut o = Openings {
+            canary_pods,
+            stable_pods,
+            ..Openings::default()
+        };
+        for e in events
+            .iter()
+            .filter(|e| e.kind == "breaker" && e.state == Some(crate::breaker::State::Open))
+        {
+            if is_canary(&e.instance) {
+                o.canary += 1;
+            } else {
+                o.stable += 1;
+            }
+        }
+        o
+    }
+
+    /// The canary's breakers opened no more often per pod than the stable ones' (so a service
+    /// overloaded as a whole does not fail the canary alone); with no stable pod, never.
+    fn holds(&self) -> bool {
+        if self.canary == 0 {
+            return true;
+        }
+        if self.stable_pods == 0 || self.canary_pods == 0 {
+            return false;
+        }
+        // canary / canary_pods <= stable / stable_pods, without division.
+        self.canary * self.stable_pods as u64 <= self.stable * self.canary_pods as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breaker::State;
+
+    fn event(instance: &str, state: State) -> load::TimelineEvent {
+        load::TimelineEvent {
+            t_ms: 1.0,
+            kind: "breaker",
+            instance: instance.into(),
+            state: Some(state),
+            detail: String::new(),
+            fault: None,
+        }
+    }
+
+    #[test]
+    fn only_openings_count_and_the_canary_is_judged_per_pod_against_the_stable_pods() {
+        let events = [
+            event("orders-canary-a", State::Open),
+            event("orders-canary-a", State::HalfOpen),
+            event("orders-canary-a", State::Closed),
+            event("orders-b", State::Open),
+            event("orders-c", State::Open),
+        ];
+        let canary = |id: &str| id.starts_with("orders-canary");
+        let o = Openings::count(&events, 1, 2, canary);
+        assert_eq!((o.canary, o.stable), (1, 2));
+        // 1 opening on 1 canary pod against 2 on 2 stable pods: as often, holds.
+        assert!(o.holds());
+        // The same opening on the canary with quiet stable pods fails.
+        let o = Openings::count(&events[..3], 1, 2, canary);
+        assert!(!o.holds());
+        // No opening at all holds, whatever the sides.
+        assert!(Openings::count(&[], 1, 0, canary).holds());
+    }
 }

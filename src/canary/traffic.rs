@@ -331,6 +331,25 @@ mod tests {
     }
 
     #[test]
+    fn a_set_with_an_hpa_is_refused_as_bad_input_naming_the_flag() {
+        let objects = vec![
+            object(
+                json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"orders"}}),
+            ),
+            object(
+                json!({"apiVersion":"autoscaling/v2","kind":"HorizontalPodAutoscaler","metadata":{"name":"orders"}}),
+            ),
+        ];
+        let err = canary_set("orders", objects).unwrap_err();
+        assert!(err.is_bad_input(), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("--max-replicas") && !text.contains('\n'),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn the_canary_copies_the_deployment_with_track_canary_and_its_own_config() {
         let objects = vec![
             object(

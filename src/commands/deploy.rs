@@ -5,15 +5,15 @@
 //! through [`super::deploy_kube`]).
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 
 use super::deploy_canary::{self, CanaryActionArgs, CanaryArgs};
 use super::deploy_kube::{self, ApplyArgs, DeleteArgs, StatusArgs};
-use super::deploy_render;
+use super::deploy_render::{self, CheckFormat, RenderFlags};
+use super::deploy_status;
 use crate::ci;
 use crate::deploy::render::{self, RenderTo};
-use crate::deploy::{self, ImageOrigin, SpecFlags};
-use crate::manifests::Spec;
+use crate::deploy::ImageOrigin;
 use crate::output::Printer;
 use crate::settings::{self, Overrides};
 use crate::stop::Stop;
@@ -83,86 +83,14 @@ pub struct ServiceDeleteArgs {
     pub args: DeleteArgs,
 }
 
-/// Flags that shape the rendered set; each overrides hale.toml's `[deploy]`.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Render options")]
-pub struct RenderFlags {
-    /// Where to write: a folder [default: <path>/deploy], or `-` for the base objects on stdout.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Overwrite files changed since hale wrote them (or that hale did not write).
-    #[arg(long)]
-    pub force: bool,
-    /// Also render the Namespace object (labelled to enforce the restricted Pod Security Standard).
-    #[arg(long)]
-    pub create_namespace: bool,
-    /// Replicas, or the HPA's minimum with --max-replicas [default: hale.toml, then 2].
-    #[arg(long)]
-    pub replicas: Option<u32>,
-    /// Let one HorizontalPodAutoscaler own scaling, up to N replicas.
-    #[arg(long, value_name = "N")]
-    pub max_replicas: Option<u32>,
-    /// The HPA's CPU utilisation target, in percent of the request.
-    #[arg(long, value_name = "PERCENT", default_value_t = 70)]
-    pub hpa_cpu: u32,
-    /// Also scale on memory utilisation, in percent of the request.
-    #[arg(long, value_name = "PERCENT")]
-    pub hpa_memory: Option<u32>,
-    /// CPU request [default: hale.toml deploy.cpu, then 100m].
-    #[arg(long, value_name = "QUANTITY")]
-    pub cpu: Option<String>,
-    /// Memory request [default: hale.toml deploy.memory, then 64Mi].
-    #[arg(long, value_name = "QUANTITY")]
-    pub memory: Option<String>,
-    /// Memory limit; GOMEMLIMIT follows it [default: hale.toml deploy.memory_limit, then 128Mi].
-    #[arg(long, value_name = "QUANTITY")]
-    pub memory_limit: Option<String>,
-    /// A service level objective: availability=99.9[,window=30d] or latency=p99<250ms
-    /// (repeatable; replaces hale.toml deploy.slo).
-    #[arg(long, value_name = "SPEC")]
-    pub slo: Vec<String>,
-    /// A service this one calls (repeatable): NetworkPolicy egress and dashboard panels.
-    #[arg(long, value_name = "NAME")]
-    pub downstream: Vec<String>,
-    /// Render a NetworkPolicy: ingress from the namespace and the monitoring namespace only.
-    #[arg(long)]
-    pub network_policy: bool,
-    /// The namespace Prometheus runs in (allowed in by the NetworkPolicy).
-    #[arg(long, value_name = "NAME", default_value = "monitoring")]
-    pub monitoring_namespace: String,
-    /// The label the Prometheus operator selects ServiceMonitors and PrometheusRules by.
-    #[arg(
-        long,
-        value_name = "KEY=VALUE",
-        default_value = "release=kube-prometheus-stack"
-    )]
-    pub prometheus_label: String,
-    /// A target of the static prometheus.yml (repeatable) [default: 127.0.0.1:<port>].
-    #[arg(long, value_name = "HOST:PORT", value_parser = crate::values::host_port)]
-    pub scrape_target: Vec<String>,
-    /// Ship the logs to Loki (pods annotated for Grafana Alloy, logging/loki.alloy) or
-    /// Elasticsearch (Filebeat autodiscover hints, LOG_FORMAT=ecs, logging/filebeat.yml).
-    #[arg(long, value_enum, value_name = "SHIPPER")]
-    pub logs: Option<crate::manifests::logs::LogShipper>,
-}
-
-/// How `--check` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CheckFormat {
-    Text,
-    Json,
-    /// SARIF 2.1.0, for CI code scanning.
-    Sarif,
-}
-
 pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
     match &args.action {
         Some(DeployAction::Status(s)) => {
             let name = service_name(&s.path)?;
             if s.watch {
-                return deploy_canary::watch(&s.args, &name, printer, stop).await;
+                return deploy_status::watch(&s.args, &name, printer, stop).await;
             }
-            return deploy_kube::status(&s.args, &name, printer).await;
+            return deploy_status::once(&s.args, &name, printer).await;
         }
         Some(DeployAction::Promote(a) | DeployAction::Abort(a)) => {
             let name = service_name(&a.path)?;
@@ -187,7 +115,7 @@ pub async fn run(args: DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Re
 /// Plain `hale deploy`: render the base objects in memory (the image by the digest `hale build`
 /// recorded, when there is one) and apply them.
 async fn apply(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::Result<()> {
-    let (spec, origin) = resolve_spec(args)?;
+    let (spec, origin) = deploy_render::resolve_spec(args)?;
     let set = render::render(spec, args.render_flags.logs, &RenderTo::Memory)?;
     let objects = render::base_objects(&set.set)?;
     let spec = set.spec;
@@ -218,29 +146,4 @@ fn service_name(dir: &Path) -> anyhow::Result<String> {
              as `hale deploy status ./orders`"
         )
     })
-}
-
-/// Flags > `HALE_*` env > hale.toml > .hale/build.json > defaults, into the manifests spec.
-pub(super) fn resolve_spec(args: &DeployArgs) -> anyhow::Result<(Spec, ImageOrigin)> {
-    let settings = settings::resolve(&args.path, Overrides::default(), &settings::process_env)?;
-    let f = &args.render_flags;
-    let flags = SpecFlags {
-        namespace: args.apply.target.namespace.clone(),
-        image: args.apply.image.clone(),
-        create_namespace: f.create_namespace,
-        replicas: f.replicas,
-        max_replicas: f.max_replicas,
-        hpa_cpu: f.hpa_cpu,
-        hpa_memory: f.hpa_memory,
-        cpu: f.cpu.clone(),
-        memory: f.memory.clone(),
-        memory_limit: f.memory_limit.clone(),
-        slo: f.slo.clone(),
-        downstream: f.downstream.clone(),
-        network_policy: f.network_policy,
-        monitoring_namespace: f.monitoring_namespace.clone(),
-        prometheus_label: f.prometheus_label.clone(),
-        scrape_target: f.scrape_target.clone(),
-    };
-    Ok(deploy::resolve_spec(&args.path, &settings, &flags)?)
 }

@@ -1,13 +1,15 @@
-//! `hale deploy --canary`, `hale deploy promote`, `hale deploy abort` and `hale deploy status
-//! --watch` (docs/commands/deploy-canary.md): flags and settings resolved here, the work in
+//! `hale deploy --canary`, `hale deploy promote` and `hale deploy abort`
+//! (docs/commands/deploy-canary.md): flags and settings resolved here, the work in
 //! [`crate::canary`].
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::deploy::{resolve_spec, DeployArgs};
+use super::deploy::DeployArgs;
 use super::deploy_kube::{self, TargetArgs};
+use super::deploy_render::resolve_spec;
+use crate::canary::analysis::Given;
 use crate::canary::report::{self, CanaryDocument};
 use crate::canary::traffic::TrafficRequest;
 use crate::canary::{self, gates::Prometheus, Analysis, CanaryRequest, Decision};
@@ -93,51 +95,18 @@ fn bad(message: impl Into<String>) -> anyhow::Error {
 }
 
 /// Flags > hale.toml `[deploy.canary]` > Flagger's defaults.
-fn analysis(flags: &CanaryArgs, toml: &settings::CanaryConfig) -> anyhow::Result<Analysis> {
-    let d = Analysis::default();
-    let duration =
-        |flag: Option<Duration>, key: &str, text: &Option<String>, default| match (flag, text) {
-            (Some(v), _) => Ok(v),
-            (None, Some(t)) => {
-                // The same check as the flag's: zero is refused here, not by a later rule
-                // that names the flag.
-                crate::values::positive_duration(t)
-                    .map_err(|e| bad(format!("hale.toml deploy.canary.{key}: {e}")))
-            }
-            (None, None) => Ok(default),
-        };
-    let a = Analysis {
-        step_weight: flags
-            .canary_step_weight
-            .or(toml.step_weight)
-            .unwrap_or(d.step_weight),
-        max_weight: flags
-            .canary_max_weight
-            .or(toml.max_weight)
-            .unwrap_or(d.max_weight),
-        interval: duration(
-            flags.canary_interval,
-            "interval",
-            &toml.interval,
-            d.interval,
-        )?,
-        threshold: match (flags.canary_threshold, toml.threshold) {
-            (Some(n), _) => n,
-            (None, Some(n)) => crate::values::positive_count(&n.to_string())
-                .map_err(|e| bad(format!("hale.toml deploy.canary.threshold: {e}")))?,
-            (None, None) => d.threshold,
-        },
-        window: duration(flags.canary_window, "window", &toml.window, d.window)?,
-        success_rate: flags
-            .canary_success_rate
-            .or(toml.success_rate)
-            .unwrap_or(d.success_rate),
-        p99: duration(flags.canary_p99, "p99", &toml.p99, d.p99)?,
-        error_limit: d.error_limit,
+fn analysis(f: &CanaryArgs, toml: &settings::CanaryConfig) -> anyhow::Result<Analysis> {
+    let flags = Given {
+        step_weight: f.canary_step_weight,
+        max_weight: f.canary_max_weight,
+        interval: f.canary_interval,
+        threshold: f.canary_threshold,
+        window: f.canary_window,
+        success_rate: f.canary_success_rate,
+        p99: f.canary_p99,
     };
     let short = settings::process_env(SHORT_INTERVALS_ENV).is_some_and(|v| v == "1");
-    a.validate(short)?;
-    Ok(a)
+    Ok(Analysis::resolve(&flags, &Given::from_toml(toml)?, short)?)
 }
 
 use deploy_kube::connect;
@@ -243,31 +212,4 @@ pub async fn act(
         )
     })?;
     Ok(())
-}
-
-/// `hale deploy status --watch`: the status again whenever it changes (JSON: one line per
-/// change), until SIGINT or SIGTERM (exit 130).
-pub async fn watch(
-    args: &deploy_kube::StatusArgs,
-    service: &str,
-    printer: &Printer,
-    stop: &Stop,
-) -> anyhow::Result<()> {
-    let cluster = connect(&args.target, service).await?;
-    let mut last = String::new();
-    loop {
-        let (json, text) = deploy_kube::status_once(&cluster, service, false).await?;
-        if text != last {
-            if printer.is_json() {
-                printer.line(&json)?;
-            } else {
-                printer.line(format!("{}\n", text.trim_end()))?;
-            }
-            last = text;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(2)) => {}
-            () = stop.stopped() => return Err(Interrupted.into()),
-        }
-    }
 }

@@ -1,15 +1,14 @@
 //! `hale deploy` against a cluster (docs/commands/deploy-apply.md): apply the rendered objects
-//! and wait for the rollout, `hale deploy status` and `hale deploy delete`. The arguments and
+//! and wait for the rollout, and `hale deploy delete` (`status` is in `deploy_status.rs`). The arguments and
 //! run functions live here; `deploy.rs` renders the objects and calls [`apply`].
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use kube::api::DynamicObject;
 
 use crate::deploy::apply::{self, WaitOptions};
-use crate::deploy::report::{self, ApplyDocument, DeleteDocument, StatusDocument};
+use crate::deploy::report::{self, ApplyDocument, DeleteDocument};
 use crate::deploy::{self, DeployError};
 use crate::exit::Interrupted;
 use crate::kube::apply::ApplyOptions;
@@ -129,13 +128,6 @@ pub async fn apply(
 ) -> anyhow::Result<()> {
     deploy::validate_service(service)?;
     let target = target(&args.target)?;
-    if let Some(image) = &args.image {
-        if image.is_empty() || image.chars().any(char::is_whitespace) {
-            return Err(crate::usage!(
-                "--image {image:?} is not an image reference: give name[:tag][@digest]"
-            ));
-        }
-    }
     let cluster = k8s::connect(&target).await.map_err(DeployError::from)?;
     if let Some(image) = unpushed {
         apply::check_unpushed(&cluster, image)?;
@@ -188,51 +180,6 @@ pub async fn apply(
         Some(failure) => Err(anyhow::anyhow!(failure)),
         None => Ok(()),
     }
-}
-
-/// `hale deploy status`: the rollout state, replicas and recent events of what hale applied
-/// for `service`, and its canary.
-pub async fn status(args: &StatusArgs, service: &str, printer: &Printer) -> anyhow::Result<()> {
-    let cluster = connect(&args.target, service).await?;
-    let (doc, text) = status_once(&cluster, service, printer.is_json()).await?;
-    if printer.is_json() {
-        printer.line(doc)
-    } else {
-        printer.line(text.trim_end())
-    }
-    .context("writing the status")
-}
-
-/// The status as its JSON document and its text.
-pub(super) async fn status_once(
-    cluster: &Cluster,
-    service: &str,
-    pretty: bool,
-) -> anyhow::Result<(String, String)> {
-    let status = inventory::status(cluster, service)
-        .await
-        .map_err(DeployError::from)?;
-    let canary = crate::canary::state::read(cluster, service)
-        .await
-        .map_err(DeployError::from)?
-        .map(|(s, _)| s);
-    let doc = StatusDocument {
-        schema: "hale.deploy.status/v1",
-        context: &cluster.context,
-        status: &status,
-        canary: canary.as_ref(),
-    };
-    let json = if pretty {
-        serde_json::to_string_pretty(&doc)?
-    } else {
-        serde_json::to_string(&doc)?
-    };
-    let mut text = Vec::new();
-    report::write_status_text(&mut text, &status)?;
-    if let Some(c) = &canary {
-        crate::canary::report::write_status(&mut text, c)?;
-    }
-    Ok((json, String::from_utf8_lossy(&text).into_owned()))
 }
 
 /// `hale deploy delete`: delete everything hale applied for `service` (found by hale's

@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod deploy_canary;
 pub mod deploy_kube;
 pub mod deploy_render;
+pub mod deploy_status;
 pub mod deregister;
 pub mod discover;
 pub mod down;

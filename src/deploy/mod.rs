@@ -1,12 +1,13 @@
 //! What `hale deploy` does, apart from its flags: resolve the service's manifests spec and image
 //! (`spec`, `image`), render and check them (`render`), apply them to a cluster and wait for the
-//! rollout (`apply`), and the documents and text the commands print (`report`). The commands in
+//! rollout (`apply`), read what was applied (`status`), and the documents and text the commands print (`report`). The commands in
 //! `commands/deploy*.rs` only turn flags into these modules' plain options and print the result.
 pub mod apply;
 pub mod image;
 pub mod render;
 pub mod report;
 pub mod spec;
+pub mod status;
 
 use std::path::PathBuf;
 

@@ -118,6 +118,45 @@ pub fn resolve_spec(
         slos,
         budget: manifests::TimeBudget::DEFAULT,
         scrape_targets: flags.scrape_target.clone(),
+        runbook_base: runbook_base(d.runbook_base_url.as_deref())?,
     };
     Ok((spec, origin))
+}
+
+/// hale.toml's `[deploy] runbook_base_url` as the prefix of every `runbook_url`: empty when unset
+/// (links relative to the service's repository), else ending in `/`.
+fn runbook_base(url: Option<&str>) -> Result<String, DeployError> {
+    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(String::new());
+    };
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '#' || c == '?')
+    {
+        return Err(bad(format!(
+            "[deploy] runbook_base_url {url:?} is not a URL of a folder: give the folder that \
+             holds RUNBOOK.md, such as https://github.com/acme/orders/blob/main (no spaces, \
+             quotes, '?' or '#')"
+        )));
+    }
+    Ok(format!("{}/", url.trim_end_matches('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runbook_base;
+
+    #[test]
+    fn the_runbook_base_ends_in_one_slash_and_refuses_what_breaks_a_link() {
+        assert_eq!(runbook_base(None).unwrap(), "");
+        assert_eq!(runbook_base(Some("  ")).unwrap(), "");
+        assert_eq!(
+            runbook_base(Some("https://github.com/acme/orders/blob/main")).unwrap(),
+            "https://github.com/acme/orders/blob/main/"
+        );
+        assert_eq!(runbook_base(Some("docs//")).unwrap(), "docs/");
+        for bad in ["https://x/a b", "https://x/#top", "https://x/?a=1", "a\"b"] {
+            assert!(runbook_base(Some(bad)).is_err(), "{bad}");
+        }
+    }
 }

@@ -216,7 +216,12 @@ pub fn render(spec: &Spec) -> Result<Rendered, ManifestError> {
         "prometheus/rules.test.yml",
         yaml(
             "rule tests",
-            &slo::rule_tests(&spec.name, &spec.slos, "rules.yml"),
+            &slo::rule_tests(
+                &spec.name,
+                &spec.slos,
+                "rules.yml",
+                &monitoring::plain_alerts(spec),
+            ),
         )?,
     );
     for d in Discovery::ALL {
@@ -345,7 +350,7 @@ fn overlays(b: &mut Builder, spec: &Spec) -> Result<(), ManifestError> {
             patches.push(json!({ "path": "hpa-patch.yaml" }));
         }
         if let Some(slos) = o.slos.filter(|s| !s.is_empty()) {
-            let groups = slo::rule_groups(&spec.name, &slos);
+            let groups = slo::rule_groups(&spec.name, &slos, &monitoring::operator_alerts(spec));
             b.object(
                 &format!("{dir}/prometheusrule-patch.yaml"),
                 "PrometheusRule",

@@ -7,6 +7,7 @@
 //! puts it on disk atomically; [`check`] lints a rendered or hand-edited set.
 pub mod check;
 pub mod dashboard;
+pub mod egress;
 pub mod layout;
 pub mod logs;
 pub mod monitoring;
@@ -62,6 +63,9 @@ pub struct Spec {
     pub budget: TimeBudget,
     /// `host:port` targets of the static prometheus.yml (default `127.0.0.1:<port>`).
     pub scrape_targets: Vec<String>,
+    /// What every alert's `runbook_url` starts with (hale.toml `[deploy] runbook_base_url`):
+    /// empty for a link relative to the service's repository, else ending in `/`.
+    pub runbook_base: String,
 }
 
 /// HorizontalPodAutoscaler settings: one HPA, CPU and optionally memory utilisation.
@@ -346,6 +350,7 @@ pub(crate) mod tests {
             ],
             budget: TimeBudget::DEFAULT,
             scrape_targets: Vec::new(),
+            runbook_base: String::new(),
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::slo::{rule_groups, RuleGroup};
+use super::slo::{rule_groups, AlertContext, RuleGroup};
 use super::workload::PORT_NAME;
 use super::Spec;
 
@@ -114,20 +114,37 @@ pub fn service_monitor(spec: &Spec) -> ServiceMonitor {
     }
 }
 
+/// The alerts' context under the Prometheus operator: the scraped series carry the Service's
+/// namespace (when the set names one), so a same-named service elsewhere cannot hide this one.
+pub fn operator_alerts(spec: &Spec) -> AlertContext {
+    AlertContext {
+        namespace: spec.namespace.clone(),
+        runbook_base: spec.runbook_base.clone(),
+    }
+}
+
+/// The alerts' context of the plain prometheus.yml files, whose scrapes add no namespace.
+pub fn plain_alerts(spec: &Spec) -> AlertContext {
+    AlertContext {
+        namespace: None,
+        runbook_base: spec.runbook_base.clone(),
+    }
+}
+
 pub fn prometheus_rule(spec: &Spec) -> PrometheusRule {
     PrometheusRule {
         api_version: MONITORING_API,
         kind: "PrometheusRule",
         metadata: operator_meta(spec, spec.name.clone()),
         spec: PrometheusRuleSpec {
-            groups: rule_groups(&spec.name, &spec.slos),
+            groups: rule_groups(&spec.name, &spec.slos, &operator_alerts(spec)),
         },
     }
 }
 
 pub fn rules_file(spec: &Spec) -> RulesFile {
     RulesFile {
-        groups: rule_groups(&spec.name, &spec.slos),
+        groups: rule_groups(&spec.name, &spec.slos, &plain_alerts(spec)),
     }
 }
 
@@ -293,5 +310,73 @@ pub fn prometheus_config(
         },
         rule_files: vec![rules_file.into()],
         scrape_configs: vec![scrape],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifests::slo::{up_labels, ALERT_ABSENT};
+    use crate::manifests::tests::full_spec;
+    use crate::manifests::workload;
+
+    fn absent_expr(groups: &[RuleGroup]) -> String {
+        groups
+            .iter()
+            .flat_map(|g| &g.rules)
+            .find(|r| r.alert.as_deref() == Some(ALERT_ABSENT))
+            .map(|r| r.expr.clone())
+            .unwrap()
+    }
+
+    /// The labels absent() asks for are the ones each scrape writes: every plain prometheus.yml
+    /// names its job after the service; the operator takes `job` from the Service's name (the
+    /// ServiceMonitor sets no jobLabel) and `namespace` from the Service's namespace, which the
+    /// monitor selects.
+    #[test]
+    fn the_absent_alert_asks_for_the_labels_every_scrape_writes() {
+        let spec = full_spec();
+        let plain = up_labels(&spec.name, &plain_alerts(&spec));
+        for d in Discovery::ALL {
+            let config = prometheus_config(&spec, d, &[], "rules.yml");
+            assert_eq!(config.scrape_configs[0].job_name, plain["job"], "{d:?}");
+            assert_eq!(plain.len(), 1, "nothing but job: {plain:?}");
+        }
+        assert_eq!(
+            absent_expr(&rules_file(&spec).groups),
+            format!("absent(up{{job=\"{}\"}})", spec.name)
+        );
+
+        let operator = up_labels(&spec.name, &operator_alerts(&spec));
+        let service = workload::service(&spec);
+        assert_eq!(
+            service.metadata.name.as_deref(),
+            Some(operator["job"].as_str())
+        );
+        assert_eq!(
+            service.metadata.namespace.as_ref(),
+            Some(&operator["namespace"])
+        );
+        let monitor = service_monitor(&spec);
+        assert_eq!(
+            monitor.spec.namespace_selector.unwrap().match_names,
+            vec![operator["namespace"].clone()]
+        );
+        assert_eq!(
+            absent_expr(&prometheus_rule(&spec).spec.groups),
+            format!(
+                "absent(up{{job=\"{}\",namespace=\"{}\"}})",
+                spec.name, operator["namespace"]
+            )
+        );
+        // No namespace in the set: the operator's scrapes' namespace is unknown, job alone.
+        let loose = Spec {
+            namespace: None,
+            ..full_spec()
+        };
+        assert_eq!(
+            absent_expr(&prometheus_rule(&loose).spec.groups),
+            format!("absent(up{{job=\"{}\"}})", loose.name)
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Service level objectives: `--slo` parsing, SLI recording rules, multi-window multi-burn-rate
-//! alerts (the SRE workbook's, as sloth gives them), the service's own alerts, and the
-//! `promtool test rules` cases that prove each alert fires when its budget burns and not
-//! otherwise. Every threshold is exact decimal arithmetic, never f64 printing.
+//! alerts (the SRE workbook's, as sloth gives them), the service's own alerts (the service
+//! missing from Prometheus among them), and the `promtool test rules` cases that prove each
+//! alert fires when its condition holds and not otherwise. Every threshold is exact decimal
+//! arithmetic, never f64 printing. Every alert links its section of the generated service's
+//! RUNBOOK.md (`runbook_url`).
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -282,12 +284,51 @@ fn selector(labels: &BTreeMap<String, String>) -> String {
     format!("{{{}}}", inner.join(","))
 }
 
+/// Where the rules are evaluated and whom they send to: what the alerts need besides the
+/// service's name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertContext {
+    /// The `namespace` label the service's scraped series carry (the Prometheus operator sets
+    /// it from the Service's namespace); `None` where nothing sets it (the plain prometheus.yml
+    /// files) or the namespace is left to kubectl.
+    pub namespace: Option<String>,
+    /// What `runbook_url` starts with: empty for a link relative to the service's repository
+    /// root (`RUNBOOK.md#instancedown`), else a URL or path ending in `/`.
+    pub runbook_base: String,
+}
+
+/// The generated service's runbook (templates/service/RUNBOOK.md): one `## <AlertName>` section
+/// per alert.
+pub const RUNBOOK_FILE: &str = "RUNBOOK.md";
+
+impl AlertContext {
+    /// The `runbook_url` of an alert: its section of the runbook, by the anchor GitHub and
+    /// GitLab give a `## <AlertName>` heading (the name in lower case).
+    pub fn runbook_url(&self, alert: &str) -> String {
+        format!(
+            "{}{RUNBOOK_FILE}#{}",
+            self.runbook_base,
+            alert.to_ascii_lowercase()
+        )
+    }
+}
+
 /// Alert names, shared by the rules and their tests.
 pub const ALERT_PAGE: &str = "ErrorBudgetBurnFast";
 pub const ALERT_TICKET: &str = "ErrorBudgetBurnSlow";
 pub const ALERT_INSTANCE_DOWN: &str = "InstanceDown";
 pub const ALERT_BREAKER_OPEN: &str = "DownstreamBreakerOpen";
 pub const ALERT_RATE_LIMIT: &str = "RateLimitRejectionsRising";
+pub const ALERT_ABSENT: &str = "MetricsAbsent";
+/// Every alert [`rule_groups`] can write, for the runbook check.
+pub const ALERTS: [&str; 6] = [
+    ALERT_PAGE,
+    ALERT_TICKET,
+    ALERT_ABSENT,
+    ALERT_INSTANCE_DOWN,
+    ALERT_BREAKER_OPEN,
+    ALERT_RATE_LIMIT,
+];
 
 fn burn_summary(job: &str, slo: &Slo, page: bool) -> String {
     let pairs = if page { PAGE } else { TICKET };
@@ -322,8 +363,19 @@ fn burn_expr(labels: &BTreeMap<String, String>, budget: Decimal, pairs: [Burn; 2
 }
 
 /// The rule groups for a service: one per SLO (recordings, objective, budget, burn alerts),
-/// then the service's own alerts.
-pub fn rule_groups(job: &str, slos: &[Slo]) -> Vec<RuleGroup> {
+/// then the service's own alerts; every alert with its `runbook_url`.
+pub fn rule_groups(job: &str, slos: &[Slo], ctx: &AlertContext) -> Vec<RuleGroup> {
+    let mut groups = bare_rule_groups(job, slos, ctx);
+    for rule in groups.iter_mut().flat_map(|g| g.rules.iter_mut()) {
+        if let Some(name) = &rule.alert {
+            rule.annotations
+                .insert("runbook_url".into(), ctx.runbook_url(name));
+        }
+    }
+    groups
+}
+
+fn bare_rule_groups(job: &str, slos: &[Slo], ctx: &AlertContext) -> Vec<RuleGroup> {
     let mut groups = Vec::new();
     for slo in slos {
         let labels = slo_labels(job, slo);
@@ -387,13 +439,43 @@ pub fn rule_groups(job: &str, slos: &[Slo]) -> Vec<RuleGroup> {
     }
     groups.push(RuleGroup {
         name: format!("{job}-service"),
-        rules: service_alerts(job),
+        rules: service_alerts(job, ctx),
     });
     groups
 }
 
-fn service_alerts(job: &str) -> Vec<Rule> {
+/// The labels of the `up` series Prometheus writes for every scrape of this service: `job` is
+/// the job name of the plain prometheus.yml files and, under the operator, the Service's name
+/// (the ServiceMonitor sets no `jobLabel`); `namespace` the Service's namespace there.
+pub fn up_labels(job: &str, ctx: &AlertContext) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([("job".to_string(), job.to_string())]);
+    if let Some(ns) = &ctx.namespace {
+        labels.insert("namespace".into(), ns.clone());
+    }
+    labels
+}
+
+fn service_alerts(job: &str, ctx: &AlertContext) -> Vec<Rule> {
+    let up = selector(&up_labels(job, ctx));
     vec![
+        // Without any `up` series every other alert of the service is silent, whatever
+        // happens: the service missing from Prometheus must page by itself. absent() takes its
+        // labels from the equality matchers, so the alert names the job (and namespace).
+        alert(
+            ALERT_ABSENT,
+            format!("absent(up{up})"),
+            Some("5m"),
+            "page",
+            format!(
+                "{job}: Prometheus has scraped no target of job {job}{} for 5 minutes (monitor \
+                 not selected, no target discovered, or no pod left), so no other alert of \
+                 {job} can fire",
+                ctx.namespace
+                    .as_deref()
+                    .map(|ns| format!(" in namespace {ns}"))
+                    .unwrap_or_default()
+            ),
+        ),
         alert(
             ALERT_INSTANCE_DOWN,
             format!("up{{job=\"{job}\"}} == 0"),
@@ -535,7 +617,7 @@ type BurnCase = (&'static str, Vec<(u32, &'static str)>, bool, Option<bool>);
 
 type Fires<'a> = Option<(&'a BTreeMap<String, String>, &'a str, String)>;
 
-fn expect(alertname: &str, fires: Fires<'_>) -> AlertTest {
+fn expect(alertname: &str, fires: Fires<'_>, ctx: &AlertContext) -> AlertTest {
     AlertTest {
         eval_time: format!("{TEST_MINUTES}m"),
         alertname: alertname.into(),
@@ -545,7 +627,10 @@ fn expect(alertname: &str, fires: Fires<'_>) -> AlertTest {
                 l.insert("severity".into(), severity.into());
                 vec![ExpAlert {
                     exp_labels: l,
-                    exp_annotations: BTreeMap::from([("summary".into(), summary)]),
+                    exp_annotations: BTreeMap::from([
+                        ("summary".into(), summary),
+                        ("runbook_url".into(), ctx.runbook_url(alertname)),
+                    ]),
                 }]
             })
             .unwrap_or_default(),
@@ -557,7 +642,7 @@ fn expect(alertname: &str, fires: Fires<'_>) -> AlertTest {
 /// below its threshold that no other pair reacts to, so a wrong threshold fails a test —
 /// except the ticket's 3x pair, which the 1x pair always accompanies (1d > 3x implies
 /// 3d > 1x, 2h > 3x implies 6h > 1x), so no traffic can tell it apart.
-pub fn rule_tests(job: &str, slos: &[Slo], rule_file: &str) -> RuleTests {
+pub fn rule_tests(job: &str, slos: &[Slo], rule_file: &str, ctx: &AlertContext) -> RuleTests {
     let mut tests = Vec::new();
     let d = |s: &str| Decimal::from_str(s).unwrap_or(Decimal::ONE);
     for slo in slos {
@@ -612,9 +697,17 @@ pub fn rule_tests(job: &str, slos: &[Slo], rule_file: &str) -> RuleTests {
             if phases.iter().any(|(_, r)| *r >= Decimal::ONE) {
                 continue;
             }
-            let mut checks = vec![expect(ALERT_PAGE, if pages { page.clone() } else { None })];
+            let mut checks = vec![expect(
+                ALERT_PAGE,
+                if pages { page.clone() } else { None },
+                ctx,
+            )];
             if let Some(t) = tickets {
-                checks.push(expect(ALERT_TICKET, if t { ticket.clone() } else { None }));
+                checks.push(expect(
+                    ALERT_TICKET,
+                    if t { ticket.clone() } else { None },
+                    ctx,
+                ));
             }
             tests.push(RuleTest {
                 name: format!("{id}: {name}"),
@@ -624,7 +717,7 @@ pub fn rule_tests(job: &str, slos: &[Slo], rule_file: &str) -> RuleTests {
             });
         }
     }
-    tests.extend(service_alert_tests(job));
+    tests.extend(service_alert_tests(job, ctx));
     RuleTests {
         rule_files: vec![rule_file.into()],
         evaluation_interval: "1m".into(),
@@ -632,8 +725,8 @@ pub fn rule_tests(job: &str, slos: &[Slo], rule_file: &str) -> RuleTests {
     }
 }
 
-fn service_alert_tests(job: &str) -> Vec<RuleTest> {
-    let alerts = service_alerts(job);
+fn service_alert_tests(job: &str, ctx: &AlertContext) -> Vec<RuleTest> {
+    let alerts = service_alerts(job, ctx);
     let summary = |name: &str| {
         alerts
             .iter()
@@ -654,7 +747,10 @@ fn service_alert_tests(job: &str) -> Vec<RuleTest> {
             .map(|l| {
                 vec![ExpAlert {
                     exp_labels: l,
-                    exp_annotations: BTreeMap::from([("summary".into(), summary(name))]),
+                    exp_annotations: BTreeMap::from([
+                        ("summary".into(), summary(name)),
+                        ("runbook_url".into(), ctx.runbook_url(name)),
+                    ]),
                 }]
             })
             .unwrap_or_default(),
@@ -663,7 +759,59 @@ fn service_alert_tests(job: &str) -> Vec<RuleTest> {
         series,
         values: values.into(),
     };
+    let up = up_labels(job, ctx);
+    let up_series = |instance: &str| {
+        let mut l = up.clone();
+        l.insert("instance".into(), instance.into());
+        format!("up{}", selector(&l))
+    };
+    let mut absent_labels = up.clone();
+    absent_labels.insert("severity".into(), "page".into());
+    // The same job in another namespace (or another job) must not hide this one's absence.
+    let elsewhere = match &ctx.namespace {
+        Some(_) => {
+            let mut l = up.clone();
+            l.insert(
+                "namespace".into(),
+                format!("not-{}", ctx.namespace.as_deref().unwrap_or_default()),
+            );
+            l.insert("instance".into(), "c:8080".into());
+            format!("up{}", selector(&l))
+        }
+        None => "up{job=\"prometheus\",instance=\"localhost:9090\"}".to_string(),
+    };
     vec![
+        RuleTest {
+            name: "a service Prometheus never scraped is absent after 5m".into(),
+            interval: "1m".into(),
+            input_series: vec![s(elsewhere.clone(), "1x20")],
+            alert_rule_test: vec![
+                at("3m", ALERT_ABSENT, None),
+                at("10m", ALERT_ABSENT, Some(absent_labels.clone())),
+            ],
+        },
+        RuleTest {
+            name: "a service whose every target vanished is absent 5m after its series went stale"
+                .into(),
+            interval: "1m".into(),
+            input_series: vec![
+                s(up_series("a:8080"), "1x5 _x25"),
+                s(elsewhere, "1x30"),
+            ],
+            alert_rule_test: vec![
+                at("8m", ALERT_ABSENT, None),
+                at("20m", ALERT_ABSENT, Some(absent_labels)),
+            ],
+        },
+        RuleTest {
+            name: "a scraped service is not absent, even with its targets down".into(),
+            interval: "1m".into(),
+            input_series: vec![
+                s(up_series("a:8080"), "1x20"),
+                s(up_series("b:8080"), "0x20"),
+            ],
+            alert_rule_test: vec![at("15m", ALERT_ABSENT, None)],
+        },
         RuleTest {
             name: "an instance that stops answering scrapes is down after 1m".into(),
             interval: "1m".into(),
@@ -779,7 +927,7 @@ mod tests {
     #[test]
     fn thresholds_are_exact_decimals() {
         let slo: Slo = "availability=99.9".parse().unwrap();
-        let groups = rule_groups("orders", &[slo]);
+        let groups = rule_groups("orders", &[slo], &AlertContext::default());
         let page = groups[0]
             .rules
             .iter()
@@ -799,7 +947,7 @@ mod tests {
     #[test]
     fn records_every_window() {
         let slo: Slo = "latency=p99.9<1s,window=28d".parse().unwrap();
-        let groups = rule_groups("orders", &[slo]);
+        let groups = rule_groups("orders", &[slo], &AlertContext::default());
         let records: Vec<_> = groups[0]
             .rules
             .iter()
@@ -811,6 +959,55 @@ mod tests {
                 "{w}"
             );
         }
+    }
+
+    #[test]
+    fn every_alert_links_its_runbook_section() {
+        let slos: Vec<Slo> = vec![
+            "availability=99.9".parse().unwrap(),
+            "latency=p99<250ms".parse().unwrap(),
+        ];
+        for base in ["", "https://git.example/acme/orders/-/blob/main/"] {
+            let ctx = AlertContext {
+                namespace: None,
+                runbook_base: base.into(),
+            };
+            let mut seen = std::collections::BTreeSet::new();
+            let groups = rule_groups("orders", &slos, &ctx);
+            for rule in groups.iter().flat_map(|g| &g.rules) {
+                let Some(name) = &rule.alert else { continue };
+                assert!(ALERTS.contains(&name.as_str()), "{name} is not in ALERTS");
+                assert_eq!(
+                    rule.annotations["runbook_url"],
+                    format!("{base}RUNBOOK.md#{}", name.to_ascii_lowercase())
+                );
+                seen.insert(name.clone());
+            }
+            assert_eq!(seen.len(), ALERTS.len(), "every alert is written: {seen:?}");
+        }
+    }
+
+    #[test]
+    fn the_absent_alert_selects_the_labels_every_scrape_writes() {
+        let plain = rule_groups("orders", &[], &AlertContext::default());
+        let absent = |groups: &[RuleGroup]| {
+            groups
+                .iter()
+                .flat_map(|g| &g.rules)
+                .find(|r| r.alert.as_deref() == Some(ALERT_ABSENT))
+                .cloned()
+                .unwrap()
+        };
+        let rule = absent(&plain);
+        assert_eq!(rule.expr, r#"absent(up{job="orders"})"#);
+        assert_eq!(rule.labels["severity"], "page");
+        let operator = AlertContext {
+            namespace: Some("shop".into()),
+            runbook_base: String::new(),
+        };
+        let rule = absent(&rule_groups("orders", &[], &operator));
+        assert_eq!(rule.expr, r#"absent(up{job="orders",namespace="shop"})"#);
+        assert_eq!(rule.for_.as_deref(), Some("5m"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use k8s_openapi::api::core::v1::{
     VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
@@ -27,6 +27,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use sha2::{Digest, Sha256};
 
+use super::egress::{self, Peer};
 use super::Spec;
 
 /// The container port's name: probes, the Service's targetPort and the ServiceMonitor use it.
@@ -419,10 +420,81 @@ fn port(p: IntOrString, protocol: &str) -> NetworkPolicyPort {
     }
 }
 
-/// The registry's port, from consul://host:port or etcd://host:port.
-fn registry_port(url: &str) -> Option<u16> {
-    let rest = url.split_once("://")?.1;
-    rest.rsplit_once(':')?.1.trim_end_matches('/').parse().ok()
+fn labels_peer(
+    namespace: Option<&str>,
+    pods: Option<BTreeMap<String, String>>,
+) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: namespace.map(|ns| LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                "kubernetes.io/metadata.name".to_string(),
+                ns.to_string(),
+            )])),
+            ..Default::default()
+        }),
+        // An empty pod selector alone: every pod of the policy's own namespace.
+        pod_selector: Some(LabelSelector {
+            match_labels: pods,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn egress_rule(to: &Peer) -> NetworkPolicyEgressRule {
+    let tcp = |p: u16| port(IntOrString::Int(i32::from(p)), "TCP");
+    let (to, ports) = match to {
+        Peer::ClusterDns => (
+            Some(vec![labels_peer(
+                Some("kube-system"),
+                Some(BTreeMap::from([(
+                    "k8s-app".to_string(),
+                    "kube-dns".to_string(),
+                )])),
+            )]),
+            vec![
+                port(IntOrString::Int(53), "UDP"),
+                port(IntOrString::Int(53), "TCP"),
+            ],
+        ),
+        Peer::Namespace { namespace, port } => (
+            Some(vec![match namespace {
+                Some(ns) => NetworkPolicyPeer {
+                    pod_selector: None,
+                    ..labels_peer(Some(ns), None)
+                },
+                None => labels_peer(None, None),
+            }]),
+            vec![tcp(*port)],
+        ),
+        Peer::Address { cidr, port } => (
+            Some(vec![NetworkPolicyPeer {
+                ip_block: Some(IPBlock {
+                    cidr: cidr.clone(),
+                    except: None,
+                }),
+                ..Default::default()
+            }]),
+            vec![tcp(*port)],
+        ),
+        Peer::AnyAddress { port } => (None, vec![tcp(*port)]),
+        Peer::Service { name } => {
+            return NetworkPolicyEgressRule {
+                to: Some(vec![labels_peer(
+                    None,
+                    Some(BTreeMap::from([(
+                        "app.kubernetes.io/name".to_string(),
+                        name.clone(),
+                    )])),
+                )]),
+                ports: None,
+            }
+        }
+    };
+    NetworkPolicyEgressRule {
+        to,
+        ports: Some(ports),
+    }
 }
 
 pub fn network_policy(spec: &Spec) -> Option<NetworkPolicy> {
@@ -450,34 +522,11 @@ pub fn network_policy(spec: &Spec) -> Option<NetworkPolicy> {
         ]),
         ports: Some(vec![port(IntOrString::String(PORT_NAME.into()), "TCP")]),
     };
-    let mut egress = vec![NetworkPolicyEgressRule {
-        ports: Some(vec![
-            port(IntOrString::Int(53), "UDP"),
-            port(IntOrString::Int(53), "TCP"),
-        ]),
-        ..Default::default()
-    }];
-    for d in &spec.downstreams {
-        egress.push(NetworkPolicyEgressRule {
-            to: Some(vec![NetworkPolicyPeer {
-                pod_selector: Some(LabelSelector {
-                    match_labels: Some(BTreeMap::from([(
-                        "app.kubernetes.io/name".to_string(),
-                        d.clone(),
-                    )])),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }]),
-            ..Default::default()
-        });
-    }
-    if let Some(p) = spec.registry.as_deref().and_then(registry_port) {
-        egress.push(NetworkPolicyEgressRule {
-            ports: Some(vec![port(IntOrString::Int(i32::from(p)), "TCP")]),
-            ..Default::default()
-        });
-    }
+    // Only what the service's own settings dial (egress::needed); everything else is denied.
+    let egress = egress::needed(spec)
+        .into_iter()
+        .map(|e| egress_rule(&e.to))
+        .collect();
     Some(NetworkPolicy {
         metadata: meta(spec, &spec.name),
         spec: Some(NetworkPolicySpec {
@@ -596,16 +645,39 @@ mod tests {
     }
 
     #[test]
+    fn network_policy_egress_is_what_the_settings_dial() {
+        let np = network_policy(&full_spec()).unwrap().spec.unwrap();
+        assert_eq!(
+            np.policy_types.as_deref(),
+            Some(&["Ingress".to_string(), "Egress".to_string()][..])
+        );
+        let shown: Vec<String> = np
+            .egress
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let peers = serde_json::to_string(&r.to).unwrap();
+                let ports = serde_json::to_string(&r.ports).unwrap();
+                format!("{peers} {ports}")
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                // DNS: kube-dns only.
+                r#"[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}}}] [{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}]"#,
+                // registry consul://consul.consul.svc:8500: that namespace, that port.
+                r#"[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"consul"}}}] [{"port":8500,"protocol":"TCP"}]"#,
+                // --downstream payments: its pods, any port.
+                r#"[{"podSelector":{"matchLabels":{"app.kubernetes.io/name":"payments"}}}] null"#,
+            ]
+        );
+    }
+
+    #[test]
     fn grace_period_covers_the_time_budget() {
         let spec = full_spec();
         let pod = deployment(&spec).spec.unwrap().template.spec.unwrap();
         assert_eq!(pod.termination_grace_period_seconds, Some(40));
-    }
-
-    #[test]
-    fn registry_port_comes_from_the_url() {
-        assert_eq!(registry_port("consul://consul:8500"), Some(8500));
-        assert_eq!(registry_port("etcd://10.0.0.1:2379/"), Some(2379));
-        assert_eq!(registry_port("file:///x.json"), None);
     }
 }

@@ -20,6 +20,52 @@ fn new_service(state: &Path, dir: &Path, ci: Option<&str>) {
     assert_success(&cmd.output().unwrap(), "hale new");
 }
 
+/// A Go vulnerability database folder in the layout govulncheck reads from `-db file://…`
+/// (`index/db.json`, `index/modules.json`, `ID/<id>.json` in OSV), made here since the CI has
+/// no network: one entry, GO-2099-0001, for client_golang's `prometheus.NewCounterVec`, which
+/// the generated service calls, fixed in `fixed`. Returns its `file://` URL.
+fn vuln_db(root: &Path, fixed: &str) -> String {
+    let modified = "2026-01-01T00:00:00Z";
+    let module = "github.com/prometheus/client_golang";
+    std::fs::create_dir_all(root.join("index")).unwrap();
+    std::fs::create_dir_all(root.join("ID")).unwrap();
+    let write = |rel: &str, v: Value| std::fs::write(root.join(rel), v.to_string()).unwrap();
+    write("index/db.json", serde_json::json!({ "modified": modified }));
+    write(
+        "index/modules.json",
+        serde_json::json!([{
+            "path": module,
+            "vulns": [{ "id": "GO-2099-0001", "modified": modified, "fixed": fixed }],
+        }]),
+    );
+    write(
+        "ID/GO-2099-0001.json",
+        serde_json::json!({
+            "schema_version": "1.3.1",
+            "id": "GO-2099-0001",
+            "modified": modified,
+            "published": modified,
+            "summary": "a vulnerability the hale tests made up",
+            "details": "Counters leak.",
+            "affected": [{
+                "package": { "name": module, "ecosystem": "Go" },
+                "ranges": [{
+                    "type": "SEMVER",
+                    "events": [{ "introduced": "0" }, { "fixed": fixed }],
+                }],
+                "ecosystem_specific": {
+                    "imports": [{
+                        "path": format!("{module}/prometheus"),
+                        "symbols": ["NewCounterVec"],
+                    }],
+                },
+            }],
+            "database_specific": { "url": "https://vulndb.invalid/GO-2099-0001" },
+        }),
+    );
+    format!("file://{}", root.display())
+}
+
 #[test]
 fn the_generated_github_workflow_passes_actionlint() {
     let actionlint = need!(Actionlint);
@@ -452,9 +498,14 @@ fn every_run_step_of_the_generated_workflow_runs_green() {
     // The lint job builds golangci-lint from its Go module, as on a runner; the test
     // environment's ci.sh has built the same version, so the module and build caches are warm.
     let _golangci_lint = need!(GolangciLint);
+    // The vulncheck job builds govulncheck from its Go module the same way.
+    let _govulncheck = need!(Govulncheck);
     let tmp = common::tempdir();
     let origin = tmp.path().join("origin");
     new_service(tmp.path(), &origin, None);
+    // The runner has no network here: govulncheck reads a database folder (vars.GOVULNDB),
+    // whose one entry was fixed before the version the service requires.
+    let govulndb = vuln_db(&tmp.path().join("vulndb"), "1.0.0");
     common::git(&origin, &["init", "-q", "-b", "feature"]);
     common::git(&origin, &["add", "-A"]);
     common::git(&origin, &["commit", "-qm", "generated"]);
@@ -491,6 +542,7 @@ fn every_run_step_of_the_generated_workflow_runs_green() {
         ("github.actor", "tester"),
         ("github.ref", "refs/heads/feature"),
         ("runner.os", "Linux"),
+        ("vars.GOVULNDB", govulndb.as_str()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -546,7 +598,7 @@ fn every_run_step_of_the_generated_workflow_runs_green() {
         skipped_uses.extend(feature.job(name, job, &mut ctx));
         done.push(name);
     }
-    assert_eq!(done, ["lint", "test", "image", "manifests"]);
+    assert_eq!(done, ["lint", "test", "vulncheck", "image", "manifests"]);
     eprintln!("uses: steps not run here (the runner's actions): {skipped_uses:?}");
 
     // The image job's outputs name the pushed image by digest, and the registry has it.
@@ -619,6 +671,7 @@ fn every_script_of_the_generated_gitlab_pipeline_runs_green() {
     let registry = need!(OciRegistry);
     let _go = need!(Go);
     let _golangci_lint = need!(GolangciLint);
+    let _govulncheck = need!(Govulncheck);
     if std::env::consts::ARCH != "x86_64" {
         eprintln!("skipped: the release archive of this test is labelled for x86_64");
         return;
@@ -651,6 +704,10 @@ fn every_script_of_the_generated_gitlab_pipeline_runs_green() {
         variables.insert(name.into(), value);
     }
     variables.insert("HALE_RELEASE_URL".into(), release_url);
+    variables.insert(
+        "GOVULNDB".into(),
+        vuln_db(&tmp.path().join("vulndb"), "1.0.0"),
+    );
     variables.insert("CI_REGISTRY_IMAGE".into(), repository.clone());
     variables.insert("CI_REGISTRY_USER".into(), "gitlab-ci-token".into());
     variables.insert("CI_REGISTRY_PASSWORD".into(), "test-token".into());
@@ -738,7 +795,10 @@ fn every_script_of_the_generated_gitlab_pipeline_runs_green() {
             ran.push(name.as_str());
         }
     }
-    assert_eq!(ran, ["test", "lint", "push-image", "manifests"]);
+    assert_eq!(
+        ran,
+        ["test", "lint", "vulncheck", "push-image", "manifests"]
+    );
     let image = &variables["IMAGE"];
     let digest = image
         .strip_prefix(&format!("{repository}@"))
@@ -755,6 +815,121 @@ fn every_script_of_the_generated_gitlab_pipeline_runs_green() {
         .unwrap()
         .status();
     assert_eq!(status, 200, "the registry has the pushed manifest");
+}
+
+/// The generated workflow's govulncheck step, run as the runner runs it, fails the job on a
+/// vulnerability the code reaches (govulncheck's exit 3, naming the entry and the call) and
+/// passes once the required version has the fix; the version CI installs is the one
+/// scripts/test-env.d/ci.sh built, in both pipelines.
+#[test]
+fn the_govulncheck_step_fails_on_a_reachable_vulnerability_from_an_offline_database() {
+    let _go = need!(Go);
+    let govulncheck = need!(Govulncheck);
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    new_service(tmp.path(), &dir, None);
+    let workflow: Value = serde_norway::from_str(
+        &std::fs::read_to_string(dir.join(".github/workflows/ci.yml")).unwrap(),
+    )
+    .unwrap();
+    let version = workflow["env"]["GOVULNCHECK_VERSION"].as_str().unwrap();
+    assert!(
+        govulncheck.contains(&format!("/govulncheck-{version}/")),
+        "the workflow installs govulncheck {version}, ci.sh built {govulncheck}"
+    );
+    let step = workflow["jobs"]["vulncheck"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "govulncheck")
+        .expect("the vulncheck job has a govulncheck step")
+        .clone();
+    assert_eq!(step["env"]["GOVULNDB"], "${{ vars.GOVULNDB }}");
+    let script = tmp.path().join("govulncheck.sh");
+    std::fs::write(&script, step["run"].as_str().unwrap()).unwrap();
+    let bin_dir = Path::new(&govulncheck).parent().unwrap();
+    let run = |db: &str| {
+        Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail"])
+            .arg(&script)
+            .current_dir(&dir)
+            .env(
+                "PATH",
+                format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+            )
+            .env("GOVULNDB", db)
+            .env("CI", "true")
+            .output()
+            .unwrap()
+    };
+
+    let affected = run(&vuln_db(&tmp.path().join("affected"), "1.99.0"));
+    let text = String::from_utf8_lossy(&affected.stdout);
+    assert_eq!(
+        affected.status.code(),
+        Some(3),
+        "govulncheck fails the step on a reachable vulnerability:\n{text}{}",
+        String::from_utf8_lossy(&affected.stderr)
+    );
+    assert!(text.contains("GO-2099-0001"), "{text}");
+    assert!(text.contains("calls prometheus.NewCounterVec"), "{text}");
+    assert!(
+        text.contains("Fixed in: github.com/prometheus/client_golang@v1.99.0"),
+        "{text}"
+    );
+
+    let fixed = run(&vuln_db(&tmp.path().join("fixed"), "1.0.0"));
+    assert_success(&fixed, "govulncheck against a database whose fix is older");
+    assert!(
+        String::from_utf8_lossy(&fixed.stdout).contains("No vulnerabilities found"),
+        "{}",
+        String::from_utf8_lossy(&fixed.stdout)
+    );
+
+    // The GitLab pipeline installs the same version.
+    let gitlab = tmp.path().join("orders-gitlab");
+    new_service(tmp.path(), &gitlab, Some("gitlab"));
+    let pipeline: Value =
+        serde_norway::from_str(&std::fs::read_to_string(gitlab.join(".gitlab-ci.yml")).unwrap())
+            .unwrap();
+    assert_eq!(pipeline["variables"]["GOVULNCHECK_VERSION"], version);
+    assert_eq!(pipeline["vulncheck"]["stage"], "lint");
+}
+
+/// go.mod names a patched Go release as its toolchain, and the Go these tests (and the
+/// pipelines' steps) run is that release or newer, so no toolchain is downloaded.
+#[test]
+fn the_generated_go_mod_states_a_patched_toolchain() {
+    let _go = need!(Go);
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    new_service(tmp.path(), &dir, None);
+    let go_mod = std::fs::read_to_string(dir.join("go.mod")).unwrap();
+    let toolchain = go_mod
+        .lines()
+        .find_map(|l| l.strip_prefix("toolchain "))
+        .unwrap_or_else(|| panic!("go.mod states no toolchain:\n{go_mod}"));
+    let go_line = go_mod.lines().find_map(|l| l.strip_prefix("go ")).unwrap();
+    let version = |v: &str| -> Vec<u32> {
+        v.trim_start_matches("go")
+            .split('.')
+            .map(|n| n.parse().unwrap())
+            .collect()
+    };
+    let (t, g) = (version(toolchain), version(go_line));
+    assert_eq!(t.len(), 3, "{toolchain} names a patch release");
+    assert!(t[2] >= 1, "{toolchain} is a patched release, not .0");
+    assert_eq!(t[..2], g[..2], "{toolchain} is a release of go {go_line}");
+    let out = Command::new("go")
+        .args(["env", "GOVERSION"])
+        .output()
+        .unwrap();
+    let local = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        version(local.trim()) >= t,
+        "this machine's {} is older than the generated toolchain {toolchain}",
+        local.trim()
+    );
 }
 
 /// A manifests folder with the mistakes `--check` finds, for the CI-output tests.
@@ -1030,6 +1205,7 @@ fn the_makefile_targets_run_what_ci_runs() {
         "-n",
         "lint",
         "test",
+        "vulncheck",
         "image",
         "manifests",
         "deploy",
@@ -1041,6 +1217,7 @@ fn the_makefile_targets_run_what_ci_runs() {
     for line in [
         "go vet ./...",
         "golangci-lint run ./...",
+        "govulncheck ./...",
         "go test -race -covermode=atomic -coverprofile=coverage.out ./...",
         "hale build --engine native --push 127.0.0.1:5000/o:1",
         "hale deploy --render --check",
@@ -1051,6 +1228,13 @@ fn the_makefile_targets_run_what_ci_runs() {
             "make -n lacks {line:?}:\n{plan}"
         );
     }
+    // A database folder for a machine without network.
+    let out = make(&["-n", "vulncheck", "GOVULNDB=file:///srv/vulndb"]);
+    assert_success(&out, "make -n vulncheck");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "govulncheck -db file:///srv/vulndb ./..."
+    );
     // One target for real: the manifests are rendered and pass the check.
     let out = make(&["manifests"]);
     assert_success(&out, "make manifests");

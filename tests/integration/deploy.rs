@@ -128,7 +128,7 @@ fn promtool_checks_rules_and_configs_and_every_alert_test_passes() {
         "promtool check rules",
     );
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("SUCCESS: 29 rules found"),
+        String::from_utf8_lossy(&out.stdout).contains("SUCCESS: 30 rules found"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
@@ -174,6 +174,215 @@ fn promtool_checks_rules_and_configs_and_every_alert_test_passes() {
     assert!(
         !broken.status.success(),
         "a wrong threshold passed the rule tests"
+    );
+
+    // And the absent() alert's: a selector that no longer matches the job's series (so the
+    // alert would fire while the service is scraped) fails them too.
+    std::fs::write(
+        prom.join("rules.yml"),
+        rules.replace(
+            r#"absent(up{job="orders"})"#,
+            r#"absent(up{job="orders-x"})"#,
+        ),
+    )
+    .unwrap();
+    let broken = Command::new(&promtool)
+        .args(["test", "rules", "rules.test.yml"])
+        .current_dir(&prom)
+        .output()
+        .unwrap();
+    assert!(
+        !broken.status.success(),
+        "an absent() alert on the wrong job passed the rule tests"
+    );
+}
+
+/// The PrometheusRule's groups as a plain rules file, and hale's rule tests for them with the
+/// labels the operator's scrapes carry (`namespace`).
+fn operator_rules_and_tests(deploy: &Path, dir: &Path) {
+    let rule: serde_json::Value = serde_norway::from_str(&read(
+        &deploy.join("components/monitoring/prometheusrule.yaml"),
+    ))
+    .unwrap();
+    std::fs::write(
+        dir.join("operator-rules.yml"),
+        serde_norway::to_string(&serde_json::json!({ "groups": rule["spec"]["groups"] })).unwrap(),
+    )
+    .unwrap();
+    let slos: Vec<hale::manifests::Slo> = ["availability=99.9,window=30d", "latency=p99<250ms"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let ctx = hale::manifests::slo::AlertContext {
+        namespace: Some("shop".into()),
+        runbook_base: String::new(),
+    };
+    let tests = hale::manifests::slo::rule_tests("orders", &slos, "operator-rules.yml", &ctx);
+    std::fs::write(
+        dir.join("operator-rules.test.yml"),
+        serde_norway::to_string(&tests).unwrap(),
+    )
+    .unwrap();
+}
+
+/// The ServiceMonitor not selected (or its Service gone) leaves Prometheus with no `up` series
+/// of the job at all, and every other alert silent: the PrometheusRule's absent() alert pages
+/// then, names the job and namespace the operator's scrapes would carry, and stays quiet while
+/// they are there (or only down), and while the same job is scraped in another namespace only
+/// if that is this service's.
+#[test]
+fn the_operator_rule_pages_when_the_service_is_absent_from_its_namespace() {
+    let promtool = need!(Promtool);
+    let tmp = common::tempdir();
+    let deploy = render_full(tmp.path());
+    let monitor = read(&deploy.join("components/monitoring/servicemonitor.yaml"));
+    let rule = read(&deploy.join("components/monitoring/prometheusrule.yaml"));
+    // What the operator makes of this ServiceMonitor: job = the Service's name (no jobLabel),
+    // namespace = the Service's namespace, which the monitor selects.
+    assert!(!monitor.contains("jobLabel"), "{monitor}");
+    assert!(monitor.contains("matchNames:\n    - shop"), "{monitor}");
+    assert!(
+        read(&deploy.join("base/service.yaml")).contains("  name: orders\n  namespace: shop\n"),
+        "the Service is orders in shop"
+    );
+    assert!(
+        rule.contains(r#"expr: absent(up{job="orders",namespace="shop"})"#),
+        "{rule}"
+    );
+    operator_rules_and_tests(&deploy, tmp.path());
+    let test = |what: &str| {
+        Command::new(&promtool)
+            .args(["test", "rules", "operator-rules.test.yml"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+    };
+    let out = test("promtool test rules");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    // Teeth: without the namespace matcher, the same job scraped in another namespace hides
+    // this one's absence, and the tests say so.
+    let rules = read(&tmp.path().join("operator-rules.yml"));
+    std::fs::write(
+        tmp.path().join("operator-rules.yml"),
+        rules.replace(
+            r#"absent(up{job="orders",namespace="shop"})"#,
+            r#"absent(up{job="orders"})"#,
+        ),
+    )
+    .unwrap();
+    let out = test("promtool test rules (broken)");
+    assert!(
+        !out.status.success(),
+        "an absent() alert blind to the namespace passed"
+    );
+}
+
+/// GitHub's (and GitLab's) anchor of a Markdown heading: lower case, punctuation but `-` and
+/// `_` dropped, spaces to `-`.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// Every `runbook_url` of every rendered alert (PrometheusRule, the dev overlay's patch, the
+/// plain rules file).
+fn runbook_urls(deploy: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (file, groups) in [
+        ("components/monitoring/prometheusrule.yaml", "/spec/groups"),
+        ("overlays/dev/prometheusrule-patch.yaml", "/spec/groups"),
+        ("prometheus/rules.yml", "/groups"),
+    ] {
+        let doc: serde_json::Value = serde_norway::from_str(&read(&deploy.join(file))).unwrap();
+        for group in doc.pointer(groups).unwrap().as_array().unwrap() {
+            for rule in group["rules"].as_array().unwrap() {
+                if let Some(alert) = rule["alert"].as_str() {
+                    let url = rule["annotations"]["runbook_url"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{file}: {alert} has no runbook_url"));
+                    out.push((alert.to_string(), url.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_alert_links_a_section_of_the_generated_services_runbook() {
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    common::scaffold(tmp.path(), "orders", &dir);
+    let args = [
+        "--render",
+        "--slo",
+        "availability=99.9",
+        "--slo",
+        "latency=p99<250ms",
+    ];
+    assert_success(&hale(tmp.path(), &dir, &args), "hale deploy --render");
+    let urls = runbook_urls(&dir.join("deploy"));
+    let alerts: std::collections::BTreeSet<&str> = urls.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        alerts.len(),
+        hale::manifests::slo::ALERTS.len(),
+        "every kind of alert is rendered: {alerts:?}"
+    );
+    for (alert, url) in &urls {
+        // Relative to the service's repository by default.
+        let (file, fragment) = url
+            .split_once('#')
+            .unwrap_or_else(|| panic!("{alert}: {url} names no section"));
+        let doc = read(&dir.join(file));
+        let anchors: Vec<String> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix('#'))
+            .map(|l| anchor(l.trim_start_matches('#')))
+            .collect();
+        assert!(
+            anchors.iter().any(|a| a == fragment),
+            "{alert}: {url} names no heading of the generated {file} ({anchors:?})"
+        );
+    }
+
+    // hale.toml's [deploy] runbook_base_url makes them absolute, the section unchanged.
+    let toml = read(&dir.join("hale.toml")).replace(
+        "# runbook_base_url = \"https://github.com/acme/orders/blob/main\"",
+        "runbook_base_url = \"https://git.example/acme/orders/-/blob/main/\"",
+    );
+    assert!(toml.contains("\nrunbook_base_url = "), "{toml}");
+    std::fs::write(dir.join("hale.toml"), toml).unwrap();
+    assert_success(&hale(tmp.path(), &dir, &args), "hale deploy --render");
+    for ((alert, before), (_, after)) in urls.iter().zip(runbook_urls(&dir.join("deploy"))) {
+        assert_eq!(
+            after,
+            format!("https://git.example/acme/orders/-/blob/main/{before}"),
+            "{alert}"
+        );
+    }
+
+    // A base that would break every link is refused in one line, exit 2.
+    let toml = read(&dir.join("hale.toml")).replace(
+        "runbook_base_url = \"https://git.example/acme/orders/-/blob/main/\"",
+        "runbook_base_url = \"https://git.example/a b\"",
+    );
+    std::fs::write(dir.join("hale.toml"), toml).unwrap();
+    let out = hale(tmp.path(), &dir, &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("runbook_base_url") && stderr(&out).lines().count() == 1,
+        "{}",
+        stderr(&out)
     );
 }
 
@@ -635,10 +844,20 @@ fn real_prometheus_scrapes_a_fleet_under_load_and_every_rule_and_panel_returns_s
     let rules: serde_json::Value =
         serde_norway::from_str(&read(&prom_dir.join("rules.yml"))).unwrap();
     let mut queries: Vec<String> = Vec::new();
+    let mut absent: Vec<String> = Vec::new();
     for group in rules["groups"].as_array().unwrap() {
         for rule in group["rules"].as_array().unwrap() {
+            let expr = rule["expr"].as_str().unwrap();
             if let Some(record) = rule["record"].as_str() {
                 queries.push(record.to_string());
+            } else if let Some(selector) = expr
+                .strip_prefix("absent(")
+                .and_then(|e| e.strip_suffix(')'))
+            {
+                // absent() is empty while the service is scraped, which is the point: its
+                // selector must match the series the scrapes write.
+                absent.push(expr.to_string());
+                queries.push(selector.to_string());
             } else if rule["alert"] != "DownstreamBreakerOpen" {
                 // The fleet has no downstream, so it exports no breaker series.
                 queries.push(unfiltered(rule["expr"].as_str().unwrap()));
@@ -664,6 +883,13 @@ fn real_prometheus_scrapes_a_fleet_under_load_and_every_rule_and_panel_returns_s
     let _ = load.kill();
     let _ = load.wait();
     assert!(targets_up, "Prometheus does not see both instances up");
+    assert_eq!(absent.len(), 1, "one absent() alert");
+    for expr in &absent {
+        assert!(
+            prom_query(&addr, expr).is_empty(),
+            "{expr} returns a series while the service is scraped"
+        );
+    }
     assert!(
         empty.is_empty(),
         "queries that returned no series (broken rules or panels): {empty:#?}\nprometheus log: {}",
@@ -705,5 +931,217 @@ fn render_and_check_under_output_json_print_one_document() {
         stderr(&out).contains("drop --output json"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// A namespace of the test cluster, deleted (without waiting) when the test ends.
+struct ClusterNamespace {
+    kubectl: String,
+    kubeconfig: String,
+    name: String,
+}
+
+impl ClusterNamespace {
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new(&self.kubectl)
+            .args(["--kubeconfig", &self.kubeconfig, "--context", "hale-test"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for ClusterNamespace {
+    fn drop(&mut self) {
+        let _ = self.kubectl(&[
+            "delete",
+            "namespace",
+            &self.name,
+            "--wait=false",
+            "--ignore-not-found",
+        ]);
+    }
+}
+
+/// One egress rule as the API server stored it: its peers and ports, flattened to text.
+fn egress_rule(rule: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+    let labels = |sel: &serde_json::Value| -> String {
+        let mut parts: Vec<String> = sel["matchLabels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        parts.sort();
+        parts.join(",")
+    };
+    let peers = rule["to"]
+        .as_array()
+        .map(|to| {
+            to.iter()
+                .map(|p| {
+                    let mut s = Vec::new();
+                    if let Some(ns) = p.get("namespaceSelector") {
+                        s.push(format!("namespaces[{}]", labels(ns)));
+                    }
+                    if let Some(pods) = p.get("podSelector") {
+                        s.push(format!("pods[{}]", labels(pods)));
+                    }
+                    if let Some(block) = p.get("ipBlock") {
+                        s.push(format!("ip[{}]", block["cidr"].as_str().unwrap()));
+                    }
+                    s.join(" ")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let ports = rule["ports"]
+        .as_array()
+        .map(|ports| {
+            ports
+                .iter()
+                .map(|p| format!("{}/{}", p["protocol"].as_str().unwrap(), p["port"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    (peers, ports)
+}
+
+/// `--network-policy` allows the egress the service's own settings dial — cluster DNS, the
+/// registry of `registry`, the OTLP endpoint and fixed downstream endpoints of `[deploy.env]`,
+/// the downstream services — and nothing else; the API server stores it as rendered. This
+/// cluster enforces no NetworkPolicy (no policy-aware network plugin), so the test checks what
+/// the cluster holds, not packets.
+#[test]
+fn network_policy_allows_the_egress_the_settings_dial_and_the_cluster_stores_it() {
+    let kubeconfig = need!(Kube);
+    let kubectl = std::env::var("HALE_TEST_KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let tmp = common::tempdir();
+    let ns = ClusterNamespace {
+        kubectl,
+        kubeconfig,
+        name: format!("np-{}", std::process::id()),
+    };
+    let dir = tmp.path().join("orders");
+    std::fs::create_dir_all(dir.join(".hale")).unwrap();
+    std::fs::write(
+        dir.join("hale.toml"),
+        format!(
+            "name = \"orders\"\nport = 8080\n\
+             registry = \"etcd://etcd.infra.svc.cluster.local:2379\"\n\n\
+             [image]\nrepository = \"registry.local/orders\"\ntag = \"0.1.0\"\n\n\
+             [deploy]\nnamespace = \"{ns}\"\nnetwork_policy = true\n\
+             downstreams = [\"payments\"]\n\n\
+             [deploy.env]\n\
+             OTEL_EXPORTER_OTLP_ENDPOINT = \"http://otel-collector.observability.svc:4318\"\n\
+             DOWNSTREAM_ENDPOINTS = \"10.0.5.7:9000\"\n",
+            ns = ns.name
+        ),
+    )
+    .unwrap();
+    assert_success(
+        &hale(tmp.path(), &dir, &["--render"]),
+        "hale deploy --render",
+    );
+    assert_success(
+        &ns.kubectl(&["create", "namespace", &ns.name]),
+        "kubectl create namespace",
+    );
+    let policy = dir.join("deploy/base/networkpolicy.yaml");
+    assert_success(
+        &ns.kubectl(&["apply", "-f", policy.to_str().unwrap()]),
+        "kubectl apply the NetworkPolicy",
+    );
+    let out = ns.kubectl(&[
+        "-n",
+        &ns.name,
+        "get",
+        "networkpolicy",
+        "orders",
+        "-o",
+        "json",
+    ]);
+    assert_success(&out, "kubectl get networkpolicy");
+    let stored: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let types = &stored["spec"]["policyTypes"];
+    assert!(
+        types.as_array().unwrap().iter().any(|t| t == "Egress"),
+        "egress is governed, so what is not listed is denied: {types}"
+    );
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // Each setting, and the rule it must give.
+    let expected = [
+        // DNS: kube-dns only, both protocols.
+        (
+            s(&["namespaces[kubernetes.io/metadata.name=kube-system] pods[k8s-app=kube-dns]"]),
+            s(&["UDP/53", "TCP/53"]),
+        ),
+        // registry = etcd://etcd.infra.svc.cluster.local:2379
+        (
+            s(&["namespaces[kubernetes.io/metadata.name=infra]"]),
+            s(&["TCP/2379"]),
+        ),
+        // OTEL_EXPORTER_OTLP_ENDPOINT = http://otel-collector.observability.svc:4318
+        (
+            s(&["namespaces[kubernetes.io/metadata.name=observability]"]),
+            s(&["TCP/4318"]),
+        ),
+        // downstreams = ["payments"]: its pods, on their ports.
+        (s(&["pods[app.kubernetes.io/name=payments]"]), s(&[])),
+        // DOWNSTREAM_ENDPOINTS = 10.0.5.7:9000
+        (s(&["ip[10.0.5.7/32]"]), s(&["TCP/9000"])),
+    ];
+    let got: Vec<(Vec<String>, Vec<String>)> = stored["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(egress_rule)
+        .collect();
+    assert_eq!(got, expected, "the stored egress rules");
+
+    // Settings that dial less allow less: spans off, no downstream endpoints, the registry a
+    // Service of the same namespace. Applied over the first, the stored policy follows.
+    let toml = read(&dir.join("hale.toml"))
+        .replace(
+            "etcd://etcd.infra.svc.cluster.local:2379",
+            "consul://consul:8500",
+        )
+        .replace(
+            "DOWNSTREAM_ENDPOINTS = \"10.0.5.7:9000\"",
+            "OTEL_SDK_DISABLED = \"true\"",
+        );
+    std::fs::write(dir.join("hale.toml"), toml).unwrap();
+    assert_success(&hale(tmp.path(), &dir, &["--render"]), "second render");
+    assert_success(
+        &ns.kubectl(&["apply", "-f", policy.to_str().unwrap()]),
+        "kubectl apply the second NetworkPolicy",
+    );
+    let out = ns.kubectl(&[
+        "-n",
+        &ns.name,
+        "get",
+        "networkpolicy",
+        "orders",
+        "-o",
+        "json",
+    ]);
+    let stored: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(Vec<String>, Vec<String>)> = stored["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(egress_rule)
+        .collect();
+    assert_eq!(
+        got,
+        [
+            expected[0].clone(),
+            // consul://consul:8500: a Service of the pods' own namespace.
+            (s(&["pods[]"]), s(&["TCP/8500"])),
+            expected[3].clone(),
+        ],
+        "the stored egress rules after the second apply"
     );
 }

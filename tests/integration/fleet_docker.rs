@@ -350,7 +350,7 @@ fn a_container_fleet_that_cannot_start_says_why_in_one_line() {
             vec!["--registry", &registry, "--image", "a b?x"],
             &host,
             2,
-            "is not an image reference",
+            "invalid image reference",
         ),
         (
             "registry folder",

@@ -15,6 +15,7 @@ use std::time::Duration;
 use ::kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use ::kube::Client;
 use hale::commands::deploy_kube::{self, ApplyArgs, DeleteArgs, StatusArgs, TargetArgs};
+use hale::commands::deploy_status;
 use hale::exit::{classify, Exit};
 use hale::kube::apply::{ApplyOptions, Change};
 use hale::kube::rollout::{rollout_state, RolloutOutcome, RolloutState};
@@ -725,7 +726,7 @@ async fn status_reports_the_rollout_and_delete_removes_only_hales_objects() {
     );
     assert!(!status.events.is_empty(), "the rollout's events");
     // The command's own path as well (JSON document on stdout).
-    deploy_kube::status(
+    deploy_status::once(
         &StatusArgs {
             target: target(&kubeconfig, &ns.name),
         },
@@ -776,7 +777,7 @@ async fn an_unreachable_api_server_is_one_clear_line() {
             ..TargetArgs::default()
         },
     };
-    let err = deploy_kube::status(&args, "orders", &quiet())
+    let err = deploy_status::once(&args, "orders", &quiet())
         .await
         .unwrap_err();
     let text = format!("{err:#}");
@@ -800,7 +801,7 @@ async fn a_missing_context_is_a_usage_error_naming_the_contexts() {
             namespace: None,
         },
     };
-    let err = deploy_kube::status(&args, "orders", &quiet())
+    let err = deploy_status::once(&args, "orders", &quiet())
         .await
         .unwrap_err();
     let text = format!("{err:#}");

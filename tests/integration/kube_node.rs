@@ -413,3 +413,65 @@ fn an_unpushed_build_is_refused_for_a_remote_cluster() {
         .unwrap();
     assert!(!namespaces.status.success(), "nothing was applied");
 }
+
+/// `hale deploy`'s rollout wait stops on SIGINT and on SIGTERM: exit 130 with the interruption
+/// as its last line. The image does not exist in the test registry, so the pods stay
+/// in ErrImagePull/ImagePullBackOff and the wait would otherwise last until `--timeout`.
+#[test]
+fn sigint_and_sigterm_stop_the_rollout_wait_with_130() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "signal");
+    let svc = Service::new(&registry, "signal");
+    let absent = format!("{}:absent", svc.repository);
+    for signal in ["-INT", "-TERM"] {
+        let child = svc
+            .hale()
+            .args([
+                "deploy",
+                "--kubeconfig",
+                &kubeconfig,
+                "--context",
+                "hale-test",
+            ])
+            .args(["-n", &ns.name, "--create-namespace", "--timeout", "10m"])
+            .args(["--image", &absent])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The wait has begun once the API server holds the Deployment with the absent image and
+        // a pod of it exists (the apply came before the wait).
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let pods = Command::new(&ns.kubectl)
+                .args(["--kubeconfig", &kubeconfig, "-n", &ns.name, "get", "pods"])
+                .args(["-o", "jsonpath={.items[*].spec.containers[0].image}"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&pods.stdout).contains(&absent) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no pod of {absent} within 120s");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let pid = child.id();
+        Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(130), "{signal}: {err}");
+        let last = err
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        assert!(last.contains("interrupted"), "{signal}: {err}");
+    }
+}

@@ -6,9 +6,9 @@
 //! Traffic goes only to the pod addresses of the test bridge (from the shards, and from here
 //! for the service's own /metrics).
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hale::load::report::Percentiles;
 use serde_json::Value;
@@ -391,4 +391,60 @@ fn a_shard_image_that_cannot_be_pulled_fails_the_run_with_the_pods_reason_and_le
         "{last}"
     );
     assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+}
+
+/// Ctrl-C (SIGINT) while the shards run, and SIGTERM likewise: exit 130, and the Job and its
+/// pods are gone when hale exits.
+#[test]
+fn sigint_and_sigterm_while_the_shards_run_delete_the_job_and_exit_130() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "signal");
+    let svc = Deployed::new(&ns, &registry);
+    // The shard image exists once one ordinary run has finished (the first run builds it).
+    let warm = svc.load(&ns, &["-d", "1s", "-c", "2"]);
+    common::assert_success(&warm, "hale load --on-cluster (warm-up)");
+    for signal in ["-INT", "-TERM"] {
+        let child = svc
+            .hale()
+            .args(["load", "orders", "--on-cluster", "--shards", "2"])
+            .args([
+                "--shard-registry",
+                &format!("{}/hale-load-shard", svc.registry),
+            ])
+            .args(["--kubeconfig", &ns.kubeconfig, "--context", "hale-test"])
+            .args(["--namespace", &ns.name, "-d", "10m", "-c", "2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let doc = ns.get(&["get", "pods", "-l", "app.kubernetes.io/name=hale-load"]);
+            let running = doc["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["status"]["phase"] == "Running")
+                .count();
+            if running == 2 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{signal}: shards not running in 180s"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{signal}: {err}");
+        assert!(ns.leftovers().is_empty(), "{signal}: {:?}", ns.leftovers());
+    }
 }

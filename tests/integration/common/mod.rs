@@ -49,6 +49,9 @@ pub enum Service {
     GolangciLint,
     /// PyPI's check-jsonschema (GitLab's CI schema inside), from scripts/test-env.d/ci.sh.
     CheckJsonschema,
+    /// govulncheck, built by scripts/test-env.d/ci.sh (its module then sits in the module cache
+    /// the generated pipelines' install step builds it from).
+    Govulncheck,
     /// oras, built by scripts/test-env.d/image.sh: finds referrers the way users do.
     Oras,
 }
@@ -77,6 +80,7 @@ impl Service {
             Service::Actionlint => "HALE_TEST_ACTIONLINT",
             Service::GolangciLint => "HALE_TEST_GOLANGCI_LINT",
             Service::CheckJsonschema => "HALE_TEST_CHECK_JSONSCHEMA",
+            Service::Govulncheck => "HALE_TEST_GOVULNCHECK",
             Service::Oras => "HALE_TEST_ORAS",
         }
     }
