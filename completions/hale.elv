@@ -328,7 +328,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --version 'Print version'
         }
         &'hale;down'= {
-            cand --grace 'How long each instance may take to exit after SIGTERM before it is killed'
+            cand --grace 'How long each instance may take to exit after SIGTERM before it is killed; 0s kills at once (no drain: hale deregisters them)'
             cand --output 'Output format: human text, or one stable JSON document on stdout'
             cand --color 'Colour on stderr. NO_COLOR in the environment turns `auto` off'
             cand --network-timeout 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request'

@@ -283,7 +283,7 @@ complete -c hale -n "__fish_hale_using_subcommand ps" -s q -l quiet -d 'Print on
 complete -c hale -n "__fish_hale_using_subcommand ps" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand ps" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hale -n "__fish_hale_using_subcommand ps" -s V -l version -d 'Print version'
-complete -c hale -n "__fish_hale_using_subcommand down" -l grace -d 'How long each instance may take to exit after SIGTERM before it is killed' -r
+complete -c hale -n "__fish_hale_using_subcommand down" -l grace -d 'How long each instance may take to exit after SIGTERM before it is killed; 0s kills at once (no drain: hale deregisters them)' -r
 complete -c hale -n "__fish_hale_using_subcommand down" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand down" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'

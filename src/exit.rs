@@ -114,7 +114,10 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
                 | RegistryError::DuplicateId { .. }
                 | RegistryError::LayoutNotSupported { .. }
                 | RegistryError::NewerFormat(_)
-        ) || matches!(e, RegistryError::File { cause, .. } if crate::userfile::is_refusal(cause));
+        ) || matches!(e, RegistryError::File { cause, .. }
+            if crate::userfile::is_refusal(cause)
+                // Not a registry file (malformed JSON): the user's to remove or point away from.
+                || cause.kind() == std::io::ErrorKind::InvalidData);
     }
     if let Some(e) = cause.downcast_ref::<crate::load::targets::TargetError>() {
         use crate::load::targets::TargetError;
@@ -161,6 +164,8 @@ pub fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
                 | FleetError::NoInstance { .. }
                 | FleetError::BadErrorRate(_)
                 | FleetError::NewerState(_)
+                // A fleet.json that is not one: the user's file to remove or restore.
+                | FleetError::BadState { .. }
         );
     }
     false

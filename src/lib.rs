@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod engine;
 pub mod exit;
 pub mod fleet;
+pub mod gotool;
 pub mod image;
 pub mod kube;
 pub mod load;

@@ -12,7 +12,7 @@
 //! type; [`crate::exit::classify`] finds the `Refused` inside and exits 2.
 use std::io::Read as _;
 use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What a file is for, and the most hale reads of it.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +75,90 @@ pub enum Refused {
         "{blocker} is a file where a folder is needed{on_the_way}: move it, or give another path"
     )]
     NotAFolder { blocker: String, on_the_way: String },
+    #[error("{path}:{line}:{col}: {}", too_deep())]
+    TooDeep {
+        path: String,
+        line: usize,
+        col: usize,
+    },
+}
+
+/// The deepest nesting of collections (mappings and sequences) hale accepts in a YAML file:
+/// manifests for `--check` and kubeconfigs. The deepest real documents hale meets, the
+/// Prometheus operator's CRDs, nest 27 levels; 64 is also where kube's kubeconfig parser
+/// stops, so every YAML file hale reads has one limit and one message.
+pub const YAML_MAX_DEPTH: usize = 64;
+
+/// Refuse a YAML text nested deeper than [`YAML_MAX_DEPTH`], naming `path` and where it goes
+/// too deep.
+///
+/// The check streams parser events and stops at the first collection past the limit, so it is
+/// linear in the text; libyaml (behind `serde_norway`) builds every event of a document before
+/// its own recursion limit applies, and takes quadratic time on deeply nested flow mappings
+/// (100k levels of `{a: ` took 96 s). Text the streaming parser cannot read is bounded by its
+/// brackets instead: that count never under-states flow nesting (it may over-state it, only
+/// in text the parser already found malformed), and the YAML parser then reports the syntax
+/// error in its own words.
+pub fn check_yaml_depth(path: &str, text: &str) -> std::io::Result<()> {
+    match yaml_too_deep_at(text) {
+        Some((line, col)) => Err(refused(Refused::TooDeep {
+            path: path.to_string(),
+            line,
+            col,
+        })),
+        None => Ok(()),
+    }
+}
+
+/// Why a YAML text past [`YAML_MAX_DEPTH`] is refused, for callers that name the file
+/// themselves.
+pub fn too_deep() -> String {
+    format!(
+        "nested more than {YAML_MAX_DEPTH} levels deep; hale reads YAML up to {YAML_MAX_DEPTH} levels (real manifests nest under 30): check that this is the right file"
+    )
+}
+
+/// The line and column (1-based) where `text` nests past [`YAML_MAX_DEPTH`], if it does.
+pub fn yaml_too_deep_at(text: &str) -> Option<(usize, usize)> {
+    use granit_parser::Event;
+    let mut depth = 0usize;
+    for item in granit_parser::Parser::new_from_str(text) {
+        let Ok((event, span)) = item else {
+            return too_many_brackets(text);
+        };
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > YAML_MAX_DEPTH {
+                    return Some((span.start.line(), span.start.col() + 1));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The line and column of the first `[`/`{` in `text` that opens more than [`YAML_MAX_DEPTH`]
+/// at once, quotes and comments not considered.
+fn too_many_brackets(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    for (line, l) in text.lines().enumerate() {
+        for (col, c) in l.chars().enumerate() {
+            match c {
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > YAML_MAX_DEPTH {
+                        return Some((line + 1, col + 1));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
 }
 
 /// `std::fs::create_dir_all`, with a file on the way refused in words ("f is a file, not a
@@ -82,6 +166,42 @@ pub enum Refused {
 pub fn create_dir_all(path: impl AsRef<Path>) -> std::io::Result<()> {
     let path = path.as_ref();
     std::fs::create_dir_all(path).map_err(|e| file_on_the_way(path, e))
+}
+
+/// [`create_dir_all`] for work that may stop half-way: the folders it made (none that existed
+/// before) are removed again, deepest first and only while empty, when the returned
+/// [`MadeFolders`] is dropped without [`MadeFolders::keep`]. An interrupted build leaves no
+/// empty `.hale/image/bin/` behind.
+pub fn create_dir_all_undoable(path: impl AsRef<Path>) -> std::io::Result<MadeFolders> {
+    let path = path.as_ref();
+    let missing = path
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && std::fs::symlink_metadata(a).is_err())
+        .map(Path::to_path_buf)
+        .collect();
+    create_dir_all(path)?;
+    Ok(MadeFolders(missing))
+}
+
+/// The folders [`create_dir_all_undoable`] made, deepest first.
+#[derive(Debug)]
+#[must_use = "dropped at once, it removes the folders again"]
+pub struct MadeFolders(Vec<PathBuf>);
+
+impl MadeFolders {
+    /// The work went through: the folders stay.
+    pub fn keep(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for MadeFolders {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            // Fails, and so keeps it, when something was written into it.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 /// `Not a directory` from an open or a create: the file that stands where a folder is needed,
@@ -203,6 +323,51 @@ mod tests {
         assert!(err.to_string().contains("character device"), "{err}");
         let err = read(dir.path(), Limit::CONFIG).unwrap_err();
         assert!(err.to_string().contains("a folder"), "{err}");
+    }
+
+    #[test]
+    fn yaml_deeper_than_the_limit_is_refused_where_it_goes_too_deep() {
+        // `a: ` and the first `- ` are one level.
+        let nested = |n: usize, open: &str, close: &str| {
+            let first = if open == "- " { "- " } else { "a: " };
+            format!("{first}{}x{}\n", open.repeat(n - 1), close.repeat(n - 1))
+        };
+        for (open, close) in [("{a: ", "}"), ("[", "]"), ("- ", "")] {
+            let ok = nested(YAML_MAX_DEPTH, open, close);
+            check_yaml_depth("ok.yaml", &ok).unwrap();
+            let err = check_yaml_depth("deep.yaml", &nested(100_000, open, close)).unwrap_err();
+            assert!(is_refusal(&err), "{err}");
+            let line = err.to_string();
+            assert!(line.starts_with("deep.yaml:1:"), "{line}");
+            assert!(line.contains("more than 64 levels"), "{line}");
+        }
+        // Malformed text is left to the YAML parser's own message, unless its brackets alone
+        // nest too deep.
+        check_yaml_depth("bad.yaml", "a: b: c\n").unwrap();
+        let err = check_yaml_depth("bad.yaml", &format!("\t: {}", "{".repeat(100))).unwrap_err();
+        assert!(
+            err.to_string().starts_with("bad.yaml:1:68: nested"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn folders_made_for_work_that_stopped_are_removed_when_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".hale")).unwrap();
+        let deep = dir.path().join(".hale/image/bin");
+        drop(create_dir_all_undoable(&deep).unwrap());
+        assert!(!dir.path().join(".hale/image").exists());
+        assert!(dir.path().join(".hale").is_dir(), "it was there before");
+        let made = create_dir_all_undoable(&deep).unwrap();
+        std::fs::write(deep.join("orders"), "binary").unwrap();
+        drop(made);
+        assert!(deep.join("orders").exists(), "a folder with files stays");
+        std::fs::remove_file(deep.join("orders")).unwrap();
+        create_dir_all_undoable(dir.path().join(".hale/other"))
+            .unwrap()
+            .keep();
+        assert!(dir.path().join(".hale/other").is_dir());
     }
 
     #[test]

@@ -78,7 +78,14 @@ impl Given {
             step_weight: toml.step_weight,
             max_weight: toml.max_weight,
             interval: duration("interval", &toml.interval)?,
-            threshold: toml.threshold,
+            threshold: toml
+                .threshold
+                .map(|n| {
+                    crate::values::positive_count(&n.to_string()).map_err(|e| {
+                        CanaryError::BadInput(format!("hale.toml deploy.canary.threshold: {e}"))
+                    })
+                })
+                .transpose()?,
             window: duration("window", &toml.window)?,
             success_rate: toml.success_rate,
             p99: duration("p99", &toml.p99)?,

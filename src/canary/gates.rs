@@ -128,7 +128,8 @@ impl Prometheus {
             )));
         }
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            // The one network deadline (`--network-timeout`), as every other peer gets.
+            .timeout(crate::network::deadline())
             .build()
             .map_err(|e| CanaryError::Prometheus {
                 url: url.to_string(),

@@ -15,7 +15,8 @@ pub struct DownArgs {
     /// The service folder.
     #[arg(default_value = ".")]
     pub path: PathBuf,
-    /// How long each instance may take to exit after SIGTERM before it is killed.
+    /// How long each instance may take to exit after SIGTERM before it is killed; 0s kills
+    /// at once (no drain: hale deregisters them).
     #[arg(long, default_value = "30s", value_parser = settings::parse_duration)]
     pub grace: Duration,
 }

@@ -7,6 +7,8 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::{io, FleetError, Handle, InstanceSpec, Runtime};
+use crate::gotool::GoRunError;
+use crate::stop::Stop;
 
 /// Instances as local processes of the built binary, each in its own process group.
 #[derive(Debug, Clone)]
@@ -119,23 +121,46 @@ fn reap(pid: u32) {
     let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
 }
 
-pub(super) async fn build(dir: &Path, name: &str, binary: &Path) -> Result<(), FleetError> {
+/// `go build ./cmd/NAME` into `binary`, through [`crate::gotool::run`] with its work folder
+/// beside the binary: a stop ends the compilers and removes their temporary folders, and the
+/// folders this build made go again when it left nothing in them.
+pub(super) async fn build(
+    dir: &Path,
+    name: &str,
+    binary: &Path,
+    stop: &Stop,
+) -> Result<(), FleetError> {
     let main = dir.join("cmd").join(name);
     if !main.is_dir() {
         return Err(FleetError::NotAService(main));
     }
     tracing::debug!(dir = %dir.display(), binary = %binary.display(), "go build ./cmd/{name}");
-    let out = tokio::process::Command::new("go")
-        .args(["build", "-o"])
+    let bin_dir = binary.parent().unwrap_or(dir);
+    let made =
+        crate::userfile::create_dir_all_undoable(bin_dir).map_err(|source| FleetError::Io {
+            action: format!("creating {}", bin_dir.display()),
+            source,
+        })?;
+    let mut cmd = tokio::process::Command::new("go");
+    cmd.args(["build", "-o"])
         .arg(binary)
         .arg(format!("./cmd/{name}"))
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        // A stop drops this future: the build must not outlive it.
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(FleetError::GoMissing)?;
+        .current_dir(dir);
+    let result = crate::gotool::run(&mut cmd, bin_dir, stop).await;
+    if matches!(result, Ok(Some(ref out)) if out.status.success()) {
+        made.keep();
+    }
+    let out = match result {
+        Ok(Some(out)) => out,
+        Ok(None) => return Err(FleetError::Stopped),
+        Err(GoRunError::Go(source)) => return Err(FleetError::GoMissing(source)),
+        Err(GoRunError::WorkFolder(source)) => {
+            return Err(FleetError::Io {
+                action: format!("creating a temporary folder in {}", bin_dir.display()),
+                source,
+            })
+        }
+    };
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

@@ -153,10 +153,7 @@ async fn up_locked(
         RuntimeChoice::Process => {
             if built {
                 progress.status("Building", binary.display().to_string());
-                tokio::select! {
-                    result = build(&dir, &opts.name, &binary) => result?,
-                    () = stop.stopped() => return Err(FleetError::Stopped),
-                }
+                build(&dir, &opts.name, &binary, stop).await?;
             } else {
                 progress.status(
                     "Reusing",

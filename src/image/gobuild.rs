@@ -5,6 +5,7 @@ use std::process::Stdio;
 
 use super::platform::Platform;
 use super::ImageError;
+use crate::gotool::GoRunError;
 use crate::stop::Stop;
 
 /// What `go build` needs beyond the platform.
@@ -29,13 +30,8 @@ pub async fn available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// How long `go build` has to clean up after SIGINT before its process group is killed.
-const GO_GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
-
-/// Build the binary for `platform` into `out`. `go` runs in a process group of its own with
-/// its work folder (GOTMPDIR) in a temporary folder beside `out`: on stop the group gets
-/// SIGINT (go removes its work folder and ends its compilers), then SIGKILL, and the
-/// temporary folder is removed either way, so an interrupted build leaves nothing behind.
+/// Build the binary for `platform` into `out`, through [`crate::gotool::run`] with its work
+/// folder beside `out`: an interrupted build leaves no process and no temporary folder.
 pub async fn build(
     spec: &GoBuild<'_>,
     platform: &Platform,
@@ -47,13 +43,6 @@ pub async fn build(
         spec.version, spec.revision
     );
     let work_parent = out.parent().unwrap_or(Path::new("."));
-    let go_tmp = tempfile::Builder::new()
-        .prefix(".go-tmp-")
-        .tempdir_in(work_parent)
-        .map_err(|source| ImageError::Io {
-            path: work_parent.to_path_buf(),
-            source,
-        })?;
     let mut cmd = tokio::process::Command::new("go");
     cmd.arg("build");
     if spec.dir.join("vendor").is_dir() {
@@ -71,38 +60,26 @@ pub async fn build(
     .arg(spec.package)
     .current_dir(spec.dir)
     .env("CGO_ENABLED", "0")
-    .env("GOTMPDIR", go_tmp.path())
-    .process_group(0)
     .env_remove("GOARM")
     .env_remove("GOAMD64")
-    .envs(platform.go_env())
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true);
-    let child = cmd.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ImageError::NoGo,
-        _ => ImageError::Io {
-            path: PathBuf::from("go"),
-            source: e,
-        },
-    })?;
-    let group = child.id().map(|pid| nix::unistd::Pid::from_raw(pid as i32));
-    let waited = child.wait_with_output();
-    tokio::pin!(waited);
-    let output = tokio::select! {
-        out = &mut waited => out.map_err(|source| ImageError::Io { path: "go".into(), source })?,
-        _ = stop.stopped() => {
-            if let Some(g) = group {
-                use nix::sys::signal::{killpg, Signal};
-                let _ = killpg(g, Signal::SIGINT);
-                if tokio::time::timeout(GO_GRACE, &mut waited).await.is_err() {
-                    let _ = killpg(g, Signal::SIGKILL);
-                    let _ = tokio::time::timeout(GO_GRACE, &mut waited).await;
-                }
-            }
-            drop(go_tmp);
-            return Err(ImageError::Interrupted);
+    .envs(platform.go_env());
+    let output = match crate::gotool::run(&mut cmd, work_parent, stop).await {
+        Ok(Some(output)) => output,
+        Ok(None) => return Err(ImageError::Interrupted),
+        Err(GoRunError::Go(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ImageError::NoGo)
+        }
+        Err(GoRunError::Go(source)) => {
+            return Err(ImageError::Io {
+                path: PathBuf::from("go"),
+                source,
+            })
+        }
+        Err(GoRunError::WorkFolder(source)) => {
+            return Err(ImageError::Io {
+                path: work_parent.to_path_buf(),
+                source,
+            })
         }
     };
     if !output.status.success() {

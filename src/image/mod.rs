@@ -217,9 +217,11 @@ pub async fn build_native(
         ),
         _ => None,
     };
-    crate::userfile::create_dir_all(&opts.work_dir).map_err(|source| ImageError::Io {
-        path: opts.work_dir.clone(),
-        source,
+    let made = crate::userfile::create_dir_all_undoable(&opts.work_dir).map_err(|source| {
+        ImageError::Io {
+            path: opts.work_dir.clone(),
+            source,
+        }
     })?;
     let spec = gobuild::GoBuild {
         dir: &opts.dir,
@@ -351,6 +353,7 @@ pub async fn build_native(
         // the link (Go compares the output's build ID), the slowest part of a warm build.
     }
     layers.prune();
+    made.keep();
     let top = if images.len() == 1 {
         let mut d = images[0].manifest.clone();
         d.set_platform(None);

@@ -148,18 +148,7 @@ impl std::fmt::Debug for Cluster {
 /// once) and parsed; a YAML error is `PATH:LINE:COLUMN: what` on one line, never the parser's
 /// multi-line snippet.
 fn read_kubeconfig_file(path: &Path) -> Result<Kubeconfig, KubeError> {
-    // Checked (and read) as a user file first; kube then reads it again to make the
-    // certificate paths in it absolute against its folder.
-    crate::userfile::read_to_string(path, crate::userfile::Limit::RECORD).map_err(|e| {
-        KubeError::Kubeconfig {
-            path: path.display().to_string(),
-            cause: if e.kind() == std::io::ErrorKind::NotFound {
-                "no such file".into()
-            } else {
-                e.to_string()
-            },
-        }
-    })?;
+    check_kubeconfig_file(path)?;
     Kubeconfig::read_from(path).map_err(|e| {
         let (at, what) = yaml_error_line(&e.to_string());
         KubeError::Kubeconfig {
@@ -167,6 +156,30 @@ fn read_kubeconfig_file(path: &Path) -> Result<Kubeconfig, KubeError> {
             cause: what,
         }
     })
+}
+
+/// A kubeconfig read as a user file (a regular file within its size limit) and nested no
+/// deeper than any YAML hale reads, before kube reads it again to make the certificate paths in
+/// it absolute against its folder.
+fn check_kubeconfig_file(path: &Path) -> Result<(), KubeError> {
+    let text =
+        crate::userfile::read_to_string(path, crate::userfile::Limit::RECORD).map_err(|e| {
+            KubeError::Kubeconfig {
+                path: path.display().to_string(),
+                cause: if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such file".into()
+                } else {
+                    e.to_string()
+                },
+            }
+        })?;
+    match crate::userfile::yaml_too_deep_at(&text) {
+        Some((line, col)) => Err(KubeError::Kubeconfig {
+            path: format!("{}:{line}:{col}", path.display()),
+            cause: crate::userfile::too_deep(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// `(":4:11", "expected string scalar")` from a YAML error whose first line says `line 4 column
@@ -194,6 +207,11 @@ fn yaml_error_line(message: &str) -> (String, String) {
 fn read_kubeconfig(target: &Target) -> Result<Kubeconfig, KubeError> {
     if let Some(path) = &target.kubeconfig {
         return read_kubeconfig_file(path);
+    }
+    if let Some(paths) = std::env::var_os("KUBECONFIG") {
+        for path in std::env::split_paths(&paths).filter(|p| !p.as_os_str().is_empty()) {
+            check_kubeconfig_file(&path)?;
+        }
     }
     match Kubeconfig::from_env() {
         Ok(Some(config)) => return Ok(config),

@@ -160,6 +160,21 @@ impl FromStr for Assertion {
             )
             .into());
         }
+        // Every metric is at least zero: below zero can never hold, at least zero always
+        // does. Either is a typo, not a check.
+        if bound == 0.0 && matches!(op, Op::Lt | Op::Ge) {
+            let (never, fix) = match op {
+                Op::Lt => (
+                    "can never hold",
+                    "use <= 0 for none at all, or a bound above 0",
+                ),
+                _ => ("always holds", "give a bound above 0"),
+            };
+            return Err(format!(
+                "assertion {s:?}: {name} is never below 0, so this {never}; {fix}"
+            )
+            .into());
+        }
         Ok(Assertion {
             text: text.to_string(),
             metric,
@@ -302,6 +317,22 @@ mod tests {
         ] {
             let err = bad.parse::<Assertion>().unwrap_err();
             assert!(err.0.starts_with("assertion "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_zero_bound_that_always_or_never_holds_is_refused() {
+        for (text, why) in [
+            ("p99<0s", "can never hold"),
+            ("errors<0%", "can never hold"),
+            ("recover<0ms", "can never hold"),
+            ("rps>=0", "always holds"),
+        ] {
+            let err = text.parse::<Assertion>().unwrap_err();
+            assert!(err.0.contains(why), "{text}: {err}");
+        }
+        for ok in ["errors<=0", "dead<=0", "rps>0", "open<=0s"] {
+            ok.parse::<Assertion>().unwrap();
         }
     }
 }

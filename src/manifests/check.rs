@@ -203,6 +203,9 @@ pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, ManifestError> {
 pub fn check(files: &[(String, String)]) -> Result<Report, ManifestError> {
     let mut objects = Vec::new();
     for (file, text) in files {
+        // Before libyaml, which reads a whole document before its own limit applies.
+        crate::userfile::check_yaml_depth(file, text)
+            .map_err(|e| ManifestError::invalid(e.to_string()))?;
         for doc in serde_norway::Deserializer::from_str(text) {
             let value = Value::deserialize(doc)
                 .map_err(|e| ManifestError::invalid(format!("{file}: not valid YAML: {e}")))?;

@@ -615,7 +615,7 @@ fn an_htpasswd_registry_takes_the_right_credentials_and_refuses_wrong_ones_clear
 }
 
 /// Processes whose environment holds `mark` (the build and every child it started).
-fn processes_marked(mark: &str) -> Vec<String> {
+pub(crate) fn processes_marked(mark: &str) -> Vec<String> {
     let needle = format!("HALE_SIGNAL_MARK={mark}");
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -655,6 +655,7 @@ fn interrupted_go_build_leaves_nothing(signal: nix::sys::signal::Signal) {
     let private_tmp = tmp.path().join("tmp");
     let gocache = tmp.path().join("gocache");
     std::fs::create_dir_all(&private_tmp).unwrap();
+    let folders_before = common::tree(&dir);
     let mark = format!("{}-{signal}", std::process::id());
     let mut child = common::hale(tmp.path())
         .args(["build", "--engine", "native"])
@@ -722,9 +723,10 @@ fn interrupted_go_build_leaves_nothing(signal: nix::sys::signal::Signal) {
         named_like(&bin, NAME).is_empty(),
         "a half-built binary was left"
     );
-    // Nothing of the image was written.
+    // Nothing of the image was written, and no folder the build made is left, empty or not.
     assert!(!dir.join(".hale/build.json").exists());
     assert!(!dir.join(".hale/image/oci").exists());
+    assert_eq!(common::tree(&dir), folders_before);
 }
 
 #[test]

@@ -249,6 +249,208 @@ fn check_does_not_follow_a_folder_link_into_a_loop() {
     assert_eq!(check(), before, "each object counted once");
 }
 
+/// Deeply nested YAML, in a manifest for `--check` or in a kubeconfig: refused with one line
+/// naming the file and where it goes past 64 levels, at once (100k levels of `{a: ` took libyaml
+/// 96 s before). A document at the limit is still read.
+#[test]
+fn deeply_nested_yaml_is_refused_in_one_line_at_the_limit() {
+    let tmp = common::tempdir();
+    let manifests = tmp.path().join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    let nested = |n: usize| format!("a: {}x{}\n", "{a: ".repeat(n - 1), "}".repeat(n - 1));
+    std::fs::write(manifests.join("deep.yaml"), nested(100_000)).unwrap();
+    let before = fingerprint(tmp.path());
+    let out = run_bounded(tmp.path(), tmp.path(), &["deploy", "--check", "manifests"]);
+    assert_refused(
+        &out,
+        "error: deep.yaml:1:256: nested more than 64 levels deep; hale reads YAML up to 64 levels",
+    );
+    assert_eq!(fingerprint(tmp.path()), before);
+    let flow = format!("{}x{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    std::fs::write(manifests.join("deep.yaml"), flow).unwrap();
+    let out = run_bounded(tmp.path(), tmp.path(), &["deploy", "--check", "manifests"]);
+    assert_refused(
+        &out,
+        "error: deep.yaml:1:65: nested more than 64 levels deep",
+    );
+    std::fs::write(manifests.join("deep.yaml"), nested(64)).unwrap();
+    let out = run_bounded(tmp.path(), tmp.path(), &["deploy", "--check", "manifests"]);
+    common::assert_success(&out, "deploy --check at the limit");
+
+    let (dir, _) = service_beside_victim(tmp.path());
+    let config = tmp.path().join("kubeconfig");
+    std::fs::write(&config, format!("apiVersion: v1\nzz: {}", nested(100_000))).unwrap();
+    let before = fingerprint(tmp.path());
+    let out = run_bounded(
+        tmp.path(),
+        &dir,
+        &["deploy", "status", "--kubeconfig", config.to_str().unwrap()],
+    );
+    assert_refused(
+        &out,
+        &format!("cannot read the kubeconfig {}:2:", config.display()),
+    );
+    assert!(stderr(&out).contains("nested more than 64 levels"));
+    let out = common::hale(tmp.path())
+        .current_dir(&dir)
+        .env("KUBECONFIG", &config)
+        .args(["deploy", "status"])
+        .output()
+        .unwrap();
+    assert_refused(&out, "nested more than 64 levels");
+    assert_eq!(fingerprint(tmp.path()), before);
+}
+
+/// Zero where it makes no sense is refused at parse time wherever it comes from: a hale.toml
+/// `[deploy.canary]` duration or count (as the flags are), an `--assert` bound that can never
+/// hold or always holds. Nothing runs (no cluster is named, no request is sent) and nothing
+/// changes.
+#[test]
+fn zero_durations_counts_and_bounds_are_refused_wherever_they_come_from() {
+    let tmp = common::tempdir();
+    let (dir, _) = service_beside_victim(tmp.path());
+    for (toml, line) in [
+        (
+            "window = \"0s\"",
+            "error: hale.toml deploy.canary.window: \"0s\" is zero; give a duration above zero",
+        ),
+        (
+            "p99 = \"0ms\"",
+            "error: hale.toml deploy.canary.p99: \"0ms\" is zero",
+        ),
+        (
+            "threshold = 0",
+            "error: hale.toml deploy.canary.threshold: 0 is not allowed",
+        ),
+    ] {
+        std::fs::write(
+            dir.join("hale.toml"),
+            format!("name = \"orders\"\n[deploy.canary]\n{toml}\n"),
+        )
+        .unwrap();
+        let before = fingerprint(tmp.path());
+        let out = run_bounded(tmp.path(), &dir, &["deploy", "--canary", "--canary-load"]);
+        assert_refused(&out, line);
+        assert_eq!(fingerprint(tmp.path()), before);
+    }
+    let before = fingerprint(tmp.path());
+    for (assert, why) in [("p99<0s", "can never hold"), ("rps>=0", "always holds")] {
+        let out = run_bounded(
+            tmp.path(),
+            &dir,
+            &[
+                "load",
+                "--endpoints",
+                "127.0.0.1:1",
+                "-n",
+                "1",
+                "--assert",
+                assert,
+            ],
+        );
+        assert_refused(&out, why);
+    }
+    assert_eq!(fingerprint(tmp.path()), before);
+}
+
+/// `hale down --grace 0s` is meaningful, not refused: SIGKILL at once, no drain; hale
+/// deregisters the instance itself and leaves nothing.
+#[test]
+fn down_with_zero_grace_kills_at_once_and_leaves_nothing() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    common::scaffold(tmp.path(), "orders", &dir);
+    let out = common::hale(tmp.path())
+        .args(["up", "--replicas", "1"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale up");
+    let out = common::hale(tmp.path())
+        .args(["down", "--grace", "0s"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale down --grace 0s");
+    let err = stderr(&out);
+    assert!(err.contains("killed after the grace period"), "{err}");
+    assert!(err.contains("they did not deregister themselves"), "{err}");
+    assert!(!dir.join(".hale").exists(), "{err}");
+    let out = common::hale(tmp.path())
+        .args(["discover", "orders"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "discover");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("orders-"));
+}
+
+/// Ctrl-C or SIGTERM during the Go build of `hale up` on a fresh service (an empty GOCACHE, so
+/// Go compiles the standard library for seconds): exit 130, no `go` or compiler process left,
+/// no `go-build*` folder in the TMPDIR hale was given, the service folder byte for byte as it
+/// was (no empty `.hale/bin/`, no lock file).
+fn interrupted_up_build_leaves_nothing(signal: nix::sys::signal::Signal) {
+    use std::time::{Duration, Instant};
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    common::scaffold(tmp.path(), "orders", &dir);
+    let private_tmp = tmp.path().join("tmp");
+    std::fs::create_dir_all(&private_tmp).unwrap();
+    let before = fingerprint(&dir);
+    let mark = format!("up-{}-{signal}", std::process::id());
+    let mut child = common::hale(tmp.path())
+        .args(["up", "--replicas", "1"])
+        .arg(&dir)
+        .env("TMPDIR", &private_tmp)
+        .env("GOCACHE", tmp.path().join("gocache"))
+        .env("HALE_SIGNAL_MARK", &mark)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !crate::build::processes_marked(&mark)
+        .iter()
+        .any(|p| p.ends_with(" compile"))
+    {
+        assert!(child.try_wait().unwrap().is_none(), "the build ended first");
+        assert!(Instant::now() < deadline, "go never started compiling");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    let status = child.wait().unwrap();
+    let err = std::fs::read_to_string(tmp.path().join("stderr")).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !crate::build::processes_marked(&mark).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left running: {:?}",
+            crate::build::processes_marked(&mark)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        common::tree(&private_tmp).is_empty(),
+        "left in TMPDIR: {:?}",
+        common::tree(&private_tmp)
+    );
+    assert_eq!(fingerprint(&dir), before, "{err}");
+}
+
+#[test]
+fn sigint_during_the_go_build_of_up_exits_130_and_leaves_nothing() {
+    need!(Go);
+    interrupted_up_build_leaves_nothing(nix::sys::signal::Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_during_the_go_build_of_up_exits_130_and_leaves_nothing() {
+    need!(Go);
+    interrupted_up_build_leaves_nothing(nix::sys::signal::Signal::SIGTERM);
+}
+
 /// Values refused by their type before anything runs: each command below would otherwise
 /// build, start, register or send; here it exits 2 with one line naming the flag, and the
 /// folder (a service with hale.toml, state beside it) is byte for byte what it was.
@@ -740,4 +942,59 @@ fn control_characters_in_registry_entries_are_escaped_in_text() {
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["instances"][0]["tags"][0], "\x1b[2Jred");
+}
+
+/// docs/exit-codes.md says, per command, what it refuses and which deadlines it keeps: every
+/// command and subcommand of the CLI has its row, and so have the modes that behave apart.
+#[test]
+fn exit_codes_doc_has_a_row_for_every_command() {
+    use clap::CommandFactory as _;
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/exit-codes.md"))
+            .unwrap();
+    let table = doc
+        .split("## Per command")
+        .nth(1)
+        .expect("a Per command section");
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| `hale "))
+        .collect();
+    let has_row = |name: &str| {
+        rows.iter().any(|r| {
+            r.split(" | ").next().is_some_and(|first| {
+                first
+                    .split(", ")
+                    .any(|c| c.trim_start_matches("| ").starts_with(&format!("`{name}")))
+            })
+        })
+    };
+    let cli = hale::cli::Cli::command();
+    let mut missing = Vec::new();
+    for sub in cli.get_subcommands().filter(|c| c.get_name() != "help") {
+        let name = format!("hale {}", sub.get_name());
+        if !has_row(&name) {
+            missing.push(name.clone());
+        }
+        for inner in sub.get_subcommands().filter(|c| c.get_name() != "help") {
+            let name = format!("{name} {}", inner.get_name());
+            if !has_row(&name) {
+                missing.push(name);
+            }
+        }
+    }
+    for mode in [
+        "hale deploy --render",
+        "hale deploy --check",
+        "hale deploy --canary",
+        "hale load --on-cluster",
+    ] {
+        if !has_row(mode) {
+            missing.push(mode.to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "no row in docs/exit-codes.md for {missing:?}"
+    );
 }

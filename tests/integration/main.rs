@@ -19,6 +19,7 @@ mod kube_node;
 mod load;
 mod load_cluster;
 mod new;
+mod parsers;
 mod push;
 mod registry;
 mod reports;
