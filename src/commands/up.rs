@@ -105,7 +105,7 @@ pub async fn run(args: UpArgs, printer: &Printer, stop: &Stop) -> anyhow::Result
     renderer.finish().await;
     let report = match report {
         Err(FleetError::Stopped) => {
-            printer.note("stopped: the instances this run started were stopped again");
+            printer.note("stopped: nothing this run started is left running");
             return Err(Interrupted.into());
         }
         other => other?,
