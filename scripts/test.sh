@@ -2,13 +2,26 @@
 # The whole test suite, provisioning included: the command README.md documents and .ci/run calls.
 #   1. scripts/test-env.sh installs and starts the real services (Docker Engine, etcd, Consul,
 #      Prometheus + promtool, a container registry) bound to 127.0.0.1;
-#   2. quality gates: cargo fmt --check, cargo clippy -D warnings, cargo deny (deny.toml);
+#   2. quality gates: cargo fmt --check, cargo clippy -D warnings (with the build of the tests,
+#      beside provisioning), cargo deny (deny.toml);
 #   3. every test, with HALE_TEST_REQUIRE_ALL=1 so a missing service fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || { echo "test.sh: cargo not found: install a Rust toolchain (rustup)" >&2; exit 1; }
 command -v go >/dev/null || { echo "test.sh: go not found: the tests build generated Go services" >&2; exit 1; }
+
+export CARGO_TERM_COLOR=never
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+# The Rust side needs no service: clippy and the build of every test run while provisioning
+# does (on a fresh machine both take many minutes, much of provisioning's waiting on downloads
+# and services starting). Their output is printed once both are done.
+rust_log=$(mktemp)
+( cargo clippy --locked --all-targets -- -D warnings && cargo build --locked --tests ) >"$rust_log" 2>&1 &
+rust_pid=$!
+trap 'kill "$rust_pid" 2>/dev/null || true; rm -f "$rust_log"' EXIT
 
 if [ "$(id -u)" = 0 ]; then
   scripts/test-env.sh >/dev/null
@@ -21,12 +34,12 @@ fi
 # shellcheck disable=SC1091
 source "${HALE_TEST_STATE:-/tmp/hale-test-env}/env"
 export HALE_TEST_REQUIRE_ALL=1
-export CARGO_TERM_COLOR=never
 
-echo "== cargo fmt --check"
-cargo fmt --all --check
-echo "== cargo clippy"
-cargo clippy --locked --all-targets -- -D warnings
+echo "== cargo clippy, then the build of the tests (beside provisioning)"
+rust_ok=0
+wait "$rust_pid" || rust_ok=$?
+cat "$rust_log"
+[ "$rust_ok" = 0 ] || { echo "test.sh: cargo clippy or the build failed (above)" >&2; exit 1; }
 echo "== cargo deny (licences, bans, sources: deny.toml)"
 "$HALE_TEST_CARGO_DENY" --log-level error --offline check licenses bans sources
 echo "== cargo test"
