@@ -148,12 +148,33 @@ pub fn instance_env(service: &str, id: &str, port: u16, registry: &str) -> Vec<(
     .collect()
 }
 
-/// A free TCP port on 127.0.0.1 (the kernel picks it; the listener is closed right away).
+/// A free TCP port on 127.0.0.1 for an instance to listen on; the check's listener is closed
+/// right away and the instance binds it a moment later. It is taken below the kernel's
+/// ephemeral range where there is room (`net.ipv4.ip_local_port_range`), so that in between it
+/// cannot become the source port of an outgoing connection or another process's `bind(0)`
+/// (a busy machine does both all the time); else the kernel picks one.
 pub fn free_port() -> Result<u16, FleetError> {
+    use rand::Rng as _;
+    if let Some(range) = below_ephemeral() {
+        let mut rng = rand::thread_rng();
+        for _ in 0..64 {
+            let port = rng.gen_range(range.clone());
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(io("finding a free port"))
+}
+
+/// Ports from 10000 up to the start of the ephemeral range, when that leaves at least 1000.
+fn below_ephemeral() -> Option<std::ops::Range<u16>> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let low: u16 = text.split_whitespace().next()?.parse().ok()?;
+    (low >= 11_000).then_some(10_000..low)
 }
 
 pub(super) fn spec_for(

@@ -236,6 +236,7 @@ async fn up_locked(
     // A start that fails (an engine that refuses a container) is handled as a readiness
     // failure: what this run started is stopped again.
     let mut start_failed = None;
+    let mut taken_ports: Vec<u16> = Vec::new();
     for id in &wanted {
         if let Some(alive) = running.iter().find(|i| &i.id == id) {
             kept.push(id.clone());
@@ -248,16 +249,25 @@ async fn up_locked(
             .flat_map(|s| s.instances.iter())
             .find(|i| &i.id == id)
             .map(|i| i.port);
-        let port = match old_port {
-            Some(p) if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() => p,
-            _ => free_port()?,
-        };
-        let admin_port = loop {
-            let p = free_port()?;
-            if p != port {
-                break p;
+        // Ports handed out in this run are not handed out again: an instance started a moment
+        // ago may not have bound its ports yet.
+        let fresh_port = |taken: &mut Vec<u16>| -> Result<u16, FleetError> {
+            loop {
+                let p = free_port()?;
+                if !taken.contains(&p) {
+                    taken.push(p);
+                    return Ok(p);
+                }
             }
         };
+        let port = match old_port {
+            Some(p) if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() => {
+                taken_ports.push(p);
+                p
+            }
+            _ => fresh_port(&mut taken_ports)?,
+        };
+        let admin_port = fresh_port(&mut taken_ports)?;
         let spec = spec_for(&dir, &state, id, port, Some(admin_port));
         let handle = match runtime.start(&spec).await {
             Ok(h) => h,

@@ -325,8 +325,10 @@ fn killing_a_pod_shows_its_breaker_opening_in_the_merged_timeline() {
             "2",
             "-r",
             "200",
+            // Long enough for a slow kubelet on a loaded machine to stop the killed pod: the
+            // breaker can open only once requests to it fail.
             "-d",
-            "8s",
+            "20s",
             "--path",
             "/",
             "--fault",

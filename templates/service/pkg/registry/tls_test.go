@@ -55,7 +55,7 @@ func writeCA(t *testing.T, dir string) (string, tls.Certificate) {
 	return path, pair
 }
 
-func TestConsulTLSIsOffByDefaultAndOnWithItsVariables(t *testing.T) {
+func TestTLSForConsulIsOffByDefaultAndOnWithItsVariables(t *testing.T) {
 	s, err := consulTLSSettings(envOf(nil))
 	if err != nil || s.on {
 		t.Fatalf("no variables: on=%v err=%v", s.on, err)
@@ -73,7 +73,7 @@ func TestConsulTLSIsOffByDefaultAndOnWithItsVariables(t *testing.T) {
 	}
 }
 
-func TestEtcdTLSNeedsBothHalvesOfAClientCertificate(t *testing.T) {
+func TestTLSForEtcdNeedsBothHalvesOfAClientCertificate(t *testing.T) {
 	s, err := etcdTLSSettings(envOf(map[string]string{"ETCDCTL_CERT": "/x/cert.pem"}))
 	if err != nil || !s.on {
 		t.Fatalf("on=%v err=%v", s.on, err)
@@ -91,9 +91,9 @@ func TestAMissingCAFileFailsNewWithItsPath(t *testing.T) {
 	}
 }
 
-// The Consul backend speaks HTTPS to an agent whose certificate the CONSUL_CACERT file trusts,
+// TestTLSToConsulWithTheTrustedCA: the Consul backend speaks HTTPS to an agent whose certificate the CONSUL_CACERT file trusts,
 // and checks the name it asks for (CONSUL_TLS_SERVER_NAME).
-func TestConsulSpeaksHTTPSWithTheTrustedCA(t *testing.T) {
+func TestTLSToConsulWithTheTrustedCA(t *testing.T) {
 	dir := t.TempDir()
 	caFile, pair := writeCA(t, dir)
 	var seen atomic.Int32
