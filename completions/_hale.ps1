@@ -60,6 +60,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Write into a non-empty folder, replacing the generated files there')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'List the files that would be written, and write nothing')
             [CompletionResult]::new('--no-tidy', '--no-tidy', [CompletionResultType]::ParameterName, 'Do not run `go mod tidy` after writing')
+            [CompletionResult]::new('--grpc', '--grpc', [CompletionResultType]::ParameterName, 'Add a gRPC API beside the HTTP one, on the same port: api/NAME/v1/NAME.proto, its generated Go code, and the gRPC server with health, metrics and interceptors')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more detail (repeat for more)')

@@ -1390,7 +1390,7 @@ _hale() {
             return 0
             ;;
         hale__subcmd__new)
-            opts="-q -v -h -V --module --dir --force --dry-run --templates --no-tidy --ci --output --quiet --verbose --color --network-timeout --help --version"
+            opts="-q -v -h -V --module --dir --force --dry-run --templates --no-tidy --ci --grpc --output --quiet --verbose --color --network-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

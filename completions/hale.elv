@@ -56,6 +56,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --force 'Write into a non-empty folder, replacing the generated files there'
             cand --dry-run 'List the files that would be written, and write nothing'
             cand --no-tidy 'Do not run `go mod tidy` after writing'
+            cand --grpc 'Add a gRPC API beside the HTTP one, on the same port: api/NAME/v1/NAME.proto, its generated Go code, and the gRPC server with health, metrics and interceptors'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'
             cand -v 'Print more detail (repeat for more)'

@@ -64,6 +64,7 @@ complete -c hale -n "__fish_hale_using_subcommand new" -l network-timeout -d 'Ho
 complete -c hale -n "__fish_hale_using_subcommand new" -l force -d 'Write into a non-empty folder, replacing the generated files there'
 complete -c hale -n "__fish_hale_using_subcommand new" -l dry-run -d 'List the files that would be written, and write nothing'
 complete -c hale -n "__fish_hale_using_subcommand new" -l no-tidy -d 'Do not run `go mod tidy` after writing'
+complete -c hale -n "__fish_hale_using_subcommand new" -l grpc -d 'Add a gRPC API beside the HTTP one, on the same port: api/NAME/v1/NAME.proto, its generated Go code, and the gRPC server with health, metrics and interceptors'
 complete -c hale -n "__fish_hale_using_subcommand new" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand new" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand new" -s h -l help -d 'Print help (see more with \'--help\')'
