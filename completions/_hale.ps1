@@ -441,6 +441,8 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Request header "Name: value" (repeatable)')
             [CompletionResult]::new('--body', '--body', [CompletionResultType]::ParameterName, 'Request body')
             [CompletionResult]::new('--body-file', '--body-file', [CompletionResultType]::ParameterName, 'Request body read from a file')
+            [CompletionResult]::new('--grpc', '--grpc', [CompletionResultType]::ParameterName, 'Send unary gRPC calls of this method (PACKAGE.SERVICE/METHOD) over HTTP/2 instead of HTTP requests; --body is the request message in JSON [default: {}]')
+            [CompletionResult]::new('--proto', '--proto', [CompletionResultType]::ParameterName, 'The .proto file that defines --grpc''s method (imports resolved beside it)')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Closed model: connections (workers); open model: most requests in flight')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Closed model: connections (workers); open model: most requests in flight')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Open model: target requests per second')

@@ -412,6 +412,8 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --header 'Request header "Name: value" (repeatable)'
             cand --body 'Request body'
             cand --body-file 'Request body read from a file'
+            cand --grpc 'Send unary gRPC calls of this method (PACKAGE.SERVICE/METHOD) over HTTP/2 instead of HTTP requests; --body is the request message in JSON [default: {}]'
+            cand --proto 'The .proto file that defines --grpc''s method (imports resolved beside it)'
             cand -c 'Closed model: connections (workers); open model: most requests in flight'
             cand --concurrency 'Closed model: connections (workers); open model: most requests in flight'
             cand -r 'Open model: target requests per second'

@@ -7,7 +7,7 @@ use http::header::HeaderValue;
 
 use super::shared::Slot;
 use super::worker::Worker;
-use super::{http1, ErrorKind};
+use super::{grpc, http1, ErrorKind};
 
 /// The result of one attempt on one instance.
 pub(super) enum Attempt {
@@ -58,6 +58,10 @@ impl Worker {
         slot: &Slot,
         hash_value: Option<&HeaderValue>,
     ) -> Result<Attempt, ErrorKind> {
+        let shared = self.shared.clone();
+        if let Some(call) = &shared.options.grpc {
+            return self.grpc_exchange(slot, call).await;
+        }
         if self.connections.len() <= slot.index {
             self.connections.resize_with(slot.index + 1, || None);
         }
@@ -116,5 +120,38 @@ impl Worker {
                 Err(_) => return Err(ErrorKind::Transport),
             }
         }
+    }
+
+    /// One unary gRPC call on the worker's HTTP/2 connection to `slot`, opened on first use
+    /// and dropped when it breaks (a GOAWAY, a reset, a killed instance).
+    async fn grpc_exchange(
+        &mut self,
+        slot: &Slot,
+        call: &grpc::GrpcCall,
+    ) -> Result<Attempt, ErrorKind> {
+        if slot.tls.is_some() {
+            // gRPC over TLS is not built yet: an HTTPS instance counts as a TLS failure.
+            return Err(ErrorKind::Tls);
+        }
+        if self.grpc_connections.len() <= slot.index {
+            self.grpc_connections.resize_with(slot.index + 1, || None);
+        }
+        let mut connection = match self.grpc_connections[slot.index].take() {
+            Some(c) => c,
+            None => {
+                let opened = grpc::Connection::open(slot.addr).await?;
+                self.report.totals.connections += 1;
+                opened
+            }
+        };
+        let expect_id = slot.check_id.then_some(slot.id.as_bytes());
+        let answer = connection.call(&slot.authority, call, expect_id).await?;
+        self.grpc_connections[slot.index] = Some(connection);
+        Ok(match grpc::classify(answer.code) {
+            Some(kind) => Attempt::Failed(kind),
+            None => Attempt::Ok {
+                id_mismatch: answer.id_mismatch,
+            },
+        })
     }
 }

@@ -225,3 +225,157 @@ fn health_is_serving_then_not_serving_on_sigterm_before_the_listener_closes() {
     // After the drain the listener is closed.
     assert!(std::net::TcpStream::connect(&addr).is_err());
 }
+
+/// `hale up --replicas 3` of a generated gRPC service; `hale down` when dropped.
+struct GrpcFleet {
+    tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    name: String,
+}
+
+impl GrpcFleet {
+    fn up() -> GrpcFleet {
+        let tmp = common::tempdir();
+        let name = format!("g{}", std::process::id());
+        let dir = generate(tmp.path(), &name);
+        let out = common::hale(tmp.path())
+            .arg("up")
+            .arg(&dir)
+            .args(["--replicas", "3"])
+            .output()
+            .unwrap();
+        common::assert_success(&out, "hale up");
+        GrpcFleet { tmp, dir, name }
+    }
+
+    /// `hale load NAME --grpc Info ...` from the service folder, its JSON report.
+    fn load(&self, args: &[&str]) -> (std::process::Output, serde_json::Value) {
+        let proto = format!("api/{0}/v1/{0}.proto", self.name);
+        let method = format!("{}.v1.{}Service/Info", self.name, capitalized(&self.name));
+        let out = common::hale(self.tmp.path())
+            .args(["load", &self.name, "--grpc", &method, "--proto", &proto])
+            .args(args)
+            .args(["--output", "json"])
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON report ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out, report)
+    }
+}
+
+impl Drop for GrpcFleet {
+    fn drop(&mut self) {
+        let _ = common::hale(self.tmp.path())
+            .arg("down")
+            .arg(&self.dir)
+            .output();
+    }
+}
+
+/// The generated resource type of a name without '-' ending in 's' dropped: `g123` → `G123`.
+fn capitalized(name: &str) -> String {
+    let singular = name.strip_suffix('s').unwrap_or(name);
+    let mut cs = singular.chars();
+    cs.next()
+        .map(|c| c.to_ascii_uppercase().to_string() + cs.as_str())
+        .unwrap_or_default()
+}
+
+#[test]
+fn load_grpc_spreads_calls_over_the_fleet_and_loses_none_to_a_killed_instance() {
+    need!(Go);
+    let fleet = GrpcFleet::up();
+    let ids: Vec<String> = (1..=3).map(|n| format!("{}-{n}", fleet.name)).collect();
+    // Round robin over three healthy instances: each answers a third, attributed by the
+    // x-instance-id header with no mismatch.
+    let (out, report) = fleet.load(&["-s", "round-robin", "-c", "3", "-d", "2s"]);
+    common::assert_success(&out, "hale load --grpc");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["target"]["method"], "gRPC", "{}", report["target"]);
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(requests > 30, "{requests} calls in 2 s");
+    for id in &ids {
+        let instance = report["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} not in the report"));
+        let share = instance["share"].as_f64().unwrap();
+        assert!((0.28..0.39).contains(&share), "{id}: share {share}");
+        assert_eq!(instance["id_mismatches"], 0);
+    }
+    // One instance killed mid-run: its breaker opens and the retries land elsewhere, so no
+    // call fails.
+    let victim = &ids[1];
+    let fleet_dir = fleet.dir.to_str().unwrap().to_string();
+    let (out, report) = fleet.load(&[
+        "-s",
+        "round-robin",
+        "-c",
+        "4",
+        "-d",
+        "4s",
+        "--retries",
+        "2",
+        "--fleet",
+        &fleet_dir,
+        "--fault",
+        &format!("at=1s,kill={victim}"),
+        "--assert",
+        "errors<=0%",
+    ]);
+    common::assert_success(&out, "hale load --grpc with a kill");
+    assert_eq!(report["errors"], 0, "{}", report["timeline"]);
+    let kill = report["resilience"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "kill")
+        .unwrap()
+        .clone();
+    assert!(
+        kill["breaker_opened_after_ms"].as_f64().is_some(),
+        "the victim's breaker never opened: {kill}"
+    );
+    let others: u64 = report["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["id"] != victim.as_str())
+        .map(|i| i["ok"].as_u64().unwrap())
+        .sum();
+    assert!(others > 30, "the survivors answered {others} calls");
+}
+
+#[test]
+fn load_grpc_refuses_a_method_the_proto_does_not_define() {
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    let out = common::hale(tmp.path())
+        .args([
+            "load",
+            "--endpoints",
+            "127.0.0.1:1",
+            "--grpc",
+            "orders.v1.OrderService/Nope",
+            "--proto",
+            "api/orders/v1/orders.proto",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("orders.v1.OrderService/Info"),
+        "the known methods are named: {stderr}"
+    );
+}
