@@ -881,7 +881,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:ace01300cad165dc7c0cd8d65fb4ca2b73553387d643b7097af7602d74dc5875",
+        "sha256:1c0b4ec1cd0b0740fd6c789742ba8a21b3656655fefb19a48bd2d3f9562eee54",
     );
 
     #[test]

@@ -1,6 +1,7 @@
 //! One attempt on one instance: the worker's reusable timeout timer, its kept-alive
 //! connection to the instance, and the response attributed to the instance (status class,
 //! `X-Instance-ID` cross-check).
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::HeaderValue;
@@ -58,9 +59,8 @@ impl Worker {
         slot: &Slot,
         hash_value: Option<&HeaderValue>,
     ) -> Result<Attempt, ErrorKind> {
-        let shared = self.shared.clone();
-        if let Some(call) = &shared.options.grpc {
-            return self.grpc_exchange(slot, call).await;
+        if self.shared.options.grpc.is_some() {
+            return self.grpc_exchange(slot).await;
         }
         if self.connections.len() <= slot.index {
             self.connections.resize_with(slot.index + 1, || None);
@@ -124,11 +124,11 @@ impl Worker {
 
     /// One unary gRPC call on the worker's HTTP/2 connection to `slot`, opened on first use
     /// and dropped when it breaks (a GOAWAY, a reset, a killed instance).
-    async fn grpc_exchange(
-        &mut self,
-        slot: &Slot,
-        call: &grpc::GrpcCall,
-    ) -> Result<Attempt, ErrorKind> {
+    async fn grpc_exchange(&mut self, slot: &Slot) -> Result<Attempt, ErrorKind> {
+        let shared = Arc::clone(&self.shared);
+        let Some(call) = &shared.options.grpc else {
+            return Err(ErrorKind::Transport);
+        };
         if slot.tls.is_some() {
             // gRPC over TLS is not built yet: an HTTPS instance counts as a TLS failure.
             return Err(ErrorKind::Tls);

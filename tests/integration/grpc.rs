@@ -379,3 +379,29 @@ fn load_grpc_refuses_a_method_the_proto_does_not_define() {
         "the known methods are named: {stderr}"
     );
 }
+
+/// hale.lock records `grpc`, so `hale upgrade` renders the same gRPC files: on a fresh service
+/// every file is unchanged and none is added or removed.
+#[test]
+fn upgrade_of_a_grpc_service_keeps_its_grpc_files() {
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    let lock = std::fs::read_to_string(dir.join("hale.lock")).unwrap();
+    assert!(lock.contains("grpc = true"), "{lock}");
+    let out = common::hale(tmp.path())
+        .args(["--output", "json", "upgrade"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale upgrade");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["updated", "added", "removed", "merged", "conflicted"] {
+        let list = doc[key].as_array().map_or(0, Vec::len);
+        assert_eq!(list, 0, "{key}: {doc}");
+    }
+    let unchanged = doc["unchanged"].to_string();
+    assert!(
+        unchanged.contains("api/orders/v1/orders.pb.go"),
+        "{unchanged}"
+    );
+}
