@@ -881,7 +881,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:1c0b4ec1cd0b0740fd6c789742ba8a21b3656655fefb19a48bd2d3f9562eee54",
+        "sha256:02b6d1dfc0478390b1fd634dd2a3c31d1b67f60d29033fa3782f6a7891c8b396",
     );
 
     #[test]

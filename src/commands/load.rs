@@ -69,7 +69,7 @@ pub struct LoadArgs {
         long,
         value_name = "METHOD",
         requires = "proto",
-        conflicts_with = "path"
+        conflicts_with_all = ["path", "headers"]
     )]
     pub grpc: Option<String>,
     /// The .proto file that defines --grpc's method (imports resolved beside it).

@@ -1,7 +1,7 @@
-//! `hale new --grpc`: the generated gRPC service builds, passes gofmt, vet and its race tests,
-//! its committed Go code is what its own generator (`make proto`) writes, and a running
-//! instance answers grpc.health.v1 SERVING, then NOT_SERVING on SIGTERM while its listener
-//! still accepts, then stops.
+//! `hale new --grpc`: the generated gRPC service builds, passes gofmt, vet, golangci-lint and its
+//! race tests, its committed Go code is what its own generator (`make proto`) writes, and a
+//! running instance answers grpc.health.v1 SERVING, then NOT_SERVING on SIGTERM while its
+//! listener still accepts, then stops. `hale load --grpc` against a `hale up` fleet of it.
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -111,6 +111,15 @@ fn the_grpc_service_is_gofmt_clean_vets_and_passes_its_race_tests() {
     go(&dir, &["mod", "tidy", "-diff"]);
     go(&dir, &["vet", "./..."]);
     go(&dir, &["test", "-race", "-count=1", "./..."]);
+    // golangci-lint with the project's .golangci.yml (its standard set includes staticcheck).
+    if let Some(lint) = common::service(common::Service::GolangciLint) {
+        let out = Command::new(lint)
+            .args(["run", "./..."])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        common::assert_success(&out, "golangci-lint run");
+    }
 }
 
 /// The committed generated code is byte for byte what the project's own generator writes from
@@ -403,5 +412,70 @@ fn upgrade_of_a_grpc_service_keeps_its_grpc_files() {
     assert!(
         unchanged.contains("api/orders/v1/orders.pb.go"),
         "{unchanged}"
+    );
+}
+
+/// In Consul the instance has a gRPC check (grpc.health.v1 on its own port, through the mux)
+/// beside the HTTP one, and Consul's own probe of it passes.
+#[test]
+fn consul_checks_grpc_health_on_the_service_port() {
+    let _go = need!(Go);
+    let consul = need!(Consul);
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    let binary = dir.join("bin/orders");
+    go(
+        &dir,
+        &["build", "-o", binary.to_str().unwrap(), "./cmd/orders"],
+    );
+    let port = common::free_port();
+    let id = format!("orders-grpc-{}-{port}", std::process::id());
+    let mut child = Command::new(&binary)
+        .env_clear()
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("ADVERTISE_ADDR", "127.0.0.1")
+        .env("INSTANCE_ID", &id)
+        .env("REGISTRY", format!("consul://{consul}"))
+        .env("DRAIN_DELAY", "100ms")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let checks_url = format!("http://{consul}/v1/agent/checks");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // Consul sets a check's Output once it has probed it (the registration's "passing" has none).
+    let mut last = serde_json::Value::Null;
+    let probed = loop {
+        if let Ok(resp) = reqwest::blocking::get(&checks_url) {
+            if let Ok(checks) = resp.json::<serde_json::Value>() {
+                last = checks[format!("{id}:grpc")].clone();
+                if last["Status"] == "passing"
+                    && last["Output"].as_str().is_some_and(|o| !o.is_empty())
+                {
+                    break true;
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let _ = child.wait();
+    assert!(probed, "Consul never passed the gRPC check: {last}");
+    assert_eq!(last["Type"], "grpc", "{last}");
+    assert!(
+        last["Output"]
+            .as_str()
+            .unwrap()
+            .contains("orders.v1.OrderService"),
+        "{last}"
     );
 }
