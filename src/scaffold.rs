@@ -881,7 +881,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:02b6d1dfc0478390b1fd634dd2a3c31d1b67f60d29033fa3782f6a7891c8b396",
+        "sha256:00d087037dc3f425ea126e0c2197600cb166e2fae3eedd231596e85019e0c617",
     );
 
     #[test]
