@@ -54,6 +54,17 @@ pub(super) fn request(args: &LoadArgs) -> anyhow::Result<LoadRequest> {
     };
     let grpc = match (&args.grpc, &args.proto) {
         (Some(method), Some(proto)) => {
+            let https_url = args
+                .url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"));
+            if https_url
+                || args.scheme == Some(targets::Scheme::Https)
+                || args.insecure
+                || args.cacert.is_some()
+            {
+                return Err(crate::exit::NotImplemented("load --grpc over TLS").into());
+            }
             let source = crate::userfile::read_to_string(proto, crate::userfile::Limit::SOURCE)
                 .map_err(|e| usage!("--proto {}: {e}", proto.display()))?;
             let json = if body.is_empty() {

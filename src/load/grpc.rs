@@ -27,7 +27,7 @@ pub enum GrpcCallError {
     },
     #[error("--grpc {0}: streaming methods are not supported; give a unary method")]
     Streaming(String),
-    #[error("--body is not a {message} in JSON: {detail}")]
+    #[error("--body is not JSON of a {message}: {detail}")]
     Body { message: String, detail: String },
 }
 
@@ -291,7 +291,7 @@ mod tests {
         .unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("--body is not a orders.v1.CreateItemRequest"),
+                .starts_with("--body is not JSON of a orders.v1.CreateItemRequest"),
             "{err}"
         );
     }

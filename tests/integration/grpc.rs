@@ -364,7 +364,7 @@ fn load_grpc_spreads_calls_over_the_fleet_and_loses_none_to_a_killed_instance() 
 }
 
 #[test]
-fn load_grpc_refuses_a_method_the_proto_does_not_define() {
+fn load_grpc_refuses_an_unknown_method_and_tls_in_one_line() {
     let tmp = common::tempdir();
     let dir = generate(tmp.path(), "orders");
     let out = common::hale(tmp.path())
@@ -386,6 +386,26 @@ fn load_grpc_refuses_a_method_the_proto_does_not_define() {
     assert!(
         stderr.contains("orders.v1.OrderService/Info"),
         "the known methods are named: {stderr}"
+    );
+    // gRPC over TLS is not built: refused before anything is sent, not run as TLS failures.
+    let out = common::hale(tmp.path())
+        .args([
+            "load",
+            "--url",
+            "https://127.0.0.1:1/",
+            "--grpc",
+            "orders.v1.OrderService/Info",
+            "--proto",
+            "api/orders/v1/orders.proto",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not implemented"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
