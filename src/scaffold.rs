@@ -2,7 +2,7 @@
 //! in the binary, or a user's own set) and write it to disk all at once or not at all.
 //!
 //! Template rules: a file whose name ends in `.tera` is rendered with [`TemplateContext`] and
-//! loses the suffix; any other file is copied as-is. A path segment `_name_` becomes the service
+//! loses the suffix; any other file is copied as-is. `_name_` in a path becomes the service
 //! name (`cmd/_name_/main.go.tera` → `cmd/orders/main.go`).
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
