@@ -136,17 +136,28 @@ impl Worker {
         if self.grpc_connections.len() <= slot.index {
             self.grpc_connections.resize_with(slot.index + 1, || None);
         }
-        let mut connection = match self.grpc_connections[slot.index].take() {
-            Some(c) => c,
-            None => {
-                let opened = grpc::Connection::open(slot.addr).await?;
-                self.report.totals.connections += 1;
-                opened
+        let expect_id = slot.check_id.then_some(slot.id.as_bytes());
+        let mut resent = false;
+        let answer = loop {
+            let mut connection = match self.grpc_connections[slot.index].take() {
+                Some(c) => c,
+                None => {
+                    let opened = grpc::Connection::open(slot.addr).await?;
+                    self.report.totals.connections += 1;
+                    opened
+                }
+            };
+            match connection.call(&slot.authority, call, expect_id).await {
+                Ok(answer) => {
+                    self.grpc_connections[slot.index] = Some(connection);
+                    break answer;
+                }
+                // A connection the server is closing (GOAWAY after a graceful stop began, an
+                // idle timeout): the call never reached it, so it goes once more on a new one.
+                Err(grpc::CallError::Stale) if !resent => resent = true,
+                Err(_) => return Err(ErrorKind::Transport),
             }
         };
-        let expect_id = slot.check_id.then_some(slot.id.as_bytes());
-        let answer = connection.call(&slot.authority, call, expect_id).await?;
-        self.grpc_connections[slot.index] = Some(connection);
         Ok(match grpc::classify(answer.code) {
             Some(kind) => Attempt::Failed(kind),
             None => Attempt::Ok {

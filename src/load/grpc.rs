@@ -160,6 +160,21 @@ pub(super) struct Connection {
     send: h2::client::SendRequest<Bytes>,
 }
 
+/// Why a call on a connection did not return a status.
+#[derive(Debug)]
+pub(super) enum CallError {
+    /// The connection was going away (GOAWAY) or refused the stream before the server saw
+    /// the call: safe to send again on a new connection.
+    Stale,
+    /// The connection broke with the call possibly processed.
+    Broken,
+}
+
+/// Whether h2 says the server never processed the stream.
+fn unprocessed(e: &h2::Error) -> bool {
+    e.is_go_away() || e.reason() == Some(h2::Reason::REFUSED_STREAM)
+}
+
 /// What one call returned.
 pub(super) struct Answer {
     pub code: u32,
@@ -190,25 +205,25 @@ impl Connection {
         authority: &str,
         call: &GrpcCall,
         expect_id: Option<&[u8]>,
-    ) -> Result<Answer, ErrorKind> {
+    ) -> Result<Answer, CallError> {
         let mut send = self
             .send
             .clone()
             .ready()
             .await
-            .map_err(|_| ErrorKind::Transport)?;
+            .map_err(|_| CallError::Stale)?;
         let request = http::Request::post(format!("http://{authority}{}", call.path))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
             .body(())
-            .map_err(|_| ErrorKind::Transport)?;
+            .map_err(|_| CallError::Broken)?;
         let (response, mut stream) = send
             .send_request(request, false)
-            .map_err(|_| ErrorKind::Transport)?;
+            .map_err(|_| CallError::Stale)?;
         stream
             .send_data(call.frame.clone(), true)
-            .map_err(|_| ErrorKind::Transport)?;
-        let response = response.await.map_err(|_| ErrorKind::Transport)?;
+            .map_err(|e| broken_or_stale(&e))?;
+        let response = response.await.map_err(|e| broken_or_stale(&e))?;
         let id_mismatch = match (expect_id, response.headers().get("x-instance-id")) {
             (Some(want), Some(got)) => got.as_bytes() != want,
             _ => false,
@@ -225,15 +240,23 @@ impl Connection {
         }
         let mut body = response.into_body();
         while let Some(chunk) = body.data().await {
-            let chunk = chunk.map_err(|_| ErrorKind::Transport)?;
+            let chunk = chunk.map_err(|_| CallError::Broken)?;
             let _ = body.flow_control().release_capacity(chunk.len());
         }
-        let trailers = body.trailers().await.map_err(|_| ErrorKind::Transport)?;
+        let trailers = body.trailers().await.map_err(|_| CallError::Broken)?;
         let code = trailers
             .as_ref()
             .and_then(status_code)
-            .ok_or(ErrorKind::Transport)?;
+            .ok_or(CallError::Broken)?;
         Ok(Answer { code, id_mismatch })
+    }
+}
+
+fn broken_or_stale(e: &h2::Error) -> CallError {
+    if unprocessed(e) {
+        CallError::Stale
+    } else {
+        CallError::Broken
     }
 }
 

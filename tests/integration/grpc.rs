@@ -297,7 +297,7 @@ fn capitalized(name: &str) -> String {
 }
 
 #[test]
-fn load_grpc_spreads_calls_over_the_fleet_and_loses_none_to_a_killed_instance() {
+fn load_grpc_spreads_calls_and_loses_none_to_a_killed_or_stopping_instance() {
     need!(Go);
     let fleet = GrpcFleet::up();
     let ids: Vec<String> = (1..=3).map(|n| format!("{}-{n}", fleet.name)).collect();
@@ -361,6 +361,60 @@ fn load_grpc_spreads_calls_over_the_fleet_and_loses_none_to_a_killed_instance() 
         .map(|i| i["ok"].as_u64().unwrap())
         .sum();
     assert!(others > 30, "the survivors answered {others} calls");
+    // A graceful stop (SIGTERM: NOT_SERVING, deregistration, drain, GracefulStop) costs no
+    // call either, without retries: the instance leaves the registry before its GOAWAY.
+    let ps = common::hale(fleet.tmp.path())
+        .args(["ps"])
+        .arg(&fleet.dir)
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    let ps: serde_json::Value = serde_json::from_slice(&ps.stdout).unwrap();
+    let leaving = &ids[0];
+    let pid = ps["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == leaving.as_str())
+        .and_then(|i| i["pid"].as_i64())
+        .unwrap_or_else(|| panic!("no pid for {leaving}: {ps}"));
+    let signal = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+    });
+    let (out, report) = fleet.load(&["-s", "round-robin", "-c", "4", "-d", "5s"]);
+    signal.join().unwrap().unwrap();
+    common::assert_success(&out, "hale load --grpc across a graceful stop");
+    // The instance killed above may still be listed until its registry TTL runs out, and its
+    // breaker's probes fail; the stopping instance and the survivor fail no call.
+    for id in [leaving, &ids[2]] {
+        let instance = report["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id.as_str())
+            .unwrap();
+        let failed: u64 = instance["errors"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(failed, 0, "{id}: {instance}\n{}", report["timeline"]);
+        assert!(instance["ok"].as_u64().unwrap() > 0, "{id}: {instance}");
+    }
+    assert!(
+        report["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "removed" && e["instance"] == leaving.as_str()),
+        "{leaving} never left the registry: {}",
+        report["timeline"]
+    );
 }
 
 #[test]
