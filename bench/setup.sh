@@ -3,6 +3,7 @@
 # cached by version under /var/cache/hale-test (skipped when present). Prints the paths, one
 # `NAME=PATH` a line, so a bench script can `eval "$(bench/setup.sh)"`.
 #   oha  OHA_VERSION (default 1.16.0): cargo install --locked, compiles for a while once.
+#   ghz  GHZ_VERSION (default v0.120.0): `go install` from its Go module (bench/grpc.sh).
 set -euo pipefail
 
 CACHE=${HALE_TEST_CACHE:-/var/cache/hale-test}
@@ -21,3 +22,15 @@ if [[ ! -x $oha_root/bin/oha ]]; then
     mv "$oha_root.partial" "$oha_root"
 fi
 echo "OHA=$oha_root/bin/oha"
+
+GHZ_VERSION=${GHZ_VERSION:-v0.120.0}
+ghz_root=$CACHE/ghz-$GHZ_VERSION
+if [[ ! -x $ghz_root/bin/ghz ]] && command -v go >/dev/null; then
+    mkdir -p "$CACHE"
+    echo "bench/setup.sh: building ghz $GHZ_VERSION into $ghz_root (once)" >&2
+    rm -rf "$ghz_root.partial"
+    GOBIN=$ghz_root.partial/bin nice -n 10 go install "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION" >&2
+    rm -rf "$ghz_root"
+    mv "$ghz_root.partial" "$ghz_root"
+fi
+echo "GHZ=$ghz_root/bin/ghz"

@@ -64,6 +64,7 @@ complete -c hale -n "__fish_hale_using_subcommand new" -l network-timeout -d 'Ho
 complete -c hale -n "__fish_hale_using_subcommand new" -l force -d 'Write into a non-empty folder, replacing the generated files there'
 complete -c hale -n "__fish_hale_using_subcommand new" -l dry-run -d 'List the files that would be written, and write nothing'
 complete -c hale -n "__fish_hale_using_subcommand new" -l no-tidy -d 'Do not run `go mod tidy` after writing'
+complete -c hale -n "__fish_hale_using_subcommand new" -l grpc -d 'Add a gRPC API beside the HTTP one, on the same port: api/NAME/v1/NAME.proto, its generated Go code, and the gRPC server with health, metrics and interceptors'
 complete -c hale -n "__fish_hale_using_subcommand new" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand new" -s v -l verbose -d 'Print more detail (repeat for more)'
 complete -c hale -n "__fish_hale_using_subcommand new" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -360,6 +361,8 @@ complete -c hale -n "__fish_hale_using_subcommand load" -s X -l method -d 'HTTP 
 complete -c hale -n "__fish_hale_using_subcommand load" -s H -l header -d 'Request header "Name: value" (repeatable)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l body -d 'Request body' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l body-file -d 'Request body read from a file' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -l grpc -d 'Send unary gRPC calls of this method (PACKAGE.SERVICE/METHOD) over HTTP/2 instead of HTTP requests; --body is the request message in JSON [default: {}]' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l proto -d 'The .proto file that defines --grpc\'s method (imports resolved beside it)' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -s c -l concurrency -d 'Closed model: connections (workers); open model: most requests in flight' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s r -l rate -d 'Open model: target requests per second' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l arrivals -d 'Open model arrivals' -r -f -a "constant\t'Evenly spaced at 1/rate'

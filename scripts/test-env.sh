@@ -197,6 +197,7 @@ HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/manifests.sh" >>"$STATE/
 HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/openapi.sh" >>"$STATE/env"
 HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/ci.sh" >>"$STATE/env"
 HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/rust.sh" >>"$STATE/env"
+HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/grpc.sh" >>"$STATE/env"
 HALE_TEST_STATE=$STATE "$(dirname "$0")/kube-env.sh" || die "the Kubernetes control plane did not start"
 log "ready; environment in $STATE/env"
 cat "$STATE/env"

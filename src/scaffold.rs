@@ -2,7 +2,7 @@
 //! in the binary, or a user's own set) and write it to disk all at once or not at all.
 //!
 //! Template rules: a file whose name ends in `.tera` is rendered with [`TemplateContext`] and
-//! loses the suffix; any other file is copied as-is. A path segment `_name_` becomes the service
+//! loses the suffix; any other file is copied as-is. `_name_` in a path becomes the service
 //! name (`cmd/_name_/main.go.tera` → `cmd/orders/main.go`).
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
@@ -13,6 +13,7 @@ use sha2::Digest as _;
 
 use crate::names::NameError;
 
+pub mod grpc;
 pub mod lock;
 pub mod upgrade;
 
@@ -176,6 +177,9 @@ pub struct NewOptions {
     /// The repository of hale's GitHub Action for the workflow's `uses:`; `None` takes
     /// [`BUILT_HALE_ACTION`].
     pub hale_action: Option<String>,
+    /// Add the gRPC API (`api/NAME/v1/NAME.proto`, its generated code, the gRPC server) beside
+    /// the HTTP one, on the same port.
+    pub grpc: bool,
 }
 
 /// The values every template sees.
@@ -187,11 +191,16 @@ pub struct TemplateContext {
     pub module: String,
     /// A Go identifier form of the name, lowercase, no separators: `paymentgateway`.
     pub go_name: String,
+    /// The name with `_` for `-`, as protoc-gen-go spells file variables: `payment_gateway`.
+    pub snake_name: String,
     /// The example resource, plural and singular, as path segments: `orders` / `order`.
     pub resource_plural: String,
     pub resource_singular: String,
     /// The example resource's Go type name: `Order`, `PaymentGateway`.
     pub resource_type: String,
+    /// The resource type with a lowercase first letter, as protoc-gen-go-grpc unexports it:
+    /// `paymentGateway`.
+    pub resource_var: String,
     /// The builder image's Go release.
     pub go_version: String,
     /// go.mod's `toolchain`: a patched Go release ([`GO_TOOLCHAIN`]).
@@ -206,6 +215,12 @@ pub struct TemplateContext {
     /// (`OWNER/REPO`); empty when none is known, and the workflow installs hale from
     /// `vars.HALE_RELEASE_URL` instead.
     pub hale_action: String,
+    /// Whether the service also serves gRPC (`hale new --grpc`): the gRPC templates wrap
+    /// themselves in `{% if grpc %}`.
+    pub grpc: bool,
+    /// protoc-gen-go's serialized descriptor of the rendered `.proto` (see [`grpc`]); empty
+    /// without `grpc`.
+    pub grpc_raw_desc: String,
 }
 
 /// One file to write, relative to the project root.
@@ -336,6 +351,13 @@ impl TemplateContext {
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("example.com/{name}")),
             go_name: name.replace('-', ""),
+            snake_name: name.replace('-', "_"),
+            resource_var: {
+                let mut cs = resource_type.chars();
+                cs.next()
+                    .map(|c| c.to_ascii_lowercase().to_string() + cs.as_str())
+                    .unwrap_or_default()
+            },
             resource_plural: plural,
             resource_singular: if singular.is_empty() {
                 "item".into()
@@ -351,6 +373,8 @@ impl TemplateContext {
                 .filter(|a| validate_action(a).is_ok())
                 .unwrap_or_default()
                 .to_string(),
+            grpc: false,
+            grpc_raw_desc: String::new(),
         }
     }
 }
@@ -492,7 +516,8 @@ fn output_path(template: &Path, name: &str) -> Result<(PathBuf, bool), ScaffoldE
         match comp {
             Component::Normal(seg) => {
                 let seg = seg.to_string_lossy();
-                out.push(if seg == "_name_" { name } else { seg.as_ref() });
+                // `_name_` anywhere in a segment: `api/_name_/v1/_name_.proto.tera`.
+                out.push(seg.replace("_name_", name));
             }
             _ => {
                 return Err(refuse!(
@@ -549,10 +574,14 @@ pub fn render(
         version,
         digest: format!("sha256:{}", hex::encode(set_hash.finalize())),
     };
-    let tera_ctx = tera::Context::from_serialize(context)
-        .map_err(|e| refuse!(Templates, "building the template context: {e}"))?;
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
+    let mut context = context.clone();
+    if context.grpc {
+        context.grpc_raw_desc = grpc_raw_desc(&mut tera, &context, &files, &origin)?;
+    }
+    let tera_ctx = tera::Context::from_serialize(&context)
+        .map_err(|e| refuse!(Templates, "building the template context: {e}"))?;
     let mut rendered = Vec::with_capacity(files.len());
     for (rel, bytes) in files {
         if rel == Path::new(SET_FILE) {
@@ -602,6 +631,40 @@ pub fn render(
     Ok((set, rendered))
 }
 
+/// The gRPC variant's descriptor: the set's `.proto` template rendered on its own first, since
+/// the generated Go code embeds what it compiles to.
+fn grpc_raw_desc(
+    tera: &mut tera::Tera,
+    context: &TemplateContext,
+    files: &[(PathBuf, Vec<u8>)],
+    origin: &str,
+) -> Result<String, ScaffoldError> {
+    let Some((_, bytes)) = files
+        .iter()
+        .find(|(rel, _)| rel == Path::new(grpc::PROTO_TEMPLATE))
+    else {
+        return Err(refuse!(
+            Templates,
+            "{origin} has no {} for the gRPC service",
+            grpc::PROTO_TEMPLATE
+        ));
+    };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| refuse!(Templates, "{origin}/{}: not UTF-8", grpc::PROTO_TEMPLATE))?;
+    let ctx = tera::Context::from_serialize(context)
+        .map_err(|e| refuse!(Templates, "building the template context: {e}"))?;
+    let source = tera.render_str(text, &ctx).map_err(|e| {
+        refuse!(
+            Templates,
+            "{origin}/{}: {}",
+            grpc::PROTO_TEMPLATE,
+            describe_tera_error(&e)
+        )
+    })?;
+    let descriptor = grpc::file_descriptor(&grpc::proto_path(&context.name), &source)?;
+    Ok(grpc::go_raw_descriptor(&descriptor))
+}
+
 /// Render the whole project in memory. Nothing touches the disk here.
 pub fn plan(opts: &NewOptions) -> Result<Plan, ScaffoldError> {
     validate_name(&opts.name)?;
@@ -610,6 +673,7 @@ pub fn plan(opts: &NewOptions) -> Result<Plan, ScaffoldError> {
     }
     let mut context = TemplateContext::new(&opts.name, opts.module.as_deref());
     context.ci = opts.ci;
+    context.grpc = opts.grpc;
     if let Some(action) = &opts.hale_action {
         validate_action(action)?;
         context.hale_action = action.clone();
@@ -826,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:e21671c492ccdb9c8e64b9874e4b4fd37701b5ead75ed79a8b0fde35b43ecf7e",
+        "sha256:038765e75b679bb026937750df6e8803dc0819c63139ab3e89238fe09f7388d4",
     );
 
     #[test]

@@ -63,6 +63,18 @@ pub struct LoadArgs {
     /// Request body read from a file.
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
+    /// Send unary gRPC calls of this method (PACKAGE.SERVICE/METHOD) over HTTP/2 instead of
+    /// HTTP requests; --body is the request message in JSON [default: {}].
+    #[arg(
+        long,
+        value_name = "METHOD",
+        requires = "proto",
+        conflicts_with_all = ["path", "headers"]
+    )]
+    pub grpc: Option<String>,
+    /// The .proto file that defines --grpc's method (imports resolved beside it).
+    #[arg(long, value_name = "FILE", requires = "grpc")]
+    pub proto: Option<PathBuf>,
     /// Closed model: connections (workers); open model: most requests in flight.
     #[arg(short, long, value_name = "N")]
     pub concurrency: Option<usize>,

@@ -52,12 +52,39 @@ pub(super) fn request(args: &LoadArgs) -> anyhow::Result<LoadRequest> {
         ),
         (None, None) => Bytes::new(),
     };
+    let grpc = match (&args.grpc, &args.proto) {
+        (Some(method), Some(proto)) => {
+            let https_url = args
+                .url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"));
+            if https_url
+                || args.scheme == Some(targets::Scheme::Https)
+                || args.insecure
+                || args.cacert.is_some()
+            {
+                return Err(crate::exit::NotImplemented("load --grpc over TLS").into());
+            }
+            let source = crate::userfile::read_to_string(proto, crate::userfile::Limit::SOURCE)
+                .map_err(|e| usage!("--proto {}: {e}", proto.display()))?;
+            let json = if body.is_empty() {
+                "{}"
+            } else {
+                std::str::from_utf8(&body).map_err(|_| usage!("--body is not UTF-8 JSON"))?
+            };
+            let call = crate::load::grpc::GrpcCall::build(proto, &source, method, json)
+                .map_err(|e| usage!("{e}"))?;
+            Some(call)
+        }
+        _ => None,
+    };
     let path = match (&args.path, &args.url) {
         (Some(p), _) => p.clone(),
         (None, Some(u)) => targets::url_path(u)?,
         (None, None) => "/".into(),
     };
     Ok(LoadRequest {
+        grpc,
         method: args.method.clone(),
         path,
         headers: args.headers.clone(),
@@ -158,6 +185,9 @@ pub struct ClusterArgs {
 /// The on-cluster job from the flags; what the cluster path cannot do yet is refused here.
 pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Result<ClusterJob> {
     let c = &args.cluster;
+    if args.grpc.is_some() {
+        return Err(crate::exit::NotImplemented("load --grpc --on-cluster").into());
+    }
     let Some(service) = &args.service else {
         return Err(usage!(
             "--on-cluster needs a SERVICE: the name of a Kubernetes Service"

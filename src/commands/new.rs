@@ -33,6 +33,10 @@ pub struct NewArgs {
     /// (.gitlab-ci.yml) or none.
     #[arg(long, value_enum, value_name = "SYSTEM", default_value_t = CiSystem::Github)]
     pub ci: CiSystem,
+    /// Add a gRPC API beside the HTTP one, on the same port: api/NAME/v1/NAME.proto, its
+    /// generated Go code, and the gRPC server with health, metrics and interceptors.
+    #[arg(long)]
+    pub grpc: bool,
 }
 
 /// `--output json` document (docs/json/new.md).
@@ -56,6 +60,7 @@ pub async fn run(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
         templates: args.templates,
         ci: args.ci,
         hale_action: super::upgrade::hale_action_env(),
+        grpc: args.grpc,
     };
     let plan = scaffold::plan(&opts)?;
     let root = plan.root.clone();

@@ -581,6 +581,7 @@ fn write_dockerfile(dir: &Path, name: &str, out: &dyn Reporter) -> Result<(), Bu
         templates: None,
         ci: crate::scaffold::CiSystem::None,
         hale_action: None,
+        grpc: false,
     })?;
     let file = |wanted: &str| {
         plan.files

@@ -1,13 +1,14 @@
 //! One attempt on one instance: the worker's reusable timeout timer, its kept-alive
 //! connection to the instance, and the response attributed to the instance (status class,
 //! `X-Instance-ID` cross-check).
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::HeaderValue;
 
 use super::shared::Slot;
 use super::worker::Worker;
-use super::{http1, ErrorKind};
+use super::{grpc, http1, ErrorKind};
 
 /// The result of one attempt on one instance.
 pub(super) enum Attempt {
@@ -58,6 +59,9 @@ impl Worker {
         slot: &Slot,
         hash_value: Option<&HeaderValue>,
     ) -> Result<Attempt, ErrorKind> {
+        if self.shared.options.grpc.is_some() {
+            return self.grpc_exchange(slot).await;
+        }
         if self.connections.len() <= slot.index {
             self.connections.resize_with(slot.index + 1, || None);
         }
@@ -116,5 +120,49 @@ impl Worker {
                 Err(_) => return Err(ErrorKind::Transport),
             }
         }
+    }
+
+    /// One unary gRPC call on the worker's HTTP/2 connection to `slot`, opened on first use
+    /// and dropped when it breaks (a GOAWAY, a reset, a killed instance).
+    async fn grpc_exchange(&mut self, slot: &Slot) -> Result<Attempt, ErrorKind> {
+        let shared = Arc::clone(&self.shared);
+        let Some(call) = &shared.options.grpc else {
+            return Err(ErrorKind::Transport);
+        };
+        if slot.tls.is_some() {
+            // gRPC over TLS is not built yet: an HTTPS instance counts as a TLS failure.
+            return Err(ErrorKind::Tls);
+        }
+        if self.grpc_connections.len() <= slot.index {
+            self.grpc_connections.resize_with(slot.index + 1, || None);
+        }
+        let expect_id = slot.check_id.then_some(slot.id.as_bytes());
+        let mut resent = false;
+        let answer = loop {
+            let mut connection = match self.grpc_connections[slot.index].take() {
+                Some(c) => c,
+                None => {
+                    let opened = grpc::Connection::open(slot.addr).await?;
+                    self.report.totals.connections += 1;
+                    opened
+                }
+            };
+            match connection.call(&slot.authority, call, expect_id).await {
+                Ok(answer) => {
+                    self.grpc_connections[slot.index] = Some(connection);
+                    break answer;
+                }
+                // A connection the server is closing (GOAWAY after a graceful stop began, an
+                // idle timeout): the call never reached it, so it goes once more on a new one.
+                Err(grpc::CallError::Stale) if !resent => resent = true,
+                Err(_) => return Err(ErrorKind::Transport),
+            }
+        };
+        Ok(match grpc::classify(answer.code) {
+            Some(kind) => Attempt::Failed(kind),
+            None => Attempt::Ok {
+                id_mismatch: answer.id_mismatch,
+            },
+        })
     }
 }

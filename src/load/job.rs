@@ -162,8 +162,14 @@ pub async fn prepare(job: Job) -> Result<Prepared, JobError> {
         kind: kind.into(),
         service,
         registry,
-        method: options.method.to_string(),
-        path: options.path.clone(),
+        method: match &options.grpc {
+            Some(_) => "gRPC".to_string(),
+            None => options.method.to_string(),
+        },
+        path: options
+            .grpc
+            .as_ref()
+            .map_or_else(|| options.path.clone(), |call| call.path.clone()),
     };
     let asks_tls = job.cacert.is_some() || job.insecure;
     let (targets, target_info, any_https) = match &job.target {

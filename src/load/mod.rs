@@ -20,6 +20,7 @@ mod attempt;
 pub mod cluster;
 pub mod faults;
 pub mod fleet_faults;
+pub mod grpc;
 pub mod histograms;
 pub mod html;
 pub mod http1;

@@ -83,6 +83,8 @@ pub struct LoadOptions {
     /// arrivals are the whole plan's schedule, of which this shard sends every `count`-th from
     /// `index` on, so the shards' union is the requested schedule.
     pub shard: Option<Shard>,
+    /// `--grpc`: every request is this unary gRPC call over HTTP/2 instead of HTTP/1.1.
+    pub grpc: Option<super::grpc::GrpcCall>,
 }
 
 /// One part of a plan split across processes ([`crate::load::cluster`]).
@@ -115,6 +117,7 @@ impl Default for LoadOptions {
             tick: Duration::from_millis(250),
             tls: None,
             shard: None,
+            grpc: None,
         }
     }
 }

@@ -74,6 +74,8 @@ pub struct LoadRequest {
     pub seed: u64,
     pub faults: Vec<FaultStep>,
     pub assertions: Vec<Assertion>,
+    /// `--grpc`: the call every request makes.
+    pub grpc: Option<super::grpc::GrpcCall>,
 }
 
 /// A request that does not make a run.
@@ -182,6 +184,7 @@ pub fn plan(req: LoadRequest) -> Result<LoadOptions, PlanError> {
         max_ejected: req.max_ejected,
         seed: req.seed,
         faults: req.faults,
+        grpc: req.grpc,
         ..Default::default()
     })
 }

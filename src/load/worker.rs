@@ -38,6 +38,8 @@ pub(super) struct Worker {
     pub(super) rng: SmallRng,
     pub(super) generation: Arc<Generation>,
     pub(super) connections: Vec<Option<http1::Connection>>,
+    /// `--grpc`: the HTTP/2 connection to each instance, by slot.
+    pub(super) grpc_connections: Vec<Option<super::grpc::Connection>>,
     /// Where a request with a per-request header is assembled.
     pub(super) scratch: Vec<u8>,
     /// The attempt timer, reused across requests (see [`Worker::send`]).
@@ -62,6 +64,7 @@ impl Worker {
             rng: SmallRng::seed_from_u64(seed),
             generation,
             connections: Vec::new(),
+            grpc_connections: Vec::new(),
             scratch: Vec::new(),
             timer: None,
             report: stats::WorkerReport::default(),

@@ -60,6 +60,9 @@ pub struct Inputs {
     /// the workflow installs hale from a release folder instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hale_action: Option<String>,
+    /// Whether `hale new --grpc` added the gRPC API; absent means no.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grpc: bool,
 }
 
 /// One file hale rendered.
@@ -97,6 +100,7 @@ impl Lock {
                 module: context.module.clone(),
                 ci: context.ci,
                 hale_action: Some(context.hale_action.clone()).filter(|a| !a.is_empty()),
+                grpc: context.grpc,
             },
             files,
         }

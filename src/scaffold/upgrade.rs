@@ -149,6 +149,7 @@ pub fn plan(opts: &UpgradeOptions) -> Result<Upgrade, ScaffoldError> {
     let old = Lock::read(root)?;
     let mut context = TemplateContext::new(&old.inputs.name, Some(&old.inputs.module));
     context.ci = old.inputs.ci;
+    context.grpc = old.inputs.grpc;
     // The action the service was made with stays, unless a new one is asked for; a lock
     // without one keeps installing from a release folder even when this build knows an action,
     // so an upgrade never changes how the pipeline gets hale unasked.

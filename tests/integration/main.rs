@@ -13,6 +13,7 @@ mod cli;
 mod deploy;
 mod fleet;
 mod fleet_docker;
+mod grpc;
 mod hostile;
 mod kube;
 mod kube_node;

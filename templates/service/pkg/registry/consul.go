@@ -118,6 +118,7 @@ type consulCheck struct {
 	CheckID                        string `json:"CheckID"`
 	Name                           string `json:"Name"`
 	HTTP                           string `json:"HTTP,omitempty"`
+	GRPC                           string `json:"GRPC,omitempty"`
 	Interval                       string `json:"Interval,omitempty"`
 	Timeout                        string `json:"Timeout,omitempty"`
 	TTL                            string `json:"TTL,omitempty"`
@@ -153,6 +154,17 @@ func (c *consulRegistry) register(ctx context.Context, inst Instance) error {
 			// Consul's first probe (staggered up to one interval) would otherwise hide a
 			// healthy new instance for up to 5 s.
 			Status:                         "passing",
+			DeregisterCriticalServiceAfter: consulDeregisterCriticalAfter,
+		})
+	}
+	if inst.GRPCCheck != "" {
+		svc.Checks = append(svc.Checks, consulCheck{
+			CheckID:                        inst.ID + ":grpc",
+			Name:                           "gRPC health " + inst.GRPCCheck,
+			GRPC:                           net.JoinHostPort(inst.Address, strconv.Itoa(inst.Port)) + "/" + inst.GRPCCheck,
+			Interval:                       "5s",
+			Timeout:                        "2s",
+			Status:                         "passing", // as the HTTP check, for the same reason
 			DeregisterCriticalServiceAfter: consulDeregisterCriticalAfter,
 		})
 	}

@@ -51,6 +51,9 @@ type Instance struct {
 	Meta map[string]string
 	// Check is the HTTP health path (e.g. "/healthz") Consul polls; empty means no HTTP check.
 	Check string
+	// GRPCCheck is the grpc.health.v1 service name Consul checks on the same address and port
+	// (a gRPC check beside the HTTP one); empty means no gRPC check.
+	GRPCCheck string
 	// TTL is how long the instance survives without a heartbeat; 0 means DefaultTTL. Watch
 	// fills it only for file registries, whose entries record it.
 	TTL time.Duration
@@ -479,7 +482,7 @@ func equalInstances(a, b []Instance) bool {
 	for i := range a {
 		x, y := a[i], b[i]
 		if x.Name != y.Name || x.ID != y.ID || x.Address != y.Address || x.Port != y.Port ||
-			x.Check != y.Check || x.TTL != y.TTL || len(x.Tags) != len(y.Tags) || len(x.Meta) != len(y.Meta) {
+			x.Check != y.Check || x.GRPCCheck != y.GRPCCheck || x.TTL != y.TTL || len(x.Tags) != len(y.Tags) || len(x.Meta) != len(y.Meta) {
 			return false
 		}
 		for j := range x.Tags {

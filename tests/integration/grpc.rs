@@ -1,0 +1,555 @@
+//! `hale new --grpc`: the generated gRPC service builds, passes gofmt, vet, golangci-lint and its
+//! race tests, its committed Go code is what its own generator (`make proto`) writes, and a
+//! running instance answers grpc.health.v1 SERVING, then NOT_SERVING on SIGTERM while its
+//! listener still accepts, then stops. `hale load --grpc` against a `hale up` fleet of it.
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common;
+
+/// Run go in `dir` and fail the test with its output unless it succeeds.
+fn go(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new("go")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("running go");
+    assert!(
+        out.status.success(),
+        "go {} failed in {}:\n{}{}",
+        args.join(" "),
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `hale new NAME --grpc` into a fresh folder under `tmp`.
+fn generate(tmp: &Path, name: &str) -> std::path::PathBuf {
+    let dir = tmp.join(name);
+    let out = common::hale(tmp)
+        .args(["new", name, "--grpc", "--no-tidy", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale new --grpc");
+    dir
+}
+
+/// grpc.health.v1.Health/Check for `service` over HTTP/2 with prior knowledge (as gRPC
+/// clients speak to a plain-text port): the serving status (1 SERVING, 2 NOT_SERVING).
+async fn health_check(addr: &str, service: &str) -> Result<u64, String> {
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (client, conn) = h2::client::handshake(tcp)
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(conn);
+    let mut client = client.ready().await.map_err(|e| e.to_string())?;
+    let request = http::Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    // HealthCheckRequest { service = 1 }, behind gRPC's 5-byte frame prefix.
+    let mut message = vec![0x0a, service.len() as u8];
+    message.extend_from_slice(service.as_bytes());
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    let (response, mut send) = client
+        .send_request(request, false)
+        .map_err(|e| e.to_string())?;
+    send.send_data(frame.into(), true)
+        .map_err(|e| e.to_string())?;
+    let response = response.await.map_err(|e| e.to_string())?;
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        bytes.extend_from_slice(&chunk);
+    }
+    let trailers = body.trailers().await.map_err(|e| e.to_string())?;
+    let code = trailers
+        .as_ref()
+        .and_then(|t| t.get("grpc-status"))
+        .map(|v| v.to_str().unwrap_or("").to_string());
+    if code.as_deref() != Some("0") {
+        return Err(format!("grpc-status {code:?}"));
+    }
+    // HealthCheckResponse { status = 1 (enum) }: absent means UNKNOWN (0).
+    Ok(match bytes.get(5..) {
+        Some([0x08, status, ..]) => u64::from(*status),
+        _ => 0,
+    })
+}
+
+#[test]
+fn the_grpc_service_is_gofmt_clean_vets_and_passes_its_race_tests() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    for file in [
+        "api/orders/v1/orders.proto",
+        "api/orders/v1/orders.pb.go",
+        "api/orders/v1/orders_grpc.pb.go",
+        "internal/grpcserver/server.go",
+        "tools/protogen/go.mod",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} not generated");
+    }
+    let unformatted = go(&dir, &["fmt", "./..."]);
+    assert!(
+        unformatted.stdout.is_empty(),
+        "go fmt changed {}",
+        String::from_utf8_lossy(&unformatted.stdout)
+    );
+    go(&dir, &["mod", "tidy", "-diff"]);
+    go(&dir, &["vet", "./..."]);
+    go(&dir, &["test", "-race", "-count=1", "./..."]);
+    // golangci-lint with the project's .golangci.yml (its standard set includes staticcheck).
+    if let Some(lint) = common::service(common::Service::GolangciLint) {
+        let out = Command::new(lint)
+            .args(["run", "./..."])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        common::assert_success(&out, "golangci-lint run");
+    }
+}
+
+/// The committed generated code is byte for byte what the project's own generator writes from
+/// the .proto, for a hyphenated name too (file variables, package and type names derive from it).
+#[test]
+fn the_committed_code_is_what_make_proto_generates() {
+    need!(Go);
+    let tmp = common::tempdir();
+    for name in ["orders", "payment-gateway"] {
+        let dir = generate(tmp.path(), name);
+        let api = dir.join(format!("api/{name}/v1"));
+        let before: Vec<(String, Vec<u8>)> = ["pb.go", "_grpc.pb.go"]
+            .iter()
+            .map(|suffix| {
+                let file = if *suffix == "pb.go" {
+                    format!("{name}.pb.go")
+                } else {
+                    format!("{name}{suffix}")
+                };
+                let bytes = std::fs::read(api.join(&file)).unwrap();
+                (file, bytes)
+            })
+            .collect();
+        go(&dir, &["-C", "tools/protogen", "run", ".", "../.."]);
+        for (file, bytes) in before {
+            let after = std::fs::read(api.join(&file)).unwrap();
+            assert!(
+                after == bytes,
+                "{name}: make proto rewrote {file}:\n{}",
+                similar::TextDiff::from_lines(
+                    &String::from_utf8_lossy(&bytes),
+                    &String::from_utf8_lossy(&after)
+                )
+                .unified_diff()
+            );
+        }
+        go(&dir, &["vet", "./..."]);
+    }
+}
+
+#[test]
+fn health_is_serving_then_not_serving_on_sigterm_before_the_listener_closes() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    let binary = dir.join("bin/orders");
+    go(
+        &dir,
+        &["build", "-o", binary.to_str().unwrap(), "./cmd/orders"],
+    );
+    let port = common::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(&binary)
+        .env_clear()
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("DRAIN_DELAY", "2s")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let service = "orders.v1.OrderService";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let serving = loop {
+        match rt.block_on(health_check(&addr, service)) {
+            Ok(1) => break true,
+            _ if Instant::now() > deadline => break false,
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    if !serving {
+        let _ = child.kill();
+        panic!("health never answered SERVING on {addr}");
+    }
+    assert_eq!(
+        rt.block_on(health_check(&addr, "")),
+        Ok(1),
+        "the server's own status"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    // Within the drain delay a new connection is still accepted and told NOT_SERVING.
+    let signalled = Instant::now();
+    let mut not_serving = None;
+    while signalled.elapsed() < Duration::from_millis(1500) {
+        if let Ok(2) = rt.block_on(health_check(&addr, service)) {
+            not_serving = Some(signalled.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let exited = (0..100).find_map(|_| {
+        let status = child.try_wait().unwrap();
+        if status.is_none() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        status
+    });
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    assert!(
+        not_serving.is_some(),
+        "health did not answer NOT_SERVING during the drain"
+    );
+    assert!(exited.is_some_and(|s| s.success()), "exit: {exited:?}");
+    // After the drain the listener is closed.
+    assert!(std::net::TcpStream::connect(&addr).is_err());
+}
+
+/// `hale up --replicas 3` of a generated gRPC service; `hale down` when dropped.
+struct GrpcFleet {
+    tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    name: String,
+}
+
+impl GrpcFleet {
+    fn up() -> GrpcFleet {
+        let tmp = common::tempdir();
+        let name = format!("g{}", std::process::id());
+        let dir = generate(tmp.path(), &name);
+        let out = common::hale(tmp.path())
+            .arg("up")
+            .arg(&dir)
+            .args(["--replicas", "3"])
+            .output()
+            .unwrap();
+        common::assert_success(&out, "hale up");
+        GrpcFleet { tmp, dir, name }
+    }
+
+    /// `hale load NAME --grpc Info ...` from the service folder, its JSON report.
+    fn load(&self, args: &[&str]) -> (std::process::Output, serde_json::Value) {
+        let proto = format!("api/{0}/v1/{0}.proto", self.name);
+        let method = format!("{}.v1.{}Service/Info", self.name, capitalized(&self.name));
+        let out = common::hale(self.tmp.path())
+            .args(["load", &self.name, "--grpc", &method, "--proto", &proto])
+            .args(args)
+            .args(["--output", "json"])
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON report ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out, report)
+    }
+}
+
+impl Drop for GrpcFleet {
+    fn drop(&mut self) {
+        let _ = common::hale(self.tmp.path())
+            .arg("down")
+            .arg(&self.dir)
+            .output();
+    }
+}
+
+/// The generated resource type of a name without '-' ending in 's' dropped: `g123` → `G123`.
+fn capitalized(name: &str) -> String {
+    let singular = name.strip_suffix('s').unwrap_or(name);
+    let mut cs = singular.chars();
+    cs.next()
+        .map(|c| c.to_ascii_uppercase().to_string() + cs.as_str())
+        .unwrap_or_default()
+}
+
+#[test]
+fn load_grpc_spreads_calls_and_loses_none_to_a_killed_or_stopping_instance() {
+    need!(Go);
+    let fleet = GrpcFleet::up();
+    let ids: Vec<String> = (1..=3).map(|n| format!("{}-{n}", fleet.name)).collect();
+    // Round robin over three healthy instances: each answers a third, attributed by the
+    // x-instance-id header with no mismatch.
+    let (out, report) = fleet.load(&["-s", "round-robin", "-c", "3", "-d", "2s"]);
+    common::assert_success(&out, "hale load --grpc");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["target"]["method"], "gRPC", "{}", report["target"]);
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(requests > 30, "{requests} calls in 2 s");
+    for id in &ids {
+        let instance = report["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} not in the report"));
+        let share = instance["share"].as_f64().unwrap();
+        assert!((0.28..0.39).contains(&share), "{id}: share {share}");
+        assert_eq!(instance["id_mismatches"], 0);
+    }
+    // One instance killed mid-run: its breaker opens and the retries land elsewhere, so no
+    // call fails.
+    let victim = &ids[1];
+    let fleet_dir = fleet.dir.to_str().unwrap().to_string();
+    let (out, report) = fleet.load(&[
+        "-s",
+        "round-robin",
+        "-c",
+        "4",
+        "-d",
+        "4s",
+        "--retries",
+        "2",
+        "--fleet",
+        &fleet_dir,
+        "--fault",
+        &format!("at=1s,kill={victim}"),
+        "--assert",
+        "errors<=0%",
+    ]);
+    common::assert_success(&out, "hale load --grpc with a kill");
+    assert_eq!(report["errors"], 0, "{}", report["timeline"]);
+    let kill = report["resilience"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "kill")
+        .unwrap()
+        .clone();
+    assert!(
+        kill["breaker_opened_after_ms"].as_f64().is_some(),
+        "the victim's breaker never opened: {kill}"
+    );
+    let others: u64 = report["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["id"] != victim.as_str())
+        .map(|i| i["ok"].as_u64().unwrap())
+        .sum();
+    assert!(others > 30, "the survivors answered {others} calls");
+    // A graceful stop (SIGTERM: NOT_SERVING, deregistration, drain, GracefulStop) costs no
+    // call either, without retries: the instance leaves the registry before its GOAWAY.
+    let ps = common::hale(fleet.tmp.path())
+        .args(["ps"])
+        .arg(&fleet.dir)
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    let ps: serde_json::Value = serde_json::from_slice(&ps.stdout).unwrap();
+    let leaving = &ids[0];
+    let pid = ps["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == leaving.as_str())
+        .and_then(|i| i["pid"].as_i64())
+        .unwrap_or_else(|| panic!("no pid for {leaving}: {ps}"));
+    let signal = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+    });
+    let (out, report) = fleet.load(&["-s", "round-robin", "-c", "4", "-d", "5s"]);
+    signal.join().unwrap().unwrap();
+    common::assert_success(&out, "hale load --grpc across a graceful stop");
+    // The instance killed above may still be listed until its registry TTL runs out, and its
+    // breaker's probes fail; the stopping instance and the survivor fail no call.
+    for id in [leaving, &ids[2]] {
+        let instance = report["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id.as_str())
+            .unwrap();
+        let failed: u64 = instance["errors"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(failed, 0, "{id}: {instance}\n{}", report["timeline"]);
+        assert!(instance["ok"].as_u64().unwrap() > 0, "{id}: {instance}");
+    }
+    assert!(
+        report["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "removed" && e["instance"] == leaving.as_str()),
+        "{leaving} never left the registry: {}",
+        report["timeline"]
+    );
+}
+
+#[test]
+fn load_grpc_refuses_an_unknown_method_and_tls_in_one_line() {
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    let out = common::hale(tmp.path())
+        .args([
+            "load",
+            "--endpoints",
+            "127.0.0.1:1",
+            "--grpc",
+            "orders.v1.OrderService/Nope",
+            "--proto",
+            "api/orders/v1/orders.proto",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("orders.v1.OrderService/Info"),
+        "the known methods are named: {stderr}"
+    );
+    // gRPC over TLS is not built: refused before anything is sent, not run as TLS failures.
+    let out = common::hale(tmp.path())
+        .args([
+            "load",
+            "--url",
+            "https://127.0.0.1:1/",
+            "--grpc",
+            "orders.v1.OrderService/Info",
+            "--proto",
+            "api/orders/v1/orders.proto",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not implemented"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// hale.lock records `grpc`, so `hale upgrade` renders the same gRPC files: on a fresh service
+/// every file is unchanged and none is added or removed.
+#[test]
+fn upgrade_of_a_grpc_service_keeps_its_grpc_files() {
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    let lock = std::fs::read_to_string(dir.join("hale.lock")).unwrap();
+    assert!(lock.contains("grpc = true"), "{lock}");
+    let out = common::hale(tmp.path())
+        .args(["--output", "json", "upgrade"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale upgrade");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["updated", "added", "removed", "merged", "conflicted"] {
+        let list = doc[key].as_array().map_or(0, Vec::len);
+        assert_eq!(list, 0, "{key}: {doc}");
+    }
+    let unchanged = doc["unchanged"].to_string();
+    assert!(
+        unchanged.contains("api/orders/v1/orders.pb.go"),
+        "{unchanged}"
+    );
+}
+
+/// In Consul the instance has a gRPC check (grpc.health.v1 on its own port, through the mux)
+/// beside the HTTP one, and Consul's own probe of it passes.
+#[test]
+fn consul_checks_grpc_health_on_the_service_port() {
+    let _go = need!(Go);
+    let consul = need!(Consul);
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    let binary = dir.join("bin/orders");
+    go(
+        &dir,
+        &["build", "-o", binary.to_str().unwrap(), "./cmd/orders"],
+    );
+    let port = common::free_port();
+    let id = format!("orders-grpc-{}-{port}", std::process::id());
+    let mut child = Command::new(&binary)
+        .env_clear()
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("ADVERTISE_ADDR", "127.0.0.1")
+        .env("INSTANCE_ID", &id)
+        .env("REGISTRY", format!("consul://{consul}"))
+        .env("DRAIN_DELAY", "100ms")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let checks_url = format!("http://{consul}/v1/agent/checks");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // Consul sets a check's Output once it has probed it (the registration's "passing" has none).
+    let mut last = serde_json::Value::Null;
+    let probed = loop {
+        if let Ok(resp) = reqwest::blocking::get(&checks_url) {
+            if let Ok(checks) = resp.json::<serde_json::Value>() {
+                last = checks[format!("{id}:grpc")].clone();
+                if last["Status"] == "passing"
+                    && last["Output"].as_str().is_some_and(|o| !o.is_empty())
+                {
+                    break true;
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let _ = child.wait();
+    assert!(probed, "Consul never passed the gRPC check: {last}");
+    assert_eq!(last["Type"], "grpc", "{last}");
+    assert!(
+        last["Output"]
+            .as_str()
+            .unwrap()
+            .contains("orders.v1.OrderService"),
+        "{last}"
+    );
+}
