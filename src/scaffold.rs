@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:038765e75b679bb026937750df6e8803dc0819c63139ab3e89238fe09f7388d4",
+        "sha256:abb6a493d0200395f96438d900676bd7de5eb9473aa06a3d0b2c55bf0ccdee13",
     );
 
     #[test]
