@@ -21,11 +21,16 @@ impl Stop {
     }
 
     /// A stop signal that SIGINT (Ctrl-C) and SIGTERM trigger. Call once, inside the runtime.
+    ///
+    /// The handlers are installed before this returns: a signal that arrives while the command
+    /// is still starting stops it (exit 130) instead of killing the process with the default
+    /// action, which would skip every cleanup.
     pub fn on_signals() -> Self {
         let stop = Stop::new();
         let armed = stop.clone();
+        let signals = Signals::install();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.recv().await;
             armed.by_signal.store(true, Ordering::SeqCst);
             armed.token.cancel();
         });
@@ -61,17 +66,34 @@ impl Stop {
     }
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+/// SIGINT and SIGTERM, registered with the runtime at once (tokio's `ctrl_c()` registers only
+/// when first polled, which is too late for a signal sent right after start).
+struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn recv(mut self) {
+        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
             }
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            () = next(&mut self.interrupt) => {}
+            () = next(&mut self.terminate) => {}
         }
     }
 }
@@ -89,6 +111,17 @@ mod tests {
         child.stopped().await;
         assert!(child.is_stopped());
         assert!(!stop.by_signal());
+    }
+
+    #[tokio::test]
+    async fn a_signal_sent_right_after_arming_stops_instead_of_killing() {
+        let stop = Stop::on_signals();
+        // No yield between arming and the signal: the handler must already be in place.
+        nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), stop.stopped())
+            .await
+            .expect("the stop fires");
+        assert!(stop.by_signal());
     }
 
     #[tokio::test]

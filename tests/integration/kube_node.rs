@@ -257,7 +257,9 @@ fn a_generated_service_runs_on_the_real_node_and_rolls_out_under_load_without_er
     assert_ne!(second, first);
     let load = svc
         .hale()
-        .args(["load", "--url", &format!("http://{ip}:8080/readyz")])
+        // A business route, as users' traffic is: /readyz turns 503 on purpose when the drain
+        // starts, so a request that reaches a stopping pod just then is answered "not ready".
+        .args(["load", "--url", &format!("http://{ip}:8080/v1/orders")])
         .args(["--duration", "40s", "-c", "4", "--output", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
