@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:abb6a493d0200395f96438d900676bd7de5eb9473aa06a3d0b2c55bf0ccdee13",
+        "sha256:4535f52317c8435ac21f9d96c21a47f1ee0cd766fc4dd48148d9219a16b43d43",
     );
 
     #[test]

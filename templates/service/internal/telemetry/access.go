@@ -1,0 +1,216 @@
+package telemetry
+
+import (
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// AccessLog writes the access line, one per request, as the same JSON object the service's
+// slog logger would write for
+//
+//	logger.LogAttrs(ctx, level, "request", method, route, path, status, bytes, duration_ms,
+//	    remote, request_id[, trace_id, span_id])
+//
+// in either LOG_FORMAT, with the logger's own attributes (service, instance) in the same
+// place. It is encoded by hand because it is the one line written for every request: through
+// slog it costs a slog.Record whose ten attributes spill out of the five it holds inline, a
+// handler state, and json.Marshal for the float duration_ms. Here it is one pooled buffer and
+// one Write. Every other line goes through slog (NewLogger); a test holds the two to the same
+// output.
+type AccessLog struct {
+	w     io.Writer
+	level slog.Leveler
+	ecs   bool
+	// attrs is the logger's own attributes, encoded once: `,"service":"orders",…`.
+	attrs []byte
+	bufs  sync.Pool
+}
+
+// AccessEntry is one finished request.
+type AccessEntry struct {
+	Method    string
+	Route     string
+	Path      string
+	Status    int
+	Bytes     int64
+	Duration  time.Duration
+	Remote    string
+	RequestID string
+	// TraceID and SpanID are left out of the line when empty (no valid span).
+	TraceID string
+	SpanID  string
+}
+
+// NewAccessLog returns the access line writer for w, at level and above, in format
+// (LogFormatJSON or LogFormatECS), carrying the logger's attributes: key, value pairs as
+// given to slog.Logger.With (service, instance). w must take each line in one Write, as the
+// logger's does: share a LineWriter between the two.
+func NewAccessLog(w io.Writer, level slog.Leveler, format string, keyValues ...string) *AccessLog {
+	a := &AccessLog{w: w, level: level, ecs: format == LogFormatECS}
+	if a.ecs {
+		a.attrs = appendString(append(a.attrs, `,"ecs.version":`...), ECSVersion)
+	}
+	for i := 0; i+1 < len(keyValues); i += 2 {
+		a.attrs = a.appendKey(a.attrs, keyValues[i])
+		a.attrs = appendString(a.attrs, keyValues[i+1])
+	}
+	a.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	return a
+}
+
+// Enabled reports whether a line at level is written.
+func (a *AccessLog) Enabled(level slog.Level) bool {
+	return a != nil && level >= a.level.Level()
+}
+
+// Write writes e's line at level (callers check Enabled first). A failed write is dropped, as
+// slog drops it.
+func (a *AccessLog) Write(level slog.Level, e *AccessEntry) {
+	bp := a.bufs.Get().(*[]byte)
+	b := a.encode((*bp)[:0], time.Now(), level, e)
+	_, _ = a.w.Write(b)
+	if cap(b) <= 64<<10 {
+		*bp = b
+		a.bufs.Put(bp)
+	}
+}
+
+func (a *AccessLog) encode(b []byte, now time.Time, level slog.Level, e *AccessEntry) []byte {
+	if a.ecs {
+		b = append(b, `{"@timestamp":"`...)
+		b = now.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+		b = append(b, `","log.level":`...)
+		b = appendString(b, ecsLevel(level))
+		b = append(b, `,"message":"request"`...)
+	} else {
+		b = append(b, `{"time":"`...)
+		b = now.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `","level":`...)
+		b = appendString(b, level.String())
+		b = append(b, `,"msg":"request"`...)
+	}
+	b = append(b, a.attrs...)
+	b = appendString(a.appendKey(b, "method"), e.Method)
+	b = appendString(a.appendKey(b, "route"), e.Route)
+	b = appendString(a.appendKey(b, "path"), e.Path)
+	b = strconv.AppendInt(a.appendKey(b, "status"), int64(e.Status), 10)
+	b = strconv.AppendInt(a.appendKey(b, "bytes"), e.Bytes, 10)
+	if a.ecs {
+		// ECS durations are integer nanoseconds, of the millisecond figure slog would log.
+		ms := float64(e.Duration.Microseconds()) / 1000
+		b = strconv.AppendInt(append(b, `,"event.duration":`...), int64(ms*float64(time.Millisecond)), 10)
+	} else {
+		// encoding/json's form for a float in [1e-6, 1e21) or 0, which every duration is.
+		b = strconv.AppendFloat(append(b, `,"duration_ms":`...), float64(e.Duration.Microseconds())/1000, 'f', -1, 64)
+	}
+	b = appendString(a.appendKey(b, "remote"), e.Remote)
+	b = appendString(a.appendKey(b, "request_id"), e.RequestID)
+	if e.TraceID != "" {
+		b = appendString(a.appendKey(b, "trace_id"), e.TraceID)
+		b = appendString(a.appendKey(b, "span_id"), e.SpanID)
+	}
+	return append(b, "}\n"...)
+}
+
+// ecsLevel is the level's name as the ECS format writes it, without allocating for the four
+// named levels.
+func ecsLevel(l slog.Level) string {
+	switch l {
+	case slog.LevelDebug:
+		return "debug"
+	case slog.LevelInfo:
+		return "info"
+	case slog.LevelWarn:
+		return "warn"
+	case slog.LevelError:
+		return "error"
+	}
+	return strings.ToLower(l.String())
+}
+
+// appendKey appends `,"key":` with the key's name in the log format.
+func (a *AccessLog) appendKey(b []byte, key string) []byte {
+	if a.ecs {
+		if name, ok := ecsNames[key]; ok {
+			key = name
+		}
+	}
+	b = appendString(append(b, ','), key)
+	return append(b, ':')
+}
+
+// appendString appends s as a JSON string, escaped as slog's JSON handler escapes it
+// (encoding/json's rules with HTML characters kept).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, `\u00`...)
+				b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, `\u202`...)
+			b = append(b, hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// LineWriter serialises whole Writes to w, so the logger's lines and the access lines never
+// interleave whatever w is.
+type LineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewLineWriter wraps w.
+func NewLineWriter(w io.Writer) *LineWriter { return &LineWriter{w: w} }
+
+// Write writes p to w in one call, under the lock.
+func (l *LineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,158 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// viaSlog is the access line as the service's slog logger writes it: the specification
+// AccessLog is held to.
+func viaSlog(w *bytes.Buffer, format string, level slog.Level, e AccessEntry) {
+	logger := NewLogger(w, slog.LevelDebug, format).With("service", "orders", "instance", "orders-1")
+	attrs := []slog.Attr{
+		slog.String("method", e.Method),
+		slog.String("route", e.Route),
+		slog.String("path", e.Path),
+		slog.Int("status", e.Status),
+		slog.Int64("bytes", e.Bytes),
+		slog.Float64("duration_ms", float64(e.Duration.Microseconds())/1000),
+		slog.String("remote", e.Remote),
+		slog.String("request_id", e.RequestID),
+	}
+	if e.TraceID != "" {
+		attrs = append(attrs, slog.String("trace_id", e.TraceID), slog.String("span_id", e.SpanID))
+	}
+	logger.LogAttrs(context.Background(), level, "request", attrs...)
+}
+
+var timestamp = regexp.MustCompile(`^\{"(time|@timestamp)":"([^"]*)"`)
+
+func TestAccessLineIsTheLineSlogWritesInBothFormats(t *testing.T) {
+	entries := []AccessEntry{
+		{Method: "GET", Route: "GET /{$}", Path: "/", Status: 200, Bytes: 57, Duration: 1234567 * time.Nanosecond,
+			Remote: "127.0.0.1:50312", RequestID: "0f8fad5b-d9cb-469f-a165-70867728950e",
+			TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7"},
+		{Method: "POST", Route: "POST /v1/orders", Path: "/v1/orders", Status: 503, Bytes: 0, Duration: 0,
+			Remote: "[::1]:1", RequestID: "r"},
+		{Method: "BREW", Route: "unmatched", Path: "/a\"b\\c\n\r\t\x01\x7f<&>\u2028\u2029é\xff/日本", Status: 404,
+			Bytes: 1 << 40, Duration: 90 * time.Second, Remote: "", RequestID: ""},
+		{Method: "GET", Route: "GET /healthz", Path: "/healthz", Status: 200, Duration: 999 * time.Nanosecond},
+		{Method: "GET", Route: "GET /healthz", Path: "/healthz", Status: 200, Duration: 1500 * time.Microsecond},
+	}
+	for _, format := range LogFormats {
+		for _, level := range []slog.Level{slog.LevelInfo, slog.LevelWarn} {
+			for i, e := range entries {
+				var want, got bytes.Buffer
+				viaSlog(&want, format, level, e)
+				NewAccessLog(&got, slog.LevelDebug, format, "service", "orders", "instance", "orders-1").Write(level, &e)
+				w, g := want.String(), got.String()
+				if !strings.HasSuffix(g, "}\n") || strings.Count(g, "\n") != 1 {
+					t.Fatalf("%s entry %d: not one line: %q", format, i, g)
+				}
+				if !json.Valid([]byte(g)) {
+					t.Fatalf("%s entry %d: not JSON: %s", format, i, g)
+				}
+				wm, gm := timestamp.FindStringSubmatch(w), timestamp.FindStringSubmatch(g)
+				if wm == nil || gm == nil || wm[1] != gm[1] {
+					t.Fatalf("%s entry %d: timestamps differ in form:\nslog:   %s\naccess: %s", format, i, w, g)
+				}
+				layout := time.RFC3339Nano
+				if format == LogFormatECS {
+					layout = "2006-01-02T15:04:05.000000Z07:00"
+				}
+				if _, err := time.Parse(layout, gm[2]); err != nil {
+					t.Fatalf("%s entry %d: timestamp %q: %v", format, i, gm[2], err)
+				}
+				if w[len(wm[0]):] != g[len(gm[0]):] {
+					t.Errorf("%s %s entry %d differs:\nslog:   %s\naccess: %s", format, level, i, w, g)
+				}
+			}
+		}
+	}
+}
+
+func TestAccessLogHonoursTheLevelAndANilLogWritesNothing(t *testing.T) {
+	var buf bytes.Buffer
+	a := NewAccessLog(&buf, slog.LevelWarn, LogFormatJSON)
+	if a.Enabled(slog.LevelInfo) || !a.Enabled(slog.LevelWarn) {
+		t.Fatalf("LOG_LEVEL=warn: info %v, warn %v", a.Enabled(slog.LevelInfo), a.Enabled(slog.LevelWarn))
+	}
+	var none *AccessLog
+	if none.Enabled(slog.LevelError) {
+		t.Fatal("a nil access log is enabled")
+	}
+}
+
+// The logger's lines and the access lines share one LineWriter and never interleave.
+func TestLoggerAndAccessLinesNeverInterleave(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	out := NewLineWriter(&buf)
+	logger := NewLogger(out, slog.LevelInfo, LogFormatJSON).With("service", "orders")
+	access := NewAccessLog(out, slog.LevelInfo, LogFormatJSON, "service", "orders")
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				logger.Info("something happened", "i", i, "text", strings.Repeat("x", 300))
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				access.Write(slog.LevelInfo, &AccessEntry{Method: "GET", Route: "GET /{$}", Path: strings.Repeat("/p", 200), Status: 200})
+			}
+		}()
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 1600 {
+		t.Fatalf("%d lines, want 1600", len(lines))
+	}
+	for _, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("interleaved or broken line: %.200s", l)
+		}
+	}
+}
+
+func BenchmarkAccessLine(b *testing.B) {
+	e := AccessEntry{Method: "GET", Route: "GET /{$}", Path: "/", Status: 200, Bytes: 57, Duration: 1234567,
+		Remote: "127.0.0.1:50312", RequestID: "0f8fad5b-d9cb-469f-a165-70867728950e",
+		TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7"}
+	for _, format := range LogFormats {
+		b.Run(format+"/access", func(b *testing.B) {
+			a := NewAccessLog(discard{}, slog.LevelInfo, format, "service", "orders", "instance", "orders-1")
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				a.Write(slog.LevelInfo, &e)
+			}
+		})
+		b.Run(format+"/slog", func(b *testing.B) {
+			logger := NewLogger(discard{}, slog.LevelInfo, format).With("service", "orders", "instance", "orders-1")
+			ctx := context.Background()
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				logger.LogAttrs(ctx, slog.LevelInfo, "request",
+					slog.String("method", e.Method), slog.String("route", e.Route), slog.String("path", e.Path),
+					slog.Int("status", e.Status), slog.Int64("bytes", e.Bytes),
+					slog.Float64("duration_ms", float64(e.Duration.Microseconds())/1000),
+					slog.String("remote", e.Remote), slog.String("request_id", e.RequestID),
+					slog.String("trace_id", e.TraceID), slog.String("span_id", e.SpanID))
+			}
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
