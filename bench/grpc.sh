@@ -36,7 +36,7 @@ fi
 HALE=$(realpath "$HALE")
 GHZ=${GHZ:-}
 if [[ -z $GHZ ]]; then
-    eval "$("$ROOT/bench/setup.sh")"
+    eval "$("$ROOT/bench/setup.sh" ghz)"
 fi
 
 echo "== the service: hale new bench --grpc"

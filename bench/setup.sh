@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provision the peers the benchmarks compare against, built from crates.io with cargo and
 # cached by version under /var/cache/hale-test (skipped when present). Prints the paths, one
-# `NAME=PATH` a line, so a bench script can `eval "$(bench/setup.sh)"`.
+# `NAME=PATH` a line, so a bench script can `eval "$(bench/setup.sh)"`. Arguments name the
+# peers wanted (`bench/setup.sh ghz`); none means all of them.
 #   oha  OHA_VERSION (default 1.16.0): cargo install --locked, compiles for a while once.
 #   ghz  GHZ_VERSION (default v0.120.0): `go install` from its Go module (bench/grpc.sh).
 set -euo pipefail
@@ -9,6 +10,10 @@ set -euo pipefail
 CACHE=${HALE_TEST_CACHE:-/var/cache/hale-test}
 OHA_VERSION=${OHA_VERSION:-1.16.0}
 
+wanted() { [[ $# -eq 0 ]] || [[ " $* " == *" $TOOL "* ]]; }
+
+TOOL=oha
+if wanted "$@"; then
 oha_root=$CACHE/oha-$OHA_VERSION
 if [[ ! -x $oha_root/bin/oha ]]; then
     mkdir -p "$CACHE"
@@ -22,8 +27,11 @@ if [[ ! -x $oha_root/bin/oha ]]; then
     mv "$oha_root.partial" "$oha_root"
 fi
 echo "OHA=$oha_root/bin/oha"
+fi
 
+TOOL=ghz
 GHZ_VERSION=${GHZ_VERSION:-v0.120.0}
+if wanted "$@"; then
 ghz_root=$CACHE/ghz-$GHZ_VERSION
 if [[ ! -x $ghz_root/bin/ghz ]] && command -v go >/dev/null; then
     mkdir -p "$CACHE"
@@ -34,3 +42,4 @@ if [[ ! -x $ghz_root/bin/ghz ]] && command -v go >/dev/null; then
     mv "$ghz_root.partial" "$ghz_root"
 fi
 echo "GHZ=$ghz_root/bin/ghz"
+fi
