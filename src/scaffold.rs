@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:abb6a493d0200395f96438d900676bd7de5eb9473aa06a3d0b2c55bf0ccdee13",
+        "sha256:5332423e2e24a62c0b8085e6097a599263056cfe9909cc84bc63b27f0a893d5d",
     );
 
     #[test]
