@@ -98,6 +98,8 @@ fn the_grpc_service_is_gofmt_clean_vets_and_passes_its_race_tests() {
         "api/orders/v1/orders.pb.go",
         "api/orders/v1/orders_grpc.pb.go",
         "internal/grpcserver/server.go",
+        "pkg/grpcclient/resolver.go",
+        "pkg/grpcclient/balancer.go",
         "tools/protogen/go.mod",
     ] {
         assert!(dir.join(file).is_file(), "{file} not generated");
@@ -120,6 +122,34 @@ fn the_grpc_service_is_gofmt_clean_vets_and_passes_its_race_tests() {
             .unwrap();
         common::assert_success(&out, "golangci-lint run");
     }
+}
+
+/// The gRPC client side (`pkg/grpcclient`) and the rest of the gRPC files come only with
+/// `--grpc`: an HTTP-only project has none of them, nor a word of them in its README.
+#[test]
+fn an_http_only_service_gets_no_grpc_client_package() {
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    let out = common::hale(tmp.path())
+        .args(["new", "orders", "--no-tidy", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale new");
+    for path in ["pkg/grpcclient", "internal/grpcserver", "api"] {
+        assert!(!dir.join(path).exists(), "{path} generated without --grpc");
+    }
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(
+        !readme.contains("grpcclient") && !readme.contains("hale:///"),
+        "the HTTP-only README describes the gRPC client"
+    );
+    let grpc = generate(tmp.path(), "grpc-orders");
+    let readme = std::fs::read_to_string(grpc.join("README.md")).unwrap();
+    assert!(
+        readme.contains("grpc.NewClient(\"hale:///grpc-orders\""),
+        "the gRPC README does not show how to dial the service:\n{readme}"
+    );
 }
 
 /// The committed generated code is byte for byte what the project's own generator writes from
