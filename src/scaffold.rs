@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:5332423e2e24a62c0b8085e6097a599263056cfe9909cc84bc63b27f0a893d5d",
+        "sha256:c920c2e59b5f61d6de200808e4c27aa443dbd467eb832cb9e58138109ea75e45",
     );
 
     #[test]
