@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:c920c2e59b5f61d6de200808e4c27aa443dbd467eb832cb9e58138109ea75e45",
+        "sha256:7e73d640e2a4da6e999cf1782208a383660f0f9da23734f5b099fab0fb0f2350",
     );
 
     #[test]

@@ -583,3 +583,44 @@ fn consul_checks_grpc_health_on_the_service_port() {
         "{last}"
     );
 }
+
+/// The client side's resolver follows the real Consul and etcd (its Go test carries the
+/// `integration` tag, so the default `go test` starts neither): instances registering and
+/// leaving join and leave the picks of a client dialing `hale:///NAME`.
+#[test]
+fn the_grpc_client_resolver_follows_consul_and_etcd() {
+    need!(Go);
+    let consul = need!(Consul);
+    let etcd = need!(Etcd);
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    let out = Command::new("go")
+        .args([
+            "test",
+            "-tags",
+            "integration",
+            "-count=1",
+            "-v",
+            "-run",
+            "TestTheResolverFollowsConsulAndEtcd",
+            "./pkg/grpcclient",
+        ])
+        .current_dir(&dir)
+        .env("INTEGRATION_CONSUL_ADDR", &consul)
+        .env("INTEGRATION_ETCD_ADDR", &etcd)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "go test -tags integration ./pkg/grpcclient failed:\n{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for backend in ["consul", "etcd"] {
+        let passed = format!("--- PASS: TestTheResolverFollowsConsulAndEtcd/{backend}");
+        assert!(
+            report.lines().any(|l| l.trim_start().starts_with(&passed)),
+            "the {backend} resolver test did not pass (skipped?):\n{report}"
+        );
+    }
+}
