@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:7e73d640e2a4da6e999cf1782208a383660f0f9da23734f5b099fab0fb0f2350",
+        "sha256:83d8b578dc905d5d401d4fc9096584f02768400e065d37cc254d57295a81c768",
     );
 
     #[test]
