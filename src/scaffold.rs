@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:4535f52317c8435ac21f9d96c21a47f1ee0cd766fc4dd48148d9219a16b43d43",
+        "sha256:4c666f9a4f85f95bef8f55e4411031550b9127454d9f735202052871d0a3e80e",
     );
 
     #[test]

@@ -98,6 +98,8 @@ fn the_grpc_service_is_gofmt_clean_vets_and_passes_its_race_tests() {
         "api/orders/v1/orders.pb.go",
         "api/orders/v1/orders_grpc.pb.go",
         "internal/grpcserver/server.go",
+        "pkg/grpcclient/resolver.go",
+        "pkg/grpcclient/balancer.go",
         "tools/protogen/go.mod",
     ] {
         assert!(dir.join(file).is_file(), "{file} not generated");
@@ -120,6 +122,34 @@ fn the_grpc_service_is_gofmt_clean_vets_and_passes_its_race_tests() {
             .unwrap();
         common::assert_success(&out, "golangci-lint run");
     }
+}
+
+/// The gRPC client side (`pkg/grpcclient`) and the rest of the gRPC files come only with
+/// `--grpc`: an HTTP-only project has none of them, nor a word of them in its README.
+#[test]
+fn an_http_only_service_gets_no_grpc_client_package() {
+    let tmp = common::tempdir();
+    let dir = tmp.path().join("orders");
+    let out = common::hale(tmp.path())
+        .args(["new", "orders", "--no-tidy", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale new");
+    for path in ["pkg/grpcclient", "internal/grpcserver", "api"] {
+        assert!(!dir.join(path).exists(), "{path} generated without --grpc");
+    }
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(
+        !readme.contains("grpcclient") && !readme.contains("hale:///"),
+        "the HTTP-only README describes the gRPC client"
+    );
+    let grpc = generate(tmp.path(), "grpc-orders");
+    let readme = std::fs::read_to_string(grpc.join("README.md")).unwrap();
+    assert!(
+        readme.contains("grpc.NewClient(\"hale:///grpc-orders\""),
+        "the gRPC README does not show how to dial the service:\n{readme}"
+    );
 }
 
 /// The committed generated code is byte for byte what the project's own generator writes from
@@ -552,4 +582,45 @@ fn consul_checks_grpc_health_on_the_service_port() {
             .contains("orders.v1.OrderService"),
         "{last}"
     );
+}
+
+/// The client side's resolver follows the real Consul and etcd (its Go test carries the
+/// `integration` tag, so the default `go test` starts neither): instances registering and
+/// leaving join and leave the picks of a client dialing `hale:///NAME`.
+#[test]
+fn the_grpc_client_resolver_follows_consul_and_etcd() {
+    need!(Go);
+    let consul = need!(Consul);
+    let etcd = need!(Etcd);
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    let out = Command::new("go")
+        .args([
+            "test",
+            "-tags",
+            "integration",
+            "-count=1",
+            "-v",
+            "-run",
+            "TestTheResolverFollowsConsulAndEtcd",
+            "./pkg/grpcclient",
+        ])
+        .current_dir(&dir)
+        .env("INTEGRATION_CONSUL_ADDR", &consul)
+        .env("INTEGRATION_ETCD_ADDR", &etcd)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "go test -tags integration ./pkg/grpcclient failed:\n{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for backend in ["consul", "etcd"] {
+        let passed = format!("--- PASS: TestTheResolverFollowsConsulAndEtcd/{backend}");
+        assert!(
+            report.lines().any(|l| l.trim_start().starts_with(&passed)),
+            "the {backend} resolver test did not pass (skipped?):\n{report}"
+        );
+    }
 }
