@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::common;
 
 /// Run go in `dir` and fail the test with its output unless it succeeds.
-fn go(dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn go(dir: &Path, args: &[&str]) -> std::process::Output {
     let out = Command::new("go")
         .args(args)
         .current_dir(dir)
@@ -27,7 +27,7 @@ fn go(dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 /// `hale new NAME --grpc` into a fresh folder under `tmp`.
-fn generate(tmp: &Path, name: &str) -> std::path::PathBuf {
+pub(crate) fn generate(tmp: &Path, name: &str) -> std::path::PathBuf {
     let dir = tmp.join(name);
     let out = common::hale(tmp)
         .args(["new", name, "--grpc", "--no-tidy", "--dir"])
