@@ -390,8 +390,9 @@ pub fn conclude(
     })
 }
 
-/// `--grpc` without `--proto`: the call built from the descriptors the first target's server
-/// reflection gives.
+/// `--grpc` without `--proto`: the call built from the descriptors a target's server reflection
+/// gives, asked of each target in order until one answers (a target that says it has no
+/// reflection, or not the service, is an answer).
 async fn reflected_call(
     targets: &Targets,
     tls: Option<&TlsClient>,
@@ -399,22 +400,28 @@ async fn reflected_call(
     json: &str,
     metadata: Vec<(http::HeaderName, http::HeaderValue)>,
 ) -> Result<GrpcCall, JobError> {
-    let first = match targets {
-        Targets::Fixed(list) => list.first().cloned(),
-        Targets::Live(live) => live.borrow().first().cloned(),
-    };
-    let Some(endpoint) = first else {
-        return Err(JobError::Reflection(ReflectionError::Failed {
-            target: "the service".into(),
-            detail: "no instance to ask".into(),
-        }));
+    let endpoints = match targets {
+        Targets::Fixed(list) => list.clone(),
+        Targets::Live(live) => live.borrow().clone(),
     };
     let (service, _) = grpc::split_method(method)?;
-    let pool = grpc::reflection::descriptors(&endpoint, tls, service).await?;
-    let origin = format!("{}'s reflection", endpoint.authority);
-    let mut call = GrpcCall::from_pool(&pool, &origin, method, json)?;
-    call.metadata = metadata;
-    Ok(call)
+    let mut failure = ReflectionError::Failed {
+        target: "the service".into(),
+        detail: "no instance to ask".into(),
+    };
+    for endpoint in &endpoints {
+        match grpc::reflection::descriptors(endpoint, tls, service).await {
+            Ok(pool) => {
+                let origin = format!("{}'s reflection", endpoint.authority);
+                let mut call = GrpcCall::from_pool(&pool, &origin, method, json)?;
+                call.metadata = metadata;
+                return Ok(call);
+            }
+            Err(e @ ReflectionError::Failed { .. }) => failure = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(failure.into())
 }
 
 /// Reset to zero the error-rate and latency faults of `plan` on the instances they name, so a

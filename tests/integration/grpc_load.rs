@@ -150,6 +150,29 @@ fn load_grpc_without_proto_uses_server_reflection_and_sends_metadata() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // A first endpoint that cannot be reached: the next one's reflection is asked, and the run
+    // goes on (its calls to the closed port fail, the others succeed).
+    let closed = format!("127.0.0.1:{}", common::free_port());
+    let both = format!("{closed},{endpoint}");
+    let (out, report) = load(
+        tmp.path(),
+        &dir,
+        &["--endpoints", &both, "--grpc", INFO, "-n", "100"],
+    );
+    assert!(
+        !stderr(&out).contains("gRPC reflection"),
+        "{}",
+        stderr(&out)
+    );
+    let reached = report["instances"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no report: {}", stderr(&out)))
+        .iter()
+        .find(|i| i["id"] == endpoint.as_str())
+        .unwrap_or_else(|| panic!("{endpoint} not in {report}"))
+        .clone();
+    assert!(reached["ok"].as_u64().unwrap() > 0, "{reached}");
+
     // The request body is checked against the reflected descriptors: the user's mistake.
     let (out, _) = load(
         tmp.path(),
