@@ -318,7 +318,8 @@ fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 
 /// The service with TLS_CERT_FILE/TLS_KEY_FILE serves gRPC over TLS (ALPN h2): an https:// URL
 /// with --cacert loads it without an error, from its reflection and from --proto alike, and
-/// the report counts the TLS handshakes. With another CA the reflection's handshake fails:
+/// the report counts the TLS handshakes; `--scheme https` and a registry instance marked HTTPS
+/// alike. With another CA the reflection's handshake fails:
 /// exit 1 with its cause; with --proto every call is a TLS failure.
 #[test]
 fn load_grpc_over_tls_with_alpn_h2_against_the_services_tls_listener() {
@@ -373,6 +374,41 @@ fn load_grpc_over_tls_with_alpn_h2_against_the_services_tls_listener() {
     );
     common::assert_success(&out, "hale load --grpc --scheme https");
     assert_eq!(report["errors"], 0, "{report}");
+    // A registry instance marked HTTPS (meta scheme=https) is called over TLS, its reflection
+    // too.
+    let registry = format!("file://{}", tmp.path().join("registry.json").display());
+    let out = common::hale(tmp.path())
+        .args(["register", "--once", "--registry", &registry])
+        .args([
+            "--name",
+            "orders",
+            "--id",
+            "orders-tls",
+            "--address",
+            &endpoint,
+        ])
+        .args(["--ttl", "60s", "--meta", "scheme=https"])
+        .output()
+        .unwrap();
+    common::assert_success(&out, "hale register");
+    let (out, report) = load(
+        tmp.path(),
+        &dir,
+        &[
+            "orders",
+            "--registry",
+            &registry,
+            "--cacert",
+            ca,
+            "--grpc",
+            INFO,
+            "-n",
+            "50",
+        ],
+    );
+    common::assert_success(&out, "hale load orders --grpc (registry instance over TLS)");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["instances"][0]["id"], "orders-tls", "{report}");
 
     // Not trusted (another CA): the reflection's handshake fails before the run.
     let other = tmp.path().join("other");
