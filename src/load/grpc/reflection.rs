@@ -32,9 +32,9 @@ const MAX_FETCHES: usize = 64;
 pub enum ReflectionError {
     /// The target answers gRPC but has no reflection service: the user's to fix.
     #[error(
-        "{target} does not serve gRPC server reflection (grpc.reflection.v1 nor v1alpha): pass \
-         --proto FILE, or turn reflection on in the service (GRPC_REFLECTION=true in a service \
-         made by `hale new --grpc`)"
+        "{target} does not serve gRPC server reflection (neither grpc.reflection.v1 nor v1alpha): \
+         pass --proto FILE, or turn reflection on in the service (GRPC_REFLECTION=true in a \
+         service made by `hale new --grpc`)"
     )]
     NotServed { target: String },
     /// Reflection answered that it does not know the service: the user's to fix.
