@@ -361,8 +361,8 @@ complete -c hale -n "__fish_hale_using_subcommand load" -s X -l method -d 'HTTP 
 complete -c hale -n "__fish_hale_using_subcommand load" -s H -l header -d 'Request header "Name: value" (repeatable)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l body -d 'Request body' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l body-file -d 'Request body read from a file' -r -F
-complete -c hale -n "__fish_hale_using_subcommand load" -l grpc -d 'Send unary gRPC calls of this method (PACKAGE.SERVICE/METHOD) over HTTP/2 instead of HTTP requests; --body is the request message in JSON [default: {}]' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -l proto -d 'The .proto file that defines --grpc\'s method (imports resolved beside it)' -r -F
+complete -c hale -n "__fish_hale_using_subcommand load" -l grpc -d 'Send unary gRPC calls of this method (PACKAGE.SERVICE/METHOD) over HTTP/2 instead of HTTP requests; --body is the request message in JSON [default: {}], -H adds metadata. Without --proto the descriptors come from the target\'s server reflection' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l proto -d 'The .proto file that defines --grpc\'s method (imports resolved beside it) [default: ask the target\'s server reflection]' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -s c -l concurrency -d 'Closed model: connections (workers); open model: most requests in flight' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -s r -l rate -d 'Open model: target requests per second' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l arrivals -d 'Open model arrivals' -r -f -a "constant\t'Evenly spaced at 1/rate'

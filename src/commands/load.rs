@@ -64,15 +64,16 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
     /// Send unary gRPC calls of this method (PACKAGE.SERVICE/METHOD) over HTTP/2 instead of
-    /// HTTP requests; --body is the request message in JSON [default: {}].
+    /// HTTP requests; --body is the request message in JSON [default: {}], -H adds metadata.
+    /// Without --proto the descriptors come from the target's server reflection.
     #[arg(
         long,
         value_name = "METHOD",
-        requires = "proto",
-        conflicts_with_all = ["path", "headers"]
+        conflicts_with_all = ["path", "hash_header"]
     )]
     pub grpc: Option<String>,
-    /// The .proto file that defines --grpc's method (imports resolved beside it).
+    /// The .proto file that defines --grpc's method (imports resolved beside it) [default:
+    /// ask the target's server reflection].
     #[arg(long, value_name = "FILE", requires = "grpc")]
     pub proto: Option<PathBuf>,
     /// Closed model: connections (workers); open model: most requests in flight.

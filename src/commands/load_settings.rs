@@ -52,31 +52,9 @@ pub(super) fn request(args: &LoadArgs) -> anyhow::Result<LoadRequest> {
         ),
         (None, None) => Bytes::new(),
     };
-    let grpc = match (&args.grpc, &args.proto) {
-        (Some(method), Some(proto)) => {
-            let https_url = args
-                .url
-                .as_deref()
-                .is_some_and(|u| u.starts_with("https://"));
-            if https_url
-                || args.scheme == Some(targets::Scheme::Https)
-                || args.insecure
-                || args.cacert.is_some()
-            {
-                return Err(crate::exit::NotImplemented("load --grpc over TLS").into());
-            }
-            let source = crate::userfile::read_to_string(proto, crate::userfile::Limit::SOURCE)
-                .map_err(|e| usage!("--proto {}: {e}", proto.display()))?;
-            let json = if body.is_empty() {
-                "{}"
-            } else {
-                std::str::from_utf8(&body).map_err(|_| usage!("--body is not UTF-8 JSON"))?
-            };
-            let call = crate::load::grpc::GrpcCall::build(proto, &source, method, json)
-                .map_err(|e| usage!("{e}"))?;
-            Some(call)
-        }
-        _ => None,
+    let grpc = match &args.grpc {
+        Some(method) => Some(grpc_request(args, method, &body)?),
+        None => None,
     };
     let path = match (&args.path, &args.url) {
         (Some(p), _) => p.clone(),
@@ -116,6 +94,37 @@ pub(super) fn request(args: &LoadArgs) -> anyhow::Result<LoadRequest> {
         faults: args.faults.clone(),
         assertions: args.assertions.clone(),
     })
+}
+
+/// `--grpc`: the call built from `--proto` here, or what to ask the target's reflection for;
+/// the method's syntax, the `-H` metadata and the body's UTF-8 checked either way.
+fn grpc_request(
+    args: &LoadArgs,
+    method: &str,
+    body: &Bytes,
+) -> anyhow::Result<crate::load::grpc::GrpcRequest> {
+    use crate::load::grpc::{self, GrpcCall, GrpcRequest};
+    for (name, value) in &args.headers {
+        grpc::metadata::check(name, value).map_err(|e| usage!("{e}"))?;
+    }
+    grpc::split_method(method).map_err(|e| usage!("{e}"))?;
+    let json = if body.is_empty() {
+        "{}"
+    } else {
+        std::str::from_utf8(body).map_err(|_| usage!("--body is not UTF-8 JSON"))?
+    };
+    let Some(proto) = &args.proto else {
+        return Ok(GrpcRequest::Reflect {
+            method: method.to_string(),
+            json: json.to_string(),
+            metadata: args.headers.clone(),
+        });
+    };
+    let source = crate::userfile::read_to_string(proto, crate::userfile::Limit::SOURCE)
+        .map_err(|e| usage!("--proto {}: {e}", proto.display()))?;
+    let mut call = GrpcCall::build(proto, &source, method, json).map_err(|e| usage!("{e}"))?;
+    call.metadata = args.headers.clone();
+    Ok(GrpcRequest::Call(call))
 }
 
 /// Where the flags say to send; a SERVICE's registry is resolved here (settings).

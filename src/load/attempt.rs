@@ -129,10 +129,6 @@ impl Worker {
         let Some(call) = &shared.options.grpc else {
             return Err(ErrorKind::Transport);
         };
-        if slot.tls.is_some() {
-            // gRPC over TLS is not built yet: an HTTPS instance counts as a TLS failure.
-            return Err(ErrorKind::Tls);
-        }
         if self.grpc_connections.len() <= slot.index {
             self.grpc_connections.resize_with(slot.index + 1, || None);
         }
@@ -142,8 +138,17 @@ impl Worker {
             let mut connection = match self.grpc_connections[slot.index].take() {
                 Some(c) => c,
                 None => {
-                    let opened = grpc::Connection::open(slot.addr).await?;
-                    self.report.totals.connections += 1;
+                    let tls = match (&slot.tls, &shared.options.tls) {
+                        (None, _) => None,
+                        (Some(name), Some(client)) => Some((client, name)),
+                        (Some(_), None) => return Err(ErrorKind::Tls),
+                    };
+                    let opened = grpc::Connection::open(slot.addr, tls).await?;
+                    let totals = &mut self.report.totals;
+                    totals.connections += 1;
+                    if let Some(d) = opened.handshake {
+                        let _ = totals.tls_handshakes.record(d.as_micros().max(1) as u64);
+                    }
                     opened
                 }
             };

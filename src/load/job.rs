@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::faults::FaultError;
+use super::grpc::reflection::ReflectionError;
+use super::grpc::{self, GrpcCall, GrpcCallError, GrpcRequest};
 use super::plan::{self, LoadRequest, PlanError};
 use super::report::TargetInfo;
 use super::targets::{self, Scheme, TargetError};
@@ -65,6 +67,12 @@ pub enum JobError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// `--grpc`: the method or `--body` does not fit the descriptors.
+    #[error(transparent)]
+    GrpcCall(#[from] GrpcCallError),
+    /// `--grpc` without `--proto`: the target's reflection did not give the descriptors.
+    #[error(transparent)]
+    Reflection(#[from] ReflectionError),
     #[error(transparent)]
     Histogram(#[from] histograms::HistogramError),
     /// No usable TLS client for HTTPS targets (a `--cacert` file that is not one), or
@@ -104,6 +112,7 @@ impl JobError {
             JobError::Plan(_)
             | JobError::Spec(_)
             | JobError::Tls(_)
+            | JobError::GrpcCall(_)
             | JobError::OutputIsFolder { .. }
             | JobError::OutputNotWritable { .. }
             | JobError::NoFleet { .. }
@@ -111,6 +120,7 @@ impl JobError {
             JobError::Target(e) => crate::exit::is_bad_input(e),
             JobError::Load(e) => crate::exit::is_bad_input(e),
             JobError::Histogram(e) => e.is_bad_input(),
+            JobError::Reflection(e) => e.is_bad_input(),
             JobError::FleetUnreadable { .. } | JobError::WriteHtml { .. } => false,
         }
     }
@@ -155,21 +165,27 @@ pub struct FaultReset {
 }
 
 /// Check the job as a whole and resolve its targets; nothing is sent yet.
-pub async fn prepare(job: Job) -> Result<Prepared, JobError> {
+pub async fn prepare(mut job: Job) -> Result<Prepared, JobError> {
     let assertions = job.request.assertions.clone();
+    let grpc = job.request.grpc.take();
     let mut options = plan::plan(job.request)?;
+    let grpc_path = match &grpc {
+        None => None,
+        Some(GrpcRequest::Call(call)) => Some(call.path.clone()),
+        Some(GrpcRequest::Reflect { method, .. }) => {
+            let (service, rpc) = grpc::split_method(method)?;
+            Some(format!("/{service}/{rpc}"))
+        }
+    };
     let target = |kind: &str, service: Option<String>, registry: Option<String>| TargetInfo {
         kind: kind.into(),
         service,
         registry,
-        method: match &options.grpc {
+        method: match &grpc_path {
             Some(_) => "gRPC".to_string(),
             None => options.method.to_string(),
         },
-        path: options
-            .grpc
-            .as_ref()
-            .map_or_else(|| options.path.clone(), |call| call.path.clone()),
+        path: grpc_path.clone().unwrap_or_else(|| options.path.clone()),
     };
     let asks_tls = job.cacert.is_some() || job.insecure;
     let (targets, target_info, any_https) = match &job.target {
@@ -213,14 +229,19 @@ pub async fn prepare(job: Job) -> Result<Prepared, JobError> {
         }
     }
     let trust = Trust::from_flags(job.cacert.as_deref(), job.insecure);
+    // gRPC connections offer ALPN h2, HTTP ones http/1.1.
+    let tls_client = |trust: &Trust| match grpc {
+        Some(_) => TlsClient::for_grpc(trust),
+        None => TlsClient::new(trust),
+    };
     options.tls = if any_https {
-        Some(TlsClient::new(&trust).map_err(|e| JobError::Tls(e.to_string()))?)
+        Some(tls_client(&trust).map_err(|e| JobError::Tls(e.to_string()))?)
     } else if asks_tls {
         return Err(JobError::Tls(TlsError::NotHttps.to_string()));
     } else if matches!(job.target, TargetSpec::Service { scheme: None, .. }) {
         // A registry instance may register as HTTPS mid-run: have the system's roots ready
         // (a machine without any gets a tls error for it, as for an untrusted certificate).
-        TlsClient::new(&trust).ok()
+        tls_client(&trust).ok()
     } else {
         None
     };
@@ -257,6 +278,16 @@ pub async fn prepare(job: Job) -> Result<Prepared, JobError> {
         let known = FaultActuator::instances(&actuator);
         faults::validate_plan(&options.faults, &known, options.duration)?;
         Some(Arc::new(actuator))
+    };
+    // Last, as it is the one check that talks to a target.
+    options.grpc = match grpc {
+        None => None,
+        Some(GrpcRequest::Call(call)) => Some(call),
+        Some(GrpcRequest::Reflect {
+            method,
+            json,
+            metadata,
+        }) => Some(reflected_call(&targets, options.tls.as_ref(), &method, &json, metadata).await?),
     };
     Ok(Prepared {
         options,
@@ -357,6 +388,40 @@ pub fn conclude(
         failure,
         failed_assertions,
     })
+}
+
+/// `--grpc` without `--proto`: the call built from the descriptors a target's server reflection
+/// gives, asked of each target in order until one answers (a target that says it has no
+/// reflection, or not the service, is an answer).
+async fn reflected_call(
+    targets: &Targets,
+    tls: Option<&TlsClient>,
+    method: &str,
+    json: &str,
+    metadata: Vec<(http::HeaderName, http::HeaderValue)>,
+) -> Result<GrpcCall, JobError> {
+    let endpoints = match targets {
+        Targets::Fixed(list) => list.clone(),
+        Targets::Live(live) => live.borrow().clone(),
+    };
+    let (service, _) = grpc::split_method(method)?;
+    let mut failure = ReflectionError::Failed {
+        target: "the service".into(),
+        detail: "no instance to ask".into(),
+    };
+    for endpoint in &endpoints {
+        match grpc::reflection::descriptors(endpoint, tls, service).await {
+            Ok(pool) => {
+                let origin = format!("{}'s reflection", endpoint.authority);
+                let mut call = GrpcCall::from_pool(&pool, &origin, method, json)?;
+                call.metadata = metadata;
+                return Ok(call);
+            }
+            Err(e @ ReflectionError::Failed { .. }) => failure = e,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(failure.into())
 }
 
 /// Reset to zero the error-rate and latency faults of `plan` on the instances they name, so a

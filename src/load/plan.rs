@@ -74,8 +74,9 @@ pub struct LoadRequest {
     pub seed: u64,
     pub faults: Vec<FaultStep>,
     pub assertions: Vec<Assertion>,
-    /// `--grpc`: the call every request makes.
-    pub grpc: Option<super::grpc::GrpcCall>,
+    /// `--grpc`: the call every request makes, or what to build it from once the targets are
+    /// known (server reflection). Not a plan's part: [`super::job::prepare`] builds it.
+    pub grpc: Option<super::grpc::GrpcRequest>,
 }
 
 /// A request that does not make a run.
@@ -184,7 +185,6 @@ pub fn plan(req: LoadRequest) -> Result<LoadOptions, PlanError> {
         max_ejected: req.max_ejected,
         seed: req.seed,
         faults: req.faults,
-        grpc: req.grpc,
         ..Default::default()
     })
 }

@@ -92,6 +92,15 @@ impl TlsClient {
     /// The run's client. HTTP/1.1 is the one protocol offered (ALPN), as the exchange speaks
     /// nothing else.
     pub fn new(trust: &Trust) -> Result<TlsClient, TlsError> {
+        TlsClient::offering(trust, b"http/1.1")
+    }
+
+    /// A `--grpc` run's client: ALPN `h2`, which gRPC servers require.
+    pub fn for_grpc(trust: &Trust) -> Result<TlsClient, TlsError> {
+        TlsClient::offering(trust, b"h2")
+    }
+
+    fn offering(trust: &Trust, alpn: &[u8]) -> Result<TlsClient, TlsError> {
         let builder = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?;
         let mut config = match trust {
@@ -107,7 +116,7 @@ impl TlsClient {
                 .with_root_certificates(system_roots()?)
                 .with_no_client_auth(),
         };
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![alpn.to_vec()];
         Ok(TlsClient {
             connector: TlsConnector::from(Arc::new(config)),
         })

@@ -14,6 +14,8 @@ mod deploy;
 mod fleet;
 mod fleet_docker;
 mod grpc;
+mod grpc_load;
+mod grpc_node;
 mod hostile;
 mod kube;
 mod kube_node;
