@@ -119,8 +119,21 @@ pub fn resolve_spec(
         budget: manifests::TimeBudget::DEFAULT,
         scrape_targets: flags.scrape_target.clone(),
         runbook_base: runbook_base(d.runbook_base_url.as_deref())?,
+        grpc: serves_grpc(dir)?,
     };
     Ok((spec, origin))
+}
+
+/// Whether the service in `dir` serves gRPC: hale.lock's `grpc` input, written by
+/// `hale new --grpc`. No hale.lock (a service hale did not make) means plain HTTP; a hale.lock
+/// that cannot be read is refused, as `hale upgrade` refuses it.
+fn serves_grpc(dir: &Path) -> Result<bool, DeployError> {
+    if !dir.join(crate::scaffold::lock::LOCK_FILE).exists() {
+        return Ok(false);
+    }
+    crate::scaffold::lock::Lock::read(dir)
+        .map(|lock| lock.inputs.grpc)
+        .map_err(|e| bad(format!("{e:#}")))
 }
 
 /// hale.toml's `[deploy] runbook_base_url` as the prefix of every `runbook_url`: empty when unset

@@ -623,11 +623,11 @@ fn lint_pod(o: &Object, pod: &Value, out: &mut Vec<Finding>) {
                     }
                     continue;
                 }
-                let port = if probe["httpGet"].is_object() {
-                    &probe["httpGet"]["port"]
-                } else {
-                    &probe["tcpSocket"]["port"]
-                };
+                let port = ["httpGet", "grpc", "tcpSocket"]
+                    .iter()
+                    .map(|kind| &probe[kind])
+                    .find(|action| action.is_object())
+                    .map_or(&Value::Null, |action| &action["port"]);
                 if !port.is_null() && !declares_port(&json!({ "containers": [c] }), port) {
                     out.push(finding(
                         o,
@@ -743,6 +743,37 @@ mod tests {
 
     fn rules(report: &Report) -> BTreeSet<&'static str> {
         report.findings.iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn a_grpc_readiness_probe_on_an_undeclared_port_is_found() {
+        let spec = crate::manifests::Spec {
+            grpc: true,
+            ..full_spec()
+        };
+        let mut files: Vec<(String, String)> = render(&spec)
+            .unwrap()
+            .files
+            .into_iter()
+            .filter(|f| f.path.ends_with(".yaml"))
+            .map(|f| (f.path, f.contents))
+            .collect();
+        let report = check(&files).unwrap();
+        assert!(report.findings.is_empty(), "{}", text(&report));
+        let f = files
+            .iter_mut()
+            .find(|(p, _)| p == "base/deployment.yaml")
+            .unwrap();
+        let mut d: Value = serde_norway::from_str(&f.1).unwrap();
+        d["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["grpc"]["port"] =
+            json!(9999);
+        f.1 = serde_norway::to_string(&d).unwrap();
+        let report = check(&files).unwrap();
+        assert!(
+            rules(&report).contains("readiness-port"),
+            "{}",
+            text(&report)
+        );
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub struct Spec {
     /// What every alert's `runbook_url` starts with (hale.toml `[deploy] runbook_base_url`):
     /// empty for a link relative to the service's repository, else ending in `/`.
     pub runbook_base: String,
+    /// The service also serves gRPC on its port (`hale new --grpc`, hale.lock's `grpc`
+    /// input): readiness asks `grpc.health.v1` there instead of GET /readyz.
+    pub grpc: bool,
 }
 
 /// HorizontalPodAutoscaler settings: one HPA, CPU and optionally memory utilisation.
@@ -351,6 +354,7 @@ pub(crate) mod tests {
             budget: TimeBudget::DEFAULT,
             scrape_targets: Vec::new(),
             runbook_base: String::new(),
+            grpc: false,
         }
     }
 

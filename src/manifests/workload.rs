@@ -11,8 +11,8 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, Lifecycle, LifecycleHandler, Namespace,
-    ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    EnvFromSource, EnvVar, EnvVarSource, GRPCAction, HTTPGetAction, Lifecycle, LifecycleHandler,
+    Namespace, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
     ResourceFieldSelector, ResourceRequirements, SeccompProfile, SecurityContext, Service,
     ServiceAccount, ServicePort, ServiceSpec, SleepAction, TopologySpreadConstraint, Volume,
     VolumeMount,
@@ -115,6 +115,25 @@ pub fn config_map(spec: &Spec) -> ConfigMap {
     }
 }
 
+/// Readiness: GET /readyz, or for a gRPC service `grpc.health.v1`'s overall status on the same
+/// port, which turns NOT_SERVING with /readyz when the drain starts. Startup and liveness stay
+/// on GET /healthz: a gRPC liveness probe would fail during every drain and restart the pod.
+fn readiness_probe(spec: &Spec) -> Probe {
+    if !spec.grpc {
+        return http_probe("/readyz", 5, 2);
+    }
+    Probe {
+        grpc: Some(GRPCAction {
+            port: i32::from(spec.port),
+            service: Some(String::new()),
+        }),
+        period_seconds: Some(5),
+        timeout_seconds: Some(2),
+        failure_threshold: Some(2),
+        ..Default::default()
+    }
+}
+
 fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
@@ -212,7 +231,7 @@ pub fn deployment(spec: &Spec) -> Deployment {
         ]),
         startup_probe: Some(http_probe("/healthz", 2, 30)),
         liveness_probe: Some(http_probe("/healthz", 10, 3)),
-        readiness_probe: Some(http_probe("/readyz", 5, 2)),
+        readiness_probe: Some(readiness_probe(spec)),
         lifecycle: Some(Lifecycle {
             pre_stop: Some(LifecycleHandler {
                 sleep: Some(SleepAction {
@@ -545,6 +564,38 @@ mod tests {
 
     fn subset(sel: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
         !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+
+    #[test]
+    fn a_grpc_service_is_ready_by_grpc_health_and_alive_by_healthz() {
+        let container = |spec: &Spec| {
+            deployment(spec)
+                .spec
+                .unwrap()
+                .template
+                .spec
+                .unwrap()
+                .containers[0]
+                .clone()
+        };
+        let http = container(&full_spec());
+        let path = |p: &Option<Probe>| p.as_ref().unwrap().http_get.as_ref().unwrap().path.clone();
+        assert_eq!(path(&http.readiness_probe).as_deref(), Some("/readyz"));
+        assert!(http.readiness_probe.unwrap().grpc.is_none());
+
+        let spec = Spec {
+            grpc: true,
+            ..full_spec()
+        };
+        let grpc = container(&spec);
+        let ready = grpc.readiness_probe.clone().unwrap();
+        let action = ready.grpc.expect("a grpc readiness probe");
+        assert_eq!(action.port, i32::from(spec.port));
+        assert_eq!(action.service.as_deref(), Some(""), "the overall status");
+        assert!(ready.http_get.is_none());
+        // Liveness must not follow the drain (NOT_SERVING) or every drain restarts the pod.
+        assert_eq!(path(&grpc.liveness_probe).as_deref(), Some("/healthz"));
+        assert_eq!(path(&grpc.startup_probe).as_deref(), Some("/healthz"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The generated gRPC service (`hale new --grpc`) on the test cluster's real node: built with
-//! the daemonless engine and pushed to the test registry, deployed, Ready, answering
+//! the daemonless engine and pushed to the test registry, deployed, Ready through the kubelet's
+//! gRPC probe, answering
 //! `hale load --grpc` through its Service's ClusterIP without one failed call, deleted without
 //! leftovers. Namespaces and the service helpers are kube_node.rs's.
 //!
@@ -27,6 +28,15 @@ fn the_grpc_service_deploys_ready_on_the_real_node_and_answers_load_grpc() {
     let pushed = svc.build_and_push();
     let out = svc.deploy(&ns, &["--output", "json"]);
     common::assert_success(&out, "hale deploy (gRPC service)");
+    // Ready through the kubelet's gRPC probe (grpc.health.v1 on the shared port), alive
+    // through GET /healthz.
+    let deployment = ns.get(&["get", "deployment", "orders"]);
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["readinessProbe"]["grpc"]["port"], 8080,
+        "a gRPC readiness probe: {container}"
+    );
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     let running = pods(&ns);
     assert!(!running.is_empty(), "no pods: {}", stderr(&out));
     for (name, on, ready, image) in &running {
