@@ -243,8 +243,10 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
         .skip_while(|a| a != "load")
         .skip(1)
         .collect();
+    let request = request(args)?;
+    crate::load::cluster::check_fault_kinds(&request.faults).map_err(|e| usage!("{e}"))?;
     Ok(ClusterJob {
-        request: request(args)?,
+        request,
         service: service.clone(),
         kube: crate::kube::Target {
             kubeconfig: c.kubeconfig.clone(),

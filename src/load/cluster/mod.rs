@@ -3,11 +3,14 @@
 //!
 //! The CLI side ([`run`]): plan and check the flags, read the Service's ready endpoints, build
 //! and push the shard image ([`image`]), create the Job ([`job`]), show each shard's state
-//! until every one is Ready (or failed), give them one start instant a moment ahead, carry out
+//! until every one is Ready (or failed), give them one start instant a moment ahead, follow
+//! the Service's EndpointSlices into the shards' annotations ([`endpoints`]), carry out
 //! `kill=` faults by deleting pods, wait, read each pod's framed result from its log
 //! ([`result`]), merge and report; the Job and its pods are deleted on every path.
 //! The shard side ([`run_shard`]): the same `hale load` flags plus a [`job::ShardSpec`], its
-//! part of the plan ([`split`]), a wait for the start instant, the run, the framed result.
+//! part of the plan ([`split`]), a wait for the start instant, the run against the targets
+//! its annotations carry, the framed result.
+pub mod endpoints;
 pub mod image;
 pub mod job;
 pub mod result;
@@ -24,7 +27,7 @@ use serde::Serialize;
 use super::job::{check_writable, conclude, Finished, JobError, Ran};
 use super::plan::{self, LoadRequest};
 use super::report::{Percentiles, TargetInfo};
-use super::{Endpoint, FaultAction, Report, RunOutcome, Targets, TimelineEvent};
+use super::{FaultAction, Report, RunOutcome, Targets, TimelineEvent};
 use crate::image::distribution::RegistryOptions;
 use crate::kube::{self as k8s, KubeError};
 use crate::progress::Progress;
@@ -145,27 +148,41 @@ fn now_ms() -> u128 {
         .as_millis()
 }
 
-/// The `--fault` steps the cluster path carries out: `kill=POD` only.
-fn cluster_faults(
+/// The `--fault` steps the cluster path carries out: `kill=POD` only. The others act through
+/// the service's admin API (`PUT /admin/faults`), which a deployed pod does not expose by
+/// design, or bring back a process the Deployment replaces anyway: refused before anything is
+/// built or created.
+pub fn check_fault_kinds(faults: &[super::FaultStep]) -> Result<(), ClusterError> {
+    for step in faults {
+        let why = match &step.action {
+            FaultAction::Kill(_) => continue,
+            FaultAction::ErrorRate(..) | FaultAction::Latency(..) => {
+                "a deployed pod's admin API (PUT /admin/faults) is unreachable by design \
+                 (hale deploy leaves ADMIN_ENABLED off, the admin listener is loopback-only \
+                 without ADMIN_TOKEN, and the NetworkPolicy admits only the http port)"
+            }
+            FaultAction::Restore(_) => "a killed pod is replaced by its Deployment, not restored",
+        };
+        return Err(ClusterError::BadInput(format!(
+            "--fault {step}: not available with --on-cluster: {why}; only kill=POD is"
+        )));
+    }
+    Ok(())
+}
+
+/// `kill=POD` names a ready pod behind the Service.
+fn check_kill_targets(
     options: &super::LoadOptions,
     pods: &[(String, std::net::SocketAddr)],
 ) -> Result<(), ClusterError> {
     for step in &options.faults {
-        match &step.action {
-            FaultAction::Kill(id) => {
-                if !pods.iter().any(|(p, _)| p == id) {
-                    let names: Vec<&str> = pods.iter().map(|(p, _)| p.as_str()).collect();
-                    return Err(ClusterError::BadInput(format!(
-                        "--fault {step}: no ready pod {id} behind the Service (pods: {})",
-                        names.join(", ")
-                    )));
-                }
-            }
-            other => {
+        if let FaultAction::Kill(id) = &step.action {
+            if !pods.iter().any(|(p, _)| p == id) {
+                let names: Vec<&str> = pods.iter().map(|(p, _)| p.as_str()).collect();
                 return Err(ClusterError::BadInput(format!(
-                    "--fault {}=…: not implemented with --on-cluster (only kill=POD is)",
-                    other.kind().name()
-                )))
+                    "--fault {step}: no ready pod {id} behind the Service (pods: {})",
+                    names.join(", ")
+                )));
             }
         }
     }
@@ -177,6 +194,7 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
     let assertions = job.request.assertions.clone();
     let options = plan::plan(job.request.clone()).map_err(JobError::from)?;
     split::check(&options, job.shards)?;
+    check_fault_kinds(&options.faults)?;
     for (flag, path) in [
         ("--report", &job.html),
         ("--histogram-out", &job.histogram_out),
@@ -186,14 +204,14 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
         }
     }
     let cluster = k8s::connect(&job.kube).await?;
-    let endpoints = job::endpoints(&cluster, &job.service).await?;
+    let endpoints = endpoints::list(&cluster, &job.service).await?;
     if endpoints.is_empty() {
         return Err(ClusterError::Job(format!(
             "Service/{} in namespace {} has no ready endpoints (is it deployed and Ready?)",
             job.service, cluster.namespace
         )));
     }
-    cluster_faults(&options, &endpoints)?;
+    check_kill_targets(&options, &endpoints)?;
     let image = match &job.image {
         ShardImage::Given(image) => image.clone(),
         ShardImage::Build {
@@ -339,12 +357,35 @@ async fn drive(
         return Err(shards_failed(&failed, count));
     }
 
+    // The targets from now on follow the Service's EndpointSlices: each change goes to every
+    // shard's annotations (see `endpoints`).
+    let initial = endpoints::list(cluster, &job.service).await?;
+    let (mut targets, follower) = endpoints::follow(cluster, &job.service, initial);
+    let mut background = AbortOnDrop(vec![follower]);
+
     // One start instant a moment ahead: time for the kubelet to hand every pod its annotation.
     let lead = Duration::from_millis(3000 + 250 * u64::from(count));
     let start_ms = now_ms() + lead.as_millis();
+    let now_targets = targets.borrow_and_update().clone();
     for pod in ready.values() {
-        job::set_start(cluster, pod, start_ms).await?;
+        job::set_start(cluster, pod, start_ms, &now_targets).await?;
     }
+    background.0.push({
+        let cluster = cluster.clone();
+        let pods: Vec<String> = ready.values().cloned().collect();
+        tokio::spawn(async move {
+            while targets.changed().await.is_ok() {
+                let now = targets.borrow_and_update().clone();
+                tracing::debug!(targets = %endpoints::encode(&now), "to the shards");
+                for pod in &pods {
+                    // A shard that finished (or failed) no longer needs them.
+                    if let Err(e) = job::set_targets(&cluster, pod, &now).await {
+                        tracing::debug!(%pod, error = %e, "targets not handed over");
+                    }
+                }
+            }
+        })
+    });
     progress.status(
         "Starting",
         format!(
@@ -493,6 +534,17 @@ async fn drive(
     Ok((outcome, rows))
 }
 
+/// Background tasks of one run, ended with it on every path.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 fn shards_failed(failed: &BTreeMap<u32, String>, count: u32) -> ClusterError {
     let list: Vec<String> = failed
         .iter()
@@ -526,27 +578,19 @@ pub async fn run_shard(
     request.faults.clear();
     let options = plan::plan(request).map_err(JobError::from)?;
     let options = split::shard(options, index, spec.count);
-    let endpoints: Vec<Endpoint> = spec
-        .endpoints
-        .iter()
-        .map(|(id, addr)| Endpoint {
-            id: id.clone(),
-            addr: *addr,
-            weight: 1,
-            check_id: true,
-            tls: None,
-            authority: addr.to_string(),
-        })
-        .collect();
     let start_ms = wait_for_start(stop).await?;
     let now = now_ms();
     if start_ms > now {
         tokio::time::sleep(Duration::from_millis((start_ms - now) as u64)).await;
     }
     let started_late_ms = now_ms().saturating_sub(start_ms) as f64;
+    // The targets as the CLI writes them into the pod's annotations, live.
+    let annotations = std::path::Path::new(job::ANNOTATIONS_DIR).join("annotations");
+    let (targets, follower) = endpoints::follow_annotations(annotations, &spec.endpoints);
+    let _follower = AbortOnDrop(vec![follower]);
     let outcome = super::run(
         options,
-        Targets::Fixed(endpoints),
+        Targets::Live(targets),
         None,
         &Progress::hidden(),
         stop,
