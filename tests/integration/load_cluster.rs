@@ -136,6 +136,11 @@ impl Deployed {
     /// `hale load orders --on-cluster ARGS --output json`. The first run of the test binary
     /// builds and pushes the shard image; the others wait for it and reuse it.
     fn load(&self, ns: &Namespace, args: &[&str]) -> Output {
+        self.load_to(ns, &["orders"], args)
+    }
+
+    /// `hale load TARGET --on-cluster ARGS --output json`, TARGET a SERVICE or `--url URL`.
+    fn load_to(&self, ns: &Namespace, target: &[&str], args: &[&str]) -> Output {
         static FIRST: Mutex<bool> = Mutex::new(false);
         let mut first = Some(FIRST.lock().unwrap_or_else(|e| e.into_inner()));
         if first.as_deref() == Some(&true) {
@@ -143,7 +148,9 @@ impl Deployed {
         }
         let out = self
             .hale()
-            .args(["load", "orders", "--on-cluster"])
+            .arg("load")
+            .args(target)
+            .arg("--on-cluster")
             .args([
                 "--shard-registry",
                 &format!("{}/hale-load-shard", self.registry),
@@ -415,6 +422,47 @@ fn a_killed_pod_drops_out_of_the_targets_and_its_replacement_takes_traffic() {
         instances[new_slot]["requests"].as_u64().unwrap(),
         "{replacement}: what it served = what the shards sent it"
     );
+    assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+}
+
+/// `--url` with `--on-cluster`: every shard sends to one address as the pods see it (here the
+/// Service's cluster IP: the test node runs no cluster DNS), the cluster balancing behind it;
+/// what the shards sent is what the pods served.
+#[test]
+fn a_url_inside_the_cluster_is_loaded_from_the_shards() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "url");
+    let svc = Deployed::new(&ns, &registry);
+    let pods = svc_pods_ready(&ns);
+    let service = ns.get(&["get", "service", "orders"]);
+    let ip = service["spec"]["clusterIP"].as_str().unwrap();
+    let port = service["spec"]["ports"][0]["port"].as_u64().unwrap();
+    let url = format!("http://{ip}:{port}/");
+
+    let out = svc.load_to(
+        &ns,
+        &["--url", &url],
+        &["--shards", "2", "-c", "2", "-d", "3s"],
+    );
+    common::assert_success(&out, "hale load --url --on-cluster");
+    let doc = report(&out);
+    assert_eq!(doc["target"]["kind"], "url", "{}", doc["target"]);
+    let requests = doc["requests"].as_u64().unwrap();
+    assert!(requests > 0, "{doc}");
+    assert_eq!(doc["errors"].as_u64(), Some(0), "{doc}");
+    let shards = doc["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 2, "{doc}");
+    assert!(
+        shards.iter().all(|s| s["requests"].as_u64() > Some(0)),
+        "{doc}"
+    );
+    let instances = doc["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 1, "{instances:?}");
+    assert_eq!(instances[0]["id"], format!("{ip}:{port}").as_str());
+    assert_eq!(requests, served_by_pods(&pods), "what the pods served");
     assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
 }
 

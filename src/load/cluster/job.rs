@@ -36,6 +36,9 @@ const NONROOT: i64 = 65532;
 pub struct ShardSpec {
     pub count: u32,
     pub endpoints: Vec<(String, SocketAddr)>,
+    /// `--url`: the one address every shard sends to, resolved in the pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The Job of one run.
@@ -345,18 +348,23 @@ pub async fn pods(cluster: &Cluster, run_id: &str) -> Result<BTreeMap<u32, Pod>,
     Ok(out)
 }
 
-/// Tell one pod when to start, and the targets as they are now.
+/// Tell one pod when to start, and a Service's targets as they are now.
 pub async fn set_start(
     cluster: &Cluster,
     pod: &str,
     at_ms: u128,
-    targets: &[endpoints::Instance],
+    targets: Option<&[endpoints::Instance]>,
 ) -> Result<(), ClusterError> {
     let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let patch = serde_json::json!({"metadata": {"annotations": {
-        START_ANNOTATION: at_ms.to_string(),
-        endpoints::ENDPOINTS_ANNOTATION: endpoints::encode(targets),
-    }}});
+    let mut annotations = serde_json::Map::new();
+    annotations.insert(START_ANNOTATION.into(), at_ms.to_string().into());
+    if let Some(targets) = targets {
+        annotations.insert(
+            endpoints::ENDPOINTS_ANNOTATION.into(),
+            endpoints::encode(targets).into(),
+        );
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": annotations}});
     api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| cluster.error(format!("Pod/{pod}"), e))?;

@@ -80,12 +80,56 @@ pub enum ShardImage {
     },
 }
 
+/// What the shards send to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterTarget {
+    /// A Kubernetes Service: its ready pods, followed through its EndpointSlices.
+    Service(String),
+    /// `--url`: one address as the pods see it (a Service's cluster DNS name or IP), resolved
+    /// inside each shard pod; the cluster balances behind it.
+    Url(String),
+}
+
+impl std::fmt::Display for ClusterTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClusterTarget::Service(name) => write!(f, "Service/{name}"),
+            ClusterTarget::Url(url) => f.write_str(url),
+        }
+    }
+}
+
+/// `--url` with `--on-cluster`: an http:// URL with a host; the name is resolved in the pods.
+pub fn check_url(text: &str) -> Result<(), ClusterError> {
+    let url = url::Url::parse(text)
+        .map_err(|e| ClusterError::BadInput(format!("--url {text:?}: {e}")))?;
+    match url.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(ClusterError::BadInput(format!(
+                "--url {text:?}: https:// with --on-cluster: not implemented (the shard image carries no CA roots)"
+            )))
+        }
+        _ => {
+            return Err(ClusterError::BadInput(format!(
+                "--url {text:?}: use http://"
+            )))
+        }
+    }
+    if url.host_str().is_none() {
+        return Err(ClusterError::BadInput(format!(
+            "--url {text:?} has no host"
+        )));
+    }
+    Ok(())
+}
+
 /// Everything `hale load --on-cluster` asks for.
 #[derive(Debug, Clone)]
 pub struct ClusterJob {
     pub request: LoadRequest,
-    /// The Kubernetes Service whose ready endpoints are the targets.
-    pub service: String,
+    /// What the shards send to.
+    pub target: ClusterTarget,
     pub kube: k8s::Target,
     pub shards: u32,
     pub image: ShardImage,
@@ -195,6 +239,14 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
     let options = plan::plan(job.request.clone()).map_err(JobError::from)?;
     split::check(&options, job.shards)?;
     check_fault_kinds(&options.faults)?;
+    if let ClusterTarget::Url(url) = &job.target {
+        check_url(url)?;
+        if let Some(step) = options.faults.first() {
+            return Err(ClusterError::BadInput(format!(
+                "--fault {step} with --url: kill=POD acts on a pod behind a Service; give the SERVICE name instead of --url"
+            )));
+        }
+    }
     for (flag, path) in [
         ("--report", &job.html),
         ("--histogram-out", &job.histogram_out),
@@ -204,14 +256,20 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
         }
     }
     let cluster = k8s::connect(&job.kube).await?;
-    let endpoints = endpoints::list(&cluster, &job.service).await?;
-    if endpoints.is_empty() {
-        return Err(ClusterError::Job(format!(
-            "Service/{} in namespace {} has no ready endpoints (is it deployed and Ready?)",
-            job.service, cluster.namespace
-        )));
-    }
-    check_kill_targets(&options, &endpoints)?;
+    let endpoints = match &job.target {
+        ClusterTarget::Service(service) => {
+            let endpoints = endpoints::list(&cluster, service).await?;
+            if endpoints.is_empty() {
+                return Err(ClusterError::Job(format!(
+                    "Service/{service} in namespace {} has no ready endpoints (is it deployed and Ready?)",
+                    cluster.namespace
+                )));
+            }
+            check_kill_targets(&options, &endpoints)?;
+            endpoints
+        }
+        ClusterTarget::Url(_) => Vec::new(),
+    };
     let image = match &job.image {
         ShardImage::Given(image) => image.clone(),
         ShardImage::Build {
@@ -234,7 +292,11 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
     let name = format!("hale-load-{run_id}");
     let spec = ShardSpec {
         count: job.shards,
-        endpoints: endpoints.clone(),
+        endpoints,
+        url: match &job.target {
+            ClusterTarget::Url(url) => Some(url.clone()),
+            ClusterTarget::Service(_) => None,
+        },
     };
     let duration = options.duration.unwrap_or(super::HARD_CAP);
     let manifest = job::manifest(&job::JobPlan {
@@ -262,10 +324,18 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
     }
     let (outcome, rows) = outcome?;
     deleted?;
+    let (kind, service, registry) = match &job.target {
+        ClusterTarget::Service(service) => (
+            "kubernetes-service",
+            Some(service.clone()),
+            Some(format!("kubernetes:{}", cluster.namespace)),
+        ),
+        ClusterTarget::Url(_) => ("url", None, None),
+    };
     let target = TargetInfo {
-        kind: "kubernetes-service".into(),
-        service: Some(job.service.clone()),
-        registry: Some(format!("kubernetes:{}", cluster.namespace)),
+        kind: kind.into(),
+        service,
+        registry,
         method: options.method.to_string(),
         path: options.path.clone(),
     };
@@ -357,35 +427,42 @@ async fn drive(
         return Err(shards_failed(&failed, count));
     }
 
-    // The targets from now on follow the Service's EndpointSlices: each change goes to every
-    // shard's annotations (see `endpoints`).
-    let initial = endpoints::list(cluster, &job.service).await?;
-    let (mut targets, follower) = endpoints::follow(cluster, &job.service, initial);
-    let mut background = AbortOnDrop(vec![follower]);
+    // A Service's targets from now on follow its EndpointSlices: each change goes to every
+    // shard's annotations (see `endpoints`). A --url has nothing to follow.
+    let mut background = AbortOnDrop(Vec::new());
+    let mut targets = None;
+    if let ClusterTarget::Service(service) = &job.target {
+        let initial = endpoints::list(cluster, service).await?;
+        let (rx, follower) = endpoints::follow(cluster, service, initial);
+        background.0.push(follower);
+        targets = Some(rx);
+    }
 
     // One start instant a moment ahead: time for the kubelet to hand every pod its annotation.
     let lead = Duration::from_millis(3000 + 250 * u64::from(count));
     let start_ms = now_ms() + lead.as_millis();
-    let now_targets = targets.borrow_and_update().clone();
+    let now_targets = targets.as_mut().map(|t| t.borrow_and_update().clone());
     for pod in ready.values() {
-        job::set_start(cluster, pod, start_ms, &now_targets).await?;
+        job::set_start(cluster, pod, start_ms, now_targets.as_deref()).await?;
     }
-    background.0.push({
-        let cluster = cluster.clone();
-        let pods: Vec<String> = ready.values().cloned().collect();
-        tokio::spawn(async move {
-            while targets.changed().await.is_ok() {
-                let now = targets.borrow_and_update().clone();
-                tracing::debug!(targets = %endpoints::encode(&now), "to the shards");
-                for pod in &pods {
-                    // A shard that finished (or failed) no longer needs them.
-                    if let Err(e) = job::set_targets(&cluster, pod, &now).await {
-                        tracing::debug!(%pod, error = %e, "targets not handed over");
+    if let Some(mut targets) = targets {
+        background.0.push({
+            let cluster = cluster.clone();
+            let pods: Vec<String> = ready.values().cloned().collect();
+            tokio::spawn(async move {
+                while targets.changed().await.is_ok() {
+                    let now = targets.borrow_and_update().clone();
+                    tracing::debug!(targets = %endpoints::encode(&now), "to the shards");
+                    for pod in &pods {
+                        // A shard that finished (or failed) no longer needs them.
+                        if let Err(e) = job::set_targets(&cluster, pod, &now).await {
+                            tracing::debug!(%pod, error = %e, "targets not handed over");
+                        }
                     }
                 }
-            }
-        })
-    });
+            })
+        });
+    }
     progress.status(
         "Starting",
         format!(
@@ -578,25 +655,29 @@ pub async fn run_shard(
     request.faults.clear();
     let options = plan::plan(request).map_err(JobError::from)?;
     let options = split::shard(options, index, spec.count);
+    // A --url is resolved here, in the pod (cluster DNS), before the start; a Service's pods
+    // come as the CLI writes them into the pod's annotations, live.
+    let mut follower = AbortOnDrop(Vec::new());
+    let targets = match &spec.url {
+        Some(url) => Targets::Fixed(vec![super::targets::url_endpoint(url)
+            .await
+            .map_err(JobError::from)?]),
+        None => {
+            let annotations = std::path::Path::new(job::ANNOTATIONS_DIR).join("annotations");
+            let (targets, task) = endpoints::follow_annotations(annotations, &spec.endpoints);
+            follower.0.push(task);
+            Targets::Live(targets)
+        }
+    };
     let start_ms = wait_for_start(stop).await?;
     let now = now_ms();
     if start_ms > now {
         tokio::time::sleep(Duration::from_millis((start_ms - now) as u64)).await;
     }
     let started_late_ms = now_ms().saturating_sub(start_ms) as f64;
-    // The targets as the CLI writes them into the pod's annotations, live.
-    let annotations = std::path::Path::new(job::ANNOTATIONS_DIR).join("annotations");
-    let (targets, follower) = endpoints::follow_annotations(annotations, &spec.endpoints);
-    let _follower = AbortOnDrop(vec![follower]);
-    let outcome = super::run(
-        options,
-        Targets::Live(targets),
-        None,
-        &Progress::hidden(),
-        stop,
-    )
-    .await
-    .map_err(JobError::from)?;
+    let outcome = super::run(options, targets, None, &Progress::hidden(), stop)
+        .await
+        .map_err(JobError::from)?;
     let mut doc = ShardResult::of(index, &outcome);
     doc.started_late_ms = started_late_ms;
     let mut out = std::io::stdout().lock();
