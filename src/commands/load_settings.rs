@@ -258,6 +258,11 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
         .collect();
     let request = request(args)?;
     crate::load::cluster::check_fault_kinds(&request.faults).map_err(|e| usage!("{e}"))?;
+    if let (ClusterTarget::Url(_), Some(step)) = (&target, request.faults.first()) {
+        return Err(usage!(
+            "--fault {step} with --url: kill=POD acts on a pod behind a Service; give the SERVICE name instead of --url"
+        ));
+    }
     Ok(ClusterJob {
         request,
         target,

@@ -500,6 +500,46 @@ fn latency_and_error_rate_faults_are_refused_on_the_cluster_in_one_line() {
     }
 }
 
+/// What `--url` cannot do on the cluster is refused before anything is built or any cluster is
+/// contacted: one line, exit 2.
+#[test]
+fn https_and_kill_with_a_url_are_refused_on_the_cluster_in_one_line() {
+    let tmp = common::tempdir();
+    for (args, says) in [
+        (
+            &["--url", "https://orders.shop.svc:8443/"][..],
+            "https:// with --on-cluster: not implemented",
+        ),
+        (
+            &[
+                "--url",
+                "http://orders.shop.svc:8080/",
+                "--fault",
+                "at=1s,kill=orders-1",
+            ][..],
+            "give the SERVICE name instead of --url",
+        ),
+    ] {
+        let out = common::hale(tmp.path())
+            .args(["load", "--on-cluster", "--shard-image", "hale:1"])
+            .arg("--kubeconfig")
+            .arg(tmp.path().join("no-such-kubeconfig"))
+            .args(["-d", "2s"])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {err}"
+        );
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
 #[test]
 fn a_shard_image_that_cannot_be_pulled_fails_the_run_with_the_pods_reason_and_leaves_nothing() {
     need!(KubeNode);
