@@ -186,10 +186,7 @@ pub async fn run(args: LoadArgs, printer: &Printer, stop: &Stop) -> anyhow::Resu
         let job = cluster_job(&args, html)?;
         printer.status(
             "Loading",
-            format!(
-                "Service/{} on the cluster in {} shard(s)",
-                job.service, job.shards
-            ),
+            format!("{} on the cluster in {} shard(s)", job.target, job.shards),
         );
         let (progress, renderer) = printer.progress();
         let ran = load::cluster::run(job, &progress, stop).await;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::load::LoadArgs;
-use crate::load::cluster::{ClusterJob, ShardImage};
+use crate::load::cluster::{ClusterJob, ClusterTarget, ShardImage};
 use crate::load::job::TargetSpec;
 use crate::load::plan::{BreakerTuning, LoadRequest};
 use crate::load::targets;
@@ -197,15 +197,28 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
     if args.grpc.is_some() {
         return Err(crate::exit::NotImplemented("load --grpc --on-cluster").into());
     }
-    let Some(service) = &args.service else {
-        return Err(usage!(
-            "--on-cluster needs a SERVICE: the name of a Kubernetes Service"
-        ));
+    let target = match (&args.service, &args.url) {
+        (Some(service), None) => {
+            crate::names::validate_service_name(service)?;
+            ClusterTarget::Service(service.clone())
+        }
+        (None, Some(url)) => {
+            crate::load::cluster::check_url(url).map_err(|e| usage!("{e}"))?;
+            ClusterTarget::Url(url.clone())
+        }
+        (Some(_), Some(_)) => {
+            return Err(usage!(
+                "--on-cluster takes a SERVICE or --url, not both"
+            ))
+        }
+        (None, None) => {
+            return Err(usage!(
+                "--on-cluster needs a SERVICE (the name of a Kubernetes Service) or --url http://HOST:PORT/PATH as the pods see it"
+            ))
+        }
     };
-    crate::names::validate_service_name(service)?;
     for (given, flag) in [
         (!args.endpoints.is_empty(), "--endpoints"),
-        (args.url.is_some(), "--url"),
         (args.body_file.is_some(), "--body-file"),
         (args.cacert.is_some(), "--cacert"),
         (args.insecure, "--insecure"),
@@ -214,7 +227,7 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
     ] {
         if given {
             return Err(usage!(
-                "{flag} with --on-cluster: not implemented (the shards load the Service's ready pods over http)"
+                "{flag} with --on-cluster: not implemented (the shards load a Service's ready pods, or one --url, over http)"
             ));
         }
     }
@@ -252,9 +265,16 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
         .skip_while(|a| a != "load")
         .skip(1)
         .collect();
+    let request = request(args)?;
+    crate::load::cluster::check_fault_kinds(&request.faults).map_err(|e| usage!("{e}"))?;
+    if let (ClusterTarget::Url(_), Some(step)) = (&target, request.faults.first()) {
+        return Err(usage!(
+            "--fault {step} with --url: kill=POD acts on a pod behind a Service; give the SERVICE name instead of --url"
+        ));
+    }
     Ok(ClusterJob {
-        request: request(args)?,
-        service: service.clone(),
+        request,
+        target,
         kube: crate::kube::Target {
             kubeconfig: c.kubeconfig.clone(),
             context: c.context.clone(),

@@ -136,6 +136,11 @@ impl Deployed {
     /// `hale load orders --on-cluster ARGS --output json`. The first run of the test binary
     /// builds and pushes the shard image; the others wait for it and reuse it.
     fn load(&self, ns: &Namespace, args: &[&str]) -> Output {
+        self.load_to(ns, &["orders"], args)
+    }
+
+    /// `hale load TARGET --on-cluster ARGS --output json`, TARGET a SERVICE or `--url URL`.
+    fn load_to(&self, ns: &Namespace, target: &[&str], args: &[&str]) -> Output {
         static FIRST: Mutex<bool> = Mutex::new(false);
         let mut first = Some(FIRST.lock().unwrap_or_else(|e| e.into_inner()));
         if first.as_deref() == Some(&true) {
@@ -143,7 +148,9 @@ impl Deployed {
         }
         let out = self
             .hale()
-            .args(["load", "orders", "--on-cluster"])
+            .arg("load")
+            .args(target)
+            .arg("--on-cluster")
             .args([
                 "--shard-registry",
                 &format!("{}/hale-load-shard", self.registry),
@@ -306,62 +313,231 @@ fn an_open_model_over_two_shards_keeps_the_rate_without_a_double_burst() {
     assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
 }
 
+/// The shards follow the Service's EndpointSlices: a killed pod drops out of every shard's
+/// targets and gets nothing from then on; the pod the Deployment starts in its place joins and
+/// takes traffic, as its own /metrics count. (A pod deleted with its grace period is marked
+/// not ready at once and keeps serving through its drain, so on the test node it leaves the
+/// shards' targets before a request to it fails: no breaker need open, and none is asserted.)
 #[test]
-fn killing_a_pod_shows_its_breaker_opening_in_the_merged_timeline() {
+fn a_killed_pod_drops_out_of_the_targets_and_its_replacement_takes_traffic() {
     need!(KubeNode);
     let kubeconfig = need!(Kube);
     let registry = need!(OciRegistry);
     need!(Go);
-    let ns = Namespace::new(&kubeconfig, "kill");
+    let ns = Namespace::new(&kubeconfig, "follow");
     let svc = Deployed::new(&ns, &registry);
     let pods = svc_pods_ready(&ns);
-    let victim = &pods[0].0;
+    let victim = pods[0].0.clone();
 
-    let fault = format!("at=1s,kill={victim}");
+    let fault = format!("at=2s,kill={victim}");
     let out = svc.load(
         &ns,
         &[
             "--shards",
             "2",
             "-r",
-            "200",
-            // Long enough for a slow kubelet on a loaded machine to stop the killed pod: the
-            // breaker can open only once requests to it fail.
+            "100",
+            // Long enough for a slow machine to start the replacement pod and make it Ready.
             "-d",
-            "20s",
+            "40s",
+            "-s",
+            "round-robin",
             "--path",
             "/",
             "--fault",
             &fault,
-            // The killed pod stops answering within its 1s-grace deletion plus shutdown;
-            // requests to it then fail fast.
             "--timeout",
             "300ms",
         ],
     );
-    common::assert_success(&out, "hale load --on-cluster --fault kill=");
+    common::assert_success(&out, "hale load --on-cluster --fault kill= (following)");
     let doc = report(&out);
     let timeline = doc["timeline"].as_array().unwrap();
-    let kill = timeline
+    let kill_ms = timeline
         .iter()
         .find(|e| e["kind"] == "fault" && e["instance"] == victim.as_str())
-        .unwrap_or_else(|| panic!("the kill in the timeline: {timeline:?}"));
-    let opened = timeline
+        .unwrap_or_else(|| panic!("the kill in the timeline: {timeline:?}"))["t_ms"]
+        .as_f64()
+        .unwrap();
+    // Each shard records the removal from its own targets; the later one counts.
+    let removed_ms = timeline
+        .iter()
+        .filter(|e| e["kind"] == "removed" && e["instance"] == victim.as_str())
+        .map(|e| e["last_ms"].as_f64().unwrap())
+        .fold(None, |a: Option<f64>, t| Some(a.map_or(t, |a| a.max(t))))
+        .unwrap_or_else(|| panic!("{victim} removed in the timeline: {timeline:?}"));
+    let replacement = timeline
         .iter()
         .find(|e| {
-            e["kind"] == "breaker" && e["instance"] == victim.as_str() && e["state"] == "open"
+            e["kind"] == "added"
+                && !e["detail"].as_str().unwrap().ends_with("(initial)")
+                && !pods.iter().any(|(p, _)| e["instance"] == p.as_str())
         })
-        .unwrap_or_else(|| panic!("the breaker opening in the timeline: {timeline:?}"));
+        .unwrap_or_else(|| panic!("a replacement pod added in the timeline: {timeline:?}"));
+    let replacement = replacement["instance"].as_str().unwrap().to_string();
+    assert!(removed_ms >= kill_ms, "{timeline:?}");
+
+    let instances = doc["instances"].as_array().unwrap();
+    let slot = |id: &str| {
+        instances
+            .iter()
+            .position(|i| i["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {instances:?}"))
+    };
+    let (victim_slot, new_slot) = (slot(&victim), slot(&replacement));
     assert!(
-        opened["t_ms"].as_f64() >= kill["t_ms"].as_f64(),
-        "{timeline:?}"
+        instances[new_slot]["ok"].as_u64().unwrap() > 0,
+        "{instances:?}"
     );
-    let resilience = &doc["resilience"][0];
-    assert!(
-        resilience["breaker_opened_after_ms"].as_f64().is_some(),
-        "{resilience}"
+    // From a second after the last shard dropped the victim (a tick, the requests still in
+    // flight then, the shards' start skew), no tick has an attempt to it.
+    let series = doc["series"].as_array().unwrap();
+    let after: Vec<&Value> = series
+        .iter()
+        .filter(|p| p["t_ms"].as_f64().unwrap() > removed_ms + 1000.0)
+        .collect();
+    assert!(!after.is_empty(), "ticks after the removal: {removed_ms}");
+    for p in &after {
+        assert_eq!(
+            p["per_instance"][victim_slot], 0,
+            "{victim} sent to after it dropped out at {removed_ms} ms: {p}"
+        );
+    }
+    let to_new: u64 = after
+        .iter()
+        .map(|p| p["per_instance"][new_slot].as_u64().unwrap())
+        .sum();
+    assert!(to_new > 0, "{replacement} took traffic after the kill");
+    // The replacement's own count of what it served.
+    let now = ns.service_pods();
+    let ip = now
+        .iter()
+        .find(|(p, _)| *p == replacement)
+        .unwrap_or_else(|| panic!("{replacement} among {now:?}"))
+        .1
+        .clone();
+    let served = served_by_pods(&[(replacement.clone(), ip)]);
+    assert_eq!(
+        served,
+        instances[new_slot]["requests"].as_u64().unwrap(),
+        "{replacement}: what it served = what the shards sent it"
     );
     assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+}
+
+/// `--url` with `--on-cluster`: every shard sends to one address as the pods see it (here the
+/// Service's cluster IP: the test node runs no cluster DNS), the cluster balancing behind it;
+/// what the shards sent is what the pods served.
+#[test]
+fn a_url_inside_the_cluster_is_loaded_from_the_shards() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "url");
+    let svc = Deployed::new(&ns, &registry);
+    let pods = svc_pods_ready(&ns);
+    let service = ns.get(&["get", "service", "orders"]);
+    let ip = service["spec"]["clusterIP"].as_str().unwrap();
+    let port = service["spec"]["ports"][0]["port"].as_u64().unwrap();
+    let url = format!("http://{ip}:{port}/");
+
+    let out = svc.load_to(
+        &ns,
+        &["--url", &url],
+        &["--shards", "2", "-c", "2", "-d", "3s"],
+    );
+    common::assert_success(&out, "hale load --url --on-cluster");
+    let doc = report(&out);
+    assert_eq!(doc["target"]["kind"], "url", "{}", doc["target"]);
+    let requests = doc["requests"].as_u64().unwrap();
+    assert!(requests > 0, "{doc}");
+    assert_eq!(doc["errors"].as_u64(), Some(0), "{doc}");
+    let shards = doc["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 2, "{doc}");
+    assert!(
+        shards.iter().all(|s| s["requests"].as_u64() > Some(0)),
+        "{doc}"
+    );
+    let instances = doc["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 1, "{instances:?}");
+    assert_eq!(instances[0]["id"], format!("{ip}:{port}").as_str());
+    assert_eq!(requests, served_by_pods(&pods), "what the pods served");
+    assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+}
+
+/// The admin API that local `--fault latency=`/`error-rate=` use is not reachable in a
+/// deployed pod by design: refused before anything is built or any cluster is contacted (the
+/// kubeconfig here does not even exist), in one line, exit 2.
+#[test]
+fn latency_and_error_rate_faults_are_refused_on_the_cluster_in_one_line() {
+    let tmp = common::tempdir();
+    for fault in [
+        "at=1s,latency=orders-1:100ms",
+        "at=1s,error-rate=orders-1:0.5",
+        "at=1s,restore=orders-1",
+    ] {
+        let out = common::hale(tmp.path())
+            .args(["load", "orders", "--on-cluster", "--shard-image", "hale:1"])
+            .arg("--kubeconfig")
+            .arg(tmp.path().join("no-such-kubeconfig"))
+            .args(["-d", "2s", "--fault", fault])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{fault}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{fault}: one line: {err}"
+        );
+        assert!(err.contains("not available with --on-cluster"), "{err}");
+        assert!(err.contains("only kill=POD is"), "{err}");
+        if !fault.contains("restore") {
+            assert!(err.contains("admin API"), "{err}");
+        }
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// What `--url` cannot do on the cluster is refused before anything is built or any cluster is
+/// contacted: one line, exit 2.
+#[test]
+fn https_and_kill_with_a_url_are_refused_on_the_cluster_in_one_line() {
+    let tmp = common::tempdir();
+    for (args, says) in [
+        (
+            &["--url", "https://orders.shop.svc:8443/"][..],
+            "https:// with --on-cluster: not implemented",
+        ),
+        (
+            &[
+                "--url",
+                "http://orders.shop.svc:8080/",
+                "--fault",
+                "at=1s,kill=orders-1",
+            ][..],
+            "give the SERVICE name instead of --url",
+        ),
+    ] {
+        let out = common::hale(tmp.path())
+            .args(["load", "--on-cluster", "--shard-image", "hale:1"])
+            .arg("--kubeconfig")
+            .arg(tmp.path().join("no-such-kubeconfig"))
+            .args(["-d", "2s"])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {err}"
+        );
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The shards as one `batch/v1` Indexed Job, and what the CLI asks the API server about it: the
-//! Service's endpoints, the shards' pods and their states, the start instant (an annotation
-//! the pods read through a downward API volume), their logs, and the Job's deletion.
+//! shards' pods and their states, the start instant and the live targets (annotations the pods
+//! read through a downward API volume), their logs, and the Job's deletion.
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
@@ -10,13 +10,12 @@ use k8s_openapi::api::core::v1::{
     ObjectFieldSelector, Pod, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
     SeccompProfile, SecurityContext, Volume, VolumeMount,
 };
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use serde::{Deserialize, Serialize};
 
-use super::ClusterError;
+use super::{endpoints, ClusterError};
 use crate::kube::Cluster;
 use crate::load::{LoadOptions, Model};
 
@@ -31,11 +30,15 @@ pub const SPEC_ENV: &str = "HALE_LOAD_SHARD";
 const NONROOT: i64 = 65532;
 
 /// What a shard is told besides its `hale load` flags: how many shards there are and the
-/// instances to send to (the Service's ready endpoints, by pod name).
+/// instances to send to (the Service's ready endpoints, by pod name) when the Job was made;
+/// later changes come through the pod's [`endpoints::ENDPOINTS_ANNOTATION`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShardSpec {
     pub count: u32,
     pub endpoints: Vec<(String, SocketAddr)>,
+    /// `--url`: the one address every shard sends to, resolved in the pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The Job of one run.
@@ -200,46 +203,6 @@ pub fn manifest(plan: &JobPlan) -> Result<Job, ClusterError> {
     })
 }
 
-/// The ready endpoints of a Service, from its EndpointSlices: pod name and address.
-pub async fn endpoints(
-    cluster: &Cluster,
-    service: &str,
-) -> Result<Vec<(String, SocketAddr)>, ClusterError> {
-    let api: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={service}"));
-    let slices = api
-        .list(&lp)
-        .await
-        .map_err(|e| cluster.error(format!("EndpointSlices of Service/{service}"), e))?;
-    let mut out = Vec::new();
-    for slice in slices.items {
-        let ports = slice.ports.unwrap_or_default();
-        let port = ports
-            .iter()
-            .find(|p| p.name.as_deref() == Some("http"))
-            .or_else(|| ports.first())
-            .and_then(|p| p.port);
-        let Some(port) = port else { continue };
-        for e in slice.endpoints {
-            let ready = e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
-            if !ready {
-                continue;
-            }
-            let name = e.target_ref.as_ref().and_then(|t| t.name.clone());
-            for address in &e.addresses {
-                let Ok(ip) = address.parse::<std::net::IpAddr>() else {
-                    continue;
-                };
-                let addr = SocketAddr::new(ip, port as u16);
-                out.push((name.clone().unwrap_or_else(|| addr.to_string()), addr));
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
 pub async fn create(cluster: &Cluster, job: &Job) -> Result<(), ClusterError> {
     let api: Api<Job> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     api.create(&PostParams::default(), job)
@@ -385,11 +348,39 @@ pub async fn pods(cluster: &Cluster, run_id: &str) -> Result<BTreeMap<u32, Pod>,
     Ok(out)
 }
 
-/// Tell one pod when to start.
-pub async fn set_start(cluster: &Cluster, pod: &str, at_ms: u128) -> Result<(), ClusterError> {
+/// Tell one pod when to start, and a Service's targets as they are now.
+pub async fn set_start(
+    cluster: &Cluster,
+    pod: &str,
+    at_ms: u128,
+    targets: Option<&[endpoints::Instance]>,
+) -> Result<(), ClusterError> {
     let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let patch =
-        serde_json::json!({"metadata": {"annotations": {START_ANNOTATION: at_ms.to_string()}}});
+    let mut annotations = serde_json::Map::new();
+    annotations.insert(START_ANNOTATION.into(), at_ms.to_string().into());
+    if let Some(targets) = targets {
+        annotations.insert(
+            endpoints::ENDPOINTS_ANNOTATION.into(),
+            endpoints::encode(targets).into(),
+        );
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": annotations}});
+    api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| cluster.error(format!("Pod/{pod}"), e))?;
+    Ok(())
+}
+
+/// Tell one pod the Service's ready endpoints changed.
+pub async fn set_targets(
+    cluster: &Cluster,
+    pod: &str,
+    targets: &[endpoints::Instance],
+) -> Result<(), ClusterError> {
+    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let patch = serde_json::json!({"metadata": {"annotations": {
+        endpoints::ENDPOINTS_ANNOTATION: endpoints::encode(targets),
+    }}});
     api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| cluster.error(format!("Pod/{pod}"), e))?;

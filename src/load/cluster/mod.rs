@@ -3,11 +3,14 @@
 //!
 //! The CLI side ([`run`]): plan and check the flags, read the Service's ready endpoints, build
 //! and push the shard image ([`image`]), create the Job ([`job`]), show each shard's state
-//! until every one is Ready (or failed), give them one start instant a moment ahead, carry out
+//! until every one is Ready (or failed), give them one start instant a moment ahead, follow
+//! the Service's EndpointSlices into the shards' annotations ([`endpoints`]), carry out
 //! `kill=` faults by deleting pods, wait, read each pod's framed result from its log
 //! ([`result`]), merge and report; the Job and its pods are deleted on every path.
 //! The shard side ([`run_shard`]): the same `hale load` flags plus a [`job::ShardSpec`], its
-//! part of the plan ([`split`]), a wait for the start instant, the run, the framed result.
+//! part of the plan ([`split`]), a wait for the start instant, the run against the targets
+//! its annotations carry, the framed result.
+pub mod endpoints;
 pub mod image;
 pub mod job;
 pub mod result;
@@ -24,7 +27,7 @@ use serde::Serialize;
 use super::job::{check_writable, conclude, Finished, JobError, Ran};
 use super::plan::{self, LoadRequest};
 use super::report::{Percentiles, TargetInfo};
-use super::{Endpoint, FaultAction, Report, RunOutcome, Targets, TimelineEvent};
+use super::{FaultAction, Report, RunOutcome, Targets, TimelineEvent};
 use crate::image::distribution::RegistryOptions;
 use crate::kube::{self as k8s, KubeError};
 use crate::progress::Progress;
@@ -77,12 +80,56 @@ pub enum ShardImage {
     },
 }
 
+/// What the shards send to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterTarget {
+    /// A Kubernetes Service: its ready pods, followed through its EndpointSlices.
+    Service(String),
+    /// `--url`: one address as the pods see it (a Service's cluster DNS name or IP), resolved
+    /// inside each shard pod; the cluster balances behind it.
+    Url(String),
+}
+
+impl std::fmt::Display for ClusterTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClusterTarget::Service(name) => write!(f, "Service/{name}"),
+            ClusterTarget::Url(url) => f.write_str(url),
+        }
+    }
+}
+
+/// `--url` with `--on-cluster`: an http:// URL with a host; the name is resolved in the pods.
+pub fn check_url(text: &str) -> Result<(), ClusterError> {
+    let url = url::Url::parse(text)
+        .map_err(|e| ClusterError::BadInput(format!("--url {text:?}: {e}")))?;
+    match url.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(ClusterError::BadInput(format!(
+                "--url {text:?}: https:// with --on-cluster: not implemented (the shard image carries no CA roots)"
+            )))
+        }
+        _ => {
+            return Err(ClusterError::BadInput(format!(
+                "--url {text:?}: use http://"
+            )))
+        }
+    }
+    if url.host_str().is_none() {
+        return Err(ClusterError::BadInput(format!(
+            "--url {text:?} has no host"
+        )));
+    }
+    Ok(())
+}
+
 /// Everything `hale load --on-cluster` asks for.
 #[derive(Debug, Clone)]
 pub struct ClusterJob {
     pub request: LoadRequest,
-    /// The Kubernetes Service whose ready endpoints are the targets.
-    pub service: String,
+    /// What the shards send to.
+    pub target: ClusterTarget,
     pub kube: k8s::Target,
     pub shards: u32,
     pub image: ShardImage,
@@ -145,27 +192,41 @@ fn now_ms() -> u128 {
         .as_millis()
 }
 
-/// The `--fault` steps the cluster path carries out: `kill=POD` only.
-fn cluster_faults(
+/// The `--fault` steps the cluster path carries out: `kill=POD` only. The others act through
+/// the service's admin API (`PUT /admin/faults`), which a deployed pod does not expose by
+/// design, or bring back a process the Deployment replaces anyway: refused before anything is
+/// built or created.
+pub fn check_fault_kinds(faults: &[super::FaultStep]) -> Result<(), ClusterError> {
+    for step in faults {
+        let why = match &step.action {
+            FaultAction::Kill(_) => continue,
+            FaultAction::ErrorRate(..) | FaultAction::Latency(..) => {
+                "a deployed pod's admin API (PUT /admin/faults) is unreachable by design \
+                 (hale deploy leaves ADMIN_ENABLED off, the admin listener is loopback-only \
+                 without ADMIN_TOKEN, and the NetworkPolicy admits only the http port)"
+            }
+            FaultAction::Restore(_) => "a killed pod is replaced by its Deployment, not restored",
+        };
+        return Err(ClusterError::BadInput(format!(
+            "--fault {step}: not available with --on-cluster: {why}; only kill=POD is"
+        )));
+    }
+    Ok(())
+}
+
+/// `kill=POD` names a ready pod behind the Service.
+fn check_kill_targets(
     options: &super::LoadOptions,
     pods: &[(String, std::net::SocketAddr)],
 ) -> Result<(), ClusterError> {
     for step in &options.faults {
-        match &step.action {
-            FaultAction::Kill(id) => {
-                if !pods.iter().any(|(p, _)| p == id) {
-                    let names: Vec<&str> = pods.iter().map(|(p, _)| p.as_str()).collect();
-                    return Err(ClusterError::BadInput(format!(
-                        "--fault {step}: no ready pod {id} behind the Service (pods: {})",
-                        names.join(", ")
-                    )));
-                }
-            }
-            other => {
+        if let FaultAction::Kill(id) = &step.action {
+            if !pods.iter().any(|(p, _)| p == id) {
+                let names: Vec<&str> = pods.iter().map(|(p, _)| p.as_str()).collect();
                 return Err(ClusterError::BadInput(format!(
-                    "--fault {}=…: not implemented with --on-cluster (only kill=POD is)",
-                    other.kind().name()
-                )))
+                    "--fault {step}: no ready pod {id} behind the Service (pods: {})",
+                    names.join(", ")
+                )));
             }
         }
     }
@@ -177,6 +238,15 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
     let assertions = job.request.assertions.clone();
     let options = plan::plan(job.request.clone()).map_err(JobError::from)?;
     split::check(&options, job.shards)?;
+    check_fault_kinds(&options.faults)?;
+    if let ClusterTarget::Url(url) = &job.target {
+        check_url(url)?;
+        if let Some(step) = options.faults.first() {
+            return Err(ClusterError::BadInput(format!(
+                "--fault {step} with --url: kill=POD acts on a pod behind a Service; give the SERVICE name instead of --url"
+            )));
+        }
+    }
     for (flag, path) in [
         ("--report", &job.html),
         ("--histogram-out", &job.histogram_out),
@@ -186,14 +256,20 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
         }
     }
     let cluster = k8s::connect(&job.kube).await?;
-    let endpoints = job::endpoints(&cluster, &job.service).await?;
-    if endpoints.is_empty() {
-        return Err(ClusterError::Job(format!(
-            "Service/{} in namespace {} has no ready endpoints (is it deployed and Ready?)",
-            job.service, cluster.namespace
-        )));
-    }
-    cluster_faults(&options, &endpoints)?;
+    let endpoints = match &job.target {
+        ClusterTarget::Service(service) => {
+            let endpoints = endpoints::list(&cluster, service).await?;
+            if endpoints.is_empty() {
+                return Err(ClusterError::Job(format!(
+                    "Service/{service} in namespace {} has no ready endpoints (is it deployed and Ready?)",
+                    cluster.namespace
+                )));
+            }
+            check_kill_targets(&options, &endpoints)?;
+            endpoints
+        }
+        ClusterTarget::Url(_) => Vec::new(),
+    };
     let image = match &job.image {
         ShardImage::Given(image) => image.clone(),
         ShardImage::Build {
@@ -216,7 +292,11 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
     let name = format!("hale-load-{run_id}");
     let spec = ShardSpec {
         count: job.shards,
-        endpoints: endpoints.clone(),
+        endpoints,
+        url: match &job.target {
+            ClusterTarget::Url(url) => Some(url.clone()),
+            ClusterTarget::Service(_) => None,
+        },
     };
     let duration = options.duration.unwrap_or(super::HARD_CAP);
     let manifest = job::manifest(&job::JobPlan {
@@ -244,10 +324,18 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
     }
     let (outcome, rows) = outcome?;
     deleted?;
+    let (kind, service, registry) = match &job.target {
+        ClusterTarget::Service(service) => (
+            "kubernetes-service",
+            Some(service.clone()),
+            Some(format!("kubernetes:{}", cluster.namespace)),
+        ),
+        ClusterTarget::Url(_) => ("url", None, None),
+    };
     let target = TargetInfo {
-        kind: "kubernetes-service".into(),
-        service: Some(job.service.clone()),
-        registry: Some(format!("kubernetes:{}", cluster.namespace)),
+        kind: kind.into(),
+        service,
+        registry,
         method: options.method.to_string(),
         path: options.path.clone(),
     };
@@ -339,11 +427,41 @@ async fn drive(
         return Err(shards_failed(&failed, count));
     }
 
+    // A Service's targets from now on follow its EndpointSlices: each change goes to every
+    // shard's annotations (see `endpoints`). A --url has nothing to follow.
+    let mut background = AbortOnDrop(Vec::new());
+    let mut targets = None;
+    if let ClusterTarget::Service(service) = &job.target {
+        let initial = endpoints::list(cluster, service).await?;
+        let (rx, follower) = endpoints::follow(cluster, service, initial);
+        background.0.push(follower);
+        targets = Some(rx);
+    }
+
     // One start instant a moment ahead: time for the kubelet to hand every pod its annotation.
     let lead = Duration::from_millis(3000 + 250 * u64::from(count));
     let start_ms = now_ms() + lead.as_millis();
+    let now_targets = targets.as_mut().map(|t| t.borrow_and_update().clone());
     for pod in ready.values() {
-        job::set_start(cluster, pod, start_ms).await?;
+        job::set_start(cluster, pod, start_ms, now_targets.as_deref()).await?;
+    }
+    if let Some(mut targets) = targets {
+        background.0.push({
+            let cluster = cluster.clone();
+            let pods: Vec<String> = ready.values().cloned().collect();
+            tokio::spawn(async move {
+                while targets.changed().await.is_ok() {
+                    let now = targets.borrow_and_update().clone();
+                    tracing::debug!(targets = %endpoints::encode(&now), "to the shards");
+                    for pod in &pods {
+                        // A shard that finished (or failed) no longer needs them.
+                        if let Err(e) = job::set_targets(&cluster, pod, &now).await {
+                            tracing::debug!(%pod, error = %e, "targets not handed over");
+                        }
+                    }
+                }
+            })
+        });
     }
     progress.status(
         "Starting",
@@ -493,6 +611,17 @@ async fn drive(
     Ok((outcome, rows))
 }
 
+/// Background tasks of one run, ended with it on every path.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 fn shards_failed(failed: &BTreeMap<u32, String>, count: u32) -> ClusterError {
     let list: Vec<String> = failed
         .iter()
@@ -526,33 +655,29 @@ pub async fn run_shard(
     request.faults.clear();
     let options = plan::plan(request).map_err(JobError::from)?;
     let options = split::shard(options, index, spec.count);
-    let endpoints: Vec<Endpoint> = spec
-        .endpoints
-        .iter()
-        .map(|(id, addr)| Endpoint {
-            id: id.clone(),
-            addr: *addr,
-            weight: 1,
-            check_id: true,
-            tls: None,
-            authority: addr.to_string(),
-        })
-        .collect();
+    // A --url is resolved here, in the pod (cluster DNS), before the start; a Service's pods
+    // come as the CLI writes them into the pod's annotations, live.
+    let mut follower = AbortOnDrop(Vec::new());
+    let targets = match &spec.url {
+        Some(url) => Targets::Fixed(vec![super::targets::url_endpoint(url)
+            .await
+            .map_err(JobError::from)?]),
+        None => {
+            let annotations = std::path::Path::new(job::ANNOTATIONS_DIR).join("annotations");
+            let (targets, task) = endpoints::follow_annotations(annotations, &spec.endpoints);
+            follower.0.push(task);
+            Targets::Live(targets)
+        }
+    };
     let start_ms = wait_for_start(stop).await?;
     let now = now_ms();
     if start_ms > now {
         tokio::time::sleep(Duration::from_millis((start_ms - now) as u64)).await;
     }
     let started_late_ms = now_ms().saturating_sub(start_ms) as f64;
-    let outcome = super::run(
-        options,
-        Targets::Fixed(endpoints),
-        None,
-        &Progress::hidden(),
-        stop,
-    )
-    .await
-    .map_err(JobError::from)?;
+    let outcome = super::run(options, targets, None, &Progress::hidden(), stop)
+        .await
+        .map_err(JobError::from)?;
     let mut doc = ShardResult::of(index, &outcome);
     doc.started_late_ms = started_late_ms;
     let mut out = std::io::stdout().lock();
