@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:4c666f9a4f85f95bef8f55e4411031550b9127454d9f735202052871d0a3e80e",
+        "sha256:c953f38d78f925e163fa52a6923b7f7420c421766172d6b6c641f7e78d3db496",
     );
 
     #[test]
