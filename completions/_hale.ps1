@@ -491,7 +491,7 @@ Register-ArgumentCompleter -Native -CommandName 'hale' -ScriptBlock {
             [CompletionResult]::new('--keep-faults', '--keep-faults', [CompletionResultType]::ParameterName, 'Leave the error-rate and latency faults the run injected in place when it ends (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM)')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'HTTPS: accept any server certificate (test servers only)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'HTTPS: accept any server certificate (test servers only)')
-            [CompletionResult]::new('--on-cluster', '--on-cluster', [CompletionResultType]::ParameterName, 'Run the load from the cluster: SERVICE is a Kubernetes Service, the plan is split into --shards pods of one Indexed Job, their results merged into one report')
+            [CompletionResult]::new('--on-cluster', '--on-cluster', [CompletionResultType]::ParameterName, 'Run the load from the cluster: SERVICE is a Kubernetes Service (its pods followed live), or --url a URL as the pods see it; the plan is split into --shards pods of one Indexed Job, their results merged into one report')
             [CompletionResult]::new('--allow-shard-failures', '--allow-shard-failures', [CompletionResultType]::ParameterName, '--on-cluster: report the shards that ran when others fail (exit 0 unless the rest fails)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only results and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only results and errors')

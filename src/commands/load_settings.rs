@@ -155,8 +155,9 @@ pub(super) fn target(args: &LoadArgs) -> anyhow::Result<TargetSpec> {
 /// `hale load --on-cluster`'s flags (flattened into `hale load`).
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
-    /// Run the load from the cluster: SERVICE is a Kubernetes Service, the plan is split into
-    /// --shards pods of one Indexed Job, their results merged into one report.
+    /// Run the load from the cluster: SERVICE is a Kubernetes Service (its pods followed live),
+    /// or --url a URL as the pods see it; the plan is split into --shards pods of one Indexed
+    /// Job, their results merged into one report.
     #[arg(long)]
     pub on_cluster: bool,
     /// --on-cluster: how many pods (shards) share the plan.
