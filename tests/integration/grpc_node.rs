@@ -79,25 +79,5 @@ fn the_grpc_service_deploys_ready_on_the_real_node_and_answers_load_grpc() {
     assert!(report["requests"].as_u64().unwrap() > 50, "{report}");
     assert_eq!(report["errors"], 0, "{}", report["errors_by_kind"]);
 
-    let out = svc
-        .hale()
-        .args([
-            "deploy",
-            "delete",
-            "--kubeconfig",
-            &ns.kubeconfig,
-            "--context",
-            "hale-test",
-        ])
-        .args(["-n", &ns.name])
-        .output()
-        .unwrap();
-    common::assert_success(&out, "hale deploy delete");
-    let left = ns.get(&[
-        "get",
-        "deployments,replicasets,services,configmaps,serviceaccounts,poddisruptionbudgets",
-        "-l",
-        "app.kubernetes.io/managed-by=hale",
-    ]);
-    assert_eq!(left["items"].as_array().unwrap().len(), 0, "{left}");
+    svc.delete_leaving_nothing(&ns);
 }

@@ -98,6 +98,31 @@ impl Service {
         std::fs::write(main, text).unwrap();
     }
 
+    /// `hale deploy delete`, then nothing hale applied is left in the namespace.
+    pub(crate) fn delete_leaving_nothing(&self, ns: &Namespace) {
+        let out = self
+            .hale()
+            .args([
+                "deploy",
+                "delete",
+                "--kubeconfig",
+                &ns.kubeconfig,
+                "--context",
+                "hale-test",
+            ])
+            .args(["-n", &ns.name])
+            .output()
+            .unwrap();
+        common::assert_success(&out, "hale deploy delete");
+        let left = ns.get(&[
+            "get",
+            "deployments,replicasets,services,configmaps,serviceaccounts,poddisruptionbudgets",
+            "-l",
+            "app.kubernetes.io/managed-by=hale",
+        ]);
+        assert_eq!(left["items"].as_array().unwrap().len(), 0, "{left}");
+    }
+
     pub(crate) fn deploy(&self, ns: &Namespace, extra: &[&str]) -> Output {
         self.hale()
             .args([
@@ -285,27 +310,7 @@ fn a_generated_service_runs_on_the_real_node_and_rolls_out_under_load_without_er
         "{running:?}"
     );
 
-    let out = svc
-        .hale()
-        .args([
-            "deploy",
-            "delete",
-            "--kubeconfig",
-            &ns.kubeconfig,
-            "--context",
-            "hale-test",
-        ])
-        .args(["-n", &ns.name])
-        .output()
-        .unwrap();
-    common::assert_success(&out, "hale deploy delete");
-    let left = ns.get(&[
-        "get",
-        "deployments,replicasets,services,configmaps,serviceaccounts,poddisruptionbudgets",
-        "-l",
-        "app.kubernetes.io/managed-by=hale",
-    ]);
-    assert_eq!(left["items"].as_array().unwrap().len(), 0, "{left}");
+    svc.delete_leaving_nothing(&ns);
 }
 
 /// A build whose pods never become ready: `hale deploy` exits 1 with the pods' events and last
