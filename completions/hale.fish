@@ -408,7 +408,7 @@ complete -c hale -n "__fish_hale_using_subcommand load" -l shard-image -d '--on-
 complete -c hale -n "__fish_hale_using_subcommand load" -l shard-node-selector -d '--on-cluster: a node label the shard pods must match, KEY=VALUE (repeatable)' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l kubeconfig -d '--on-cluster: the kubeconfig file (replaces KUBECONFIG and ~/.kube/config)' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l context -d '--on-cluster: the kubeconfig context [default: its current-context]' -r
-complete -c hale -n "__fish_hale_using_subcommand load" -l namespace -d '--on-cluster: the Service\'s namespace [default: the context\'s, then `default`]' -r
+complete -c hale -n "__fish_hale_using_subcommand load" -l namespace -d '--on-cluster: the namespace of the Service and of the shards\' Job [default: the context\'s, then `default`]' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l merge -d 'Merge --histogram-out files (no load is sent) and print their percentiles' -r -F
 complete -c hale -n "__fish_hale_using_subcommand load" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
@@ -418,7 +418,7 @@ never\t''"
 complete -c hale -n "__fish_hale_using_subcommand load" -l network-timeout -d 'How long to wait for a registry, Consul, etcd, the Kubernetes API or the Docker Engine to connect and to answer each request' -r
 complete -c hale -n "__fish_hale_using_subcommand load" -l keep-faults -d 'Leave the error-rate and latency faults the run injected in place when it ends (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s k -l insecure -d 'HTTPS: accept any server certificate (test servers only)'
-complete -c hale -n "__fish_hale_using_subcommand load" -l on-cluster -d 'Run the load from the cluster: SERVICE is a Kubernetes Service (its pods followed live), or --url a URL as the pods see it; the plan is split into --shards pods of one Indexed Job, their results merged into one report'
+complete -c hale -n "__fish_hale_using_subcommand load" -l on-cluster -d 'Run the load from the cluster: SERVICE is the name of a Kubernetes Service in --namespace (its ready pods followed live through its EndpointSlices), or --url an http:// URL as the pods see it; the plan is split into --shards pods of one Indexed Job, their results merged into one report'
 complete -c hale -n "__fish_hale_using_subcommand load" -l allow-shard-failures -d '--on-cluster: report the shards that ran when others fail (exit 0 unless the rest fails)'
 complete -c hale -n "__fish_hale_using_subcommand load" -s q -l quiet -d 'Print only results and errors'
 complete -c hale -n "__fish_hale_using_subcommand load" -s v -l verbose -d 'Print more detail (repeat for more)'

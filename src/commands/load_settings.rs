@@ -155,9 +155,10 @@ pub(super) fn target(args: &LoadArgs) -> anyhow::Result<TargetSpec> {
 /// `hale load --on-cluster`'s flags (flattened into `hale load`).
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
-    /// Run the load from the cluster: SERVICE is a Kubernetes Service (its pods followed live),
-    /// or --url a URL as the pods see it; the plan is split into --shards pods of one Indexed
-    /// Job, their results merged into one report.
+    /// Run the load from the cluster: SERVICE is the name of a Kubernetes Service in
+    /// --namespace (its ready pods followed live through its EndpointSlices), or --url an
+    /// http:// URL as the pods see it; the plan is split into --shards pods of one Indexed Job,
+    /// their results merged into one report.
     #[arg(long)]
     pub on_cluster: bool,
     /// --on-cluster: how many pods (shards) share the plan.
@@ -187,7 +188,8 @@ pub struct ClusterArgs {
     /// --on-cluster: the kubeconfig context [default: its current-context].
     #[arg(long, value_name = "NAME", requires = "on_cluster")]
     pub context: Option<String>,
-    /// --on-cluster: the Service's namespace [default: the context's, then `default`].
+    /// --on-cluster: the namespace of the Service and of the shards' Job [default: the
+    /// context's, then `default`].
     #[arg(long, value_name = "NAME", requires = "on_cluster")]
     pub namespace: Option<String>,
 }
