@@ -157,8 +157,9 @@ pub(super) fn target(args: &LoadArgs) -> anyhow::Result<TargetSpec> {
 pub struct ClusterArgs {
     /// Run the load from the cluster: SERVICE is the name of a Kubernetes Service in
     /// --namespace (its ready pods followed live through its EndpointSlices), or --url an
-    /// http:// URL as the pods see it; the plan is split into --shards pods of one Indexed Job,
-    /// their results merged into one report.
+    /// http:// or https:// URL as the pods see it (https: the shards trust --cacert, or this
+    /// machine's system roots); the plan is split into --shards pods of one Indexed Job, their
+    /// results merged into one report.
     #[arg(long)]
     pub on_cluster: bool,
     /// --on-cluster: how many pods (shards) share the plan.
@@ -206,7 +207,17 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
             ClusterTarget::Service(service.clone())
         }
         (None, Some(url)) => {
-            crate::load::cluster::check_url(url).map_err(|e| usage!("{e}"))?;
+            let https = crate::load::cluster::check_url(url).map_err(|e| usage!("{e}"))?;
+            if !https && (args.cacert.is_some() || args.insecure) {
+                return Err(usage!(
+                    "--cacert and --insecure with --on-cluster are for an https:// --url"
+                ));
+            }
+            if https {
+                // The --cacert file checked as a local run checks it, before anything is said.
+                let trust = crate::load::tls::Trust::from_flags(args.cacert.as_deref(), args.insecure);
+                crate::load::tls::TlsClient::new(&trust).map_err(|e| usage!("{e}"))?;
+            }
             ClusterTarget::Url(url.clone())
         }
         (Some(_), Some(_)) => {
@@ -216,21 +227,31 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
         }
         (None, None) => {
             return Err(usage!(
-                "--on-cluster needs a SERVICE (the name of a Kubernetes Service) or --url http://HOST:PORT/PATH as the pods see it"
+                "--on-cluster needs a SERVICE (the name of a Kubernetes Service) or --url http[s]://HOST:PORT/PATH as the pods see it"
             ))
         }
     };
+    if matches!(target, ClusterTarget::Service(_)) {
+        for (given, flag) in [
+            (args.cacert.is_some(), "--cacert"),
+            (args.insecure, "--insecure"),
+        ] {
+            if given {
+                return Err(usage!(
+                    "{flag} with a SERVICE and --on-cluster: the shards load its pods over http; {flag} is for an https:// --url"
+                ));
+            }
+        }
+    }
     for (given, flag) in [
         (!args.endpoints.is_empty(), "--endpoints"),
         (args.body_file.is_some(), "--body-file"),
-        (args.cacert.is_some(), "--cacert"),
-        (args.insecure, "--insecure"),
         (args.scheme.is_some(), "--scheme"),
         (args.registry.url.registry.is_some(), "--registry"),
     ] {
         if given {
             return Err(usage!(
-                "{flag} with --on-cluster: not implemented (the shards load a Service's ready pods, or one --url, over http)"
+                "{flag} with --on-cluster: not implemented (the shards load a Service's ready pods over http, or one --url)"
             ));
         }
     }
@@ -290,5 +311,7 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
         args: shard_args,
         html,
         histogram_out: args.histogram_out.clone(),
+        cacert: args.cacert.clone(),
+        insecure: args.insecure,
     })
 }

@@ -124,7 +124,7 @@ impl TlsClient {
 }
 
 /// The certificates of a `--cacert` file, at least one.
-fn certificates_in(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn certificates_in(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certificates = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|source| TlsError::ReadCa {

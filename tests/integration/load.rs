@@ -1,6 +1,7 @@
 //! `hale load` against real HTTP servers on 127.0.0.1: small HTTP/1.1 keep-alive servers this
 //! test starts (one can fail or be shut down mid-run), driven through `--endpoints`.
 use crate::common;
+use crate::common::tls_server::TlsTestServer;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
@@ -1869,108 +1870,6 @@ fn html_report_renders_in_headless_chromium_with_every_section() {
         let docs =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/commands/load-report.png");
         std::fs::write(docs, png).unwrap();
-    }
-}
-
-/// An HTTPS/1.1 keep-alive server on 127.0.0.1 with a certificate made for this test (rcgen,
-/// for `localhost` and 127.0.0.1); counts the TCP connections it accepted.
-struct TlsTestServer {
-    addr: SocketAddr,
-    /// The certificate, PEM: what `--cacert` trusts.
-    cert_pem: String,
-    accepted: Arc<AtomicU64>,
-    served: Arc<AtomicU64>,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl TlsTestServer {
-    fn start() -> TlsTestServer {
-        let certified =
-            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-                .unwrap();
-        TlsTestServer::serving(certified.cert, certified.key_pair)
-    }
-
-    /// A self-signed certificate marked CA:TRUE, as `openssl req -x509` makes it by default.
-    fn start_with_a_ca_certificate() -> TlsTestServer {
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        TlsTestServer::serving(cert, key)
-    }
-
-    fn serving(cert: rcgen::Certificate, key_pair: rcgen::KeyPair) -> TlsTestServer {
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], key)
-        .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicU64::new(0));
-        let served = Arc::new(AtomicU64::new(0));
-        let (accepted_count, served_count) = (accepted.clone(), served.clone());
-        runtime.spawn(async move {
-            let response: &[u8] =
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
-            while let Ok((socket, _)) = listener.accept().await {
-                accepted_count.fetch_add(1, Ordering::Relaxed);
-                let acceptor = acceptor.clone();
-                let served = served_count.clone();
-                tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(socket).await else {
-                        return;
-                    };
-                    let mut buf = Vec::with_capacity(4096);
-                    let mut chunk = [0u8; 4096];
-                    loop {
-                        let n = match tls.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        buf.extend_from_slice(&chunk[..n]);
-                        while let Some(end) = find_head_end(&buf) {
-                            buf.drain(..end);
-                            served.fetch_add(1, Ordering::Relaxed);
-                            if tls.write_all(response).await.is_err() || tls.flush().await.is_err()
-                            {
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        TlsTestServer {
-            addr,
-            cert_pem: cert.pem(),
-            accepted,
-            served,
-            _runtime: runtime,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("https://{}/", self.addr)
-    }
-
-    /// Its certificate written to `dir/ca.pem`, for `--cacert`.
-    fn trust_file(&self, dir: &std::path::Path) -> std::path::PathBuf {
-        let ca = dir.join("ca.pem");
-        std::fs::write(&ca, &self.cert_pem).unwrap();
-        ca
     }
 }
 

@@ -4,7 +4,8 @@
 //! nothing of the run left in the cluster afterwards.
 //!
 //! Traffic goes only to the pod addresses of the test bridge (from the shards, and from here
-//! for the service's own /metrics).
+//! for the service's own /metrics), and from the shards to servers this test runs on the
+//! bridge's gateway address (the node's address, which pods reach the host at).
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
@@ -42,9 +43,14 @@ impl Namespace {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    /// Jobs and pods of `hale load` runs left in the namespace.
+    /// Jobs, pods and ConfigMaps of `hale load` runs left in the namespace.
     fn leftovers(&self) -> Vec<String> {
-        let doc = self.get(&["get", "jobs,pods", "-l", "app.kubernetes.io/name=hale-load"]);
+        let doc = self.get(&[
+            "get",
+            "jobs,pods,configmaps",
+            "-l",
+            "app.kubernetes.io/name=hale-load",
+        ]);
         doc["items"]
             .as_array()
             .unwrap()
@@ -121,6 +127,23 @@ impl Deployed {
             .unwrap();
         common::assert_success(&out, "hale deploy");
         d
+    }
+
+    /// The namespace alone, nothing deployed in it: for targets outside the cluster.
+    fn nothing(ns: &Namespace, registry: &str) -> Deployed {
+        let out = Command::new(&ns.kubectl)
+            .args(["--kubeconfig", &ns.kubeconfig])
+            .args(["create", "namespace", &ns.name])
+            .output()
+            .unwrap();
+        common::assert_success(&out, "kubectl create namespace");
+        let tmp = common::tempdir();
+        let dir = tmp.path().to_path_buf();
+        Deployed {
+            tmp,
+            dir,
+            registry: registry.to_string(),
+        }
     }
 
     fn hale(&self) -> Command {
@@ -500,15 +523,242 @@ fn latency_and_error_rate_faults_are_refused_on_the_cluster_in_one_line() {
     }
 }
 
+/// The address pods reach the host at: the node's InternalIP, the bridge's gateway
+/// (scripts/kube-node.sh).
+fn pod_gateway(ns: &Namespace) -> std::net::IpAddr {
+    let node = std::env::var("HALE_TEST_KUBE_NODE").expect("HALE_TEST_KUBE_NODE");
+    let doc = ns.get(&["get", "node", &node]);
+    doc["status"]["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "InternalIP")
+        .unwrap_or_else(|| panic!("no InternalIP: {doc}"))["address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// What `run` returns, and the `hale load` ConfigMaps seen in the namespace while it ran
+/// (listed every 250 ms), each once by name.
+fn config_maps_during<T>(ns: &Namespace, run: impl FnOnce() -> T) -> (T, Vec<Value>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let seen = scope.spawn(|| {
+            let mut seen: Vec<Value> = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let doc = ns.get(&[
+                    "get",
+                    "configmaps",
+                    "-l",
+                    "app.kubernetes.io/name=hale-load",
+                ]);
+                for cm in doc["items"].as_array().unwrap() {
+                    if !seen
+                        .iter()
+                        .any(|s| s["metadata"]["name"] == cm["metadata"]["name"])
+                    {
+                        seen.push(cm.clone());
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            seen
+        });
+        let out = run();
+        done.store(true, Ordering::Relaxed);
+        (out, seen.join().unwrap())
+    })
+}
+
+/// The one ConfigMap a run shipped: named after its Job, owned by it; the certificates in it.
+fn shipped_certificates(seen: &[Value]) -> usize {
+    assert_eq!(seen.len(), 1, "one ConfigMap: {seen:?}");
+    let cm = &seen[0];
+    let name = cm["metadata"]["name"].as_str().unwrap();
+    let owner = &cm["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "Job", "{cm}");
+    assert_eq!(
+        format!("{}-ca", owner["name"].as_str().unwrap()),
+        name,
+        "{cm}"
+    );
+    assert!(name.starts_with("hale-load-"), "{name}");
+    let pem = cm["data"]["ca.pem"].as_str().unwrap();
+    assert!(!pem.contains("PRIVATE KEY"));
+    pem.matches("-----BEGIN CERTIFICATE-----").count()
+}
+
+/// An https:// `--url` from the shards: with `--cacert`, the shards trust exactly that
+/// certificate (shipped in the run's ConfigMap) and every request succeeds over TLS; without
+/// it they get this machine's system roots, which do not know the test's certificate, so they
+/// run and every request fails its handshake (not a shard failing to start: the roots were
+/// there); `--insecure` ships nothing and succeeds. The ConfigMap is gone after each run.
+#[test]
+fn an_https_url_is_loaded_from_the_shards_trusting_what_the_cli_ships() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    let ns = Namespace::new(&kubeconfig, "tls");
+    let runner = Deployed::nothing(&ns, &registry);
+    let server = common::tls_server::TlsTestServer::on(pod_gateway(&ns));
+    let ca = server.trust_file(runner.tmp.path());
+    let url = server.url();
+    let target = ["--url", url.as_str()];
+
+    let (out, seen) = config_maps_during(&ns, || {
+        runner.load_to(
+            &ns,
+            &target,
+            &[
+                "--shards",
+                "2",
+                "-c",
+                "2",
+                "-d",
+                "3s",
+                "--cacert",
+                ca.to_str().unwrap(),
+            ],
+        )
+    });
+    common::assert_success(&out, "hale load https --cacert --on-cluster");
+    let doc = report(&out);
+    let requests = doc["requests"].as_u64().unwrap();
+    assert!(requests > 0, "{doc}");
+    assert_eq!(doc["errors"].as_u64(), Some(0), "{doc}");
+    assert_eq!(
+        requests,
+        server.served.load(std::sync::atomic::Ordering::Relaxed),
+        "what the server answered"
+    );
+    let shards = doc["shards"].as_array().unwrap();
+    assert!(
+        shards.iter().all(|s| s["requests"].as_u64() > Some(0)),
+        "{doc}"
+    );
+    assert!(doc["tls"]["handshake"]["count"].as_u64() > Some(0), "{doc}");
+    assert_eq!(shipped_certificates(&seen), 1, "the --cacert certificate");
+    assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+
+    // The system roots: shipped (the shards run), but they do not sign the test's certificate.
+    let before = server.served.load(std::sync::atomic::Ordering::Relaxed);
+    let (out, seen) = config_maps_during(&ns, || {
+        runner.load_to(&ns, &target, &["-c", "1", "-d", "2s"])
+    });
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let doc = report(&out);
+    assert!(
+        doc["errors_by_kind"]["tls"].as_u64() > Some(0),
+        "handshakes refused: {doc}"
+    );
+    assert_eq!(doc["shards"][0]["state"], "finished", "{doc}");
+    assert!(shipped_certificates(&seen) > 1, "this machine's roots");
+    assert_eq!(
+        server.served.load(std::sync::atomic::Ordering::Relaxed),
+        before,
+        "nothing answered"
+    );
+    assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+
+    // --insecure: no ConfigMap, any certificate accepted.
+    let (out, seen) = config_maps_during(&ns, || {
+        runner.load_to(&ns, &target, &["-c", "1", "-d", "2s", "--insecure"])
+    });
+    common::assert_success(&out, "hale load https --insecure --on-cluster");
+    let doc = report(&out);
+    assert_eq!(doc["errors"].as_u64(), Some(0), "{doc}");
+    assert!(doc["requests"].as_u64() > Some(0), "{doc}");
+    assert!(seen.is_empty(), "{seen:?}");
+    assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+}
+
+/// Ctrl-C while an https run's shards run: the Job, its pods and its ConfigMap are gone when
+/// hale exits 130.
+#[test]
+fn sigint_during_an_https_run_deletes_the_config_map_with_the_job() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    let ns = Namespace::new(&kubeconfig, "tlsint");
+    let runner = Deployed::nothing(&ns, &registry);
+    let server = common::tls_server::TlsTestServer::on(pod_gateway(&ns));
+    let ca = server.trust_file(runner.tmp.path());
+    // The shard image exists once one ordinary run has finished (the first run builds it).
+    let warm = runner.load_to(
+        &ns,
+        &["--url", &server.url()],
+        &["-d", "1s", "-c", "1", "--cacert", ca.to_str().unwrap()],
+    );
+    common::assert_success(&warm, "hale load https --on-cluster (warm-up)");
+    let child = runner
+        .hale()
+        .args(["load", "--url", &server.url(), "--on-cluster"])
+        .args([
+            "--shard-registry",
+            &format!("{}/hale-load-shard", runner.registry),
+        ])
+        .args(["--kubeconfig", &ns.kubeconfig, "--context", "hale-test"])
+        .args(["--namespace", &ns.name, "-d", "10m", "-c", "1"])
+        .arg("--cacert")
+        .arg(&ca)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupted once the shard sends (its requests reach the server).
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let before = server.served.load(std::sync::atomic::Ordering::Relaxed);
+    while server.served.load(std::sync::atomic::Ordering::Relaxed) == before {
+        assert!(Instant::now() < deadline, "the shard not sending in 180s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let running = ns.leftovers();
+    assert!(
+        running.iter().any(|o| o.contains("ConfigMap")),
+        "the ConfigMap while it runs: {running:?}"
+    );
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
+}
+
 /// What `--url` cannot do on the cluster is refused before anything is built or any cluster is
 /// contacted: one line, exit 2.
 #[test]
-fn https_and_kill_with_a_url_are_refused_on_the_cluster_in_one_line() {
+fn what_a_url_cannot_do_on_the_cluster_is_refused_in_one_line() {
     let tmp = common::tempdir();
+    let no_ca = tmp.path().join("empty.pem");
+    std::fs::write(&no_ca, "no certificate here\n").unwrap();
     for (args, says) in [
         (
-            &["--url", "https://orders.shop.svc:8443/"][..],
-            "https:// with --on-cluster: not implemented",
+            &["--url", "ftp://orders.shop.svc:21/"][..],
+            "use http:// or https://",
+        ),
+        (
+            &["--url", "http://orders.shop.svc:8080/", "--insecure"][..],
+            "are for an https:// --url",
+        ),
+        (
+            &["orders", "--cacert", no_ca.to_str().unwrap()][..],
+            "--cacert with a SERVICE and --on-cluster",
+        ),
+        (
+            &[
+                "--url",
+                "https://orders.shop.svc:8443/",
+                "--cacert",
+                no_ca.to_str().unwrap(),
+            ][..],
+            "no PEM certificate in it",
         ),
         (
             &[

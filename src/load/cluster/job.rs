@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use serde::{Deserialize, Serialize};
 
-use super::{endpoints, ClusterError};
+use super::{endpoints, trust, ClusterError};
 use crate::kube::Cluster;
 use crate::load::{LoadOptions, Model};
 
@@ -39,6 +39,9 @@ pub struct ShardSpec {
     /// `--url`: the one address every shard sends to, resolved in the pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// An https:// `--url`: what the shard trusts ([`trust`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<trust::ShardTrust>,
 }
 
 /// The Job of one run.
@@ -53,9 +56,12 @@ pub struct JobPlan<'a> {
     /// Seconds the Job may run in all (activeDeadlineSeconds).
     pub deadline_s: i64,
     pub node_selector: BTreeMap<String, String>,
+    /// The pods mount the run's CA ConfigMap ([`trust`]): the Job is created suspended, and
+    /// resumed ([`resume`]) once the ConfigMap exists.
+    pub ca: bool,
 }
 
-fn labels(run_id: &str) -> BTreeMap<String, String> {
+pub(super) fn labels(run_id: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/managed-by".into(), "hale".into()),
         ("app.kubernetes.io/name".into(), "hale-load".into()),
@@ -135,12 +141,16 @@ pub fn manifest(plan: &JobPlan) -> Result<Job, ClusterError> {
             }),
             ..Default::default()
         }),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "start".into(),
-            mount_path: ANNOTATIONS_DIR.into(),
-            read_only: Some(true),
-            ..Default::default()
-        }]),
+        volume_mounts: Some(
+            std::iter::once(VolumeMount {
+                name: "start".into(),
+                mount_path: ANNOTATIONS_DIR.into(),
+                read_only: Some(true),
+                ..Default::default()
+            })
+            .chain(plan.ca.then(trust::mount))
+            .collect(),
+        ),
         ..Default::default()
     };
     Ok(Job {
@@ -151,6 +161,7 @@ pub fn manifest(plan: &JobPlan) -> Result<Job, ClusterError> {
         },
         spec: Some(JobSpec {
             completion_mode: Some("Indexed".into()),
+            suspend: plan.ca.then_some(true),
             completions: Some(count),
             parallelism: Some(count),
             backoff_limit: Some(0),
@@ -179,21 +190,25 @@ pub fn manifest(plan: &JobPlan) -> Result<Job, ClusterError> {
                         ..Default::default()
                     }),
                     containers: vec![container],
-                    volumes: Some(vec![Volume {
-                        name: "start".into(),
-                        downward_api: Some(DownwardAPIVolumeSource {
-                            items: Some(vec![DownwardAPIVolumeFile {
-                                path: "annotations".into(),
-                                field_ref: Some(ObjectFieldSelector {
-                                    field_path: "metadata.annotations".into(),
+                    volumes: Some(
+                        std::iter::once(Volume {
+                            name: "start".into(),
+                            downward_api: Some(DownwardAPIVolumeSource {
+                                items: Some(vec![DownwardAPIVolumeFile {
+                                    path: "annotations".into(),
+                                    field_ref: Some(ObjectFieldSelector {
+                                        field_path: "metadata.annotations".into(),
+                                        ..Default::default()
+                                    }),
                                     ..Default::default()
-                                }),
+                                }]),
                                 ..Default::default()
-                            }]),
+                            }),
                             ..Default::default()
-                        }),
-                        ..Default::default()
-                    }]),
+                        })
+                        .chain(plan.ca.then(|| trust::volume(&plan.name)))
+                        .collect(),
+                    ),
                     ..Default::default()
                 }),
             },
@@ -203,11 +218,23 @@ pub fn manifest(plan: &JobPlan) -> Result<Job, ClusterError> {
     })
 }
 
-pub async fn create(cluster: &Cluster, job: &Job) -> Result<(), ClusterError> {
+/// Create the Job; the API server's copy (with its uid) comes back.
+pub async fn create(cluster: &Cluster, job: &Job) -> Result<Job, ClusterError> {
     let api: Api<Job> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    api.create(&PostParams::default(), job)
+    let created = api
+        .create(&PostParams::default(), job)
         .await
         .map_err(|e| cluster.error("the shards' Job", e))?;
+    Ok(created)
+}
+
+/// Let a Job created suspended make its pods.
+pub async fn resume(cluster: &Cluster, name: &str) -> Result<(), ClusterError> {
+    let api: Api<Job> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let patch = serde_json::json!({"spec": {"suspend": false}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| cluster.error(format!("Job/{name}"), e))?;
     Ok(())
 }
 

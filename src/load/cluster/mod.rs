@@ -6,7 +6,9 @@
 //! until every one is Ready (or failed), give them one start instant a moment ahead, follow
 //! the Service's EndpointSlices into the shards' annotations ([`endpoints`]), carry out
 //! `kill=` faults by deleting pods, wait, read each pod's framed result from its log
-//! ([`result`]), merge and report; the Job and its pods are deleted on every path.
+//! ([`result`]), merge and report; the Job and its pods are deleted on every path. An https://
+//! `--url` gets the certificates the shards trust in a ConfigMap of the run ([`trust`]),
+//! deleted with the Job.
 //! The shard side ([`run_shard`]): the same `hale load` flags plus a [`job::ShardSpec`], its
 //! part of the plan ([`split`]), a wait for the start instant, the run against the targets
 //! its annotations carry, the framed result.
@@ -15,6 +17,7 @@ pub mod image;
 pub mod job;
 pub mod result;
 pub mod split;
+pub mod trust;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -99,29 +102,26 @@ impl std::fmt::Display for ClusterTarget {
     }
 }
 
-/// `--url` with `--on-cluster`: an http:// URL with a host; the name is resolved in the pods.
-pub fn check_url(text: &str) -> Result<(), ClusterError> {
+/// `--url` with `--on-cluster`: an http:// or https:// URL with a host; the name is resolved in
+/// the pods. Whether it is https://.
+pub fn check_url(text: &str) -> Result<bool, ClusterError> {
     let url = url::Url::parse(text)
         .map_err(|e| ClusterError::BadInput(format!("--url {text:?}: {e}")))?;
-    match url.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(ClusterError::BadInput(format!(
-                "--url {text:?}: https:// with --on-cluster: not implemented (the shard image carries no CA roots)"
-            )))
-        }
+    let https = match url.scheme() {
+        "http" => false,
+        "https" => true,
         _ => {
             return Err(ClusterError::BadInput(format!(
-                "--url {text:?}: use http://"
+                "--url {text:?}: use http:// or https://"
             )))
         }
-    }
+    };
     if url.host_str().is_none() {
         return Err(ClusterError::BadInput(format!(
             "--url {text:?} has no host"
         )));
     }
-    Ok(())
+    Ok(https)
 }
 
 /// Everything `hale load --on-cluster` asks for.
@@ -139,6 +139,11 @@ pub struct ClusterJob {
     pub args: Vec<String>,
     pub html: Option<PathBuf>,
     pub histogram_out: Option<PathBuf>,
+    /// `--cacert`: for an https:// `--url`, the certificates the shards trust (instead of this
+    /// machine's system roots).
+    pub cacert: Option<PathBuf>,
+    /// `--insecure`: for an https:// `--url`, the shards accept any certificate.
+    pub insecure: bool,
 }
 
 /// One shard in the report.
@@ -236,17 +241,31 @@ fn check_kill_targets(
 /// Run the job on the cluster. Nothing of it is left in the cluster when this returns.
 pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ran, ClusterError> {
     let assertions = job.request.assertions.clone();
-    let options = plan::plan(job.request.clone()).map_err(JobError::from)?;
+    let mut options = plan::plan(job.request.clone()).map_err(JobError::from)?;
     split::check(&options, job.shards)?;
     check_fault_kinds(&options.faults)?;
-    if let ClusterTarget::Url(url) = &job.target {
-        check_url(url)?;
-        if let Some(step) = options.faults.first() {
-            return Err(ClusterError::BadInput(format!(
-                "--fault {step} with --url: kill=POD acts on a pod behind a Service; give the SERVICE name instead of --url"
-            )));
+    let https = match &job.target {
+        ClusterTarget::Url(url) => {
+            let https = check_url(url)?;
+            if let Some(step) = options.faults.first() {
+                return Err(ClusterError::BadInput(format!(
+                    "--fault {step} with --url: kill=POD acts on a pod behind a Service; give the SERVICE name instead of --url"
+                )));
+            }
+            https
         }
-    }
+        ClusterTarget::Service(_) => false,
+    };
+    let shipment = if https {
+        Some(trust::shipment(job.cacert.as_deref(), job.insecure)?)
+    } else if job.cacert.is_some() || job.insecure {
+        return Err(ClusterError::BadInput(
+            crate::load::tls::TlsError::NotHttps.to_string(),
+        ));
+    } else {
+        None
+    };
+    options.tls = shipment.as_ref().map(|s| s.client.clone());
     for (flag, path) in [
         ("--report", &job.html),
         ("--histogram-out", &job.histogram_out),
@@ -297,7 +316,9 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
             ClusterTarget::Url(url) => Some(url.clone()),
             ClusterTarget::Service(_) => None,
         },
+        trust: shipment.as_ref().map(|s| s.trust),
     };
+    let pem = shipment.as_ref().and_then(|s| s.pem.clone());
     let duration = options.duration.unwrap_or(super::HARD_CAP);
     let manifest = job::manifest(&job::JobPlan {
         name: name.clone(),
@@ -308,22 +329,55 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
         options: &options,
         deadline_s: (duration + options.timeout).as_secs() as i64 + 600,
         node_selector: job.node_selector.clone(),
+        ca: pem.is_some(),
     })?;
-    job::create(&cluster, &manifest).await?;
+    let created = job::create(&cluster, &manifest).await?;
     progress.status(
         "Created",
         format!(
-            "Job/{name} in {}: {} shard(s)",
-            cluster.namespace, job.shards
+            "Job/{name} in {}: {} shard(s){}",
+            cluster.namespace,
+            job.shards,
+            if pem.is_some() { " (suspended)" } else { "" }
         ),
     );
-    let outcome = drive(&cluster, &job, &options, &run_id, progress, stop).await;
+    // From here on, whatever happens, the Job, its pods and the ConfigMap are deleted.
+    let outcome = async {
+        if let (Some(pem), Some(shipment)) = (&pem, &shipment) {
+            let config_map = trust::manifest(&created, job::labels(&run_id), pem);
+            trust::create(&cluster, &config_map).await?;
+            progress.status(
+                "Created",
+                format!(
+                    "ConfigMap/{}: {} CA certificate(s) from {}",
+                    trust::config_map_name(&name),
+                    shipment.certificates,
+                    shipment.source
+                ),
+            );
+            job::resume(&cluster, &name).await?;
+        }
+        drive(&cluster, &job, &options, &run_id, progress, stop).await
+    }
+    .await;
     let deleted = job::delete(&cluster, &name, &run_id).await;
     if deleted.is_ok() {
         progress.status("Deleted", format!("Job/{name} and its pods"));
     }
+    let ca_deleted = match &pem {
+        Some(_) => {
+            let config_map = trust::config_map_name(&name);
+            let deleted = trust::delete(&cluster, &config_map).await;
+            if deleted.is_ok() {
+                progress.status("Deleted", format!("ConfigMap/{config_map}"));
+            }
+            deleted
+        }
+        None => Ok(()),
+    };
     let (outcome, rows) = outcome?;
     deleted?;
+    ca_deleted?;
     let (kind, service, registry) = match &job.target {
         ClusterTarget::Service(service) => (
             "kubernetes-service",
@@ -654,7 +708,13 @@ pub async fn run_shard(
     let mut request = request;
     request.faults.clear();
     let options = plan::plan(request).map_err(JobError::from)?;
-    let options = split::shard(options, index, spec.count);
+    let mut options = split::shard(options, index, spec.count);
+    if let Some(trust) = spec.trust {
+        options.tls = Some(
+            crate::load::tls::TlsClient::new(&trust.local())
+                .map_err(|e| JobError::Tls(e.to_string()))?,
+        );
+    }
     // A --url is resolved here, in the pod (cluster DNS), before the start; a Service's pods
     // come as the CLI writes them into the pod's annotations, live.
     let mut follower = AbortOnDrop(Vec::new());
