@@ -462,7 +462,7 @@ set edit:completion:arg-completer[hale] = {|@words|
             cand --keep-faults 'Leave the error-rate and latency faults the run injected in place when it ends (by default they are reset to zero at the end, on Ctrl-C and on SIGTERM)'
             cand -k 'HTTPS: accept any server certificate (test servers only)'
             cand --insecure 'HTTPS: accept any server certificate (test servers only)'
-            cand --on-cluster 'Run the load from the cluster: SERVICE is the name of a Kubernetes Service in --namespace (its ready pods followed live through its EndpointSlices), or --url an http:// or https:// URL as the pods see it (https: the shards trust --cacert, or this machine''s system roots); the plan is split into --shards pods of one Indexed Job, their results merged into one report'
+            cand --on-cluster 'Run the load from the cluster: SERVICE is the name of a Kubernetes Service in --namespace (its ready pods followed live through its EndpointSlices) or, with --registry consul://HOST:PORT or etcd://HOST:PORT as the pods reach it, a registry''s service that every shard follows itself; or --url an http:// or https:// URL as the pods see it (https: the shards trust --cacert, or this machine''s system roots). The plan is split into --shards pods of one Indexed Job, their results merged into one report'
             cand --allow-shard-failures '--on-cluster: report the shards that ran when others fail (exit 0 unless the rest fails)'
             cand -q 'Print only results and errors'
             cand --quiet 'Print only results and errors'

@@ -156,10 +156,11 @@ pub(super) fn target(args: &LoadArgs) -> anyhow::Result<TargetSpec> {
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
     /// Run the load from the cluster: SERVICE is the name of a Kubernetes Service in
-    /// --namespace (its ready pods followed live through its EndpointSlices), or --url an
-    /// http:// or https:// URL as the pods see it (https: the shards trust --cacert, or this
-    /// machine's system roots); the plan is split into --shards pods of one Indexed Job, their
-    /// results merged into one report.
+    /// --namespace (its ready pods followed live through its EndpointSlices) or, with --registry
+    /// consul://HOST:PORT or etcd://HOST:PORT as the pods reach it, a registry's service that
+    /// every shard follows itself; or --url an http:// or https:// URL as the pods see it
+    /// (https: the shards trust --cacert, or this machine's system roots). The plan is split
+    /// into --shards pods of one Indexed Job, their results merged into one report.
     #[arg(long)]
     pub on_cluster: bool,
     /// --on-cluster: how many pods (shards) share the plan.
@@ -204,7 +205,18 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
     let target = match (&args.service, &args.url) {
         (Some(service), None) => {
             crate::names::validate_service_name(service)?;
-            ClusterTarget::Service(service.clone())
+            match &args.registry.url.registry {
+                Some(text) => {
+                    let url = crate::discovery::RegistryUrl::parse(text)?;
+                    crate::load::cluster::registry::check(&url).map_err(|e| usage!("{e}"))?;
+                    ClusterTarget::Registry {
+                        service: service.clone(),
+                        url: url.to_string(),
+                        layout: args.registry.layout,
+                    }
+                }
+                None => ClusterTarget::Service(service.clone()),
+            }
         }
         (None, Some(url)) => {
             let https = crate::load::cluster::check_url(url).map_err(|e| usage!("{e}"))?;
@@ -247,11 +259,14 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
         (!args.endpoints.is_empty(), "--endpoints"),
         (args.body_file.is_some(), "--body-file"),
         (args.scheme.is_some(), "--scheme"),
-        (args.registry.url.registry.is_some(), "--registry"),
+        (
+            args.registry.url.registry.is_some() && args.url.is_some(),
+            "--registry with --url",
+        ),
     ] {
         if given {
             return Err(usage!(
-                "{flag} with --on-cluster: not implemented (the shards load a Service's ready pods over http, or one --url)"
+                "{flag} with --on-cluster: not implemented (the shards load a Service's ready pods over http, a registry's SERVICE, or one --url)"
             ));
         }
     }
@@ -294,6 +309,11 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
     if let (ClusterTarget::Url(_), Some(step)) = (&target, request.faults.first()) {
         return Err(usage!(
             "--fault {step} with --url: kill=POD acts on a pod behind a Service; give the SERVICE name instead of --url"
+        ));
+    }
+    if let (ClusterTarget::Registry { .. }, Some(step)) = (&target, request.faults.first()) {
+        return Err(usage!(
+            "--fault {step} with --registry: kill=POD acts on a pod behind a Kubernetes Service; give the SERVICE without --registry"
         ));
     }
     Ok(ClusterJob {

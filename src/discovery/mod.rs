@@ -215,7 +215,9 @@ pub fn split_host_port(text: &str) -> Option<(String, u16)> {
 }
 
 /// How instances are laid out in etcd: hale's own keys, or those go-zero and kratos read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
     /// `/hale/services/<name>/<id>` → JSON instance.

@@ -731,10 +731,11 @@ fn sigint_during_an_https_run_deletes_the_config_map_with_the_job() {
     assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
 }
 
-/// What `--url` cannot do on the cluster is refused before anything is built or any cluster is
-/// contacted: one line, exit 2.
+/// What `--url` or a registry cannot do on the cluster is refused before anything is built or
+/// any cluster is contacted: one line, exit 2. A loopback registry is each pod's own loopback,
+/// a file:// registry a file the pods cannot read.
 #[test]
-fn what_a_url_cannot_do_on_the_cluster_is_refused_in_one_line() {
+fn what_cannot_work_on_the_cluster_is_refused_in_one_line() {
     let tmp = common::tempdir();
     let no_ca = tmp.path().join("empty.pem");
     std::fs::write(&no_ca, "no certificate here\n").unwrap();
@@ -768,6 +769,28 @@ fn what_a_url_cannot_do_on_the_cluster_is_refused_in_one_line() {
                 "at=1s,kill=orders-1",
             ][..],
             "give the SERVICE name instead of --url",
+        ),
+        (
+            &["orders", "--registry", "consul://127.0.0.1:8500"][..],
+            "127.0.0.1 is each shard pod's own loopback",
+        ),
+        (
+            &["orders", "--registry", "etcd://localhost:2379"][..],
+            "localhost is each shard pod's own loopback",
+        ),
+        (
+            &["orders", "--registry", "file:///tmp/registry.json"][..],
+            "cannot read a file on this machine",
+        ),
+        (
+            &[
+                "orders",
+                "--registry",
+                "consul://10.0.0.5:8500",
+                "--fault",
+                "at=1s,kill=orders-1",
+            ][..],
+            "give the SERVICE without --registry",
         ),
     ] {
         let out = common::hale(tmp.path())
@@ -875,4 +898,140 @@ fn sigint_and_sigterm_while_the_shards_run_delete_the_job_and_exit_130() {
         assert_eq!(out.status.code(), Some(130), "{signal}: {err}");
         assert!(ns.leftovers().is_empty(), "{signal}: {:?}", ns.leftovers());
     }
+}
+
+/// A TCP forwarder from `listen` (a free port) to `to`, one pair of threads per connection:
+/// the test env's Consul listens on 127.0.0.1 only, which is each pod's own loopback; pods
+/// reach it through this, on the bridge's gateway address.
+fn forward(listen: std::net::IpAddr, to: String) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind((listen, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let Ok(server) = std::net::TcpStream::connect(&to) else {
+                continue;
+            };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut c1, mut s1) = (client, server);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c1, &mut s1);
+                let _ = s1.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s2, &mut c2);
+                let _ = c2.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    addr
+}
+
+/// Instances registered in the test env's Consul (no checks: passing), deregistered on drop.
+struct ConsulInstances {
+    consul: String,
+    ids: Vec<String>,
+}
+
+impl ConsulInstances {
+    fn register(consul: &str, service: &str, instances: &[(String, std::net::SocketAddr)]) -> Self {
+        let client = reqwest::blocking::Client::new();
+        for (id, addr) in instances {
+            let body = serde_json::json!({
+                "ID": id, "Name": service,
+                "Address": addr.ip().to_string(), "Port": addr.port(),
+            });
+            let status = client
+                .put(format!("http://{consul}/v1/agent/service/register"))
+                .body(body.to_string())
+                .send()
+                .unwrap()
+                .status();
+            assert!(status.is_success(), "registering {id}: {status}");
+        }
+        ConsulInstances {
+            consul: consul.to_string(),
+            ids: instances.iter().map(|(id, _)| id.clone()).collect(),
+        }
+    }
+}
+
+impl Drop for ConsulInstances {
+    fn drop(&mut self) {
+        let client = reqwest::blocking::Client::new();
+        for id in &self.ids {
+            let _ = client
+                .put(format!(
+                    "http://{}/v1/agent/service/deregister/{id}",
+                    self.consul
+                ))
+                .send();
+        }
+    }
+}
+
+/// SERVICE with `--registry consul://` and `--on-cluster`: each shard follows Consul itself (at
+/// the address the pods reach it), so both registered instances take traffic from both shards;
+/// what the shards sent is what the instances answered.
+#[test]
+fn a_registry_service_is_followed_by_the_shards_themselves() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    let consul = need!(Consul);
+    let ns = Namespace::new(&kubeconfig, "consul");
+    let runner = Deployed::nothing(&ns, &registry);
+    let gateway = pod_gateway(&ns);
+    let servers = [
+        common::tls_server::TlsTestServer::plain_on(gateway),
+        common::tls_server::TlsTestServer::plain_on(gateway),
+    ];
+    let service = format!("lc-{}", std::process::id());
+    let ids: Vec<String> = (0..2).map(|i| format!("{service}-{i}")).collect();
+    let _registered = ConsulInstances::register(
+        &consul,
+        &service,
+        &[
+            (ids[0].clone(), servers[0].addr),
+            (ids[1].clone(), servers[1].addr),
+        ],
+    );
+    let through = forward(gateway, consul.clone());
+    let url = format!("consul://{through}");
+
+    let out = runner.load_to(
+        &ns,
+        &[service.as_str(), "--registry", &url],
+        &["--shards", "2", "-c", "4", "-d", "3s", "-s", "round-robin"],
+    );
+    common::assert_success(&out, "hale load SERVICE --registry consul:// --on-cluster");
+    let doc = report(&out);
+    assert_eq!(doc["target"]["kind"], "service", "{}", doc["target"]);
+    assert_eq!(doc["target"]["registry"], url.as_str(), "{}", doc["target"]);
+    assert_eq!(doc["errors"].as_u64(), Some(0), "{doc}");
+    let requests = doc["requests"].as_u64().unwrap();
+    let served: Vec<u64> = servers
+        .iter()
+        .map(|s| s.served.load(std::sync::atomic::Ordering::Relaxed))
+        .collect();
+    assert!(
+        served.iter().all(|n| *n > 0),
+        "both instances served: {served:?}"
+    );
+    assert_eq!(requests, served.iter().sum::<u64>(), "{served:?}");
+    let instances: Vec<&str> = doc["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    for id in &ids {
+        assert!(instances.contains(&id.as_str()), "{id} in {instances:?}");
+    }
+    let shards = doc["shards"].as_array().unwrap();
+    assert!(
+        shards.iter().all(|s| s["requests"].as_u64() > Some(0)),
+        "{doc}"
+    );
+    assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
 }

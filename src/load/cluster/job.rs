@@ -42,6 +42,9 @@ pub struct ShardSpec {
     /// An https:// `--url`: what the shard trusts ([`trust`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust: Option<trust::ShardTrust>,
+    /// SERVICE with `--registry`: the registry the shard follows itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<super::registry::ShardRegistry>,
 }
 
 /// The Job of one run.

@@ -8,13 +8,15 @@
 //! `kill=` faults by deleting pods, wait, read each pod's framed result from its log
 //! ([`result`]), merge and report; the Job and its pods are deleted on every path. An https://
 //! `--url` gets the certificates the shards trust in a ConfigMap of the run ([`trust`]),
-//! deleted with the Job.
+//! deleted with the Job. SERVICE with `--registry consul://…|etcd://…` is followed by each
+//! shard itself ([`registry`]).
 //! The shard side ([`run_shard`]): the same `hale load` flags plus a [`job::ShardSpec`], its
 //! part of the plan ([`split`]), a wait for the start instant, the run against the targets
 //! its annotations carry, the framed result.
 pub mod endpoints;
 pub mod image;
 pub mod job;
+pub mod registry;
 pub mod result;
 pub mod split;
 pub mod trust;
@@ -91,6 +93,13 @@ pub enum ClusterTarget {
     /// `--url`: one address as the pods see it (a Service's cluster DNS name or IP), resolved
     /// inside each shard pod; the cluster balances behind it.
     Url(String),
+    /// SERVICE with `--registry consul://…|etcd://…`: its instances, followed by each shard
+    /// through the registry at an address the pods reach.
+    Registry {
+        service: String,
+        url: String,
+        layout: crate::discovery::Layout,
+    },
 }
 
 impl std::fmt::Display for ClusterTarget {
@@ -98,6 +107,7 @@ impl std::fmt::Display for ClusterTarget {
         match self {
             ClusterTarget::Service(name) => write!(f, "Service/{name}"),
             ClusterTarget::Url(url) => f.write_str(url),
+            ClusterTarget::Registry { service, url, .. } => write!(f, "{service} ({url})"),
         }
     }
 }
@@ -254,9 +264,22 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
             }
             https
         }
+        ClusterTarget::Registry { url, .. } => {
+            let parsed = crate::discovery::RegistryUrl::parse(url)
+                .map_err(|e| ClusterError::BadInput(e.to_string()))?;
+            registry::check(&parsed)?;
+            if let Some(step) = options.faults.first() {
+                return Err(ClusterError::BadInput(format!(
+                    "--fault {step} with --registry: kill=POD acts on a pod behind a Kubernetes Service; give the SERVICE without --registry"
+                )));
+            }
+            false
+        }
         ClusterTarget::Service(_) => false,
     };
-    let shipment = if https {
+    let registry_tls = matches!(job.target, ClusterTarget::Registry { .. })
+        && (job.cacert.is_some() || job.insecure);
+    let shipment = if https || registry_tls {
         Some(trust::shipment(job.cacert.as_deref(), job.insecure)?)
     } else if job.cacert.is_some() || job.insecure {
         return Err(ClusterError::BadInput(
@@ -287,7 +310,7 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
             check_kill_targets(&options, &endpoints)?;
             endpoints
         }
-        ClusterTarget::Url(_) => Vec::new(),
+        ClusterTarget::Url(_) | ClusterTarget::Registry { .. } => Vec::new(),
     };
     let image = match &job.image {
         ShardImage::Given(image) => image.clone(),
@@ -314,9 +337,21 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
         endpoints,
         url: match &job.target {
             ClusterTarget::Url(url) => Some(url.clone()),
-            ClusterTarget::Service(_) => None,
+            _ => None,
         },
         trust: shipment.as_ref().map(|s| s.trust),
+        registry: match &job.target {
+            ClusterTarget::Registry {
+                service,
+                url,
+                layout,
+            } => Some(registry::ShardRegistry {
+                url: url.clone(),
+                service: service.clone(),
+                layout: *layout,
+            }),
+            _ => None,
+        },
     };
     let pem = shipment.as_ref().and_then(|s| s.pem.clone());
     let duration = options.duration.unwrap_or(super::HARD_CAP);
@@ -385,6 +420,9 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
             Some(format!("kubernetes:{}", cluster.namespace)),
         ),
         ClusterTarget::Url(_) => ("url", None, None),
+        ClusterTarget::Registry { service, url, .. } => {
+            ("service", Some(service.clone()), Some(url.clone()))
+        }
     };
     let target = TargetInfo {
         kind: kind.into(),
@@ -718,11 +756,12 @@ pub async fn run_shard(
     // A --url is resolved here, in the pod (cluster DNS), before the start; a Service's pods
     // come as the CLI writes them into the pod's annotations, live.
     let mut follower = AbortOnDrop(Vec::new());
-    let targets = match &spec.url {
-        Some(url) => Targets::Fixed(vec![super::targets::url_endpoint(url)
+    let targets = match (&spec.registry, &spec.url) {
+        (Some(registry), _) => registry::follow(registry, None).await?,
+        (None, Some(url)) => Targets::Fixed(vec![super::targets::url_endpoint(url)
             .await
             .map_err(JobError::from)?]),
-        None => {
+        (None, None) => {
             let annotations = std::path::Path::new(job::ANNOTATIONS_DIR).join("annotations");
             let (targets, task) = endpoints::follow_annotations(annotations, &spec.endpoints);
             follower.0.push(task);

@@ -1,13 +1,13 @@
-//! An HTTPS/1.1 keep-alive server with a certificate made for the test (rcgen): answers every
-//! request `200 ok` and counts the TCP connections it accepted and the requests it answered.
-//! On 127.0.0.1 for local runs, or on another local address (the test cluster's bridge
-//! gateway, which the node's pods reach) for on-cluster runs.
+//! An HTTPS/1.1 keep-alive server with a certificate made for the test (rcgen), or the same
+//! server over plain HTTP: answers every request `200 ok` and counts the TCP connections it
+//! accepted and the requests it answered. On 127.0.0.1 for local runs, or on another local
+//! address (the test cluster's bridge gateway, which the node's pods reach) for on-cluster runs.
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 pub struct TlsTestServer {
@@ -33,6 +33,11 @@ impl TlsTestServer {
     }
 
     /// A self-signed certificate marked CA:TRUE, as `openssl req -x509` makes it by default.
+    /// Plain HTTP on `ip` (a free port): `cert_pem` is empty.
+    pub fn plain_on(ip: IpAddr) -> TlsTestServer {
+        TlsTestServer::listening(ip, None, String::new())
+    }
+
     pub fn start_with_a_ca_certificate() -> TlsTestServer {
         let mut params =
             rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
@@ -53,6 +58,14 @@ impl TlsTestServer {
         .with_single_cert(vec![cert.der().clone()], key)
         .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        TlsTestServer::listening(ip, Some(acceptor), cert.pem())
+    }
+
+    fn listening(
+        ip: IpAddr,
+        acceptor: Option<tokio_rustls::TlsAcceptor>,
+        cert_pem: String,
+    ) -> TlsTestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -66,39 +79,25 @@ impl TlsTestServer {
         let served = Arc::new(AtomicU64::new(0));
         let (accepted_count, served_count) = (accepted.clone(), served.clone());
         runtime.spawn(async move {
-            let response: &[u8] =
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
             while let Ok((socket, _)) = listener.accept().await {
                 accepted_count.fetch_add(1, Ordering::Relaxed);
                 let acceptor = acceptor.clone();
                 let served = served_count.clone();
                 tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(socket).await else {
-                        return;
-                    };
-                    let mut buf = Vec::with_capacity(4096);
-                    let mut chunk = [0u8; 4096];
-                    loop {
-                        let n = match tls.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        buf.extend_from_slice(&chunk[..n]);
-                        while let Some(end) = head_end(&buf) {
-                            buf.drain(..end);
-                            served.fetch_add(1, Ordering::Relaxed);
-                            if tls.write_all(response).await.is_err() || tls.flush().await.is_err()
-                            {
-                                return;
+                    match acceptor {
+                        Some(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(socket).await {
+                                answer(tls, served).await;
                             }
                         }
+                        None => answer(socket, served).await,
                     }
                 });
             }
         });
         TlsTestServer {
             addr,
-            cert_pem: cert.pem(),
+            cert_pem,
             accepted,
             served,
             _runtime: runtime,
@@ -106,7 +105,12 @@ impl TlsTestServer {
     }
 
     pub fn url(&self) -> String {
-        format!("https://{}/", self.addr)
+        let scheme = if self.cert_pem.is_empty() {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{}/", self.addr)
     }
 
     /// Its certificate written to `dir/ca.pem`, for `--cacert`.
@@ -114,6 +118,28 @@ impl TlsTestServer {
         let ca = dir.join("ca.pem");
         std::fs::write(&ca, &self.cert_pem).unwrap();
         ca
+    }
+}
+
+/// `200 ok` to every request on one connection, counted.
+async fn answer(mut stream: impl AsyncRead + AsyncWrite + Unpin, served: Arc<AtomicU64>) {
+    let response: &[u8] =
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(end) = head_end(&buf) {
+            buf.drain(..end);
+            served.fetch_add(1, Ordering::Relaxed);
+            if stream.write_all(response).await.is_err() || stream.flush().await.is_err() {
+                return;
+            }
+        }
     }
 }
 
