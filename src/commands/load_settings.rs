@@ -243,6 +243,11 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
             ))
         }
     };
+    if args.url.is_some() && args.registry.url.registry.is_some() {
+        return Err(usage!(
+            "--registry with --url and --on-cluster: the shards send to the URL; give SERVICE with --registry, or --url alone"
+        ));
+    }
     if matches!(target, ClusterTarget::Service(_)) {
         for (given, flag) in [
             (args.cacert.is_some(), "--cacert"),
@@ -259,10 +264,6 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
         (!args.endpoints.is_empty(), "--endpoints"),
         (args.body_file.is_some(), "--body-file"),
         (args.scheme.is_some(), "--scheme"),
-        (
-            args.registry.url.registry.is_some() && args.url.is_some(),
-            "--registry with --url",
-        ),
     ] {
         if given {
             return Err(usage!(

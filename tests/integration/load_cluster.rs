@@ -784,6 +784,15 @@ fn what_cannot_work_on_the_cluster_is_refused_in_one_line() {
         ),
         (
             &[
+                "--url",
+                "http://orders.shop.svc:8080/",
+                "--registry",
+                "consul://10.0.0.5:8500",
+            ][..],
+            "give SERVICE with --registry, or --url alone",
+        ),
+        (
+            &[
                 "orders",
                 "--registry",
                 "consul://10.0.0.5:8500",
