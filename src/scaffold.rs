@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:c953f38d78f925e163fa52a6923b7f7420c421766172d6b6c641f7e78d3db496",
+        "sha256:2d53bb5dcb0c3e729b70d36f39d554b1568a73cedf5dec4e291eb908ea702d1b",
     );
 
     #[test]

@@ -316,13 +316,17 @@ mod tests {
             "{rate}"
         );
         assert!(
-            rate.contains(&format!("or rate(grpc_server_handled_total{{{sel},grpc_service!~")),
+            rate.contains(&format!(
+                "or rate(grpc_server_handled_total{{{sel},grpc_service!~"
+            )),
             "{rate}"
         );
         assert!(rate.contains("grpc\\\\.health"), "{rate}");
         let p99 = p99_query(&pods, Duration::from_secs(60));
         assert!(
-            p99.starts_with("histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{"),
+            p99.starts_with(
+                "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{"
+            ),
             "{p99}"
         );
         assert!(

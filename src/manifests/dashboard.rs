@@ -358,7 +358,10 @@ mod tests {
             let q = &p.targets[0].expr;
             assert!(q.contains("sum by (grpc_service, grpc_method"), "{q}");
             assert!(q.contains(GRPC_NOT_USER), "health checks left out: {q}");
-            assert_eq!(p.targets[0].legend_format, "{{grpc_service}}/{{grpc_method}}");
+            assert_eq!(
+                p.targets[0].legend_format,
+                "{{grpc_service}}/{{grpc_method}}"
+            );
         }
         let faults = &grpc.panels[4].targets[0].expr;
         assert!(faults.contains(&grpc_faults()), "{faults}");

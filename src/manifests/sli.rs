@@ -102,7 +102,10 @@ impl Series {
             "sum({})",
             self.rates(
                 format!("{HTTP_REQUESTS}{{{sel},code!~\"5..\",{PROBE_ROUTES}}}"),
-                format!("{GRPC_HANDLED}{{{sel},{},{GRPC_NOT_USER}}}", grpc_not_faults()),
+                format!(
+                    "{GRPC_HANDLED}{{{sel},{},{GRPC_NOT_USER}}}",
+                    grpc_not_faults()
+                ),
                 window,
             )
         )
@@ -191,7 +194,10 @@ mod tests {
             s.buckets_by_le(sel, "1h"),
         ] {
             assert!(q.contains(" or rate(grpc_server_"), "{q}");
-            assert!(q.contains(GRPC_NOT_USER), "health and reflection left out: {q}");
+            assert!(
+                q.contains(GRPC_NOT_USER),
+                "health and reflection left out: {q}"
+            );
             assert!(q.contains(PROBE_ROUTES), "probes left out: {q}");
         }
         assert!(s

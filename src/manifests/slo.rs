@@ -1033,13 +1033,19 @@ mod tests {
             .get_file(file)
             .and_then(|f| f.contents_utf8())
             .unwrap_or_else(|| panic!("no template {file}"));
-        let from = text.find(anchor).unwrap_or_else(|| panic!("{anchor} in {file}"));
+        let from = text
+            .find(anchor)
+            .unwrap_or_else(|| panic!("{anchor} in {file}"));
         let list = text[from..].split_once("[]float64{").unwrap().1;
         let list = list.split_once('}').unwrap().0;
         list.split(',')
             .map(|n| {
                 let n = n.trim();
-                let n = if n.starts_with('.') { format!("0{n}") } else { n.to_string() };
+                let n = if n.starts_with('.') {
+                    format!("0{n}")
+                } else {
+                    n.to_string()
+                };
                 fmt(Decimal::from_str(&n).unwrap())
             })
             .collect()
@@ -1105,10 +1111,14 @@ mod tests {
             ),
             "{availability}"
         );
-        assert!(!availability.contains("ResourceExhausted"), "{availability}");
+        assert!(
+            !availability.contains("ResourceExhausted"),
+            "{availability}"
+        );
         let latency = sli(1);
         assert!(
-            latency.contains(r#"or rate(grpc_server_handling_seconds_bucket{job="orders",le="0.25","#),
+            latency
+                .contains(r#"or rate(grpc_server_handling_seconds_bucket{job="orders",le="0.25","#),
             "{latency}"
         );
         assert!(

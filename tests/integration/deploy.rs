@@ -235,7 +235,10 @@ fn a_grpc_services_rules_pass_promtool_and_its_panel_and_gate_queries_parse() {
         "--slo",
         "latency=p99<250ms",
     ];
-    assert_success(&hale(tmp.path(), &dir, &args), "hale deploy --render (gRPC)");
+    assert_success(
+        &hale(tmp.path(), &dir, &args),
+        "hale deploy --render (gRPC)",
+    );
     let deploy = dir.join("deploy");
     let prom = deploy.join("prometheus");
 
@@ -289,13 +292,19 @@ fn a_grpc_services_rules_pass_promtool_and_its_panel_and_gate_queries_parse() {
     ] {
         assert!(rules.contains(from), "{from} not in the rules");
         std::fs::write(prom.join("rules.yml"), rules.replace(from, to)).unwrap();
-        assert!(!test().status.success(), "rules with {what} passed the tests");
+        assert!(
+            !test().status.success(),
+            "rules with {what} passed the tests"
+        );
     }
     std::fs::write(prom.join("rules.yml"), &rules).unwrap();
 
     // The operator's objects (the base's and the dev overlay's looser objectives) too.
     for (object, plain) in [
-        ("components/monitoring/prometheusrule.yaml", "operator-rules.yml"),
+        (
+            "components/monitoring/prometheusrule.yaml",
+            "operator-rules.yml",
+        ),
         ("overlays/dev/prometheusrule-patch.yaml", "dev-rules.yml"),
     ] {
         plain_rules_of(&deploy.join(object), &tmp.path().join(plain));
@@ -308,7 +317,10 @@ fn a_grpc_services_rules_pass_promtool_and_its_panel_and_gate_queries_parse() {
     let board: serde_json::Value =
         serde_json::from_str(&read(&deploy.join("grafana/dashboard.json"))).unwrap();
     let panels = board["panels"].as_array().unwrap();
-    let titles: Vec<&str> = panels.iter().map(|p| p["title"].as_str().unwrap()).collect();
+    let titles: Vec<&str> = panels
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
     for t in [
         "gRPC calls per second by method",
         "gRPC server-fault ratio by method",

@@ -68,12 +68,12 @@ fn flow_series(job: &str, slo: &Slo, flow: &Flow) -> Vec<InputSeries> {
                 Target::Http => (HTTP_REQUESTS, "code", "200"),
                 Target::Grpc { .. } => (GRPC_HANDLED, "grpc_code", "OK"),
             };
-            let mut out = vec![series(format!("{metric}{{{labels},{code}=\"{ok}\"}}"), &good)];
+            let mut out = vec![series(
+                format!("{metric}{{{labels},{code}=\"{ok}\"}}"),
+                &good,
+            )];
             for c in &flow.codes {
-                out.push(series(
-                    format!("{metric}{{{labels},{code}=\"{c}\"}}"),
-                    &bad,
-                ));
+                out.push(series(format!("{metric}{{{labels},{code}=\"{c}\"}}"), &bad));
             }
             out
         }
@@ -107,8 +107,9 @@ pub(super) fn rule_tests(job: &str, slo: &Slo, ctx: &AlertContext) -> Vec<RuleTe
     let ticket: Fires<'_> = Some((&labels, "ticket", burn_summary(job, slo, false)));
     let rpm = Decimal::from(TEST_RPM);
     // The 15x case of the HTTP tests: quiet for 175m, then `x` times the budget for 65m.
-    let burst =
-        |x: i64| -> Vec<(u32, Decimal)> { vec![(175, Decimal::ZERO), (65, Decimal::from(x) * budget)] };
+    let burst = |x: i64| -> Vec<(u32, Decimal)> {
+        vec![(175, Decimal::ZERO), (65, Decimal::from(x) * budget)]
+    };
     let steady = |share: Decimal| -> Vec<(u32, Decimal)> { vec![(TEST_MINUTES, share)] };
     let flow = |to: &Target,
                 per_minute: Decimal,
@@ -239,7 +240,10 @@ pub(super) fn rule_tests(job: &str, slo: &Slo, ctx: &AlertContext) -> Vec<RuleTe
         tests.push(RuleTest {
             name: format!("{}: grpc: {name}", slo.id()),
             interval: "1m".into(),
-            input_series: flows.iter().flat_map(|f| flow_series(job, slo, f)).collect(),
+            input_series: flows
+                .iter()
+                .flat_map(|f| flow_series(job, slo, f))
+                .collect(),
             alert_rule_test: checks,
         });
     }
@@ -271,7 +275,10 @@ mod tests {
         );
         assert_eq!(series[0].values, "0+94000x10");
         for (s, code) in series[1..].iter().zip(GRPC_FAULT_CODES) {
-            assert!(s.series.ends_with(&format!("grpc_code=\"{code}\"}}")), "{s:?}");
+            assert!(
+                s.series.ends_with(&format!("grpc_code=\"{code}\"}}")),
+                "{s:?}"
+            );
             assert_eq!(s.values, "0+1000x10");
         }
     }
@@ -286,10 +293,15 @@ mod tests {
                 .map(|t| t.name)
                 .collect();
             assert!(
-                names.iter().any(|n| n.contains("health checks and reflection")),
+                names
+                    .iter()
+                    .any(|n| n.contains("health checks and reflection")),
                 "{names:?}"
             );
-            assert!(names.iter().any(|n| n.contains("do not dilute")), "{names:?}");
+            assert!(
+                names.iter().any(|n| n.contains("do not dilute")),
+                "{names:?}"
+            );
             assert!(names.iter().all(|n| n.starts_with(slo.id())), "{names:?}");
         }
         let slo: Slo = "availability=99.9".parse().unwrap();
