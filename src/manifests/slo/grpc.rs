@@ -136,7 +136,11 @@ pub(super) fn rule_tests(job: &str, slo: &Slo, ctx: &AlertContext) -> Vec<RuleTe
         method: "ServerReflectionInfo",
     };
     let availability = slo.objective == Objective::Availability;
-    let failing = if availability { "failing" } else { "slow" };
+    let (failing, passing) = if availability {
+        ("failing", "passing")
+    } else {
+        ("slow", "fast")
+    };
     let mut cases: Vec<GrpcCase> = Vec::new();
     if availability {
         cases.push((
@@ -171,7 +175,7 @@ pub(super) fn rule_tests(job: &str, slo: &Slo, ctx: &AlertContext) -> Vec<RuleTe
     cases.extend([
         (
             format!(
-                "{failing} requests at 26x on half the traffic, passing calls on the other half \
+                "{failing} requests at 26x on half the traffic, {passing} calls on the other half \
                  (13x of both), do not page"
             ),
             vec![
@@ -183,7 +187,7 @@ pub(super) fn rule_tests(job: &str, slo: &Slo, ctx: &AlertContext) -> Vec<RuleTe
         ),
         (
             format!(
-                "{failing} calls at 30x on half the traffic, passing requests on the other half \
+                "{failing} calls at 30x on half the traffic, {passing} requests on the other half \
                  (15x of both), page"
             ),
             vec![
@@ -204,9 +208,10 @@ pub(super) fn rule_tests(job: &str, slo: &Slo, ctx: &AlertContext) -> Vec<RuleTe
             Some(false),
         ),
         (
-            "health checks do not dilute: a 15x burst pages beside nine times as many passing \
-             health checks"
-                .into(),
+            format!(
+                "health checks do not dilute: a 15x burst pages beside nine times as many \
+                 {passing} health checks"
+            ),
             vec![
                 flow(&calls, rpm, burst(15), &["Internal"]),
                 flow(&health, rpm * Decimal::from(9), steady(Decimal::ZERO), &[]),
