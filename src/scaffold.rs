@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:605b69fb9571b59a8f21d7fe106206eddbac04eb002589c5194d0c11dcdf8436",
+        "sha256:06bceccce82d360092071ffac898b3847c756910d715f02a74281e65d7dde043",
     );
 
     #[test]
