@@ -12,6 +12,11 @@ command -v cargo >/dev/null || { echo "test.sh: cargo not found: install a Rust 
 command -v go >/dev/null || { echo "test.sh: go not found: the tests build generated Go services" >&2; exit 1; }
 
 export CARGO_TERM_COLOR=never
+# Every crate of Cargo.lock, for every platform: a build on Linux downloads only Linux's, but
+# cargo deny (offline, below) reads the whole graph, so on a fresh machine it found Windows and
+# wasm crates (web-time, anstyle-wincon) missing.
+echo "== cargo fetch"
+cargo fetch --locked --quiet
 echo "== cargo fmt --check"
 cargo fmt --all --check
 

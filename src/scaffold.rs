@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:c953f38d78f925e163fa52a6923b7f7420c421766172d6b6c641f7e78d3db496",
+        "sha256:06bceccce82d360092071ffac898b3847c756910d715f02a74281e65d7dde043",
     );
 
     #[test]

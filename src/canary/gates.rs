@@ -1,14 +1,14 @@
 //! The SLO gates of a canary step, measured by Prometheus for the canary's pods only: request
-//! success rate (non-5xx share of application requests, probes left out) and p99 latency. An
-//! empty answer is not a pass: it is an error, counted towards the "no data" abort.
+//! success rate (non-5xx share of application requests, probes left out) and p99 latency; for a
+//! gRPC service its calls count too (server-fault codes as failures, health checks and
+//! reflection left out), as in the rendered SLO rules. An empty answer is not a pass: it is an
+//! error, counted towards the "no data" abort.
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::{analysis::Analysis, CanaryError};
-
-/// The routes every SLO query leaves out (the same as the rendered SLO rules).
-const PROBE_ROUTES: &str = r#"route!~"GET /(healthz|readyz|metrics)""#;
+use crate::manifests::sli::Series;
 
 /// A Prometheus server's HTTP API.
 #[derive(Debug, Clone)]
@@ -59,11 +59,13 @@ impl GateResult {
     }
 }
 
-/// Which pods are the canary's: the namespace and the canary Deployment's pod names.
+/// Which pods are the canary's: the namespace and the canary Deployment's pod names; and which
+/// of their request series the gates read (gRPC's too for a gRPC service).
 #[derive(Debug, Clone)]
 pub struct CanaryPods {
     pub namespace: String,
     pub deployment: String,
+    pub series: Series,
 }
 
 impl CanaryPods {
@@ -85,7 +87,9 @@ pub fn success_rate_query(pods: &CanaryPods, window: Duration) -> String {
     let sel = pods.selector();
     let w = promql_duration(window);
     format!(
-        "100 * (sum(rate(http_requests_total{{{sel},code!~\"5..\",{PROBE_ROUTES}}}[{w}])) or vector(0)) / sum(rate(http_requests_total{{{sel},{PROBE_ROUTES}}}[{w}]))"
+        "100 * ({} or vector(0)) / {}",
+        pods.series.answered(&sel, &w),
+        pods.series.requests(&sel, &w)
     )
 }
 
@@ -94,7 +98,8 @@ pub fn p99_query(pods: &CanaryPods, window: Duration) -> String {
     let sel = pods.selector();
     let w = promql_duration(window);
     format!(
-        "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{sel},{PROBE_ROUTES}}}[{w}])))"
+        "histogram_quantile(0.99, {})",
+        pods.series.buckets_by_le(&sel, &w)
     )
 }
 
@@ -267,7 +272,22 @@ mod tests {
         let pods = CanaryPods {
             namespace: "shop".into(),
             deployment: "orders-canary".into(),
+            series: Series::default(),
         };
+        let sel = r#"namespace="shop",pod=~"orders-canary-[a-z0-9]+-[a-z0-9]+""#;
+        // An HTTP service's gates: exactly the queries they always were.
+        assert_eq!(
+            success_rate_query(&pods, Duration::from_secs(60)),
+            format!(
+                r#"100 * (sum(rate(http_requests_total{{{sel},code!~"5..",route!~"GET /(healthz|readyz|metrics)"}}[60s])) or vector(0)) / sum(rate(http_requests_total{{{sel},route!~"GET /(healthz|readyz|metrics)"}}[60s]))"#
+            )
+        );
+        assert_eq!(
+            p99_query(&pods, Duration::from_secs(60)),
+            format!(
+                r#"histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{sel},route!~"GET /(healthz|readyz|metrics)"}}[60s])))"#
+            )
+        );
         let q = success_rate_query(&pods, Duration::from_secs(60));
         assert!(
             q.contains(r#"namespace="shop",pod=~"orders-canary-[a-z0-9]+-[a-z0-9]+""#),
@@ -278,6 +298,43 @@ mod tests {
             "{q}"
         );
         assert!(p99_query(&pods, Duration::from_millis(500)).contains("[1s]"));
+    }
+
+    #[test]
+    fn a_grpc_services_gates_count_its_calls_of_the_canary_pods() {
+        let pods = CanaryPods {
+            namespace: "shop".into(),
+            deployment: "orders-canary".into(),
+            series: Series::of(true),
+        };
+        let sel = r#"namespace="shop",pod=~"orders-canary-[a-z0-9]+-[a-z0-9]+""#;
+        let rate = success_rate_query(&pods, Duration::from_secs(60));
+        assert!(
+            rate.contains(&format!(
+                r#"or rate(grpc_server_handled_total{{{sel},grpc_code!~"Unknown|DeadlineExceeded|Unimplemented|Internal|Unavailable|DataLoss","#
+            )),
+            "{rate}"
+        );
+        assert!(
+            rate.contains(&format!(
+                "or rate(grpc_server_handled_total{{{sel},grpc_service!~"
+            )),
+            "{rate}"
+        );
+        assert!(rate.contains("grpc\\\\.health"), "{rate}");
+        let p99 = p99_query(&pods, Duration::from_secs(60));
+        assert!(
+            p99.starts_with(
+                "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{"
+            ),
+            "{p99}"
+        );
+        assert!(
+            p99.contains(&format!(
+                "or rate(grpc_server_handling_seconds_bucket{{{sel},grpc_service!~"
+            )),
+            "{p99}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::{canary_name, CanaryError};
 use crate::kube::apply::ApplyOptions;
 use crate::kube::rollout::{self, RolloutOutcome};
 use crate::kube::{self as k8s, Cluster};
+use crate::manifests::sli::Series;
 use crate::progress::Progress;
 use crate::stop::Stop;
 
@@ -27,6 +28,8 @@ pub struct CanaryRequest {
     pub analysis: Analysis,
     /// The Prometheus the SLO gates query; `None` when only `--canary-load` judges.
     pub prometheus: Option<Prometheus>,
+    /// The request series the SLO gates read: HTTP, and gRPC's too for a gRPC service.
+    pub series: Series,
     /// `--canary-load`: drive load at the pods' IPs on this port at each check and judge the
     /// canary's instances against the stable ones.
     pub load_port: Option<u16>,
@@ -425,6 +428,7 @@ async fn drive(
     let pods = CanaryPods {
         namespace: cluster.namespace.clone(),
         deployment: canary_name(service),
+        series: req.series,
     };
     let steps = st.weights.len();
     let analysis = &req.analysis;

@@ -16,6 +16,7 @@ use crate::canary::{self, gates::Prometheus, Analysis, CanaryRequest, Decision};
 use crate::ci;
 use crate::deploy::render::{self, RenderTo};
 use crate::exit::Interrupted;
+use crate::manifests::sli::Series;
 use crate::output::Printer;
 use crate::settings::{self, Overrides};
 use crate::stop::Stop;
@@ -145,6 +146,7 @@ pub async fn run(args: &DeployArgs, printer: &Printer, stop: &Stop) -> anyhow::R
         image: spec.image.clone(),
         analysis,
         prometheus,
+        series: Series::of(spec.grpc),
         load_port: flags.canary_load.then_some(spec.port),
         traffic: match flags.traffic {
             Traffic::Auto => TrafficRequest::Auto,

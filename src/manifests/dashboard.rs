@@ -1,7 +1,9 @@
-//! The Grafana dashboard of one service: RED per route, saturation, in-flight requests,
-//! breaker state per downstream, rate-limit rejections and the SLO budget left.
+//! The Grafana dashboard of one service: RED per route (and per gRPC method for a gRPC service),
+//! saturation, in-flight requests, breaker state per downstream, rate-limit rejections and the
+//! SLO budget left.
 use serde::Serialize;
 
+use super::sli::{grpc_faults, GRPC_HANDLED, GRPC_HANDLING, GRPC_NOT_USER};
 use super::Spec;
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,6 +110,39 @@ pub fn queries(d: &Dashboard) -> Vec<String> {
 /// A panel before layout: title, unit, and (query, legend) pairs.
 type Row = (&'static str, &'static str, Vec<(String, &'static str)>);
 
+/// Calls per second, server-fault ratio and p99 latency by gRPC method, health checks and
+/// reflection left out (as the SLO rules leave them out).
+fn grpc_rows(job: &str) -> Vec<Row> {
+    let user = format!(r#"job="{job}",{GRPC_NOT_USER}"#);
+    let by = "grpc_service, grpc_method";
+    let legend = "{{grpc_service}}/{{grpc_method}}";
+    let calls = format!("sum by ({by}) (rate({GRPC_HANDLED}{{{user}}}[5m]))");
+    vec![
+        ("gRPC calls per second by method", "reqps", vec![(calls.clone(), legend)]),
+        (
+            "gRPC server-fault ratio by method",
+            "percentunit",
+            vec![(
+                format!(
+                    "(sum by ({by}) (rate({GRPC_HANDLED}{{{user},{faults}}}[5m])) or 0 * {calls})\n/ {calls}",
+                    faults = grpc_faults()
+                ),
+                legend,
+            )],
+        ),
+        (
+            "gRPC latency p99 by method",
+            "s",
+            vec![(
+                format!(
+                    "histogram_quantile(0.99, sum by ({by}, le) (rate({GRPC_HANDLING}_bucket{{{user}}}[5m])))"
+                ),
+                legend,
+            )],
+        ),
+    ]
+}
+
 pub fn dashboard(spec: &Spec) -> Dashboard {
     let job = &spec.name;
     let user = format!(r#"job="{job}",route!~"GET /(healthz|readyz|metrics)""#);
@@ -189,6 +224,10 @@ pub fn dashboard(spec: &Spec) -> Dashboard {
             ],
         ),
     ];
+    if spec.grpc {
+        // Beside the HTTP RED panels: the same three questions asked of the gRPC calls.
+        rows.splice(3..3, grpc_rows(job));
+    }
     if !spec.downstreams.is_empty() {
         rows.push((
             "Breaker state per downstream (endpoints in each state)",
@@ -278,5 +317,57 @@ pub fn dashboard(spec: &Spec) -> Dashboard {
             }],
         },
         panels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifests::tests::full_spec;
+
+    fn titles(d: &Dashboard) -> Vec<String> {
+        d.panels.iter().map(|p| p.title.clone()).collect()
+    }
+
+    #[test]
+    fn a_grpc_service_gets_three_panels_by_method_beside_the_http_ones() {
+        let http = dashboard(&full_spec());
+        assert!(queries(&http).iter().all(|q| !q.contains("grpc")));
+        let grpc = dashboard(&Spec {
+            grpc: true,
+            ..full_spec()
+        });
+        assert_eq!(grpc.panels.len(), http.panels.len() + 3);
+        let t = titles(&grpc);
+        assert_eq!(
+            t[3..6],
+            [
+                "gRPC calls per second by method",
+                "gRPC server-fault ratio by method",
+                "gRPC latency p99 by method",
+            ]
+        );
+        // The HTTP panels keep their order around them.
+        let mut rest = t.clone();
+        rest.drain(3..6);
+        assert_eq!(rest, titles(&http));
+        for (i, p) in grpc.panels.iter().enumerate() {
+            assert_eq!(p.id as usize, i + 1);
+        }
+        for p in &grpc.panels[3..6] {
+            let q = &p.targets[0].expr;
+            assert!(q.contains("sum by (grpc_service, grpc_method"), "{q}");
+            assert!(q.contains(GRPC_NOT_USER), "health checks left out: {q}");
+            assert_eq!(
+                p.targets[0].legend_format,
+                "{{grpc_service}}/{{grpc_method}}"
+            );
+        }
+        let faults = &grpc.panels[4].targets[0].expr;
+        assert!(faults.contains(&grpc_faults()), "{faults}");
+        assert!(!faults.contains("ResourceExhausted"), "{faults}");
+        assert!(grpc.panels[5].targets[0]
+            .expr
+            .starts_with("histogram_quantile(0.99, sum by (grpc_service, grpc_method, le) (rate(grpc_server_handling_seconds_bucket{"));
     }
 }

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod logs;
 pub mod monitoring;
 pub mod quantity;
+pub mod sli;
 pub mod slo;
 pub mod workload;
 pub mod write;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::sli::Series;
 use super::slo::{rule_groups, AlertContext, RuleGroup};
 use super::workload::PORT_NAME;
 use super::Spec;
@@ -118,6 +119,7 @@ pub fn service_monitor(spec: &Spec) -> ServiceMonitor {
 /// namespace (when the set names one), so a same-named service elsewhere cannot hide this one.
 pub fn operator_alerts(spec: &Spec) -> AlertContext {
     AlertContext {
+        series: Series::of(spec.grpc),
         namespace: spec.namespace.clone(),
         runbook_base: spec.runbook_base.clone(),
     }
@@ -126,6 +128,7 @@ pub fn operator_alerts(spec: &Spec) -> AlertContext {
 /// The alerts' context of the plain prometheus.yml files, whose scrapes add no namespace.
 pub fn plain_alerts(spec: &Spec) -> AlertContext {
     AlertContext {
+        series: Series::of(spec.grpc),
         namespace: None,
         runbook_base: spec.runbook_base.clone(),
     }

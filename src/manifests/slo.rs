@@ -3,25 +3,28 @@
 //! missing from Prometheus among them), and the `promtool test rules` cases that prove each
 //! alert fires when its condition holds and not otherwise. Every threshold is exact decimal
 //! arithmetic, never f64 printing. Every alert links its section of the generated service's
-//! RUNBOOK.md (`runbook_url`).
+//! RUNBOOK.md (`runbook_url`). A service that serves gRPC too counts its calls in the same
+//! SLIs ([`super::sli`]).
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use super::sli::Series;
+
+mod grpc;
+
 /// The windows every SLI is recorded over.
 pub const SLI_WINDOWS: [&str; 7] = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"];
 
 /// The histogram buckets of the generated service's `http_request_duration_seconds`
-/// (templates/service/pkg/metrics): a latency objective must sit on one of them.
+/// (templates/service/pkg/metrics) and, in a gRPC service, of `grpc_server_handling_seconds`
+/// (internal/grpcserver): a latency objective must sit on one of them, and on both.
 pub const LATENCY_BUCKETS: [&str; 13] = [
     "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5",
     "10",
 ];
-
-/// Routes that are not user traffic and never count against an objective.
-const PROBE_ROUTES: &str = r#"route!~"GET /(healthz|readyz|metrics)""#;
 
 /// What an objective measures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,15 +106,20 @@ impl Slo {
         }
     }
 
-    /// The SLI error ratio over `window`, as PromQL on the generated service's metrics.
-    fn error_ratio(&self, job: &str, window: &str) -> String {
+    /// The SLI error ratio over `window`, as PromQL on the generated service's metrics: its
+    /// HTTP requests, and its gRPC calls too when `series` says it serves them.
+    fn error_ratio(&self, job: &str, window: &str, series: Series) -> String {
+        let sel = format!("job=\"{job}\"");
         match &self.objective {
             Objective::Availability => format!(
-                "(sum(rate(http_requests_total{{job=\"{job}\",code=~\"5..\",{PROBE_ROUTES}}}[{window}])) or vector(0))\n/\nsum(rate(http_requests_total{{job=\"{job}\",{PROBE_ROUTES}}}[{window}]))"
+                "({} or vector(0))\n/\n{}",
+                series.faults(&sel, window),
+                series.requests(&sel, window)
             ),
             Objective::Latency { threshold_seconds } => format!(
-                "1 - (\n  sum(rate(http_request_duration_seconds_bucket{{job=\"{job}\",le=\"{le}\",{PROBE_ROUTES}}}[{window}]))\n  /\n  sum(rate(http_request_duration_seconds_count{{job=\"{job}\",{PROBE_ROUTES}}}[{window}]))\n)",
-                le = fmt(*threshold_seconds)
+                "1 - (\n  {}\n  /\n  {}\n)",
+                series.within(&sel, &fmt(*threshold_seconds), window),
+                series.timed(&sel, window)
             ),
         }
     }
@@ -284,10 +292,13 @@ fn selector(labels: &BTreeMap<String, String>) -> String {
     format!("{{{}}}", inner.join(","))
 }
 
-/// Where the rules are evaluated and whom they send to: what the alerts need besides the
-/// service's name.
+/// Where the rules are evaluated, whom they send to and what the service serves: what the rules
+/// need besides the service's name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertContext {
+    /// The request series the SLIs count: HTTP, and gRPC's too for a service made with
+    /// `hale new --grpc`.
+    pub series: Series,
     /// The `namespace` label the service's scraped series carry (the Prometheus operator sets
     /// it from the Service's namespace); `None` where nothing sets it (the plain prometheus.yml
     /// files) or the namespace is left to kubectl.
@@ -386,7 +397,7 @@ fn bare_rule_groups(job: &str, slos: &[Slo], ctx: &AlertContext) -> Vec<RuleGrou
             .map(|w| {
                 record(
                     &format!("slo:sli_error:ratio_rate{w}"),
-                    slo.error_ratio(job, w),
+                    slo.error_ratio(job, w, ctx.series),
                     &labels,
                 )
             })
@@ -394,7 +405,7 @@ fn bare_rule_groups(job: &str, slos: &[Slo], ctx: &AlertContext) -> Vec<RuleGrou
         if !SLI_WINDOWS.contains(&slo.window.as_str()) {
             rules.push(record(
                 &format!("slo:sli_error:ratio_rate{}", slo.window),
-                slo.error_ratio(job, &slo.window),
+                slo.error_ratio(job, &slo.window, ctx.series),
                 &labels,
             ));
         }
@@ -642,6 +653,7 @@ fn expect(alertname: &str, fires: Fires<'_>, ctx: &AlertContext) -> AlertTest {
 /// below its threshold that no other pair reacts to, so a wrong threshold fails a test —
 /// except the ticket's 3x pair, which the 1x pair always accompanies (1d > 3x implies
 /// 3d > 1x, 2h > 3x implies 6h > 1x), so no traffic can tell it apart.
+/// A gRPC service's objectives get the tests of its calls as well (slo/grpc.rs).
 pub fn rule_tests(job: &str, slos: &[Slo], rule_file: &str, ctx: &AlertContext) -> RuleTests {
     let mut tests = Vec::new();
     let d = |s: &str| Decimal::from_str(s).unwrap_or(Decimal::ONE);
@@ -715,6 +727,9 @@ pub fn rule_tests(job: &str, slos: &[Slo], rule_file: &str, ctx: &AlertContext) 
                 input_series: traffic(job, slo, &phases),
                 alert_rule_test: checks,
             });
+        }
+        if ctx.series.grpc {
+            tests.extend(grpc::rule_tests(job, slo, ctx));
         }
     }
     tests.extend(service_alert_tests(job, ctx));
@@ -971,6 +986,7 @@ mod tests {
             let ctx = AlertContext {
                 namespace: None,
                 runbook_base: base.into(),
+                ..AlertContext::default()
             };
             let mut seen = std::collections::BTreeSet::new();
             let groups = rule_groups("orders", &slos, &ctx);
@@ -1004,10 +1020,126 @@ mod tests {
         let operator = AlertContext {
             namespace: Some("shop".into()),
             runbook_base: String::new(),
+            ..AlertContext::default()
         };
         let rule = absent(&rule_groups("orders", &[], &operator));
         assert_eq!(rule.expr, r#"absent(up{job="orders",namespace="shop"})"#);
         assert_eq!(rule.for_.as_deref(), Some("5m"));
+    }
+
+    /// The `le` list of the first `[]float64{…}` after `anchor` in a built-in template.
+    fn template_buckets(file: &str, anchor: &str) -> Vec<String> {
+        let text = crate::scaffold::BUILTIN
+            .get_file(file)
+            .and_then(|f| f.contents_utf8())
+            .unwrap_or_else(|| panic!("no template {file}"));
+        let from = text
+            .find(anchor)
+            .unwrap_or_else(|| panic!("{anchor} in {file}"));
+        let list = text[from..].split_once("[]float64{").unwrap().1;
+        let list = list.split_once('}').unwrap().0;
+        list.split(',')
+            .map(|n| {
+                let n = n.trim();
+                let n = if n.starts_with('.') {
+                    format!("0{n}")
+                } else {
+                    n.to_string()
+                };
+                fmt(Decimal::from_str(&n).unwrap())
+            })
+            .collect()
+    }
+
+    /// A latency objective's `le` must exist on every histogram its SLI reads: the HTTP one, and
+    /// the gRPC server's in a gRPC service.
+    #[test]
+    fn both_latency_histograms_of_the_template_have_the_objective_buckets() {
+        for (file, anchor) in [
+            ("pkg/metrics/metrics.go", "http_request_duration_seconds"),
+            ("internal/grpcserver/server.go.tera", "WithHistogramBuckets"),
+        ] {
+            assert_eq!(template_buckets(file, anchor), LATENCY_BUCKETS, "{file}");
+        }
+    }
+
+    fn exprs(groups: &[RuleGroup]) -> Vec<String> {
+        groups
+            .iter()
+            .flat_map(|g| &g.rules)
+            .map(|r| r.expr.clone())
+            .collect()
+    }
+
+    #[test]
+    fn an_http_services_rules_read_no_grpc_series() {
+        let slos: Vec<Slo> = vec![
+            "availability=99.9".parse().unwrap(),
+            "latency=p99<250ms".parse().unwrap(),
+        ];
+        for e in exprs(&rule_groups("orders", &slos, &AlertContext::default())) {
+            assert!(!e.contains("grpc"), "{e}");
+        }
+        let tests = rule_tests("orders", &slos, "rules.yml", &AlertContext::default());
+        assert!(tests.tests.iter().all(|t| !t.name.contains("grpc")));
+    }
+
+    #[test]
+    fn a_grpc_services_slis_count_its_calls_but_not_its_health_checks() {
+        let ctx = AlertContext {
+            series: Series::of(true),
+            ..AlertContext::default()
+        };
+        let slos: Vec<Slo> = vec![
+            "availability=99.9".parse().unwrap(),
+            "latency=p99<250ms".parse().unwrap(),
+        ];
+        let groups = rule_groups("orders", &slos, &ctx);
+        let sli = |group: usize| {
+            groups[group]
+                .rules
+                .iter()
+                .find(|r| r.record.as_deref() == Some("slo:sli_error:ratio_rate5m"))
+                .unwrap()
+                .expr
+                .clone()
+        };
+        let availability = sli(0);
+        assert!(
+            availability.contains(
+                r#"or rate(grpc_server_handled_total{job="orders",grpc_code=~"Unknown|DeadlineExceeded|Unimplemented|Internal|Unavailable|DataLoss",grpc_service!~"grpc\\.health\\.v1\\.Health|grpc\\.reflection\\..+"}[5m])"#
+            ),
+            "{availability}"
+        );
+        assert!(
+            !availability.contains("ResourceExhausted"),
+            "{availability}"
+        );
+        let latency = sli(1);
+        assert!(
+            latency
+                .contains(r#"or rate(grpc_server_handling_seconds_bucket{job="orders",le="0.25","#),
+            "{latency}"
+        );
+        assert!(
+            latency.contains("or rate(grpc_server_handling_seconds_count{"),
+            "{latency}"
+        );
+        // The service's own alerts are not SLIs: the same as an HTTP service's.
+        let plain = rule_groups("orders", &slos, &AlertContext::default());
+        assert_eq!(groups.last(), plain.last());
+
+        let http = rule_tests("orders", &slos, "rules.yml", &AlertContext::default());
+        let grpc = rule_tests("orders", &slos, "rules.yml", &ctx);
+        let extra: Vec<&str> = grpc
+            .tests
+            .iter()
+            .map(|t| t.name.as_str())
+            .filter(|n| n.contains(": grpc: "))
+            .collect();
+        assert_eq!(grpc.tests.len(), http.tests.len() + extra.len());
+        assert!(extra.iter().any(|n| n.starts_with("availability: grpc: ")));
+        assert!(extra.iter().any(|n| n.starts_with("latency: grpc: ")));
     }
 
     #[test]

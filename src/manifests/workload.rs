@@ -360,6 +360,12 @@ pub const EPHEMERAL_STORAGE_LIMIT: &str = "256Mi";
 /// The size limit of the `/tmp` emptyDir.
 pub const TMP_SIZE_LIMIT: &str = "64Mi";
 
+/// The ClusterIP Service. Its one port carries no `appProtocol`, even for a gRPC service: the
+/// port serves HTTP/1.1 (the HTTP API, probes, /metrics) and h2c gRPC together, split by each
+/// connection's first bytes. `appProtocol: grpc` (or `kubernetes.io/h2c`) would let a mesh or
+/// Gateway speak HTTP/2 to the pod on every connection, HTTP requests included, and the pod
+/// hands every HTTP/2 connection to its gRPC server. Without it, proxies detect the protocol
+/// per connection and pass each on as it came.
 pub fn service(spec: &Spec) -> Service {
     Service {
         metadata: meta(spec, &spec.name),
@@ -596,6 +602,19 @@ mod tests {
         // Liveness must not follow the drain (NOT_SERVING) or every drain restarts the pod.
         assert_eq!(path(&grpc.liveness_probe).as_deref(), Some("/healthz"));
         assert_eq!(path(&grpc.startup_probe).as_deref(), Some("/healthz"));
+    }
+
+    #[test]
+    fn a_grpc_services_port_names_no_app_protocol() {
+        for grpc in [false, true] {
+            let svc = service(&Spec {
+                grpc,
+                ..full_spec()
+            });
+            let ports = svc.spec.unwrap().ports.unwrap();
+            assert_eq!(ports.len(), 1, "one port serves HTTP/1.1 and gRPC");
+            assert_eq!(ports[0].app_protocol, None);
+        }
     }
 
     #[test]

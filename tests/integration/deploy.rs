@@ -197,6 +197,177 @@ fn promtool_checks_rules_and_configs_and_every_alert_test_passes() {
     );
 }
 
+/// `promtool check rules` on `file` in `dir`, which must pass.
+fn check_rules(promtool: &str, dir: &Path, file: &str) -> String {
+    let out = run(
+        Command::new(promtool)
+            .args(["check", "rules", file])
+            .current_dir(dir),
+        &format!("promtool check rules {file}"),
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The rule groups of a rendered PrometheusRule (`spec.groups`), as a plain rules file.
+fn plain_rules_of(object: &Path, into: &Path) {
+    let rule: serde_json::Value = serde_norway::from_str(&read(object)).unwrap();
+    std::fs::write(
+        into,
+        serde_norway::to_string(&serde_json::json!({ "groups": rule["spec"]["groups"] })).unwrap(),
+    )
+    .unwrap();
+}
+
+/// A `hale new --grpc` service: its SLIs count the gRPC calls beside the HTTP requests, every
+/// rule file passes `promtool check rules`, and the rendered rule tests pass — server-fault codes
+/// burn the budget, ResourceExhausted, the client's codes, health checks and reflection do not —
+/// and fail when the rules count wrong. Every dashboard panel and canary gate query parses as
+/// PromQL (promtool checks each as a recording rule).
+#[test]
+fn a_grpc_services_rules_pass_promtool_and_its_panel_and_gate_queries_parse() {
+    let promtool = need!(Promtool);
+    let tmp = common::tempdir();
+    let dir = crate::grpc::generate(tmp.path(), "orders");
+    let args = [
+        "--render",
+        "--slo",
+        "availability=99.9",
+        "--slo",
+        "latency=p99<250ms",
+    ];
+    assert_success(
+        &hale(tmp.path(), &dir, &args),
+        "hale deploy --render (gRPC)",
+    );
+    let deploy = dir.join("deploy");
+    let prom = deploy.join("prometheus");
+
+    let rules = read(&prom.join("rules.yml"));
+    let not_user = r#",grpc_service!~"grpc\\.health\\.v1\\.Health|grpc\\.reflection\\..+""#;
+    for part in [
+        "or rate(grpc_server_handled_total{job=\"orders\",grpc_code=~\"Unknown|DeadlineExceeded|Unimplemented|Internal|Unavailable|DataLoss\"",
+        "or rate(grpc_server_handling_seconds_bucket{job=\"orders\",le=\"0.25\"",
+        not_user,
+    ] {
+        assert!(rules.contains(part), "{part} not in\n{rules}");
+    }
+    assert!(!rules.contains("ResourceExhausted"), "{rules}");
+    let out = check_rules(&promtool, &prom, "rules.yml");
+    assert!(out.contains("SUCCESS: 30 rules found"), "{out}");
+
+    let tests = read(&prom.join("rules.test.yml"));
+    for name in [
+        "availability: grpc: a 15x burst of server faults",
+        "availability: grpc: a 15x burst of ResourceExhausted",
+        "availability: grpc: failing health checks and reflection calls never count",
+        "latency: grpc: a 15x burst of slow calls",
+        "latency: grpc: slow health checks and reflection calls never count",
+        "grpc: health checks do not dilute",
+    ] {
+        assert!(tests.contains(name), "no test {name:?} in\n{tests}");
+    }
+    let test = || {
+        Command::new(&promtool)
+            .args(["test", "rules", "rules.test.yml"])
+            .current_dir(&prom)
+            .output()
+            .unwrap()
+    };
+    let out = test();
+    assert!(
+        out.status.success(),
+        "promtool test rules:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    // Teeth: rules that count the wrong calls fail the tests.
+    for (what, from, to) in [
+        ("a fault code left out", "|DataLoss\"", "\""),
+        (
+            "ResourceExhausted counted",
+            "|DataLoss\"",
+            "|DataLoss|ResourceExhausted\"",
+        ),
+        ("health checks and reflection counted", not_user, ""),
+    ] {
+        assert!(rules.contains(from), "{from} not in the rules");
+        std::fs::write(prom.join("rules.yml"), rules.replace(from, to)).unwrap();
+        assert!(
+            !test().status.success(),
+            "rules with {what} passed the tests"
+        );
+    }
+    std::fs::write(prom.join("rules.yml"), &rules).unwrap();
+
+    // The operator's objects (the base's and the dev overlay's looser objectives) too.
+    for (object, plain) in [
+        (
+            "components/monitoring/prometheusrule.yaml",
+            "operator-rules.yml",
+        ),
+        ("overlays/dev/prometheusrule-patch.yaml", "dev-rules.yml"),
+    ] {
+        plain_rules_of(&deploy.join(object), &tmp.path().join(plain));
+        assert!(read(&tmp.path().join(plain)).contains("grpc_server_handled_total"));
+        check_rules(&promtool, tmp.path(), plain);
+    }
+
+    // Every dashboard query, the gRPC panels by method among them, and both canary gates of a
+    // gRPC service, as recording rules.
+    let board: serde_json::Value =
+        serde_json::from_str(&read(&deploy.join("grafana/dashboard.json"))).unwrap();
+    let panels = board["panels"].as_array().unwrap();
+    let titles: Vec<&str> = panels
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    for t in [
+        "gRPC calls per second by method",
+        "gRPC server-fault ratio by method",
+        "gRPC latency p99 by method",
+    ] {
+        assert!(titles.contains(&t), "no panel {t:?}: {titles:?}");
+    }
+    let mut queries: Vec<String> = panels
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .map(|t| t["expr"].as_str().unwrap().to_string())
+        .collect();
+    use hale::canary::gates::{p99_query, success_rate_query, CanaryPods};
+    let pods = CanaryPods {
+        namespace: "shop".into(),
+        deployment: "orders-canary".into(),
+        series: hale::manifests::sli::Series::of(true),
+    };
+    let window = std::time::Duration::from_secs(60);
+    for q in [success_rate_query(&pods, window), p99_query(&pods, window)] {
+        assert!(q.contains("grpc_server_"), "{q}");
+        queries.push(q);
+    }
+    let records: Vec<serde_json::Value> = queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| serde_json::json!({ "record": format!("hale:query_{i}:value"), "expr": q }))
+        .collect();
+    std::fs::write(
+        tmp.path().join("queries.yml"),
+        serde_norway::to_string(&serde_json::json!({
+            "groups": [{ "name": "queries", "rules": records }]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = check_rules(&promtool, tmp.path(), "queries.yml");
+    assert!(
+        out.contains(&format!("SUCCESS: {} rules found", queries.len())),
+        "{out}"
+    );
+
+    // One port serves HTTP/1.1 and h2c gRPC: the Service names no appProtocol.
+    let service = read(&deploy.join("base/service.yaml"));
+    assert!(!service.contains("appProtocol"), "{service}");
+}
+
 /// The PrometheusRule's groups as a plain rules file, and hale's rule tests for them with the
 /// labels the operator's scrapes carry (`namespace`).
 fn operator_rules_and_tests(deploy: &Path, dir: &Path) {
@@ -216,6 +387,7 @@ fn operator_rules_and_tests(deploy: &Path, dir: &Path) {
     let ctx = hale::manifests::slo::AlertContext {
         namespace: Some("shop".into()),
         runbook_base: String::new(),
+        series: Default::default(),
     };
     let tests = hale::manifests::slo::rule_tests("orders", &slos, "operator-rules.yml", &ctx);
     std::fs::write(

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -226,6 +227,14 @@ func TestFileConcurrentGoroutinesLoseNoEntry(t *testing.T) {
 func TestMain(m *testing.M) {
 	if spec := os.Getenv("HALE_REGISTRY_WRITER"); spec != "" {
 		os.Exit(writeAsProcess(spec))
+	}
+	// The parallel tests here spend their time waiting on TTLs, not on the CPU: run up to 8 at
+	// once rather than GOMAXPROCS, unless -parallel was given.
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", "8")
 	}
 	os.Exit(m.Run())
 }
