@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:c953f38d78f925e163fa52a6923b7f7420c421766172d6b6c641f7e78d3db496",
+        "sha256:039bed66756ff29a90ee9598feb5fb4abddf23a0e2383bacf383d613a5349fd1",
     );
 
     #[test]
