@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:06bceccce82d360092071ffac898b3847c756910d715f02a74281e65d7dde043",
+        "sha256:30b49d38000868d6a8a951849349d6b342a92814f79fd87b364213453f9bd75d",
     );
 
     #[test]

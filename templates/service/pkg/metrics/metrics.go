@@ -1,4 +1,5 @@
-// Package metrics owns the service's Prometheus registry and its HTTP server metrics.
+// Package metrics owns the service's Prometheus registry, its HTTP server metrics, and the
+// downstream series its outbound clients (pkg/client, pkg/grpcclient) share.
 //
 // A private registry (not the global default) keeps the exposition to what this service
 // declares, and lets tests build as many independent instances as they like.
