@@ -628,6 +628,22 @@ type BurnCase = (&'static str, Vec<(u32, &'static str)>, bool, Option<bool>);
 
 type Fires<'a> = Option<(&'a BTreeMap<String, String>, &'a str, String)>;
 
+/// A burn case's checks: the page alert fires or stays silent; the ticket alert too, when the
+/// case checks it (`None`: unchecked).
+pub(super) fn burn_checks(
+    page: &Fires<'_>,
+    ticket: &Fires<'_>,
+    pages: bool,
+    tickets: Option<bool>,
+    ctx: &AlertContext,
+) -> Vec<AlertTest> {
+    let mut checks = vec![expect(ALERT_PAGE, page.clone().filter(|_| pages), ctx)];
+    if let Some(t) = tickets {
+        checks.push(expect(ALERT_TICKET, ticket.clone().filter(|_| t), ctx));
+    }
+    checks
+}
+
 fn expect(alertname: &str, fires: Fires<'_>, ctx: &AlertContext) -> AlertTest {
     AlertTest {
         eval_time: format!("{TEST_MINUTES}m"),
@@ -709,18 +725,7 @@ pub fn rule_tests(job: &str, slos: &[Slo], rule_file: &str, ctx: &AlertContext) 
             if phases.iter().any(|(_, r)| *r >= Decimal::ONE) {
                 continue;
             }
-            let mut checks = vec![expect(
-                ALERT_PAGE,
-                if pages { page.clone() } else { None },
-                ctx,
-            )];
-            if let Some(t) = tickets {
-                checks.push(expect(
-                    ALERT_TICKET,
-                    if t { ticket.clone() } else { None },
-                    ctx,
-                ));
-            }
+            let checks = burn_checks(&page, &ticket, pages, tickets, ctx);
             tests.push(RuleTest {
                 name: format!("{id}: {name}"),
                 interval: "1m".into(),

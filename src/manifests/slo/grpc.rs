@@ -4,8 +4,8 @@
 use rust_decimal::Decimal;
 
 use super::{
-    burn_summary, counter, expect, fmt, slo_labels, AlertContext, Fires, InputSeries, Objective,
-    RuleTest, Slo, ALERT_PAGE, ALERT_TICKET, TEST_MINUTES, TEST_RPM,
+    burn_checks, burn_summary, counter, fmt, slo_labels, AlertContext, Fires, InputSeries,
+    Objective, RuleTest, Slo, TEST_MINUTES, TEST_RPM,
 };
 use crate::manifests::sli::{
     GRPC_FAULT_CODES, GRPC_HANDLED, GRPC_HANDLING, HTTP_DURATION, HTTP_REQUESTS,
@@ -230,18 +230,7 @@ pub(super) fn rule_tests(job: &str, slo: &Slo, ctx: &AlertContext) -> Vec<RuleTe
         {
             continue;
         }
-        let mut checks = vec![expect(
-            ALERT_PAGE,
-            if pages { page.clone() } else { None },
-            ctx,
-        )];
-        if let Some(t) = tickets {
-            checks.push(expect(
-                ALERT_TICKET,
-                if t { ticket.clone() } else { None },
-                ctx,
-            ));
-        }
+        let checks = burn_checks(&page, &ticket, pages, tickets, ctx);
         tests.push(RuleTest {
             name: format!("{}: grpc: {name}", slo.id()),
             interval: "1m".into(),
