@@ -8,6 +8,8 @@
 pub const HTTP_REQUESTS: &str = "http_requests_total";
 /// The HTTP latency histogram, by method and route.
 pub const HTTP_DURATION: &str = "http_request_duration_seconds";
+/// The HTTP requests the rate limiter refused (429).
+pub const HTTP_RATE_LIMITED: &str = "http_rate_limited_total";
 /// The gRPC calls counter, by grpc_type, grpc_service, grpc_method and grpc_code.
 pub const GRPC_HANDLED: &str = "grpc_server_handled_total";
 /// The gRPC latency histogram, by grpc_type, grpc_service and grpc_method (no code).
@@ -130,6 +132,20 @@ impl Series {
             self.rates(
                 format!("{HTTP_DURATION}_count{{{sel},{PROBE_ROUTES}}}"),
                 format!("{GRPC_HANDLING}_count{{{sel},{GRPC_NOT_USER}}}"),
+                window,
+            )
+        )
+    }
+
+    /// Per second and by job, the requests (and calls) the rate limiter refused: HTTP's
+    /// `http_rate_limited_total` (429), and for a gRPC service its calls answered
+    /// ResourceExhausted, the gRPC limiter's answer (health checks and reflection left out).
+    pub fn rate_limited(self, sel: &str, window: &str) -> String {
+        format!(
+            "sum by (job) ({})",
+            self.rates(
+                format!("{HTTP_RATE_LIMITED}{{{sel}}}"),
+                format!("{GRPC_HANDLED}{{{sel},grpc_code=\"ResourceExhausted\",{GRPC_NOT_USER}}}"),
                 window,
             )
         )

@@ -506,7 +506,9 @@ fn service_alerts(job: &str, ctx: &AlertContext) -> Vec<Rule> {
         alert(
             ALERT_RATE_LIMIT,
             format!(
-                "sum by (job) (rate(http_rate_limited_total{{job=\"{job}\"}}[5m])) > 0.1\nand\nsum by (job) (rate(http_rate_limited_total{{job=\"{job}\"}}[5m]))\n  > 2 * sum by (job) (rate(http_rate_limited_total{{job=\"{job}\"}}[1h]))"
+                "{short} > 0.1\nand\n{short}\n  > 2 * {long}",
+                short = ctx.series.rate_limited(&format!("job=\"{job}\""), "5m"),
+                long = ctx.series.rate_limited(&format!("job=\"{job}\""), "1h"),
             ),
             Some("5m"),
             "ticket",
@@ -800,7 +802,7 @@ fn service_alert_tests(job: &str, ctx: &AlertContext) -> Vec<RuleTest> {
         }
         None => "up{job=\"prometheus\",instance=\"localhost:9090\"}".to_string(),
     };
-    vec![
+    let mut tests = vec![
         RuleTest {
             name: "a service Prometheus never scraped is absent after 5m".into(),
             interval: "1m".into(),
@@ -904,7 +906,43 @@ fn service_alert_tests(job: &str, ctx: &AlertContext) -> Vec<RuleTest> {
             )],
             alert_rule_test: vec![at("110m", ALERT_RATE_LIMIT, None)],
         },
-    ]
+    ];
+    if ctx.series.grpc {
+        // The gRPC limiter's ResourceExhausted answers count as rejections; a health checker
+        // refused as often does not.
+        let calls = |code: &str, service: &str| {
+            s(
+                format!(
+                    "grpc_server_handled_total{{job=\"{job}\",instance=\"a:8080\",grpc_type=\"unary\",grpc_service=\"{service}\",grpc_method=\"Get\",grpc_code=\"{code}\"}}"
+                ),
+                "0x60 0+120x30",
+            )
+        };
+        tests.push(RuleTest {
+            name: "rate limit: grpc: ResourceExhausted answers jumping above their hourly average alert".into(),
+            interval: "1m".into(),
+            input_series: vec![calls("ResourceExhausted", "orders.v1.OrdersService")],
+            alert_rule_test: vec![
+                at("55m", ALERT_RATE_LIMIT, None),
+                at(
+                    "80m",
+                    ALERT_RATE_LIMIT,
+                    Some(with(&[("job", job), ("severity", "ticket")])),
+                ),
+            ],
+        });
+        tests.push(RuleTest {
+            name: "rate limit: grpc: other codes and refused health checks are not rejections"
+                .into(),
+            interval: "1m".into(),
+            input_series: vec![
+                calls("Unavailable", "orders.v1.OrdersService"),
+                calls("ResourceExhausted", "grpc.health.v1.Health"),
+            ],
+            alert_rule_test: vec![at("80m", ALERT_RATE_LIMIT, None)],
+        });
+    }
+    tests
 }
 
 #[cfg(test)]
@@ -1130,9 +1168,23 @@ mod tests {
             latency.contains("or rate(grpc_server_handling_seconds_count{"),
             "{latency}"
         );
-        // The service's own alerts are not SLIs: the same as an HTTP service's.
+        // The service's own alerts are not SLIs: the same as an HTTP service's, but for the
+        // rate-limit alert, which counts the gRPC limiter's ResourceExhausted answers too.
         let plain = rule_groups("orders", &slos, &AlertContext::default());
-        assert_eq!(groups.last(), plain.last());
+        let (own, own_plain) = (&groups.last().unwrap().rules, &plain.last().unwrap().rules);
+        assert_eq!(own.len(), own_plain.len());
+        for (r, p) in own.iter().zip(own_plain) {
+            if r.alert.as_deref() == Some(ALERT_RATE_LIMIT) {
+                assert!(
+                    r.expr.contains(r#"grpc_code="ResourceExhausted""#),
+                    "{}",
+                    r.expr
+                );
+                assert!(!p.expr.contains("grpc"), "{}", p.expr);
+            } else {
+                assert_eq!(r, p);
+            }
+        }
 
         let http = rule_tests("orders", &slos, "rules.yml", &AlertContext::default());
         let grpc = rule_tests("orders", &slos, "rules.yml", &ctx);
@@ -1145,6 +1197,7 @@ mod tests {
         assert_eq!(grpc.tests.len(), http.tests.len() + extra.len());
         assert!(extra.iter().any(|n| n.starts_with("availability: grpc: ")));
         assert!(extra.iter().any(|n| n.starts_with("latency: grpc: ")));
+        assert!(extra.iter().any(|n| n.starts_with("rate limit: grpc: ")));
     }
 
     #[test]
