@@ -122,7 +122,12 @@ write_if_changed() { # file; content on stdin
 if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
   ip link add "$BRIDGE" type bridge || cannot "cannot create the bridge $BRIDGE"
 fi
-ip addr show dev "$BRIDGE" | grep -q "inet $GATEWAY/" || ip addr add "$GATEWAY/24" dev "$BRIDGE"
+# Read the addresses whole first: with pipefail, `ip … | grep -q` fails whenever grep exits on
+# its match before ip has written the rest (SIGPIPE), and the add then finds the address taken.
+case "$(ip -4 addr show dev "$BRIDGE")" in
+  *"inet $GATEWAY/"*) ;;
+  *) ip addr add "$GATEWAY/24" dev "$BRIDGE" ;;
+esac
 ip link set "$BRIDGE" up
 sysctl -qw net.ipv4.ip_forward=1 2>/dev/null || [ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] \
   || cannot "IPv4 forwarding is off and cannot be turned on"

@@ -119,7 +119,8 @@ build() { # build TARGET → prints the binary's path
     nice cargo build --release --locked --target "$target" >&2
   local bin=$root/target/$target/release/hale
   # Static means no program interpreter: it runs on any Linux of its architecture.
-  if command -v readelf >/dev/null && readelf -l "$bin" | grep -q 'program interpreter'; then
+  # (Read whole: with pipefail, `readelf | grep -q` can fail on SIGPIPE after grep's match.)
+  if command -v readelf >/dev/null && [[ $(readelf -l "$bin") == *'program interpreter'* ]]; then
     die "$bin asks for a program interpreter: it is not static"
   fi
   echo "$bin"
