@@ -2194,6 +2194,18 @@ fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 /// A child process killed when dropped.
 struct Daemon(Child);
 
+/// `n` distinct free loopback ports.
+fn distinct_free_ports(n: usize) -> Vec<u16> {
+    let mut ports: Vec<u16> = Vec::new();
+    while ports.len() < n {
+        let p = common::free_port();
+        if !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+    ports
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -2210,15 +2222,18 @@ fn instance_registers_in_consul_over_tls_from_consuls_own_variables() {
     need!(Consul);
     let tmp = common::tempdir();
     let (ca, cert, key) = tls_files(tmp.path());
-    let ports: Vec<u16> = (0..7).map(|_| common::free_port()).collect();
-    let hcl = format!(
-        "ports {{ https = {} }}\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nverify_incoming = false\n",
-        ports[0],
-        ca.display(),
-        cert.display(),
-        key.display()
-    );
-    let _consul = Daemon(
+    // Seven free ports, asked of the kernel and released, can be taken again before Consul
+    // binds them (or two can coincide): an agent that exits at once is started again on others.
+    let log = tmp.path().join("consul.log");
+    let start = |ports: &[u16]| {
+        let hcl = format!(
+            "ports {{ https = {} }}\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nverify_incoming = false\n",
+            ports[0],
+            ca.display(),
+            cert.display(),
+            key.display()
+        );
+        let out = std::fs::File::create(&log).unwrap();
         Command::new("consul")
             .args([
                 "agent",
@@ -2235,11 +2250,28 @@ fn instance_registers_in_consul_over_tls_from_consuls_own_variables() {
             .args(["-serf-wan-port", &ports[5].to_string()])
             .args(["-grpc-port", &ports[6].to_string()])
             .args(["-hcl", &hcl])
-            .stdout(std::fs::File::create(tmp.path().join("consul.log")).unwrap())
-            .stderr(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
             .spawn()
-            .expect("starting consul"),
-    );
+            .expect("starting consul")
+    };
+    let (mut ports, mut consul) = (Vec::new(), None);
+    for _ in 0..3 {
+        ports = distinct_free_ports(7);
+        let mut child = start(&ports);
+        std::thread::sleep(Duration::from_secs(2));
+        match child.try_wait().unwrap() {
+            None => {
+                consul = Some(Daemon(child));
+                break;
+            }
+            Some(status) => eprintln!(
+                "consul exited at once ({status}), trying other ports: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ),
+        }
+    }
+    let _consul = consul.expect("consul exited at once three times (its log is above)");
     let https = format!("127.0.0.1:{}", ports[0]);
     let client = reqwest::blocking::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
@@ -2256,7 +2288,7 @@ fn instance_registers_in_consul_over_tls_from_consuls_own_variables() {
     assert!(
         eventually(Duration::from_secs(60), || catalog("consul").is_some()),
         "the TLS Consul never answered on {https}: {}",
-        std::fs::read_to_string(tmp.path().join("consul.log")).unwrap_or_default()
+        std::fs::read_to_string(&log).unwrap_or_default()
     );
     let name = unique("hale-new-consul-tls");
     let id = format!("{name}-1");
