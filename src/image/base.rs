@@ -18,9 +18,14 @@ const GROUP: &str = "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n";
 
 /// The certificates as one PEM bundle, in the crate's (Mozilla's) order.
 pub fn ca_bundle() -> Vec<u8> {
+    pem(webpki_root_certs::TLS_SERVER_ROOT_CERTS).into_bytes()
+}
+
+/// Certificates as PEM, 64 characters a line.
+pub fn pem(certificates: &[rustls::pki_types::CertificateDer<'_>]) -> String {
     let mut out = String::new();
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+    for certificate in certificates {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
         out.push_str("-----BEGIN CERTIFICATE-----\n");
         for line in b64.as_bytes().chunks(64) {
             out.push_str(std::str::from_utf8(line).unwrap_or_default());
@@ -28,7 +33,7 @@ pub fn ca_bundle() -> Vec<u8> {
         }
         out.push_str("-----END CERTIFICATE-----\n");
     }
-    out.into_bytes()
+    out
 }
 
 /// The base layer's entries.

@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use base64::Engine as _;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, KeyToPath, Volume, VolumeMount,
@@ -92,7 +91,7 @@ pub fn shipment(cacert: Option<&Path>, insecure: bool) -> Result<Shipment, Clust
         ),
         (None, false) => (system_roots()?, "this machine's system roots".to_string()),
     };
-    let pem = pem(&certificates);
+    let pem = crate::image::base::pem(&certificates);
     if pem.len() > MAX_PEM {
         return Err(ClusterError::BadInput(format!(
             "{source}: {} certificates, {} KiB of PEM, more than a ConfigMap holds; give --cacert FILE with the CA that signed the server's certificate",
@@ -122,21 +121,6 @@ fn system_roots() -> Result<Vec<CertificateDer<'static>>, ClusterError> {
         return Err(ClusterError::BadInput(TlsError::NoSystemRoots.to_string()));
     }
     Ok(roots)
-}
-
-/// Certificates as PEM, 64 characters a line.
-pub fn pem(certificates: &[CertificateDer<'_>]) -> String {
-    let mut out = String::new();
-    for certificate in certificates {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
-        out.push_str("-----BEGIN CERTIFICATE-----\n");
-        for line in b64.as_bytes().chunks(64) {
-            out.push_str(std::str::from_utf8(line).unwrap_or_default());
-            out.push('\n');
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
-    }
-    out
 }
 
 /// The ConfigMap of the Job `job_name`.
