@@ -3,6 +3,11 @@ package registry
 // The Consul backend speaks the agent's HTTP API with net/http: registration with an HTTP check
 // (Consul polls the instance) and a TTL check (the instance proves it is alive), discovery with
 // blocking queries on /v1/health/service/<name>?passing.
+//
+// An instance that serves TLS (Meta scheme=https) is probed over TLS, without verifying its
+// certificate: the agent holds no copy of the service's CA, and it dials the registered address,
+// often a pod IP the certificate does not name. Kubernetes' HTTPS probes do the same. The check
+// proves the instance answers; the clients that call it verify who it is.
 
 import (
 	"bytes"
@@ -119,6 +124,8 @@ type consulCheck struct {
 	Name                           string `json:"Name"`
 	HTTP                           string `json:"HTTP,omitempty"`
 	GRPC                           string `json:"GRPC,omitempty"`
+	GRPCUseTLS                     bool   `json:"GRPCUseTLS,omitempty"`
+	TLSSkipVerify                  bool   `json:"TLSSkipVerify,omitempty"`
 	Interval                       string `json:"Interval,omitempty"`
 	Timeout                        string `json:"Timeout,omitempty"`
 	TTL                            string `json:"TTL,omitempty"`
@@ -143,13 +150,19 @@ func (c *consulRegistry) register(ctx context.Context, inst Instance) error {
 		ID: inst.ID, Name: inst.Name, Address: inst.Address, Port: inst.Port,
 		Tags: inst.Tags, Meta: inst.Meta,
 	}
+	overTLS := inst.servesTLS()
+	scheme := "http://"
+	if overTLS {
+		scheme = "https://"
+	}
 	if inst.Check != "" {
 		svc.Checks = append(svc.Checks, consulCheck{
-			CheckID:  inst.ID + ":http",
-			Name:     "HTTP GET " + inst.Check,
-			HTTP:     "http://" + net.JoinHostPort(inst.Address, strconv.Itoa(inst.Port)) + inst.Check,
-			Interval: "5s",
-			Timeout:  "2s",
+			CheckID:       inst.ID + ":http",
+			Name:          "HTTP GET " + inst.Check,
+			HTTP:          scheme + net.JoinHostPort(inst.Address, strconv.Itoa(inst.Port)) + inst.Check,
+			TLSSkipVerify: overTLS,
+			Interval:      "5s",
+			Timeout:       "2s",
 			// The service registers itself only once it is serving, so it starts passing;
 			// Consul's first probe (staggered up to one interval) would otherwise hide a
 			// healthy new instance for up to 5 s.
@@ -162,6 +175,8 @@ func (c *consulRegistry) register(ctx context.Context, inst Instance) error {
 			CheckID:                        inst.ID + ":grpc",
 			Name:                           "gRPC health " + inst.GRPCCheck,
 			GRPC:                           net.JoinHostPort(inst.Address, strconv.Itoa(inst.Port)) + "/" + inst.GRPCCheck,
+			GRPCUseTLS:                     overTLS,
+			TLSSkipVerify:                  overTLS,
 			Interval:                       "5s",
 			Timeout:                        "2s",
 			Status:                         "passing", // as the HTTP check, for the same reason

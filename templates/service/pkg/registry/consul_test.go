@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ type agentService struct {
 }
 
 type agentCheck struct {
-	CheckID, Status, ServiceID, Type string
+	CheckID, Status, ServiceID, Type, Output string
 }
 
 // agentServiceOf returns the agent's own view of id (ok false when it does not hold it).
@@ -195,6 +196,44 @@ func TestConsulHTTPCheckProbesTheInstanceHealthPath(t *testing.T) {
 	eventually(t, 10*time.Second, "HTTP check passing again once /healthz recovers", func() bool {
 		return agentChecksOf(t, addr, inst.ID)[inst.ID+":http"].Status == "passing"
 	})
+}
+
+// An instance that serves TLS (Meta scheme=https) is probed over HTTPS without verifying its
+// certificate, which no CA of Consul's signed: the agent's own probe passes. A plain-HTTP check
+// of the same port would get 400 (an HTTP request to an HTTPS server) and turn critical.
+func TestConsulProbesAnInstanceServingTLSOverHTTPS(t *testing.T) {
+	addr := sharedConsul(t)
+	name := uniqueName("hale-go-https")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	port, _ := strconv.Atoi(srv.URL[len("https://127.0.0.1:"):])
+	r, err := New("consul://"+addr, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer r.Deregister(context.Background())
+	inst := testInstance(name, name+"-1", port)
+	inst.Meta["scheme"] = "https"
+	if err := r.Register(context.Background(), inst); err != nil {
+		t.Fatal(err)
+	}
+	// The registration's "passing" has no output; Consul writes one once it has probed.
+	var last agentCheck
+	eventually(t, 15*time.Second, "Consul's probe of the HTTPS check passed", func() bool {
+		last = agentChecksOf(t, addr, inst.ID)[inst.ID+":http"]
+		return last.Status == "passing" && last.Output != ""
+	})
+	if !strings.Contains(last.Output, "https://127.0.0.1:"+strconv.Itoa(port)+"/healthz") || !strings.Contains(last.Output, "200") {
+		t.Errorf("the check's output = %q, want a 200 from https://127.0.0.1:%d/healthz", last.Output, port)
+	}
+	if svc, _ := agentServiceOf(t, addr, inst.ID); svc.Meta["scheme"] != "https" {
+		t.Errorf("meta = %v, want scheme=https for the readers of the registry", svc.Meta)
+	}
 }
 
 func TestConsulRegistersAgainWhenTheAgentForgetsTheInstance(t *testing.T) {

@@ -47,7 +47,9 @@ type Instance struct {
 	Address string
 	Port    int
 	Tags    []string
-	// Meta carries "version" and "weight" (integer weight for weighted balancing, default 1).
+	// Meta carries "version" and "weight" (integer weight for weighted balancing, default 1),
+	// and "scheme": "https" when the instance serves TLS (what `hale load` and go-micro read;
+	// Consul's checks then probe it over TLS).
 	Meta map[string]string
 	// Check is the HTTP health path (e.g. "/healthz") Consul polls; empty means no HTTP check.
 	Check string
@@ -58,6 +60,9 @@ type Instance struct {
 	// fills it only for file registries, whose entries record it.
 	TTL time.Duration
 }
+
+// servesTLS tells whether the instance says it serves TLS (Meta scheme=https).
+func (inst Instance) servesTLS() bool { return strings.EqualFold(inst.Meta["scheme"], "https") }
 
 // Registrar keeps one instance registered until it is told to stop.
 type Registrar interface {
