@@ -499,6 +499,75 @@ fn upgrade_of_a_grpc_service_keeps_its_grpc_files() {
     );
 }
 
+/// `bin/orders` of a generated project, started registered in `consul` as `id` with `env`
+/// besides; its log goes to `log`.
+fn start_registered(
+    binary: &Path,
+    consul: &str,
+    id: &str,
+    port: u16,
+    log: &Path,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    let file = std::fs::File::create(log).unwrap();
+    Command::new(binary)
+        .env_clear()
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("ADVERTISE_ADDR", "127.0.0.1")
+        .env("INSTANCE_ID", id)
+        .env("REGISTRY", format!("consul://{consul}"))
+        .env("DRAIN_DELAY", "100ms")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap()
+}
+
+/// The agent's checks `{id}:{suffix}` once Consul has probed each of them and found it passing
+/// (a check's Output is empty until its first probe; the registration's "passing" has none),
+/// or Err with the last answer after 30 s.
+fn probed_and_passing(
+    consul: &str,
+    id: &str,
+    suffixes: &[&str],
+) -> Result<Vec<serde_json::Value>, serde_json::Value> {
+    let checks_url = format!("http://{consul}/v1/agent/checks");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = serde_json::Value::Null;
+    loop {
+        if let Ok(checks) =
+            reqwest::blocking::get(&checks_url).and_then(|r| r.json::<serde_json::Value>())
+        {
+            let wanted: Vec<serde_json::Value> = suffixes
+                .iter()
+                .map(|s| checks[format!("{id}:{s}")].clone())
+                .collect();
+            if wanted.iter().all(|c| {
+                c["Status"] == "passing" && c["Output"].as_str().is_some_and(|o| !o.is_empty())
+            }) {
+                return Ok(wanted);
+            }
+            last = serde_json::Value::Array(wanted);
+        }
+        if Instant::now() > deadline {
+            return Err(last);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn sigterm_and_wait(child: &mut std::process::Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let _ = child.wait();
+}
+
 /// In Consul the instance has a gRPC check (grpc.health.v1 on its own port, through the mux)
 /// beside the HTTP one, and Consul's own probe of it passes.
 #[test]
@@ -514,54 +583,96 @@ fn consul_checks_grpc_health_on_the_service_port() {
     );
     let port = common::free_port();
     let id = format!("orders-grpc-{}-{port}", std::process::id());
-    let mut child = Command::new(&binary)
-        .env_clear()
-        .env("PORT", port.to_string())
-        .env("HOST", "127.0.0.1")
-        .env("ADVERTISE_ADDR", "127.0.0.1")
-        .env("INSTANCE_ID", &id)
-        .env("REGISTRY", format!("consul://{consul}"))
-        .env("DRAIN_DELAY", "100ms")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let checks_url = format!("http://{consul}/v1/agent/checks");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    // Consul sets a check's Output once it has probed it (the registration's "passing" has none).
-    let mut last = serde_json::Value::Null;
-    let probed = loop {
-        if let Ok(resp) = reqwest::blocking::get(&checks_url) {
-            if let Ok(checks) = resp.json::<serde_json::Value>() {
-                last = checks[format!("{id}:grpc")].clone();
-                if last["Status"] == "passing"
-                    && last["Output"].as_str().is_some_and(|o| !o.is_empty())
-                {
-                    break true;
-                }
-            }
-        }
-        if Instant::now() > deadline {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    };
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let _ = child.wait();
-    assert!(probed, "Consul never passed the gRPC check: {last}");
-    assert_eq!(last["Type"], "grpc", "{last}");
+    let log = tmp.path().join("orders.log");
+    let mut child = start_registered(&binary, &consul, &id, port, &log, &[]);
+    let probed = probed_and_passing(&consul, &id, &["grpc"]);
+    sigterm_and_wait(&mut child);
+    let checks = probed.unwrap_or_else(|last| {
+        panic!(
+            "Consul never passed the gRPC check: {last}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    let grpc = &checks[0];
+    assert_eq!(grpc["Type"], "grpc", "{grpc}");
     assert!(
-        last["Output"]
+        grpc["Output"]
             .as_str()
             .unwrap()
             .contains("orders.v1.OrderService"),
-        "{last}"
+        "{grpc}"
     );
+}
+
+/// With TLS_CERT_FILE/TLS_KEY_FILE the instance registers with meta scheme=https and the real
+/// Consul probes both its checks over TLS, with a certificate from a CA the agent does not
+/// know: HTTPS GET /readyz (which reaches the HTTP side: Consul offers h2 and http/1.1, and
+/// gets HTTP/1.1) and grpc.health.v1 with TLS (ALPN h2, the gRPC side). Both pass, so the
+/// instance is among the service's passing ones.
+#[test]
+fn consul_probes_a_tls_instance_over_tls_and_lists_it_passing() {
+    let _go = need!(Go);
+    let consul = need!(Consul);
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    let binary = dir.join("bin/orders");
+    go(
+        &dir,
+        &["build", "-o", binary.to_str().unwrap(), "./cmd/orders"],
+    );
+    let (_ca, cert, key) = crate::grpc_load::tls_files(tmp.path());
+    let port = common::free_port();
+    let name = format!("orders-tls-{}-{port}", std::process::id());
+    let id = format!("{name}-1");
+    let log = tmp.path().join("orders.log");
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let mut child = start_registered(
+        &binary,
+        &consul,
+        &id,
+        port,
+        &log,
+        &[
+            ("SERVICE_NAME", name.as_str()),
+            ("TLS_CERT_FILE", cert.as_str()),
+            ("TLS_KEY_FILE", key.as_str()),
+        ],
+    );
+    let probed = probed_and_passing(&consul, &id, &["http", "grpc"]);
+    let passing =
+        reqwest::blocking::get(format!("http://{consul}/v1/health/service/{name}?passing"))
+            .and_then(|r| r.json::<serde_json::Value>());
+    let service = reqwest::blocking::get(format!("http://{consul}/v1/agent/service/{id}"))
+        .and_then(|r| r.json::<serde_json::Value>());
+    sigterm_and_wait(&mut child);
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    let checks = probed.unwrap_or_else(|last| {
+        panic!("Consul never passed both checks of the TLS instance: {last}\n{logs}")
+    });
+    let (http, grpc) = (&checks[0], &checks[1]);
+    assert_eq!(http["Type"], "http", "{http}");
+    let output = http["Output"].as_str().unwrap();
+    assert!(
+        output.contains(&format!("https://127.0.0.1:{port}/readyz")) && output.contains("200"),
+        "{http}"
+    );
+    assert_eq!(grpc["Type"], "grpc", "{grpc}");
+    assert!(
+        grpc["Output"]
+            .as_str()
+            .unwrap()
+            .contains("orders.v1.OrderService"),
+        "{grpc}"
+    );
+    let passing = passing.expect("Consul answers /v1/health/service");
+    assert!(
+        passing
+            .as_array()
+            .is_some_and(|list| list.iter().any(|e| e["Service"]["ID"] == id.as_str())),
+        "{id} is not among the passing instances: {passing}"
+    );
+    let service = service.expect("Consul answers /v1/agent/service");
+    assert_eq!(service["Meta"]["scheme"], "https", "{service}");
 }
 
 /// The client side's resolver follows the real Consul and etcd (its Go test carries the

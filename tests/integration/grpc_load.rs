@@ -293,7 +293,7 @@ fn load_grpc_refuses_metadata_grpc_does_not_allow() {
 }
 
 /// A CA and a certificate for 127.0.0.1 it signed, written into `dir`: (ca, cert, key).
-fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
