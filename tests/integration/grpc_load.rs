@@ -268,6 +268,123 @@ fn load_grpc_without_proto_uses_server_reflection_and_sends_metadata() {
     assert!(err.contains("gRPC reflection from"), "{err}");
 }
 
+/// A gRPC server that serves orders.v1.OrderService/Info and, of server reflection, only the
+/// older grpc.reflection.v1alpha (as grpc-go servers before v1.57 and many others still do). It
+/// listens on HOST:PORT and prints every stream it is asked to open, the unknown ones too.
+const V1ALPHA_ONLY_SERVER: &str = r#"package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/reflection"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/grpc/status"
+
+	ordersv1 "MODULE/api/orders/v1"
+)
+
+type orders struct{ ordersv1.UnimplementedOrderServiceServer }
+
+func (orders) Info(context.Context, *ordersv1.InfoRequest) (*ordersv1.InfoResponse, error) {
+	return &ordersv1.InfoResponse{Service: "orders", Instance: "v1alpha-only"}, nil
+}
+
+func main() {
+	ln, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("HOST"), os.Getenv("PORT")))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	srv := grpc.NewServer(
+		grpc.StreamInterceptor(func(s any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+			fmt.Println("stream", info.FullMethod)
+			return next(s, ss)
+		}),
+		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+			return status.Error(codes.Unimplemented, "unknown service")
+		}),
+	)
+	ordersv1.RegisterOrderServiceServer(srv, orders{})
+	reflectionv1alpha.RegisterServerReflectionServer(srv, reflection.NewServer(reflection.ServerOptions{Services: srv}))
+	_ = srv.Serve(ln)
+}
+"#;
+
+/// Without `--proto`, against a server whose reflection is v1alpha alone: the v1 stream is
+/// refused (Unimplemented), hale asks v1alpha, finds the method and every call succeeds; a
+/// method the service lacks is refused naming the ones v1alpha listed.
+#[test]
+fn load_grpc_without_proto_falls_back_to_v1alpha_reflection() {
+    need!(Go);
+    let tmp = common::tempdir();
+    let dir = generate(tmp.path(), "orders");
+    let go_mod = std::fs::read_to_string(dir.join("go.mod")).unwrap();
+    let module = go_mod
+        .lines()
+        .find_map(|l| l.strip_prefix("module "))
+        .expect("go.mod names its module")
+        .trim();
+    let main = dir.join("cmd/v1alphaonly/main.go");
+    std::fs::create_dir_all(main.parent().unwrap()).unwrap();
+    std::fs::write(&main, V1ALPHA_ONLY_SERVER.replace("MODULE", module)).unwrap();
+    let binary = dir.join("bin/v1alphaonly");
+    go(
+        &dir,
+        &["build", "-o", binary.to_str().unwrap(), "./cmd/v1alphaonly"],
+    );
+    let server = Instance::start(&binary, tmp.path().join("v1alpha.log"), &[]);
+    let endpoint = format!("127.0.0.1:{}", server.port);
+
+    let (out, report) = load(
+        tmp.path(),
+        &dir,
+        &[
+            "--endpoints",
+            &endpoint,
+            "--grpc",
+            INFO,
+            "-c",
+            "2",
+            "-n",
+            "100",
+        ],
+    );
+    common::assert_success(&out, "hale load --grpc (v1alpha reflection)");
+    assert_eq!(report["requests"], 100, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["instances"][0]["ok"], 100, "{report}");
+    let log = server.log();
+    let v1 = "stream /grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+    let v1alpha = "stream /grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+    let (asked_v1, asked_v1alpha) = (log.find(v1), log.find(v1alpha));
+    assert!(
+        asked_v1.is_some() && asked_v1alpha.is_some() && asked_v1 < asked_v1alpha,
+        "v1 asked first, then v1alpha: {log}"
+    );
+
+    let (out, _) = load(
+        tmp.path(),
+        &dir,
+        &[
+            "--endpoints",
+            &endpoint,
+            "--grpc",
+            "orders.v1.OrderService/Nope",
+            "-n",
+            "1",
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains(INFO), "{err}");
+}
+
 /// Metadata that gRPC does not allow is refused when the flags are read: one line, exit 2,
 /// before any connection (the endpoint is a closed port, which would otherwise be exit 1).
 #[test]
