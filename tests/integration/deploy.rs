@@ -928,33 +928,31 @@ fn unfiltered(expr: &str) -> String {
     expr.replace(" > ", " > bool ").replace(" == ", " == bool ")
 }
 
-#[test]
-fn real_prometheus_scrapes_a_fleet_under_load_and_every_rule_and_panel_returns_series() {
-    need!(Go);
-    need!(Prometheus);
-    if Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        if std::env::var("HALE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") {
-            panic!("HALE_TEST_REQUIRE_ALL=1 and the prometheus binary is not on PATH");
-        }
-        eprintln!("skipped: the prometheus binary is not on PATH");
-        return;
+/// Whether the prometheus binary is there: a skip says so, or a failure under
+/// HALE_TEST_REQUIRE_ALL=1.
+fn prometheus_binary() -> bool {
+    if Command::new("prometheus").arg("--version").output().is_ok() {
+        return true;
     }
-    let tmp = common::tempdir();
-    let name = format!("m{}", std::process::id());
-    let dir = tmp.path().join(&name);
-    common::scaffold(tmp.path(), &name, &dir);
+    if std::env::var("HALE_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("HALE_TEST_REQUIRE_ALL=1 and the prometheus binary is not on PATH");
+    }
+    eprintln!("skipped: the prometheus binary is not on PATH");
+    false
+}
+
+/// `hale up --replicas 2` of the service in `dir`, its monitoring rendered with two SLOs and
+/// scraped by a real Prometheus of its own (scraping and evaluating every second): the guard
+/// that stops both, Prometheus's address, and the instances' host:port.
+fn scraped_fleet(tmp: &Path, dir: &Path) -> (FleetGuard, String, Vec<String>) {
     let mut guard = FleetGuard {
-        tmp: tmp.path().to_path_buf(),
-        dir: dir.clone(),
+        tmp: tmp.to_path_buf(),
+        dir: dir.to_path_buf(),
         prometheus: None,
     };
-    let up = common::hale(tmp.path())
+    let up = common::hale(tmp)
         .args(["up", "--replicas", "2", "--output", "json"])
-        .arg(&dir)
+        .arg(dir)
         .output()
         .unwrap();
     assert_success(&up, "hale up");
@@ -976,7 +974,7 @@ fn real_prometheus_scrapes_a_fleet_under_load_and_every_rule_and_panel_returns_s
     for t in &targets {
         args.extend(["--scrape-target", t.as_str()]);
     }
-    assert_success(&hale(tmp.path(), &dir, &args), "render");
+    assert_success(&hale(tmp, dir, &args), "render");
     let prom_dir = dir.join("deploy/prometheus");
     // Scrape and evaluate every second, so a short test sees several samples.
     let config = read(&prom_dir.join("prometheus-static.yml"))
@@ -989,14 +987,86 @@ fn real_prometheus_scrapes_a_fleet_under_load_and_every_rule_and_panel_returns_s
             .arg("--config.file")
             .arg(prom_dir.join("fast.yml"))
             .arg("--storage.tsdb.path")
-            .arg(tmp.path().join("tsdb"))
+            .arg(tmp.join("tsdb"))
             .arg("--web.listen-address")
             .arg(&addr)
             .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(tmp.path().join("prometheus.log")).unwrap())
+            .stderr(std::fs::File::create(tmp.join("prometheus.log")).unwrap())
             .spawn()
             .unwrap(),
     );
+    (guard, addr, targets)
+}
+
+/// The queries of the rendered rules and dashboard in `dir`, each as it would return its
+/// series whatever their values: recording rules by the name they record, alerts unfiltered
+/// (except DownstreamBreakerOpen: the fleets call no downstream), dashboard panels as they
+/// are; and the absent() alerts apart, with the selector they watch among the queries.
+fn rule_and_panel_queries(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let rules: serde_json::Value =
+        serde_norway::from_str(&read(&dir.join("deploy/prometheus/rules.yml"))).unwrap();
+    let mut queries: Vec<String> = Vec::new();
+    let mut absent: Vec<String> = Vec::new();
+    for group in rules["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            let expr = rule["expr"].as_str().unwrap();
+            if let Some(record) = rule["record"].as_str() {
+                queries.push(record.to_string());
+            } else if let Some(selector) = expr
+                .strip_prefix("absent(")
+                .and_then(|e| e.strip_suffix(')'))
+            {
+                // absent() is empty while the service is scraped, which is the point: its
+                // selector must match the series the scrapes write.
+                absent.push(expr.to_string());
+                queries.push(selector.to_string());
+            } else if rule["alert"] != "DownstreamBreakerOpen" {
+                // The fleet has no downstream, so it exports no breaker series.
+                queries.push(unfiltered(expr));
+            }
+        }
+    }
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("deploy/grafana/dashboard.json"))).unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            queries.push(target["expr"].as_str().unwrap().to_string());
+        }
+    }
+    (queries, absent)
+}
+
+/// Polls `queries` until every one returns series and Prometheus sees `instances` targets of
+/// `job` up, for at most 150 s: whether they were up, and the queries still empty.
+fn wait_for_series(
+    addr: &str,
+    job: &str,
+    instances: usize,
+    queries: &[String],
+) -> (bool, Vec<String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    let mut empty: Vec<String> = queries.to_vec();
+    let mut targets_up = false;
+    while std::time::Instant::now() < deadline && (!empty.is_empty() || !targets_up) {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        targets_up = prom_query(addr, &format!("up{{job=\"{job}\"}} == 1")).len() == instances;
+        empty.retain(|q| prom_query(addr, q).is_empty());
+    }
+    (targets_up, empty)
+}
+
+#[test]
+fn real_prometheus_scrapes_a_fleet_under_load_and_every_rule_and_panel_returns_series() {
+    need!(Go);
+    need!(Prometheus);
+    if !prometheus_binary() {
+        return;
+    }
+    let tmp = common::tempdir();
+    let name = format!("m{}", std::process::id());
+    let dir = tmp.path().join(&name);
+    common::scaffold(tmp.path(), &name, &dir);
+    let (_guard, addr, targets) = scraped_fleet(tmp.path(), &dir);
 
     // Bounded load through hale's own balancer, in the background.
     let endpoints = targets.join(",");
@@ -1018,45 +1088,8 @@ fn real_prometheus_scrapes_a_fleet_under_load_and_every_rule_and_panel_returns_s
         .spawn()
         .unwrap();
 
-    let rules: serde_json::Value =
-        serde_norway::from_str(&read(&prom_dir.join("rules.yml"))).unwrap();
-    let mut queries: Vec<String> = Vec::new();
-    let mut absent: Vec<String> = Vec::new();
-    for group in rules["groups"].as_array().unwrap() {
-        for rule in group["rules"].as_array().unwrap() {
-            let expr = rule["expr"].as_str().unwrap();
-            if let Some(record) = rule["record"].as_str() {
-                queries.push(record.to_string());
-            } else if let Some(selector) = expr
-                .strip_prefix("absent(")
-                .and_then(|e| e.strip_suffix(')'))
-            {
-                // absent() is empty while the service is scraped, which is the point: its
-                // selector must match the series the scrapes write.
-                absent.push(expr.to_string());
-                queries.push(selector.to_string());
-            } else if rule["alert"] != "DownstreamBreakerOpen" {
-                // The fleet has no downstream, so it exports no breaker series.
-                queries.push(unfiltered(rule["expr"].as_str().unwrap()));
-            }
-        }
-    }
-    let dashboard: serde_json::Value =
-        serde_json::from_str(&read(&dir.join("deploy/grafana/dashboard.json"))).unwrap();
-    for panel in dashboard["panels"].as_array().unwrap() {
-        for target in panel["targets"].as_array().unwrap() {
-            queries.push(target["expr"].as_str().unwrap().to_string());
-        }
-    }
-
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
-    let mut empty: Vec<String> = queries.clone();
-    let mut targets_up = false;
-    while std::time::Instant::now() < deadline && (!empty.is_empty() || !targets_up) {
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        targets_up = prom_query(&addr, &format!("up{{job=\"{name}\"}} == 1")).len() == 2;
-        empty.retain(|q| prom_query(&addr, q).is_empty());
-    }
+    let (queries, absent) = rule_and_panel_queries(&dir);
+    let (targets_up, empty) = wait_for_series(&addr, &name, 2, &queries);
     let _ = load.kill();
     let _ = load.wait();
     assert!(targets_up, "Prometheus does not see both instances up");
@@ -1070,6 +1103,74 @@ fn real_prometheus_scrapes_a_fleet_under_load_and_every_rule_and_panel_returns_s
     assert!(
         empty.is_empty(),
         "queries that returned no series (broken rules or panels): {empty:#?}\nprometheus log: {}",
+        read(&tmp.path().join("prometheus.log"))
+    );
+}
+
+/// The gRPC counterpart: a `hale new --grpc` fleet under `hale load --grpc` alone. Every rule
+/// and panel that reads grpc-go's series returns series from its gRPC half alone — evaluated
+/// with the HTTP request series renamed to names no target exports — so the gRPC metric names,
+/// labels, codes and histogram buckets the rules name are the ones the service exports.
+/// (Queries of HTTP series alone are the HTTP test's.)
+#[test]
+fn real_prometheus_scrapes_a_grpc_fleet_under_grpc_load_and_every_grpc_rule_and_panel_returns_series(
+) {
+    need!(Go);
+    need!(Prometheus);
+    if !prometheus_binary() {
+        return;
+    }
+    let tmp = common::tempdir();
+    let dir = crate::grpc::generate(tmp.path(), "orders");
+    let (_guard, addr, targets) = scraped_fleet(tmp.path(), &dir);
+
+    let endpoints = targets.join(",");
+    let mut load = common::hale(tmp.path())
+        .args(["load", "--endpoints", &endpoints])
+        .args(["--grpc", "orders.v1.OrderService/Info"])
+        .args(["--proto", "api/orders/v1/orders.proto"])
+        .args(["-c", "2", "-r", "50", "-d", "90s", "-q"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let rules: serde_json::Value =
+        serde_norway::from_str(&read(&dir.join("deploy/prometheus/rules.yml"))).unwrap();
+    let mut exprs: Vec<String> = Vec::new();
+    for group in rules["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            if rule["alert"] != "DownstreamBreakerOpen" {
+                exprs.push(unfiltered(rule["expr"].as_str().unwrap()));
+            }
+        }
+    }
+    // Recording rules by their expression (their names read both halves), alerts and panels.
+    let (queries, _) = rule_and_panel_queries(&dir);
+    let grpc_only: Vec<String> = exprs
+        .into_iter()
+        .chain(queries)
+        .filter(|q| q.contains("grpc_server_"))
+        .map(|q| {
+            q.replace("http_request", "hale_test_unexported_request")
+                .replace("http_rate_limited", "hale_test_unexported_rate_limited")
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // The availability and latency SLIs, the rate-limit alert and the three panels by method.
+    assert!(
+        grpc_only.len() >= 6,
+        "too few queries read the gRPC series: {grpc_only:#?}"
+    );
+    let (targets_up, empty) = wait_for_series(&addr, "orders", 2, &grpc_only);
+    let _ = load.kill();
+    let _ = load.wait();
+    assert!(targets_up, "Prometheus does not see both instances up");
+    assert!(
+        empty.is_empty(),
+        "queries whose gRPC half returned no series (broken gRPC rules or panels): {empty:#?}\nprometheus log: {}",
         read(&tmp.path().join("prometheus.log"))
     );
 }
