@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:30b49d38000868d6a8a951849349d6b342a92814f79fd87b364213453f9bd75d",
+        "sha256:f4ca28039622f4eb2b4d6ad9d7bed6fd2f7ffd0fbfb82cba8e1df329b5d34494",
     );
 
     #[test]
