@@ -158,6 +158,7 @@ impl Traefik {
             .arg("--global.checkNewVersion=false")
             .arg("--global.sendAnonymousUsage=false")
             .arg("--log.level=INFO")
+            .arg("--log.noColor=true")
             .env("KUBECONFIG", &ns.kubeconfig)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
