@@ -716,3 +716,158 @@ fn a_route_its_gateway_does_not_accept_is_refused_for_gateway_and_auto_uses_the_
     assert_eq!(deployment_names(&ns), vec!["orders".to_string()]);
     assert!(pods(&ns).iter().all(|(_, _, _, image)| image == &first));
 }
+
+/// Ctrl-C leaves the route split at the step's weights, recorded in the canary's state; `hale
+/// deploy status` shows it, a second run resumes it with the same routes, and `hale deploy
+/// abort` from another process puts the route back.
+#[test]
+fn an_interrupted_gateway_canary_keeps_its_split_and_abort_from_another_process_restores_the_route()
+{
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let crds = need!(GatewayCrds);
+    let binary = traefik_binary(&need!(Traefik));
+    let ns = Namespace::new(&kubeconfig, "gw-ctl");
+    let svc = Service::new(&registry, "gw-ctl");
+    let (first, _) = first_deployed_second_built(&svc, &ns);
+    gateway_crds(&ns, &crds);
+    let traefik = Traefik::start(&binary, &ns);
+    traefik.gateway(&ns, None);
+    route(&ns, None);
+    assert_eq!(wait_route_status(&ns, &traefik), "True");
+    wait_serving(&traefik);
+    let before = backend_refs(&ns);
+    let prometheus = PrivatePrometheus::start(Some(&ns));
+
+    let run = canary(
+        &svc,
+        &ns,
+        &prometheus.url,
+        &[
+            "--canary",
+            "--traffic",
+            "gateway",
+            "--canary-interval",
+            "60s",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let split = loop {
+        let refs = backend_refs(&ns);
+        if refs.as_array().is_some_and(|r| r.len() == 2) {
+            break refs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the route was never split: {refs}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(split[1]["name"], "orders-canary", "{split}");
+    assert_eq!(split[1]["weight"], 10, "Flagger's first step: {split}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = run.wait_with_output().unwrap();
+    show("the gateway canary interrupted with SIGINT", &out);
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stays at step 1/5"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        backend_refs(&ns),
+        split,
+        "Ctrl-C leaves the route as the step set it"
+    );
+
+    let st = status(&svc, &ns)["canary"].clone();
+    assert_eq!(st["phase"], "progressing", "{st}");
+    assert_eq!(
+        st["gateway"]["routes"][0]["rules"][0]["backend_refs"], before,
+        "{st}"
+    );
+    let text = crate::canary::deploy_cmd(&svc, &ns, "status")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        shown.contains(
+            "traffic: HTTPRoute weights on httproute/orders (service/orders and service/orders-canary)"
+        ),
+        "{shown}"
+    );
+
+    // Resumed (even when asked for the replica ratio, it keeps the routes it started with),
+    // then aborted from another process while it waits for its check.
+    let mut resumed = canary(
+        &svc,
+        &ns,
+        &prometheus.url,
+        &[
+            "--canary",
+            "--traffic",
+            "replicas",
+            "--canary-interval",
+            "60s",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(resumed.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("Step")) {
+        match lines.next() {
+            Some(Ok(l)) => seen.push(l),
+            _ => break,
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains(
+            "Traffic HTTPRoute weights: the canary in progress weights httproute/orders (as it started)"
+        )),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|l| l.contains("Resuming")), "{seen:?}");
+    let out = crate::canary::deploy_cmd(&svc, &ns, "abort")
+        .output()
+        .unwrap();
+    show("hale deploy abort", &out);
+    common::assert_success(&out, "hale deploy abort");
+    seen.extend(lines.map_while(Result::ok));
+    let code = resumed.wait().unwrap();
+    assert_eq!(code.code(), Some(1), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("canary rolled back: aborted by `hale deploy abort`")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        backend_refs(&ns),
+        before,
+        "abort puts the route back as it was"
+    );
+    assert_eq!(deployment_names(&ns), vec!["orders".to_string()]);
+    let services = ns.get(&["get", "services"]);
+    assert!(
+        !services["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["metadata"]["name"] == "orders-canary"),
+        "service/orders-canary is gone: {services}"
+    );
+    assert!(pods(&ns).iter().all(|(_, _, _, image)| image == &first));
+    assert_eq!(status(&svc, &ns)["canary"]["phase"], "rolled-back");
+}
