@@ -6,8 +6,9 @@
 # - Traefik, a Gateway API controller, built from its Go module. The test runs it on the host as
 #   a process, its kubernetesGateway provider pointed at the test API server, its entrypoint on
 #   127.0.0.1, routing to pod IPs on the node's bridge. Its go.mod has replace directives, so
-#   `go install MODULE@VERSION` refuses it: it is built inside its downloaded module. Cold: about
-#   9 minutes of 2 cores (see docs/testing.md for the measured figure), warm nothing.
+#   `go install MODULE@VERSION` refuses it: it is built inside its downloaded module. Cold: 594 s
+#   user + 113 s system CPU, 14 min 20 s of wall time under nice beside a cold run of
+#   scripts/test.sh (docs/testing.md); warm nothing.
 #
 #   scripts/test-env.d/gateway.sh env      the CRDs (fetched if missing), then print the env lines
 #   scripts/test-env.d/gateway.sh build    build Traefik if it is not cached (log on stderr)
