@@ -16,6 +16,24 @@ die() { printf 'test-env: error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (it installs Debian packages and starts daemons)"
 command -v apt-get >/dev/null || die "apt-get not found: this script provisions a Debian machine"
 
+# Background jobs and daemons, each with its pid in $STATE/<name>.pid and its log in
+# $STATE/<name>.log.
+running() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+start() { # name, then the command
+  local name=$1; shift
+  if running "$name"; then return 0; fi
+  log "starting $name"
+  nohup setsid "$@" >"$STATE/$name.log" 2>&1 &
+  echo $! >"$STATE/$name.pid"
+}
+
+# Traefik for the gateway canary tests (scripts/test-env.d/gateway.sh): about 12 CPU-minutes
+# on a cold machine (docs/testing.md), so it builds in the background under nice, filling the
+# cores the rest of provisioning and the test run leave idle; the tests that need it wait for it
+# (tests/integration/traffic_gateway.rs). Started first, so that it also fills the time the
+# package downloads below leave the cores idle. Cached by version: a warm run builds nothing.
+start gateway-build nice -n 19 bash "$(dirname "$0")/test-env.d/gateway.sh" build
+
 # --- Debian sources ---------------------------------------------------------------------------
 # consul is packaged only in bullseye. Derive a bullseye entry from the machine's own Debian entry
 # (same mirror, same key) with only the Suites line changed, and pin it low so nothing else comes
@@ -69,15 +87,7 @@ if ! command -v consul >/dev/null; then
 fi
 
 # Debian's packages start their own daemons under systemd; there is none here, so each service
-# is started by hand, bound to loopback, with its data under $STATE.
-running() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
-start() { # name, then the command
-  local name=$1; shift
-  if running "$name"; then return 0; fi
-  log "starting $name"
-  nohup setsid "$@" >"$STATE/$name.log" 2>&1 &
-  echo $! >"$STATE/$name.pid"
-}
+# is started by hand (start(), above), bound to loopback, with its data under $STATE.
 wait_for() { # name, seconds, then the probe command
   local name=$1 secs=$2; shift 2
   local end=$((SECONDS + secs))
@@ -198,6 +208,7 @@ HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/openapi.sh" >>"$STATE/en
 HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/ci.sh" >>"$STATE/env"
 HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/rust.sh" >>"$STATE/env"
 HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/grpc.sh" >>"$STATE/env"
+HALE_TEST_STATE=$STATE bash "$(dirname "$0")/test-env.d/gateway.sh" env >>"$STATE/env"
 HALE_TEST_STATE=$STATE "$(dirname "$0")/kube-env.sh" || die "the Kubernetes control plane did not start"
 log "ready; environment in $STATE/env"
 cat "$STATE/env"

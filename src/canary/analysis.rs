@@ -207,6 +207,14 @@ pub fn split(base: i32, weight: u32) -> (i32, i32) {
     (canary, stable)
 }
 
+/// How many canary pods carry `weight` percent of the traffic under HTTPRoute weights, where
+/// the stable Deployment keeps its `base` replicas: enough for their share of the load
+/// (rounded up), at least one.
+pub fn gateway_canary_replicas(base: i32, weight: u32) -> i32 {
+    let share = i64::from(base.max(1)) * i64::from(weight.clamp(1, 100));
+    ((share + 99) / 100).max(1) as i32
+}
+
 /// The share of pods that are canary pods, in percent (what the replica ratio really gives).
 pub fn actual_weight(canary: i32, stable: i32) -> f64 {
     if canary + stable == 0 {
@@ -237,6 +245,15 @@ mod tests {
         assert_eq!(split(4, 50), (2, 2));
         assert_eq!(split(10, 20), (2, 8));
         assert!((actual_weight(1, 3) - 25.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn gateway_weights_give_the_canary_enough_pods_for_its_share() {
+        assert_eq!(gateway_canary_replicas(2, 10), 1);
+        assert_eq!(gateway_canary_replicas(2, 50), 1);
+        assert_eq!(gateway_canary_replicas(2, 60), 2);
+        assert_eq!(gateway_canary_replicas(10, 25), 3);
+        assert_eq!(gateway_canary_replicas(4, 100), 4);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! `hale deploy --canary`: progressive delivery from the CLI, with nothing installed in the
 //! cluster. A canary Deployment (`<name>-canary`, the Service's selector labels plus
 //! `track: canary`) runs the new build beside the stable one; traffic is weighted by the ratio
-//! of their ready pods behind the one Service (`traffic`); each step is checked against
+//! of their ready pods behind the one Service (`traffic`), or by the weights of the HTTPRoutes
+//! an accepted Gateway programs (`gateway`); each step is checked against
 //! Prometheus SLO gates (`gates`); the run's state lives in an annotation on the stable
 //! Deployment (`state`), so another process can show, promote, abort or resume it (`run`);
 //! `report` is what the commands print.
 pub mod analysis;
 pub mod gates;
+pub mod gateway;
 pub mod load_gate;
 pub mod report;
 pub mod run;

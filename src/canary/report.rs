@@ -140,6 +140,15 @@ pub fn write_status(out: &mut dyn Write, st: &CanaryState) -> std::io::Result<()
             .unwrap_or_default(),
         st.failed_checks
     )?;
+    if let Some(gw) = &st.gateway {
+        writeln!(
+            out,
+            "  traffic: HTTPRoute weights on {} (service/{} and service/{})",
+            gw.route_names(),
+            st.service,
+            gw.canary_service
+        )?;
+    }
     if let Some(reason) = &st.reason {
         writeln!(out, "  {reason}")?;
     }

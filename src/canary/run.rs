@@ -9,6 +9,7 @@ use kube::api::DynamicObject;
 
 use super::analysis::{self, Analysis};
 use super::gates::{CanaryPods, GateOutcome, Prometheus};
+use super::gateway;
 use super::state::{self, CanaryState, Check, CheckOutcome, Phase, Step};
 use super::traffic::{self, TrafficMethod, TrafficRequest};
 use super::{canary_name, CanaryError};
@@ -185,22 +186,35 @@ async fn remove_canary(
     Ok(())
 }
 
-/// Roll back: stable to its replicas, ready, then the canary removed. Not interruptible: a
-/// half-finished rollback would leave the traffic split.
+/// Put the HTTPRoutes of a gateway canary back as they were (nothing for the replica ratio).
+async fn restore_routes(cluster: &Cluster, st: &CanaryState) -> Result<(), CanaryError> {
+    match &st.gateway {
+        Some(gw) => gateway::restore(cluster, gw).await,
+        None => Ok(()),
+    }
+}
+
+/// Roll back: the routes restored, stable to its replicas, ready, then the canary removed. Not
+/// interruptible: a half-finished rollback would leave the traffic split. The routes are
+/// restored again at the end, in case the process running the canary set a step's weights
+/// while this one claimed it.
 async fn roll_back(
     cluster: &Cluster,
     st: &CanaryState,
     timeout: Duration,
     progress: &Progress,
 ) -> Result<(), CanaryError> {
+    restore_routes(cluster, st).await?;
     traffic::scale(cluster, &st.service, st.stable_replicas).await?;
     ready(cluster, &st.service, timeout, &Stop::new(), progress).await?;
-    remove_canary(cluster, &st.service, timeout).await
+    remove_canary(cluster, &st.service, timeout).await?;
+    restore_routes(cluster, st).await
 }
 
-/// Promote: the stable objects as rendered for the new build applied over the stable ones (its
-/// replicas restored first, so the apply owns them without a conflict), rolled out, and the
-/// canary removed.
+/// Promote: the routes restored (to the stable Service alone, which the rollout then moves to
+/// the new build), the stable objects as rendered for the new build applied over the stable
+/// ones (its replicas restored first, so the apply owns them without a conflict), rolled out,
+/// and the canary removed.
 async fn promote_now(
     cluster: &Cluster,
     st: &CanaryState,
@@ -209,6 +223,7 @@ async fn promote_now(
     timeout: Duration,
     progress: &Progress,
 ) -> Result<(), CanaryError> {
+    restore_routes(cluster, st).await?;
     traffic::scale(cluster, &st.service, st.stable_replicas).await?;
     let options = ApplyOptions {
         service: st.service.clone(),
@@ -217,7 +232,8 @@ async fn promote_now(
     };
     k8s::apply::apply(cluster, stable, &options, progress).await?;
     ready(cluster, &st.service, timeout, &Stop::new(), progress).await?;
-    remove_canary(cluster, &st.service, timeout).await
+    remove_canary(cluster, &st.service, timeout).await?;
+    restore_routes(cluster, st).await
 }
 
 async fn finish(
@@ -308,6 +324,59 @@ pub fn check_line(step: usize, steps: usize, weight: u32, check: &Check) -> Stri
     )
 }
 
+/// The method of a canary in progress, which a resumed run keeps.
+fn resumed_method(st: &CanaryState) -> TrafficMethod {
+    match &st.gateway {
+        Some(gw) => TrafficMethod::gateway(format!(
+            "the canary in progress weights {} (as it started)",
+            gw.route_names()
+        )),
+        None => TrafficMethod::replicas("the canary in progress started with it".into()),
+    }
+}
+
+/// The pods of a step at `weight`: by the replica ratio, or (with HTTPRoute weights) enough
+/// canary pods for their share beside the stable Deployment's own replicas.
+fn step_pods(st: &CanaryState, weight: u32) -> (i32, i32, f64) {
+    if st.gateway.is_some() {
+        let canary = analysis::gateway_canary_replicas(st.stable_replicas, weight);
+        (canary, st.stable_replicas, f64::from(weight))
+    } else {
+        let (canary, stable) = analysis::split(st.stable_replicas, weight);
+        (canary, stable, analysis::actual_weight(canary, stable))
+    }
+}
+
+/// The step's line: the weight and what carries it.
+fn step_line(st: &CanaryState, index: usize, canary: i32, stable: i32, actual: f64) -> String {
+    let steps = st.weights.len();
+    let weight = st.weights[index];
+    match &st.gateway {
+        Some(gw) => format!(
+            "{}/{steps}: weight {weight}%: {} at {}/{weight} to service/{} and service/{} \
+             ({canary} canary and {stable} stable pods)",
+            index + 1,
+            gw.route_names(),
+            100 - weight,
+            st.service,
+            gw.canary_service,
+        ),
+        None => format!(
+            "{}/{steps}: weight {weight}%: {canary} canary and {stable} stable pods ({actual:.0}% \
+             of the pods)",
+            index + 1,
+        ),
+    }
+}
+
+/// Whether another process took the canary over (promote, abort, another run).
+async fn taken(cluster: &Cluster, st: &CanaryState) -> Result<bool, CanaryError> {
+    Ok(match state::read(cluster, &st.service).await? {
+        Some((live, _)) => live.run != st.run || live.phase != Phase::Progressing,
+        None => false,
+    })
+}
+
 /// Start a canary of `objects` (the rendered set of the new build), or resume the one of the
 /// same image in progress, and drive it to promotion or rollback.
 pub async fn run(
@@ -318,23 +387,38 @@ pub async fn run(
     progress: &Progress,
 ) -> Result<CanaryOutcome, CanaryError> {
     let service = req.service.as_str();
-    let set = traffic::canary_set(service, objects)?;
+    let mut set = traffic::canary_set(service, objects)?;
     // An unreachable Prometheus is one line, before anything is said or changed.
     if let Some(p) = &req.prometheus {
         p.ping().await?;
     }
-    let traffic = traffic::detect(cluster, req.traffic).await?;
-    progress.status("Traffic", format!("replica ratio: {}", traffic.why));
-    let existing = state::read(cluster, service).await?;
+    let existing = state::read(cluster, service)
+        .await?
+        .filter(|(st, _)| !st.phase.is_final());
+    if let Some((st, _)) = &existing {
+        if st.image != req.image {
+            return Err(CanaryError::BadInput(format!(
+                "a canary of {} is in progress for {service}: resume it with the same build, or \
+                 end it with `hale deploy promote` or `hale deploy abort` first",
+                st.image
+            )));
+        }
+    }
+    // A canary in progress keeps the method it started with (its pods' labels depend on it).
+    let detected = match &existing {
+        Some((st, _)) => traffic::Detected {
+            method: resumed_method(st),
+            gateway: st.gateway.clone(),
+        },
+        None => traffic::detect(cluster, service, req.traffic).await?,
+    };
+    if detected.gateway.is_some() {
+        set.give_own_service(service)?;
+    }
+    let traffic = detected.method;
+    progress.status("Traffic", traffic.line());
     let (mut st, resumed) = match existing {
-        Some((st, _)) if !st.phase.is_final() => {
-            if st.image != req.image {
-                return Err(CanaryError::BadInput(format!(
-                    "a canary of {} is in progress for {service}: resume it with the same build, \
-                     or end it with `hale deploy promote` or `hale deploy abort` first",
-                    st.image
-                )));
-            }
+        Some((st, _)) => {
             if st.phase != Phase::Progressing {
                 let (st, decision) = follow(cluster, service, req.timeout, stop).await?;
                 return Ok(CanaryOutcome {
@@ -377,6 +461,7 @@ pub async fn run(
                 failed_checks: 0,
                 consecutive_errors: 0,
                 traffic: traffic.method.to_string(),
+                gateway: detected.gateway,
                 analysis: serde_json::to_value(&req.analysis).unwrap_or_default(),
                 prometheus: req.prometheus.as_ref().map(|p| p.url().to_string()),
                 steps: Vec::new(),
@@ -446,11 +531,11 @@ async fn drive(
             break;
         }
         let weight = st.weights[index];
-        let (canary, stable) = analysis::split(st.stable_replicas, weight);
+        let (canary, stable, actual) = step_pods(&st, weight);
         if index == st.steps.len() {
             st.steps.push(Step {
                 weight,
-                actual_weight: analysis::actual_weight(canary, stable),
+                actual_weight: actual,
                 canary_replicas: canary,
                 stable_replicas: stable,
                 checks: Vec::new(),
@@ -462,15 +547,7 @@ async fn drive(
         }
         let started = Instant::now();
         set_weight(cluster, service, canary, stable).await?;
-        progress.status(
-            "Step",
-            format!(
-                "{}/{steps}: weight {weight}%: {canary} canary and {stable} stable pods ({:.0}% \
-                 of the pods)",
-                index + 1,
-                analysis::actual_weight(canary, stable)
-            ),
-        );
+        progress.status("Step", step_line(&st, index, canary, stable, actual));
         for name in [canary_name(service), service.to_string()] {
             if ready(cluster, &name, req.timeout, stop, progress)
                 .await?
@@ -478,6 +555,15 @@ async fn drive(
             {
                 return Ok(outcome(st, Decision::Interrupted));
             }
+        }
+        // The routes send to the canary only once its pods are ready, and only while the
+        // canary is still this run's (a promote or abort restores them).
+        if let Some(gw) = &st.gateway {
+            if taken(cluster, &st).await? {
+                let (st, d) = follow(cluster, service, req.timeout, stop).await?;
+                return Ok(outcome(st, d));
+            }
+            gateway::set_weight(cluster, gw, service, weight).await?;
         }
         // One check per interval, counted from the step's start.
         let mut next_check = started + analysis.interval;

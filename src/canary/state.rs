@@ -58,7 +58,7 @@ pub struct Check {
 pub struct Step {
     /// The weight asked for, in percent.
     pub weight: u32,
-    /// The weight the replica ratio gives, in percent.
+    /// The weight the replica ratio gives, in percent (the route's weight with `gateway`).
     pub actual_weight: f64,
     pub canary_replicas: i32,
     pub stable_replicas: i32,
@@ -82,8 +82,12 @@ pub struct CanaryState {
     pub stable_replicas: i32,
     pub failed_checks: u32,
     pub consecutive_errors: u32,
-    /// `replicas` (the replica ratio behind the Service).
+    /// `replicas` (the replica ratio behind the Service) or `gateway` (HTTPRoute weights).
     pub traffic: String,
+    /// With `gateway`: the routes hale weights, their rules as they were, and the canary's
+    /// Service, recorded before anything is changed so any process can restore them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<super::gateway::GatewayTraffic>,
     /// The analysis as it was started (resumed runs keep it).
     pub analysis: serde_json::Value,
     /// The Prometheus the gates query (absent when only `--canary-load` judges).

@@ -1,17 +1,24 @@
-//! How a canary gets its share of the traffic. Without a mesh or a programmed Gateway, by the
-//! ratio of ready canary and stable pods behind the one Service (as Argo Rollouts does without a
-//! traffic router): the canary Deployment carries the Service's selector labels plus
-//! `track: canary`, and the stable Deployment is scaled so that the ratio matches the weight.
-//! Gateway API weights are detected, never assumed.
+//! How a canary gets its share of the traffic, and the canary's objects. Two methods:
+//! - the replica ratio (as Argo Rollouts does without a traffic router): the canary Deployment
+//!   carries the Service's selector labels plus `track: canary`, so the one Service sends it
+//!   traffic, and the stable Deployment is scaled so that the ratio of pods matches the weight;
+//! - Gateway API weights ([`super::gateway`]): the canary's pods are kept out of the Service
+//!   (their `app.kubernetes.io/instance` is `<name>-canary`) and get a Service of their own,
+//!   `<name>-canary`, which the programmed HTTPRoutes weight beside `<name>`; the stable
+//!   Deployment keeps its replicas.
+//!
+//! Gateway API weights are detected, never assumed: `auto` uses them only where an HTTPRoute
+//! sends to the service and an accepted Gateway programs it, and says why not otherwise.
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
-use kube::core::GroupVersionKind;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::gateway::{self, Found, GatewayTraffic};
 use super::{canary_name, state::FIELD_MANAGER, CanaryError, TRACK_CANARY, TRACK_LABEL};
 use crate::kube::{Cluster, KubeError};
 
@@ -28,80 +35,77 @@ pub enum TrafficRequest {
 /// How the traffic is split, and why: said in one line before the first step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrafficMethod {
-    /// `replicas`.
+    /// `replicas` or `gateway`.
     pub method: &'static str,
     pub why: String,
 }
 
-const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
+pub const REPLICAS: &str = "replicas";
+pub const GATEWAY: &str = "gateway";
 
-/// Whether the cluster serves the Gateway API and has a GatewayClass a controller accepted.
-async fn accepted_gateway_class(cluster: &Cluster) -> Result<Option<String>, KubeError> {
-    let groups = cluster
-        .client
-        .list_api_groups()
-        .await
-        .map_err(|e| cluster.error("listing API groups", e))?;
-    let Some(group) = groups.groups.iter().find(|g| g.name == GATEWAY_GROUP) else {
-        return Ok(None);
-    };
-    let version = group
-        .preferred_version
-        .as_ref()
-        .map(|v| v.version.clone())
-        .unwrap_or_else(|| "v1".into());
-    let gvk = GroupVersionKind::gvk(GATEWAY_GROUP, &version, "GatewayClass");
-    let api: Api<DynamicObject> = Api::all_with(
-        cluster.client.clone(),
-        &ApiResource::from_gvk_with_plural(&gvk, "gatewayclasses"),
-    );
-    let classes = api
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| cluster.error("listing GatewayClasses", e))?;
-    Ok(classes.items.into_iter().find_map(|c| {
-        let accepted = c
-            .data
-            .pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .any(|cond| cond["type"] == "Accepted" && cond["status"] == "True");
-        accepted.then(|| c.metadata.name.unwrap_or_default())
-    }))
+impl TrafficMethod {
+    pub fn replicas(why: String) -> TrafficMethod {
+        TrafficMethod {
+            method: REPLICAS,
+            why,
+        }
+    }
+
+    pub fn gateway(why: String) -> TrafficMethod {
+        TrafficMethod {
+            method: GATEWAY,
+            why,
+        }
+    }
+
+    /// The one line said before the first step: the method and why.
+    pub fn line(&self) -> String {
+        match self.method {
+            GATEWAY => format!("HTTPRoute weights: {}", self.why),
+            _ => format!("replica ratio: {}", self.why),
+        }
+    }
 }
 
-/// Decide how to split the traffic. `--traffic gateway` where no controller programs the
-/// Gateway API is the user's mistake; HTTPRoute weights themselves are not built yet.
+/// The method chosen, with the routes to weight when it is the Gateway API's.
+#[derive(Debug, Clone)]
+pub struct Detected {
+    pub method: TrafficMethod,
+    pub gateway: Option<GatewayTraffic>,
+}
+
+/// Decide how to split the traffic. `--traffic gateway` where no accepted Gateway programs an
+/// HTTPRoute to the service is the user's mistake (one line, exit 2); `auto` then falls back to
+/// the replica ratio and says why.
 pub async fn detect(
     cluster: &Cluster,
+    service: &str,
     request: TrafficRequest,
-) -> Result<TrafficMethod, CanaryError> {
-    let replicas = |why: String| TrafficMethod {
-        method: "replicas",
-        why,
+) -> Result<Detected, CanaryError> {
+    let replicas = |why: String| Detected {
+        method: TrafficMethod::replicas(why),
+        gateway: None,
     };
     if request == TrafficRequest::Replicas {
         return Ok(replicas("asked for with --traffic replicas".into()));
     }
-    let class = accepted_gateway_class(cluster).await?;
-    match (request, class) {
-        (TrafficRequest::Gateway, None) => Err(CanaryError::BadInput(format!(
-            "--traffic gateway: the cluster has no GatewayClass accepted by a controller \
-             ({GATEWAY_GROUP} is not served, or no controller programs it); use --traffic \
-             replicas"
+    let found = match gateway::find(cluster, service, &canary_name(service)).await {
+        Ok(found) => found,
+        // A namespace's user may not read GatewayClasses: that is an answer for `auto`.
+        Err(KubeError::Forbidden { message }) if request == TrafficRequest::Auto => {
+            Found::Unusable(format!("the Gateway API cannot be read: {message}"))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match (request, found) {
+        (_, Found::Usable { traffic, why }) => Ok(Detected {
+            method: TrafficMethod::gateway(why),
+            gateway: Some(traffic),
+        }),
+        (TrafficRequest::Gateway, Found::Unusable(why)) => Err(CanaryError::BadInput(format!(
+            "--traffic gateway: {why}; use --traffic replicas"
         ))),
-        (TrafficRequest::Gateway, Some(_)) => Err(CanaryError::BadInput(
-            "--traffic gateway (HTTPRoute weights) is not implemented yet; use --traffic \
-             replicas"
-                .into(),
-        )),
-        (_, Some(class)) => Ok(replicas(format!(
-            "GatewayClass {class} is accepted, but hale does not program HTTPRoute weights yet"
-        ))),
-        (_, None) => Ok(replicas(format!(
-            "the cluster has no Gateway API ({GATEWAY_GROUP} with an accepted GatewayClass)"
-        ))),
+        (_, Found::Unusable(why)) => Ok(replicas(why)),
     }
 }
 
@@ -122,7 +126,12 @@ pub struct CanarySet {
 /// process can promote the canary without rendering again.
 pub const RENDERED_ANNOTATION: &str = "canary.hale.dev/promote-to";
 
-/// Split the rendered objects of `service` into stable, canary and the rest.
+/// The pod label the Service selects on that the canary's pods change under Gateway API
+/// weights, so that the Service `<name>` sends to the stable pods only.
+pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+
+/// Split the rendered objects of `service` into stable, canary and the rest; the canary's pods
+/// share the stable Service (the replica ratio) until [`CanarySet::give_own_service`].
 pub fn canary_set(service: &str, objects: Vec<DynamicObject>) -> Result<CanarySet, CanaryError> {
     let mut set = CanarySet {
         stable: Vec::new(),
@@ -206,6 +215,96 @@ pub fn canary_set(service: &str, objects: Vec<DynamicObject>) -> Result<CanarySe
     Ok(set)
 }
 
+impl CanarySet {
+    /// For Gateway API weights: keep the canary's pods out of the Service `service` and give
+    /// them a Service (and NetworkPolicy) of their own.
+    pub fn give_own_service(&mut self, service: &str) -> Result<(), CanaryError> {
+        let deployment = self
+            .canary
+            .iter_mut()
+            .find(|o| kind_of(o) == "Deployment")
+            .ok_or_else(|| {
+                CanaryError::BadInput(format!("the rendered set has no deployment/{service}"))
+            })?;
+        let own = own_service(service, &self.others, deployment)?;
+        // Before the Deployment, so its pods have their Service when they become ready.
+        let at = self.canary.len() - 1;
+        for (i, o) in own.into_iter().enumerate() {
+            self.canary.insert(at + i, o);
+        }
+        Ok(())
+    }
+}
+
+/// A copy of one of the rendered objects named `service`, renamed for the canary and labelled
+/// `track: canary`.
+fn canary_copy(o: &DynamicObject, service: &str) -> DynamicObject {
+    let mut copy = o.clone();
+    copy.metadata.name = Some(canary_name(service));
+    copy.metadata
+        .labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(TRACK_LABEL.into(), TRACK_CANARY.into());
+    copy
+}
+
+/// Keep the canary's pods out of the Service `service` (their instance label becomes the
+/// canary's name) and give them their own: the Service `<name>-canary`, a copy selecting them
+/// only (its labels stay the Service's, so the ServiceMonitor scrapes the canary's pods through
+/// it), and a copy of the NetworkPolicy selecting them, so they are held to the same policy.
+fn own_service(
+    service: &str,
+    others: &[DynamicObject],
+    canary_deployment: &mut DynamicObject,
+) -> Result<Vec<DynamicObject>, CanaryError> {
+    let named = |kind: &str| {
+        others
+            .iter()
+            .find(|o| kind_of(o) == kind && o.metadata.name.as_deref() == Some(service))
+    };
+    let stable_service = named("Service").ok_or_else(|| {
+        CanaryError::BadInput(format!(
+            "--traffic gateway: the rendered set has no service/{service} for the HTTPRoute to \
+             send to"
+        ))
+    })?;
+    if stable_service
+        .data
+        .pointer("/spec/selector")
+        .and_then(|s| s.get(INSTANCE_LABEL))
+        .is_none()
+    {
+        return Err(CanaryError::BadInput(format!(
+            "--traffic gateway: service/{service} does not select by {INSTANCE_LABEL}, so the \
+             canary's pods cannot be kept out of it; use --traffic replicas"
+        )));
+    }
+    let instance = json!(canary_name(service));
+    let data = &mut canary_deployment.data;
+    for path in [
+        "/spec/selector/matchLabels",
+        "/spec/template/metadata/labels",
+    ] {
+        if let Some(labels) = data.pointer_mut(path).and_then(Value::as_object_mut) {
+            labels.insert(INSTANCE_LABEL.into(), instance.clone());
+        }
+    }
+    let pods = data
+        .pointer("/spec/selector/matchLabels")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let mut objects = Vec::new();
+    let mut own = canary_copy(stable_service, service);
+    own.data["spec"]["selector"] = pods.clone();
+    objects.push(own);
+    if let Some(policy) = named("NetworkPolicy") {
+        let mut copy = canary_copy(policy, service);
+        copy.data["spec"]["podSelector"] = json!({ "matchLabels": pods });
+        objects.push(copy);
+    }
+    Ok(objects)
+}
+
 /// The stable objects as rendered, from the canary Deployment's annotation.
 pub async fn rendered_stable(
     cluster: &Cluster,
@@ -274,9 +373,9 @@ pub async fn deployment_info(
     }))
 }
 
-/// Delete the canary Deployment and ConfigMap (gone already is fine). Background propagation:
-/// the Deployment is gone at once, its pods leave the Service's endpoints at once and terminate
-/// gracefully afterwards (preStop, drain), as in any scale-down.
+/// Delete the canary Deployment, ConfigMap, Service and NetworkPolicy (gone already is fine).
+/// Background propagation: the Deployment is gone at once, its pods leave the Service's
+/// endpoints at once and terminate gracefully afterwards (preStop, drain), as in any scale-down.
 pub async fn delete_canary(cluster: &Cluster, service: &str) -> Result<(), KubeError> {
     let name = canary_name(service);
     let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
@@ -291,6 +390,23 @@ pub async fn delete_canary(cluster: &Cluster, service: &str) -> Result<(), KubeE
             .await
             .map(|_| ()),
         format!("deployment/{name}"),
+    )?;
+    // The canary's own Service and NetworkPolicy (Gateway API weights; absent otherwise).
+    let services: Api<Service> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    gone(
+        services
+            .delete(&name, &DeleteParams::background())
+            .await
+            .map(|_| ()),
+        format!("service/{name}"),
+    )?;
+    let policies: Api<NetworkPolicy> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    gone(
+        policies
+            .delete(&name, &DeleteParams::background())
+            .await
+            .map(|_| ()),
+        format!("networkpolicy/{name}"),
     )?;
     let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let cms = maps
@@ -394,5 +510,108 @@ mod tests {
             .find(|o| kind_of(o) == "ConfigMap")
             .unwrap();
         assert_eq!(cm.metadata.name.as_deref(), Some("orders-config-canary"));
+    }
+
+    fn rendered() -> Vec<DynamicObject> {
+        let selector =
+            json!({"app.kubernetes.io/name": "orders", "app.kubernetes.io/instance": "orders"});
+        let labels = json!({"app.kubernetes.io/name": "orders", "app.kubernetes.io/instance": "orders", "app.kubernetes.io/managed-by": "hale"});
+        vec![
+            object(
+                json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"orders","labels":labels},
+                "spec":{"replicas":2,"selector":{"matchLabels":selector},
+                "template":{"metadata":{"labels":labels},"spec":{"containers":[{"name":"orders","image":"x"}]}}}}),
+            ),
+            object(
+                json!({"apiVersion":"v1","kind":"Service","metadata":{"name":"orders","labels":labels},
+                "spec":{"type":"ClusterIP","selector":selector,"ports":[{"name":"http","port":8080,"targetPort":"http"}]}}),
+            ),
+            object(
+                json!({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"orders","labels":labels},
+                "spec":{"podSelector":{"matchLabels":selector},"policyTypes":["Ingress","Egress"]}}),
+            ),
+        ]
+    }
+
+    /// Whether `selector` (a Service's, or matchLabels) selects pods with `labels`.
+    fn selects(selector: &Value, labels: &Value) -> bool {
+        selector
+            .as_object()
+            .unwrap()
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+    }
+
+    #[test]
+    fn under_gateway_weights_the_canary_pods_leave_the_stable_service_for_their_own() {
+        let mut set = canary_set("orders", rendered()).unwrap();
+        set.give_own_service("orders").unwrap();
+        let find = |kind: &str| {
+            set.canary
+                .iter()
+                .find(|o| kind_of(o) == kind)
+                .unwrap()
+                .clone()
+        };
+        let deployment = find("Deployment");
+        let pods = deployment
+            .data
+            .pointer("/spec/template/metadata/labels")
+            .unwrap();
+        assert_eq!(pods["app.kubernetes.io/instance"], json!("orders-canary"));
+        assert_eq!(pods["track"], json!("canary"));
+        let stable_service = &set.others[0];
+        assert!(
+            !selects(&stable_service.data["spec"]["selector"], pods),
+            "service/orders no longer selects the canary's pods"
+        );
+        let stable_pods = rendered()[0].data["spec"]["template"]["metadata"]["labels"].clone();
+        assert!(!selects(
+            deployment
+                .data
+                .pointer("/spec/selector/matchLabels")
+                .unwrap(),
+            &stable_pods
+        ));
+
+        let own = find("Service");
+        assert_eq!(own.metadata.name.as_deref(), Some("orders-canary"));
+        assert!(selects(&own.data["spec"]["selector"], pods));
+        assert!(!selects(&own.data["spec"]["selector"], &stable_pods));
+        assert_eq!(
+            own.data["spec"]["ports"],
+            stable_service.data["spec"]["ports"]
+        );
+        let own_labels = own.metadata.labels.as_ref().unwrap();
+        assert_eq!(
+            own_labels
+                .get("app.kubernetes.io/instance")
+                .map(String::as_str),
+            Some("orders"),
+            "the ServiceMonitor (which selects the Service's labels) scrapes the canary through it"
+        );
+        assert_eq!(own_labels.get("track").map(String::as_str), Some("canary"));
+
+        let policy = find("NetworkPolicy");
+        assert_eq!(policy.metadata.name.as_deref(), Some("orders-canary"));
+        assert!(selects(
+            &policy.data["spec"]["podSelector"]["matchLabels"],
+            pods
+        ));
+        assert_eq!(
+            kind_of(set.canary.last().unwrap()),
+            "Deployment",
+            "the pods come last, after their Service"
+        );
+    }
+
+    #[test]
+    fn a_service_that_does_not_select_by_instance_cannot_shed_the_canary() {
+        let mut objects = rendered();
+        objects[1].data["spec"]["selector"] = json!({"app.kubernetes.io/name": "orders"});
+        let mut set = canary_set("orders", objects).unwrap();
+        let err = set.give_own_service("orders").unwrap_err();
+        assert!(err.is_bad_input());
+        assert!(err.to_string().contains("--traffic replicas"), "{err}");
     }
 }

@@ -24,9 +24,9 @@ use crate::common;
 use crate::kube_node::{cluster_ip, get_ok, pods, stderr, Namespace, Service};
 
 /// A Prometheus of the test's own on a free loopback port, scraping every second.
-struct PrivatePrometheus {
+pub(crate) struct PrivatePrometheus {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     _dir: tempfile::TempDir,
     stop: Arc<AtomicBool>,
     discovery: Option<JoinHandle<()>>,
@@ -34,7 +34,7 @@ struct PrivatePrometheus {
 
 impl PrivatePrometheus {
     /// Start it; with `ns`, discover that namespace's pods (else it scrapes nothing).
-    fn start(ns: Option<&Namespace>) -> PrivatePrometheus {
+    pub(crate) fn start(ns: Option<&Namespace>) -> PrivatePrometheus {
         let dir = common::tempdir();
         let port = common::free_port();
         let targets = dir.path().join("targets.json");
@@ -138,7 +138,7 @@ fn discover(kubectl: &str, kubeconfig: &str, ns: &str, targets: &std::path::Path
 
 impl PrivatePrometheus {
     /// What it scrapes, for a failing test's message.
-    fn targets(&self) -> String {
+    pub(crate) fn targets(&self) -> String {
         let sd = std::fs::read_to_string(self._dir.path().join("targets.json")).unwrap_or_default();
         let api = reqwest::blocking::get(format!("{}/api/v1/targets", self.url))
             .and_then(|r| r.text())
@@ -169,7 +169,7 @@ impl Drop for PrivatePrometheus {
 }
 
 /// Short steps for tests: 25 % then 50 %, a check every 4 s over 6 s.
-const FAST: &[&str] = &[
+pub(crate) const FAST: &[&str] = &[
     "--canary",
     "--canary-step-weight",
     "25",
@@ -181,7 +181,7 @@ const FAST: &[&str] = &[
     "6s",
 ];
 
-fn canary(svc: &Service, ns: &Namespace, prometheus: &str, extra: &[&str]) -> Command {
+pub(crate) fn canary(svc: &Service, ns: &Namespace, prometheus: &str, extra: &[&str]) -> Command {
     let mut cmd = svc.hale();
     cmd.env("HALE_CANARY_SHORT_INTERVALS", "1")
         .args([
@@ -203,7 +203,7 @@ fn canary(svc: &Service, ns: &Namespace, prometheus: &str, extra: &[&str]) -> Co
     cmd
 }
 
-fn deploy_cmd(svc: &Service, ns: &Namespace, action: &str) -> Command {
+pub(crate) fn deploy_cmd(svc: &Service, ns: &Namespace, action: &str) -> Command {
     let mut cmd = svc.hale();
     cmd.args([
         "deploy",
@@ -220,14 +220,19 @@ fn deploy_cmd(svc: &Service, ns: &Namespace, action: &str) -> Command {
 /// `hale load` against the Service's root route, over and over in runs of 2 s until stopped.
 /// Each run opens new connections: kube-proxy picks a pod per connection, so a load that kept
 /// its first keep-alive connections would never reach pods that started after it (the canary's).
-struct LoadLoop {
+pub(crate) struct LoadLoop {
     stop: Arc<AtomicBool>,
     thread: JoinHandle<(u64, u64, Vec<Value>)>,
 }
 
 fn start_load(svc: &Service, ip: &str) -> LoadLoop {
+    start_load_at(svc, &format!("http://{ip}:8080/"))
+}
+
+/// The same load loop against any URL (a Gateway's).
+pub(crate) fn start_load_at(svc: &Service, url: &str) -> LoadLoop {
     let stop = Arc::new(AtomicBool::new(false));
-    let url = format!("http://{ip}:8080/");
+    let url = url.to_string();
     let mut cmd = svc.hale();
     cmd.args([
         "load",
@@ -260,12 +265,12 @@ fn start_load(svc: &Service, ip: &str) -> LoadLoop {
 }
 
 /// Stop the load loop: (requests, errors, the error kinds of the runs that had errors).
-fn stop_load(load: LoadLoop) -> (u64, u64, Vec<Value>) {
+pub(crate) fn stop_load(load: LoadLoop) -> (u64, u64, Vec<Value>) {
     load.stop.store(true, Ordering::Relaxed);
     load.thread.join().unwrap()
 }
 
-fn deployment_names(ns: &Namespace) -> Vec<String> {
+pub(crate) fn deployment_names(ns: &Namespace) -> Vec<String> {
     ns.get(&["get", "deployments"])["items"]
         .as_array()
         .unwrap()
@@ -274,7 +279,7 @@ fn deployment_names(ns: &Namespace) -> Vec<String> {
         .collect()
 }
 
-fn status(svc: &Service, ns: &Namespace) -> Value {
+pub(crate) fn status(svc: &Service, ns: &Namespace) -> Value {
     let out = deploy_cmd(svc, ns, "status")
         .args(["--output", "json"])
         .output()
@@ -284,7 +289,7 @@ fn status(svc: &Service, ns: &Namespace) -> Value {
 }
 
 /// The first version deployed and a second one built, pushed and returned.
-fn first_deployed_second_built(svc: &Service, ns: &Namespace) -> (String, String) {
+pub(crate) fn first_deployed_second_built(svc: &Service, ns: &Namespace) -> (String, String) {
     let first = svc.build_and_push();
     let out = svc.deploy(ns, &[]);
     common::assert_success(&out, "hale deploy (first version)");
@@ -294,7 +299,7 @@ fn first_deployed_second_built(svc: &Service, ns: &Namespace) -> (String, String
     (first, second)
 }
 
-fn show(what: &str, out: &Output) {
+pub(crate) fn show(what: &str, out: &Output) {
     eprintln!(
         "--- {what} (exit {:?})\n{}{}",
         out.status.code(),

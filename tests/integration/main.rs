@@ -27,4 +27,5 @@ mod push;
 mod registry;
 mod reports;
 mod smoke;
+mod traffic_gateway;
 mod upgrade;

@@ -55,6 +55,11 @@ pub enum Service {
     Govulncheck,
     /// oras, built by scripts/test-env.d/image.sh: finds referrers the way users do.
     Oras,
+    /// The Gateway API's standard-channel CRD files, from scripts/test-env.d/gateway.sh.
+    GatewayCrds,
+    /// Where Traefik's binary is (or will be: scripts/test-env.sh builds it in the background;
+    /// `traffic_gateway::traefik_binary` waits for it).
+    Traefik,
 }
 
 impl Service {
@@ -83,6 +88,8 @@ impl Service {
             Service::CheckJsonschema => "HALE_TEST_CHECK_JSONSCHEMA",
             Service::Govulncheck => "HALE_TEST_GOVULNCHECK",
             Service::Oras => "HALE_TEST_ORAS",
+            Service::GatewayCrds => "HALE_TEST_GATEWAY_CRDS",
+            Service::Traefik => "HALE_TEST_TRAEFIK",
         }
     }
 }
