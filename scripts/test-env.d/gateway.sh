@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Gateway API pieces of the gateway canary test (tests/integration/canary_gateway.rs), cached
+# The Gateway API pieces of the gateway canary test (tests/integration/traffic_gateway.rs), cached
 # by version under /var/cache/hale-test (HALE_TEST_CACHE):
 # - the Gateway API's standard-channel CRDs, copied from the sigs.k8s.io/gateway-api module's
 #   config/crd/standard/ (no build; the test applies them);
