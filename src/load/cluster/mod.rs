@@ -380,7 +380,16 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
             );
             job::resume(&cluster, &name).await?;
         }
-        drive(&cluster, &job, &options, &run_id, actuator.clone(), progress, stop).await
+        drive(
+            &cluster,
+            &job,
+            &options,
+            &run_id,
+            actuator.clone(),
+            progress,
+            stop,
+        )
+        .await
     }
     .await;
     // Faults set on pods are reset on every path, as locally (`--keep-faults` keeps them).
