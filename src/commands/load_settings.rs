@@ -309,12 +309,12 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
     crate::load::cluster::check_fault_kinds(&request.faults).map_err(|e| usage!("{e}"))?;
     if let (ClusterTarget::Url(_), Some(step)) = (&target, request.faults.first()) {
         return Err(usage!(
-            "--fault {step} with --url: kill=POD acts on a pod behind a Service; give the SERVICE name instead of --url"
+            "--fault {step} with --url: faults act on the pods behind a Service; give the SERVICE name instead of --url"
         ));
     }
     if let (ClusterTarget::Registry { .. }, Some(step)) = (&target, request.faults.first()) {
         return Err(usage!(
-            "--fault {step} with --registry: kill=POD acts on a pod behind a Kubernetes Service; give the SERVICE without --registry"
+            "--fault {step} with --registry: faults act on the pods behind a Kubernetes Service; give the SERVICE without --registry"
         ));
     }
     Ok(ClusterJob {
@@ -334,5 +334,6 @@ pub(super) fn cluster_job(args: &LoadArgs, html: Option<PathBuf>) -> anyhow::Res
         histogram_out: args.histogram_out.clone(),
         cacert: args.cacert.clone(),
         insecure: args.insecure,
+        keep_faults: args.keep_faults,
     })
 }

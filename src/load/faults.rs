@@ -164,6 +164,9 @@ pub enum FaultError {
     /// fleet is locked by a `hale up`/`down` that is changing it, the engine is gone...
     #[error(transparent)]
     Fleet(#[from] crate::fleet::FleetError),
+    /// A pod on the cluster could not be deleted, or its admin API did not take the faults.
+    #[error("{0}")]
+    Cluster(String),
 }
 
 impl FaultError {
@@ -179,6 +182,7 @@ impl FaultError {
                     | FleetError::NoFleet { .. }
                     | FleetError::BadState { .. }
             ),
+            FaultError::Cluster(_) => false,
         }
     }
 }
@@ -197,6 +201,19 @@ pub trait FaultActuator: Send + Sync {
     ) -> BoxFuture<'a, Result<(), FaultError>>;
     /// The instance ids this actuator can act on, to validate a plan before any load is sent.
     fn instances(&self) -> Vec<String>;
+}
+
+/// Carry out one fault step's action through `actuator`.
+pub async fn carry_out(
+    actuator: &dyn FaultActuator,
+    action: &FaultAction,
+) -> Result<(), FaultError> {
+    match action {
+        FaultAction::Kill(id) => actuator.kill(id).await,
+        FaultAction::Restore(id) => actuator.restore(id).await,
+        FaultAction::ErrorRate(id, rate) => actuator.set_faults(id, *rate, Duration::ZERO).await,
+        FaultAction::Latency(id, latency) => actuator.set_faults(id, 0.0, *latency).await,
+    }
 }
 
 /// Check a plan against the actuator's instances; the message names the unknown id.

@@ -427,7 +427,10 @@ async fn reflected_call(
 /// Reset to zero the error-rate and latency faults of `plan` on the instances they name, so a
 /// run leaves nothing behind. A killed instance stays killed unless the plan restores it; an
 /// instance that cannot be reached (killed, gone) is reported, not retried.
-async fn undo_faults(actuator: &dyn FaultActuator, plan: &[super::FaultStep]) -> Vec<FaultReset> {
+pub(crate) async fn undo_faults(
+    actuator: &dyn FaultActuator,
+    plan: &[super::FaultStep],
+) -> Vec<FaultReset> {
     let mut ids: Vec<&str> = plan
         .iter()
         .filter(|s| {

@@ -377,12 +377,7 @@ async fn apply_fault(shared: &Arc<Shared>, actuator: Arc<dyn FaultActuator>, ste
         slot.awaiting_recovery.store(false, Ordering::Relaxed);
         slot.dead.store(true, Ordering::Relaxed);
     }
-    let result = match &step.action {
-        FaultAction::Kill(id) => actuator.kill(id).await,
-        FaultAction::Restore(id) => actuator.restore(id).await,
-        FaultAction::ErrorRate(id, rate) => actuator.set_faults(id, *rate, Duration::ZERO).await,
-        FaultAction::Latency(id, latency) => actuator.set_faults(id, 0.0, *latency).await,
-    };
+    let result = super::faults::carry_out(actuator.as_ref(), &step.action).await;
     match result {
         Ok(()) => {
             if let (FaultAction::Restore(_), Some(slot)) = (&step.action, &slot) {

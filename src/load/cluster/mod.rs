@@ -5,7 +5,7 @@
 //! and push the shard image ([`image`]), create the Job ([`job`]), show each shard's state
 //! until every one is Ready (or failed), give them one start instant a moment ahead, follow
 //! the Service's EndpointSlices into the shards' annotations ([`endpoints`]), carry out
-//! `kill=` faults by deleting pods, wait, read each pod's framed result from its log
+//! the faults (pods deleted, or their admin API reached through port-forward: [`faults`]), wait, read each pod's framed result from its log
 //! ([`result`]), merge and report; the Job and its pods are deleted on every path. An https://
 //! `--url` gets the certificates the shards trust in a ConfigMap of the run ([`trust`]),
 //! deleted with the Job. SERVICE with `--registry consul://…|etcd://…` is followed by each
@@ -14,6 +14,7 @@
 //! part of the plan ([`split`]), a wait for the start instant, the run against the targets
 //! its annotations carry, the framed result.
 pub mod endpoints;
+pub mod faults;
 pub mod image;
 pub mod job;
 pub mod registry;
@@ -154,6 +155,8 @@ pub struct ClusterJob {
     pub cacert: Option<PathBuf>,
     /// `--insecure`: for an https:// `--url`, the shards accept any certificate.
     pub insecure: bool,
+    /// `--keep-faults`: leave the error-rate and latency faults on the pods after the run.
+    pub keep_faults: bool,
 }
 
 /// One shard in the report.
@@ -207,40 +210,18 @@ fn now_ms() -> u128 {
         .as_millis()
 }
 
-/// The `--fault` steps the cluster path carries out: `kill=POD` only. The others act through
-/// the service's admin API (`PUT /admin/faults`), which a deployed pod does not expose by
-/// design, or bring back a process the Deployment replaces anyway: refused before anything is
-/// built or created.
-pub fn check_fault_kinds(faults: &[super::FaultStep]) -> Result<(), ClusterError> {
-    for step in faults {
-        let why = match &step.action {
-            FaultAction::Kill(_) => continue,
-            FaultAction::ErrorRate(..) | FaultAction::Latency(..) => {
-                "a deployed pod's admin API (PUT /admin/faults) is unreachable by design \
-                 (hale deploy leaves ADMIN_ENABLED off, the admin listener is loopback-only \
-                 without ADMIN_TOKEN, and the NetworkPolicy admits only the http port)"
-            }
-            FaultAction::Restore(_) => "a killed pod is replaced by its Deployment, not restored",
-        };
-        return Err(ClusterError::BadInput(format!(
-            "--fault {step}: not available with --on-cluster: {why}; only kill=POD is"
-        )));
-    }
-    Ok(())
-}
-
-/// `kill=POD` names a ready pod behind the Service.
-fn check_kill_targets(
-    options: &super::LoadOptions,
-    pods: &[(String, std::net::SocketAddr)],
-) -> Result<(), ClusterError> {
-    for step in &options.faults {
-        if let FaultAction::Kill(id) = &step.action {
-            if !pods.iter().any(|(p, _)| p == id) {
-                let names: Vec<&str> = pods.iter().map(|(p, _)| p.as_str()).collect();
+/// The `--fault` steps the cluster path carries out: all of them, on the pods behind a Service
+/// (see [`faults`]), except bringing back a pod the plan killed, which its Deployment replaces
+/// anyway: refused before anything is built or created.
+pub fn check_fault_kinds(plan: &[super::FaultStep]) -> Result<(), ClusterError> {
+    for step in plan {
+        if let FaultAction::Restore(pod) = &step.action {
+            let killed = plan
+                .iter()
+                .any(|s| s.at <= step.at && s.action == FaultAction::Kill(pod.clone()));
+            if killed {
                 return Err(ClusterError::BadInput(format!(
-                    "--fault {step}: no ready pod {id} behind the Service (pods: {})",
-                    names.join(", ")
+                    "--fault {step}: not available with --on-cluster: a killed pod is replaced by its Deployment, not restored (restore= on the cluster resets a pod's error-rate and latency faults)"
                 )));
             }
         }
@@ -259,7 +240,7 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
             let https = check_url(url)?;
             if let Some(step) = options.faults.first() {
                 return Err(ClusterError::BadInput(format!(
-                    "--fault {step} with --url: kill=POD acts on a pod behind a Service; give the SERVICE name instead of --url"
+                    "--fault {step} with --url: faults act on the pods behind a Service; give the SERVICE name instead of --url"
                 )));
             }
             https
@@ -270,7 +251,7 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
             registry::check(&parsed)?;
             if let Some(step) = options.faults.first() {
                 return Err(ClusterError::BadInput(format!(
-                    "--fault {step} with --registry: kill=POD acts on a pod behind a Kubernetes Service; give the SERVICE without --registry"
+                    "--fault {step} with --registry: faults act on the pods behind a Kubernetes Service; give the SERVICE without --registry"
                 )));
             }
             false
@@ -307,10 +288,17 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
                     cluster.namespace
                 )));
             }
-            check_kill_targets(&options, &endpoints)?;
             endpoints
         }
         ClusterTarget::Url(_) | ClusterTarget::Registry { .. } => Vec::new(),
+    };
+    let actuator = if options.faults.is_empty() {
+        None
+    } else {
+        let pods: Vec<String> = endpoints.iter().map(|(pod, _)| pod.clone()).collect();
+        Some(Arc::new(
+            faults::PodActuator::prepare(&cluster, &options.faults, &pods).await?,
+        ))
     };
     let image = match &job.image {
         ShardImage::Given(image) => image.clone(),
@@ -392,9 +380,23 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
             );
             job::resume(&cluster, &name).await?;
         }
-        drive(&cluster, &job, &options, &run_id, progress, stop).await
+        drive(
+            &cluster,
+            &job,
+            &options,
+            &run_id,
+            actuator.clone(),
+            progress,
+            stop,
+        )
+        .await
     }
     .await;
+    // Faults set on pods are reset on every path, as locally (`--keep-faults` keeps them).
+    let resets = match actuator.filter(|_| !job.keep_faults) {
+        Some(actuator) => super::job::undo_faults(actuator.as_ref(), &options.faults).await,
+        None => Vec::new(),
+    };
     let deleted = job::delete(&cluster, &name, &run_id).await;
     if deleted.is_ok() {
         progress.status("Deleted", format!("Job/{name} and its pods"));
@@ -410,7 +412,21 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
         }
         None => Ok(()),
     };
-    let (outcome, rows) = outcome?;
+    let (outcome, rows) = match outcome {
+        Ok(done) => done,
+        Err(e) => {
+            for reset in resets {
+                match reset.result {
+                    Ok(()) => progress.status("Reset", format!("faults on {}", reset.instance)),
+                    Err(why) => progress.warn(format!(
+                        "could not reset the faults on {}: {why}",
+                        reset.instance
+                    )),
+                }
+            }
+            return Err(e);
+        }
+    };
     deleted?;
     ca_deleted?;
     let (kind, service, registry) = match &job.target {
@@ -443,7 +459,7 @@ pub async fn run(job: ClusterJob, progress: &Progress, stop: &Stop) -> Result<Ra
     )
     .map(|f| Finished { ..f });
     Ok(Ran {
-        resets: Vec::new(),
+        resets,
         written,
         result,
     })
@@ -456,6 +472,7 @@ async fn drive(
     job: &ClusterJob,
     options: &super::LoadOptions,
     run_id: &str,
+    actuator: Option<Arc<faults::PodActuator>>,
     progress: &Progress,
     stop: &Stop,
 ) -> Result<(RunOutcome, Vec<ShardRow>), ClusterError> {
@@ -565,10 +582,9 @@ async fn drive(
     );
     let start = Instant::now() + lead;
 
-    // kill= faults at their times, relative to the start.
+    // The faults at their times, relative to the start.
     let fault_events = Arc::new(std::sync::Mutex::new(Vec::new()));
     let faults = {
-        let cluster = cluster.clone();
         let steps = options.faults.clone();
         let events = fault_events.clone();
         tokio::spawn(async move {
@@ -578,10 +594,12 @@ async fn drive(
                 tokio::time::sleep_until((start + step.at).into()).await;
                 let t_ms = start.elapsed().as_secs_f64() * 1000.0;
                 let id = step.action.instance().to_string();
-                let (kind, detail) = match job::kill_pod(&cluster, &id).await {
-                    Ok(()) => ("fault", step.to_string()),
-                    Err(e) => ("fault-failed", format!("{step}: {e}")),
-                };
+                let Some(actuator) = &actuator else { break };
+                let (kind, detail) =
+                    match super::faults::carry_out(actuator.as_ref(), &step.action).await {
+                        Ok(()) => ("fault", step.to_string()),
+                        Err(e) => ("fault-failed", format!("{step}: {e}")),
+                    };
                 events
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
