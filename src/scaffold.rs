@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:30b49d38000868d6a8a951849349d6b342a92814f79fd87b364213453f9bd75d",
+        "sha256:ef6c3ca13931bdacb01e60e92c85070d5a293e35ad70a8ae9c0e06ba54c4799e",
     );
 
     #[test]
