@@ -3,6 +3,12 @@
 # net/http hello handler, both loaded by wrk on 127.0.0.1 with server and load generator pinned
 # to different CPUs. Prints both rates and their ratio (target >= 0.85, issue 23).
 #
+# A third server is the same hello handler in an http.Server with the service's default
+# timeouts (read-header 5s, read 10s, write 15s, idle 60s: the slow-client protection every
+# hale service has). Its ratio to the service is what the middleware chain itself costs; its
+# ratio to the bare hello is what the timeouts cost net/http (they re-arm connection deadlines
+# several times per request).
+#
 # On a shared machine the rate follows whatever else runs on the server's CPU, so the script
 # also prints the CPU time each server spent per request (user + system, from /proc/PID/stat,
 # over the same load): its ratio, hello's CPU per request over the service's, says the same
@@ -57,12 +63,14 @@ HALE_STATE_DIR=$work/state "$hale" -q new rpsbench --no-tidy --dir "$work/svc"
 
 mkdir -p "$work/hello"
 cat > "$work/hello/main.go" <<'GO'
-// A bare net/http server: the baseline the generated service is compared with.
+// A bare net/http server: the baseline the generated service is compared with. With
+// TIMEOUTS=1 it has the generated service's default server timeouts.
 package main
 
 import (
 	"net/http"
 	"os"
+	"time"
 )
 
 func main() {
@@ -71,7 +79,14 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
 	})
-	if err := http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil); err != nil {
+	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT")}
+	if os.Getenv("TIMEOUTS") == "1" {
+		srv.ReadHeaderTimeout = 5 * time.Second // READ_HEADER_TIMEOUT
+		srv.ReadTimeout = 10 * time.Second      // READ_TIMEOUT: REQUEST_TIMEOUT
+		srv.WriteTimeout = 15 * time.Second     // WRITE_TIMEOUT: REQUEST_TIMEOUT + 5s
+		srv.IdleTimeout = 60 * time.Second      // IDLE_TIMEOUT
+	}
+	if err := srv.ListenAndServe(); err != nil {
 		panic(err)
 	}
 }
@@ -102,7 +117,7 @@ load() { # name url pid -> prints "requests/s cpu-microseconds-per-request"
 svc_port=$(free_port)
 PORT=$svc_port HOST=127.0.0.1 GOMAXPROCS=1 LOG_LEVEL=info DRAIN_DELAY=0s \
   RATE_LIMIT_RPS=10000000 RATE_LIMIT_BURST=10000000 MAX_IN_FLIGHT=100000 \
-  FAULT_INJECTION=true FAULT_ERROR_RATE=0 FAULT_LATENCY=0s ADMIN_ENABLED=true \
+  FAULT_INJECTION=true FAULT_ERROR_RATE=0 FAULT_LATENCY=0s ADMIN_ENABLED=true ADMIN_ADDR=127.0.0.1:0 \
   taskset -c "$server_cpu" "$work/svc-bin" >"$work/svc.log" 2>&1 &
 svc_pid=$!
 pids+=($svc_pid)
@@ -114,22 +129,37 @@ hello_pid=$!
 pids+=($hello_pid)
 wait_ready "http://127.0.0.1:$hello_port/"
 
+timed_port=$(free_port)
+PORT=$timed_port TIMEOUTS=1 GOMAXPROCS=1 taskset -c "$server_cpu" "$work/hello-bin" >"$work/timed.log" 2>&1 &
+timed_pid=$!
+pids+=($timed_pid)
+wait_ready "http://127.0.0.1:$timed_port/"
+
 echo "loading each for $duration per round with $connections connections (server on CPU $server_cpu, wrk on CPU $wrk_cpu)..."
 rounds=${ROUNDS:-3}
 ratios=()
 cpu_ratios=()
+timed_ratios=()
+timed_cpu_ratios=()
 svc_all=()
 hello_all=()
+timed_all=()
 for round in $(seq 1 "$rounds"); do
   read -r s s_cpu < <(load service "http://127.0.0.1:$svc_port/" "$svc_pid")
   read -r h h_cpu < <(load hello "http://127.0.0.1:$hello_port/" "$hello_pid")
+  read -r t t_cpu < <(load timed "http://127.0.0.1:$timed_port/" "$timed_pid")
   r=$(python3 -c "print(round($s / $h, 3))")
   c=$(python3 -c "print(round($h_cpu / $s_cpu, 3))")
-  echo "  round $round: service $s req/s ($s_cpu us CPU/req), hello $h req/s ($h_cpu us CPU/req), ratio $r, CPU ratio $c"
+  tr=$(python3 -c "print(round($s / $t, 3))")
+  tc=$(python3 -c "print(round($t_cpu / $s_cpu, 3))")
+  echo "  round $round: service $s req/s ($s_cpu us CPU/req), hello $h req/s ($h_cpu us CPU/req), hello with timeouts $t req/s ($t_cpu us CPU/req); ratio $r, CPU ratio $c; to hello with timeouts $tr, CPU $tc"
   ratios+=("$r")
   cpu_ratios+=("$c")
+  timed_ratios+=("$tr")
+  timed_cpu_ratios+=("$tc")
   svc_all+=("$s")
   hello_all+=("$h")
+  timed_all+=("$t")
 done
 median() { python3 -c 'import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
@@ -139,11 +169,16 @@ errors=$(grep -h "Non-2xx" "$work/service.wrk" || true)
 
 svc_rps=$(median "${svc_all[@]}")
 hello_rps=$(median "${hello_all[@]}")
+timed_rps=$(median "${timed_all[@]}")
 ratio=$(median "${ratios[@]}")
 cpu_ratio=$(median "${cpu_ratios[@]}")
+timed_ratio=$(median "${timed_ratios[@]}")
+timed_cpu_ratio=$(median "${timed_cpu_ratios[@]}")
 verdict=$(python3 -c "print('meets' if $ratio >= $target else 'misses')")
 echo
-printf '%-34s %12s req/s (median)\n' "generated service (all middleware)" "$svc_rps" "bare net/http hello" "$hello_rps"
+printf '%-40s %12s req/s (median)\n' "generated service (all middleware)" "$svc_rps" "bare net/http hello" "$hello_rps" \
+  "bare hello with the service's timeouts" "$timed_rps"
 echo "ratio: $ratio, median of $rounds rounds ($verdict the >= $target target)"
 echo "CPU-per-request ratio (hello / service): $cpu_ratio, median of $rounds rounds"
+echo "against hello with the same timeouts (the middleware chain alone): ratio $timed_ratio, CPU ratio $timed_cpu_ratio"
 echo "service: rate limited $limited, load shed $shed ${errors:+, $errors}"

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -29,17 +31,26 @@ func viaSlog(w *bytes.Buffer, format string, level slog.Level, e AccessEntry) {
 	if e.TraceID != "" {
 		attrs = append(attrs, slog.String("trace_id", e.TraceID), slog.String("span_id", e.SpanID))
 	}
-	logger.LogAttrs(context.Background(), level, "request", attrs...)
+	// The record's time is the entry's (now when it has none), as AccessLog takes it.
+	when := e.Time
+	if when.IsZero() {
+		when = time.Now()
+	}
+	r := slog.NewRecord(when, level, "request", 0)
+	r.AddAttrs(attrs...)
+	_ = logger.Handler().Handle(context.Background(), r)
 }
 
 var timestamp = regexp.MustCompile(`^\{"(time|@timestamp)":"([^"]*)"`)
 
 func TestAccessLineIsTheLineSlogWritesInBothFormats(t *testing.T) {
 	entries := []AccessEntry{
-		{Method: "GET", Route: "GET /{$}", Path: "/", Status: 200, Bytes: 57, Duration: 1234567 * time.Nanosecond,
+		{Time: time.Date(2026, 12, 6, 20, 31, 9, 123456789, time.FixedZone("CET", 3600)),
+			Method: "GET", Route: "GET /{$}", Path: "/", Status: 200, Bytes: 57, Duration: 1234567 * time.Nanosecond,
 			Remote: "127.0.0.1:50312", RequestID: "0f8fad5b-d9cb-469f-a165-70867728950e",
 			TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7"},
-		{Method: "POST", Route: "POST /v1/orders", Path: "/v1/orders", Status: 503, Bytes: 0, Duration: 0,
+		{Time: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
+			Method: "POST", Route: "POST /v1/orders", Path: "/v1/orders", Status: 503, Bytes: 0, Duration: 0,
 			Remote: "[::1]:1", RequestID: "r"},
 		{Method: "BREW", Route: "unmatched", Path: "/a\"b\\c\n\r\t\x01\x7f<&>\u2028\u2029é\xff/日本", Status: 404,
 			Bytes: 1 << 40, Duration: 90 * time.Second, Remote: "", RequestID: ""},
@@ -72,6 +83,9 @@ func TestAccessLineIsTheLineSlogWritesInBothFormats(t *testing.T) {
 				}
 				if w[len(wm[0]):] != g[len(gm[0]):] {
 					t.Errorf("%s %s entry %d differs:\nslog:   %s\naccess: %s", format, level, i, w, g)
+				}
+				if !e.Time.IsZero() && w != g {
+					t.Errorf("%s %s entry %d: the entry's time is written otherwise:\nslog:   %s\naccess: %s", format, level, i, w, g)
 				}
 			}
 		}
@@ -114,6 +128,9 @@ func TestLoggerAndAccessLinesNeverInterleave(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if err := out.Close(); err != nil { // the last access lines may still wait
+		t.Fatal(err)
+	}
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	if len(lines) != 1600 {
 		t.Fatalf("%d lines, want 1600", len(lines))
@@ -122,6 +139,110 @@ func TestLoggerAndAccessLinesNeverInterleave(t *testing.T) {
 		if !json.Valid([]byte(l)) {
 			t.Fatalf("interleaved or broken line: %.200s", l)
 		}
+	}
+}
+
+// writeCalls records each Write it is given as one string.
+type writeCalls struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (w *writeCalls) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls = append(w.calls, string(p))
+	return len(p), nil
+}
+
+func (w *writeCalls) get() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.calls...)
+}
+
+// Access lines wait to be written together; the logger's next line takes them along, in order,
+// in the same single write.
+func TestAccessLinesGoOutTogetherBeforeTheNextLoggerLine(t *testing.T) {
+	var w writeCalls
+	out := NewLineWriter(&w)
+	defer out.Close()
+	logger := NewLogger(out, slog.LevelInfo, LogFormatJSON)
+	access := NewAccessLog(out, slog.LevelInfo, LogFormatJSON)
+	for _, path := range []string{"/a", "/b", "/c"} {
+		access.Write(slog.LevelInfo, &AccessEntry{Method: "GET", Route: "GET /{x}", Path: path, Status: 200})
+	}
+	logger.Warn("something went wrong")
+	calls := w.get()
+	if len(calls) != 1 {
+		t.Fatalf("%d writes, want the three access lines and the warning in one: %q", len(calls), calls)
+	}
+	var order []string
+	for _, line := range strings.Split(strings.TrimSuffix(calls[0], "\n"), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("not one JSON object: %s", line)
+		}
+		order = append(order, fmt.Sprint(entry["msg"], entry["path"]))
+	}
+	if want := "[request/a request/b request/c something went wrong<nil>]"; fmt.Sprint(order) != want {
+		t.Errorf("lines in the write: %v, want %s", order, want)
+	}
+}
+
+// A lone access line is written accessLinger after it was logged, not later: run on the
+// synctest bubble's clock, so "after" and "not before" are exact.
+func TestALoneAccessLineIsWrittenWithinTheLinger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var w writeCalls
+		out := NewLineWriter(&w)
+		access := NewAccessLog(out, slog.LevelInfo, LogFormatJSON)
+		access.Write(slog.LevelInfo, &AccessEntry{Method: "GET", Route: "GET /{$}", Path: "/", Status: 200})
+		time.Sleep(accessLinger - time.Nanosecond)
+		synctest.Wait()
+		if calls := w.get(); len(calls) != 0 {
+			t.Fatalf("written before the linger ran out: %q", calls)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if calls := w.get(); len(calls) != 1 || !strings.Contains(calls[0], `"msg":"request"`) {
+			t.Fatalf("writes when the linger ran out: %q, want the access line", calls)
+		}
+		// Nothing waits, so nothing more is written.
+		time.Sleep(time.Minute)
+		if err := out.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if calls := w.get(); len(calls) != 1 {
+			t.Fatalf("%d writes, want 1", len(calls))
+		}
+	})
+}
+
+// A full batch is written at once, and after Close every line is: nothing waits for a timer
+// once the service is shutting down.
+func TestAFullBatchAndEveryLineAfterCloseAreWrittenAtOnce(t *testing.T) {
+	var w writeCalls
+	out := NewLineWriter(&w)
+	access := NewAccessLog(out, slog.LevelInfo, LogFormatJSON)
+	e := AccessEntry{Method: "GET", Route: "GET /{$}", Path: "/" + strings.Repeat("p", 1000), Status: 200}
+	written := 0
+	for len(w.get()) == 0 {
+		access.Write(slog.LevelInfo, &e)
+		written++
+		if written > accessBatch {
+			t.Fatal("a full batch was never written")
+		}
+	}
+	if got := strings.Count(w.get()[0], "\n"); got != written || len(w.get()[0]) < accessBatch {
+		t.Fatalf("first write: %d lines, %d bytes; want all %d lines written so far, at least %d bytes", got, len(w.get()[0]), written, accessBatch)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	access.Write(slog.LevelInfo, &e)
+	if calls := w.get(); len(calls) != 2 || strings.Count(calls[1], "\n") != 1 {
+		t.Fatalf("after Close: %d writes, want the line written at once", len(calls))
 	}
 }
 

@@ -3,13 +3,9 @@ package telemetry
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -32,55 +28,6 @@ const (
 	ProtocolHTTPProtobuf = "http/protobuf"
 	ProtocolGRPC         = "grpc"
 )
-
-// ExporterOptions say what to export, how, and what the spans describe.
-type ExporterOptions struct {
-	Service, Instance, Version string
-	// Exporters are OTEL_TRACES_EXPORTER's choices: "otlp" and/or "console".
-	Exporters []string
-	// Protocol is the OTLP protocol, ProtocolHTTPProtobuf (the specification's default) or
-	// ProtocolGRPC.
-	Protocol string
-	// Sampler decides which new traces are recorded (ParseSampler); nil is the SDK's default.
-	Sampler sdktrace.Sampler
-	// Console receives the "console" exporter's spans, one JSON object each.
-	Console io.Writer
-}
-
-// NewExporter starts a batching span exporter per name in o.Exporters: "otlp" over OTLP/HTTP
-// or OTLP/gRPC, either of which reads the standard OTEL_EXPORTER_OTLP_* variables itself
-// (endpoint, headers, timeout, compression, TLS certificates, their per-signal TRACES_ forms),
-// and "console", one JSON object per span.
-func NewExporter(ctx context.Context, o ExporterOptions) (*Exporter, error) {
-	var opts []sdktrace.TracerProviderOption
-	for _, name := range o.Exporters {
-		var exp sdktrace.SpanExporter
-		var err error
-		switch name {
-		case "otlp":
-			switch o.Protocol {
-			case ProtocolGRPC:
-				exp, err = otlptracegrpc.New(ctx)
-			case ProtocolHTTPProtobuf, "":
-				exp, err = otlptracehttp.New(ctx)
-			default:
-				err = fmt.Errorf("unknown OTLP protocol %q", o.Protocol)
-			}
-		case "console":
-			exp, err = stdouttrace.New(stdouttrace.WithWriter(o.Console))
-		default:
-			err = fmt.Errorf("unknown exporter %q", name)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("creating the %s trace exporter: %w", name, err)
-		}
-		opts = append(opts, sdktrace.WithBatcher(exp))
-	}
-	if o.Sampler != nil {
-		opts = append(opts, sdktrace.WithSampler(o.Sampler))
-	}
-	return NewProvider(ctx, o.Service, o.Instance, o.Version, opts...)
-}
 
 // NewProvider builds the TracerProvider with opts (a span processor at least), sets it as the
 // global TracerProvider and the W3C propagator as the global propagator.

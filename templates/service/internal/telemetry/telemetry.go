@@ -1,5 +1,6 @@
 // Package telemetry carries per-request identity (request ID, W3C trace context) through
-// contexts, gives handlers a logger that prints both, and sets up OpenTelemetry export.
+// contexts, gives handlers a logger that prints both, and sets up the OpenTelemetry
+// TracerProvider (the exporters that feed it are in internal/telemetry/spanexport).
 //
 // Trace context travels with the SDK's W3C propagators (traceparent, tracestate, baggage).
 // Without an exporter the service still propagates it: it continues an incoming trace with a

@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -128,71 +128,91 @@ func TestFileRegisterKeepsOtherEntriesSortedAndDropsExpiredOnes(t *testing.T) {
 	}
 }
 
+// The tests that wait on TTLs run in a synctest bubble: the keeper's timers, the watch's polls
+// and the file's timestamps (time.Now) all read the bubble's clock, which jumps ahead whenever
+// every goroutine in the bubble is waiting. Minutes of TTLs pass in no real time and each
+// heartbeat lands exactly when the keeper schedules it, so the tests assert exact times where
+// real-time tests could only leave slack for a busy machine. The code under test is the
+// service's own, unchanged; TestFileRegistrationReturnsAfterTheFileIsWiped runs on the real
+// clock.
+
 func TestFileHeartbeatKeepsTheInstancePastItsTTL(t *testing.T) {
-	t.Parallel() // its own folder; the time it takes is waiting on TTLs
-	path := filepath.Join(t.TempDir(), "registry.json")
-	r := newFileRegistrar(t, path)
-	inst := testInstance("orders", "orders-1", 8081)
-	inst.TTL = 1500 * time.Millisecond // heartbeat every 500ms: 1s of slack on a busy machine
-	if err := r.Register(context.Background(), inst); err != nil {
-		t.Fatal(err)
-	}
-	first := readRegistryFile(t, path).Instances[0].UpdatedUnixMs
-	// Three TTLs: without heartbeats the entry would have expired twice over.
-	for range 9 {
-		time.Sleep(500 * time.Millisecond)
-		if got := liveIDs(t, path, "orders"); len(got) != 1 {
-			t.Fatalf("instance vanished while heartbeating: live = %v", got)
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "registry.json")
+		r := newFileRegistrar(t, path)
+		inst := testInstance("orders", "orders-1", 8081)
+		inst.TTL = 1500 * time.Millisecond // a heartbeat every 500ms
+		if err := r.Register(context.Background(), inst); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if last := readRegistryFile(t, path).Instances[0].UpdatedUnixMs; last <= first {
-		t.Errorf("updated_unix_ms did not move (%d -> %d): no heartbeat was written", first, last)
-	}
+		first := readRegistryFile(t, path).Instances[0].UpdatedUnixMs
+		// Three TTLs: without heartbeats the entry would have expired twice over.
+		for beat := int64(1); beat <= 9; beat++ {
+			time.Sleep(500 * time.Millisecond)
+			synctest.Wait() // the heartbeat due now has been written
+			if got := liveIDs(t, path, "orders"); len(got) != 1 {
+				t.Fatalf("instance vanished while heartbeating: live = %v", got)
+			}
+			if got, want := readRegistryFile(t, path).Instances[0].UpdatedUnixMs, first+beat*500; got != want {
+				t.Fatalf("heartbeat %d wrote updated_unix_ms %d, want %d (one every TTL/3)", beat, got, want)
+			}
+		}
+	})
 }
 
 func TestFileInstanceExpiresWithinTTLWhenHeartbeatsStop(t *testing.T) {
-	t.Parallel() // its own folder; the time it takes is waiting on TTLs
-	path := filepath.Join(t.TempDir(), "registry.json")
-	r := newFileRegistrar(t, path)
-	inst := testInstance("orders", "orders-1", 8081)
-	if err := r.Register(context.Background(), inst); err != nil {
-		t.Fatal(err)
-	}
-	// Close without Deregister is what a crash leaves behind.
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := liveIDs(t, path, "orders"); len(got) != 1 {
-		t.Fatalf("live right after Close = %v, want the instance until its TTL runs out", got)
-	}
-	eventually(t, inst.TTL+time.Second, "instance expired", func() bool { return len(liveIDs(t, path, "orders")) == 0 })
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "registry.json")
+		r := newFileRegistrar(t, path)
+		inst := testInstance("orders", "orders-1", 8081)
+		if err := r.Register(context.Background(), inst); err != nil {
+			t.Fatal(err)
+		}
+		// Close without Deregister is what a crash leaves behind.
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := liveIDs(t, path, "orders"); len(got) != 1 {
+			t.Fatalf("live right after Close = %v, want the instance until its TTL runs out", got)
+		}
+		time.Sleep(inst.TTL - time.Millisecond)
+		if got := liveIDs(t, path, "orders"); len(got) != 1 {
+			t.Fatalf("live 1ms before the TTL ends = %v, want the instance still there", got)
+		}
+		time.Sleep(time.Millisecond)
+		if got := liveIDs(t, path, "orders"); len(got) != 0 {
+			t.Fatalf("live when the TTL has run out = %v, want none", got)
+		}
+	})
 }
 
 func TestFileDeregisterRemovesTheEntry(t *testing.T) {
-	t.Parallel() // its own folder; the time it takes is waiting on TTLs
-	path := filepath.Join(t.TempDir(), "registry.json")
-	keep := newFileRegistrar(t, path)
-	if err := keep.Register(context.Background(), testInstance("orders", "orders-2", 8082)); err != nil {
-		t.Fatal(err)
-	}
-	r := newFileRegistrar(t, path)
-	if err := r.Register(context.Background(), testInstance("orders", "orders-1", 8081)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Deregister(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got := liveIDs(t, path, "orders"); fmt.Sprint(got) != "[orders-2]" {
-		t.Fatalf("live after deregister = %v, want only orders-2", got)
-	}
-	// The stopped heartbeat loop must not put it back.
-	time.Sleep(time.Second)
-	if got := liveIDs(t, path, "orders"); fmt.Sprint(got) != "[orders-2]" {
-		t.Fatalf("live a second after deregister = %v, want only orders-2", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "registry.json")
+		keep := newFileRegistrar(t, path)
+		if err := keep.Register(context.Background(), testInstance("orders", "orders-2", 8082)); err != nil {
+			t.Fatal(err)
+		}
+		r := newFileRegistrar(t, path)
+		if err := r.Register(context.Background(), testInstance("orders", "orders-1", 8081)); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Deregister(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := liveIDs(t, path, "orders"); fmt.Sprint(got) != "[orders-2]" {
+			t.Fatalf("live after deregister = %v, want only orders-2", got)
+		}
+		// The stopped heartbeat loop must not put it back.
+		time.Sleep(time.Second)
+		if got := liveIDs(t, path, "orders"); fmt.Sprint(got) != "[orders-2]" {
+			t.Fatalf("live a second after deregister = %v, want only orders-2", got)
+		}
+	})
 }
 
 func TestFileConcurrentGoroutinesLoseNoEntry(t *testing.T) {
+	t.Parallel() // its own folder; the time it takes is fsync
 	path := filepath.Join(t.TempDir(), "registry.json")
 	const writers, each = 8, 10
 	var wg sync.WaitGroup
@@ -228,14 +248,6 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv("HALE_REGISTRY_WRITER"); spec != "" {
 		os.Exit(writeAsProcess(spec))
 	}
-	// The parallel tests here spend their time waiting on TTLs, not on the CPU: run up to 8 at
-	// once rather than GOMAXPROCS, unless -parallel was given.
-	flag.Parse()
-	given := false
-	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if !given {
-		_ = flag.Set("test.parallel", "8")
-	}
 	os.Exit(m.Run())
 }
 
@@ -263,6 +275,7 @@ func writeAsProcess(spec string) int {
 }
 
 func TestFileConcurrentProcessesLoseNoEntry(t *testing.T) {
+	t.Parallel() // its own folder; the time it takes is fsync and starting processes
 	path := filepath.Join(t.TempDir(), "registry.json")
 	const processes, each = 4, 15
 	var cmds []*exec.Cmd
@@ -286,78 +299,82 @@ func TestFileConcurrentProcessesLoseNoEntry(t *testing.T) {
 }
 
 func TestFileWatchSeesAddsRemovesAndExpiry(t *testing.T) {
-	t.Parallel() // its own folder; the time it takes is waiting on TTLs
-	path := filepath.Join(t.TempDir(), "registry.json")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ch, err := Watch(ctx, "file://"+path, "orders", testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	awaitList(t, ch, 5*time.Second, "the empty first list", hasIDs())
-
-	a := newFileRegistrar(t, path)
-	if err := a.Register(ctx, testInstance("orders", "orders-a", 8081)); err != nil {
-		t.Fatal(err)
-	}
-	list := awaitList(t, ch, 5*time.Second, "orders-a", hasIDs("orders-a"))
-	if got := list[0]; got.Address != "127.0.0.1" || got.Port != 8081 || got.Meta["weight"] != "2" || got.Check != "/healthz" || got.TTL != 2*time.Second {
-		t.Errorf("watched instance = %+v, want what was registered", got)
-	}
-	other := newFileRegistrar(t, path)
-	if err := other.Register(ctx, testInstance("users", "users-1", 9001)); err != nil {
-		t.Fatal(err)
-	}
-	b := newFileRegistrar(t, path)
-	if err := b.Register(ctx, testInstance("orders", "orders-b", 8082)); err != nil {
-		t.Fatal(err)
-	}
-	awaitList(t, ch, 5*time.Second, "orders-a and orders-b", hasIDs("orders-a", "orders-b"))
-	if err := a.Deregister(ctx); err != nil {
-		t.Fatal(err)
-	}
-	awaitList(t, ch, 5*time.Second, "only orders-b", hasIDs("orders-b"))
-	b.Close() // crash: the watch sees it go when its 2s TTL runs out
-	awaitList(t, ch, 2*time.Second+2*time.Second, "no instance after orders-b expired", hasIDs())
-
-	cancel()
-	select {
-	case _, ok := <-ch:
-		for ok {
-			_, ok = <-ch
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "registry.json")
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ch, err := Watch(ctx, "file://"+path, "orders", testLogger(t))
+		if err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("watch channel still open 5s after its context ended")
-	}
-}
+		awaitList(t, ch, 5*time.Second, "the empty first list", hasIDs())
 
-func TestFileRegistrationRecoversWhenTheRegistryComesBack(t *testing.T) {
-	t.Parallel() // its own folder; the time it takes is waiting on TTLs
-	dir := t.TempDir()
-	// A regular file where the registry's folder should be: every write fails until it goes.
-	blocker := filepath.Join(dir, "state")
-	if err := os.WriteFile(blocker, []byte("in the way"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(blocker, "registry.json")
-	r := newFileRegistrar(t, path)
-	inst := testInstance("orders", "orders-1", 8081)
-	if err := r.Register(context.Background(), inst); err == nil {
-		t.Fatal("Register reported success on an unwritable registry")
-	}
-	time.Sleep(time.Second) // a few failed background attempts
-	if err := os.Remove(blocker); err != nil {
-		t.Fatal(err)
-	}
-	// Backoff is capped at max(TTL/3, 1s) = 1s for a 2s TTL.
-	eventually(t, 5*time.Second, "registered after the registry became writable", func() bool {
-		_, err := os.Stat(path)
-		return err == nil && fmt.Sprint(liveIDs(t, path, "orders")) == "[orders-1]"
+		a := newFileRegistrar(t, path)
+		if err := a.Register(ctx, testInstance("orders", "orders-a", 8081)); err != nil {
+			t.Fatal(err)
+		}
+		list := awaitList(t, ch, 5*time.Second, "orders-a", hasIDs("orders-a"))
+		if got := list[0]; got.Address != "127.0.0.1" || got.Port != 8081 || got.Meta["weight"] != "2" || got.Check != "/healthz" || got.TTL != 2*time.Second {
+			t.Errorf("watched instance = %+v, want what was registered", got)
+		}
+		other := newFileRegistrar(t, path)
+		if err := other.Register(ctx, testInstance("users", "users-1", 9001)); err != nil {
+			t.Fatal(err)
+		}
+		b := newFileRegistrar(t, path)
+		if err := b.Register(ctx, testInstance("orders", "orders-b", 8082)); err != nil {
+			t.Fatal(err)
+		}
+		awaitList(t, ch, 5*time.Second, "orders-a and orders-b", hasIDs("orders-a", "orders-b"))
+		if err := a.Deregister(ctx); err != nil {
+			t.Fatal(err)
+		}
+		awaitList(t, ch, 5*time.Second, "only orders-b", hasIDs("orders-b"))
+		b.Close() // crash: the watch sees it go when its 2s TTL runs out
+		awaitList(t, ch, 2*time.Second+2*time.Second, "no instance after orders-b expired", hasIDs())
+
+		cancel()
+		select {
+		case _, ok := <-ch:
+			for ok {
+				_, ok = <-ch
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("watch channel still open 5s after its context ended")
+		}
 	})
 }
 
+func TestFileRegistrationRecoversWhenTheRegistryComesBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		// A regular file where the registry's folder should be: every write fails until it goes.
+		blocker := filepath.Join(dir, "state")
+		if err := os.WriteFile(blocker, []byte("in the way"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(blocker, "registry.json")
+		r := newFileRegistrar(t, path)
+		inst := testInstance("orders", "orders-1", 8081)
+		if err := r.Register(context.Background(), inst); err == nil {
+			t.Fatal("Register reported success on an unwritable registry")
+		}
+		time.Sleep(time.Second) // a few failed background attempts
+		if err := os.Remove(blocker); err != nil {
+			t.Fatal(err)
+		}
+		// Backoff is capped at max(TTL/3, 1s) = 1s for a 2s TTL.
+		eventually(t, 5*time.Second, "registered after the registry became writable", func() bool {
+			_, err := os.Stat(path)
+			return err == nil && fmt.Sprint(liveIDs(t, path, "orders")) == "[orders-1]"
+		})
+	})
+}
+
+// TestFileRegistrationReturnsAfterTheFileIsWiped runs on the real clock, outside a bubble: one
+// heartbeat driven by a real timer, against a file with real timestamps.
 func TestFileRegistrationReturnsAfterTheFileIsWiped(t *testing.T) {
-	t.Parallel() // its own folder; the time it takes is waiting on TTLs
+	t.Parallel() // its own folder; the time it takes is waiting for a heartbeat
 	path := filepath.Join(t.TempDir(), "registry.json")
 	r := newFileRegistrar(t, path)
 	if err := r.Register(context.Background(), testInstance("orders", "orders-1", 8081)); err != nil {
