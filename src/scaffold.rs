@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:f4ca28039622f4eb2b4d6ad9d7bed6fd2f7ffd0fbfb82cba8e1df329b5d34494",
+        "sha256:1b380835404fe041304c51db1b4cf4247a25c3cd919626beb02269fd7ca5eaaa",
     );
 
     #[test]
