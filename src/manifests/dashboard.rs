@@ -3,7 +3,7 @@
 //! SLO budget left.
 use serde::Serialize;
 
-use super::sli::{grpc_faults, GRPC_HANDLED, GRPC_HANDLING, GRPC_NOT_USER};
+use super::sli::{grpc_faults, Series, GRPC_HANDLED, GRPC_HANDLING, GRPC_NOT_USER};
 use super::Spec;
 
 #[derive(Debug, Clone, Serialize)]
@@ -214,7 +214,9 @@ pub fn dashboard(spec: &Spec) -> Dashboard {
             "reqps",
             vec![
                 (
-                    format!("sum(rate(http_rate_limited_total{{job=\"{job}\"}}[5m]))"),
+                    // 429s, and for a gRPC service its ResourceExhausted answers too: what
+                    // the RateLimitRejectionsRising alert counts.
+                    Series::of(spec.grpc).rate_limited(&format!("job=\"{job}\""), "5m"),
                     "rate limited",
                 ),
                 (
