@@ -137,6 +137,19 @@ fn discover(kubectl: &str, kubeconfig: &str, ns: &str, targets: &std::path::Path
 }
 
 impl PrivatePrometheus {
+    /// The first value of an instant query's vector; `None` when the vector is empty.
+    pub(crate) fn value(&self, promql: &str) -> Option<f64> {
+        let answer: Value = reqwest::blocking::Client::new()
+            .get(format!("{}/api/v1/query", self.url))
+            .query(&[("query", promql)])
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("query {promql}: {e}"));
+        assert_eq!(answer["status"], "success", "{promql}: {answer}");
+        let first = answer["data"]["result"].get(0)?;
+        first["value"][1].as_str()?.parse().ok()
+    }
+
     /// What it scrapes, for a failing test's message.
     pub(crate) fn targets(&self) -> String {
         let sd = std::fs::read_to_string(self._dir.path().join("targets.json")).unwrap_or_default();
@@ -231,20 +244,16 @@ fn start_load(svc: &Service, ip: &str) -> LoadLoop {
 
 /// The same load loop against any URL (a Gateway's).
 pub(crate) fn start_load_at(svc: &Service, url: &str) -> LoadLoop {
+    start_load_with(svc, &["--url", url])
+}
+
+/// The same load loop with any target arguments (`--url URL --grpc METHOD --proto FILE`).
+pub(crate) fn start_load_with(svc: &Service, target: &[&str]) -> LoadLoop {
     let stop = Arc::new(AtomicBool::new(false));
-    let url = url.to_string();
     let mut cmd = svc.hale();
-    cmd.args([
-        "load",
-        "--url",
-        &url,
-        "--duration",
-        "2s",
-        "-c",
-        "4",
-        "--output",
-        "json",
-    ]);
+    cmd.arg("load")
+        .args(target)
+        .args(["--duration", "2s", "-c", "4", "--output", "json"]);
     let flag = stop.clone();
     let thread = std::thread::spawn(move || {
         let (mut requests, mut errors, mut failed) = (0, 0, Vec::new());
