@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:1b380835404fe041304c51db1b4cf4247a25c3cd919626beb02269fd7ca5eaaa",
+        "sha256:124bd4f89c40ef219c3f397b557de77ec5137d1b644c4864394b4078d251111e",
     );
 
     #[test]
