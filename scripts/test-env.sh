@@ -16,16 +16,10 @@ die() { printf 'test-env: error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (it installs Debian packages and starts daemons)"
 command -v apt-get >/dev/null || die "apt-get not found: this script provisions a Debian machine"
 
-# Background jobs and daemons, each with its pid in $STATE/<name>.pid and its log in
-# $STATE/<name>.log.
-running() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
-start() { # name, then the command
-  local name=$1; shift
-  if running "$name"; then return 0; fi
-  log "starting $name"
-  nohup setsid "$@" >"$STATE/$name.log" 2>&1 &
-  echo $! >"$STATE/$name.pid"
-}
+# Background jobs and daemons (running, start), each with its pid in $STATE/<name>.pid and its
+# log in $STATE/<name>.log: the helpers kube-env.sh and kube-node.sh use too.
+# shellcheck source=scripts/daemons.sh
+source "$(dirname "$0")/daemons.sh"
 
 # Traefik for the gateway canary tests (scripts/test-env.d/gateway.sh): about 12 CPU-minutes
 # on a cold machine (docs/testing.md), so it builds in the background under nice, filling the
@@ -87,7 +81,8 @@ if ! command -v consul >/dev/null; then
 fi
 
 # Debian's packages start their own daemons under systemd; there is none here, so each service
-# is started by hand (start(), above), bound to loopback, with its data under $STATE.
+# is started by hand (start(), above), bound to loopback, with its data under $STATE. This
+# wait_for replaces daemons.sh's: it also says when each service is healthy.
 wait_for() { # name, seconds, then the probe command
   local name=$1 secs=$2; shift 2
   local end=$((SECONDS + secs))
