@@ -102,11 +102,28 @@ for round in $(seq 1 "$ROUNDS"); do
   ratio=$(python3 -c "print(f'{($end - $start) / $floor:.2f}')")
   ratios+=("$ratio")
   echo "round $round: promoted in ${took}s, floor ${floor}s (${STEPS} steps x ${INTERVAL}s): ratio $ratio"
+  # Where the time went: each check's time from the start, and the promotion after the last.
+  python3 - "$work/canary-$round.json" "$start" <<'PY' || true
+import json, sys
+doc = json.load(open(sys.argv[1]))
+c = doc["canary"]
+t0 = float(sys.argv[2]) * 1000
+checks = [(s["weight"], k["at_unix_ms"]) for s in c["steps"] for k in s["checks"]]
+marks = ", ".join(f"{w}% checked at {(at - t0) / 1000:.1f}s" for w, at in checks)
+print(f"   state written at {(c['started_unix_ms'] - t0) / 1000:.1f}s; {marks}; "
+      f"promoted at {(c['updated_unix_ms'] - t0) / 1000:.1f}s "
+      f"(promotion {(c['updated_unix_ms'] - checks[-1][1]) / 1000:.1f}s)")
+for s in c["steps"]:
+    for k in s["checks"]:
+        if k["outcome"] != "pass":
+            print(f"   {s['weight']}%: {k['outcome']}: " + json.dumps(k["gates"]))
+PY
 done
 touch "$work/load.stop"; wait "$LOAD" 2>/dev/null || true
 python3 - "$work" <<'PY' || true
 import glob, json, sys
 req = err = 0
+kinds = {}
 for f in glob.glob(sys.argv[1] + "/load-*.json"):
     try:
         d = json.load(open(f))
@@ -114,7 +131,10 @@ for f in glob.glob(sys.argv[1] + "/load-*.json"):
         continue
     req += d.get("requests", 0)
     err += d.get("errors", 0)
-print(f"load during the canaries: {req} requests, {err} errors")
+    for kind, n in (d.get("errors_by_kind") or {}).items():
+        if n:
+            kinds[kind] = kinds.get(kind, 0) + n
+print(f"load during the canaries: {req} requests, {err} errors" + (f" {kinds}" if kinds else ""))
 PY
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "median ratio (time to promotion / sum of intervals): $median (goal <= 1.2)"

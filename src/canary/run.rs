@@ -213,8 +213,9 @@ async fn roll_back(
 
 /// Promote: the routes restored (to the stable Service alone, which the rollout then moves to
 /// the new build), the stable objects as rendered for the new build applied over the stable
-/// ones (its replicas restored first, so the apply owns them without a conflict), rolled out,
-/// and the canary removed.
+/// ones (its replicas restored first, so the apply owns them without a conflict), rolled out
+/// with every new pod at once (the canary's pods serve meanwhile), the rendered rollout strategy
+/// put back, and the canary removed.
 async fn promote_now(
     cluster: &Cluster,
     st: &CanaryState,
@@ -230,8 +231,12 @@ async fn promote_now(
         force_conflicts,
         ..ApplyOptions::default()
     };
-    k8s::apply::apply(cluster, stable, &options, progress).await?;
+    let (surged, rendered) = traffic::surge_all(stable, &st.service);
+    k8s::apply::apply(cluster, surged, &options, progress).await?;
     ready(cluster, &st.service, timeout, &Stop::new(), progress).await?;
+    if let Some(rendered) = rendered {
+        k8s::apply::apply(cluster, vec![rendered], &options, &Progress::hidden()).await?;
+    }
     remove_canary(cluster, &st.service, timeout).await?;
     restore_routes(cluster, st).await
 }
@@ -565,9 +570,18 @@ async fn drive(
             }
             gateway::set_weight(cluster, gw, service, weight).await?;
         }
-        // One check per interval, counted from the step's start.
+        // One check per interval, counted from the step's start. After a check that measured
+        // nothing (the canary's first scrapes not in yet), Prometheus is asked again each second
+        // and the next check comes as soon as it measures: the error still counts, but the step
+        // does not wait a whole interval for data that arrived a second late.
         let mut next_check = started + analysis.interval;
         loop {
+            let awaiting_data = req.load_port.is_none()
+                && st
+                    .current()
+                    .and_then(|s| s.checks.last())
+                    .is_some_and(|c| c.outcome == CheckOutcome::Error);
+            let mut measured = None;
             loop {
                 let now = Instant::now();
                 if now >= next_check {
@@ -584,10 +598,22 @@ async fn drive(
                         return Ok(outcome(st, d));
                     }
                 }
+                if let (true, Some(p)) = (awaiting_data, &req.prometheus) {
+                    let gates = p.check(&pods, analysis).await;
+                    if check_outcome(&gates) != CheckOutcome::Error {
+                        measured = Some(gates);
+                        break;
+                    }
+                }
             }
-            next_check += analysis.interval;
+            next_check = match measured {
+                Some(_) => Instant::now() + analysis.interval,
+                None => next_check + analysis.interval,
+            };
             let mut gates = Vec::new();
-            if let Some(p) = &req.prometheus {
+            if let Some(early) = measured {
+                gates = early;
+            } else if let Some(p) = &req.prometheus {
                 gates.extend(p.check(&pods, analysis).await);
             }
             if let Some(port) = req.load_port {

@@ -122,6 +122,41 @@ pub struct CanarySet {
     pub others: Vec<DynamicObject>,
 }
 
+/// The stable objects for a promotion's rollout: as rendered, but the Deployment replaces all
+/// its pods at once (`maxSurge: 100%`). The canary's pods already serve the new build, so there
+/// is nothing to learn from replacing the stable pods one by one; `maxUnavailable` stays as
+/// rendered, so an old pod goes only when a new one is ready, and where the cluster has no room
+/// for every new pod at once the rollout goes on as old pods make room. Also returns the
+/// Deployment as rendered, to apply again once the rollout is done (the strategy is not part of
+/// the pod template, so that second apply starts no rollout).
+pub fn surge_all(
+    stable: Vec<DynamicObject>,
+    service: &str,
+) -> (Vec<DynamicObject>, Option<DynamicObject>) {
+    let mut rendered = None;
+    let surged = stable
+        .into_iter()
+        .map(|mut o| {
+            if kind_of(&o) == "Deployment" && o.metadata.name.as_deref() == Some(service) {
+                rendered = Some(o.clone());
+                if let Some(spec) = o.data.get_mut("spec").and_then(Value::as_object_mut) {
+                    let strategy = spec.entry("strategy").or_insert_with(|| json!({}));
+                    if let Some(strategy) = strategy.as_object_mut() {
+                        strategy.insert("type".into(), json!("RollingUpdate"));
+                        let rolling = strategy.entry("rollingUpdate").or_insert_with(|| json!({}));
+                        if let Some(rolling) = rolling.as_object_mut() {
+                            rolling.insert("maxSurge".into(), json!("100%"));
+                            rolling.entry("maxUnavailable").or_insert(json!(0));
+                        }
+                    }
+                }
+            }
+            o
+        })
+        .collect();
+    (surged, rendered)
+}
+
 /// The annotation on the canary Deployment holding the stable objects as rendered, so any
 /// process can promote the canary without rendering again.
 pub const RENDERED_ANNOTATION: &str = "canary.hale.dev/promote-to";
@@ -613,5 +648,57 @@ mod tests {
         let err = set.give_own_service("orders").unwrap_err();
         assert!(err.is_bad_input());
         assert!(err.to_string().contains("--traffic replicas"), "{err}");
+    }
+
+    #[test]
+    fn a_promotion_surges_every_stable_pod_and_keeps_the_rendered_deployment_to_restore() {
+        let deployment = json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"orders"},
+            "spec":{"replicas":3,"strategy":{"type":"RollingUpdate","rollingUpdate":{"maxSurge":1,"maxUnavailable":0}}}});
+        let objects = vec![
+            object(
+                json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"orders-config"},"data":{"A":"1"}}),
+            ),
+            object(deployment.clone()),
+        ];
+        let (surged, rendered) = surge_all(objects.clone(), "orders");
+        assert_eq!(surged.len(), 2);
+        assert_eq!(
+            surged[0].data, objects[0].data,
+            "the ConfigMap is applied as rendered"
+        );
+        let d = &surged[1];
+        assert_eq!(
+            d.data.pointer("/spec/strategy/rollingUpdate/maxSurge"),
+            Some(&json!("100%"))
+        );
+        assert_eq!(
+            d.data
+                .pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
+            Some(&json!(0))
+        );
+        assert_eq!(d.data.pointer("/spec/replicas"), Some(&json!(3)));
+        let rendered = rendered.expect("the rendered Deployment");
+        assert_eq!(serde_json::to_value(&rendered).unwrap(), deployment);
+
+        // A Deployment rendered without a strategy still surges; another service's is left alone.
+        let bare = object(
+            json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"orders"},"spec":{}}),
+        );
+        let other = object(
+            json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"billing"},"spec":{}}),
+        );
+        let (surged, rendered) = surge_all(vec![bare, other.clone()], "orders");
+        assert_eq!(
+            surged[0].data.pointer("/spec/strategy/type"),
+            Some(&json!("RollingUpdate"))
+        );
+        assert_eq!(
+            surged[0]
+                .data
+                .pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
+            Some(&json!(0))
+        );
+        assert_eq!(surged[1].data, other.data);
+        assert!(rendered.is_some());
     }
 }

@@ -29,12 +29,27 @@ pub(crate) struct PrivatePrometheus {
     pub(crate) url: String,
     _dir: tempfile::TempDir,
     stop: Arc<AtomicBool>,
+    /// While set, discovery writes no targets (the pods are not scraped yet).
+    paused: Arc<AtomicBool>,
     discovery: Option<JoinHandle<()>>,
 }
 
 impl PrivatePrometheus {
     /// Start it; with `ns`, discover that namespace's pods (else it scrapes nothing).
     pub(crate) fn start(ns: Option<&Namespace>) -> PrivatePrometheus {
+        Self::start_discovering(ns, false)
+    }
+
+    /// Start it with discovery paused until [`PrivatePrometheus::resume_discovery`].
+    fn start_paused(ns: &Namespace) -> PrivatePrometheus {
+        Self::start_discovering(Some(ns), true)
+    }
+
+    fn resume_discovery(&self) {
+        self.paused.store(false, Ordering::Relaxed);
+    }
+
+    fn start_discovering(ns: Option<&Namespace>, paused: bool) -> PrivatePrometheus {
         let dir = common::tempdir();
         let port = common::free_port();
         let targets = dir.path().join("targets.json");
@@ -74,13 +89,16 @@ impl PrivatePrometheus {
             std::thread::sleep(Duration::from_millis(200));
         }
         let stop = Arc::new(AtomicBool::new(false));
+        let paused = Arc::new(AtomicBool::new(paused));
         let discovery = ns.map(|ns| {
             let (kubectl, kubeconfig, name) =
                 (ns.kubectl.clone(), ns.kubeconfig.clone(), ns.name.clone());
-            let stop = stop.clone();
+            let (stop, paused) = (stop.clone(), paused.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    discover(&kubectl, &kubeconfig, &name, &targets);
+                    if !paused.load(Ordering::Relaxed) {
+                        discover(&kubectl, &kubeconfig, &name, &targets);
+                    }
                     std::thread::sleep(Duration::from_secs(1));
                 }
             })
@@ -90,6 +108,7 @@ impl PrivatePrometheus {
             url,
             _dir: dir,
             stop,
+            paused,
             discovery,
         }
     }
@@ -380,6 +399,13 @@ fn a_good_build_is_promoted_step_by_step_under_load_without_failed_requests() {
         2,
         "the stable replicas are back: {running:?}"
     );
+    // The promotion replaced every stable pod at once, then put the rendered strategy back.
+    let deployment = ns.get(&["get", "deployment", "orders"]);
+    assert_eq!(
+        deployment["spec"]["strategy"]["rollingUpdate"],
+        serde_json::json!({"maxSurge": 1, "maxUnavailable": 0}),
+        "{deployment}"
+    );
     let st = status(&svc, &ns);
     assert_eq!(st["canary"]["phase"], "promoted", "{st}");
 }
@@ -547,6 +573,73 @@ fn prometheus_unreachable_is_one_line_and_no_data_aborts_the_canary() {
     );
     assert_eq!(deployment_names(&ns), vec!["orders".to_string()]);
     assert!(pods(&ns).iter().all(|(_, _, _, image)| image == &first));
+}
+
+#[test]
+fn data_that_comes_after_a_check_measured_nothing_is_checked_without_waiting_an_interval() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "canary-late");
+    let svc = Service::new(&registry, "canary-late");
+    first_deployed_second_built(&svc, &ns);
+    // Nothing is scraped until the first check has come back empty.
+    let prometheus = PrivatePrometheus::start_paused(&ns);
+    let ip = cluster_ip(&ns);
+    get_ok(&format!("http://{ip}:8080/readyz"));
+    let load = start_load(&svc, &ip);
+    const INTERVAL_MS: u64 = 40_000;
+    let run = canary(
+        &svc,
+        &ns,
+        &prometheus.url,
+        &[
+            "--canary",
+            "--canary-step-weight",
+            "50",
+            "--canary-interval",
+            "40s",
+            "--canary-window",
+            "10s",
+            "--output",
+            "json",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let st = status(&svc, &ns);
+        let first = &st["canary"]["steps"][0]["checks"][0];
+        if !first.is_null() {
+            assert_eq!(first["outcome"], "error", "{st}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no first check: {st}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    prometheus.resume_discovery();
+    let out = run.wait_with_output().unwrap();
+    stop_load(load);
+    show("hale deploy --canary (data after the first check)", &out);
+    common::assert_success(&out, "hale deploy --canary");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["decision"], "promoted", "{doc}");
+    let checks = doc["canary"]["steps"][0]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2, "{doc}");
+    assert_eq!(checks[0]["outcome"], "error", "{doc}");
+    assert_eq!(checks[1]["outcome"], "pass", "{doc}");
+    let apart =
+        checks[1]["at_unix_ms"].as_u64().unwrap() - checks[0]["at_unix_ms"].as_u64().unwrap();
+    // Before, the next check waited the whole interval; the data is there within seconds.
+    assert!(
+        apart < INTERVAL_MS / 2,
+        "the check after the empty one came {apart} ms later, not before the next interval: {doc}\n{}",
+        prometheus.targets()
+    );
 }
 
 /// Wait until `hale deploy status` shows the canary progressing with its canary pods ready.
