@@ -229,7 +229,10 @@ pub fn deployment(spec: &Spec) -> Deployment {
                 ..Default::default()
             },
         ]),
-        startup_probe: Some(http_probe("/healthz", 2, 30)),
+        // Every second during startup only (it stops once it succeeds): a pod is ready about a
+        // second after its process listens, not up to two, which every rollout and canary
+        // step waits for. Still 60 s to start.
+        startup_probe: Some(http_probe("/healthz", 1, 60)),
         liveness_probe: Some(http_probe("/healthz", 10, 3)),
         readiness_probe: Some(readiness_probe(spec)),
         lifecycle: Some(Lifecycle {
