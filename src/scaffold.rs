@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:124bd4f89c40ef219c3f397b557de77ec5137d1b644c4864394b4078d251111e",
+        "sha256:b2ec36fea55e363eb76b8cf8f726d8cc6587df94361402761bdb409eee9f1f7b",
     );
 
     #[test]
