@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:b2ec36fea55e363eb76b8cf8f726d8cc6587df94361402761bdb409eee9f1f7b",
+        "sha256:22e8eedae92bdc125f756d3525253cede3fd6bb3d86ef146324d45882f478fd4",
     );
 
     #[test]
