@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:124bd4f89c40ef219c3f397b557de77ec5137d1b644c4864394b4078d251111e",
+        "sha256:22e8eedae92bdc125f756d3525253cede3fd6bb3d86ef146324d45882f478fd4",
     );
 
     #[test]

@@ -6,8 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // AccessLog writes the access line, one per request, as the same JSON object the service's
@@ -30,7 +33,26 @@ type AccessLog struct {
 	ecs   bool
 	// attrs is the logger's own attributes, encoded once: `,"service":"orders",…`.
 	attrs []byte
+	// keys is each field's `,"name":` in the log format, encoded once.
+	keys accessKeys
+	// stamp is the time's text up to the second, kept for the second it was made in.
+	stamp atomic.Pointer[timeStamp]
 	bufs  sync.Pool
+}
+
+// accessKeys is the access line's keys, each encoded as `,"name":`.
+type accessKeys struct {
+	method, route, path, status, bytes, remote, requestID, traceID, spanID []byte
+}
+
+// timeStamp is a second's text in the line's time layout, without the fraction: the date and
+// clock (`2026-12-06T20:31:09`) and the zone after the fraction (`Z`, `+01:00`). Every line
+// of one second in one location shares them, so only the fraction is formatted per line.
+type timeStamp struct {
+	unix       int64
+	loc        *time.Location
+	clock      []byte
+	zoneSuffix []byte
 }
 
 // AccessEntry is one finished request.
@@ -45,9 +67,9 @@ type AccessEntry struct {
 	Duration  time.Duration
 	Remote    string
 	RequestID string
-	// TraceID and SpanID are left out of the line when empty (no valid span).
-	TraceID string
-	SpanID  string
+	// TraceID and SpanID are left out of the line when the trace ID is invalid (no span).
+	TraceID trace.TraceID
+	SpanID  trace.SpanID
 }
 
 // NewAccessLog returns the access line writer for w, at level and above, in format
@@ -64,6 +86,12 @@ func NewAccessLog(w io.Writer, level slog.Leveler, format string, keyValues ...s
 	for i := 0; i+1 < len(keyValues); i += 2 {
 		a.attrs = a.appendKey(a.attrs, keyValues[i])
 		a.attrs = appendString(a.attrs, keyValues[i+1])
+	}
+	key := func(name string) []byte { return a.appendKey(nil, name) }
+	a.keys = accessKeys{
+		method: key("method"), route: key("route"), path: key("path"), status: key("status"),
+		bytes: key("bytes"), remote: key("remote"), requestID: key("request_id"),
+		traceID: key("trace_id"), spanID: key("span_id"),
 	}
 	a.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	return a
@@ -97,23 +125,23 @@ func (a *AccessLog) Write(level slog.Level, e *AccessEntry) {
 func (a *AccessLog) encode(b []byte, now time.Time, level slog.Level, e *AccessEntry) []byte {
 	if a.ecs {
 		b = append(b, `{"@timestamp":"`...)
-		b = now.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+		b = a.appendTime(b, now.UTC())
 		b = append(b, `","log.level":`...)
 		b = appendString(b, ecsLevel(level))
 		b = append(b, `,"message":"request"`...)
 	} else {
 		b = append(b, `{"time":"`...)
-		b = now.AppendFormat(b, time.RFC3339Nano)
+		b = a.appendTime(b, now)
 		b = append(b, `","level":`...)
 		b = appendString(b, level.String())
 		b = append(b, `,"msg":"request"`...)
 	}
 	b = append(b, a.attrs...)
-	b = appendString(a.appendKey(b, "method"), e.Method)
-	b = appendString(a.appendKey(b, "route"), e.Route)
-	b = appendString(a.appendKey(b, "path"), e.Path)
-	b = strconv.AppendInt(a.appendKey(b, "status"), int64(e.Status), 10)
-	b = strconv.AppendInt(a.appendKey(b, "bytes"), e.Bytes, 10)
+	b = appendString(append(b, a.keys.method...), e.Method)
+	b = appendString(append(b, a.keys.route...), e.Route)
+	b = appendString(append(b, a.keys.path...), e.Path)
+	b = strconv.AppendInt(append(b, a.keys.status...), int64(e.Status), 10)
+	b = strconv.AppendInt(append(b, a.keys.bytes...), e.Bytes, 10)
 	if a.ecs {
 		// ECS durations are integer nanoseconds, of the millisecond figure slog would log.
 		ms := float64(e.Duration.Microseconds()) / 1000
@@ -122,11 +150,14 @@ func (a *AccessLog) encode(b []byte, now time.Time, level slog.Level, e *AccessE
 		// encoding/json's form for a float in [1e-6, 1e21) or 0, which every duration is.
 		b = strconv.AppendFloat(append(b, `,"duration_ms":`...), float64(e.Duration.Microseconds())/1000, 'f', -1, 64)
 	}
-	b = appendString(a.appendKey(b, "remote"), e.Remote)
-	b = appendString(a.appendKey(b, "request_id"), e.RequestID)
-	if e.TraceID != "" {
-		b = appendString(a.appendKey(b, "trace_id"), e.TraceID)
-		b = appendString(a.appendKey(b, "span_id"), e.SpanID)
+	b = appendString(append(b, a.keys.remote...), e.Remote)
+	b = appendString(append(b, a.keys.requestID...), e.RequestID)
+	if e.TraceID.IsValid() {
+		// Hex needs no escaping: written straight from the IDs' bytes.
+		b = append(append(b, a.keys.traceID...), '"')
+		b = append(appendHex(b, e.TraceID[:]), '"')
+		b = append(append(b, a.keys.spanID...), '"')
+		b = append(appendHex(b, e.SpanID[:]), '"')
 	}
 	return append(b, "}\n"...)
 }
@@ -211,6 +242,64 @@ func appendString(b []byte, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// appendHex appends p in lower-case hex, as TraceID.String and SpanID.String write it.
+func appendHex(b, p []byte) []byte {
+	for _, c := range p {
+		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return b
+}
+
+// appendTime appends t in the line's layout: RFC 3339 with nanoseconds, trailing zeros
+// dropped (what slog's JSON handler writes), or for ECS with exactly six fraction digits
+// (t is UTC then). The text up to the second is made once per second and reused.
+func (a *AccessLog) appendTime(b []byte, t time.Time) []byte {
+	st := a.stamp.Load()
+	if st == nil || st.unix != t.Unix() || st.loc != t.Location() {
+		if y := t.Year(); y < 0 || y > 9999 {
+			// The split below assumes a four-digit year.
+			if a.ecs {
+				return t.AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+			}
+			return t.AppendFormat(b, time.RFC3339Nano)
+		}
+		st = newTimeStamp(t)
+		a.stamp.Store(st)
+	}
+	b = append(b, st.clock...)
+	ns := t.Nanosecond()
+	if a.ecs {
+		b = appendDigits(append(b, '.'), ns/1000, 6)
+	} else if ns != 0 {
+		// Nine digits less the trailing zeros, as time.RFC3339Nano writes them.
+		digits := 9
+		for ns%10 == 0 {
+			ns /= 10
+			digits--
+		}
+		b = appendDigits(append(b, '.'), ns, digits)
+	}
+	return append(b, st.zoneSuffix...)
+}
+
+// newTimeStamp formats t's second, split around where the fraction goes. Without a fraction
+// both layouts are time.RFC3339: the date and clock, then the zone.
+func newTimeStamp(t time.Time) *timeStamp {
+	text := t.AppendFormat(nil, time.RFC3339)
+	const clockLen = len("2006-01-02T15:04:05")
+	return &timeStamp{unix: t.Unix(), loc: t.Location(), clock: text[:clockLen], zoneSuffix: text[clockLen:]}
+}
+
+// appendDigits appends v as exactly n decimal digits, zero-padded.
+func appendDigits(b []byte, v, n int) []byte {
+	var buf [9]byte
+	for i := n - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, buf[:n]...)
+}
 
 // Access lines wait in a LineWriter at most accessLinger, or until accessBatch bytes of them
 // are waiting, whichever comes first. Under load the access log costs one write per few hundred

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // viaSlog is the access line as the service's slog logger writes it: the specification
@@ -28,8 +30,8 @@ func viaSlog(w *bytes.Buffer, format string, level slog.Level, e AccessEntry) {
 		slog.String("remote", e.Remote),
 		slog.String("request_id", e.RequestID),
 	}
-	if e.TraceID != "" {
-		attrs = append(attrs, slog.String("trace_id", e.TraceID), slog.String("span_id", e.SpanID))
+	if e.TraceID.IsValid() {
+		attrs = append(attrs, slog.String("trace_id", e.TraceID.String()), slog.String("span_id", e.SpanID.String()))
 	}
 	// The record's time is the entry's (now when it has none), as AccessLog takes it.
 	when := e.Time
@@ -41,6 +43,51 @@ func viaSlog(w *bytes.Buffer, format string, level slog.Level, e AccessEntry) {
 	_ = logger.Handler().Handle(context.Background(), r)
 }
 
+func traceID(h string) trace.TraceID {
+	id, err := trace.TraceIDFromHex(h)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+func spanID(h string) trace.SpanID {
+	id, err := trace.SpanIDFromHex(h)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// The line's time reuses the text of its second; whatever the order of the times, their
+// zones and fractions, it is what the layout writes.
+func TestAccessTimeIsTheLayoutsText(t *testing.T) {
+	cet, ny := time.FixedZone("CET", 3600), time.FixedZone("NY", -5*3600-30*60)
+	base := time.Date(2026, 12, 6, 20, 31, 9, 0, time.UTC)
+	var times []time.Time
+	for _, ns := range []int{0, 1, 10, 100, 120_000_000, 123_456_789, 999_999_999, 500_000_000, 0} {
+		for _, at := range []time.Time{base, base.Add(time.Second), base.Add(-time.Second)} {
+			t := at.Add(time.Duration(ns))
+			times = append(times, t, t.In(cet), t.In(ny), t.In(time.Local), t)
+		}
+	}
+	times = append(times, time.Date(10000, 1, 1, 0, 0, 0, 5, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 5, cet),
+		time.Date(1969, 12, 31, 23, 59, 59, 999_000_000, time.UTC), time.Time{}, base)
+	for _, format := range LogFormats {
+		a := NewAccessLog(discard{}, slog.LevelInfo, format)
+		for _, tm := range times {
+			want := string(tm.AppendFormat(nil, time.RFC3339Nano))
+			if format == LogFormatECS {
+				tm = tm.UTC()
+				want = string(tm.AppendFormat(nil, "2006-01-02T15:04:05.000000Z07:00"))
+			}
+			if got := string(a.appendTime(nil, tm)); got != want {
+				t.Errorf("%s: %v written %q, want %q", format, tm, got, want)
+			}
+		}
+	}
+}
+
 var timestamp = regexp.MustCompile(`^\{"(time|@timestamp)":"([^"]*)"`)
 
 func TestAccessLineIsTheLineSlogWritesInBothFormats(t *testing.T) {
@@ -48,7 +95,7 @@ func TestAccessLineIsTheLineSlogWritesInBothFormats(t *testing.T) {
 		{Time: time.Date(2026, 12, 6, 20, 31, 9, 123456789, time.FixedZone("CET", 3600)),
 			Method: "GET", Route: "GET /{$}", Path: "/", Status: 200, Bytes: 57, Duration: 1234567 * time.Nanosecond,
 			Remote: "127.0.0.1:50312", RequestID: "0f8fad5b-d9cb-469f-a165-70867728950e",
-			TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7"},
+			TraceID: traceID("4bf92f3577b34da6a3ce929d0e0e4736"), SpanID: spanID("00f067aa0ba902b7")},
 		{Time: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
 			Method: "POST", Route: "POST /v1/orders", Path: "/v1/orders", Status: 503, Bytes: 0, Duration: 0,
 			Remote: "[::1]:1", RequestID: "r"},
@@ -252,7 +299,7 @@ func TestAFullBatchAndEveryLineAfterCloseAreWrittenAtOnce(t *testing.T) {
 func BenchmarkAccessLine(b *testing.B) {
 	e := AccessEntry{Method: "GET", Route: "GET /{$}", Path: "/", Status: 200, Bytes: 57, Duration: 1234567,
 		Remote: "127.0.0.1:50312", RequestID: "0f8fad5b-d9cb-469f-a165-70867728950e",
-		TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7"}
+		TraceID: traceID("4bf92f3577b34da6a3ce929d0e0e4736"), SpanID: spanID("00f067aa0ba902b7")}
 	for _, format := range LogFormats {
 		b.Run(format+"/access", func(b *testing.B) {
 			a := NewAccessLog(discard{}, slog.LevelInfo, format, "service", "orders", "instance", "orders-1")
@@ -271,7 +318,7 @@ func BenchmarkAccessLine(b *testing.B) {
 					slog.Int("status", e.Status), slog.Int64("bytes", e.Bytes),
 					slog.Float64("duration_ms", float64(e.Duration.Microseconds())/1000),
 					slog.String("remote", e.Remote), slog.String("request_id", e.RequestID),
-					slog.String("trace_id", e.TraceID), slog.String("span_id", e.SpanID))
+					slog.String("trace_id", e.TraceID.String()), slog.String("span_id", e.SpanID.String()))
 			}
 		})
 	}

@@ -58,26 +58,55 @@ func WithLocalSpan(ctx context.Context, id string, sc trace.SpanContext) context
 	return context.WithValue(trace.ContextWithSpan(ctx, &ri.local), requestKey{}, ri)
 }
 
-// RequestInfo is a request's identity kept by its owner instead of in a context value of its
+// RequestInfo is a request's identity kept by its owner instead of in context values of its
 // own: the middleware embeds one in its per-request state and has its context's Value consult
 // [RequestInfo.Answer], saving the two allocations of [WithLocalSpan].
 type RequestInfo struct{ info requestInfo }
 
 // InitLocal sets ri up as WithLocalSpan would (request ID id, sc as the current non-recording
-// span) and returns ctx with that span. The context built above the result must answer
-// Value(key) through ri.Answer for RequestID and SpanContext to find ri.
+// span) and returns the context to build on: the context built above it must answer
+// Value(key) through ri.Answer, for RequestID, SpanContext and trace.SpanFromContext to find ri.
 func (ri *RequestInfo) InitLocal(ctx context.Context, id string, sc trace.SpanContext) context.Context {
 	ri.info = requestInfo{id: id, span: sc}
 	ri.info.local.sc = sc
-	return trace.ContextWithSpan(ctx, &ri.info.local)
+	if spanKey == nil {
+		return trace.ContextWithSpan(ctx, &ri.info.local)
+	}
+	return ctx
 }
 
-// Answer returns ri's identity when key is the one RequestID and SpanContext look up.
+// Answer returns ri's identity when key is the one RequestID and SpanContext look up, and its
+// span when key is the one trace.SpanFromContext looks up.
 func (ri *RequestInfo) Answer(key any) (any, bool) {
-	if _, ok := key.(requestKey); ok {
+	switch key {
+	case requestKey{}:
 		return &ri.info, true
+	case spanKey:
+		if spanKey != nil {
+			return trace.Span(&ri.info.local), true
+		}
 	}
 	return nil, false
+}
+
+// spanKey is the context key OpenTelemetry keeps the current span under (unexported there),
+// learnt by asking trace.SpanFromContext which key it looks up; nil if it asks none, and
+// then InitLocal stores the span with trace.ContextWithSpan.
+var spanKey = func() any {
+	probe := keyProbe{Context: context.Background()}
+	trace.SpanFromContext(&probe)
+	return probe.key
+}()
+
+// keyProbe is a context that remembers the key it was asked for.
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.key = key
+	return nil
 }
 
 // WithRequest stores the request ID and this service's span context in ctx.

@@ -108,3 +108,43 @@ func TestLocalSpanContextSamplesAsOTELTracesSamplerSays(t *testing.T) {
 		}
 	}
 }
+
+// answering is a context that answers through a RequestInfo first, as the middleware's does.
+type answering struct {
+	context.Context
+	ri *RequestInfo
+}
+
+func (a answering) Value(key any) any {
+	if v, ok := a.ri.Answer(key); ok {
+		return v
+	}
+	return a.Context.Value(key)
+}
+
+// A request identity kept in a RequestInfo is found as if it were in context values: the
+// request ID, the span context, and the span itself by OpenTelemetry's own lookups, so the
+// propagator sends this service's span ID downstream.
+func TestRequestInfoAnswersAsContextValuesWould(t *testing.T) {
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: [16]byte{0x4b, 0xf9, 1}, SpanID: [8]byte{0xf0, 0x67, 2}, TraceFlags: trace.FlagsSampled})
+	var ri RequestInfo
+	ctx := answering{ri.InitLocal(context.Background(), "req-1", sc), &ri}
+	if id := RequestID(ctx); id != "req-1" {
+		t.Errorf("RequestID = %q, want req-1", id)
+	}
+	if got := SpanContext(ctx); !got.Equal(sc) {
+		t.Errorf("SpanContext = %v, want %v", got, sc)
+	}
+	if got := trace.SpanFromContext(ctx).SpanContext(); !got.Equal(sc) {
+		t.Errorf("trace.SpanFromContext(ctx).SpanContext() = %v, want %v", got, sc)
+	}
+	out := http.Header{}
+	Inject(ctx, out)
+	if want := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"; out.Get("traceparent") != want {
+		t.Errorf("traceparent sent %q, want %q", out.Get("traceparent"), want)
+	}
+	if spanKey == nil {
+		t.Error("the span's context key was not learnt: every request pays a context value for its span")
+	}
+}
