@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:124bd4f89c40ef219c3f397b557de77ec5137d1b644c4864394b4078d251111e",
+        "sha256:ff569f08713e49fee9d9d4fa4dca4bb97447834d98aa2853527837423ac51ca6",
     );
 
     #[test]
