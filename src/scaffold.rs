@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:ff569f08713e49fee9d9d4fa4dca4bb97447834d98aa2853527837423ac51ca6",
+        "sha256:5dfedbf16c59004783e63bd9cc8fb96c04a6395ca7df6b931382c1242c710053",
     );
 
     #[test]
