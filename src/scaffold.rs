@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:22e8eedae92bdc125f756d3525253cede3fd6bb3d86ef146324d45882f478fd4",
+        "sha256:aca33da5afa003443038a4262875140d0e471b1a457feed0a180ee1d25e7a5c9",
     );
 
     #[test]

@@ -3,7 +3,9 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,8 +135,7 @@ func TestFileRegisterKeepsOtherEntriesSortedAndDropsExpiredOnes(t *testing.T) {
 // every goroutine in the bubble is waiting. Minutes of TTLs pass in no real time and each
 // heartbeat lands exactly when the keeper schedules it, so the tests assert exact times where
 // real-time tests could only leave slack for a busy machine. The code under test is the
-// service's own, unchanged; TestFileRegistrationReturnsAfterTheFileIsWiped runs on the real
-// clock.
+// service's own, unchanged.
 
 func TestFileHeartbeatKeepsTheInstancePastItsTTL(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -371,22 +372,31 @@ func TestFileRegistrationRecoversWhenTheRegistryComesBack(t *testing.T) {
 	})
 }
 
-// TestFileRegistrationReturnsAfterTheFileIsWiped runs on the real clock, outside a bubble: one
-// heartbeat driven by a real timer, against a file with real timestamps.
 func TestFileRegistrationReturnsAfterTheFileIsWiped(t *testing.T) {
-	t.Parallel() // its own folder; the time it takes is waiting for a heartbeat
-	path := filepath.Join(t.TempDir(), "registry.json")
-	r := newFileRegistrar(t, path)
-	if err := r.Register(context.Background(), testInstance("orders", "orders-1", 8081)); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	// The next heartbeat (every TTL/3 = 667ms) finds the entry gone and registers again.
-	eventually(t, 3*time.Second, "registered again after the file was wiped", func() bool {
-		_, err := os.Stat(path)
-		return err == nil && fmt.Sprint(liveIDs(t, path, "orders")) == "[orders-1]"
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "registry.json")
+		r := newFileRegistrar(t, path)
+		if err := r.Register(context.Background(), testInstance("orders", "orders-1", 8081)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		// The next heartbeat (every TTL/3, 666.67ms for the 2s TTL) finds the entry gone and
+		// registers again; nothing writes the file before it.
+		time.Sleep(666 * time.Millisecond)
+		synctest.Wait()
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("the file came back before the heartbeat was due: %v", err)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("the heartbeat due at TTL/3 did not register again: %v", err)
+		}
+		if got := fmt.Sprint(liveIDs(t, path, "orders")); got != "[orders-1]" {
+			t.Fatalf("live after the heartbeat: %s, want [orders-1]", got)
+		}
 	})
 }
 
