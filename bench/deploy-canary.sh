@@ -79,11 +79,15 @@ done
 deploy() { (cd "$work/orders" && "$HALE" deploy "${KCFG[@]}" -n "$NS" --timeout 240s "$@"); }
 deploy --create-namespace --image "$(cat "$work/image-0")" -q >/dev/null
 IP=$("$KUBECTL" "${KCFG[@]}" -n "$NS" get service orders -o jsonpath='{.spec.clusterIP}')
+# kube-proxy programs the new Service's address a second or a few after the pods are ready:
+# load before that fails to connect, and is not the canary's doing.
+for _ in $(seq 1 120); do curl -fsS -o /dev/null --max-time 2 "http://$IP:8080/readyz" && break; sleep 0.5; done
 # Runs of 2 s, each with new connections: kube-proxy picks a pod per connection, so one long run
 # would stay on the pods it reached first and never reach the canary.
 (
   n=0
   while [ ! -e "$work/load.stop" ]; do
+    date +%s.%N >"$work/load-$n.at"
     "$HALE" load --url "http://$IP:8080/" -c 4 --duration 2s -q --output json >"$work/load-$n.json" 2>/dev/null || true
     n=$((n + 1))
   done
@@ -94,6 +98,7 @@ floor=$((INTERVAL * STEPS))
 ratios=()
 for round in $(seq 1 "$ROUNDS"); do
   start=$(date +%s.%N)
+  echo "$start" >"$work/round-$round.start"
   deploy --image "$(cat "$work/image-$round")" --canary --prometheus "http://127.0.0.1:$PORT" \
     --canary-step-weight 17 --canary-max-weight 50 --canary-interval ${INTERVAL}s \
     --canary-window ${INTERVAL}s -q --output json >"$work/canary-$round.json"
@@ -134,6 +139,14 @@ for f in glob.glob(sys.argv[1] + "/load-*.json"):
     for kind, n in (d.get("errors_by_kind") or {}).items():
         if n:
             kinds[kind] = kinds.get(kind, 0) + n
+    if d.get("errors"):
+        # When: seconds after the start of the round it fell in.
+        at = float(open(f[:-len(".json")] + ".at").read())
+        starts = sorted(float(open(r).read()) for r in glob.glob(sys.argv[1] + "/round-*.start"))
+        before = [t for t in starts if t <= at]
+        when = f"{at - before[-1]:.1f}s into round {len(before)}" if before else "before round 1"
+        print(f"   {d['errors']} errors in the 2 s load run started {when}: "
+              + str({k: v for k, v in d["errors_by_kind"].items() if v}))
 print(f"load during the canaries: {req} requests, {err} errors" + (f" {kinds}" if kinds else ""))
 PY
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
