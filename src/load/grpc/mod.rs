@@ -321,9 +321,7 @@ impl Connection {
         expect_id: Option<&[u8]>,
     ) -> Result<Answer, CallError> {
         let (response, mut stream) = self.start(authority, &call.path, &call.metadata).await?;
-        stream
-            .send_data(call.frame.clone(), true)
-            .map_err(|e| broken_or_stale(&e))?;
+        send_body(&mut stream, call.frame.clone())?;
         let response = response.await.map_err(|e| broken_or_stale(&e))?;
         let id_mismatch = match (expect_id, response.headers().get("x-instance-id")) {
             (Some(want), Some(got)) => got.as_bytes() != want,
@@ -363,9 +361,7 @@ impl Connection {
         limit: usize,
     ) -> Result<(u32, String, Vec<Bytes>), CallError> {
         let (response, mut stream) = self.start(authority, path, &[]).await?;
-        stream
-            .send_data(request, true)
-            .map_err(|e| broken_or_stale(&e))?;
+        send_body(&mut stream, request)?;
         let response = response.await.map_err(|e| broken_or_stale(&e))?;
         if response.status() != http::StatusCode::OK {
             let message = format!("HTTP status {}", response.status());
@@ -401,6 +397,19 @@ impl Connection {
             rest = after;
         }
         Ok((code, status_message(&trailers), messages))
+    }
+}
+
+/// Send a call's request message and end the stream. The server may have answered already
+/// and reset the stream with NO_ERROR before the message went out — grpc-go does for an
+/// unknown service or method, when the request's HEADERS frame reached it alone (RFC 9113,
+/// section 8.1: a complete response before the whole request) — so a failed send is the
+/// call's failure only when the stream was never processed; otherwise the answer, which the
+/// caller reads next, decides (a connection that broke fails there).
+fn send_body(stream: &mut h2::SendStream<Bytes>, message: Bytes) -> Result<(), CallError> {
+    match stream.send_data(message, true) {
+        Err(e) if unprocessed(&e) => Err(CallError::Stale),
+        _ => Ok(()),
     }
 }
 
