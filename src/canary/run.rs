@@ -606,16 +606,20 @@ async fn drive(
                     }
                 }
             }
-            next_check = match measured {
-                Some(_) => Instant::now() + analysis.interval,
-                None => next_check + analysis.interval,
+            let mut gates = match (measured, &req.prometheus) {
+                (Some(early), _) => {
+                    next_check = Instant::now() + analysis.interval;
+                    early
+                }
+                (None, Some(p)) => {
+                    next_check += analysis.interval;
+                    p.check(&pods, analysis).await
+                }
+                (None, None) => {
+                    next_check += analysis.interval;
+                    Vec::new()
+                }
             };
-            let mut gates = Vec::new();
-            if let Some(early) = measured {
-                gates = early;
-            } else if let Some(p) = &req.prometheus {
-                gates.extend(p.check(&pods, analysis).await);
-            }
             if let Some(port) = req.load_port {
                 gates.extend(
                     super::load_gate::measure(cluster, service, port, analysis, stop).await?,
