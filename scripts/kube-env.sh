@@ -397,6 +397,18 @@ wait_for kube-kwok 120 nodes_ready
 wait_for kube-controller-manager 120 "${KUBECTL[@]}" get serviceaccount default -n default
 log "control plane ready in $((SECONDS - started_at))s (kubeconfig $ADMIN)"
 
+# The namespaces of test runs that were killed (so a test's cleanup never ran) keep their
+# pods, which the real node would start again at its next start and run beside the next suite:
+# delete every test namespace whose test process (the pid in its name) is gone.
+stale=0
+while read -r ns; do
+  if [[ $ns =~ ^(hale|hale-node|hale-lc|hale-watch|ci|np)-([0-9]+)(-|$) ]] \
+    && [ ! -d "/proc/${BASH_REMATCH[2]}" ]; then
+    "${KUBECTL[@]}" delete namespace "$ns" --wait=false >/dev/null 2>&1 && stale=$((stale + 1))
+  fi
+done < <("${KUBECTL[@]}" get namespaces -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}')
+[ "$stale" = 0 ] || log "deleting $stale namespaces of test runs that were killed"
+
 # The real node. A machine that cannot run one (no cgroups, no iptables) says so in one line
 # (exit 3) and the env gets no HALE_TEST_KUBE_NODE: the tests that need it then fail under
 # HALE_TEST_REQUIRE_ALL=1.

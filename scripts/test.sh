@@ -28,10 +28,13 @@ rust_log=$(mktemp)
 rust_pid=$!
 trap 'kill "$rust_pid" 2>/dev/null || true; rm -f "$rust_log"' EXIT
 
+# What provisioning says on stderr is kept too, for scripts/diagnose.sh after a red run.
+env_stderr=${HALE_TEST_STATE:-/tmp/hale-test-env}/test-env.stderr
+mkdir -p "$(dirname "$env_stderr")"
 if [ "$(id -u)" = 0 ]; then
-  scripts/test-env.sh >/dev/null
+  scripts/test-env.sh 2> >(tee "$env_stderr" >&2) >/dev/null
 elif command -v sudo >/dev/null; then
-  sudo --preserve-env=HALE_TEST_STATE scripts/test-env.sh >/dev/null
+  sudo --preserve-env=HALE_TEST_STATE scripts/test-env.sh 2> >(tee "$env_stderr" >&2) >/dev/null
 else
   echo "test.sh: provisioning needs root (or sudo) to install Debian packages" >&2
   exit 1
@@ -48,5 +51,11 @@ cat "$rust_log"
 echo "== cargo deny (licences, bans, sources: deny.toml)"
 "$HALE_TEST_CARGO_DENY" --log-level error --offline check licenses bans sources
 echo "== cargo test"
-cargo test --locked --no-fail-fast -- --test-threads "${HALE_TEST_THREADS:-2}"
+test_ok=0
+cargo test --locked --no-fail-fast -- --test-threads "${HALE_TEST_THREADS:-2}" || test_ok=$?
+if [ "$test_ok" != 0 ]; then
+  echo "== the test environment after the red run"
+  scripts/diagnose.sh
+  exit "$test_ok"
+fi
 echo "== all green"

@@ -551,14 +551,32 @@ async fn drive(
             }
         }
         let started = Instant::now();
-        set_weight(cluster, service, canary, stable).await?;
-        progress.status("Step", step_line(&st, index, canary, stable, actual));
-        for name in [canary_name(service), service.to_string()] {
-            if ready(cluster, &name, req.timeout, stop, progress)
-                .await?
-                .is_some()
-            {
-                return Ok(outcome(st, Decision::Interrupted));
+        let moved = async {
+            set_weight(cluster, service, canary, stable).await?;
+            progress.status("Step", step_line(&st, index, canary, stable, actual));
+            for name in [canary_name(service), service.to_string()] {
+                if ready(cluster, &name, req.timeout, stop, progress)
+                    .await?
+                    .is_some()
+                {
+                    return Ok(true);
+                }
+            }
+            Ok::<bool, CanaryError>(false)
+        }
+        .await;
+        match moved {
+            Ok(false) => {}
+            Ok(true) => return Ok(outcome(st, Decision::Interrupted)),
+            // An abort or a promote from another process deletes or scales the canary while
+            // this run scales it or waits for its pods: that process's decision ends the run,
+            // not the error it caused here.
+            Err(e) => {
+                if !taken(cluster, &st).await.unwrap_or(false) {
+                    return Err(e);
+                }
+                let (st, d) = follow(cluster, service, req.timeout, stop).await?;
+                return Ok(outcome(st, d));
             }
         }
         // The routes send to the canary only once its pods are ready, and only while the

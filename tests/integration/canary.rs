@@ -764,6 +764,167 @@ fn abort_and_promote_from_a_second_process_and_a_killed_run_resumes() {
     assert_eq!(st["canary"]["run"], run, "{st}");
 }
 
+/// An abort from a second process while the run still waits for the canary's pods to become
+/// ready (a build whose pods never do: the service refuses `FAULT_ERROR_RATE=2` at start) ends
+/// the run with the abort, not with the wait's "did not become ready (deleted)".
+#[test]
+fn an_abort_while_the_run_waits_for_the_canarys_pods_ends_the_run_with_the_abort() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "canary-wait");
+    let svc = Service::new(&registry, "canary-wait");
+    let first = svc.build_and_push();
+    common::assert_success(&svc.deploy(&ns, &[]), "hale deploy (first version)");
+    let toml = svc.dir.join("hale.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str("\n[deploy.env]\nFAULT_INJECTION = \"true\"\nFAULT_ERROR_RATE = \"2\"\n");
+    std::fs::write(&toml, text).unwrap();
+    svc.edit("a build that never gets ready");
+    svc.build_and_push();
+    let prometheus = PrivatePrometheus::start(Some(&ns));
+
+    let run = canary(&svc, &ns, &prometheus.url, &["--canary"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let st = status(&svc, &ns);
+        let waiting = st["deployments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| d["name"] == "orders-canary");
+        if st["canary"]["phase"] == "progressing" && waiting {
+            assert_ne!(
+                st["deployments"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|d| d["name"] == "orders-canary")
+                    .unwrap()["replicas"]["available"],
+                1,
+                "the canary's pod never gets ready: {st}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no canary progressing: {st}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = deploy_cmd(&svc, &ns, "abort").output().unwrap();
+    show("hale deploy abort", &out);
+    common::assert_success(&out, "hale deploy abort");
+    let out = run.wait_with_output().unwrap();
+    show("the run that waited for the canary's pods", &out);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("aborted by `hale deploy abort`"), "{err}");
+    assert!(!err.contains("did not become ready"), "{err}");
+    assert_eq!(deployment_names(&ns), vec!["orders".to_string()]);
+    assert!(pods(&ns).iter().all(|(_, _, _, image)| image == &first));
+    assert_eq!(status(&svc, &ns)["canary"]["phase"], "rolled-back");
+}
+
+/// `kubectl ARGS` as the test cluster's admin; the output, checked.
+fn admin_kubectl(ns: &Namespace, args: &[&str]) -> String {
+    let out = Command::new(&ns.kubectl)
+        .args(["--kubeconfig", &ns.kubeconfig, "--context", "hale-test"])
+        .args(args)
+        .output()
+        .unwrap();
+    common::assert_success(&out, &format!("kubectl {args:?}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// docs/rbac/hale-deploy.yaml is all `hale deploy` needs in a namespace: applied as it stands,
+/// a token of its ServiceAccount (in a kubeconfig of its own, no other binding) deploys, reports
+/// the status, runs a canary to promotion and deletes; it cannot read the namespace's Secrets.
+#[test]
+fn a_service_account_bound_by_docs_rbac_deploys_runs_a_canary_and_deletes() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let ns = Namespace::new(&kubeconfig, "rbac");
+    let svc = Service::new(&registry, "rbac");
+    let rbac = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rbac/hale-deploy.yaml");
+    admin_kubectl(&ns, &["create", "namespace", &ns.name]);
+    admin_kubectl(&ns, &["apply", "-n", &ns.name, "-f", rbac.to_str().unwrap()]);
+    let token = admin_kubectl(
+        &ns,
+        &["create", "token", "hale-deploy", "-n", &ns.name, "--duration", "1h"],
+    );
+    // The admin kubeconfig's cluster (server and CA), with the token as the only user.
+    let config = svc.tmp.path().join("hale-deploy.kubeconfig");
+    std::fs::copy(&ns.kubeconfig, &config).unwrap();
+    let config = config.to_str().unwrap().to_string();
+    for args in [
+        vec!["config", "set-credentials", "hale-deploy", "--token", token.trim()],
+        vec!["config", "set-context", "hale-deploy", "--cluster", "hale-test", "--user", "hale-deploy"],
+    ] {
+        let out = Command::new(&ns.kubectl)
+            .args(["--kubeconfig", &config])
+            .args(&args)
+            .output()
+            .unwrap();
+        common::assert_success(&out, "kubectl config");
+    }
+    let hale = |extra: &[&str]| {
+        let mut cmd = svc.hale();
+        cmd.env("HALE_CANARY_SHORT_INTERVALS", "1")
+            .args(["deploy"])
+            .args(extra)
+            .args(["--kubeconfig", &config, "--context", "hale-deploy", "-n", &ns.name]);
+        cmd.output().unwrap()
+    };
+    let secrets = Command::new(&ns.kubectl)
+        .args(["--kubeconfig", &config, "--context", "hale-deploy", "-n", &ns.name])
+        .args(["get", "secrets"])
+        .output()
+        .unwrap();
+    assert!(
+        !secrets.status.success() && stderr(&secrets).contains("forbidden"),
+        "the Role grants nothing on Secrets: {}",
+        stderr(&secrets)
+    );
+
+    let first = svc.build_and_push();
+    let out = hale(&["--timeout", "240s"]);
+    show("hale deploy as the ServiceAccount", &out);
+    common::assert_success(&out, "hale deploy as the ServiceAccount");
+    assert!(pods(&ns).iter().all(|(_, _, ready, image)| *ready && image == &first));
+    svc.edit("second build");
+    let second = svc.build_and_push();
+    let mut canary_args = vec!["--timeout", "120s", "--canary-load"];
+    canary_args.extend_from_slice(FAST);
+    let out = hale(&canary_args);
+    show("hale deploy --canary --canary-load as the ServiceAccount", &out);
+    common::assert_success(&out, "the canary as the ServiceAccount");
+    let running = pods(&ns);
+    assert!(
+        running.iter().all(|(_, _, ready, image)| *ready && image == &second),
+        "{running:?}"
+    );
+    let out = hale(&["status", "--output", "json"]);
+    common::assert_success(&out, "hale deploy status as the ServiceAccount");
+    let st: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(st["canary"]["phase"], "promoted", "{st}");
+
+    let out = hale(&["delete"]);
+    show("hale deploy delete as the ServiceAccount", &out);
+    common::assert_success(&out, "hale deploy delete as the ServiceAccount");
+    let left = ns.get(&[
+        "get",
+        "deployments,replicasets,services,configmaps,serviceaccounts,poddisruptionbudgets",
+        "-l",
+        "app.kubernetes.io/managed-by=hale",
+    ]);
+    assert_eq!(left["items"].as_array().unwrap().len(), 0, "{left}");
+}
+
 /// `hale deploy status --watch` prints the status and ends on SIGINT or SIGTERM with exit 130.
 #[test]
 fn status_watch_stops_on_sigint_and_sigterm_with_exit_130() {
