@@ -16,6 +16,17 @@ die() { printf 'test-env: error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (it installs Debian packages and starts daemons)"
 command -v apt-get >/dev/null || die "apt-get not found: this script provisions a Debian machine"
 
+# One provisioning at a time: two at once (a test run's and a developer's) race on the same
+# venvs, caches and daemons (seen: one's `rm -rf` of a venv the other was filling). The lock is
+# held by flock itself (-o), so the daemons started below do not inherit it.
+if [ -z "${HALE_TEST_ENV_LOCKED:-}" ]; then
+  lock=$STATE/.test-env.lock
+  if ! flock -n "$lock" true; then
+    log "waiting for another scripts/test-env.sh to finish (lock $lock)"
+  fi
+  HALE_TEST_ENV_LOCKED=1 exec flock -o "$lock" "$0" "$@"
+fi
+
 # Background jobs and daemons (running, start), each with its pid in $STATE/<name>.pid and its
 # log in $STATE/<name>.log: the helpers kube-env.sh and kube-node.sh use too.
 # shellcheck source=scripts/daemons.sh
