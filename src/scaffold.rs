@@ -890,7 +890,7 @@ mod tests {
     /// `template-set.toml`) when that version was recorded.
     const RECORDED_SET: (&str, &str) = (
         "3",
-        "sha256:aca33da5afa003443038a4262875140d0e471b1a457feed0a180ee1d25e7a5c9",
+        "sha256:967b7635e8bea8000f4202f318eed737cb6c350d2c2ce1d21162a45fca1db268",
     );
 
     #[test]
