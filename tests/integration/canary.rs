@@ -852,18 +852,43 @@ fn a_service_account_bound_by_docs_rbac_deploys_runs_a_canary_and_deletes() {
     let svc = Service::new(&registry, "rbac");
     let rbac = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rbac/hale-deploy.yaml");
     admin_kubectl(&ns, &["create", "namespace", &ns.name]);
-    admin_kubectl(&ns, &["apply", "-n", &ns.name, "-f", rbac.to_str().unwrap()]);
+    admin_kubectl(
+        &ns,
+        &["apply", "-n", &ns.name, "-f", rbac.to_str().unwrap()],
+    );
     let token = admin_kubectl(
         &ns,
-        &["create", "token", "hale-deploy", "-n", &ns.name, "--duration", "1h"],
+        &[
+            "create",
+            "token",
+            "hale-deploy",
+            "-n",
+            &ns.name,
+            "--duration",
+            "1h",
+        ],
     );
     // The admin kubeconfig's cluster (server and CA), with the token as the only user.
     let config = svc.tmp.path().join("hale-deploy.kubeconfig");
     std::fs::copy(&ns.kubeconfig, &config).unwrap();
     let config = config.to_str().unwrap().to_string();
     for args in [
-        vec!["config", "set-credentials", "hale-deploy", "--token", token.trim()],
-        vec!["config", "set-context", "hale-deploy", "--cluster", "hale-test", "--user", "hale-deploy"],
+        vec![
+            "config",
+            "set-credentials",
+            "hale-deploy",
+            "--token",
+            token.trim(),
+        ],
+        vec![
+            "config",
+            "set-context",
+            "hale-deploy",
+            "--cluster",
+            "hale-test",
+            "--user",
+            "hale-deploy",
+        ],
     ] {
         let out = Command::new(&ns.kubectl)
             .args(["--kubeconfig", &config])
@@ -877,11 +902,25 @@ fn a_service_account_bound_by_docs_rbac_deploys_runs_a_canary_and_deletes() {
         cmd.env("HALE_CANARY_SHORT_INTERVALS", "1")
             .args(["deploy"])
             .args(extra)
-            .args(["--kubeconfig", &config, "--context", "hale-deploy", "-n", &ns.name]);
+            .args([
+                "--kubeconfig",
+                &config,
+                "--context",
+                "hale-deploy",
+                "-n",
+                &ns.name,
+            ]);
         cmd.output().unwrap()
     };
     let secrets = Command::new(&ns.kubectl)
-        .args(["--kubeconfig", &config, "--context", "hale-deploy", "-n", &ns.name])
+        .args([
+            "--kubeconfig",
+            &config,
+            "--context",
+            "hale-deploy",
+            "-n",
+            &ns.name,
+        ])
         .args(["get", "secrets"])
         .output()
         .unwrap();
@@ -895,17 +934,24 @@ fn a_service_account_bound_by_docs_rbac_deploys_runs_a_canary_and_deletes() {
     let out = hale(&["--timeout", "240s"]);
     show("hale deploy as the ServiceAccount", &out);
     common::assert_success(&out, "hale deploy as the ServiceAccount");
-    assert!(pods(&ns).iter().all(|(_, _, ready, image)| *ready && image == &first));
+    assert!(pods(&ns)
+        .iter()
+        .all(|(_, _, ready, image)| *ready && image == &first));
     svc.edit("second build");
     let second = svc.build_and_push();
     let mut canary_args = vec!["--timeout", "120s", "--canary-load"];
     canary_args.extend_from_slice(FAST);
     let out = hale(&canary_args);
-    show("hale deploy --canary --canary-load as the ServiceAccount", &out);
+    show(
+        "hale deploy --canary --canary-load as the ServiceAccount",
+        &out,
+    );
     common::assert_success(&out, "the canary as the ServiceAccount");
     let running = pods(&ns);
     assert!(
-        running.iter().all(|(_, _, ready, image)| *ready && image == &second),
+        running
+            .iter()
+            .all(|(_, _, ready, image)| *ready && image == &second),
         "{running:?}"
     );
     let out = hale(&["status", "--output", "json"]);
