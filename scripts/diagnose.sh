@@ -16,15 +16,15 @@ done
 # shellcheck disable=SC1091
 . "$STATE/env" 2>/dev/null || true
 if [ -n "${HALE_TEST_KUBECTL:-}" ] && [ -n "${HALE_TEST_KUBECONFIG:-}" ]; then
-  k() { timeout 10 "$HALE_TEST_KUBECTL" --kubeconfig "$HALE_TEST_KUBECONFIG" "$@" 2>&1; }
-  k get node hale-node -o jsonpath='{range .status.conditions[*]}{.type}={.status} {end}{"\n"}' \
-    | sed 's/^/diagnose: hale-node conditions: /'
+  k() { timeout 10 "$HALE_TEST_KUBECTL" --kubeconfig "$HALE_TEST_KUBECONFIG" "$@" 2>/dev/null; }
+  conditions=$(k get node hale-node -o jsonpath='{range .status.conditions[*]}{.type}={.status} {end}')
+  say "hale-node conditions: ${conditions:-none (no such node, or the API server did not answer)}"
   k get node hale-node -o jsonpath='{.spec.taints}{"\n"}' | grep -v '^$' | sed 's/^/diagnose: hale-node taints: /'
-  pods=$(k get pods -A --field-selector spec.nodeName=hale-node --no-headers 2>/dev/null)
+  pods=$(k get pods -A --field-selector spec.nodeName=hale-node --no-headers)
   say "pods on hale-node: $(printf '%s' "$pods" | grep -c .) in $(printf '%s\n' "$pods" | awk 'NF {print $1}' | sort -u | grep -c .) namespaces; all namespaces: $(k get namespaces --no-headers | grep -c .)"
   printf '%s\n' "$pods" | awk 'NF && $4 != "Running" && $4 != "Completed"' | head -n 6 \
     | sed 's/^/diagnose: pod not running: /'
-  k get events -A --field-selector type=Warning --sort-by=.lastTimestamp --no-headers 2>/dev/null \
+  k get events -A --field-selector type=Warning --sort-by=.lastTimestamp --no-headers \
     | tail -n 6 | cut -c1-220 | sed 's/^/diagnose: warning event: /'
 fi
 for part in kube-kubelet kube-containerd kube-proxy; do
