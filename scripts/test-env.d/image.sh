@@ -8,7 +8,10 @@
 SPDX_TOOLS_VERSION=0.8.5
 BCRYPT_VERSION=5.0.0
 SPDX_VENV=$STATE/image-tools-$SPDX_TOOLS_VERSION-$BCRYPT_VERSION
-if [ ! -x "$SPDX_VENV/bin/pyspdxtools" ]; then
+# Checked by running it, not by the script's presence: a venv whose interpreter is gone (seen
+# after two provisionings raced on it) still has bin/pyspdxtools.
+if ! "$SPDX_VENV/bin/python" -c 'import spdx_tools, bcrypt' 2>/dev/null \
+  || [ ! -x "$SPDX_VENV/bin/pyspdxtools" ]; then
   log "installing spdx-tools $SPDX_TOOLS_VERSION into $SPDX_VENV"
   command -v python3 >/dev/null || die "python3 not found: the SBOM test needs it for spdx-tools"
   rm -rf "$SPDX_VENV"
