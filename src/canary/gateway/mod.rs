@@ -165,6 +165,16 @@ enum Listed {
     Forbidden(String),
 }
 
+impl Listed {
+    /// The routes read (none when the kind could not be read).
+    fn routes(&self) -> &[Value] {
+        match self {
+            Listed::Routes(routes) => routes,
+            _ => &[],
+        }
+    }
+}
+
 /// The routes of `kind` in the namespace that send to `service`, or why they cannot be read.
 async fn list_routes(
     cluster: &Cluster,
@@ -255,10 +265,7 @@ pub async fn find(cluster: &Cluster, service: &str, canary: &str) -> Result<Foun
             list_routes(cluster, &version, &served, kind, service).await?,
         ));
     }
-    let routes = listed.iter().flat_map(|(_, l)| match l {
-        Listed::Routes(routes) => routes.as_slice(),
-        _ => &[],
-    });
+    let routes = listed.iter().flat_map(|(_, l)| l.routes());
     let known = Programmers {
         gateways: parent_gateways(cluster, &version, routes).await?,
         classes,
@@ -335,10 +342,7 @@ fn decide(
     }
     let routes: Vec<(RouteKind, &Value)> = listed
         .iter()
-        .flat_map(|(kind, l)| match l {
-            Listed::Routes(routes) => routes.iter().map(|r| (*kind, r)).collect(),
-            _ => Vec::new(),
-        })
+        .flat_map(|(kind, l)| l.routes().iter().map(|r| (*kind, r)))
         .collect();
     if routes.is_empty() {
         return Ok(Found::Unusable(said(format!(
