@@ -80,8 +80,8 @@ pub struct Detected {
 }
 
 /// Decide how to split the traffic. `--traffic gateway` where no accepted Gateway programs an
-/// HTTPRoute or a GRPCRoute to the service is the user's mistake (one line, exit 2); `auto` then falls back to
-/// the replica ratio and says why.
+/// HTTPRoute or a GRPCRoute to the service is the user's mistake (one line, exit 2); `auto` then
+/// falls back to the replica ratio and says why.
 pub async fn detect(
     cluster: &Cluster,
     service: &str,
