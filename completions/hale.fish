@@ -172,7 +172,7 @@ complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_su
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l prometheus -d 'The Prometheus HTTP API the gates query [default: hale.toml deploy.canary.prometheus]' -r
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l traffic -d 'How traffic is split between canary and stable' -r -f -a "auto\t'Gateway API weights where a controller programs them, else the replica ratio'
 replicas\t'The ratio of canary to stable pods behind the Service'
-gateway\t'HTTPRoute weights (Gateway API)'"
+gateway\t'HTTPRoute and GRPCRoute weights (Gateway API)'"
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l output -d 'Output format: human text, or one stable JSON document on stdout' -r -f -a "text\t'Human-readable text'
 json\t'One JSON document on stdout, its schema documented in docs/json/'"
 complete -c hale -n "__fish_hale_using_subcommand deploy; and not __fish_seen_subcommand_from status delete promote abort help" -l color -d 'Colour on stderr. NO_COLOR in the environment turns `auto` off' -r -f -a "auto\t'Colour on a terminal, unless NO_COLOR is set'

@@ -207,7 +207,7 @@ pub fn split(base: i32, weight: u32) -> (i32, i32) {
     (canary, stable)
 }
 
-/// How many canary pods carry `weight` percent of the traffic under HTTPRoute weights, where
+/// How many canary pods carry `weight` percent of the traffic under Gateway API weights, where
 /// the stable Deployment keeps its `base` replicas: enough for their share of the load
 /// (rounded up), at least one.
 pub fn gateway_canary_replicas(base: i32, weight: u32) -> i32 {

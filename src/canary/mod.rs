@@ -1,9 +1,9 @@
 //! `hale deploy --canary`: progressive delivery from the CLI, with nothing installed in the
 //! cluster. A canary Deployment (`<name>-canary`, the Service's selector labels plus
 //! `track: canary`) runs the new build beside the stable one; traffic is weighted by the ratio
-//! of their ready pods behind the one Service (`traffic`), or by the weights of the HTTPRoutes
-//! an accepted Gateway programs (`gateway`); each step is checked against
-//! Prometheus SLO gates (`gates`); the run's state lives in an annotation on the stable
+//! of their ready pods behind the one Service (`traffic`), or by the weights of the HTTPRoutes and
+//! GRPCRoutes an accepted Gateway programs (`gateway`); each step is checked against Prometheus
+//! SLO gates (`gates`); the run's state lives in an annotation on the stable
 //! Deployment (`state`), so another process can show, promote, abort or resume it (`run`);
 //! `report` is what the commands print.
 pub mod analysis;

@@ -143,7 +143,8 @@ pub fn write_status(out: &mut dyn Write, st: &CanaryState) -> std::io::Result<()
     if let Some(gw) = &st.gateway {
         writeln!(
             out,
-            "  traffic: HTTPRoute weights on {} (service/{} and service/{})",
+            "  traffic: {} on {} (service/{} and service/{})",
+            gw.weights(),
             gw.route_names(),
             st.service,
             gw.canary_service

@@ -186,7 +186,7 @@ async fn remove_canary(
     Ok(())
 }
 
-/// Put the HTTPRoutes of a gateway canary back as they were (nothing for the replica ratio).
+/// Put the routes of a gateway canary back as they were (nothing for the replica ratio).
 async fn restore_routes(cluster: &Cluster, st: &CanaryState) -> Result<(), CanaryError> {
     match &st.gateway {
         Some(gw) => gateway::restore(cluster, gw).await,
@@ -332,15 +332,18 @@ pub fn check_line(step: usize, steps: usize, weight: u32, check: &Check) -> Stri
 /// The method of a canary in progress, which a resumed run keeps.
 fn resumed_method(st: &CanaryState) -> TrafficMethod {
     match &st.gateway {
-        Some(gw) => TrafficMethod::gateway(format!(
-            "the canary in progress weights {} (as it started)",
-            gw.route_names()
-        )),
+        Some(gw) => TrafficMethod::gateway(
+            gw,
+            format!(
+                "the canary in progress weights {} (as it started)",
+                gw.route_names()
+            ),
+        ),
         None => TrafficMethod::replicas("the canary in progress started with it".into()),
     }
 }
 
-/// The pods of a step at `weight`: by the replica ratio, or (with HTTPRoute weights) enough
+/// The pods of a step at `weight`: by the replica ratio, or (with Gateway API weights) enough
 /// canary pods for their share beside the stable Deployment's own replicas.
 fn step_pods(st: &CanaryState, weight: u32) -> (i32, i32, f64) {
     if st.gateway.is_some() {

@@ -82,7 +82,7 @@ pub struct CanaryState {
     pub stable_replicas: i32,
     pub failed_checks: u32,
     pub consecutive_errors: u32,
-    /// `replicas` (the replica ratio behind the Service) or `gateway` (HTTPRoute weights).
+    /// `replicas` (the replica ratio behind the Service) or `gateway` (HTTPRoute and GRPCRoute weights).
     pub traffic: String,
     /// With `gateway`: the routes hale weights, their rules as they were, and the canary's
     /// Service, recorded before anything is changed so any process can restore them.

@@ -4,11 +4,12 @@
 //!   traffic, and the stable Deployment is scaled so that the ratio of pods matches the weight;
 //! - Gateway API weights ([`super::gateway`]): the canary's pods are kept out of the Service
 //!   (their `app.kubernetes.io/instance` is `<name>-canary`) and get a Service of their own,
-//!   `<name>-canary`, which the programmed HTTPRoutes weight beside `<name>`; the stable
-//!   Deployment keeps its replicas.
+//!   `<name>-canary`, which the programmed HTTPRoutes and GRPCRoutes weight beside `<name>`; the
+//!   stable Deployment keeps its replicas.
 //!
-//! Gateway API weights are detected, never assumed: `auto` uses them only where an HTTPRoute
-//! sends to the service and an accepted Gateway programs it, and says why not otherwise.
+//! Gateway API weights are detected, never assumed: `auto` uses them only where an HTTPRoute or
+//! a GRPCRoute sends to the service and an accepted Gateway programs it, and says why not
+//! otherwise.
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -38,6 +39,10 @@ pub struct TrafficMethod {
     /// `replicas` or `gateway`.
     pub method: &'static str,
     pub why: String,
+    /// What carries the split, as the traffic line names it: `replica ratio`, `HTTPRoute
+    /// weights`, `GRPCRoute weights`, ...
+    #[serde(skip)]
+    pub name: String,
 }
 
 pub const REPLICAS: &str = "replicas";
@@ -48,22 +53,22 @@ impl TrafficMethod {
         TrafficMethod {
             method: REPLICAS,
             why,
+            name: "replica ratio".into(),
         }
     }
 
-    pub fn gateway(why: String) -> TrafficMethod {
+    /// The weights of `traffic`'s routes.
+    pub fn gateway(traffic: &GatewayTraffic, why: String) -> TrafficMethod {
         TrafficMethod {
             method: GATEWAY,
             why,
+            name: traffic.weights(),
         }
     }
 
     /// The one line said before the first step: the method and why.
     pub fn line(&self) -> String {
-        match self.method {
-            GATEWAY => format!("HTTPRoute weights: {}", self.why),
-            _ => format!("replica ratio: {}", self.why),
-        }
+        format!("{}: {}", self.name, self.why)
     }
 }
 
@@ -75,8 +80,8 @@ pub struct Detected {
 }
 
 /// Decide how to split the traffic. `--traffic gateway` where no accepted Gateway programs an
-/// HTTPRoute to the service is the user's mistake (one line, exit 2); `auto` then falls back to
-/// the replica ratio and says why.
+/// HTTPRoute or a GRPCRoute to the service is the user's mistake (one line, exit 2); `auto` then
+/// falls back to the replica ratio and says why.
 pub async fn detect(
     cluster: &Cluster,
     service: &str,
@@ -99,7 +104,7 @@ pub async fn detect(
     };
     match (request, found) {
         (_, Found::Usable { traffic, why }) => Ok(Detected {
-            method: TrafficMethod::gateway(why),
+            method: TrafficMethod::gateway(&traffic, why),
             gateway: Some(traffic),
         }),
         (TrafficRequest::Gateway, Found::Unusable(why)) => Err(CanaryError::BadInput(format!(
@@ -299,8 +304,8 @@ fn own_service(
     };
     let stable_service = named("Service").ok_or_else(|| {
         CanaryError::BadInput(format!(
-            "--traffic gateway: the rendered set has no service/{service} for the HTTPRoute to \
-             send to"
+            "--traffic gateway: the rendered set has no service/{service} for the routes to send \
+             to"
         ))
     })?;
     if stable_service

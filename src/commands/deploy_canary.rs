@@ -33,7 +33,7 @@ pub enum Traffic {
     Auto,
     /// The ratio of canary to stable pods behind the Service.
     Replicas,
-    /// HTTPRoute weights (Gateway API).
+    /// HTTPRoute and GRPCRoute weights (Gateway API).
     Gateway,
 }
 

@@ -21,11 +21,11 @@ use crate::grpc::generate;
 use crate::kube_node::{cluster_ip, pods, stderr, Namespace, Service};
 
 /// The unary method every load calls, and the proto it is described by.
-const METHOD: &str = "orders.v1.OrderService/Info";
-const PROTO: &str = "api/orders/v1/orders.proto";
+pub(crate) const METHOD: &str = "orders.v1.OrderService/Info";
+pub(crate) const PROTO: &str = "api/orders/v1/orders.proto";
 
 /// `hale new orders --grpc`, pushed to `registry` under a repository of its own (`tag`).
-fn grpc_service(registry: &str, tag: &str) -> Service {
+pub(crate) fn grpc_service(registry: &str, tag: &str) -> Service {
     let tmp = common::tempdir();
     let dir = generate(tmp.path(), "orders");
     Service {
@@ -36,7 +36,7 @@ fn grpc_service(registry: &str, tag: &str) -> Service {
 }
 
 /// `hale load --grpc` at `url` with `extra` arguments, its JSON report on stdout.
-fn load_grpc(svc: &Service, url: &str, extra: &[&str]) -> Output {
+pub(crate) fn load_grpc(svc: &Service, url: &str, extra: &[&str]) -> Output {
     svc.hale()
         .args(["load", "--url", url, "--grpc", METHOD, "--proto", PROTO])
         .args(["--output", "json"])
@@ -47,7 +47,7 @@ fn load_grpc(svc: &Service, url: &str, extra: &[&str]) -> Output {
 
 /// Wait for one call through `url` to pass: the first ones may meet a rule kube-proxy has not
 /// programmed yet.
-fn wait_for_a_call(svc: &Service, url: &str) {
+pub(crate) fn wait_for_a_call(svc: &Service, url: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !load_grpc(svc, url, &["-n", "1", "--timeout", "2s"])
         .status

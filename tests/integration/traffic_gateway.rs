@@ -7,8 +7,10 @@
 //! A good build promoted through 25 % and 50 % with the canary answering about its weight of
 //! the requests sent through Traefik and `hale load` through Traefik seeing no failed request;
 //! a faulty build rolled back with the route's backendRefs back as they were and the canary's
-//! Service gone; and a route that its Gateway does not accept: `--traffic gateway` refused in
-//! one line, `auto` on the replica ratio saying why.
+//! Service gone; a route that its Gateway does not accept: `--traffic gateway` refused in
+//! one line, `auto` on the replica ratio saying why; a gRPC service behind a GRPCRoute weighted
+//! at each step with `hale load --grpc` through Traefik seeing no failed call; and a user that may
+//! list HTTPRoutes but not GRPCRoutes told so in the traffic line, its HTTPRoute still weighted.
 //!
 //! The module is named so that it runs late in the suite: on a cold machine Traefik may still
 //! be building in the background (scripts/test-env.sh), and the first test here waits for it.
@@ -18,13 +20,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use hale::canary::gateway::route::RouteKind;
+use hale::canary::traffic::{detect, TrafficRequest};
 use serde_json::{json, Value};
 
 use crate::canary::{
-    canary, deployment_names, first_deployed_second_built, show, start_load_at, status, stop_load,
-    PrivatePrometheus, FAST,
+    canary, deployment_names, first_deployed_second_built, show, start_load_at, start_load_with,
+    status, stop_load, PrivatePrometheus, FAST,
 };
 use crate::common;
+use crate::grpc_node::{grpc_service, load_grpc, wait_for_a_call, METHOD, PROTO};
 use crate::kube_node::{pods, stderr, Namespace, Service};
 
 /// The longest a test waits for the background build of Traefik (scripts/test-env.sh starts it
@@ -117,6 +122,7 @@ fn gateway_crds(ns: &Namespace, dir: &str) {
             "crd/gatewayclasses.gateway.networking.k8s.io",
             "crd/gateways.gateway.networking.k8s.io",
             "crd/httproutes.gateway.networking.k8s.io",
+            "crd/grpcroutes.gateway.networking.k8s.io",
         ])
         .output()
         .unwrap();
@@ -244,9 +250,9 @@ impl Drop for Traefik {
     }
 }
 
-/// The HTTPRoute `orders` sending everything to the Service `orders` through the Gateway
+/// The route `orders` of `kind` sending everything to the Service `orders` through the Gateway
 /// `edge` (for `hostname`'s requests only, when given).
-fn route(ns: &Namespace, hostname: Option<&str>) {
+fn route(ns: &Namespace, kind: RouteKind, hostname: Option<&str>) {
     let mut spec = json!({
         "parentRefs": [{"name": "edge"}],
         "rules": [{"backendRefs": [{"name": "orders", "port": 8080}]}],
@@ -258,16 +264,21 @@ fn route(ns: &Namespace, hostname: Option<&str>) {
         ns,
         &json!({
             "apiVersion": "gateway.networking.k8s.io/v1",
-            "kind": "HTTPRoute",
+            "kind": kind.kind(),
             "metadata": {"name": "orders"},
             "spec": spec,
         }),
     );
 }
 
+/// The route `orders` of `kind`, as the API server has it.
+fn get_route(ns: &Namespace, kind: RouteKind) -> Value {
+    ns.get(&["get", &kind.named("orders")])
+}
+
 /// The route's Accepted condition from its Gateway's controller, once it has written one.
-fn route_accepted(ns: &Namespace) -> Option<String> {
-    let r = ns.get(&["get", "httproute", "orders"]);
+fn route_accepted(ns: &Namespace, kind: RouteKind) -> Option<String> {
+    let r = get_route(ns, kind);
     r.pointer("/status/parents/0/conditions")?
         .as_array()?
         .iter()
@@ -275,23 +286,24 @@ fn route_accepted(ns: &Namespace) -> Option<String> {
         .and_then(|c| c["status"].as_str().map(str::to_string))
 }
 
-fn wait_route_status(ns: &Namespace, traefik: &Traefik) -> String {
+fn wait_route_status(ns: &Namespace, kind: RouteKind, traefik: &Traefik) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Some(s) = route_accepted(ns) {
+        if let Some(s) = route_accepted(ns, kind) {
             return s;
         }
         assert!(
             Instant::now() < deadline,
-            "Traefik wrote no status on httproute/orders:\n{}",
+            "Traefik wrote no status on {}:\n{}",
+            kind.named("orders"),
             traefik.log()
         );
         std::thread::sleep(Duration::from_millis(300));
     }
 }
 
-fn backend_refs(ns: &Namespace) -> Value {
-    ns.get(&["get", "httproute", "orders"])["spec"]["rules"][0]["backendRefs"].clone()
+fn backend_refs(ns: &Namespace, kind: RouteKind) -> Value {
+    get_route(ns, kind)["spec"]["rules"][0]["backendRefs"].clone()
 }
 
 /// GET through Traefik until the stable pods answer (Traefik has the route programmed).
@@ -371,6 +383,42 @@ fn sample_each_step(traefik: &Traefik, done: &AtomicBool) -> Vec<Sample> {
     samples
 }
 
+/// While the canary runs: each split of the route's first rule, read from the cluster, in the
+/// order they came; and the canary's and stable Service's weights in the configuration Traefik
+/// ran meanwhile, in the order they came.
+fn splits_each_step(
+    ns: &Namespace,
+    kind: RouteKind,
+    traefik: &Traefik,
+    done: &AtomicBool,
+) -> (Vec<Value>, Vec<(u64, u64)>) {
+    let (mut splits, mut programmed): (Vec<Value>, Vec<(u64, u64)>) = (Vec::new(), Vec::new());
+    while !done.load(Ordering::Relaxed) {
+        let refs = backend_refs(ns, kind);
+        if refs.as_array().is_some_and(|r| r.len() == 2) && splits.last() != Some(&refs) {
+            splits.push(refs);
+        }
+        if let Some(weights) = traefik.canary_weights() {
+            if programmed.last() != Some(&weights) {
+                programmed.push(weights);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (splits, programmed)
+}
+
+/// The backendRefs of a rule that sent to service/orders alone (`before`) at a step of `weight`:
+/// the stable Service at 100 − weight, and the same ref to the canary's Service at weight.
+fn split_at(before: &Value, weight: u64) -> Value {
+    let mut stable = before[0].clone();
+    stable["weight"] = json!(100 - weight);
+    let mut canary = before[0].clone();
+    canary["name"] = json!("orders-canary");
+    canary["weight"] = json!(weight);
+    json!([stable, canary])
+}
+
 #[test]
 fn gateway_weights_promote_a_good_build_with_the_canary_at_its_weight_through_traefik() {
     need!(KubeNode);
@@ -385,10 +433,10 @@ fn gateway_weights_promote_a_good_build_with_the_canary_at_its_weight_through_tr
     gateway_crds(&ns, &crds);
     let traefik = Traefik::start(&binary, &ns);
     traefik.gateway(&ns, None);
-    route(&ns, None);
-    assert_eq!(wait_route_status(&ns, &traefik), "True");
+    route(&ns, RouteKind::Http, None);
+    assert_eq!(wait_route_status(&ns, RouteKind::Http, &traefik), "True");
     wait_serving(&traefik);
-    let before = backend_refs(&ns);
+    let before = backend_refs(&ns, RouteKind::Http);
     let prometheus = PrivatePrometheus::start(Some(&ns));
     let load = start_load_at(&svc, &format!("{}/", traefik.url));
 
@@ -492,7 +540,7 @@ fn gateway_weights_promote_a_good_build_with_the_canary_at_its_weight_through_tr
         "no request through the gateway failed during the canary: {kinds:?}"
     );
     assert_eq!(
-        backend_refs(&ns),
+        backend_refs(&ns, RouteKind::Http),
         before,
         "the route is back as it was (to service/orders alone)"
     );
@@ -542,10 +590,10 @@ fn gateway_weights_roll_a_faulty_build_back_and_put_the_route_back_as_it_was() {
     gateway_crds(&ns, &crds);
     let traefik = Traefik::start(&binary, &ns);
     traefik.gateway(&ns, None);
-    route(&ns, None);
-    assert_eq!(wait_route_status(&ns, &traefik), "True");
+    route(&ns, RouteKind::Http, None);
+    assert_eq!(wait_route_status(&ns, RouteKind::Http, &traefik), "True");
     wait_serving(&traefik);
-    let before = backend_refs(&ns);
+    let before = backend_refs(&ns, RouteKind::Http);
     let prometheus = PrivatePrometheus::start(Some(&ns));
     let load = start_load_at(&svc, &format!("{}/", traefik.url));
 
@@ -567,7 +615,7 @@ fn gateway_weights_roll_a_faulty_build_back_and_put_the_route_back_as_it_was() {
         if stepped {
             let deadline = Instant::now() + Duration::from_secs(120);
             while split.is_none() && Instant::now() < deadline {
-                let refs = backend_refs(&ns);
+                let refs = backend_refs(&ns, RouteKind::Http);
                 if refs.as_array().is_some_and(|r| r.len() == 2) {
                     split = Some(refs);
                 }
@@ -599,7 +647,7 @@ fn gateway_weights_roll_a_faulty_build_back_and_put_the_route_back_as_it_was() {
     );
     assert!(stdout.contains(&format!("runs {first} again")), "{stdout}");
     assert_eq!(
-        backend_refs(&ns),
+        backend_refs(&ns, RouteKind::Http),
         before,
         "the route's backendRefs are back exactly as they were"
     );
@@ -648,9 +696,9 @@ fn a_route_its_gateway_does_not_accept_is_refused_for_gateway_and_auto_uses_the_
     // Gateway's listener does not serve: its controller writes Accepted: False.
     let traefik = Traefik::start(&binary, &ns);
     traefik.gateway(&ns, Some("gateway.test"));
-    route(&ns, Some("orders.test"));
-    assert_eq!(wait_route_status(&ns, &traefik), "False");
-    let before = backend_refs(&ns);
+    route(&ns, RouteKind::Http, Some("orders.test"));
+    assert_eq!(wait_route_status(&ns, RouteKind::Http, &traefik), "False");
+    let before = backend_refs(&ns, RouteKind::Http);
 
     let prometheus = PrivatePrometheus::start(None);
     let out = canary(
@@ -712,7 +760,11 @@ fn a_route_its_gateway_does_not_accept_is_refused_for_gateway_and_auto_uses_the_
         st["steps"][0]["stable_replicas"], 1,
         "the replica ratio scaled stable to match 50%: {st}"
     );
-    assert_eq!(backend_refs(&ns), before, "the route is not touched");
+    assert_eq!(
+        backend_refs(&ns, RouteKind::Http),
+        before,
+        "the route is not touched"
+    );
     assert_eq!(deployment_names(&ns), vec!["orders".to_string()]);
     assert!(pods(&ns).iter().all(|(_, _, _, image)| image == &first));
 }
@@ -735,10 +787,10 @@ fn an_interrupted_gateway_canary_keeps_its_split_and_abort_from_another_process_
     gateway_crds(&ns, &crds);
     let traefik = Traefik::start(&binary, &ns);
     traefik.gateway(&ns, None);
-    route(&ns, None);
-    assert_eq!(wait_route_status(&ns, &traefik), "True");
+    route(&ns, RouteKind::Http, None);
+    assert_eq!(wait_route_status(&ns, RouteKind::Http, &traefik), "True");
     wait_serving(&traefik);
-    let before = backend_refs(&ns);
+    let before = backend_refs(&ns, RouteKind::Http);
     let prometheus = PrivatePrometheus::start(Some(&ns));
 
     let run = canary(
@@ -759,7 +811,7 @@ fn an_interrupted_gateway_canary_keeps_its_split_and_abort_from_another_process_
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     let split = loop {
-        let refs = backend_refs(&ns);
+        let refs = backend_refs(&ns, RouteKind::Http);
         if refs.as_array().is_some_and(|r| r.len() == 2) {
             break refs;
         }
@@ -785,7 +837,7 @@ fn an_interrupted_gateway_canary_keeps_its_split_and_abort_from_another_process_
         stderr(&out)
     );
     assert_eq!(
-        backend_refs(&ns),
+        backend_refs(&ns, RouteKind::Http),
         split,
         "Ctrl-C leaves the route as the step set it"
     );
@@ -854,7 +906,7 @@ fn an_interrupted_gateway_canary_keeps_its_split_and_abort_from_another_process_
         "{seen:?}"
     );
     assert_eq!(
-        backend_refs(&ns),
+        backend_refs(&ns, RouteKind::Http),
         before,
         "abort puts the route back as it was"
     );
@@ -870,4 +922,298 @@ fn an_interrupted_gateway_canary_keeps_its_split_and_abort_from_another_process_
     );
     assert!(pods(&ns).iter().all(|(_, _, _, image)| image == &first));
     assert_eq!(status(&svc, &ns)["canary"]["phase"], "rolled-back");
+}
+
+/// A gRPC service (`hale new --grpc`) behind a GRPCRoute: Traefik's HTTP entrypoint serves h2c
+/// and its kubernetesGateway provider programs the GRPCRoute on the Gateway's HTTP listener,
+/// sending to the pods' IPs over h2c (the Service's port has no appProtocol). The route's rule
+/// carries each step's weights, read from the cluster while the canary runs (and Traefik runs
+/// them), `hale load --grpc` through Traefik sees no failed call, and after the promotion the
+/// route is as it was and the canary's Service gone.
+#[test]
+fn a_grpcroute_is_weighted_at_each_step_through_traefik_and_put_back_after_the_promotion() {
+    need!(KubeNode);
+    let kubeconfig = need!(Kube);
+    let registry = need!(OciRegistry);
+    need!(Go);
+    let crds = need!(GatewayCrds);
+    let binary = traefik_binary(&need!(Traefik));
+    let ns = Namespace::new(&kubeconfig, "gw-grpc");
+    let svc = grpc_service(&registry, "gw-grpc");
+    let (_, second) = first_deployed_second_built(&svc, &ns);
+    gateway_crds(&ns, &crds);
+    let traefik = Traefik::start(&binary, &ns);
+    traefik.gateway(&ns, None);
+    route(&ns, RouteKind::Grpc, None);
+    assert_eq!(
+        wait_route_status(&ns, RouteKind::Grpc, &traefik),
+        "True",
+        "{}",
+        get_route(&ns, RouteKind::Grpc)
+    );
+    wait_for_a_call(&svc, &traefik.url);
+    let before = backend_refs(&ns, RouteKind::Grpc);
+    let prometheus = PrivatePrometheus::start(Some(&ns));
+    let load = start_load_with(
+        &svc,
+        &["--url", &traefik.url, "--grpc", METHOD, "--proto", PROTO],
+    );
+
+    let done = AtomicBool::new(false);
+    let (out, (splits, programmed)) = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| splits_each_step(&ns, RouteKind::Grpc, &traefik, &done));
+        let out = canary(
+            &svc,
+            &ns,
+            &prometheus.url,
+            &[
+                "--canary",
+                "--traffic",
+                "gateway",
+                "--canary-step-weight",
+                "25",
+                "--canary-max-weight",
+                "50",
+                "--canary-interval",
+                "6s",
+                "--canary-window",
+                "6s",
+                "--output",
+                "json",
+            ],
+        )
+        .output()
+        .unwrap();
+        done.store(true, Ordering::Relaxed);
+        (out, watcher.join().unwrap())
+    });
+    let (calls, failed, kinds) = stop_load(load);
+    show("hale deploy --canary --traffic gateway (GRPCRoute)", &out);
+    common::assert_success(&out, "hale deploy --canary --traffic gateway (GRPCRoute)");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["decision"], "promoted", "{doc}");
+    assert_eq!(doc["traffic"]["method"], "gateway", "{doc}");
+    let why = doc["traffic"]["why"].as_str().unwrap();
+    assert_eq!(
+        why,
+        format!(
+            "grpcroute/orders sends to service/orders and is programmed by gateway {}/edge \
+             (GatewayClass {})",
+            ns.name, traefik.class
+        ),
+    );
+    let recorded = &doc["canary"]["gateway"]["routes"][0];
+    assert_eq!(recorded["kind"], "GRPCRoute", "{doc}");
+    assert_eq!(recorded["name"], "orders", "{doc}");
+    assert_eq!(
+        recorded["rules"][0]["backend_refs"], before,
+        "the state records the route's backendRefs as they were: {doc}"
+    );
+    let steps = doc["canary"]["steps"].as_array().unwrap();
+    assert_eq!(
+        steps
+            .iter()
+            .map(|s| s["weight"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![25, 50],
+        "{doc}"
+    );
+    for s in steps {
+        let last = s["checks"].as_array().unwrap().last().unwrap();
+        assert_eq!(last["outcome"], "pass", "{s}");
+    }
+
+    // At each step the GRPCRoute carried the step's weights, and Traefik ran them.
+    eprintln!("the route's splits: {splits:?}\nTraefik's weights (canary, stable): {programmed:?}");
+    assert_eq!(
+        splits,
+        vec![split_at(&before, 25), split_at(&before, 50)],
+        "the rule's backendRefs at each step"
+    );
+    let ran: Vec<(u64, u64)> = programmed.into_iter().filter(|(c, _)| *c > 0).collect();
+    assert_eq!(
+        ran,
+        vec![(25, 75), (50, 50)],
+        "Traefik's weights at each step"
+    );
+
+    assert!(calls > 100, "{calls} calls through the gateway");
+    assert_eq!(
+        failed, 0,
+        "no call through the gateway failed during the canary: {kinds:?}"
+    );
+    assert_eq!(
+        backend_refs(&ns, RouteKind::Grpc),
+        before,
+        "the route is back as it was (to service/orders alone)"
+    );
+    assert_eq!(deployment_names(&ns), vec!["orders".to_string()]);
+    let services = ns.get(&["get", "services"]);
+    assert!(
+        !services["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["metadata"]["name"] == "orders-canary"),
+        "service/orders-canary is gone: {services}"
+    );
+    let running = pods(&ns);
+    assert_eq!(running.len(), 2, "{running:?}");
+    assert!(
+        running
+            .iter()
+            .all(|(_, _, ready, image)| *ready && image == &second),
+        "{running:?}"
+    );
+    assert_eq!(status(&svc, &ns)["canary"]["phase"], "promoted");
+    let text = crate::canary::deploy_cmd(&svc, &ns, "status")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        shown.contains(
+            "traffic: GRPCRoute weights on grpcroute/orders (service/orders and \
+             service/orders-canary)"
+        ),
+        "{shown}"
+    );
+    // Traefik sends every call to the stable Service again.
+    let after = load_grpc(&svc, &traefik.url, &["-n", "50"]);
+    common::assert_success(
+        &after,
+        "hale load --grpc through Traefik after the promotion",
+    );
+    let report: Value = serde_json::from_slice(&after.stdout).unwrap();
+    assert_eq!(report["errors"], 0, "{report}");
+}
+
+/// The user `hale-test-nobody` (scripts/kube-env.sh's user without bindings) given what the
+/// detection of Gateway API weights reads, but for GRPCRoutes: listing GatewayClasses, and in
+/// the namespace getting Gateways and listing HTTPRoutes. The cluster-wide part is deleted again
+/// at the end.
+struct AllButGrpcRoutes {
+    name: String,
+    kubectl: String,
+    kubeconfig: String,
+}
+
+impl AllButGrpcRoutes {
+    const USER: &'static str = "hale-test-nobody";
+
+    fn grant(ns: &Namespace) -> AllButGrpcRoutes {
+        let name = format!("hale-test-{}-no-grpcroutes", ns.name);
+        let subjects =
+            json!([{"kind": "User", "name": Self::USER, "apiGroup": "rbac.authorization.k8s.io"}]);
+        let group = "gateway.networking.k8s.io";
+        let granted = AllButGrpcRoutes {
+            name: name.clone(),
+            kubectl: ns.kubectl.clone(),
+            kubeconfig: ns.kubeconfig.clone(),
+        };
+        for (kind, binding, rules) in [
+            (
+                "ClusterRole",
+                "ClusterRoleBinding",
+                json!([{"apiGroups": [group], "resources": ["gatewayclasses"], "verbs": ["get", "list"]}]),
+            ),
+            (
+                "Role",
+                "RoleBinding",
+                json!([
+                    {"apiGroups": [group], "resources": ["gateways"], "verbs": ["get"]},
+                    {"apiGroups": [group], "resources": ["httproutes"], "verbs": ["get", "list", "patch"]},
+                ]),
+            ),
+        ] {
+            let mut role = json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+                "metadata": {"name": name}, "rules": rules,
+            });
+            let mut bound = json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": binding,
+                "metadata": {"name": name}, "subjects": subjects,
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+            });
+            if kind == "Role" {
+                role["metadata"]["namespace"] = json!(ns.name);
+                bound["metadata"]["namespace"] = json!(ns.name);
+            }
+            apply(ns, &role);
+            apply(ns, &bound);
+        }
+        granted
+    }
+}
+
+impl Drop for AllButGrpcRoutes {
+    fn drop(&mut self) {
+        for kind in ["clusterrolebinding", "clusterrole"] {
+            let _ = Command::new(&self.kubectl)
+                .args(["--kubeconfig", &self.kubeconfig])
+                .args(["delete", kind, &self.name, "--ignore-not-found"])
+                .output();
+        }
+    }
+}
+
+/// A user that may list HTTPRoutes but not GRPCRoutes: the HTTPRoute that Traefik programs is
+/// still weighted (detection through hale's library, as that user against the real API server),
+/// and the traffic line says that GRPCRoutes could not be read, with the API server's refusal.
+#[test]
+fn grpcroutes_that_rbac_forbids_listing_are_said_in_the_traffic_line_beside_the_httproute_weighted()
+{
+    let kubeconfig = need!(Kube);
+    need!(Go);
+    let crds = need!(GatewayCrds);
+    let binary = traefik_binary(&need!(Traefik));
+    let ns = Namespace::new(&kubeconfig, "gw-rbac");
+    apply(
+        &ns,
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns.name}}),
+    );
+    gateway_crds(&ns, &crds);
+    let traefik = Traefik::start(&binary, &ns);
+    traefik.gateway(&ns, None);
+    route(&ns, RouteKind::Http, None);
+    assert_eq!(wait_route_status(&ns, RouteKind::Http, &traefik), "True");
+    let _granted = AllButGrpcRoutes::grant(&ns);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let detected = runtime.block_on(async {
+        let cluster = hale::kube::connect(&hale::kube::Target {
+            kubeconfig: Some(kubeconfig.clone().into()),
+            context: Some(AllButGrpcRoutes::USER.into()),
+            namespace: Some(ns.name.clone()),
+        })
+        .await
+        .unwrap();
+        // RBAC takes a moment to see new bindings: until then GatewayClasses are forbidden too.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match detect(&cluster, "orders", TrafficRequest::Gateway).await {
+                Ok(d) => break d,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("not yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    let line = detected.method.line();
+    eprintln!("{line}");
+    let gateway = detected.gateway.expect("HTTPRoute weights");
+    assert_eq!(gateway.route_names(), "httproute/orders");
+    assert!(
+        line.starts_with(&format!(
+            "HTTPRoute weights: httproute/orders sends to service/orders and is programmed by \
+             gateway {}/edge (GatewayClass {}); GRPCRoutes could not be read: listing them is \
+             forbidden by the API server (RBAC): ",
+            ns.name, traefik.class
+        )) && line.contains(&format!(
+            "User \"{}\" cannot list resource \"grpcroutes\"",
+            AllButGrpcRoutes::USER
+        )),
+        "{line}"
+    );
 }

@@ -1,6 +1,9 @@
-//! The HTTPRoute edits of a gateway canary, on the route's JSON and nothing else (no I/O): which
+//! The route edits of a gateway canary, on the route's JSON and nothing else (no I/O): which
 //! rules send to the service, each rule's backendRefs at a step's weight, the rules put back as
-//! they were, and whether an accepted Gateway programs the route (its `status.parents`).
+//! they were, and whether an accepted Gateway programs the route (its `status.parents`). An
+//! HTTPRoute and a GRPCRoute are edited alike: their rules' `backendRefs` have the same shape
+//! (group, kind, name, namespace, port, weight, filters) and their `status.parents` the same
+//! conditions; only the rules' matches differ, and hale leaves those alone.
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +16,57 @@ pub const MAX_WEIGHT: u64 = 1_000_000;
 /// Weights are percentages: every original weight is multiplied by this, so it must stay below
 /// `MAX_WEIGHT / PERCENT`.
 const PERCENT: u64 = 100;
+
+/// The kinds of route hale weights, in the order it reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+pub enum RouteKind {
+    /// The kind of a route recorded before hale weighted GRPCRoutes (a state without `kind`).
+    #[default]
+    #[serde(rename = "HTTPRoute")]
+    Http,
+    #[serde(rename = "GRPCRoute")]
+    Grpc,
+}
+
+impl RouteKind {
+    pub const ALL: [RouteKind; 2] = [RouteKind::Http, RouteKind::Grpc];
+
+    /// `HTTPRoute`, `GRPCRoute`: the API's kind.
+    pub fn kind(self) -> &'static str {
+        match self {
+            RouteKind::Http => "HTTPRoute",
+            RouteKind::Grpc => "GRPCRoute",
+        }
+    }
+
+    /// `httproutes`, `grpcroutes`: the API's resource.
+    pub fn plural(self) -> &'static str {
+        match self {
+            RouteKind::Http => "httproutes",
+            RouteKind::Grpc => "grpcroutes",
+        }
+    }
+
+    /// `httproute/orders`: one route, as kubectl names it.
+    pub fn named(self, name: &str) -> String {
+        format!("{}/{name}", self.kind().to_ascii_lowercase())
+    }
+}
+
+impl std::fmt::Display for RouteKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
+/// `HTTPRoute`, `HTTPRoute or GRPCRoute`: the kinds, joined with `word`.
+pub fn kinds_joined(kinds: impl IntoIterator<Item = RouteKind>, word: &str) -> String {
+    kinds
+        .into_iter()
+        .map(RouteKind::kind)
+        .collect::<Vec<_>>()
+        .join(&format!(" {word} "))
+}
 
 /// One rule hale splits: its index in `spec.rules` and its backendRefs as they were before the
 /// canary (as the API server returned them, defaults included), which is what is put back.
@@ -60,14 +114,15 @@ fn weight_of(reference: &Value) -> u64 {
 }
 
 /// Why the rules' weights cannot be split in percent (a weight so large that 100 times it is
-/// above what the Gateway API accepts), if they cannot.
+/// above what the Gateway API accepts), if they cannot. `route` is as kubectl names it
+/// ([`RouteKind::named`]).
 pub fn unsplittable(route: &str, rules: &[RuleRefs]) -> Option<String> {
     rules.iter().find_map(|r| {
         let w = r.backend_refs.iter().map(weight_of).max().unwrap_or(1);
         (w.saturating_mul(PERCENT) > MAX_WEIGHT).then(|| {
             format!(
-                "httproute/{route} rule {} has a backendRef of weight {w}: hale splits weights in \
-                 percent and needs them at most {}",
+                "{route} rule {} has a backendRef of weight {w}: hale splits weights in percent \
+                 and needs them at most {}",
                 r.rule,
                 MAX_WEIGHT / PERCENT
             )
@@ -298,6 +353,85 @@ mod tests {
         }
     }
 
+    /// A GRPCRoute as the API server returns it: its rules match gRPC methods, and their
+    /// backendRefs have an HTTPRoute's shape.
+    fn grpc_route() -> Value {
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute",
+            "metadata": {"name": "orders", "namespace": "shop", "generation": 2},
+            "spec": {"parentRefs": [{"name": "edge"}], "rules": [
+                {"matches": [{"method": {"type": "Exact", "service": "grpc.health.v1.Health"}}],
+                 "backendRefs": [{"group": "", "kind": "Service", "name": "health", "port": 8080, "weight": 1}]},
+                {"matches": [{"method": {"type": "Exact", "service": "orders.v1.OrderService"}}],
+                 "backendRefs": [{"group": "", "kind": "Service", "name": "orders", "port": 8080, "weight": 2},
+                                 {"group": "", "kind": "Service", "name": "legacy", "port": 9090, "weight": 1}]},
+            ]},
+            "status": {"parents": [{
+                "parentRef": {"group": GROUP, "kind": "Gateway", "name": "edge"},
+                "controllerName": "traefik.io/gateway-controller",
+                "conditions": [
+                    {"type": "Accepted", "status": "True", "observedGeneration": 2},
+                    {"type": "ResolvedRefs", "status": "True", "observedGeneration": 2},
+                ],
+            }]},
+        })
+    }
+
+    #[test]
+    fn route_kinds_name_their_resources_and_read_an_old_state_as_an_httproute() {
+        assert_eq!(RouteKind::Grpc.kind(), "GRPCRoute");
+        assert_eq!(RouteKind::Grpc.plural(), "grpcroutes");
+        assert_eq!(RouteKind::Http.plural(), "httproutes");
+        assert_eq!(RouteKind::Grpc.named("orders"), "grpcroute/orders");
+        assert_eq!(RouteKind::Http.named("orders"), "httproute/orders");
+        assert_eq!(
+            serde_json::to_value(RouteKind::Grpc).unwrap(),
+            json!("GRPCRoute")
+        );
+        assert_eq!(
+            serde_json::from_value::<RouteKind>(json!("HTTPRoute")).unwrap(),
+            RouteKind::Http
+        );
+        assert_eq!(RouteKind::default(), RouteKind::Http);
+        assert_eq!(kinds_joined(RouteKind::ALL, "or"), "HTTPRoute or GRPCRoute");
+        assert_eq!(kinds_joined([RouteKind::Grpc], "and"), "GRPCRoute");
+    }
+
+    #[test]
+    fn a_grpcroutes_rules_are_split_by_weight_and_given_back_exactly() {
+        let r = grpc_route();
+        let before = r["spec"]["rules"].clone();
+        let edits = rules_sending_to(&r, "shop", "orders");
+        assert_eq!(edits.len(), 1);
+        assert_eq!(edits[0].rule, 1);
+        let rules = replace_refs(&before, &edits, |e| {
+            split(&e.backend_refs, "shop", "orders", "orders-canary", 25)
+        })
+        .unwrap();
+        assert_eq!(
+            rules[1]["backendRefs"],
+            json!([
+                {"group": "", "kind": "Service", "name": "orders", "port": 8080, "weight": 150},
+                {"group": "", "kind": "Service", "name": "orders-canary", "port": 8080, "weight": 50},
+                {"group": "", "kind": "Service", "name": "legacy", "port": 9090, "weight": 100},
+            ])
+        );
+        assert_eq!(
+            rules[1]["matches"], before[1]["matches"],
+            "methods untouched"
+        );
+        assert_eq!(rules[0], before[0]);
+        assert_eq!(restored(&rules, &edits, "shop", "orders-canary"), before);
+        assert_eq!(
+            programmed_by(&r, "shop", &programmers()),
+            Ok("shop/edge".into())
+        );
+        let mut stale = r;
+        stale["metadata"]["generation"] = json!(3);
+        let why = programmed_by(&stale, "shop", &programmers()).unwrap_err();
+        assert!(why.contains("has not accepted it"), "{why}");
+    }
+
     #[test]
     fn only_rules_sending_to_the_service_in_the_routes_namespace_are_split() {
         let r = route();
@@ -353,16 +487,18 @@ mod tests {
             rule: 0,
             backend_refs: refs(json!([{"name": "orders", "weight": 20000}])),
         }];
-        let why = unsplittable("orders", &rules).unwrap();
+        let why = unsplittable("grpcroute/orders", &rules).unwrap();
         assert!(
-            why.contains("weight 20000") && why.contains("10000"),
+            why.starts_with("grpcroute/orders rule 0")
+                && why.contains("weight 20000")
+                && why.contains("10000"),
             "{why}"
         );
         let fine = vec![RuleRefs {
             rule: 0,
             backend_refs: refs(json!([{"name": "orders", "weight": 10000}])),
         }];
-        assert_eq!(unsplittable("orders", &fine), None);
+        assert_eq!(unsplittable("httproute/orders", &fine), None);
     }
 
     #[test]
