@@ -21,7 +21,7 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 use crate::common;
-use crate::kube_node::{cluster_ip, get_ok, pods, stderr, Namespace, Service};
+use crate::kube_node::{assert_nothing_left, cluster_ip, get_ok, pods, stderr, Namespace, Service};
 
 /// A Prometheus of the test's own on a free loopback port, scraping every second.
 pub(crate) struct PrivatePrometheus {
@@ -327,6 +327,22 @@ pub(crate) fn first_deployed_second_built(svc: &Service, ns: &Namespace) -> (Str
     (first, second)
 }
 
+/// The first version deployed, and a second one built and pushed with the template's fault
+/// switches on (`FAULT_ERROR_RATE=rate`): (first, second).
+fn first_deployed_second_faulty(svc: &Service, ns: &Namespace, rate: &str) -> (String, String) {
+    let first = svc.build_and_push();
+    common::assert_success(&svc.deploy(ns, &[]), "hale deploy (first version)");
+    let toml = svc.dir.join("hale.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str(&format!(
+        "\n[deploy.env]\nFAULT_INJECTION = \"true\"\nFAULT_ERROR_RATE = \"{rate}\"\n"
+    ));
+    std::fs::write(&toml, text).unwrap();
+    svc.edit(&format!("a build with FAULT_ERROR_RATE={rate}"));
+    let second = svc.build_and_push();
+    (first, second)
+}
+
 pub(crate) fn show(what: &str, out: &Output) {
     eprintln!(
         "--- {what} (exit {:?})\n{}{}",
@@ -418,15 +434,8 @@ fn a_faulty_build_is_rolled_back_at_the_first_step_naming_the_gate_and_value() {
     need!(Go);
     let ns = Namespace::new(&kubeconfig, "canary-bad");
     let svc = Service::new(&registry, "canary-bad");
-    let first = svc.build_and_push();
-    common::assert_success(&svc.deploy(&ns, &[]), "hale deploy (first version)");
     // The template's fault switches: one request in five answers 503.
-    let toml = svc.dir.join("hale.toml");
-    let mut text = std::fs::read_to_string(&toml).unwrap();
-    text.push_str("\n[deploy.env]\nFAULT_INJECTION = \"true\"\nFAULT_ERROR_RATE = \"0.2\"\n");
-    std::fs::write(&toml, text).unwrap();
-    svc.edit("faulty build");
-    let bad = svc.build_and_push();
+    let (first, bad) = first_deployed_second_faulty(&svc, &ns, "0.2");
     let prometheus = PrivatePrometheus::start(Some(&ns));
     let ip = cluster_ip(&ns);
     get_ok(&format!("http://{ip}:8080/readyz"));
@@ -479,14 +488,7 @@ fn canary_load_alone_rolls_back_a_faulty_build_comparing_canary_and_stable_pods(
     need!(Go);
     let ns = Namespace::new(&kubeconfig, "canary-load");
     let svc = Service::new(&registry, "canary-load");
-    let first = svc.build_and_push();
-    common::assert_success(&svc.deploy(&ns, &[]), "hale deploy (first version)");
-    let toml = svc.dir.join("hale.toml");
-    let mut text = std::fs::read_to_string(&toml).unwrap();
-    text.push_str("\n[deploy.env]\nFAULT_INJECTION = \"true\"\nFAULT_ERROR_RATE = \"0.2\"\n");
-    std::fs::write(&toml, text).unwrap();
-    svc.edit("faulty build");
-    svc.build_and_push();
+    let (first, _) = first_deployed_second_faulty(&svc, &ns, "0.2");
 
     let mut cmd = svc.hale();
     let out = cmd
@@ -775,14 +777,7 @@ fn an_abort_while_the_run_waits_for_the_canarys_pods_ends_the_run_with_the_abort
     need!(Go);
     let ns = Namespace::new(&kubeconfig, "canary-wait");
     let svc = Service::new(&registry, "canary-wait");
-    let first = svc.build_and_push();
-    common::assert_success(&svc.deploy(&ns, &[]), "hale deploy (first version)");
-    let toml = svc.dir.join("hale.toml");
-    let mut text = std::fs::read_to_string(&toml).unwrap();
-    text.push_str("\n[deploy.env]\nFAULT_INJECTION = \"true\"\nFAULT_ERROR_RATE = \"2\"\n");
-    std::fs::write(&toml, text).unwrap();
-    svc.edit("a build that never gets ready");
-    svc.build_and_push();
+    let (first, _) = first_deployed_second_faulty(&svc, &ns, "2");
     let prometheus = PrivatePrometheus::start(Some(&ns));
 
     let run = canary(&svc, &ns, &prometheus.url, &["--canary"])
@@ -962,13 +957,7 @@ fn a_service_account_bound_by_docs_rbac_deploys_runs_a_canary_and_deletes() {
     let out = hale(&["delete"]);
     show("hale deploy delete as the ServiceAccount", &out);
     common::assert_success(&out, "hale deploy delete as the ServiceAccount");
-    let left = ns.get(&[
-        "get",
-        "deployments,replicasets,services,configmaps,serviceaccounts,poddisruptionbudgets",
-        "-l",
-        "app.kubernetes.io/managed-by=hale",
-    ]);
-    assert_eq!(left["items"].as_array().unwrap().len(), 0, "{left}");
+    assert_nothing_left(&ns);
 }
 
 /// `hale deploy status --watch` prints the status and ends on SIGINT or SIGTERM with exit 130.

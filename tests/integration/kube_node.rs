@@ -114,13 +114,7 @@ impl Service {
             .output()
             .unwrap();
         common::assert_success(&out, "hale deploy delete");
-        let left = ns.get(&[
-            "get",
-            "deployments,replicasets,services,configmaps,serviceaccounts,poddisruptionbudgets",
-            "-l",
-            "app.kubernetes.io/managed-by=hale",
-        ]);
-        assert_eq!(left["items"].as_array().unwrap().len(), 0, "{left}");
+        assert_nothing_left(ns);
     }
 
     pub(crate) fn deploy(&self, ns: &Namespace, extra: &[&str]) -> Output {
@@ -142,6 +136,17 @@ impl Service {
             .output()
             .unwrap()
     }
+}
+
+/// Nothing hale applied (its labels) is left in the namespace.
+pub(crate) fn assert_nothing_left(ns: &Namespace) {
+    let left = ns.get(&[
+        "get",
+        "deployments,replicasets,services,configmaps,serviceaccounts,poddisruptionbudgets",
+        "-l",
+        "app.kubernetes.io/managed-by=hale",
+    ]);
+    assert_eq!(left["items"].as_array().unwrap().len(), 0, "{left}");
 }
 
 /// The Deployment's pods, with the node each runs on and whether it is Ready.
